@@ -1,0 +1,63 @@
+package handshake
+
+import (
+	"crypto"
+
+	"github.com/tlsoffload/tlsoffload/record"
+)
+
+// KeyExchange is how a suite agrees on the premaster secret.
+type KeyExchange uint8
+
+const (
+	KeyExchangeRSA        KeyExchange = iota + 1 // RSA-encrypted premaster (RFC 5246 §7.4.7.1)
+	KeyExchangeECDHERSA                          // ECDHE, RSA-signed params (RFC 8422)
+	KeyExchangeECDHEECDSA                        // ECDHE, ECDSA-signed params (RFC 8422)
+)
+
+// Suite is one row of the cipher-suite table.
+type Suite struct {
+	ID          uint16
+	Name        string // IANA name, e.g. "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+	KeyExchange KeyExchange
+	// Key block sizes (RFC 5246 §6.3): MACLen is 0 for AEAD suites; IVLen is
+	// the fixed IV (4 for AES-GCM, 12 for ChaCha20-Poly1305).
+	MACLen, KeyLen, IVLen int
+	// Hash is the PRF hash (SHA-256 unless the suite names SHA-384).
+	Hash crypto.Hash
+	// NewCipher builds the record protection from this suite's key block
+	// slices (mac is nil for AEAD suites).
+	NewCipher func(version uint16, mac, key, iv []byte) (record.Cipher, error)
+}
+
+// Cipher suite ids.
+const (
+	TLS_RSA_WITH_AES_128_GCM_SHA256               uint16 = 0x009c
+	TLS_RSA_WITH_AES_256_GCM_SHA384               uint16 = 0x009d
+	TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256       uint16 = 0xc02b
+	TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384       uint16 = 0xc02c
+	TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256         uint16 = 0xc02f
+	TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384         uint16 = 0xc030
+	TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256   uint16 = 0xcca8
+	TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256 uint16 = 0xcca9
+
+	// TLS_EMPTY_RENEGOTIATION_INFO_SCSV (RFC 5746 §3.3).
+	TLS_EMPTY_RENEGOTIATION_INFO_SCSV uint16 = 0x00ff
+)
+
+// Suites is the table, in the client's default preference order (ECDHE
+// before RSA key exchange, AES-128-GCM first, then ChaCha20-Poly1305).
+var Suites []*Suite // TODO: fill
+
+// SuiteByID returns the table row for id, or nil.
+func SuiteByID(id uint16) *Suite { panic("TODO") }
+
+// KeyBlockLen is the length of the key block the suite needs:
+// 2*MACLen + 2*KeyLen + 2*IVLen.
+func (s *Suite) KeyBlockLen() int { return 2*s.MACLen + 2*s.KeyLen + 2*s.IVLen }
+
+// Keys splits a key block (RFC 5246 §6.3) into the client and server write
+// keys; the returned slices alias kb.
+func (s *Suite) Keys(kb []byte) (clientMAC, serverMAC, clientKey, serverKey, clientIV, serverIV []byte) {
+	panic("TODO")
+}

@@ -1,0 +1,235 @@
+// Package wire is the protocol between a device and its offloader: the four
+// operations of the design (Start, Auth, KeyGen, Key), their flights, typed
+// statuses, and the PSK channel that carries them. It is a leaf: it imports
+// nothing else of tlsoffload, so both the device-side client and the server
+// build on it. docs/PROTOCOL.md gives every byte.
+//
+// CONTRACT: the exported API in this package is relied on by tlsclient, the
+// device-side client and the server; implementations may change, signatures
+// may not without updating every caller.
+package wire
+
+import "time"
+
+// Version is the protocol version carried in the channel hello.
+const Version uint8 = 1
+
+// Op is an operation code.
+type Op uint8
+
+const (
+	OpStart  Op = 1 // which versions, suites, groups, signature schemes the ClientHello may offer
+	OpAuth   Op = 2 // verify the server's chain (and ServerKeyExchange signature) in the transcript
+	OpKeyGen Op = 3 // compute the ClientKeyExchange for the verified server
+	OpKey    Op = 4 // derive master secret and key block
+)
+
+func (o Op) String() string {
+	switch o {
+	case OpStart:
+		return "start"
+	case OpAuth:
+		return "auth"
+	case OpKeyGen:
+		return "keygen"
+	case OpKey:
+		return "key"
+	}
+	return "op(" + itoa(int(o)) + ")"
+}
+
+// Status is the outcome of an operation or of the channel. Every status but
+// StatusOK is an error.
+type Status uint8
+
+const (
+	StatusOK                 Status = 0
+	StatusInvalidCertificate Status = 1 // Reason says why
+	StatusPolicyDenied       Status = 2 // the device's policy forbids this server or these parameters
+	StatusUnsupported        Status = 3 // a version, suite, group or scheme the offloader does not do
+	StatusMalformed          Status = 4 // the request (or the transcript in it) did not parse
+	StatusRateLimited        Status = 5
+	StatusInternal           Status = 6
+	StatusAborted            Status = 7  // an earlier operation of the same flight failed
+	StatusBadToken           Status = 8  // sequential-mode state token expired, forged or for another handshake
+	StatusBadSignature       Status = 9  // the ServerKeyExchange signature did not verify
+	StatusAuthFailed         Status = 10 // channel: unknown device or wrong PSK (one status for both)
+	StatusPlaintextRefused   Status = 11 // channel: plaintext asked for on a listener not declared secure
+	StatusBadVersion         Status = 12 // channel: protocol version not spoken
+)
+
+// Error returns "offloader: " and the status in words.
+func (s Status) Error() string { panic("TODO") }
+
+// Reason refines StatusInvalidCertificate.
+type Reason uint8
+
+const (
+	ReasonNone             Reason = 0
+	ReasonExpired          Reason = 1
+	ReasonNotYetValid      Reason = 2
+	ReasonUnknownAuthority Reason = 3
+	ReasonNameMismatch     Reason = 4
+	ReasonKeyUsage         Reason = 5 // wrong key usage / extended key usage, or a CA used as leaf
+	ReasonWeakKey          Reason = 6
+	ReasonWeakSignature    Reason = 7
+	ReasonMalformed        Reason = 8 // a certificate did not parse
+	ReasonRevoked          Reason = 9
+	ReasonPinMismatch      Reason = 10
+	ReasonNoCertificate    Reason = 11 // the transcript holds no server certificate
+)
+
+func (r Reason) String() string { panic("TODO") }
+
+// Error is a failed operation: the status, its reason and a short detail
+// that never contains key material. errors.Is(err, StatusX) works.
+type Error struct {
+	Op     Op
+	Status Status
+	Reason Reason
+	Detail string
+}
+
+func (e *Error) Error() string { panic("TODO") }
+func (e *Error) Unwrap() error { return e.Status }
+
+// A flight is the unit of exchange: the device sends a Flight, the offloader
+// runs its requests in order on one handshake's state and answers with a
+// FlightResponse holding one Result per request, stopping at the first
+// failure (the rest are StatusAborted). The pipelined handshake sends Auth,
+// KeyGen and Key in one flight; the patent's sequential mode sends one
+// request per flight and carries the state between them in Token.
+type Flight struct {
+	ID          uint32   // chosen by the device, echoed; unique among the flights in flight on a channel
+	HandshakeID [16]byte // random per TLS handshake; binds tokens to it
+	Token       []byte   // state sealed by an offloader for this handshake (sequential mode), or empty
+	Requests    []Request
+}
+
+// Request is one operation; exactly one body is set, matching Op.
+type Request struct {
+	Op     Op
+	Start  *StartRequest
+	Auth   *AuthRequest
+	KeyGen *KeyGenRequest
+	Key    *KeyRequest
+}
+
+// FlightResponse answers a Flight.
+type FlightResponse struct {
+	ID      uint32
+	Token   []byte // state after the last request (sequential mode), or empty
+	Results []Result
+}
+
+// Result is the outcome of one request: Err is nil on success and exactly
+// the body matching Op is set.
+type Result struct {
+	Op     Op
+	Err    *Error
+	Start  *StartResponse
+	Auth   *AuthResponse
+	KeyGen *KeyGenResponse
+	Key    *KeyResponse
+}
+
+// StartRequest: what the device would offer to ServerName.
+type StartRequest struct {
+	ServerName          string
+	Versions            []uint16
+	CipherSuites        []uint16
+	Groups              []uint16
+	SignatureAlgorithms []uint16
+}
+
+// StartResponse: the subset the device's policy allows for ServerName, and
+// how long the device may reuse the answer for that name.
+type StartResponse struct {
+	Versions            []uint16
+	CipherSuites        []uint16
+	Groups              []uint16
+	SignatureAlgorithms []uint16
+	TTL                 time.Duration // whole seconds on the wire
+}
+
+// AuthRequest: the server name the device dialled and the handshake
+// transcript from ClientHello through ServerHelloDone, whole messages with
+// headers, exactly as sent and received. The offloader parses the
+// ClientHello, ServerHello, Certificate and ServerKeyExchange out of it.
+type AuthRequest struct {
+	ServerName string
+	Transcript []byte
+}
+
+// AuthResponse: the verified chain (leaf first, DER) that the verdict rests on.
+type AuthResponse struct {
+	VerifiedChain [][]byte
+}
+
+// KeyGenRequest has no fields: it acts on the server Auth verified.
+type KeyGenRequest struct{}
+
+// KeyGenResponse: the ClientKeyExchange body to send
+// (handshake.ClientKeyExchange.Body).
+type KeyGenResponse struct {
+	ClientKeyExchange []byte
+}
+
+// KeyRequest: the handshake messages the device sends after ServerHelloDone
+// and before its ClientKeyExchange (an empty Certificate when asked for
+// one), whole messages with headers, so the offloader can compute the
+// extended master secret's session hash over the real transcript.
+type KeyRequest struct {
+	ClientMessages []byte
+}
+
+// KeyResponse: the 48-byte master secret and the suite's key block.
+type KeyResponse struct {
+	MasterSecret []byte
+	KeyBlock     []byte
+}
+
+// Limits checked before allocating.
+const (
+	MaxFrame      = 1 << 18 // largest channel frame payload
+	MaxRequests   = 4       // requests in one flight
+	MaxTranscript = 1 << 17
+	MaxServerName = 255
+	MaxListLen    = 64 // entries in a StartRequest/Response list
+	MaxToken      = 1024
+	MaxChainCerts = 10
+	MaxDetail     = 256
+	MaxDeviceID   = 64
+	NonceLen      = 32
+	MinPSKLen     = 16
+	MaxPSKLen     = 64
+)
+
+// Marshal and Unmarshal of the two frame payloads. Unmarshal consumes all
+// input and returns StatusMalformed wrapped in *Error on any defect.
+func (f *Flight) Marshal() ([]byte, error)         { panic("TODO") }
+func (f *Flight) Unmarshal(b []byte) error         { panic("TODO") }
+func (r *FlightResponse) Marshal() ([]byte, error) { panic("TODO") }
+func (r *FlightResponse) Unmarshal(b []byte) error { panic("TODO") }
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	neg := n < 0
+	if neg {
+		n = -n
+	}
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	if neg {
+		i--
+		b[i] = '-'
+	}
+	return string(b[i:])
+}

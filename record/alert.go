@@ -1,0 +1,51 @@
+package record
+
+// Alert is a TLS alert description (RFC 5246 §7.2). It implements error so a
+// handshake step can return the alert it wants sent.
+type Alert uint8
+
+const (
+	AlertCloseNotify            Alert = 0
+	AlertUnexpectedMessage      Alert = 10
+	AlertBadRecordMAC           Alert = 20
+	AlertRecordOverflow         Alert = 22
+	AlertHandshakeFailure       Alert = 40
+	AlertBadCertificate         Alert = 42
+	AlertUnsupportedCertificate Alert = 43
+	AlertCertificateRevoked     Alert = 44
+	AlertCertificateExpired     Alert = 45
+	AlertCertificateUnknown     Alert = 46
+	AlertIllegalParameter       Alert = 47
+	AlertUnknownCA              Alert = 48
+	AlertAccessDenied           Alert = 49
+	AlertDecodeError            Alert = 50
+	AlertDecryptError           Alert = 51
+	AlertProtocolVersion        Alert = 70
+	AlertInsufficientSecurity   Alert = 71
+	AlertInternalError          Alert = 80
+	AlertInappropriateFallback  Alert = 86
+	AlertUserCanceled           Alert = 90
+	AlertNoRenegotiation        Alert = 100
+	AlertUnsupportedExtension   Alert = 110
+	AlertUnrecognizedName       Alert = 112
+	AlertNoApplicationProtocol  Alert = 120
+)
+
+// Error returns "tls: " and the alert's RFC name in words, e.g.
+// "tls: bad record MAC".
+func (a Alert) Error() string { panic("TODO") }
+
+// AlertError is an alert that ended (or, for a warning, interrupted) the
+// connection: received from the peer (Remote) or sent to it.
+type AlertError struct {
+	Alert   Alert
+	Remote  bool // received from the peer, not sent by us
+	Warning bool // a warning-level alert (only no_renegotiation reaches callers)
+}
+
+// Error reads "record: remote error: tls: bad certificate" or
+// "record: local error: tls: bad record MAC".
+func (e *AlertError) Error() string { panic("TODO") }
+
+// Unwrap returns the Alert, so errors.Is(err, record.AlertBadRecordMAC) works.
+func (e *AlertError) Unwrap() error { return e.Alert }
