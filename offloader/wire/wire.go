@@ -196,7 +196,7 @@ const (
 	MaxTranscript = 1 << 17
 	MaxServerName = 255
 	MaxListLen    = 64 // entries in a StartRequest/Response list
-	MaxToken      = 1024
+	MaxToken      = 4096
 	MaxChainCerts = 10
 	MaxDetail     = 256
 	MaxDeviceID   = 64
