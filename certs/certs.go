@@ -2,6 +2,15 @@
 // against a root pool and a device's policy, with typed reasons
 // (crypto/x509 underneath). The offloader uses it; the device never does.
 //
+// Verification is RFC 5280 path validation as crypto/x509 does it, plus the
+// checks a TLS client owes RFC 5246 and the CA/Browser Forum baseline that
+// x509 leaves out: RSA keys of at least MinRSABits and ECDSA only on P-256,
+// P-384 and P-521 (RFC 8422); no MD5 or SHA-1 signatures below the root;
+// no CA certificate as a server's leaf. Names are checked as RFC 6125 says
+// (subjectAltName DNS and IP entries, a wildcard only as the whole leftmost
+// label, no Common Name fallback). Revocation and pins are the caller's
+// (ReasonRevoked and ReasonPinMismatch exist for it to report them).
+//
 // CONTRACT: the exported API in this file is relied on by the offloader
 // server; implementations may change, signatures may not without updating
 // every caller.
@@ -9,8 +18,13 @@ package certs
 
 import (
 	"crypto/x509"
+	"fmt"
 	"time"
 )
+
+// MaxChainLen is the largest number of certificates Verify accepts in one
+// chain; real chains have 2 to 4.
+const MaxChainLen = 10
 
 // Reason is why a chain was refused. Its values match wire.Reason one for one.
 type Reason uint8
@@ -30,7 +44,14 @@ const (
 	ReasonNoCertificate    Reason = 11
 )
 
-func (r Reason) String() string { panic("TODO") }
+// String returns a short snake_case name ("expired", "unknown_authority"),
+// fit for a metric label.
+func (r Reason) String() string {
+	if int(r) < len(reasonInfo) {
+		return reasonInfo[r].name
+	}
+	return fmt.Sprintf("reason(%d)", uint8(r))
+}
 
 // Error is a refused chain: the reason, a detail, the chain as presented
 // (leaf first) and the underlying crypto/x509 error if any.
@@ -39,10 +60,28 @@ type Error struct {
 	Detail string
 	Chain  []*x509.Certificate
 	Err    error
+
+	serverName string // for the name-mismatch message
 }
 
 // Error reads "certs: certificate expired: ..." and so on.
-func (e *Error) Error() string { panic("TODO") }
+// Detail never holds key material: it names certificates by subject and
+// algorithms by name.
+func (e *Error) Error() string {
+	var msg string
+	if int(e.Reason) < len(reasonInfo) {
+		msg = reasonInfo[e.Reason].message
+	} else {
+		msg = "certificate refused (" + e.Reason.String() + ")"
+	}
+	if e.Reason == ReasonNameMismatch && e.serverName != "" {
+		msg = fmt.Sprintf("certificate is not valid for name %q", e.serverName)
+	}
+	if e.Detail == "" {
+		return "certs: " + msg
+	}
+	return "certs: " + msg + ": " + e.Detail
+}
 func (e *Error) Unwrap() error { return e.Err }
 
 // Verifier verifies server chains.
@@ -62,8 +101,10 @@ type Verifier struct {
 // always gives the same reason: malformed, then weak key, weak signature,
 // CA-as-leaf / key usage, expired / not yet valid, unknown authority, name
 // mismatch.
+//
+// A nil Roots means the host's system roots, as in crypto/x509.
 func (v *Verifier) Verify(chain [][]byte, serverName string) ([]*x509.Certificate, error) {
-	panic("TODO")
+	return v.verify(chain, serverName)
 }
 
 // MatchName reports whether serverName matches any of the patterns of a
@@ -71,4 +112,10 @@ func (v *Verifier) Verify(chain [][]byte, serverName string) ([]*x509.Certificat
 // label ("*.example.com" matches "a.example.com", not "example.com" nor
 // "a.b.example.com"), or "*" for any name. Matching is case-insensitive;
 // a trailing dot is ignored.
-func MatchName(patterns []string, serverName string) bool { panic("TODO") }
+//
+// A wildcard never matches an IP literal; IP literals match a pattern
+// naming the same address (in any notation) or "*". An empty name matches
+// nothing.
+func MatchName(patterns []string, serverName string) bool {
+	return matchName(patterns, serverName)
+}
