@@ -11,8 +11,12 @@ package client
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
@@ -36,21 +40,472 @@ type Config struct {
 	Rand        io.Reader // nil: crypto/rand
 }
 
+const defaultDialTimeout = 5 * time.Second
+
 // Client is safe for concurrent use.
+//
+// Locking. A Client holds at most one live channel (type conn). c.mu guards
+// c.cur and c.closed only, and is never held across I/O. Opening a channel
+// is serialized by c.dialSem (a one-slot semaphore a caller can give up on
+// when its ctx ends), so concurrent first calls share one dial instead of
+// racing to open several channels. Each conn has its own mu guarding the
+// pending map, the id counter and its sticky error; writeSem admits one
+// frame writer at a time (again abandonable on ctx), and one reader
+// goroutine per conn reads frames and hands each response to the buffered
+// channel of the call waiting for its id, so it never blocks on a caller.
+// The first error a conn sees (transport, alert, malformed frame, Close)
+// is recorded once, fails every pending call, closes the transport and
+// makes the reader exit; the next Do then opens a new channel. Lock order:
+// c.mu before conn.mu; neither is held while dialing, writing or reading.
 type Client struct {
-	// TODO
+	cfg Config // a private copy, fixed after New
+
+	// closeCtx ends when Close is called; it aborts dials in progress.
+	closeCtx context.Context
+	cancel   context.CancelFunc
+
+	dialSem chan struct{}
+
+	mu     sync.Mutex
+	cur    *conn // nil before the first Do and after Close
+	closed bool
 }
 
-func New(cfg Config) (*Client, error) { panic("TODO") }
+// New checks cfg and returns a Client; no connection is made until the
+// first Do.
+func New(cfg Config) (*Client, error) {
+	if len(cfg.Addrs) == 0 {
+		return nil, errors.New("client: no offloader address")
+	}
+	for _, a := range cfg.Addrs {
+		if a == "" || a == "unix:" {
+			return nil, errors.New("client: empty offloader address")
+		}
+	}
+	if cfg.DeviceID == "" || len(cfg.DeviceID) > wire.MaxDeviceID {
+		return nil, fmt.Errorf("client: device id must be 1..%d bytes", wire.MaxDeviceID)
+	}
+	if !cfg.Plaintext || len(cfg.PSK) > 0 {
+		if len(cfg.PSK) < wire.MinPSKLen || len(cfg.PSK) > wire.MaxPSKLen {
+			return nil, fmt.Errorf("client: psk must be %d..%d bytes", wire.MinPSKLen, wire.MaxPSKLen)
+		}
+	}
+	if cfg.DialTimeout < 0 {
+		return nil, errors.New("client: negative dial timeout")
+	}
+	if cfg.DialTimeout == 0 {
+		cfg.DialTimeout = defaultDialTimeout
+	}
+	cfg.Addrs = append([]string(nil), cfg.Addrs...)
+	cfg.PSK = append([]byte(nil), cfg.PSK...)
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Client{
+		cfg:      cfg,
+		closeCtx: ctx,
+		cancel:   cancel,
+		dialSem:  make(chan struct{}, 1),
+	}, nil
+}
+
+// errClosed is returned by Do after Close and to the calls Close fails.
+var errClosed = fmt.Errorf("client: %w", net.ErrClosed)
 
 // Do sends the flight and waits for its answer or ctx. A transport failure
 // fails the calls in flight on that channel, and the next call reconnects
 // (trying the addresses in order). Errors: *wire.Error with
 // StatusAuthFailed for a refused PSK; a wrapped net error for an offloader
 // that is down; ctx.Err() when the context ends first.
+//
+// Do overwrites f.ID with an id unique on the channel it is sent on.
 func (c *Client) Do(ctx context.Context, f *wire.Flight) (*wire.FlightResponse, error) {
-	panic("TODO")
+	if f == nil {
+		return nil, errors.New("client: nil flight")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	// A conn can die between being handed out and the call registering on
+	// it (nothing was sent yet): then try once more on a fresh channel.
+	var (
+		cn   *conn
+		id   uint32
+		wait chan result
+		err  error
+	)
+	for attempt := 0; ; attempt++ {
+		cn, err = c.conn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		id, wait, err = cn.register()
+		if err == nil {
+			break
+		}
+		if attempt == 1 {
+			return nil, err
+		}
+	}
+	f.ID = id
+	payload, err := f.Marshal()
+	if err == nil && len(payload) > wire.MaxFrame {
+		err = &wire.Error{Status: wire.StatusMalformed, Detail: "client: flight larger than a frame"}
+	}
+	if err != nil {
+		cn.forget(id)
+		return nil, err
+	}
+	if err := cn.write(ctx, payload); err != nil {
+		cn.forget(id)
+		return nil, err
+	}
+	select {
+	case r := <-wait:
+		if r.err != nil {
+			return nil, r.err
+		}
+		if err := checkResponse(f, r.resp); err != nil {
+			return nil, err
+		}
+		return r.resp, nil
+	case <-ctx.Done():
+		cn.forget(id)
+		return nil, ctx.Err()
+	}
+}
+
+// checkResponse holds the offloader to one Result per request, in order.
+func checkResponse(f *wire.Flight, r *wire.FlightResponse) error {
+	if len(r.Results) != len(f.Requests) {
+		return &wire.Error{Status: wire.StatusMalformed,
+			Detail: fmt.Sprintf("client: %d results for %d requests", len(r.Results), len(f.Requests))}
+	}
+	for i := range r.Results {
+		if r.Results[i].Op != f.Requests[i].Op {
+			return &wire.Error{Op: f.Requests[i].Op, Status: wire.StatusMalformed,
+				Detail: fmt.Sprintf("client: result %d is for op %v", i, r.Results[i].Op)}
+		}
+	}
+	return nil
 }
 
 // Close closes the channel; calls in flight fail.
-func (c *Client) Close() error { panic("TODO") }
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	cn := c.cur
+	c.cur = nil
+	c.mu.Unlock()
+	c.cancel()
+	if cn != nil {
+		cn.fail(errClosed)
+		<-cn.readerDone
+	}
+	return nil
+}
+
+// conn returns the live channel, opening one if there is none.
+func (c *Client) conn(ctx context.Context) (*conn, error) {
+	if cn, err := c.live(); cn != nil || err != nil {
+		return cn, err
+	}
+	select {
+	case c.dialSem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-c.closeCtx.Done():
+		return nil, errClosed
+	}
+	defer func() { <-c.dialSem }()
+	// Another call may have opened one while this one waited.
+	if cn, err := c.live(); cn != nil || err != nil {
+		return cn, err
+	}
+	cn, err := c.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		cn.fail(errClosed)
+		<-cn.readerDone
+		return nil, errClosed
+	}
+	c.cur = cn
+	c.mu.Unlock()
+	return cn, nil
+}
+
+// live returns the current channel if it has not failed, or errClosed.
+func (c *Client) live() (*conn, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, errClosed
+	}
+	if c.cur != nil && c.cur.alive() {
+		return c.cur, nil
+	}
+	return nil, nil
+}
+
+// open tries the addresses in order and returns a channel to the first that
+// opens one. A channel refused by the offloader (wrong PSK, plaintext
+// refused, version) is final: it is returned as is, without trying the
+// other addresses, since replicas share one registry.
+func (c *Client) open(ctx context.Context) (*conn, error) {
+	var errs []error
+	for _, addr := range c.cfg.Addrs {
+		cn, err := c.openOne(ctx, addr)
+		if err == nil {
+			return cn, nil
+		}
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, ctxErr
+		}
+		if c.closeCtx.Err() != nil {
+			return nil, errClosed
+		}
+		var we *wire.Error
+		if errors.As(err, &we) {
+			return nil, we
+		}
+		errs = append(errs, err)
+	}
+	return nil, &unreachableError{errs: errs}
+}
+
+// openOne dials addr and runs the channel opening, both under DialTimeout,
+// ctx and Close.
+func (c *Client) openOne(ctx context.Context, addr string) (*conn, error) {
+	dctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
+	defer cancel()
+	stop := context.AfterFunc(c.closeCtx, cancel)
+	defer stop()
+
+	nc, err := c.dial(dctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	// ClientOpen takes no context: bound it with the deadline, and cut it
+	// short when dctx ends early.
+	if dl, ok := dctx.Deadline(); ok {
+		nc.SetDeadline(dl)
+	}
+	stopAbort := context.AfterFunc(dctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
+	ch, err := wire.ClientOpen(nc, wire.ChannelConfig{
+		DeviceID:  c.cfg.DeviceID,
+		PSK:       c.cfg.PSK,
+		Plaintext: c.cfg.Plaintext,
+		Rand:      c.cfg.Rand,
+	})
+	aborted := !stopAbort()
+	if err != nil {
+		nc.Close()
+		var we *wire.Error
+		if errors.As(err, &we) {
+			return nil, err
+		}
+		if aborted && ctx.Err() == nil && c.closeCtx.Err() == nil {
+			return nil, fmt.Errorf("opening channel to %s: timed out after %v", addr, c.cfg.DialTimeout)
+		}
+		return nil, fmt.Errorf("opening channel to %s: %w", addr, err)
+	}
+	if aborted {
+		ch.Close()
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("opening channel to %s: timed out after %v", addr, c.cfg.DialTimeout)
+	}
+	nc.SetDeadline(time.Time{})
+	return newConn(ch, nc, addr), nil
+}
+
+func (c *Client) dial(ctx context.Context, addr string) (net.Conn, error) {
+	if c.cfg.Dial != nil {
+		return c.cfg.Dial(ctx, addr)
+	}
+	var d net.Dialer
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+		return d.DialContext(ctx, "unix", path)
+	}
+	return d.DialContext(ctx, "tcp", addr)
+}
+
+// unreachableError lists why each address failed; errors.Is sees through
+// to every one of them (e.g. syscall.ECONNREFUSED).
+type unreachableError struct {
+	errs []error
+}
+
+func (e *unreachableError) Error() string {
+	var b strings.Builder
+	b.WriteString("client: offloader unreachable: ")
+	for i, err := range e.errs {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(err.Error())
+	}
+	return b.String()
+}
+
+func (e *unreachableError) Unwrap() []error { return e.errs }
+
+// result is what a waiting call receives: a response or the channel's error.
+type result struct {
+	resp *wire.FlightResponse
+	err  error
+}
+
+// conn is one opened channel and the calls waiting on it.
+type conn struct {
+	ch   *wire.Channel
+	nc   net.Conn // the transport under ch, for write deadlines
+	addr string
+
+	writeSem   chan struct{} // one frame writer at a time
+	readerDone chan struct{} // closed when the reader goroutine returns
+
+	mu      sync.Mutex
+	pending map[uint32]chan result
+	nextID  uint32
+	err     error // sticky: set once when the channel dies
+}
+
+func newConn(ch *wire.Channel, nc net.Conn, addr string) *conn {
+	cn := &conn{
+		ch:         ch,
+		nc:         nc,
+		addr:       addr,
+		writeSem:   make(chan struct{}, 1),
+		readerDone: make(chan struct{}),
+		pending:    make(map[uint32]chan result),
+	}
+	go cn.readLoop()
+	return cn
+}
+
+func (cn *conn) alive() bool {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	return cn.err == nil
+}
+
+// register reserves a fresh id and the channel its answer will arrive on.
+func (cn *conn) register() (uint32, chan result, error) {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	if cn.err != nil {
+		return 0, nil, cn.err
+	}
+	for {
+		cn.nextID++
+		if _, busy := cn.pending[cn.nextID]; !busy {
+			break
+		}
+	}
+	wait := make(chan result, 1)
+	cn.pending[cn.nextID] = wait
+	return cn.nextID, wait, nil
+}
+
+// forget drops a call that no longer waits; a late answer is discarded.
+func (cn *conn) forget(id uint32) {
+	cn.mu.Lock()
+	delete(cn.pending, id)
+	cn.mu.Unlock()
+}
+
+// write sends one frame. A write cut short by ctx leaves a partial frame on
+// the stream, so it kills the channel.
+func (cn *conn) write(ctx context.Context, payload []byte) error {
+	select {
+	case cn.writeSem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-cn.readerDone:
+		return cn.deadErr()
+	}
+	defer func() { <-cn.writeSem }()
+	if err := cn.deadErr(); err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() { cn.nc.SetWriteDeadline(time.Unix(1, 0)) })
+	err := cn.ch.WriteFrame(payload)
+	if !stop() {
+		// ctx ended during the write: whether or not it completed, the
+		// stream may hold a partial frame and a past deadline.
+		cn.fail(fmt.Errorf("client: channel to %s: write abandoned: %w", cn.addr, ctx.Err()))
+		return ctx.Err()
+	}
+	if err != nil {
+		cn.fail(fmt.Errorf("client: channel to %s: %w", cn.addr, err))
+		return cn.deadErr()
+	}
+	return nil
+}
+
+func (cn *conn) deadErr() error {
+	cn.mu.Lock()
+	defer cn.mu.Unlock()
+	return cn.err
+}
+
+// fail kills the channel once: every pending call gets err, the transport
+// is closed, and the reader goroutine returns.
+func (cn *conn) fail(err error) {
+	cn.mu.Lock()
+	if cn.err != nil {
+		cn.mu.Unlock()
+		return
+	}
+	cn.err = err
+	pending := cn.pending
+	cn.pending = nil
+	cn.mu.Unlock()
+	for _, w := range pending {
+		w <- result{err: err}
+	}
+	cn.ch.Close()
+}
+
+// readLoop dispatches responses by id until the channel dies.
+func (cn *conn) readLoop() {
+	defer close(cn.readerDone)
+	for {
+		frame, err := cn.ch.ReadFrame()
+		if err != nil {
+			cn.fail(cn.readErr(err))
+			return
+		}
+		resp := new(wire.FlightResponse)
+		if err := resp.Unmarshal(frame); err != nil {
+			// Without an id the answer cannot be matched to its call, and
+			// the peer is not speaking the protocol: give the channel up.
+			cn.fail(fmt.Errorf("client: channel to %s: bad response: %w", cn.addr, err))
+			return
+		}
+		cn.mu.Lock()
+		wait, ok := cn.pending[resp.ID]
+		delete(cn.pending, resp.ID)
+		cn.mu.Unlock()
+		if ok {
+			wait <- result{resp: resp}
+		}
+	}
+}
+
+// readErr words a read failure for the calls it fails. An alert or a frame
+// that did not authenticate stays a *wire.Error to errors.As.
+func (cn *conn) readErr(err error) error {
+	if errors.Is(err, io.EOF) {
+		return fmt.Errorf("client: offloader %s closed the channel: %w", cn.addr, io.ErrUnexpectedEOF)
+	}
+	return fmt.Errorf("client: channel to %s: %w", cn.addr, err)
+}

@@ -1,0 +1,362 @@
+package main
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tlsoffload/tlsoffload/offloader/wire"
+	"go.yaml.in/yaml/v3"
+)
+
+// fileConfig is the YAML file as written; docs/OFFLOADER.md and
+// offloader.example.yaml document every field. Durations and keys stay
+// strings here so that a bad value is reported with its field's name.
+type fileConfig struct {
+	Listen        string `yaml:"listen"`
+	Plaintext     bool   `yaml:"plaintext"`
+	MetricsListen string `yaml:"metrics_listen"`
+
+	TokenKey     string `yaml:"token_key"`
+	TokenKeyFile string `yaml:"token_key_file"`
+
+	StartTTL     string `yaml:"start_ttl"`
+	TokenTTL     string `yaml:"token_ttl"`
+	FrameTimeout string `yaml:"frame_timeout"`
+	IdleTimeout  string `yaml:"idle_timeout"`
+	MaxInFlight  int    `yaml:"max_in_flight"`
+
+	Devices []fileDevice `yaml:"devices"`
+}
+
+type fileDevice struct {
+	ID           string   `yaml:"id"`
+	PSK          string   `yaml:"psk"`
+	PSKFile      string   `yaml:"psk_file"`
+	RootsFile    string   `yaml:"roots_file"`
+	AllowedNames []string `yaml:"allowed_names"`
+}
+
+// config is a loaded and validated configuration, every value in its
+// final type and every file read.
+type config struct {
+	path string
+
+	listen        string // "host:port" or "unix:/path"
+	plaintext     bool
+	metricsListen string
+
+	tokenKey []byte // nil: a random key per process
+
+	startTTL, tokenTTL        time.Duration
+	frameTimeout, idleTimeout time.Duration
+	maxInFlight               int
+
+	devices []device
+}
+
+type device struct {
+	id           string
+	psk          []byte
+	roots        *x509.CertPool // nil: system roots
+	rootsFile    string
+	allowedNames []string
+}
+
+// maxConfigFile bounds the files the config names, read whole.
+const maxConfigFile = 4 << 20
+
+// configError names the file and the field at fault.
+type configError struct {
+	path  string
+	field string // "" for the file as a whole
+	err   error
+}
+
+func (e *configError) Error() string {
+	if e.field == "" {
+		return fmt.Sprintf("offloader: config %s: %v", e.path, e.err)
+	}
+	return fmt.Sprintf("offloader: config %s: %s: %v", e.path, e.field, e.err)
+}
+
+func (e *configError) Unwrap() error { return e.err }
+
+// loadConfig reads, decodes and validates the file at path. Relative paths
+// inside it are taken relative to the file's directory.
+func loadConfig(path string) (*config, error) {
+	fail := func(field string, err error) error { return &configError{path: path, field: field, err: err} }
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("offloader: config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxConfigFile+1))
+	if err != nil {
+		return nil, fail("", err)
+	}
+	if len(data) > maxConfigFile {
+		return nil, fail("", fmt.Errorf("larger than %d bytes", maxConfigFile))
+	}
+	var fc fileConfig
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&fc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fail("", errors.New("empty file"))
+		}
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			return nil, fail("", errors.New(strings.Join(te.Errors, "; ")))
+		}
+		return nil, fail("", err)
+	}
+	c := &config{path: path}
+	dir := filepath.Dir(path)
+	rel := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(dir, p)
+	}
+
+	// listen, plaintext, metrics_listen
+	if fc.Listen == "" {
+		return nil, fail("listen", errors.New("missing (want \"host:port\" or \"unix:/path\")"))
+	}
+	loopback, err := checkListen(fc.Listen)
+	if err != nil {
+		return nil, fail("listen", err)
+	}
+	c.listen = fc.Listen
+	if fc.Plaintext && !loopback {
+		return nil, fail("plaintext", fmt.Errorf("only allowed with a unix: or loopback listen address, not %q", fc.Listen))
+	}
+	c.plaintext = fc.Plaintext
+	if fc.MetricsListen != "" {
+		if _, err := checkListen(fc.MetricsListen); err != nil {
+			return nil, fail("metrics_listen", err)
+		}
+		c.metricsListen = fc.MetricsListen
+	}
+
+	// token_key, token_key_file
+	switch {
+	case fc.TokenKey != "" && fc.TokenKeyFile != "":
+		return nil, fail("token_key", errors.New("set token_key or token_key_file, not both"))
+	case fc.TokenKey != "":
+		if c.tokenKey, err = decodeKey(fc.TokenKey, 32, 32); err != nil {
+			return nil, fail("token_key", err)
+		}
+	case fc.TokenKeyFile != "":
+		if c.tokenKey, err = readKeyFile(rel(fc.TokenKeyFile), 32, 32); err != nil {
+			return nil, fail("token_key_file", err)
+		}
+	}
+
+	// durations and bounds
+	for _, d := range []struct {
+		field string
+		in    string
+		out   *time.Duration
+	}{
+		{"start_ttl", fc.StartTTL, &c.startTTL},
+		{"token_ttl", fc.TokenTTL, &c.tokenTTL},
+		{"frame_timeout", fc.FrameTimeout, &c.frameTimeout},
+		{"idle_timeout", fc.IdleTimeout, &c.idleTimeout},
+	} {
+		if d.in == "" {
+			continue
+		}
+		v, err := time.ParseDuration(d.in)
+		if err != nil {
+			return nil, fail(d.field, fmt.Errorf("%q is not a duration (like \"30s\" or \"5m\")", d.in))
+		}
+		if v < 0 {
+			return nil, fail(d.field, fmt.Errorf("%q is negative", d.in))
+		}
+		*d.out = v
+	}
+	if fc.MaxInFlight < 0 {
+		return nil, fail("max_in_flight", fmt.Errorf("%d is negative", fc.MaxInFlight))
+	}
+	c.maxInFlight = fc.MaxInFlight
+
+	// devices
+	if len(fc.Devices) == 0 {
+		return nil, fail("devices", errors.New("none configured"))
+	}
+	seen := make(map[string]int)
+	for i, fd := range fc.Devices {
+		field := func(name string) string { return fmt.Sprintf("devices[%d].%s", i, name) }
+		d := device{id: fd.ID, allowedNames: fd.AllowedNames}
+		if err := checkDeviceID(fd.ID); err != nil {
+			return nil, fail(field("id"), err)
+		}
+		if j, dup := seen[fd.ID]; dup {
+			return nil, fail(field("id"), fmt.Errorf("duplicate device id %q (also devices[%d])", fd.ID, j))
+		}
+		seen[fd.ID] = i
+		switch {
+		case fd.PSK != "" && fd.PSKFile != "":
+			return nil, fail(field("psk"), errors.New("set psk or psk_file, not both"))
+		case fd.PSK != "":
+			if d.psk, err = decodeKey(fd.PSK, wire.MinPSKLen, wire.MaxPSKLen); err != nil {
+				return nil, fail(field("psk"), err)
+			}
+		case fd.PSKFile != "":
+			if d.psk, err = readKeyFile(rel(fd.PSKFile), wire.MinPSKLen, wire.MaxPSKLen); err != nil {
+				return nil, fail(field("psk_file"), err)
+			}
+		default:
+			return nil, fail(field("psk"), errors.New("missing (set psk or psk_file; `offloader psk` makes one)"))
+		}
+		if fd.RootsFile != "" {
+			d.rootsFile = rel(fd.RootsFile)
+			if d.roots, err = readRoots(d.rootsFile); err != nil {
+				return nil, fail(field("roots_file"), err)
+			}
+		}
+		for k, p := range fd.AllowedNames {
+			if err := checkPattern(p); err != nil {
+				return nil, fail(fmt.Sprintf("devices[%d].allowed_names[%d]", i, k), err)
+			}
+		}
+		c.devices = append(c.devices, d)
+	}
+	return c, nil
+}
+
+// checkListen accepts "unix:/path" or "host:port" and reports whether the
+// address is a path an operator may declare secure (a unix socket or a
+// loopback address).
+func checkListen(addr string) (loopback bool, err error) {
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+		if path == "" {
+			return false, errors.New("unix: needs a socket path")
+		}
+		return true, nil
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false, fmt.Errorf("%q: want \"host:port\" or \"unix:/path\"", addr)
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || (n == 0 && port != "0") {
+		return false, fmt.Errorf("%q: bad port %q", addr, port)
+	}
+	if host == "localhost" {
+		return true, nil
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback(), nil
+}
+
+// decodeKey decodes hex (surrounding whitespace ignored) of min..max bytes.
+// Errors never quote the value: it is a secret.
+func decodeKey(s string, min, max int) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	want := fmt.Sprintf("%d hex characters (%d bytes)", 2*min, min)
+	if min != max {
+		want = fmt.Sprintf("%d..%d hex characters (%d..%d bytes)", 2*min, 2*max, min, max)
+	}
+	b, err := hex.DecodeString(s)
+	if err != nil && !errors.Is(err, hex.ErrLength) {
+		return nil, fmt.Errorf("must be %s: not hex", want)
+	}
+	if err != nil || len(b) < min || len(b) > max {
+		return nil, fmt.Errorf("must be %s, got %d characters", want, len(s))
+	}
+	return b, nil
+}
+
+func readKeyFile(path string, min, max int) ([]byte, error) {
+	data, err := readSmall(path)
+	if err != nil {
+		return nil, err
+	}
+	b, err := decodeKey(string(data), min, max)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return b, nil
+}
+
+func readRoots(path string) (*x509.CertPool, error) {
+	data, err := readSmall(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		return nil, fmt.Errorf("%s: no PEM certificate in it", path)
+	}
+	return pool, nil
+}
+
+func readSmall(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxConfigFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxConfigFile {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, maxConfigFile)
+	}
+	return data, nil
+}
+
+func checkDeviceID(id string) error {
+	if id == "" {
+		return errors.New("missing")
+	}
+	if len(id) > wire.MaxDeviceID {
+		return fmt.Errorf("longer than %d bytes", wire.MaxDeviceID)
+	}
+	for _, r := range id {
+		if r <= ' ' || r == 0x7f {
+			return fmt.Errorf("%q holds a space or control character", id)
+		}
+	}
+	return nil
+}
+
+// checkPattern accepts what certs.MatchName matches: "*", an exact DNS
+// name, or "*." followed by a name (a wildcard for one whole first label).
+func checkPattern(p string) error {
+	if p == "*" {
+		return nil
+	}
+	name := strings.TrimPrefix(p, "*.")
+	name = strings.TrimSuffix(name, ".")
+	if name == "" || len(name) > wire.MaxServerName {
+		return fmt.Errorf("%q is not a name pattern", p)
+	}
+	for _, label := range strings.Split(name, ".") {
+		if label == "" {
+			return fmt.Errorf("%q has an empty label", p)
+		}
+		for _, r := range label {
+			switch {
+			case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
+			case r == '*':
+				return fmt.Errorf("%q: a wildcard must be the whole first label (\"*.example.com\")", p)
+			default:
+				return fmt.Errorf("%q: %q is not allowed in a DNS name", p, r)
+			}
+		}
+	}
+	return nil
+}

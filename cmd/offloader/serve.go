@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/tlsoffload/tlsoffload/offloader"
+)
+
+// shutdownGrace bounds how long the metrics server waits for scrapes in
+// progress at shutdown.
+const shutdownGrace = 5 * time.Second
+
+// serve runs the offloader described by cfg until ctx ends (SIGINT or
+// SIGTERM), then shuts down gracefully and returns nil. It returns an error
+// if the server cannot start or fails while serving.
+func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+
+	reg := offloader.NewRegistry()
+	for i, d := range cfg.devices {
+		if err := reg.Add(offloader.Device{ID: d.id, PSK: d.psk, Roots: d.roots, AllowedNames: d.allowedNames}); err != nil {
+			return &configError{path: cfg.path, field: fmt.Sprintf("devices[%d]", i), err: err}
+		}
+		if len(d.allowedNames) == 0 {
+			log.Warn("device has no allowed_names: every server name is refused", "device", d.id)
+		}
+	}
+	metrics := prometheus.NewRegistry()
+	srv, err := offloader.New(offloader.Config{
+		Registry:     reg,
+		Metrics:      metrics,
+		Logger:       log,
+		MaxInFlight:  cfg.maxInFlight,
+		FrameTimeout: cfg.frameTimeout,
+		IdleTimeout:  cfg.idleTimeout,
+		TokenKey:     cfg.tokenKey,
+		TokenTTL:     cfg.tokenTTL,
+		StartTTL:     cfg.startTTL,
+	})
+	if err != nil {
+		return fmt.Errorf("offloader: %w", err)
+	}
+	defer srv.Close()
+
+	l, err := listen(cfg.listen)
+	if err != nil {
+		return fmt.Errorf("offloader: listen: %w", err)
+	}
+	defer l.Close()
+
+	errc := make(chan error, 2)
+	var hs *http.Server
+	if cfg.metricsListen != "" {
+		ml, err := listen(cfg.metricsListen)
+		if err != nil {
+			return fmt.Errorf("offloader: metrics_listen: %w", err)
+		}
+		hs = &http.Server{
+			Handler:           httpHandler(srv, metrics),
+			ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
+		go func() {
+			if err := hs.Serve(ml); !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("offloader: metrics: %w", err)
+			}
+		}()
+		fmt.Fprintf(stderr, "offloader: metrics on http://%s/metrics\n", addrString(ml.Addr()))
+	}
+
+	go func() {
+		errc <- srv.Serve(l, cfg.plaintext)
+	}()
+	fmt.Fprintf(stderr, "offloader: listening on %s (%d devices)\n", addrString(l.Addr()), len(cfg.devices))
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err := <-errc:
+		// Serve returned before any signal: the server failed.
+		if err == nil {
+			err = errors.New("stopped")
+		}
+		serveErr = fmt.Errorf("offloader: serve: %w", err)
+		log.Error("serve failed, shutting down", "err", err)
+	}
+	srv.Close()
+	l.Close()
+	if hs != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		hs.Shutdown(sctx)
+		cancel()
+	}
+	return serveErr
+}
+
+// httpHandler serves /metrics and /healthz: the server's own handler when
+// it has one, else the metrics registry and a plain health check.
+func httpHandler(srv *offloader.Server, metrics *prometheus.Registry) http.Handler {
+	if h, ok := any(srv).(interface{ Handler() http.Handler }); ok {
+		return h.Handler()
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, "ok\n")
+	})
+	return mux
+}
+
+// listen opens "unix:/path" or a TCP "host:port". A unix socket file left
+// by a process that is gone is removed first; one still answering is not.
+func listen(addr string) (net.Listener, error) {
+	path, ok := strings.CutPrefix(addr, "unix:")
+	if !ok {
+		return net.Listen("tcp", addr)
+	}
+	if fi, err := os.Lstat(path); err == nil && fi.Mode().Type() == fs.ModeSocket {
+		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("%s: another process is listening on it", path)
+		}
+		os.Remove(path)
+	}
+	return net.Listen("unix", path)
+}
+
+func addrString(a net.Addr) string {
+	if a.Network() == "unix" {
+		return "unix:" + a.String()
+	}
+	return a.String()
+}
