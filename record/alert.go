@@ -1,5 +1,7 @@
 package record
 
+import "strconv"
+
 // Alert is a TLS alert description (RFC 5246 §7.2). It implements error so a
 // handshake step can return the alert it wants sent.
 type Alert uint8
@@ -33,7 +35,40 @@ const (
 
 // Error returns "tls: " and the alert's RFC name in words, e.g.
 // "tls: bad record MAC".
-func (a Alert) Error() string { panic("TODO") }
+func (a Alert) Error() string {
+	if name, ok := alertNames[a]; ok {
+		return "tls: " + name
+	}
+	return "tls: alert(" + strconv.Itoa(int(a)) + ")"
+}
+
+// alertNames are the descriptions of RFC 5246 §7.2 and later RFCs, in words.
+var alertNames = map[Alert]string{
+	AlertCloseNotify:            "close notify",
+	AlertUnexpectedMessage:      "unexpected message",
+	AlertBadRecordMAC:           "bad record MAC",
+	AlertRecordOverflow:         "record overflow",
+	AlertHandshakeFailure:       "handshake failure",
+	AlertBadCertificate:         "bad certificate",
+	AlertUnsupportedCertificate: "unsupported certificate",
+	AlertCertificateRevoked:     "revoked certificate",
+	AlertCertificateExpired:     "expired certificate",
+	AlertCertificateUnknown:     "unknown certificate",
+	AlertIllegalParameter:       "illegal parameter",
+	AlertUnknownCA:              "unknown certificate authority",
+	AlertAccessDenied:           "access denied",
+	AlertDecodeError:            "error decoding message",
+	AlertDecryptError:           "error decrypting message",
+	AlertProtocolVersion:        "protocol version not supported",
+	AlertInsufficientSecurity:   "insufficient security level",
+	AlertInternalError:          "internal error",
+	AlertInappropriateFallback:  "inappropriate fallback",
+	AlertUserCanceled:           "user canceled",
+	AlertNoRenegotiation:        "no renegotiation",
+	AlertUnsupportedExtension:   "unsupported extension",
+	AlertUnrecognizedName:       "unrecognized name",
+	AlertNoApplicationProtocol:  "no application protocol",
+}
 
 // AlertError is an alert that ended (or, for a warning, interrupted) the
 // connection: received from the peer (Remote) or sent to it.
@@ -45,7 +80,18 @@ type AlertError struct {
 
 // Error reads "record: remote error: tls: bad certificate" or
 // "record: local error: tls: bad record MAC".
-func (e *AlertError) Error() string { panic("TODO") }
+// A warning reads "record: remote warning: tls: no renegotiation".
+func (e *AlertError) Error() string {
+	side := "local"
+	if e.Remote {
+		side = "remote"
+	}
+	kind := " error: "
+	if e.Warning {
+		kind = " warning: "
+	}
+	return "record: " + side + kind + e.Alert.Error()
+}
 
 // Unwrap returns the Alert, so errors.Is(err, record.AlertBadRecordMAC) works.
 func (e *AlertError) Unwrap() error { return e.Alert }

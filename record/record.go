@@ -2,13 +2,21 @@
 // for a client: framing, per-direction cipher states, sequence numbers,
 // handshake-message reassembly, fragmentation and alerts.
 //
+// Record protection is AEAD only: AES-GCM (RFC 5288) and ChaCha20-Poly1305
+// (RFC 7905). Left out: compression (always null), CBC suites, renegotiation,
+// and TLS 1.3's record format. The plaintext cap of RFC 6066
+// max_fragment_length is supported through SetMaxFragment.
+//
 // CONTRACT: the exported API in this file is relied on by tlsclient and the
 // offloader; implementations may change, signatures may not without updating
 // every caller.
 package record
 
 import (
+	"errors"
+	"math"
 	"net"
+	"sync"
 )
 
 // ContentType is the type byte of a TLS record (RFC 5246 §6.2.1).
@@ -31,6 +39,8 @@ const (
 
 // Cipher is the protection of one direction of a connection after
 // ChangeCipherSpec. Construct one with NewAESGCM or NewChaCha20Poly1305.
+// A Cipher keeps scratch space for its nonce, so one value serves exactly one
+// direction of one connection.
 type Cipher interface {
 	// Overhead is the number of bytes a sealed record body adds to its plaintext.
 	Overhead() int
@@ -43,85 +53,108 @@ type Cipher interface {
 	open(seq uint64, hdr, body []byte) ([]byte, error)
 }
 
-// NewAESGCM returns the AES-GCM cipher of RFC 5288: key is 16 or 32 bytes,
-// fixedIV is the 4-byte salt from the key block, and the 8-byte explicit
-// nonce sent in each record is the sequence number.
-func NewAESGCM(key, fixedIV []byte) (Cipher, error) { panic("TODO") }
-
-// NewChaCha20Poly1305 returns the ChaCha20-Poly1305 cipher of RFC 7905: key
-// is 32 bytes, iv is the 12-byte IV from the key block XORed with the
-// sequence number; there is no explicit nonce.
-func NewChaCha20Poly1305(key, iv []byte) (Cipher, error) { panic("TODO") }
-
 // Conn is the record layer over a transport. It has one half-connection per
 // direction, each with its own lock, sequence number, cipher, and sticky first
 // error, so one goroutine may read while another writes.
+//
+// Locking: c.in.mu guards everything about reading (the transport's read
+// side, the read buffer, reassembly state); c.out.mu guards everything about
+// writing (the out buffer and the transport's write side). A reader that
+// fails locally sends its alert by taking c.out.mu while holding c.in.mu;
+// nothing takes them in the other order, so the two cannot deadlock. Each
+// lock is held across the blocking transport call of its direction, so a
+// second reader (or writer) waits for the first.
 type Conn struct {
-	// TODO: fields
+	conn net.Conn // set at construction, never changed
+
+	in  inHalf
+	out outHalf
+}
+
+// halfConn is the state of one direction that changes at ChangeCipherSpec
+// or on failure. Its fields are guarded by mu.
+type halfConn struct {
+	mu sync.Mutex
+
+	// Fixed after ServerHello (SetVersion, SetMaxFragment).
+	version uint16 // 0 until SetVersion
+	maxFrag int    // plaintext cap; MaxPlaintext by default
+
+	// Replaced at ChangeCipherSpec.
+	cipher Cipher // nil: records are plaintext
+	next   Cipher // prepared, becomes cipher at ChangeCipherSpec
+	seq    uint64 // of the next record; reset to 0 at ChangeCipherSpec
+
+	err error // the first error: sticky
+}
+
+// seqExhausted reports whether the sequence number has no value left. The
+// last value, 2^64-1, is never used, so the counter cannot wrap (RFC 5246
+// §6.1: a sequence number must not wrap; the connection renegotiates or ends).
+func (h *halfConn) seqExhausted() bool { return h.seq == math.MaxUint64 }
+
+// changeCipher makes the prepared cipher current (RFC 5246 §7.1).
+func (h *halfConn) changeCipher() {
+	h.cipher, h.next, h.seq = h.next, nil, 0
 }
 
 // NewConn returns the record layer over c. Records are written with
 // version 0x0301 in their header until SetVersion is called (RFC 5246
 // Appendix E.1), and records read are accepted with any 0x03xx version until
 // then.
-func NewConn(c net.Conn) *Conn { panic("TODO") }
+func NewConn(c net.Conn) *Conn {
+	rc := &Conn{conn: c}
+	rc.in.maxFrag = MaxPlaintext
+	rc.out.maxFrag = MaxPlaintext
+	return rc
+}
 
 // SetVersion fixes the record version of both directions after ServerHello:
 // writes use it and reads with any other version fail with protocol_version.
-func (c *Conn) SetVersion(v uint16) { panic("TODO") }
-
-// ReadMessage returns the next unit the peer sent:
-//   - TypeHandshake: exactly one complete handshake message, header included,
-//     reassembled across records (several messages in one record are returned
-//     one per call); a message longer than MaxHandshake fails with an alert.
-//   - TypeChangeCipherSpec: the 1-byte body; the read cipher prepared with
-//     PrepareRead takes effect for the next record. A CCS with nothing
-//     prepared, a CCS body other than {1}, or a CCS inside a partial
-//     handshake message fails with unexpected_message.
-//   - TypeApplicationData: the plaintext of one record (may be empty).
-//
-// Alerts are consumed here: close_notify returns io.EOF; a fatal alert
-// returns *AlertError with Remote set; warning alerts other than
-// close_notify and no_renegotiation are ignored (no_renegotiation is
-// returned as *AlertError with Warning set). The returned slice is valid
-// until the next call. The first error is sticky: every later call returns
-// it. A local failure sends the matching alert to the peer before returning
-// *AlertError with Remote false.
-func (c *Conn) ReadMessage() (ContentType, []byte, error) { panic("TODO") }
+func (c *Conn) SetVersion(v uint16) {
+	c.in.mu.Lock()
+	c.in.version = v
+	c.in.mu.Unlock()
+	c.out.mu.Lock()
+	c.out.version = v
+	c.out.mu.Unlock()
+}
 
 // PrepareRead sets the cipher that becomes the read cipher at the peer's
 // next ChangeCipherSpec; the read sequence number then restarts at zero.
-func (c *Conn) PrepareRead(cipher Cipher) { panic("TODO") }
+func (c *Conn) PrepareRead(cipher Cipher) {
+	c.in.mu.Lock()
+	c.in.next = cipher
+	c.in.mu.Unlock()
+}
 
 // PrepareWrite sets the cipher WriteChangeCipherSpec switches to.
-func (c *Conn) PrepareWrite(cipher Cipher) { panic("TODO") }
-
-// WriteChangeCipherSpec buffers a ChangeCipherSpec record and switches the
-// write side to the prepared cipher (sequence number back to zero).
-func (c *Conn) WriteChangeCipherSpec() error { panic("TODO") }
-
-// WriteRecords buffers data as records of type typ, fragmented at
-// MaxPlaintext (or the limit set by SetMaxFragment) and sealed with the
-// current write cipher. Nothing reaches the transport until Flush. Sequence
-// numbers refuse to wrap.
-func (c *Conn) WriteRecords(typ ContentType, data []byte) error { panic("TODO") }
-
-// Write seals data as application-data records and sends them at once
-// (WriteRecords + Flush under one lock). It returns the bytes of data sent.
-func (c *Conn) Write(data []byte) (int, error) { panic("TODO") }
-
-// Flush sends everything buffered by WriteRecords / WriteChangeCipherSpec in
-// as few transport writes as possible (one flight, one write).
-func (c *Conn) Flush() error { panic("TODO") }
-
-// SendAlert writes a fatal alert (warning for close_notify and
-// no_renegotiation) and flushes it. After a fatal alert the write side fails
-// every later write with the sticky error.
-func (c *Conn) SendAlert(a Alert) error { panic("TODO") }
+func (c *Conn) PrepareWrite(cipher Cipher) {
+	c.out.mu.Lock()
+	c.out.next = cipher
+	c.out.mu.Unlock()
+}
 
 // SetMaxFragment caps the plaintext of records written and accepted (RFC
-// 6066 max_fragment_length); 0 means MaxPlaintext.
-func (c *Conn) SetMaxFragment(n int) { panic("TODO") }
+// 6066 max_fragment_length); 0 means MaxPlaintext. Values outside
+// 1..MaxPlaintext also mean MaxPlaintext.
+func (c *Conn) SetMaxFragment(n int) {
+	if n <= 0 || n > MaxPlaintext {
+		n = MaxPlaintext
+	}
+	c.in.mu.Lock()
+	c.in.maxFrag = n
+	c.in.mu.Unlock()
+	c.out.mu.Lock()
+	c.out.maxFrag = n
+	c.out.mu.Unlock()
+}
 
 // NetConn returns the transport.
-func (c *Conn) NetConn() net.Conn { panic("TODO") }
+func (c *Conn) NetConn() net.Conn { return c.conn }
+
+// isTimeout reports whether err is a transport timeout (a deadline passed).
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

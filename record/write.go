@@ -1,0 +1,210 @@
+package record
+
+import (
+	"errors"
+	"slices"
+)
+
+// outHalf is the write direction: the half-connection state plus the
+// records sealed but not yet flushed. Guarded by mu.
+type outHalf struct {
+	halfConn
+
+	buf   []byte  // sealed records waiting for Flush
+	alert [2]byte // body of the alert being sent (no allocation per alert)
+}
+
+var (
+	errCloseNotifySent  = errors.New("record: write after close_notify")
+	errNoPreparedWrite  = errors.New("record: ChangeCipherSpec without a prepared write cipher")
+	errPlaintextAppData = errors.New("record: application data before ChangeCipherSpec")
+	errWriteSeqExhaust  = errors.New("record: write sequence number exhausted")
+	errBadContentType   = errors.New("record: unknown content type")
+)
+
+// ccsBody is the one ChangeCipherSpec message (RFC 5246 §7.1).
+var ccsBody = []byte{1}
+
+// writeChunk is how much application data Write seals before flushing, in
+// records: it bounds the out buffer on a device however large the Write.
+const writeChunkRecords = 4
+
+// keepBuf is the largest out buffer kept between flushes.
+const keepBuf = (writeChunkRecords + 1) * (HeaderLen + MaxCiphertext)
+
+// writeError is a failure of the transport's write side. It is sticky, so it
+// reports Timeout() false even when a deadline caused it: a write that timed
+// out may have sent part of a record and the stream cannot be resumed.
+type writeError struct{ err error }
+
+func (e *writeError) Error() string   { return "record: write: " + e.err.Error() }
+func (e *writeError) Unwrap() error   { return e.err }
+func (e *writeError) Timeout() bool   { return false }
+func (e *writeError) Temporary() bool { return false }
+
+// WriteChangeCipherSpec buffers a ChangeCipherSpec record and switches the
+// write side to the prepared cipher (sequence number back to zero).
+func (c *Conn) WriteChangeCipherSpec() error {
+	o := &c.out
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.err != nil {
+		return o.err
+	}
+	if o.next == nil {
+		return errNoPreparedWrite
+	}
+	if err := c.writeRecordsLocked(TypeChangeCipherSpec, ccsBody); err != nil {
+		return err
+	}
+	o.changeCipher()
+	return nil
+}
+
+// WriteRecords buffers data as records of type typ, fragmented at
+// MaxPlaintext (or the limit set by SetMaxFragment) and sealed with the
+// current write cipher. Nothing reaches the transport until Flush. Sequence
+// numbers refuse to wrap. Empty data writes no record (RFC 5246 §6.2.1
+// forbids empty handshake, alert and ChangeCipherSpec fragments).
+func (c *Conn) WriteRecords(typ ContentType, data []byte) error {
+	c.out.mu.Lock()
+	defer c.out.mu.Unlock()
+	return c.writeRecordsLocked(typ, data)
+}
+
+func (c *Conn) writeRecordsLocked(typ ContentType, data []byte) error {
+	o := &c.out
+	if o.err != nil {
+		return o.err
+	}
+	switch typ {
+	case TypeChangeCipherSpec, TypeAlert, TypeHandshake:
+	case TypeApplicationData:
+		if o.cipher == nil {
+			return errPlaintextAppData
+		}
+	default:
+		return errBadContentType
+	}
+	overhead := 0
+	if o.cipher != nil {
+		overhead = o.cipher.Overhead()
+	}
+	vers := o.version
+	if vers == 0 {
+		vers = 0x0301 // RFC 5246 Appendix E.1: the ClientHello record
+	}
+	nrec := (len(data) + o.maxFrag - 1) / o.maxFrag
+	o.buf = slices.Grow(o.buf, len(data)+nrec*(HeaderLen+overhead))
+	for len(data) > 0 {
+		if o.seqExhausted() {
+			o.err = errWriteSeqExhaust
+			return o.err
+		}
+		frag := data[:min(len(data), o.maxFrag)]
+		data = data[len(frag):]
+		start := len(o.buf)
+		o.buf = append(o.buf, byte(typ), byte(vers>>8), byte(vers), byte(len(frag)>>8), byte(len(frag)))
+		if o.cipher != nil {
+			// The header carries the plaintext length while sealing (it is
+			// part of the additional data), then the body's length.
+			o.buf = o.cipher.seal(o.buf, o.seq, o.buf[start:start+HeaderLen], frag)
+			n := len(o.buf) - start - HeaderLen
+			o.buf[start+3], o.buf[start+4] = byte(n>>8), byte(n)
+		} else {
+			o.buf = append(o.buf, frag...)
+		}
+		o.seq++
+	}
+	return nil
+}
+
+// Write seals data as application-data records and sends them at once
+// (WriteRecords + Flush under one lock). It returns the bytes of data sent.
+// Data larger than a few records is sent in several transport writes, so the
+// out buffer stays small; n counts the data whose records were all written.
+func (c *Conn) Write(data []byte) (int, error) {
+	o := &c.out
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.err != nil {
+		return 0, o.err
+	}
+	if o.cipher == nil {
+		return 0, errPlaintextAppData
+	}
+	chunk := writeChunkRecords * o.maxFrag
+	n := 0
+	for n < len(data) {
+		m := min(chunk, len(data)-n)
+		if err := c.writeRecordsLocked(TypeApplicationData, data[n:n+m]); err != nil {
+			return n, err
+		}
+		if err := c.flushLocked(); err != nil {
+			return n, err
+		}
+		n += m
+	}
+	return n, nil
+}
+
+// Flush sends everything buffered by WriteRecords / WriteChangeCipherSpec in
+// as few transport writes as possible (one flight, one write).
+func (c *Conn) Flush() error {
+	c.out.mu.Lock()
+	defer c.out.mu.Unlock()
+	return c.flushLocked()
+}
+
+func (c *Conn) flushLocked() error {
+	o := &c.out
+	if o.err != nil {
+		return o.err
+	}
+	if len(o.buf) == 0 {
+		return nil
+	}
+	_, err := c.conn.Write(o.buf)
+	if cap(o.buf) > keepBuf {
+		o.buf = nil
+	} else {
+		o.buf = o.buf[:0]
+	}
+	if err != nil {
+		o.err = &writeError{err}
+		return o.err
+	}
+	return nil
+}
+
+// SendAlert writes a fatal alert (warning for close_notify and
+// no_renegotiation) and flushes it. After a fatal alert the write side fails
+// every later write with the sticky error; after close_notify every later
+// write fails too.
+func (c *Conn) SendAlert(a Alert) error {
+	o := &c.out
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.err != nil {
+		return o.err
+	}
+	const warning, fatal = 1, 2 // AlertLevel, RFC 5246 §7.2
+	level := byte(fatal)
+	if a == AlertCloseNotify || a == AlertNoRenegotiation {
+		level = warning
+	}
+	o.alert = [2]byte{level, byte(a)}
+	if err := c.writeRecordsLocked(TypeAlert, o.alert[:]); err != nil {
+		return err
+	}
+	if err := c.flushLocked(); err != nil {
+		return err
+	}
+	switch {
+	case level == fatal:
+		o.err = &AlertError{Alert: a}
+	case a == AlertCloseNotify:
+		o.err = errCloseNotifySent
+	}
+	return nil
+}
