@@ -6,6 +6,11 @@
 // hashes the transcript, runs the PRF for Finished, and does the symmetric
 // record protection (package record).
 //
+// Left out for now: TLS 1.0, 1.1 and 1.3, resumption (tickets are accepted
+// and verified in the Finished, not reused), renegotiation (a HelloRequest
+// is refused with a no_renegotiation warning), client certificates (a
+// CertificateRequest is answered with an empty Certificate).
+//
 // CONTRACT: the exported API in this package is relied on by cmd/ocurl and
 // integration tests; implementations may change, signatures may not without
 // updating every caller.
@@ -14,39 +19,334 @@ package tlsclient
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
 	"net"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/tlsoffload/tlsoffload/handshake"
+	"github.com/tlsoffload/tlsoffload/record"
 )
 
 // Conn is a TLS client connection; it implements net.Conn. Read and Write
 // may be called from two goroutines at once; the first of them (or
 // Handshake) runs the handshake.
+//
+// Locking: hsMu serialises the handshake and guards everything it
+// produces (state); hsDone is set, after hsErr, once the handshake ended, so
+// the data path checks it without the lock. After the handshake, the record
+// layer's per-direction locks let one Read and one Write proceed at once;
+// readMu additionally guards the application data left over from a record
+// larger than a Read's buffer. dlMu guards the deadlines the caller set,
+// which HandshakeContext restores after interrupting a handshake.
 type Conn struct {
-	// TODO
+	conn       net.Conn
+	rc         *record.Conn
+	config     *Config
+	serverName string
+
+	hsMu         sync.Mutex
+	hsDone       atomic.Bool
+	hsErr        error
+	pendingStart <-chan startResult // a Start the Dialer runs during the TCP dial
+	state        connState
+
+	readMu  sync.Mutex
+	pending []byte // application data not yet returned by Read
+	readErr error  // sticky error of a post-handshake message refused
+
+	dlMu                        sync.Mutex
+	readDeadline, writeDeadline time.Time
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// connState is what the handshake negotiated.
+type connState struct {
+	complete      bool
+	version       uint16
+	suite         uint16
+	curve         uint16
+	alpn          string
+	ems           bool
+	tlsUnique     []byte
+	chain         [][]byte // as presented
+	verifiedChain [][]byte // from the offloader's Auth
+
+	parsed         bool // PeerCertificates and VerifiedChains parsed
+	peerCerts      []*x509.Certificate
+	verifiedChains [][]*x509.Certificate
+}
+
+type startResult struct {
+	params *startParams
+	err    error
 }
 
 var _ net.Conn = (*Conn)(nil)
 
+// closeNotifyTimeout bounds how long Close waits to send close_notify.
+const closeNotifyTimeout = 5 * time.Second
+
 // Client returns a client connection over conn. The handshake runs on the
 // first Read or Write, or on Handshake.
-func Client(conn net.Conn, config *Config) *Conn { panic("TODO") }
+func Client(conn net.Conn, config *Config) *Conn {
+	return newConn(conn, config, config.ServerName)
+}
 
-func (c *Conn) Handshake() error                           { panic("TODO") }
-func (c *Conn) HandshakeContext(ctx context.Context) error { panic("TODO") }
-func (c *Conn) Read(b []byte) (int, error)                 { panic("TODO") }
-func (c *Conn) Write(b []byte) (int, error)                { panic("TODO") }
-func (c *Conn) Close() error                               { panic("TODO") }
-func (c *Conn) LocalAddr() net.Addr                        { panic("TODO") }
-func (c *Conn) RemoteAddr() net.Addr                       { panic("TODO") }
-func (c *Conn) SetDeadline(t time.Time) error              { panic("TODO") }
-func (c *Conn) SetReadDeadline(t time.Time) error          { panic("TODO") }
-func (c *Conn) SetWriteDeadline(t time.Time) error         { panic("TODO") }
-func (c *Conn) NetConn() net.Conn                          { panic("TODO") }
+func newConn(conn net.Conn, config *Config, serverName string) *Conn {
+	return &Conn{conn: conn, rc: record.NewConn(conn), config: config, serverName: serverName}
+}
+
+// Handshake runs the handshake if it has not run yet; it returns the
+// handshake's error, the same on every call.
+func (c *Conn) Handshake() error { return c.HandshakeContext(context.Background()) }
+
+// HandshakeContext is Handshake bound to ctx: the offloader calls use ctx,
+// and if ctx ends first the connection's I/O is interrupted (a deadline in
+// the past, restored afterwards) and the error wraps ctx.Err().
+func (c *Conn) HandshakeContext(ctx context.Context) error {
+	if c.hsDone.Load() {
+		return c.hsErr
+	}
+	c.hsMu.Lock()
+	defer c.hsMu.Unlock()
+	if c.hsDone.Load() {
+		return c.hsErr
+	}
+	c.hsErr = c.runHandshake(ctx)
+	c.hsDone.Store(true)
+	return c.hsErr
+}
+
+func (c *Conn) runHandshake(ctx context.Context) (err error) {
+	if ctx.Done() != nil {
+		interrupted := make(chan struct{})
+		stop := context.AfterFunc(ctx, func() {
+			defer close(interrupted)
+			c.conn.SetDeadline(time.Unix(1, 0))
+		})
+		defer func() {
+			if !stop() {
+				<-interrupted
+				c.restoreDeadlines()
+			}
+			if err != nil && ctx.Err() != nil {
+				err = fmt.Errorf("tlsclient: handshake: %w", ctx.Err())
+			}
+		}()
+	}
+	// The offloader's calls honour the connection's deadline too.
+	opCtx := ctx
+	if dl := c.earliestDeadline(); !dl.IsZero() {
+		var cancel context.CancelFunc
+		opCtx, cancel = context.WithDeadline(ctx, dl)
+		defer cancel()
+	}
+
+	hs := &clientHandshakeState{c: c, ctx: opCtx, config: c.config, serverName: c.serverName}
+	if c.config == nil {
+		return errors.New("tlsclient: nil Config")
+	}
+	if err := hs.handshake(); err != nil {
+		return err
+	}
+	c.state = connState{
+		complete:      true,
+		version:       hs.serverHello.Version,
+		suite:         hs.suite.ID,
+		curve:         hs.curve,
+		alpn:          hs.serverHello.ALPNProtocol,
+		ems:           hs.serverHello.ExtendedMasterSecret,
+		chain:         hs.chain,
+		verifiedChain: hs.verifiedChain,
+	}
+	if c.state.ems {
+		// RFC 5929 §3.1, safe only with the extended master secret.
+		c.state.tlsUnique = hs.clientFinished
+	}
+	return nil
+}
+
+// Read reads application data, running the handshake first if needed. A
+// HelloRequest is refused with a no_renegotiation warning and reading
+// continues; any other handshake message ends the connection with
+// unexpected_message. close_notify from the server reads as io.EOF.
+func (c *Conn) Read(b []byte) (int, error) {
+	if err := c.Handshake(); err != nil {
+		return 0, err
+	}
+	c.readMu.Lock()
+	defer c.readMu.Unlock()
+	if len(b) == 0 {
+		return 0, nil
+	}
+	for len(c.pending) == 0 {
+		if c.readErr != nil {
+			return 0, c.readErr
+		}
+		typ, msg, err := c.rc.ReadMessage()
+		if err != nil {
+			return 0, err
+		}
+		switch typ {
+		case record.TypeApplicationData:
+			if len(msg) <= len(b) {
+				return copy(b, msg), nil
+			}
+			c.pending = append(c.pending[:0], msg...)
+		case record.TypeHandshake:
+			c.readErr = c.handlePostHandshake(msg)
+		default:
+			c.rc.SendAlert(record.AlertUnexpectedMessage)
+			c.readErr = &ProtocolError{Detail: "unexpected " + contentName(typ) + " after the handshake",
+				Alert: &record.AlertError{Alert: record.AlertUnexpectedMessage}}
+		}
+	}
+	n := copy(b, c.pending)
+	c.pending = c.pending[n:]
+	return n, nil
+}
+
+// handlePostHandshake answers a handshake message after the handshake: a
+// HelloRequest gets a no_renegotiation warning (RFC 5746 §4.2), anything
+// else is fatal.
+func (c *Conn) handlePostHandshake(msg []byte) error {
+	if len(msg) > 0 && msg[0] == handshake.TypeHelloRequest {
+		if err := new(handshake.HelloRequest).Unmarshal(msg); err != nil {
+			c.rc.SendAlert(record.AlertDecodeError)
+			return &ProtocolError{Detail: "bad HelloRequest", Alert: &record.AlertError{Alert: record.AlertDecodeError}, Err: err}
+		}
+		c.config.trace("tls: HelloRequest refused (no renegotiation)")
+		c.rc.SendAlert(record.AlertNoRenegotiation)
+		return nil
+	}
+	name := "empty handshake message"
+	if len(msg) > 0 {
+		name = messageName(msg[0])
+	}
+	c.rc.SendAlert(record.AlertUnexpectedMessage)
+	return &ProtocolError{Detail: "unexpected " + name + " after the handshake",
+		Alert: &record.AlertError{Alert: record.AlertUnexpectedMessage}}
+}
+
+// Write writes application data, running the handshake first if needed.
+func (c *Conn) Write(b []byte) (int, error) {
+	if err := c.Handshake(); err != nil {
+		return 0, err
+	}
+	return c.rc.Write(b)
+}
+
+// Close sends close_notify if the handshake completed (best effort, within
+// a short write deadline) and closes the transport. It is idempotent.
+func (c *Conn) Close() error {
+	c.closeOnce.Do(func() {
+		if c.hsDone.Load() && c.hsErr == nil {
+			c.conn.SetWriteDeadline(time.Now().Add(closeNotifyTimeout))
+			c.rc.SendAlert(record.AlertCloseNotify)
+		}
+		c.closeErr = c.conn.Close()
+	})
+	return c.closeErr
+}
+
+func (c *Conn) LocalAddr() net.Addr  { return c.conn.LocalAddr() }
+func (c *Conn) RemoteAddr() net.Addr { return c.conn.RemoteAddr() }
+func (c *Conn) NetConn() net.Conn    { return c.conn }
+
+// SetDeadline sets the transport's deadlines; they apply during and after
+// the handshake.
+func (c *Conn) SetDeadline(t time.Time) error {
+	c.dlMu.Lock()
+	defer c.dlMu.Unlock()
+	c.readDeadline, c.writeDeadline = t, t
+	return c.conn.SetDeadline(t)
+}
+
+func (c *Conn) SetReadDeadline(t time.Time) error {
+	c.dlMu.Lock()
+	defer c.dlMu.Unlock()
+	c.readDeadline = t
+	return c.conn.SetReadDeadline(t)
+}
+
+func (c *Conn) SetWriteDeadline(t time.Time) error {
+	c.dlMu.Lock()
+	defer c.dlMu.Unlock()
+	c.writeDeadline = t
+	return c.conn.SetWriteDeadline(t)
+}
+
+func (c *Conn) restoreDeadlines() {
+	c.dlMu.Lock()
+	defer c.dlMu.Unlock()
+	c.conn.SetReadDeadline(c.readDeadline)
+	c.conn.SetWriteDeadline(c.writeDeadline)
+}
+
+func (c *Conn) earliestDeadline() time.Time {
+	c.dlMu.Lock()
+	defer c.dlMu.Unlock()
+	r, w := c.readDeadline, c.writeDeadline
+	switch {
+	case r.IsZero():
+		return w
+	case w.IsZero() || r.Before(w):
+		return r
+	}
+	return w
+}
 
 // ConnectionState returns the negotiated parameters in crypto/tls's form.
 // PeerCertificates and VerifiedChains are parsed on the first call (the
 // handshake itself parses no certificate on the device).
-func (c *Conn) ConnectionState() tls.ConnectionState { panic("TODO") }
+func (c *Conn) ConnectionState() tls.ConnectionState {
+	c.hsMu.Lock()
+	defer c.hsMu.Unlock()
+	s := &c.state
+	cs := tls.ConnectionState{
+		Version:                    s.version,
+		HandshakeComplete:          s.complete,
+		CipherSuite:                s.suite,
+		CurveID:                    tls.CurveID(s.curve),
+		NegotiatedProtocol:         s.alpn,
+		NegotiatedProtocolIsMutual: true,
+		ServerName:                 verifyName(c.serverName),
+		TLSUnique:                  s.tlsUnique,
+	}
+	if !s.complete {
+		return cs
+	}
+	if !s.parsed {
+		s.parsed = true
+		s.peerCerts = parseCerts(s.chain)
+		if v := parseCerts(s.verifiedChain); len(v) > 0 {
+			s.verifiedChains = [][]*x509.Certificate{v}
+		}
+	}
+	cs.PeerCertificates = s.peerCerts
+	cs.VerifiedChains = s.verifiedChains
+	return cs
+}
+
+// parseCerts parses DER certificates, stopping at the first that fails (the
+// offloader already refused a chain that does not parse).
+func parseCerts(ders [][]byte) []*x509.Certificate {
+	var out []*x509.Certificate
+	for _, der := range ders {
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			break
+		}
+		out = append(out, cert)
+	}
+	return out
+}
 
 // Dialer dials TCP and runs the handshake; its DialContext fits
 // http.Transport.DialTLSContext.
@@ -57,7 +357,45 @@ type Dialer struct {
 	Config *Config
 }
 
-// DialContext connects to addr and completes the handshake within ctx.
+// DialContext connects to addr and completes the handshake within ctx. The
+// offloader's Start (when not cached) runs while the TCP connection is
+// dialled, so it adds no round trip of its own.
 func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	panic("TODO")
+	cfg := d.Config
+	if cfg == nil {
+		return nil, errors.New("tlsclient: Dialer.Config is nil")
+	}
+	serverName := cfg.ServerName
+	if serverName == "" {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, fmt.Errorf("tlsclient: %w", err)
+		}
+		serverName = host
+	}
+	if _, err := cfg.startRequest(verifyName(serverName)); err != nil {
+		return nil, err
+	}
+
+	startCh := make(chan startResult, 1)
+	go func() {
+		p, err := cfg.start(ctx, serverName)
+		startCh <- startResult{p, err}
+	}()
+
+	nd := d.NetDialer
+	if nd == nil {
+		nd = new(net.Dialer)
+	}
+	raw, err := nd.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	c := newConn(raw, cfg, serverName)
+	c.pendingStart = startCh
+	if err := c.HandshakeContext(ctx); err != nil {
+		raw.Close()
+		return nil, err
+	}
+	return c, nil
 }

@@ -2,6 +2,7 @@ package tlsclient
 
 import (
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
+	"github.com/tlsoffload/tlsoffload/record"
 )
 
 // CertificateError is a server the offloader refused to trust: the chain
@@ -30,5 +31,54 @@ type OffloaderError struct {
 
 func (e *OffloaderError) Error() string { return "tlsclient: offloader " + e.Op + ": " + e.Err.Error() }
 func (e *OffloaderError) Unwrap() error { return e.Err }
+
+// ProtocolError is a server that broke the TLS protocol: a message out of
+// order, a parameter never offered, a Finished that did not verify. Alert
+// is the alert sent to the server for it; Err, when set, is the underlying
+// cause (e.g. a *handshake.DecodeError). errors.As reaches both, and
+// errors.Is(err, record.AlertX) tests the alert.
+type ProtocolError struct {
+	Detail string
+	Alert  *record.AlertError
+	Err    error
+}
+
+func (e *ProtocolError) Error() string {
+	s := "tlsclient: " + e.Detail
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *ProtocolError) Unwrap() []error {
+	var errs []error
+	if e.Alert != nil {
+		errs = append(errs, e.Alert)
+	}
+	if e.Err != nil {
+		errs = append(errs, e.Err)
+	}
+	return errs
+}
+
+// certAlert is the alert for a refused certificate (RFC 5246 §7.2.2).
+func certAlert(werr *wire.Error) record.Alert {
+	if werr.Status == wire.StatusBadSignature {
+		return record.AlertDecryptError
+	}
+	switch werr.Reason {
+	case wire.ReasonExpired:
+		return record.AlertCertificateExpired
+	case wire.ReasonUnknownAuthority:
+		return record.AlertUnknownCA
+	case wire.ReasonKeyUsage:
+		return record.AlertUnsupportedCertificate
+	case wire.ReasonRevoked:
+		return record.AlertCertificateRevoked
+	}
+	// not yet valid, name mismatch, weak key or signature, pins, malformed.
+	return record.AlertBadCertificate
+}
 
 func quote(s string) string { return "\"" + s + "\"" }

@@ -1,0 +1,642 @@
+package tlsclient
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/tlsoffload/tlsoffload/handshake"
+	"github.com/tlsoffload/tlsoffload/offloader/wire"
+	"github.com/tlsoffload/tlsoffload/record"
+)
+
+// clientHandshakeState is one full TLS 1.2 handshake (RFC 5246 §7.3), run
+// once per Conn. Its methods follow the message sequence:
+//
+//	start                 Start answer (cache, or one offloader call)
+//	sendClientHello       ClientHello                     →
+//	readServerHello       ←  ServerHello
+//	readServerFlight      ←  Certificate, ServerKeyExchange*, CertificateRequest*, ServerHelloDone
+//	offload               Auth + KeyGen + Key (one offloader round trip)
+//	sendClientFlight      Certificate*, ClientKeyExchange, ChangeCipherSpec, Finished →
+//	readSessionTicket     ←  NewSessionTicket*
+//	readFinished          ←  ChangeCipherSpec, Finished
+//
+// The device parses no certificate and performs no public-key operation:
+// the raw server messages go to the offloader.
+type clientHandshakeState struct {
+	c          *Conn
+	ctx        context.Context
+	config     *Config
+	serverName string // as configured; verifyName / sniName derive from it
+
+	// Set by start and sendClientHello.
+	params  *startParams
+	hello   *handshake.ClientHello
+	offered map[uint16]bool // extension types actually sent
+
+	// Set by readServerHello.
+	serverHello *handshake.ServerHello
+	suite       *handshake.Suite
+
+	// The transcript: hashed as it goes (Finished), and kept whole from
+	// ClientHello through ServerHelloDone (the offloader's Auth input).
+	transcript handshake.Transcript
+	raw        []byte
+
+	// Set by readServerFlight.
+	chain         [][]byte // DER as presented, leaf first; parsed only on demand
+	curve         uint16
+	certRequested bool
+
+	// Set by offload; master and keyBlock are zeroed once used.
+	verifiedChain [][]byte
+	ckeBody       []byte
+	master        []byte
+	keyBlock      []byte
+
+	clientFinished []byte
+	lastToken      []byte // the sequential mode's state token from the last flight
+}
+
+func (hs *clientHandshakeState) handshake() error {
+	if err := hs.start(); err != nil {
+		return err
+	}
+	if err := hs.sendClientHello(); err != nil {
+		return err
+	}
+	if err := hs.readServerHello(); err != nil {
+		return err
+	}
+	if err := hs.readServerFlight(); err != nil {
+		return err
+	}
+	if err := hs.offload(); err != nil {
+		return err
+	}
+	defer clear(hs.master)
+	if err := hs.sendClientFlight(); err != nil {
+		return err
+	}
+	if err := hs.readSessionTicket(); err != nil {
+		return err
+	}
+	if err := hs.readFinished(); err != nil {
+		return err
+	}
+	hs.config.trace("tls: handshake complete: %s", hs.suite.Name)
+	return nil
+}
+
+// start gets the parameters the ClientHello may offer: from a Start the
+// Dialer ran while dialling, from the cache, or from one offloader call.
+func (hs *clientHandshakeState) start() error {
+	if ch := hs.c.pendingStart; ch != nil {
+		hs.c.pendingStart = nil
+		select {
+		case r := <-ch:
+			hs.params = r.params
+			return r.err
+		case <-hs.ctx.Done():
+			return hs.ctx.Err()
+		}
+	}
+	p, err := hs.config.start(hs.ctx, hs.serverName)
+	hs.params = p
+	return err
+}
+
+func (hs *clientHandshakeState) sendClientHello() error {
+	random := make([]byte, 32)
+	if _, err := io.ReadFull(hs.config.rand(), random); err != nil {
+		return fmt.Errorf("tlsclient: reading random: %w", err)
+	}
+	hello := &handshake.ClientHello{
+		Version:              handshake.VersionTLS12,
+		Random:               random,
+		SessionID:            []byte{},
+		CipherSuites:         hs.params.suites,
+		CompressionMethods:   []uint8{0},
+		ServerName:           sniName(hs.serverName),
+		SupportedGroups:      hs.params.groups,
+		PointFormats:         []uint8{0}, // uncompressed (RFC 8422 §5.1.2)
+		SignatureAlgorithms:  hs.params.sigAlgs,
+		ALPNProtocols:        hs.config.NextProtos,
+		ExtendedMasterSecret: true,
+		SecureRenegotiation:  true,
+		RenegotiationInfo:    []byte{},
+		TicketSupported:      true,
+	}
+	if hs.config.ShapeClientHello != nil {
+		if err := hs.config.ShapeClientHello(hello); err != nil {
+			return fmt.Errorf("tlsclient: ShapeClientHello: %w", err)
+		}
+		if len(hello.Random) != 32 || len(hello.CipherSuites) == 0 {
+			return errors.New("tlsclient: ShapeClientHello left no random or no cipher suite")
+		}
+	}
+	msg := hello.Marshal()
+	hs.hello = hello
+	hs.offered = offeredExtensions(hello)
+	hs.writeTranscript(msg)
+	if err := hs.c.rc.WriteRecords(record.TypeHandshake, msg); err != nil {
+		return fmt.Errorf("tlsclient: writing ClientHello: %w", err)
+	}
+	if err := hs.c.rc.Flush(); err != nil {
+		return fmt.Errorf("tlsclient: writing ClientHello: %w", err)
+	}
+	hs.config.trace("tls: ClientHello sent (%d suites, SNI %q)", len(hello.CipherSuites), hello.ServerName)
+	return nil
+}
+
+// offeredExtensions lists the extension types hello carries, as Marshal
+// emits them: the set fields, then Extra.
+func offeredExtensions(h *handshake.ClientHello) map[uint16]bool {
+	m := make(map[uint16]bool)
+	set := func(t uint16, ok bool) {
+		if ok {
+			m[t] = true
+		}
+	}
+	set(handshake.ExtServerName, h.ServerName != "")
+	set(handshake.ExtSupportedGroups, len(h.SupportedGroups) > 0)
+	set(handshake.ExtECPointFormats, len(h.PointFormats) > 0)
+	set(handshake.ExtSignatureAlgorithms, len(h.SignatureAlgorithms) > 0)
+	set(handshake.ExtALPN, len(h.ALPNProtocols) > 0)
+	set(handshake.ExtExtendedMasterSecret, h.ExtendedMasterSecret)
+	set(handshake.ExtRenegotiationInfo, h.SecureRenegotiation)
+	set(handshake.ExtSessionTicket, h.TicketSupported)
+	set(handshake.ExtMaxFragmentLength, h.MaxFragmentLength != 0)
+	for _, e := range h.Extra {
+		m[e.Type] = true
+	}
+	return m
+}
+
+func (hs *clientHandshakeState) readServerHello() error {
+	msg, err := hs.readHandshake(handshake.TypeServerHello)
+	if err != nil {
+		return err
+	}
+	sh := new(handshake.ServerHello)
+	if err := sh.Unmarshal(msg); err != nil {
+		return hs.decodeFailure("ServerHello", err)
+	}
+	hs.serverHello = sh
+	hs.writeTranscript(msg)
+	return hs.processServerHello()
+}
+
+// processServerHello checks the ServerHello against what was offered
+// (RFC 5246 §7.4.1.3, RFC 8446 §4.1.3, RFC 5746 §3.4, RFC 7301 §3.1).
+func (hs *clientHandshakeState) processServerHello() error {
+	sh := hs.serverHello
+	if sh.Version != handshake.VersionTLS12 {
+		return hs.fail(record.AlertProtocolVersion, fmt.Sprintf("server chose version %#04x, only TLS 1.2 is offered", sh.Version), nil)
+	}
+	if downgraded(handshake.VersionTLS12, sh.Version, sh.Random) {
+		return hs.fail(record.AlertIllegalParameter, "server random signals a downgrade", nil)
+	}
+	hs.suite = handshake.SuiteByID(sh.CipherSuite)
+	if hs.suite == nil || !contains(hs.hello.CipherSuites, sh.CipherSuite) {
+		return hs.fail(record.AlertIllegalParameter, fmt.Sprintf("server chose cipher suite %#04x, which was not offered", sh.CipherSuite), nil)
+	}
+	if sh.CompressionMethod != 0 {
+		return hs.fail(record.AlertIllegalParameter, "server chose a compression method", nil)
+	}
+	seen := make(map[uint16]bool, len(sh.Extensions))
+	for _, t := range sh.Extensions {
+		if !hs.offered[t] {
+			return hs.fail(record.AlertUnsupportedExtension, fmt.Sprintf("server sent extension %d, which was not offered", t), nil)
+		}
+		if seen[t] {
+			return hs.fail(record.AlertIllegalParameter, fmt.Sprintf("server sent extension %d twice", t), nil)
+		}
+		seen[t] = true
+	}
+	if sh.SecureRenegotiation && len(sh.RenegotiationInfo) != 0 {
+		return hs.fail(record.AlertHandshakeFailure, "server sent a non-empty renegotiation_info on an initial handshake", nil)
+	}
+	if sh.ALPNProtocol != "" && !contains(hs.hello.ALPNProtocols, sh.ALPNProtocol) {
+		return hs.fail(record.AlertIllegalParameter, "server chose an application protocol that was not offered", nil)
+	}
+	if sh.MaxFragmentLength != 0 {
+		if sh.MaxFragmentLength != hs.hello.MaxFragmentLength {
+			return hs.fail(record.AlertIllegalParameter, "server echoed another max_fragment_length", nil)
+		}
+		hs.c.rc.SetMaxFragment(256 << sh.MaxFragmentLength) // RFC 6066 §4: 2^(8+code)
+	}
+	hs.c.rc.SetVersion(sh.Version)
+	hs.transcript.SetSuite(hs.suite)
+	hs.config.trace("tls: ServerHello: %s, extended master secret %v", hs.suite.Name, sh.ExtendedMasterSecret)
+	return nil
+}
+
+// downgraded applies RFC 8446 §4.1.3 for a client whose highest version is
+// max: the server random must not carry the sentinel of a version below
+// one the client supports.
+func downgraded(max, negotiated uint16, random []byte) bool {
+	if len(random) != 32 {
+		return false
+	}
+	tail := string(random[24:])
+	if max >= handshake.VersionTLS13 && negotiated == handshake.VersionTLS12 && tail == string(handshake.DowngradeTLS12) {
+		return true
+	}
+	if max >= handshake.VersionTLS12 && negotiated < handshake.VersionTLS12 &&
+		(tail == string(handshake.DowngradeTLS11) || (max >= handshake.VersionTLS13 && tail == string(handshake.DowngradeTLS12))) {
+		return true
+	}
+	return false
+}
+
+// readServerFlight reads Certificate, ServerKeyExchange (ECDHE suites
+// only), an optional CertificateRequest and ServerHelloDone (RFC 5246
+// §7.3), keeping them raw for the offloader.
+func (hs *clientHandshakeState) readServerFlight() error {
+	msg, err := hs.readHandshake(handshake.TypeCertificate)
+	if err != nil {
+		return err
+	}
+	cert := new(handshake.Certificate)
+	if err := cert.Unmarshal(msg); err != nil {
+		return hs.decodeFailure("Certificate", err)
+	}
+	hs.chain = cert.Certificates
+	hs.writeTranscript(msg)
+
+	if hs.suite.KeyExchange == handshake.KeyExchangeRSA {
+		msg, err = hs.readHandshake(handshake.TypeCertificateRequest, handshake.TypeServerHelloDone)
+	} else {
+		msg, err = hs.readHandshake(handshake.TypeServerKeyExchange)
+		if err != nil {
+			return err
+		}
+		if err := hs.processServerKeyExchange(msg); err != nil {
+			return err
+		}
+		msg, err = hs.readHandshake(handshake.TypeCertificateRequest, handshake.TypeServerHelloDone)
+	}
+	if err != nil {
+		return err
+	}
+
+	if msg[0] == handshake.TypeCertificateRequest {
+		cr := new(handshake.CertificateRequest)
+		if err := cr.Unmarshal(msg); err != nil {
+			return hs.decodeFailure("CertificateRequest", err)
+		}
+		hs.certRequested = true
+		hs.writeTranscript(msg)
+		if msg, err = hs.readHandshake(handshake.TypeServerHelloDone); err != nil {
+			return err
+		}
+	}
+	done := new(handshake.ServerHelloDone)
+	if err := done.Unmarshal(msg); err != nil {
+		return hs.decodeFailure("ServerHelloDone", err)
+	}
+	hs.writeTranscript(msg)
+	hs.config.trace("tls: server flight: %d certificates, certificate requested %v", len(hs.chain), hs.certRequested)
+	return nil
+}
+
+// processServerKeyExchange decodes the ECDHE parameters only to check that
+// the group and signature scheme were offered; the signature itself is the
+// offloader's to verify.
+func (hs *clientHandshakeState) processServerKeyExchange(msg []byte) error {
+	ske := new(handshake.ServerKeyExchange)
+	if err := ske.Unmarshal(msg); err != nil {
+		return hs.decodeFailure("ServerKeyExchange", err)
+	}
+	p, err := handshake.ParseECDHEParams(ske.Body)
+	if err != nil {
+		return hs.decodeFailure("ServerKeyExchange", err)
+	}
+	if !contains(hs.hello.SupportedGroups, p.Group) {
+		return hs.fail(record.AlertIllegalParameter, fmt.Sprintf("server chose group %d, which was not offered", p.Group), nil)
+	}
+	if !contains(hs.hello.SignatureAlgorithms, p.SignatureAlgorithm) {
+		return hs.fail(record.AlertIllegalParameter, fmt.Sprintf("server signed with scheme %#04x, which was not offered", p.SignatureAlgorithm), nil)
+	}
+	hs.curve = p.Group
+	hs.writeTranscript(msg)
+	return nil
+}
+
+// offload sends Auth, KeyGen and Key: pipelined in one flight, or one per
+// flight with the state token threaded through (Config.Sequential).
+func (hs *clientHandshakeState) offload() error {
+	if len(hs.raw) > wire.MaxTranscript {
+		return hs.fail(record.AlertInternalError, "server flight too large for the offloader", nil)
+	}
+	var hid [16]byte
+	if _, err := io.ReadFull(hs.config.rand(), hid[:]); err != nil {
+		return fmt.Errorf("tlsclient: reading random: %w", err)
+	}
+	var clientMsgs []byte
+	if hs.certRequested {
+		clientMsgs = (&handshake.Certificate{}).Marshal()
+	}
+	reqs := []wire.Request{
+		{Op: wire.OpAuth, Auth: &wire.AuthRequest{ServerName: verifyName(hs.serverName), Transcript: hs.raw}},
+		{Op: wire.OpKeyGen, KeyGen: &wire.KeyGenRequest{}},
+		{Op: wire.OpKey, Key: &wire.KeyRequest{ClientMessages: clientMsgs}},
+	}
+
+	var results []wire.Result
+	t0 := time.Now()
+	if !hs.config.Sequential {
+		f := &wire.Flight{ID: flightID(hid), HandshakeID: hid, Requests: reqs}
+		res, err := hs.do(f, "flight")
+		if err != nil {
+			return err
+		}
+		hs.config.trace("offloader: auth+keygen+key in 1 round trip, %s", roundDuration(time.Since(t0)))
+		results = res
+	} else {
+		var token []byte
+		for i, req := range reqs {
+			t1 := time.Now()
+			f := &wire.Flight{ID: flightID(hid) + uint32(i), HandshakeID: hid, Token: token, Requests: []wire.Request{req}}
+			res, err := hs.do(f, req.Op.String())
+			if err != nil {
+				return err
+			}
+			hs.config.trace("offloader: %s in 1 round trip, %s", req.Op, roundDuration(time.Since(t1)))
+			if res[0].Err != nil {
+				return hs.offloadFailure(res[0].Err)
+			}
+			results = append(results, res[0])
+			token = hs.lastToken
+		}
+		hs.config.trace("offloader: auth, keygen, key in 3 round trips, %s", roundDuration(time.Since(t0)))
+	}
+	for _, r := range results {
+		if r.Err != nil {
+			return hs.offloadFailure(r.Err)
+		}
+	}
+	hs.verifiedChain = results[0].Auth.VerifiedChain
+	hs.ckeBody = results[1].KeyGen.ClientKeyExchange
+	hs.master = results[2].Key.MasterSecret
+	hs.keyBlock = results[2].Key.KeyBlock
+	if len(hs.ckeBody) == 0 {
+		return hs.offloaderFailure("keygen", errors.New("empty ClientKeyExchange"))
+	}
+	if len(hs.master) != 48 || len(hs.keyBlock) != hs.suite.KeyBlockLen() {
+		clear(hs.master)
+		clear(hs.keyBlock)
+		return hs.offloaderFailure("key", errors.New("master secret or key block of the wrong length"))
+	}
+	return nil
+}
+
+// do runs one flight bound to the handshake's context and checks the shape
+// of the answer; a failure sends internal_error (best effort).
+func (hs *clientHandshakeState) do(f *wire.Flight, op string) ([]wire.Result, error) {
+	fr, err := hs.config.Offloader.Do(hs.ctx, f)
+	if err != nil {
+		return nil, hs.offloaderFailure(op, err)
+	}
+	res, err := checkResults(f, fr)
+	if err != nil {
+		hs.c.rc.SendAlert(record.AlertInternalError)
+		return nil, err
+	}
+	hs.lastToken = fr.Token
+	return res, nil
+}
+
+// offloadFailure maps a failed operation to the error returned and the
+// alert sent: a refused certificate or signature is the server's fault
+// (*CertificateError); anything else is the offloader's (*OffloaderError).
+func (hs *clientHandshakeState) offloadFailure(werr *wire.Error) error {
+	switch werr.Status {
+	case wire.StatusInvalidCertificate, wire.StatusBadSignature:
+		hs.c.rc.SendAlert(certAlert(werr))
+		hs.config.trace("offloader: %s refused the server: %s", werr.Op, werr)
+		return &CertificateError{ServerName: verifyName(hs.serverName), Chain: hs.chain, Err: werr}
+	case wire.StatusPolicyDenied, wire.StatusUnsupported:
+		hs.c.rc.SendAlert(record.AlertHandshakeFailure)
+	default:
+		hs.c.rc.SendAlert(record.AlertInternalError)
+	}
+	return &OffloaderError{Op: werr.Op.String(), Err: werr}
+}
+
+func (hs *clientHandshakeState) offloaderFailure(op string, err error) error {
+	hs.c.rc.SendAlert(record.AlertInternalError)
+	return &OffloaderError{Op: op, Err: err}
+}
+
+// sendClientFlight writes the client's second flight in one transport
+// write: an empty Certificate if one was requested, ClientKeyExchange,
+// ChangeCipherSpec and Finished (RFC 5246 §7.4.6-7.4.9).
+func (hs *clientHandshakeState) sendClientFlight() error {
+	rc := hs.c.rc
+	if hs.certRequested {
+		msg := (&handshake.Certificate{}).Marshal()
+		hs.transcript.Write(msg)
+		if err := rc.WriteRecords(record.TypeHandshake, msg); err != nil {
+			return fmt.Errorf("tlsclient: writing Certificate: %w", err)
+		}
+	}
+	cke := (&handshake.ClientKeyExchange{Body: hs.ckeBody}).Marshal()
+	hs.transcript.Write(cke)
+	if err := rc.WriteRecords(record.TypeHandshake, cke); err != nil {
+		return fmt.Errorf("tlsclient: writing ClientKeyExchange: %w", err)
+	}
+
+	writeCipher, readCipher, err := hs.ciphers()
+	if err != nil {
+		return err
+	}
+	rc.PrepareWrite(writeCipher)
+	if err := rc.WriteChangeCipherSpec(); err != nil {
+		return fmt.Errorf("tlsclient: writing ChangeCipherSpec: %w", err)
+	}
+	verify := hs.suite.FinishedVerifyData(hs.master, true, hs.transcript.Sum())
+	fin := (&handshake.Finished{VerifyData: verify}).Marshal()
+	hs.transcript.Write(fin)
+	hs.clientFinished = verify
+	if err := rc.WriteRecords(record.TypeHandshake, fin); err != nil {
+		return fmt.Errorf("tlsclient: writing Finished: %w", err)
+	}
+	if err := rc.Flush(); err != nil {
+		return fmt.Errorf("tlsclient: writing client flight: %w", err)
+	}
+	rc.PrepareRead(readCipher)
+	return nil
+}
+
+// ciphers builds both directions' record protection from the key block
+// (RFC 5246 §6.3), handing each cipher copies of its slices, and zeroes the
+// key block.
+func (hs *clientHandshakeState) ciphers() (write, read record.Cipher, err error) {
+	defer clear(hs.keyBlock)
+	cmac, smac, ckey, skey, civ, siv := hs.suite.Keys(hs.keyBlock)
+	cp := func(b []byte) []byte {
+		if len(b) == 0 {
+			return nil
+		}
+		return append([]byte(nil), b...)
+	}
+	write, err = hs.suite.NewCipher(hs.serverHello.Version, cp(cmac), cp(ckey), cp(civ))
+	if err == nil {
+		read, err = hs.suite.NewCipher(hs.serverHello.Version, cp(smac), cp(skey), cp(siv))
+	}
+	if err != nil {
+		hs.c.rc.SendAlert(record.AlertInternalError)
+		return nil, nil, errors.New("tlsclient: building the record ciphers failed")
+	}
+	return write, read, nil
+}
+
+// readSessionTicket reads the NewSessionTicket a server that echoed
+// session_ticket sends before its ChangeCipherSpec (RFC 5077 §3.3). The
+// ticket is not kept yet (no resumption); it is part of the transcript.
+func (hs *clientHandshakeState) readSessionTicket() error {
+	if !hs.serverHello.TicketSupported {
+		return nil
+	}
+	msg, err := hs.readHandshake(handshake.TypeNewSessionTicket)
+	if err != nil {
+		return err
+	}
+	t := new(handshake.NewSessionTicket)
+	if err := t.Unmarshal(msg); err != nil {
+		return hs.decodeFailure("NewSessionTicket", err)
+	}
+	hs.writeTranscript(msg)
+	hs.config.trace("tls: session ticket received (%d bytes, lifetime hint %ds)", len(t.Ticket), t.LifetimeHint)
+	return nil
+}
+
+// readFinished reads the server's ChangeCipherSpec and Finished and checks
+// verify_data in constant time (RFC 5246 §7.4.9).
+func (hs *clientHandshakeState) readFinished() error {
+	typ, _, err := hs.c.rc.ReadMessage()
+	if err != nil {
+		return hs.readFailure("ChangeCipherSpec", err)
+	}
+	if typ != record.TypeChangeCipherSpec {
+		return hs.fail(record.AlertUnexpectedMessage, "unexpected "+contentName(typ)+", want ChangeCipherSpec", nil)
+	}
+	msg, err := hs.readHandshake(handshake.TypeFinished)
+	if err != nil {
+		return err
+	}
+	fin := new(handshake.Finished)
+	if err := fin.Unmarshal(msg); err != nil {
+		return hs.decodeFailure("Finished", err)
+	}
+	want := hs.suite.FinishedVerifyData(hs.master, false, hs.transcript.Sum())
+	if subtle.ConstantTimeCompare(want, fin.VerifyData) != 1 {
+		return hs.fail(record.AlertDecryptError, "server Finished did not verify", nil)
+	}
+	return nil
+}
+
+// readHandshake returns the next handshake message, which must be of one
+// of the types want; anything else is answered with unexpected_message. A
+// HelloRequest is ignored during the handshake (RFC 5246 §7.4.1.1). The
+// message is the caller's.
+func (hs *clientHandshakeState) readHandshake(want ...uint8) ([]byte, error) {
+	for {
+		typ, msg, err := hs.c.rc.ReadMessage()
+		if err != nil {
+			return nil, hs.readFailure(messageName(want[0]), err)
+		}
+		if typ != record.TypeHandshake {
+			return nil, hs.fail(record.AlertUnexpectedMessage, "unexpected "+contentName(typ)+", want "+messageName(want[0]), nil)
+		}
+		if len(msg) == 4 && msg[0] == handshake.TypeHelloRequest && msg[1]|msg[2]|msg[3] == 0 {
+			continue
+		}
+		if len(msg) < 4 || !contains(want, msg[0]) {
+			got := "message"
+			if len(msg) > 0 {
+				got = messageName(msg[0])
+			}
+			return nil, hs.fail(record.AlertUnexpectedMessage, "unexpected "+got+", want "+messageName(want[0]), nil)
+		}
+		return append([]byte(nil), msg...), nil
+	}
+}
+
+func (hs *clientHandshakeState) writeTranscript(msg []byte) {
+	hs.transcript.Write(msg)
+	hs.raw = append(hs.raw, msg...)
+}
+
+// fail sends alert (best effort) and returns the error for it.
+func (hs *clientHandshakeState) fail(alert record.Alert, detail string, err error) error {
+	hs.c.rc.SendAlert(alert)
+	return &ProtocolError{Detail: detail, Alert: &record.AlertError{Alert: alert}, Err: err}
+}
+
+// decodeFailure answers a message that did not parse: decode_error, or
+// illegal_parameter where the parser says so.
+func (hs *clientHandshakeState) decodeFailure(name string, err error) error {
+	var ipe *handshake.IllegalParameterError
+	if errors.As(err, &ipe) {
+		return hs.fail(record.AlertIllegalParameter, "bad "+name, err)
+	}
+	return hs.fail(record.AlertDecodeError, "bad "+name, err)
+}
+
+// readFailure wraps an error of the record layer, which has already sent
+// any alert a local failure needs.
+func (hs *clientHandshakeState) readFailure(want string, err error) error {
+	if errors.Is(err, io.EOF) {
+		return fmt.Errorf("tlsclient: reading %s: server closed the connection: %w", want, io.ErrUnexpectedEOF)
+	}
+	return fmt.Errorf("tlsclient: reading %s: %w", want, err)
+}
+
+func messageName(t uint8) string {
+	switch t {
+	case handshake.TypeHelloRequest:
+		return "HelloRequest"
+	case handshake.TypeClientHello:
+		return "ClientHello"
+	case handshake.TypeServerHello:
+		return "ServerHello"
+	case handshake.TypeNewSessionTicket:
+		return "NewSessionTicket"
+	case handshake.TypeCertificate:
+		return "Certificate"
+	case handshake.TypeServerKeyExchange:
+		return "ServerKeyExchange"
+	case handshake.TypeCertificateRequest:
+		return "CertificateRequest"
+	case handshake.TypeServerHelloDone:
+		return "ServerHelloDone"
+	case handshake.TypeCertificateVerify:
+		return "CertificateVerify"
+	case handshake.TypeClientKeyExchange:
+		return "ClientKeyExchange"
+	case handshake.TypeFinished:
+		return "Finished"
+	}
+	return fmt.Sprintf("handshake message %d", t)
+}
+
+func contentName(t record.ContentType) string {
+	switch t {
+	case record.TypeChangeCipherSpec:
+		return "ChangeCipherSpec"
+	case record.TypeAlert:
+		return "alert"
+	case record.TypeHandshake:
+		return "handshake message"
+	case record.TypeApplicationData:
+		return "application data"
+	}
+	return fmt.Sprintf("record type %d", t)
+}
