@@ -1,8 +1,21 @@
 package wire
 
 import (
+	"bufio"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/subtle"
+	"errors"
+	"fmt"
 	"io"
+	"math"
 	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/crypto/chacha20poly1305"
+	"golang.org/x/crypto/cryptobyte"
 )
 
 // Channel is an opened device↔offloader channel over a transport: every
@@ -29,7 +42,24 @@ import (
 // ReadFrame and WriteFrame may be used by one reader and one writer
 // goroutine at once.
 type Channel struct {
-	// TODO: fields
+	conn      net.Conn
+	plaintext bool
+
+	// Locking: in is the reader's half (ReadFrame, WaitFrame) and out the
+	// writer's (WriteFrame); each has its own mutex, key, nonce base,
+	// sequence number and sticky error, so one reader and one writer never
+	// wait on each other. The first protocol failure in either direction
+	// (a frame that does not authenticate, an alert, garbage) is also
+	// stored in dead, which ends both directions. Close takes both mutexes
+	// after closing the transport (which unblocks a reader or writer stuck
+	// in I/O) and zeroes the keys.
+	in  halfConn
+	r   *bufio.Reader // guarded by in.mu
+	out halfConn
+
+	dead      atomic.Pointer[Error]
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // ChannelConfig configures one side of a channel.
@@ -40,25 +70,520 @@ type ChannelConfig struct {
 	Rand      io.Reader // nil: crypto/rand
 }
 
+// Frame types (docs/PROTOCOL.md, "Frames").
+const (
+	frameHello       uint8 = 1
+	frameServerHello uint8 = 2
+	frameConfirm     uint8 = 3
+	frameSealed      uint8 = 4
+	framePlain       uint8 = 5
+	frameAlert       uint8 = 6
+)
+
+// Modes asked for in the ClientHello.
+const (
+	modePSK       uint8 = 0
+	modePlaintext uint8 = 1
+)
+
+const (
+	headerLen = 4 // u8 type | u24 length
+	tagLen    = chacha20poly1305.Overhead
+	// maxHelloLen bounds a hello of any version, so a peer speaking
+	// another version is still read far enough to be answered.
+	maxHelloLen    = 1024
+	serverHelloLen = 1 + NonceLen + confirmLen
+)
+
+// halfConn is one direction of an opened channel.
+type halfConn struct {
+	mu  sync.Mutex
+	key [keyLen]byte
+	iv  [ivLen]byte
+	seq uint64
+	err error // sticky
+}
+
+// nonce is the record nonce: iv XOR the big-endian sequence number,
+// right-aligned.
+func (h *halfConn) nonce() [ivLen]byte {
+	n := h.iv
+	for i := 0; i < 8; i++ {
+		n[ivLen-1-i] ^= byte(h.seq >> (8 * i))
+	}
+	return n
+}
+
+func (h *halfConn) wipe() {
+	clear(h.key[:])
+	clear(h.iv[:])
+}
+
+var errClosed = fmt.Errorf("wire: %w", net.ErrClosed)
+
 // ClientOpen runs the device's side of the opening on conn. It returns
 // StatusAuthFailed (as *Error) when the offloader does not know the device
-// or the PSKs differ, whichever side found it.
-func ClientOpen(conn net.Conn, cfg ChannelConfig) (*Channel, error) { panic("TODO") }
+// or the PSKs differ, whichever side found it. An alert from the offloader
+// comes back as *Error with its status. On any error conn is closed.
+func ClientOpen(conn net.Conn, cfg ChannelConfig) (*Channel, error) {
+	c, err := clientOpen(conn, cfg)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func clientOpen(conn net.Conn, cfg ChannelConfig) (*Channel, error) {
+	if len(cfg.DeviceID) == 0 || len(cfg.DeviceID) > MaxDeviceID {
+		return nil, errors.New("wire: device id must be 1 to 64 bytes")
+	}
+	mode := modePSK
+	if cfg.Plaintext {
+		mode = modePlaintext
+	} else if len(cfg.PSK) < MinPSKLen || len(cfg.PSK) > MaxPSKLen {
+		return nil, errors.New("wire: psk must be 16 to 64 bytes")
+	}
+	var clientNonce [NonceLen]byte
+	if _, err := io.ReadFull(randOrDefault(cfg.Rand), clientNonce[:]); err != nil {
+		return nil, fmt.Errorf("wire: reading random nonce: %w", err)
+	}
+
+	b := cryptobyte.NewBuilder(make([]byte, 0, headerLen+3+len(cfg.DeviceID)+NonceLen))
+	b.AddUint8(frameHello)
+	b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
+		b.AddUint8(Version)
+		b.AddUint8(mode)
+		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(cfg.DeviceID)) })
+		b.AddBytes(clientNonce[:])
+	})
+	hello, err := b.Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("wire: encoding hello: %w", err)
+	}
+	if _, err := conn.Write(hello); err != nil {
+		return nil, fmt.Errorf("wire: writing hello: %w", err)
+	}
+
+	r := bufio.NewReader(conn)
+	typ, payload, _, err := readFrame(r, func(t uint8) int {
+		switch t {
+		case frameServerHello:
+			return maxHelloLen
+		case frameAlert:
+			return 1
+		}
+		return -1
+	})
+	if err != nil {
+		return nil, wrapIO("reading server hello", err)
+	}
+	if typ == frameAlert {
+		return nil, alertError(payload)
+	}
+	s := cryptobyte.String(payload)
+	var version uint8
+	var serverNonce, serverConfirm []byte
+	if !s.ReadUint8(&version) {
+		return nil, malformed(0, "empty server hello")
+	}
+	if version != Version {
+		return nil, &Error{Status: StatusBadVersion, Detail: "offloader speaks version " + itoa(int(version))}
+	}
+	if !s.ReadBytes(&serverNonce, NonceLen) || !s.ReadBytes(&serverConfirm, confirmLen) || !s.Empty() {
+		return nil, malformed(0, "bad server hello")
+	}
+
+	c := &Channel{conn: conn, r: r, plaintext: cfg.Plaintext}
+	if cfg.Plaintext {
+		if subtle.ConstantTimeCompare(serverConfirm, make([]byte, confirmLen)) != 1 {
+			return nil, malformed(0, "confirm in a plaintext server hello")
+		}
+		return c, nil
+	}
+
+	serverHello := appendHeader(nil, frameServerHello, len(payload))
+	serverHello = append(serverHello, payload[:1+NonceLen]...)
+	sch := deriveSchedule(cfg.PSK, clientNonce[:], serverNonce, transcriptHash(hello, serverHello))
+	defer sch.wipe()
+	if !hmac.Equal(serverConfirm, sch.serverConfirm[:]) {
+		writeAlert(conn, StatusAuthFailed)
+		return nil, &Error{Status: StatusAuthFailed, Detail: "offloader confirm did not verify"}
+	}
+	confirm := appendHeader(make([]byte, 0, headerLen+confirmLen), frameConfirm, confirmLen)
+	confirm = append(confirm, sch.clientConfirm[:]...)
+	if _, err := conn.Write(confirm); err != nil {
+		return nil, fmt.Errorf("wire: writing confirm: %w", err)
+	}
+	c.out.key, c.out.iv = sch.c2sKey, sch.c2sIV
+	c.in.key, c.in.iv = sch.s2cKey, sch.s2cIV
+	return c, nil
+}
 
 // ServerOpen runs the offloader's side. lookup returns the PSK of a device
 // id (ok false for an unknown device); allowPlaintext says whether this
 // transport was declared secure. It returns the authenticated device id.
+// A plaintext channel is opened only for a device lookup knows. Every
+// failure it detects is answered with an alert frame; on any error conn is
+// closed. The *Error returned says more (for the offloader's log) than the
+// alert sent: an unknown device and a wrong PSK differ only here.
 func ServerOpen(conn net.Conn, lookup func(deviceID string) (psk []byte, ok bool), allowPlaintext bool, rand io.Reader) (*Channel, string, error) {
-	panic("TODO")
+	c, id, err := serverOpen(conn, lookup, allowPlaintext, randOrDefault(rand))
+	if err != nil {
+		var ref *refusal
+		if errors.As(err, &ref) {
+			writeAlert(conn, ref.e.Status)
+			err = ref.e
+		}
+		conn.Close()
+		return nil, "", err
+	}
+	return c, id, nil
 }
 
-// WriteFrame seals payload (at most MaxFrame bytes) and writes it as one frame.
-func (c *Channel) WriteFrame(payload []byte) error { panic("TODO") }
+// refusal is a failure the server answers with an alert.
+type refusal struct{ e *Error }
+
+func (r *refusal) Error() string { return r.e.Error() }
+
+func refuse(st Status, detail string) error {
+	return &refusal{&Error{Status: st, Detail: detail}}
+}
+
+func serverOpen(conn net.Conn, lookup func(string) ([]byte, bool), allowPlaintext bool, rnd io.Reader) (*Channel, string, error) {
+	r := bufio.NewReader(conn)
+	_, payload, _, err := readFrame(r, func(t uint8) int {
+		if t == frameHello {
+			return maxHelloLen
+		}
+		return -1
+	})
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return nil, "", refuse(e.Status, "hello: "+e.Detail)
+		}
+		return nil, "", wrapIO("reading hello", err)
+	}
+	s := cryptobyte.String(payload)
+	var version, mode uint8
+	var id cryptobyte.String
+	var clientNonce []byte
+	if !s.ReadUint8(&version) {
+		return nil, "", refuse(StatusMalformed, "empty hello")
+	}
+	if version != Version {
+		return nil, "", refuse(StatusBadVersion, "device speaks version "+itoa(int(version)))
+	}
+	if !s.ReadUint8(&mode) || !s.ReadUint8LengthPrefixed(&id) || !s.ReadBytes(&clientNonce, NonceLen) || !s.Empty() {
+		return nil, "", refuse(StatusMalformed, "bad hello")
+	}
+	if len(id) == 0 || len(id) > MaxDeviceID {
+		return nil, "", refuse(StatusMalformed, "bad device id length")
+	}
+	if mode != modePSK && mode != modePlaintext {
+		return nil, "", refuse(StatusMalformed, "unknown mode")
+	}
+	deviceID := string(id)
+	var serverNonce [NonceLen]byte
+	if _, err := io.ReadFull(rnd, serverNonce[:]); err != nil {
+		return nil, "", refuse(StatusInternal, "reading random nonce")
+	}
+	serverHello := appendHeader(make([]byte, 0, headerLen+serverHelloLen), frameServerHello, serverHelloLen)
+	serverHello = append(serverHello, Version)
+	serverHello = append(serverHello, serverNonce[:]...)
+
+	if mode == modePlaintext {
+		if !allowPlaintext {
+			return nil, "", refuse(StatusPlaintextRefused, "")
+		}
+		if _, ok := lookup(deviceID); !ok {
+			return nil, "", refuse(StatusAuthFailed, "unknown device")
+		}
+		serverHello = append(serverHello, make([]byte, confirmLen)...)
+		if _, err := conn.Write(serverHello); err != nil {
+			return nil, "", fmt.Errorf("wire: writing server hello: %w", err)
+		}
+		return &Channel{conn: conn, r: r, plaintext: true}, deviceID, nil
+	}
+
+	// An unknown device (or one with an unusable PSK) gets a random PSK:
+	// the same work, the same bytes on the wire, the same failure as a
+	// wrong PSK.
+	psk, known := lookup(deviceID)
+	if !known || len(psk) < MinPSKLen || len(psk) > MaxPSKLen {
+		known = false
+		psk = make([]byte, 32)
+		if _, err := io.ReadFull(rnd, psk); err != nil {
+			return nil, "", refuse(StatusInternal, "reading random key")
+		}
+	}
+	hello := appendHeader(make([]byte, 0, headerLen+len(payload)), frameHello, len(payload))
+	hello = append(hello, payload...)
+	sch := deriveSchedule(psk, clientNonce, serverNonce[:], transcriptHash(hello, serverHello))
+	defer sch.wipe()
+	serverHello = append(serverHello, sch.serverConfirm[:]...)
+	if _, err := conn.Write(serverHello); err != nil {
+		return nil, "", fmt.Errorf("wire: writing server hello: %w", err)
+	}
+
+	typ, payload, _, err := readFrame(r, func(t uint8) int {
+		switch t {
+		case frameConfirm:
+			return confirmLen
+		case frameAlert:
+			return 1
+		}
+		return -1
+	})
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return nil, "", refuse(e.Status, "confirm: "+e.Detail)
+		}
+		return nil, "", wrapIO("reading confirm", err)
+	}
+	if typ == frameAlert {
+		return nil, "", alertError(payload)
+	}
+	match := subtle.ConstantTimeCompare(payload, sch.clientConfirm[:])
+	if match != 1 || !known {
+		detail := "wrong psk"
+		if !known {
+			detail = "unknown device"
+		}
+		return nil, "", refuse(StatusAuthFailed, detail)
+	}
+	c := &Channel{conn: conn, r: r}
+	c.in.key, c.in.iv = sch.c2sKey, sch.c2sIV
+	c.out.key, c.out.iv = sch.s2cKey, sch.s2cIV
+	return c, deviceID, nil
+}
+
+// WriteFrame seals payload (at most MaxFrame bytes) and writes it as one
+// frame, in one write on the transport.
+func (c *Channel) WriteFrame(payload []byte) error {
+	if len(payload) > MaxFrame {
+		return malformed(0, "frame payload too large")
+	}
+	c.out.mu.Lock()
+	defer c.out.mu.Unlock()
+	if c.out.err != nil {
+		return c.out.err
+	}
+	if e := c.dead.Load(); e != nil {
+		return e
+	}
+	var frame []byte
+	if c.plaintext {
+		frame = appendHeader(make([]byte, 0, headerLen+len(payload)), framePlain, len(payload))
+		frame = append(frame, payload...)
+	} else {
+		if c.out.seq == math.MaxUint64 {
+			c.out.err = errors.New("wire: sequence number exhausted")
+			return c.out.err
+		}
+		aead, err := chacha20poly1305.New(c.out.key[:])
+		if err != nil {
+			return fmt.Errorf("wire: %w", err)
+		}
+		frame = appendHeader(make([]byte, 0, headerLen+len(payload)+tagLen), frameSealed, len(payload)+tagLen)
+		var hdr [headerLen]byte
+		copy(hdr[:], frame)
+		nonce := c.out.nonce()
+		frame = aead.Seal(frame, nonce[:], payload, hdr[:])
+		c.out.seq++
+	}
+	if _, err := c.conn.Write(frame); err != nil {
+		c.out.err = fmt.Errorf("wire: writing frame: %w", err)
+		return c.out.err
+	}
+	return nil
+}
+
+// WaitFrame blocks until the first byte of the next frame has arrived (or
+// the transport fails), consuming nothing. A server uses it to switch from
+// an idle deadline to a per-frame deadline before ReadFrame; a timeout here
+// does not break the channel.
+func (c *Channel) WaitFrame() error {
+	c.in.mu.Lock()
+	defer c.in.mu.Unlock()
+	if c.in.err != nil {
+		return c.in.err
+	}
+	if _, err := c.r.Peek(1); err != nil {
+		return wrapIO("waiting for frame", err)
+	}
+	return nil
+}
 
 // ReadFrame reads and opens the next frame. A frame that does not
-// authenticate fails with StatusAuthFailed and the channel is dead. The
-// returned slice is the caller's.
-func (c *Channel) ReadFrame() ([]byte, error) { panic("TODO") }
+// authenticate fails with StatusAuthFailed and the channel is dead. An
+// alert frame from the peer comes back as *Error with its status. A
+// transport error before the first byte of a frame (an idle timeout) leaves
+// the channel usable; any later failure is final. The returned slice is the
+// caller's.
+func (c *Channel) ReadFrame() ([]byte, error) {
+	c.in.mu.Lock()
+	defer c.in.mu.Unlock()
+	if c.in.err != nil {
+		return nil, c.in.err
+	}
+	if e := c.dead.Load(); e != nil {
+		return nil, e
+	}
+	typ, payload, consumed, err := readFrame(c.r, func(t uint8) int {
+		switch t {
+		case frameSealed:
+			if !c.plaintext {
+				return MaxFrame + tagLen
+			}
+		case framePlain:
+			if c.plaintext {
+				return MaxFrame
+			}
+		case frameAlert:
+			return 1
+		}
+		return -1
+	})
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return nil, c.failRead(e)
+		}
+		err = wrapIO("reading frame", err)
+		if consumed {
+			c.in.err = err
+		}
+		return nil, err
+	}
+	switch typ {
+	case frameAlert:
+		return nil, c.failRead(alertError(payload))
+	case framePlain:
+		return payload, nil
+	}
+	if c.in.seq == math.MaxUint64 {
+		return nil, c.failRead(&Error{Status: StatusAuthFailed, Detail: "sequence number exhausted"})
+	}
+	aead, err := chacha20poly1305.New(c.in.key[:])
+	if err != nil {
+		return nil, fmt.Errorf("wire: %w", err)
+	}
+	hdr := appendHeader(make([]byte, 0, headerLen), frameSealed, len(payload))
+	nonce := c.in.nonce()
+	plain, err := aead.Open(payload[:0], nonce[:], payload, hdr)
+	if err != nil {
+		return nil, c.failRead(&Error{Status: StatusAuthFailed, Detail: "frame did not authenticate"})
+	}
+	c.in.seq++
+	return plain, nil
+}
 
-// Close closes the transport and zeroes the channel keys.
-func (c *Channel) Close() error { panic("TODO") }
+// failRead makes e the reader's sticky error and kills the channel.
+func (c *Channel) failRead(e *Error) *Error {
+	c.in.err = e
+	c.dead.CompareAndSwap(nil, e)
+	return e
+}
+
+// Close closes the transport and zeroes the channel keys. Later calls
+// return the first call's result.
+func (c *Channel) Close() error {
+	c.closeOnce.Do(func() {
+		c.closeErr = c.conn.Close()
+		c.in.mu.Lock()
+		c.in.wipe()
+		c.in.err = errClosed
+		c.in.mu.Unlock()
+		c.out.mu.Lock()
+		c.out.wipe()
+		c.out.err = errClosed
+		c.out.mu.Unlock()
+	})
+	return c.closeErr
+}
+
+// ---- frame helpers ----
+
+func appendHeader(b []byte, typ uint8, n int) []byte {
+	return append(b, typ, byte(n>>16), byte(n>>8), byte(n))
+}
+
+// readFrame reads one frame whose type limit allows: limit returns the
+// largest payload of a type, or -1 for a type not expected here. Both are
+// checked before the payload is read. consumed reports whether any byte was
+// read. A defect is a *Error with StatusMalformed; anything else is the
+// transport's error.
+func readFrame(r io.Reader, limit func(typ uint8) int) (typ uint8, payload []byte, consumed bool, err error) {
+	var hdr [headerLen]byte
+	n, err := io.ReadFull(r, hdr[:])
+	if err != nil {
+		return 0, nil, n > 0, err
+	}
+	s := cryptobyte.String(hdr[:])
+	var length uint32
+	s.ReadUint8(&typ)
+	s.ReadUint24(&length)
+	max := limit(typ)
+	if max < 0 {
+		return 0, nil, true, malformed(0, "unexpected frame type "+itoa(int(typ)))
+	}
+	if int(length) > max {
+		return 0, nil, true, malformed(0, "frame too long")
+	}
+	payload, err = readPayload(r, int(length))
+	if err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return 0, nil, true, err
+	}
+	return typ, payload, true, nil
+}
+
+// readPayload reads n bytes, growing its buffer as they arrive, so a peer
+// that announces a large frame and sends nothing costs little memory.
+func readPayload(r io.Reader, n int) ([]byte, error) {
+	const chunk = 16 << 10
+	buf := make([]byte, 0, min(n, chunk))
+	for len(buf) < n {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, min(n-len(buf), len(buf)))
+		}
+		m, err := io.ReadFull(r, buf[len(buf):min(n, cap(buf))])
+		buf = buf[:len(buf)+m]
+		if err != nil {
+			return nil, err
+		}
+	}
+	return buf, nil
+}
+
+func writeAlert(conn net.Conn, st Status) {
+	conn.Write([]byte{frameAlert, 0, 0, 1, byte(st)})
+}
+
+// alertError is the error an alert frame carries.
+func alertError(payload []byte) *Error {
+	if len(payload) != 1 {
+		return malformed(0, "bad alert")
+	}
+	st := Status(payload[0])
+	if st == StatusOK || !st.known() {
+		return malformed(0, "alert with unknown status "+itoa(int(st)))
+	}
+	return &Error{Status: st}
+}
+
+func wrapIO(what string, err error) error {
+	return fmt.Errorf("wire: %s: %w", what, err)
+}
+
+func randOrDefault(r io.Reader) io.Reader {
+	if r == nil {
+		return rand.Reader
+	}
+	return r
+}

@@ -59,7 +59,33 @@ const (
 )
 
 // Error returns "offloader: " and the status in words.
-func (s Status) Error() string { panic("TODO") }
+func (s Status) Error() string { return "offloader: " + s.words() }
+
+var statusWords = [...]string{
+	StatusOK:                 "ok",
+	StatusInvalidCertificate: "invalid certificate",
+	StatusPolicyDenied:       "policy denied",
+	StatusUnsupported:        "unsupported",
+	StatusMalformed:          "malformed request",
+	StatusRateLimited:        "rate limited",
+	StatusInternal:           "internal error",
+	StatusAborted:            "aborted",
+	StatusBadToken:           "bad or expired token",
+	StatusBadSignature:       "bad ServerKeyExchange signature",
+	StatusAuthFailed:         "authentication failed (unknown device or wrong PSK)",
+	StatusPlaintextRefused:   "plaintext channel refused",
+	StatusBadVersion:         "protocol version not supported",
+}
+
+func (s Status) words() string {
+	if int(s) < len(statusWords) {
+		return statusWords[s]
+	}
+	return "status(" + itoa(int(s)) + ")"
+}
+
+// known reports whether s is a status this version of the protocol defines.
+func (s Status) known() bool { return int(s) < len(statusWords) }
 
 // Reason refines StatusInvalidCertificate.
 type Reason uint8
@@ -79,7 +105,29 @@ const (
 	ReasonNoCertificate    Reason = 11 // the transcript holds no server certificate
 )
 
-func (r Reason) String() string { panic("TODO") }
+var reasonWords = [...]string{
+	ReasonNone:             "none",
+	ReasonExpired:          "certificate expired",
+	ReasonNotYetValid:      "certificate not yet valid",
+	ReasonUnknownAuthority: "unknown authority",
+	ReasonNameMismatch:     "name mismatch",
+	ReasonKeyUsage:         "wrong key usage",
+	ReasonWeakKey:          "weak key",
+	ReasonWeakSignature:    "weak signature",
+	ReasonMalformed:        "malformed certificate",
+	ReasonRevoked:          "certificate revoked",
+	ReasonPinMismatch:      "pin mismatch",
+	ReasonNoCertificate:    "no certificate",
+}
+
+func (r Reason) String() string {
+	if int(r) < len(reasonWords) {
+		return reasonWords[r]
+	}
+	return "reason(" + itoa(int(r)) + ")"
+}
+
+func (r Reason) known() bool { return int(r) < len(reasonWords) }
 
 // Error is a failed operation: the status, its reason and a short detail
 // that never contains key material. errors.Is(err, StatusX) works.
@@ -90,7 +138,22 @@ type Error struct {
 	Detail string
 }
 
-func (e *Error) Error() string { panic("TODO") }
+// Error returns "offloader: <op>: <status>[: <reason>][: <detail>]"; the op
+// is left out for channel errors (Op 0).
+func (e *Error) Error() string {
+	msg := "offloader: "
+	if e.Op != 0 {
+		msg += e.Op.String() + ": "
+	}
+	msg += e.Status.words()
+	if e.Reason != ReasonNone {
+		msg += ": " + e.Reason.String()
+	}
+	if e.Detail != "" {
+		msg += ": " + e.Detail
+	}
+	return msg
+}
 func (e *Error) Unwrap() error { return e.Status }
 
 // A flight is the unit of exchange: the device sends a Flight, the offloader
@@ -205,12 +268,10 @@ const (
 	MaxPSKLen     = 64
 )
 
-// Marshal and Unmarshal of the two frame payloads. Unmarshal consumes all
-// input and returns StatusMalformed wrapped in *Error on any defect.
-func (f *Flight) Marshal() ([]byte, error)         { panic("TODO") }
-func (f *Flight) Unmarshal(b []byte) error         { panic("TODO") }
-func (r *FlightResponse) Marshal() ([]byte, error) { panic("TODO") }
-func (r *FlightResponse) Unmarshal(b []byte) error { panic("TODO") }
+// Marshal and Unmarshal of the two frame payloads are in codec.go.
+// Unmarshal consumes all input and returns StatusMalformed wrapped in *Error
+// on any defect; Marshal refuses (with the same error) anything Unmarshal
+// would refuse.
 
 func itoa(n int) string {
 	if n == 0 {

@@ -1,0 +1,558 @@
+package wire
+
+import (
+	"math"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/cryptobyte"
+)
+
+// The codec of the two frame payloads (docs/PROTOCOL.md, "Flight" and
+// "FlightResponse"). Every field is length-prefixed; each parser reads a
+// length, checks it against its limit, and only then copies. Parsed byte
+// slices never alias the input; empty lists and byte strings parse as nil.
+
+// Payload kinds: the first byte of every sealed or plain frame's payload.
+const (
+	KindFlight         uint8 = 1
+	KindFlightResponse uint8 = 2
+)
+
+// Fixed sizes of result bodies.
+const masterSecretLen = 48
+
+func malformed(op Op, detail string) *Error {
+	return &Error{Op: op, Status: StatusMalformed, Detail: detail}
+}
+
+// FlightID returns the id of a flight payload whose header parses, so a
+// server can answer a flight that is otherwise malformed under its id.
+func FlightID(b []byte) (uint32, bool) {
+	s := cryptobyte.String(b)
+	var kind uint8
+	var id uint32
+	if !s.ReadUint8(&kind) || kind != KindFlight || !s.ReadUint32(&id) {
+		return 0, false
+	}
+	return id, true
+}
+
+// ---- Flight ----
+
+// Marshal encodes f, refusing what the peer's Unmarshal would refuse.
+func (f *Flight) Marshal() ([]byte, error) {
+	if len(f.Token) > MaxToken {
+		return nil, malformed(0, "token too long")
+	}
+	if len(f.Requests) == 0 || len(f.Requests) > MaxRequests {
+		return nil, malformed(0, "flight needs 1 to 4 requests")
+	}
+	for i := range f.Requests {
+		if err := f.Requests[i].check(); err != nil {
+			return nil, err
+		}
+	}
+	b := cryptobyte.NewBuilder(make([]byte, 0, 64))
+	b.AddUint8(KindFlight)
+	b.AddUint32(f.ID)
+	b.AddBytes(f.HandshakeID[:])
+	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(f.Token) })
+	b.AddUint8(uint8(len(f.Requests)))
+	for i := range f.Requests {
+		r := &f.Requests[i]
+		b.AddUint8(uint8(r.Op))
+		b.AddUint24LengthPrefixed(r.marshalBody)
+	}
+	return finish(b)
+}
+
+func finish(b *cryptobyte.Builder) ([]byte, error) {
+	out, err := b.Bytes()
+	if err != nil {
+		return nil, malformed(0, "encoding: "+err.Error())
+	}
+	if len(out) > MaxFrame {
+		return nil, malformed(0, "larger than a frame")
+	}
+	return out, nil
+}
+
+// Unmarshal decodes a Flight; f is unchanged on error.
+func (f *Flight) Unmarshal(b []byte) error {
+	if len(b) > MaxFrame {
+		return malformed(0, "larger than a frame")
+	}
+	s := cryptobyte.String(b)
+	var (
+		kind, n uint8
+		id      uint32
+		hsID    []byte
+		token   cryptobyte.String
+	)
+	if !s.ReadUint8(&kind) || kind != KindFlight {
+		return malformed(0, "not a flight")
+	}
+	if !s.ReadUint32(&id) || !s.ReadBytes(&hsID, 16) ||
+		!s.ReadUint16LengthPrefixed(&token) || !s.ReadUint8(&n) {
+		return malformed(0, "truncated flight header")
+	}
+	if len(token) > MaxToken {
+		return malformed(0, "token too long")
+	}
+	if n == 0 || n > MaxRequests {
+		return malformed(0, "flight needs 1 to 4 requests")
+	}
+	reqs := make([]Request, n)
+	for i := range reqs {
+		var op uint8
+		var body cryptobyte.String
+		if !s.ReadUint8(&op) || !s.ReadUint24LengthPrefixed(&body) {
+			return malformed(0, "truncated request")
+		}
+		if err := reqs[i].unmarshalBody(Op(op), body); err != nil {
+			return err
+		}
+	}
+	if !s.Empty() {
+		return malformed(0, "trailing bytes after flight")
+	}
+	*f = Flight{ID: id, Token: clone(token), Requests: reqs}
+	copy(f.HandshakeID[:], hsID)
+	return nil
+}
+
+// check validates a request as Marshal will send it.
+func (r *Request) check() error {
+	n := 0
+	for _, set := range []bool{r.Start != nil, r.Auth != nil, r.KeyGen != nil, r.Key != nil} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return malformed(r.Op, "a request needs exactly one body")
+	}
+	switch r.Op {
+	case OpStart:
+		if r.Start == nil {
+			return malformed(r.Op, "body does not match op")
+		}
+		if len(r.Start.ServerName) > MaxServerName {
+			return malformed(r.Op, "server name too long")
+		}
+		for _, l := range [][]uint16{r.Start.Versions, r.Start.CipherSuites, r.Start.Groups, r.Start.SignatureAlgorithms} {
+			if len(l) > MaxListLen {
+				return malformed(r.Op, "list too long")
+			}
+		}
+	case OpAuth:
+		if r.Auth == nil {
+			return malformed(r.Op, "body does not match op")
+		}
+		if len(r.Auth.ServerName) > MaxServerName {
+			return malformed(r.Op, "server name too long")
+		}
+		if len(r.Auth.Transcript) > MaxTranscript {
+			return malformed(r.Op, "transcript too long")
+		}
+	case OpKeyGen:
+		if r.KeyGen == nil {
+			return malformed(r.Op, "body does not match op")
+		}
+	case OpKey:
+		if r.Key == nil {
+			return malformed(r.Op, "body does not match op")
+		}
+		if len(r.Key.ClientMessages) > MaxTranscript {
+			return malformed(r.Op, "client messages too long")
+		}
+	default:
+		return malformed(r.Op, "unknown op")
+	}
+	return nil
+}
+
+func (r *Request) marshalBody(b *cryptobyte.Builder) {
+	switch r.Op {
+	case OpStart:
+		addString8(b, r.Start.ServerName)
+		addList(b, r.Start.Versions)
+		addList(b, r.Start.CipherSuites)
+		addList(b, r.Start.Groups)
+		addList(b, r.Start.SignatureAlgorithms)
+	case OpAuth:
+		addString8(b, r.Auth.ServerName)
+		b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(r.Auth.Transcript) })
+	case OpKeyGen:
+		// empty body
+	case OpKey:
+		b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(r.Key.ClientMessages) })
+	}
+}
+
+func (r *Request) unmarshalBody(op Op, s cryptobyte.String) error {
+	*r = Request{Op: op}
+	switch op {
+	case OpStart:
+		var sr StartRequest
+		if !readString8(&s, &sr.ServerName) ||
+			!readList(&s, &sr.Versions) || !readList(&s, &sr.CipherSuites) ||
+			!readList(&s, &sr.Groups) || !readList(&s, &sr.SignatureAlgorithms) {
+			return malformed(op, "bad start request")
+		}
+		r.Start = &sr
+	case OpAuth:
+		var ar AuthRequest
+		if !readString8(&s, &ar.ServerName) || !readBytes24(&s, &ar.Transcript, MaxTranscript) {
+			return malformed(op, "bad auth request")
+		}
+		r.Auth = &ar
+	case OpKeyGen:
+		r.KeyGen = &KeyGenRequest{}
+	case OpKey:
+		var kr KeyRequest
+		if !readBytes24(&s, &kr.ClientMessages, MaxTranscript) {
+			return malformed(op, "bad key request")
+		}
+		r.Key = &kr
+	default:
+		return malformed(op, "unknown op")
+	}
+	if !s.Empty() {
+		return malformed(op, "trailing bytes in request")
+	}
+	return nil
+}
+
+// ---- FlightResponse ----
+
+// Marshal encodes r, refusing what the peer's Unmarshal would refuse.
+func (r *FlightResponse) Marshal() ([]byte, error) {
+	if len(r.Token) > MaxToken {
+		return nil, malformed(0, "token too long")
+	}
+	if len(r.Results) == 0 || len(r.Results) > MaxRequests {
+		return nil, malformed(0, "response needs 1 to 4 results")
+	}
+	for i := range r.Results {
+		if err := r.Results[i].check(); err != nil {
+			return nil, err
+		}
+	}
+	b := cryptobyte.NewBuilder(make([]byte, 0, 64))
+	b.AddUint8(KindFlightResponse)
+	b.AddUint32(r.ID)
+	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(r.Token) })
+	b.AddUint8(uint8(len(r.Results)))
+	for i := range r.Results {
+		res := &r.Results[i]
+		b.AddUint8(uint8(res.Op))
+		if res.Err != nil {
+			b.AddUint8(uint8(res.Err.Status))
+			b.AddUint8(uint8(res.Err.Reason))
+			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(res.Err.Detail)) })
+		} else {
+			b.AddUint8(uint8(StatusOK))
+			b.AddUint8(uint8(ReasonNone))
+			b.AddUint16(0)
+		}
+		b.AddUint24LengthPrefixed(res.marshalBody)
+	}
+	return finish(b)
+}
+
+// Unmarshal decodes a FlightResponse; r is unchanged on error.
+func (r *FlightResponse) Unmarshal(b []byte) error {
+	if len(b) > MaxFrame {
+		return malformed(0, "larger than a frame")
+	}
+	s := cryptobyte.String(b)
+	var (
+		kind, n uint8
+		id      uint32
+		token   cryptobyte.String
+	)
+	if !s.ReadUint8(&kind) || kind != KindFlightResponse {
+		return malformed(0, "not a flight response")
+	}
+	if !s.ReadUint32(&id) || !s.ReadUint16LengthPrefixed(&token) || !s.ReadUint8(&n) {
+		return malformed(0, "truncated response header")
+	}
+	if len(token) > MaxToken {
+		return malformed(0, "token too long")
+	}
+	if n == 0 || n > MaxRequests {
+		return malformed(0, "response needs 1 to 4 results")
+	}
+	results := make([]Result, n)
+	for i := range results {
+		if err := results[i].unmarshal(&s); err != nil {
+			return err
+		}
+	}
+	if !s.Empty() {
+		return malformed(0, "trailing bytes after response")
+	}
+	*r = FlightResponse{ID: id, Token: clone(token), Results: results}
+	return nil
+}
+
+// check validates a result as Marshal will send it. A failed result carries
+// no body; its Op may be 0 when the failure is the flight's as a whole (a
+// flight that did not parse).
+func (r *Result) check() error {
+	n := 0
+	for _, set := range []bool{r.Start != nil, r.Auth != nil, r.KeyGen != nil, r.Key != nil} {
+		if set {
+			n++
+		}
+	}
+	if r.Err != nil {
+		e := r.Err
+		switch {
+		case r.Op > OpKey:
+			return malformed(r.Op, "unknown op")
+		case n != 0:
+			return malformed(r.Op, "a failed result carries no body")
+		case e.Status == StatusOK || !e.Status.known():
+			return malformed(r.Op, "bad status in failed result")
+		case !e.Reason.known():
+			return malformed(r.Op, "unknown reason")
+		case e.Reason != ReasonNone && e.Status != StatusInvalidCertificate:
+			return malformed(r.Op, "reason without invalid certificate status")
+		case len(e.Detail) > MaxDetail:
+			return malformed(r.Op, "detail too long")
+		case !utf8.ValidString(e.Detail):
+			return malformed(r.Op, "detail is not UTF-8")
+		}
+		return nil
+	}
+	if n != 1 {
+		return malformed(r.Op, "a result needs exactly one body")
+	}
+	switch r.Op {
+	case OpStart:
+		if r.Start == nil {
+			return malformed(r.Op, "body does not match op")
+		}
+		for _, l := range [][]uint16{r.Start.Versions, r.Start.CipherSuites, r.Start.Groups, r.Start.SignatureAlgorithms} {
+			if len(l) > MaxListLen {
+				return malformed(r.Op, "list too long")
+			}
+		}
+		if r.Start.TTL < 0 || r.Start.TTL/time.Second > math.MaxUint32 {
+			return malformed(r.Op, "ttl out of range")
+		}
+	case OpAuth:
+		if r.Auth == nil {
+			return malformed(r.Op, "body does not match op")
+		}
+		c := r.Auth.VerifiedChain
+		if len(c) == 0 || len(c) > MaxChainCerts {
+			return malformed(r.Op, "chain needs 1 to 10 certificates")
+		}
+		total := 0
+		for _, cert := range c {
+			if len(cert) == 0 || len(cert) > 1<<24-1 {
+				return malformed(r.Op, "bad certificate length")
+			}
+			total += 3 + len(cert)
+		}
+		if total > 1<<24-1 {
+			return malformed(r.Op, "chain too long")
+		}
+	case OpKeyGen:
+		if r.KeyGen == nil {
+			return malformed(r.Op, "body does not match op")
+		}
+		if l := len(r.KeyGen.ClientKeyExchange); l == 0 || l > math.MaxUint16 {
+			return malformed(r.Op, "bad client key exchange length")
+		}
+	case OpKey:
+		if r.Key == nil {
+			return malformed(r.Op, "body does not match op")
+		}
+		if len(r.Key.MasterSecret) != masterSecretLen {
+			return malformed(r.Op, "master secret is not 48 bytes")
+		}
+		if l := len(r.Key.KeyBlock); l == 0 || l > math.MaxUint16 {
+			return malformed(r.Op, "bad key block length")
+		}
+	default:
+		return malformed(r.Op, "unknown op")
+	}
+	return nil
+}
+
+func (r *Result) marshalBody(b *cryptobyte.Builder) {
+	if r.Err != nil {
+		return
+	}
+	switch r.Op {
+	case OpStart:
+		addList(b, r.Start.Versions)
+		addList(b, r.Start.CipherSuites)
+		addList(b, r.Start.Groups)
+		addList(b, r.Start.SignatureAlgorithms)
+		b.AddUint32(uint32(r.Start.TTL / time.Second))
+	case OpAuth:
+		b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
+			for _, cert := range r.Auth.VerifiedChain {
+				b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(cert) })
+			}
+		})
+	case OpKeyGen:
+		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(r.KeyGen.ClientKeyExchange) })
+	case OpKey:
+		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(r.Key.MasterSecret) })
+		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(r.Key.KeyBlock) })
+	}
+}
+
+func (r *Result) unmarshal(s *cryptobyte.String) error {
+	var (
+		op, status, reason uint8
+		detail, body       cryptobyte.String
+	)
+	if !s.ReadUint8(&op) || !s.ReadUint8(&status) || !s.ReadUint8(&reason) ||
+		!s.ReadUint16LengthPrefixed(&detail) || !s.ReadUint24LengthPrefixed(&body) {
+		return malformed(0, "truncated result")
+	}
+	o := Op(op)
+	*r = Result{Op: o}
+	if o > OpKey || (o == 0 && status == uint8(StatusOK)) {
+		return malformed(o, "unknown op")
+	}
+	if status != uint8(StatusOK) {
+		st, rs := Status(status), Reason(reason)
+		switch {
+		case !st.known():
+			return malformed(o, "unknown status")
+		case !rs.known():
+			return malformed(o, "unknown reason")
+		case rs != ReasonNone && st != StatusInvalidCertificate:
+			return malformed(o, "reason without invalid certificate status")
+		case len(detail) > MaxDetail:
+			return malformed(o, "detail too long")
+		case !utf8.Valid(detail):
+			return malformed(o, "detail is not UTF-8")
+		case !body.Empty():
+			return malformed(o, "a failed result carries no body")
+		}
+		r.Err = &Error{Op: o, Status: st, Reason: rs, Detail: string(detail)}
+		return nil
+	}
+	if reason != uint8(ReasonNone) || !detail.Empty() {
+		return malformed(o, "reason or detail in a successful result")
+	}
+	switch o {
+	case OpStart:
+		var sr StartResponse
+		var ttl uint32
+		if !readList(&body, &sr.Versions) || !readList(&body, &sr.CipherSuites) ||
+			!readList(&body, &sr.Groups) || !readList(&body, &sr.SignatureAlgorithms) ||
+			!body.ReadUint32(&ttl) {
+			return malformed(o, "bad start response")
+		}
+		sr.TTL = time.Duration(ttl) * time.Second
+		r.Start = &sr
+	case OpAuth:
+		var chain cryptobyte.String
+		if !body.ReadUint24LengthPrefixed(&chain) {
+			return malformed(o, "bad auth response")
+		}
+		var certs [][]byte
+		for !chain.Empty() {
+			var cert cryptobyte.String
+			if !chain.ReadUint24LengthPrefixed(&cert) || cert.Empty() {
+				return malformed(o, "bad certificate in chain")
+			}
+			if len(certs) == MaxChainCerts {
+				return malformed(o, "chain too long")
+			}
+			certs = append(certs, clone(cert))
+		}
+		if len(certs) == 0 {
+			return malformed(o, "empty chain")
+		}
+		r.Auth = &AuthResponse{VerifiedChain: certs}
+	case OpKeyGen:
+		var cke cryptobyte.String
+		if !body.ReadUint16LengthPrefixed(&cke) || cke.Empty() {
+			return malformed(o, "bad keygen response")
+		}
+		r.KeyGen = &KeyGenResponse{ClientKeyExchange: clone(cke)}
+	case OpKey:
+		var ms, kb cryptobyte.String
+		if !body.ReadUint8LengthPrefixed(&ms) || len(ms) != masterSecretLen ||
+			!body.ReadUint16LengthPrefixed(&kb) || kb.Empty() {
+			return malformed(o, "bad key response")
+		}
+		r.Key = &KeyResponse{MasterSecret: clone(ms), KeyBlock: clone(kb)}
+	}
+	if !body.Empty() {
+		return malformed(o, "trailing bytes in result")
+	}
+	return nil
+}
+
+// ---- field helpers ----
+
+func addString8(b *cryptobyte.Builder, s string) {
+	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(s)) })
+}
+
+func readString8(s *cryptobyte.String, out *string) bool {
+	var v cryptobyte.String
+	if !s.ReadUint8LengthPrefixed(&v) { // at most 255 = MaxServerName
+		return false
+	}
+	*out = string(v)
+	return true
+}
+
+// A list is a u8 byte length (even, at most 2*MaxListLen) then u16 entries.
+func addList(b *cryptobyte.Builder, l []uint16) {
+	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) {
+		for _, v := range l {
+			b.AddUint16(v)
+		}
+	})
+}
+
+func readList(s *cryptobyte.String, out *[]uint16) bool {
+	var v cryptobyte.String
+	if !s.ReadUint8LengthPrefixed(&v) || len(v)%2 != 0 || len(v) > 2*MaxListLen {
+		return false
+	}
+	if v.Empty() {
+		*out = nil
+		return true
+	}
+	l := make([]uint16, 0, len(v)/2)
+	for !v.Empty() {
+		var x uint16
+		v.ReadUint16(&x)
+		l = append(l, x)
+	}
+	*out = l
+	return true
+}
+
+func readBytes24(s *cryptobyte.String, out *[]byte, limit int) bool {
+	var v cryptobyte.String
+	if !s.ReadUint24LengthPrefixed(&v) || len(v) > limit {
+		return false
+	}
+	*out = clone(v)
+	return true
+}
+
+// clone copies b out of the input; empty becomes nil.
+func clone(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return append([]byte(nil), b...)
+}
