@@ -1,0 +1,257 @@
+package main
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/pem"
+	"math/big"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+const (
+	pskHex   = "4242424242424242424242424242424242424242424242424242424242424242"
+	tokenHex = "0101010101010101010101010101010101010101010101010101010101010101"
+)
+
+func run(args ...string) (code int, stdout, stderr string) {
+	var o, e bytes.Buffer
+	code = Main(args, &o, &e)
+	return code, o.String(), e.String()
+}
+
+// writeFiles writes name → content under dir and returns dir.
+func writeFiles(t *testing.T, dir string, files map[string]string) string {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// rootPEM is a self-signed CA certificate in PEM.
+func rootPEM(t *testing.T) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "test root"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+}
+
+// TestCheckValid loads a config using every field; its files are named
+// relative to the config's directory, which is not the working directory.
+func TestCheckValid(t *testing.T) {
+	dir := writeFiles(t, t.TempDir(), map[string]string{
+		"etc/offloader.yaml": `
+listen: "127.0.0.1:7443"
+plaintext: true
+metrics_listen: "127.0.0.1:9464"
+token_key_file: keys/token.hex
+start_ttl: 5m
+token_ttl: 30s
+frame_timeout: 10s
+idle_timeout: 5m
+max_in_flight: 32
+devices:
+  - id: sensor-1
+    psk: ` + pskHex + `
+    allowed_names: ["api.example.com", "*.example.net"]
+  - id: sensor-2
+    psk_file: keys/sensor-2.psk
+    roots_file: roots.pem
+    allowed_names: ["*"]
+`,
+		"etc/keys/token.hex":    tokenHex + "\n",
+		"etc/keys/sensor-2.psk": "  " + pskHex + "\n\n",
+		"etc/roots.pem":         rootPEM(t),
+	})
+	path := filepath.Join(dir, "etc/offloader.yaml")
+	code, out, errOut := run("check", "--config", path)
+	if code != 0 || out != "ok: 2 devices\n" || errOut != "" {
+		t.Fatalf("check: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	cfg, err := loadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.startTTL != 5*time.Minute || cfg.tokenTTL != 30*time.Second || cfg.frameTimeout != 10*time.Second ||
+		cfg.idleTimeout != 5*time.Minute || cfg.maxInFlight != 32 || !cfg.plaintext ||
+		cfg.metricsListen != "127.0.0.1:9464" || hex.EncodeToString(cfg.tokenKey) != tokenHex {
+		t.Errorf("loaded %+v", cfg)
+	}
+	d := cfg.devices[1]
+	if d.id != "sensor-2" || hex.EncodeToString(d.psk) != pskHex || d.roots == nil || len(d.allowedNames) != 1 {
+		t.Errorf("device %+v", d)
+	}
+	if cfg.devices[0].roots != nil {
+		t.Error("a device without roots_file has roots")
+	}
+	// The short flag too.
+	if code, out, _ := run("check", "-c", path); code != 0 || out != "ok: 2 devices\n" {
+		t.Errorf("check -c: exit %d, %q", code, out)
+	}
+}
+
+func TestBadConfigs(t *testing.T) {
+	roots := rootPEM(t)
+	dev := func(extra string) string {
+		return "listen: 127.0.0.1:7443\ndevices:\n  - id: d1\n" + extra
+	}
+	tests := []struct {
+		name  string
+		yaml  string
+		files map[string]string
+		want  string // after "offloader: config PATH: "
+	}{
+		{"missing listen", "devices:\n  - id: d\n    psk: " + pskHex + "\n", nil, "listen: missing"},
+		{"bad listen", "listen: nohost\n", nil, `listen: "nohost": want "host:port"`},
+		{"bad port", "listen: 127.0.0.1:99999\n", nil, `listen: "127.0.0.1:99999": bad port`},
+		{"empty unix", "listen: 'unix:'\n", nil, "listen: unix: needs a socket path"},
+		{"plaintext on a public address", "listen: 0.0.0.0:7443\nplaintext: true\n", nil,
+			`plaintext: only allowed with a unix: or loopback listen address, not "0.0.0.0:7443"`},
+		{"bad metrics_listen", "listen: 127.0.0.1:1\nmetrics_listen: x\n", nil, "metrics_listen: "},
+		{"unknown key", "listen: 127.0.0.1:1\nlisten_addr: x\n", nil, "line 2: field listen_addr not found"},
+		{"unknown device key", dev("    psk: " + pskHex + "\n    pks: x\n"), nil, "line 5: field pks not found"},
+		{"yaml syntax", "listen: [\n", nil, "yaml: "},
+		{"empty file", "", nil, "empty file"},
+		{"bad duration", "listen: 127.0.0.1:1\nstart_ttl: 5 minutes\n", nil,
+			`start_ttl: "5 minutes" is not a duration`},
+		{"number as duration", "listen: 127.0.0.1:1\ntoken_ttl: 30\n", nil, `token_ttl: "30" is not a duration`},
+		{"negative duration", "listen: 127.0.0.1:1\nidle_timeout: -1s\n", nil, `idle_timeout: "-1s" is negative`},
+		{"negative max_in_flight", "listen: 127.0.0.1:1\nmax_in_flight: -1\n", nil, "max_in_flight: -1 is negative"},
+		{"token_key short", "listen: 127.0.0.1:1\ntoken_key: abcd\n", nil,
+			"token_key: must be 64 hex characters (32 bytes), got 4 characters"},
+		{"token_key and file", "listen: 127.0.0.1:1\ntoken_key: " + tokenHex + "\ntoken_key_file: t\n", nil,
+			"token_key: set token_key or token_key_file, not both"},
+		{"token_key_file missing", "listen: 127.0.0.1:1\ntoken_key_file: nope.hex\n", nil,
+			"token_key_file: open DIR/nope.hex: no such file or directory"},
+		{"no devices", "listen: 127.0.0.1:1\n", nil, "devices: none configured"},
+		{"device without id", "listen: 127.0.0.1:1\ndevices:\n  - psk: " + pskHex + "\n", nil, "devices[0].id: missing"},
+		{"device id with space", "listen: 127.0.0.1:1\ndevices:\n  - id: a b\n    psk: " + pskHex + "\n", nil,
+			`devices[0].id: "a b" holds a space`},
+		{"duplicate id", dev("    psk: " + pskHex + "\n  - id: d1\n    psk: " + pskHex + "\n"), nil,
+			`devices[1].id: duplicate device id "d1" (also devices[0])`},
+		{"no psk", dev(""), nil, "devices[0].psk: missing"},
+		{"psk short", dev("    psk: abcdef\n"), nil, "devices[0].psk: must be 32..128 hex characters (16..64 bytes), got 6"},
+		{"psk odd", dev("    psk: " + pskHex[:33] + "\n"), nil, "devices[0].psk: must be 32..128 hex characters (16..64 bytes), got 33"},
+		{"psk not hex", dev("    psk: " + strings.Repeat("zz", 16) + "\n"), nil, "devices[0].psk: must be 32..128 hex characters (16..64 bytes): not hex"},
+		{"psk and psk_file", dev("    psk: " + pskHex + "\n    psk_file: p\n"), nil, "devices[0].psk: set psk or psk_file, not both"},
+		{"psk_file missing", dev("    psk: " + pskHex + "\n  - id: d2\n    psk_file: nope.psk\n"), nil,
+			"devices[1].psk_file: open DIR/nope.psk: no such file or directory"},
+		{"psk_file bad", dev("    psk_file: d1.psk\n"), map[string]string{"d1.psk": "0123\n"},
+			"devices[0].psk_file: DIR/d1.psk: must be 32..128 hex characters (16..64 bytes), got 4"},
+		{"roots_file without PEM", dev("    psk: " + pskHex + "\n    roots_file: r.pem\n"), map[string]string{"r.pem": "hello"},
+			"devices[0].roots_file: DIR/r.pem: no PEM certificate in it"},
+		{"roots_file missing", dev("    psk: " + pskHex + "\n    roots_file: r.pem\n"), nil,
+			"devices[0].roots_file: open DIR/r.pem: no such file"},
+		{"bad pattern", dev("    psk: " + pskHex + "\n    roots_file: r.pem\n    allowed_names: [a.com, 'a*.b.com']\n"),
+			map[string]string{"r.pem": roots},
+			`devices[0].allowed_names[1]: "a*.b.com": a wildcard must be the whole first label`},
+		{"empty pattern", dev("    psk: " + pskHex + "\n    allowed_names: ['']\n"), nil,
+			`devices[0].allowed_names[0]: "" is not a name pattern`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			files := map[string]string{"offloader.yaml": tt.yaml}
+			for k, v := range tt.files {
+				files[k] = v
+			}
+			writeFiles(t, dir, files)
+			path := filepath.Join(dir, "offloader.yaml")
+			want := "offloader: config " + path + ": " + strings.ReplaceAll(tt.want, "DIR", dir)
+			for _, cmd := range []string{"check", "serve"} {
+				code, out, errOut := run(cmd, "--config", path)
+				if code != 1 || out != "" || !strings.HasPrefix(errOut, want) {
+					t.Errorf("%s: exit %d, stdout %q, stderr %q\nwant exit 1 and stderr starting %q", cmd, code, out, errOut, want)
+				}
+				if strings.Contains(errOut, pskHex) || strings.Contains(errOut, tokenHex) || strings.Contains(errOut, "zzzz") {
+					t.Errorf("%s: a key is quoted in %q", cmd, errOut)
+				}
+			}
+		})
+	}
+}
+
+func TestMissingConfigFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "none.yaml")
+	code, _, errOut := run("check", "--config", path)
+	if code != 1 || !strings.HasPrefix(errOut, "offloader: config: open "+path+": no such file") {
+		t.Errorf("exit %d, %q", code, errOut)
+	}
+}
+
+func TestPSK(t *testing.T) {
+	seen := map[string]bool{}
+	shape := regexp.MustCompile(`^[0-9a-f]{64}\n$`)
+	for range 3 {
+		code, out, errOut := run("psk")
+		if code != 0 || errOut != "" || !shape.MatchString(out) {
+			t.Fatalf("psk: exit %d, stdout %q, stderr %q", code, out, errOut)
+		}
+		if seen[out] {
+			t.Fatalf("psk printed %q twice", out)
+		}
+		seen[out] = true
+		// What psk prints, psk: takes.
+		if _, err := decodeKey(out, 16, 64); err != nil {
+			t.Errorf("psk output refused as a psk: %v", err)
+		}
+	}
+}
+
+func TestUsage(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "no command"},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"serve"}, "serve: --config FILE is required"},
+		{[]string{"check", "--config"}, "check: flag needs an argument: -config"},
+		{[]string{"check", "--verbose"}, "check: flag provided but not defined: -verbose"},
+		{[]string{"check", "-c", "x.yaml", "extra"}, `check: unexpected argument "extra"`},
+		{[]string{"psk", "32"}, `psk takes no arguments, got "32"`},
+	} {
+		code, out, errOut := run(tt.args...)
+		want := "offloader: error: " + tt.want + "\noffloader: hint: run 'offloader help' for usage\n"
+		if code != 2 || out != "" || errOut != want {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 2, %q", tt.args, code, out, errOut, want)
+		}
+	}
+	for _, args := range [][]string{{"help"}, {"--help"}, {"check", "-h"}} {
+		code, out, errOut := run(args...)
+		if code != 0 || errOut != "" || !strings.Contains(out, "exit status:") || !strings.Contains(out, "serve --config FILE") {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q", args, code, out, errOut)
+		}
+	}
+}
