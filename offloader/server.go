@@ -11,37 +11,24 @@
 package offloader
 
 import (
+	"bytes"
 	"context"
-	"crypto/x509"
+	"crypto/cipher"
+	"crypto/rand"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
 )
 
-// Device is one registry entry.
-type Device struct {
-	ID  string
-	PSK []byte
-	// Roots verifies this device's servers; nil means the system roots.
-	Roots *x509.CertPool
-	// AllowedNames are MatchName patterns (certs.MatchName); empty allows none.
-	AllowedNames []string
-}
-
-// Registry holds the devices. It is safe for concurrent use; devices may be
-// added or removed (a lost device's PSK revoked) while serving.
-type Registry struct {
-	// TODO
-}
-
-func NewRegistry() *Registry                         { panic("TODO") }
-func (r *Registry) Add(d Device) error               { panic("TODO") } // validates id and PSK length
-func (r *Registry) Remove(id string)                 { panic("TODO") }
-func (r *Registry) Lookup(id string) (*Device, bool) { panic("TODO") }
+// Device and Registry live in registry.go.
 
 // Config configures a Server.
 type Config struct {
@@ -69,28 +56,397 @@ type Config struct {
 
 // Server is the offloader. Serve and ServeConn may be called from many
 // goroutines.
+//
+// Locking: the fields set by New are read-only afterwards. mu guards the
+// lifecycle: closed, the listeners and the connections being served; every
+// goroutine the server starts is counted in wg under mu, so Close can wait
+// for all of them. sem bounds the flights processed at once across every
+// channel. On one channel, one goroutine reads frames and each flight runs
+// in its own goroutine; responses are written under the channel's write
+// mutex.
 type Server struct {
-	// TODO
+	// Set by New, read-only.
+	cfg       Config
+	log       *slog.Logger
+	m         *metrics
+	tokenAEAD cipher.AEAD
+	sem       chan struct{}
+	ctx       context.Context // canceled by Close
+	cancel    context.CancelFunc
+
+	// Lifecycle, under mu.
+	mu        sync.Mutex
+	closed    bool
+	listeners map[net.Listener]struct{}
+	conns     map[net.Conn]struct{}
+	wg        sync.WaitGroup
 }
 
-func New(cfg Config) (*Server, error) { panic("TODO") }
+// Defaults of Config's zero fields.
+const (
+	DefaultMaxInFlight  = 64
+	DefaultFrameTimeout = 10 * time.Second
+	DefaultIdleTimeout  = 5 * time.Minute
+	DefaultTokenTTL     = 30 * time.Second
+	DefaultStartTTL     = 5 * time.Minute
+	TokenKeyLen         = 32
+)
+
+// New checks cfg, fills its zero fields with the defaults documented on
+// Config, and registers the server's collectors on cfg.Metrics.
+func New(cfg Config) (*Server, error) {
+	if cfg.Registry == nil {
+		return nil, errors.New("offloader: config: Registry is required")
+	}
+	if cfg.MaxInFlight < 0 {
+		return nil, errors.New("offloader: config: MaxInFlight is negative")
+	}
+	if cfg.FrameTimeout < 0 || cfg.IdleTimeout < 0 || cfg.TokenTTL < 0 || cfg.StartTTL < 0 {
+		return nil, errors.New("offloader: config: negative duration")
+	}
+	if cfg.MaxInFlight == 0 {
+		cfg.MaxInFlight = DefaultMaxInFlight
+	}
+	if cfg.FrameTimeout == 0 {
+		cfg.FrameTimeout = DefaultFrameTimeout
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.TokenTTL == 0 {
+		cfg.TokenTTL = DefaultTokenTTL
+	}
+	if cfg.StartTTL == 0 {
+		cfg.StartTTL = DefaultStartTTL
+	}
+	if cfg.StartTTL%time.Second != 0 {
+		return nil, errors.New("offloader: config: StartTTL must be whole seconds")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	if cfg.Time == nil {
+		cfg.Time = time.Now
+	}
+	if cfg.TokenKey == nil {
+		cfg.TokenKey = make([]byte, TokenKeyLen)
+		if _, err := io.ReadFull(rand.Reader, cfg.TokenKey); err != nil {
+			return nil, fmt.Errorf("offloader: token key: %w", err)
+		}
+	} else {
+		if len(cfg.TokenKey) != TokenKeyLen {
+			return nil, fmt.Errorf("offloader: config: TokenKey must be %d bytes", TokenKeyLen)
+		}
+		cfg.TokenKey = bytes.Clone(cfg.TokenKey)
+	}
+	aead, err := newTokenAEAD(cfg.TokenKey)
+	if err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(cfg.Metrics)
+	if err != nil {
+		return nil, fmt.Errorf("offloader: metrics: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{
+		cfg:       cfg,
+		log:       cfg.Logger,
+		m:         m,
+		tokenAEAD: aead,
+		sem:       make(chan struct{}, cfg.MaxInFlight),
+		ctx:       ctx,
+		cancel:    cancel,
+		listeners: make(map[net.Listener]struct{}),
+		conns:     make(map[net.Conn]struct{}),
+	}, nil
+}
+
+func (s *Server) rand() io.Reader { return s.cfg.Rand }
+func (s *Server) now() time.Time  { return s.cfg.Time() }
 
 // Serve accepts channels on l until Close. plaintextOK declares the
 // listener's path secure (a unix socket or loopback), allowing devices to
-// open plaintext channels on it.
-func (s *Server) Serve(l net.Listener, plaintextOK bool) error { panic("TODO") }
+// open plaintext channels on it. It returns nil after Close, or the
+// listener's error.
+func (s *Server) Serve(l net.Listener, plaintextOK bool) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		l.Close()
+		return nil
+	}
+	s.listeners[l] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, l)
+		s.mu.Unlock()
+		s.wg.Done()
+	}()
 
-// ServeConn runs one channel to completion.
-func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool) { panic("TODO") }
-
-// Do runs one flight for an authenticated device: the transport-agnostic
-// core that ServeConn calls for each frame.
-func (s *Server) Do(ctx context.Context, deviceID string, f *wire.Flight) *wire.FlightResponse {
-	panic("TODO")
+	var backoff time.Duration
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if s.isClosed() {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.log.Warn("offloader: accept", "err", err, "retry_in", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			return fmt.Errorf("offloader: accept: %w", err)
+		}
+		backoff = 0
+		go s.ServeConn(s.ctx, c, plaintextOK)
+	}
 }
 
-// Close stops Serve loops and closes open channels.
-func (s *Server) Close() error { panic("TODO") }
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// track counts a connection in the server; false once closed.
+func (s *Server) track(c net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	return true
+}
+
+func (s *Server) untrack(c net.Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// ServeConn runs one channel to completion: the opening under a
+// FrameTimeout deadline, then frames until the device closes, the channel
+// stays silent for IdleTimeout, a frame fails, ctx ends or Close.
+func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool) {
+	if !s.track(conn) {
+		conn.Close()
+		return
+	}
+	defer s.untrack(conn)
+	defer conn.Close()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stopServer := context.AfterFunc(s.ctx, cancel)
+	defer stopServer()
+	stopConn := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stopConn()
+
+	fc := &frameConn{Conn: conn, frameTimeout: s.cfg.FrameTimeout}
+	_ = conn.SetDeadline(time.Now().Add(s.cfg.FrameTimeout))
+	ch, deviceID, err := wire.ServerOpen(fc, s.lookupPSK, plaintextOK, s.rand())
+	if err != nil {
+		result := channelResult(err)
+		s.m.channels.WithLabelValues(result).Inc()
+		s.log.Info("offloader: channel refused", "remote", addrString(conn.RemoteAddr()), "result", result)
+		return
+	}
+	_ = conn.SetDeadline(time.Time{})
+	s.m.channels.WithLabelValues("ok").Inc()
+	s.m.channelsOpen.Inc()
+	defer s.m.channelsOpen.Dec()
+	s.log.Info("offloader: channel open", "device", deviceID, "remote", addrString(conn.RemoteAddr()))
+
+	var (
+		wmu     sync.Mutex // one writer at a time
+		flights sync.WaitGroup
+	)
+	write := func(resp *wire.FlightResponse) {
+		b, err := resp.Marshal()
+		if err != nil {
+			s.log.Error("offloader: marshal response", "device", deviceID, "err", err)
+			b, err = internalResponse(resp).Marshal()
+			if err != nil {
+				return
+			}
+		}
+		wmu.Lock()
+		defer wmu.Unlock()
+		_ = conn.SetWriteDeadline(time.Now().Add(s.cfg.FrameTimeout))
+		if err := ch.WriteFrame(b); err != nil {
+			s.log.Debug("offloader: write response", "device", deviceID, "err", err)
+			cancel()
+		}
+	}
+
+	end := "closed"
+	for ctx.Err() == nil {
+		fc.waitFrame(s.cfg.IdleTimeout)
+		b, err := ch.ReadFrame()
+		if err != nil {
+			end = readEnd(ctx, err)
+			break
+		}
+		f := new(wire.Flight)
+		if err := f.Unmarshal(b); err != nil {
+			end = "malformed"
+			s.log.Warn("offloader: malformed flight", "device", deviceID, "err", err)
+			break
+		}
+		select {
+		case s.sem <- struct{}{}:
+		default:
+			write(rateLimitedResponse(f))
+			continue
+		}
+		flights.Add(1)
+		go func() {
+			defer flights.Done()
+			defer func() { <-s.sem }()
+			defer func() {
+				if r := recover(); r != nil {
+					s.log.Error("offloader: panic serving a flight", "device", deviceID, "panic", fmt.Sprint(r))
+				}
+			}()
+			write(s.Do(ctx, deviceID, f))
+		}()
+	}
+	cancel()
+	flights.Wait()
+	ch.Close()
+	s.log.Info("offloader: channel close", "device", deviceID, "result", end)
+}
+
+func (s *Server) lookupPSK(id string) ([]byte, bool) {
+	d, ok := s.cfg.Registry.Lookup(id)
+	if !ok {
+		return nil, false
+	}
+	return d.PSK, true
+}
+
+// channelResult names a failed opening for metrics and logs.
+func channelResult(err error) string {
+	var we *wire.Error
+	if errors.As(err, &we) {
+		switch we.Status {
+		case wire.StatusAuthFailed, wire.StatusPlaintextRefused, wire.StatusBadVersion, wire.StatusMalformed:
+			return statusLabel(we.Status)
+		}
+	}
+	for _, st := range []wire.Status{wire.StatusAuthFailed, wire.StatusPlaintextRefused, wire.StatusBadVersion, wire.StatusMalformed} {
+		if errors.Is(err, st) {
+			return statusLabel(st)
+		}
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return "timeout"
+	}
+	return "error"
+}
+
+func readEnd(ctx context.Context, err error) string {
+	switch {
+	case ctx.Err() != nil:
+		return "shutdown"
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, io.ErrClosedPipe):
+		return "closed"
+	case errors.Is(err, wire.StatusAuthFailed):
+		return "auth_failed"
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return "timeout"
+	}
+	return "error"
+}
+
+func addrString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
+}
+
+// rateLimitedResponse answers every request of f StatusRateLimited.
+func rateLimitedResponse(f *wire.Flight) *wire.FlightResponse {
+	resp := &wire.FlightResponse{ID: f.ID, Results: make([]wire.Result, len(f.Requests))}
+	for i, r := range f.Requests {
+		resp.Results[i] = wire.Result{Op: r.Op, Err: &wire.Error{Op: r.Op, Status: wire.StatusRateLimited}}
+	}
+	return resp
+}
+
+// internalResponse replaces a response that could not be marshalled.
+func internalResponse(r *wire.FlightResponse) *wire.FlightResponse {
+	resp := &wire.FlightResponse{ID: r.ID, Results: make([]wire.Result, len(r.Results))}
+	for i, res := range r.Results {
+		resp.Results[i] = wire.Result{Op: res.Op, Err: &wire.Error{Op: res.Op, Status: wire.StatusInternal}}
+	}
+	return resp
+}
+
+// frameConn gives the channel's reads two deadlines: IdleTimeout while
+// waiting for a frame, then FrameTimeout from its first byte on.
+type frameConn struct {
+	net.Conn
+	frameTimeout time.Duration
+	idle         atomic.Bool
+}
+
+func (c *frameConn) waitFrame(idle time.Duration) {
+	c.idle.Store(true)
+	_ = c.Conn.SetReadDeadline(time.Now().Add(idle))
+}
+
+func (c *frameConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 && c.idle.CompareAndSwap(true, false) {
+		_ = c.Conn.SetReadDeadline(time.Now().Add(c.frameTimeout))
+	}
+	return n, err
+}
+
+// Close stops Serve loops and closes open channels, then waits for every
+// goroutine the server started.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	var ls []net.Listener
+	for l := range s.listeners {
+		ls = append(ls, l)
+	}
+	var cs []net.Conn
+	for c := range s.conns {
+		cs = append(cs, c)
+	}
+	s.mu.Unlock()
+
+	s.cancel()
+	for _, l := range ls {
+		l.Close()
+	}
+	for _, c := range cs {
+		c.Close()
+	}
+	s.wg.Wait()
+	return nil
+}
 
 // Local returns an in-process tlsclient.Offloader for one device that calls
 // Do directly, with no channel: for unit tests only.

@@ -1,0 +1,749 @@
+package offloader
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdh"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rsa"
+	_ "crypto/sha256" // the PRF and transcript hashes
+	_ "crypto/sha512"
+	"crypto/x509"
+	"encoding"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"runtime"
+	"slices"
+	"time"
+
+	"github.com/tlsoffload/tlsoffload/certs"
+	"github.com/tlsoffload/tlsoffload/handshake"
+	"github.com/tlsoffload/tlsoffload/offloader/wire"
+	"golang.org/x/crypto/cryptobyte"
+)
+
+// The server's capabilities, in one place. Start intersects a device's
+// offer with these; Auth re-checks what the server negotiated against them,
+// so a device whose cached Start answer is stale cannot get past them.
+
+// serverVersions: TLS 1.2 only for now.
+func versionAllowed(v uint16) bool { return v == handshake.VersionTLS12 }
+
+// suiteAllowed: every row of the handshake package's table.
+func suiteAllowed(id uint16) bool { return handshake.SuiteByID(id) != nil }
+
+// ecdheGroups are the groups KeyGen computes.
+var ecdheGroups = []struct {
+	id    uint16
+	curve ecdh.Curve
+}{
+	{handshake.GroupX25519, ecdh.X25519()},
+	{handshake.GroupP256, ecdh.P256()},
+	{handshake.GroupP384, ecdh.P384()},
+}
+
+func groupCurve(id uint16) ecdh.Curve {
+	for _, g := range ecdheGroups {
+		if g.id == id {
+			return g.curve
+		}
+	}
+	return nil
+}
+
+func groupAllowed(id uint16) bool { return groupCurve(id) != nil }
+
+type sigKind uint8
+
+const (
+	sigPKCS1 sigKind = iota + 1
+	sigPSS
+	sigECDSA
+)
+
+// sigSchemes are the ServerKeyExchange signatures Auth verifies. SHA-1
+// schemes are left out on purpose. For ECDSA the scheme names the curve
+// of the leaf key (as crypto/tls and OpenSSL pick them in TLS 1.2).
+var sigSchemes = []struct {
+	id    uint16
+	kind  sigKind
+	hash  crypto.Hash
+	curve elliptic.Curve
+}{
+	{handshake.SigECDSAP256SHA256, sigECDSA, crypto.SHA256, elliptic.P256()},
+	{handshake.SigECDSAP384SHA384, sigECDSA, crypto.SHA384, elliptic.P384()},
+	{handshake.SigRSAPSSRSAESHA256, sigPSS, crypto.SHA256, nil},
+	{handshake.SigRSAPSSRSAESHA384, sigPSS, crypto.SHA384, nil},
+	{handshake.SigRSAPSSRSAESHA512, sigPSS, crypto.SHA512, nil},
+	{handshake.SigRSAPKCS1SHA256, sigPKCS1, crypto.SHA256, nil},
+	{handshake.SigRSAPKCS1SHA384, sigPKCS1, crypto.SHA384, nil},
+	{handshake.SigRSAPKCS1SHA512, sigPKCS1, crypto.SHA512, nil},
+}
+
+func sigAllowed(id uint16) bool { return sigSchemeIndex(id) >= 0 }
+
+func sigSchemeIndex(id uint16) int {
+	for i, s := range sigSchemes {
+		if s.id == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// stage is how far one handshake's state has come.
+type stage uint8
+
+const (
+	stageNone   stage = iota // nothing verified
+	stageAuthed              // Auth accepted the server
+	stageKeyGen              // the premaster exists
+	stageDone                // Key derived the keys; nothing more to do
+)
+
+// hsState is one handshake's state: built by Auth, extended by KeyGen,
+// consumed by Key. It lives for one flight, or travels sealed in a token
+// between the sequential mode's flights.
+type hsState struct {
+	stage         stage
+	suite         *handshake.Suite
+	clientVersion uint16 // ClientHello.client_version, in the RSA premaster
+	clientRandom  []byte
+	serverRandom  []byte
+	ems           bool           // both hellos carried extended_master_secret
+	group         uint16         // ECDHE: the server's group
+	serverPoint   []byte         // ECDHE: the server's public point
+	rsaKey        *rsa.PublicKey // RSA key exchange: the verified leaf key
+	transcript    hash.Hash      // ClientHello … ServerHelloDone
+
+	// After KeyGen.
+	premaster []byte
+	cke       []byte // ClientKeyExchange body
+}
+
+// wipe zeroes the state's secret (best effort: copies made by the
+// runtime or the crypto packages are out of reach).
+func (st *hsState) wipe() {
+	clear(st.premaster)
+	st.premaster = nil
+}
+
+func opErr(status wire.Status, detail string) *wire.Error {
+	if len(detail) > wire.MaxDetail {
+		detail = detail[:wire.MaxDetail]
+	}
+	return &wire.Error{Status: status, Detail: detail}
+}
+
+func malformed(detail string) *wire.Error { return opErr(wire.StatusMalformed, detail) }
+
+// Do runs one flight for an authenticated device: the transport-agnostic
+// core that ServeConn calls for each frame. Requests run in order on one
+// handshake state; the first failure stops the flight and the requests
+// after it are answered StatusAborted. A one-request flight that leaves
+// the handshake between Auth and Key (the sequential mode) is answered with
+// a token carrying the state; a flight carrying a token starts from it.
+func (s *Server) Do(ctx context.Context, deviceID string, f *wire.Flight) *wire.FlightResponse {
+	resp := &wire.FlightResponse{}
+	if f == nil {
+		return resp
+	}
+	resp.ID = f.ID
+	resp.Results = make([]wire.Result, len(f.Requests))
+	if len(f.Requests) == 0 {
+		return resp
+	}
+	mode := "sequential"
+	if len(f.Requests) > 1 {
+		mode = "pipelined"
+	}
+	s.m.flights.WithLabelValues(mode).Inc()
+	s.m.flightsRunning.Inc()
+	defer s.m.flightsRunning.Dec()
+
+	st := &hsState{}
+	defer func() { st.wipe() }()
+	var first *wire.Error // a failure before any operation, charged to the first
+	dev, ok := s.cfg.Registry.Lookup(deviceID)
+	switch {
+	case !ok:
+		first = opErr(wire.StatusAuthFailed, "unknown device")
+	case len(f.Requests) > wire.MaxRequests:
+		first = malformed("too many requests in one flight")
+	case len(f.Token) > 0:
+		var e *wire.Error
+		if st, e = s.openToken(deviceID, f.HandshakeID, f.Token); e != nil {
+			st = &hsState{}
+			first = e
+		}
+	}
+
+	failed := false
+	for i := range f.Requests {
+		req := &f.Requests[i]
+		begin := time.Now()
+		var res wire.Result
+		var e *wire.Error
+		switch {
+		case failed:
+			e = opErr(wire.StatusAborted, "")
+		case first != nil:
+			e = first
+		case ctx.Err() != nil:
+			e = opErr(wire.StatusAborted, "canceled")
+		default:
+			res, e = s.runOp(dev, st, req)
+		}
+		if e != nil {
+			failed = true
+			e.Op = req.Op
+			res = wire.Result{Err: e}
+		}
+		res.Op = req.Op
+		resp.Results[i] = res
+		s.m.observe(req.Op, e, time.Since(begin))
+	}
+
+	if !failed && len(f.Requests) == 1 && (st.stage == stageAuthed || st.stage == stageKeyGen) &&
+		(f.Requests[0].Op == wire.OpAuth || f.Requests[0].Op == wire.OpKeyGen) {
+		tok, err := s.sealToken(deviceID, f.HandshakeID, st)
+		if err != nil {
+			s.log.Error("offloader: sealing a token", "device", deviceID, "err", err)
+			op := f.Requests[0].Op
+			resp.Results[0] = wire.Result{Op: op, Err: &wire.Error{Op: op, Status: wire.StatusInternal, Detail: "state does not fit a token"}}
+		} else {
+			resp.Token = tok
+		}
+	}
+	return resp
+}
+
+// runOp runs one request, turning a panic into StatusInternal.
+func (s *Server) runOp(dev *Device, st *hsState, req *wire.Request) (res wire.Result, e *wire.Error) {
+	defer func() {
+		if r := recover(); r != nil {
+			// Log what failed, never the value: it might hold request bytes.
+			what := fmt.Sprintf("%T", r)
+			if re, ok := r.(runtime.Error); ok {
+				what = re.Error()
+			}
+			s.log.Error("offloader: panic in operation", "op", opLabel(req.Op), "device", dev.ID, "panic", what)
+			res, e = wire.Result{}, opErr(wire.StatusInternal, "")
+		}
+	}()
+	switch req.Op {
+	case wire.OpStart:
+		if req.Start == nil {
+			return res, malformed("missing start body")
+		}
+		res.Start, e = s.start(dev, req.Start)
+	case wire.OpAuth:
+		if req.Auth == nil {
+			return res, malformed("missing auth body")
+		}
+		res.Auth, e = s.auth(dev, st, req.Auth)
+	case wire.OpKeyGen:
+		if req.KeyGen == nil {
+			return res, malformed("missing keygen body")
+		}
+		res.KeyGen, e = s.keyGen(st)
+	case wire.OpKey:
+		if req.Key == nil {
+			return res, malformed("missing key body")
+		}
+		res.Key, e = s.key(st, req.Key)
+	default:
+		return res, malformed("unknown operation")
+	}
+	return res, e
+}
+
+// start intersects what the device would offer with what the server
+// supports, in the device's order, for a name the device's policy allows.
+func (s *Server) start(dev *Device, req *wire.StartRequest) (*wire.StartResponse, *wire.Error) {
+	if !certs.MatchName(dev.AllowedNames, req.ServerName) {
+		return nil, opErr(wire.StatusPolicyDenied, "server name not allowed for this device")
+	}
+	r := &wire.StartResponse{
+		Versions:            intersect(req.Versions, versionAllowed),
+		CipherSuites:        intersect(req.CipherSuites, suiteAllowed),
+		Groups:              intersect(req.Groups, groupAllowed),
+		SignatureAlgorithms: intersect(req.SignatureAlgorithms, sigAllowed),
+		TTL:                 s.cfg.StartTTL,
+	}
+	if len(r.Versions) == 0 {
+		return nil, opErr(wire.StatusUnsupported, "no protocol version in common")
+	}
+	if len(r.CipherSuites) == 0 {
+		return nil, opErr(wire.StatusUnsupported, "no cipher suite in common")
+	}
+	return r, nil
+}
+
+// intersect keeps the entries of list that ok accepts, in order, once each.
+func intersect(list []uint16, ok func(uint16) bool) []uint16 {
+	out := []uint16{}
+	for _, v := range list {
+		if ok(v) && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// serverFlight is the transcript of an Auth request, parsed.
+type serverFlight struct {
+	ch   handshake.ClientHello
+	sh   handshake.ServerHello
+	cert handshake.Certificate
+	ske  *handshake.ServerKeyExchange // nil when absent
+}
+
+// parseTranscript splits the transcript into ClientHello, ServerHello,
+// Certificate, ServerKeyExchange (optional here), CertificateRequest
+// (optional), ServerHelloDone and nothing else, and parses each.
+func parseTranscript(b []byte) (*serverFlight, *wire.Error) {
+	if len(b) > wire.MaxTranscript {
+		return nil, malformed("transcript too long")
+	}
+	msgs, err := handshake.SplitMessages(b)
+	if err != nil {
+		return nil, malformed("transcript: " + err.Error())
+	}
+	fl := &serverFlight{}
+	i := 0
+	take := func(typ uint8) []byte {
+		if i < len(msgs) && len(msgs[i]) > 0 && msgs[i][0] == typ {
+			i++
+			return msgs[i-1]
+		}
+		return nil
+	}
+	m := take(handshake.TypeClientHello)
+	if m == nil {
+		return nil, malformed("transcript does not start with a ClientHello")
+	}
+	if err := fl.ch.Unmarshal(m); err != nil {
+		return nil, malformed(err.Error())
+	}
+	if m = take(handshake.TypeServerHello); m == nil {
+		return nil, malformed("transcript: no ServerHello after the ClientHello")
+	}
+	if err := fl.sh.Unmarshal(m); err != nil {
+		return nil, malformed(err.Error())
+	}
+	if m = take(handshake.TypeCertificate); m == nil {
+		return nil, malformed("transcript: no Certificate after the ServerHello")
+	}
+	if err := fl.cert.Unmarshal(m); err != nil {
+		return nil, malformed(err.Error())
+	}
+	if m = take(handshake.TypeServerKeyExchange); m != nil {
+		fl.ske = new(handshake.ServerKeyExchange)
+		if err := fl.ske.Unmarshal(m); err != nil {
+			return nil, malformed(err.Error())
+		}
+	}
+	if m = take(handshake.TypeCertificateRequest); m != nil {
+		var cr handshake.CertificateRequest
+		if err := cr.Unmarshal(m); err != nil {
+			return nil, malformed(err.Error())
+		}
+	}
+	if m = take(handshake.TypeServerHelloDone); m == nil {
+		return nil, malformed("transcript: unexpected message before ServerHelloDone")
+	}
+	var done handshake.ServerHelloDone
+	if err := done.Unmarshal(m); err != nil {
+		return nil, malformed(err.Error())
+	}
+	if i != len(msgs) {
+		return nil, malformed("transcript: messages after ServerHelloDone")
+	}
+	return fl, nil
+}
+
+// auth verifies the server of the transcript for the device: the hellos
+// agree with each other and with the device's policy, the chain verifies
+// for the server name, and for ECDHE the ServerKeyExchange signature
+// verifies under the leaf key. It keeps what KeyGen and Key need.
+func (s *Server) auth(dev *Device, st *hsState, req *wire.AuthRequest) (*wire.AuthResponse, *wire.Error) {
+	if st.stage != stageNone {
+		return nil, malformed("auth already done for this handshake")
+	}
+	if len(req.ServerName) > wire.MaxServerName {
+		return nil, malformed("server name too long")
+	}
+	fl, e := parseTranscript(req.Transcript)
+	if e != nil {
+		return nil, e
+	}
+	ch, sh := &fl.ch, &fl.sh
+
+	// The name: the one the device asks about, the one its ClientHello
+	// sent, and the device's policy.
+	if ch.ServerName != "" && !equalFoldASCII(ch.ServerName, req.ServerName) {
+		return nil, opErr(wire.StatusPolicyDenied, "ClientHello server_name differs from the requested name")
+	}
+	if !certs.MatchName(dev.AllowedNames, req.ServerName) {
+		return nil, opErr(wire.StatusPolicyDenied, "server name not allowed for this device")
+	}
+
+	// The hellos (RFC 5246 §7.4.1.3), against what was offered and what
+	// Start allows.
+	if len(ch.Random) != 32 || len(sh.Random) != 32 {
+		return nil, malformed("hello random is not 32 bytes")
+	}
+	if !versionAllowed(sh.Version) {
+		return nil, opErr(wire.StatusUnsupported, "server chose a protocol version other than TLS 1.2")
+	}
+	if ch.Version < sh.Version {
+		return nil, malformed("ServerHello version was not offered")
+	}
+	if !slices.Contains(ch.CipherSuites, sh.CipherSuite) {
+		return nil, malformed("ServerHello cipher suite was not offered")
+	}
+	suite := handshake.SuiteByID(sh.CipherSuite)
+	if suite == nil || !suiteAllowed(sh.CipherSuite) {
+		return nil, opErr(wire.StatusUnsupported, "server chose an unsupported cipher suite")
+	}
+	if sh.ExtendedMasterSecret && !ch.ExtendedMasterSecret {
+		return nil, malformed("ServerHello extended_master_secret was not offered")
+	}
+	ecdhe := suite.KeyExchange == handshake.KeyExchangeECDHERSA || suite.KeyExchange == handshake.KeyExchangeECDHEECDSA
+	switch {
+	case ecdhe && fl.ske == nil:
+		return nil, malformed("transcript: no ServerKeyExchange for an ECDHE suite")
+	case !ecdhe && fl.ske != nil:
+		return nil, malformed("transcript: ServerKeyExchange with RSA key exchange")
+	}
+
+	// The chain.
+	chain, e := s.verifyChain(dev, fl.cert.Certificates, req.ServerName)
+	if e != nil {
+		return nil, e
+	}
+	leaf := chain[0]
+
+	next := hsState{
+		stage:         stageAuthed,
+		suite:         suite,
+		clientVersion: ch.Version,
+		clientRandom:  slices.Clone(ch.Random),
+		serverRandom:  slices.Clone(sh.Random),
+		ems:           ch.ExtendedMasterSecret && sh.ExtendedMasterSecret,
+	}
+	switch suite.KeyExchange {
+	case handshake.KeyExchangeRSA:
+		pub, ok := leaf.PublicKey.(*rsa.PublicKey)
+		if !ok {
+			return nil, &wire.Error{Status: wire.StatusInvalidCertificate, Reason: wire.ReasonKeyUsage, Detail: "RSA key exchange needs an RSA certificate"}
+		}
+		next.rsaKey = pub
+	case handshake.KeyExchangeECDHERSA, handshake.KeyExchangeECDHEECDSA:
+		params, err := handshake.ParseECDHEParams(fl.ske.Body)
+		if err != nil {
+			return nil, malformed(err.Error())
+		}
+		if e := checkECDHE(suite, ch, sh, leaf, params); e != nil {
+			return nil, e
+		}
+		next.group = params.Group
+		next.serverPoint = slices.Clone(params.PublicKey)
+	default:
+		return nil, opErr(wire.StatusUnsupported, "unsupported key exchange")
+	}
+
+	next.transcript = suite.Hash.New()
+	next.transcript.Write(req.Transcript)
+	*st = next
+
+	resp := &wire.AuthResponse{VerifiedChain: make([][]byte, len(chain))}
+	for i, c := range chain {
+		resp.VerifiedChain[i] = c.Raw
+	}
+	return resp, nil
+}
+
+// verifyChain runs certs.Verifier with the device's roots.
+func (s *Server) verifyChain(dev *Device, chain [][]byte, serverName string) ([]*x509.Certificate, *wire.Error) {
+	if len(chain) == 0 {
+		return nil, &wire.Error{Status: wire.StatusInvalidCertificate, Reason: wire.ReasonNoCertificate, Detail: "the server sent no certificate"}
+	}
+	if len(chain) > wire.MaxChainCerts {
+		return nil, &wire.Error{Status: wire.StatusInvalidCertificate, Reason: wire.ReasonMalformed, Detail: "too many certificates"}
+	}
+	roots := dev.Roots
+	if roots == nil {
+		var err error
+		if roots, err = x509.SystemCertPool(); err != nil {
+			s.log.Error("offloader: system roots", "err", err)
+			return nil, opErr(wire.StatusInternal, "no system roots")
+		}
+	}
+	v := certs.Verifier{Roots: roots, Time: s.cfg.Time}
+	verified, err := v.Verify(chain, serverName)
+	if err != nil {
+		var ce *certs.Error
+		if errors.As(err, &ce) {
+			d := ce.Detail
+			if d == "" {
+				d = ce.Reason.String()
+			}
+			e := opErr(wire.StatusInvalidCertificate, d)
+			e.Reason = wire.Reason(ce.Reason)
+			return nil, e
+		}
+		s.log.Error("offloader: certificate verification", "err", err)
+		return nil, opErr(wire.StatusInternal, "certificate verification failed")
+	}
+	if len(verified) == 0 {
+		return nil, opErr(wire.StatusInternal, "empty verified chain")
+	}
+	if len(verified) > wire.MaxChainCerts {
+		return nil, &wire.Error{Status: wire.StatusInvalidCertificate, Reason: wire.ReasonMalformed, Detail: "verified chain too long"}
+	}
+	return verified, nil
+}
+
+// checkECDHE checks the server's ECDHE parameters against the ClientHello
+// and the server's capabilities, and verifies their signature (RFC 8422
+// §5.4) under the leaf key.
+func checkECDHE(suite *handshake.Suite, ch *handshake.ClientHello, sh *handshake.ServerHello, leaf *x509.Certificate, p *handshake.ECDHEParams) *wire.Error {
+	if !slices.Contains(ch.SupportedGroups, p.Group) {
+		return opErr(wire.StatusPolicyDenied, "server chose a group that was not offered")
+	}
+	if !groupAllowed(p.Group) {
+		return opErr(wire.StatusUnsupported, "server chose an unsupported group")
+	}
+	if !slices.Contains(ch.SignatureAlgorithms, p.SignatureAlgorithm) {
+		return opErr(wire.StatusPolicyDenied, "server chose a signature algorithm that was not offered")
+	}
+	i := sigSchemeIndex(p.SignatureAlgorithm)
+	if i < 0 {
+		return opErr(wire.StatusUnsupported, "server chose an unsupported signature algorithm")
+	}
+	scheme := sigSchemes[i]
+
+	var rsaKey *rsa.PublicKey
+	var ecKey *ecdsa.PublicKey
+	switch suite.KeyExchange {
+	case handshake.KeyExchangeECDHERSA:
+		k, ok := leaf.PublicKey.(*rsa.PublicKey)
+		if !ok {
+			return &wire.Error{Status: wire.StatusInvalidCertificate, Reason: wire.ReasonKeyUsage, Detail: "ECDHE_RSA needs an RSA certificate"}
+		}
+		rsaKey = k
+	case handshake.KeyExchangeECDHEECDSA:
+		k, ok := leaf.PublicKey.(*ecdsa.PublicKey)
+		if !ok {
+			return &wire.Error{Status: wire.StatusInvalidCertificate, Reason: wire.ReasonKeyUsage, Detail: "ECDHE_ECDSA needs an ECDSA certificate"}
+		}
+		ecKey = k
+	}
+
+	h := scheme.hash.New()
+	h.Write(ch.Random)
+	h.Write(sh.Random)
+	h.Write(p.SignedParams)
+	digest := h.Sum(nil)
+	bad := opErr(wire.StatusBadSignature, "ServerKeyExchange signature does not verify")
+	switch scheme.kind {
+	case sigPKCS1:
+		if rsaKey == nil {
+			return opErr(wire.StatusBadSignature, "signature algorithm does not match the certificate key")
+		}
+		if rsa.VerifyPKCS1v15(rsaKey, scheme.hash, digest, p.Signature) != nil {
+			return bad
+		}
+	case sigPSS:
+		if rsaKey == nil {
+			return opErr(wire.StatusBadSignature, "signature algorithm does not match the certificate key")
+		}
+		if rsa.VerifyPSS(rsaKey, scheme.hash, digest, p.Signature, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}) != nil {
+			return bad
+		}
+	case sigECDSA:
+		if ecKey == nil || ecKey.Curve != scheme.curve {
+			return opErr(wire.StatusBadSignature, "signature algorithm does not match the certificate key")
+		}
+		if !ecdsa.VerifyASN1(ecKey, digest, p.Signature) {
+			return bad
+		}
+	default:
+		return opErr(wire.StatusUnsupported, "unsupported signature algorithm")
+	}
+	return nil
+}
+
+// keyGen computes the ClientKeyExchange (RFC 5246 §7.4.7) for the server
+// Auth verified: an ECDHE key pair and shared secret, or a fresh RSA
+// premaster encrypted to the verified leaf key.
+func (s *Server) keyGen(st *hsState) (*wire.KeyGenResponse, *wire.Error) {
+	switch st.stage {
+	case stageNone:
+		return nil, malformed("keygen before a successful auth")
+	case stageAuthed:
+	default:
+		return nil, malformed("keygen already done for this handshake")
+	}
+	var b cryptobyte.Builder
+	switch st.suite.KeyExchange {
+	case handshake.KeyExchangeECDHERSA, handshake.KeyExchangeECDHEECDSA:
+		curve := groupCurve(st.group)
+		if curve == nil {
+			return nil, opErr(wire.StatusUnsupported, "unsupported group")
+		}
+		peer, err := curve.NewPublicKey(st.serverPoint)
+		if err != nil {
+			return nil, malformed("invalid server ECDHE point")
+		}
+		priv, err := curve.GenerateKey(s.rand())
+		if err != nil {
+			s.log.Error("offloader: ECDHE key generation", "err", err)
+			return nil, opErr(wire.StatusInternal, "key generation failed")
+		}
+		shared, err := priv.ECDH(peer)
+		if err != nil {
+			return nil, malformed("invalid server ECDHE point")
+		}
+		// RFC 8422 §5.7: opaque point <1..2^8-1>.
+		pub := priv.PublicKey().Bytes()
+		priv = nil // the ephemeral key lives no longer than this flight
+		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(pub) })
+		st.premaster = shared
+	case handshake.KeyExchangeRSA:
+		if st.rsaKey == nil {
+			return nil, opErr(wire.StatusInternal, "no server key")
+		}
+		// RFC 5246 §7.4.7.1: client_version || 46 random bytes.
+		pm := make([]byte, 48)
+		binary.BigEndian.PutUint16(pm, st.clientVersion)
+		if _, err := io.ReadFull(s.rand(), pm[2:]); err != nil {
+			s.log.Error("offloader: premaster randomness", "err", err)
+			return nil, opErr(wire.StatusInternal, "randomness failed")
+		}
+		ct, err := rsa.EncryptPKCS1v15(s.rand(), st.rsaKey, pm)
+		if err != nil {
+			clear(pm)
+			return nil, opErr(wire.StatusInternal, "RSA encryption failed")
+		}
+		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(ct) })
+		st.premaster = pm
+	default:
+		return nil, opErr(wire.StatusUnsupported, "unsupported key exchange")
+	}
+	cke, err := b.Bytes()
+	if err != nil {
+		st.wipe()
+		return nil, opErr(wire.StatusInternal, "ClientKeyExchange too long")
+	}
+	st.cke = cke
+	st.stage = stageKeyGen
+	return &wire.KeyGenResponse{ClientKeyExchange: slices.Clone(cke)}, nil
+}
+
+// key derives the master secret (RFC 5246 §8.1, or RFC 7627 §4 when both
+// hellos negotiated the extended master secret) and the key block (RFC
+// 5246 §6.3), then forgets the premaster.
+func (s *Server) key(st *hsState, req *wire.KeyRequest) (*wire.KeyResponse, *wire.Error) {
+	switch st.stage {
+	case stageNone, stageAuthed:
+		return nil, malformed("key before a successful keygen")
+	case stageKeyGen:
+	default:
+		return nil, malformed("key already derived for this handshake")
+	}
+	if len(req.ClientMessages) > 0 {
+		if len(req.ClientMessages) > wire.MaxTranscript {
+			return nil, malformed("client messages too long")
+		}
+		msgs, err := handshake.SplitMessages(req.ClientMessages)
+		if err != nil {
+			return nil, malformed("client messages: " + err.Error())
+		}
+		// Between ServerHelloDone and ClientKeyExchange a client sends only
+		// its Certificate (RFC 5246 §7.4.6).
+		if len(msgs) != 1 || len(msgs[0]) == 0 || msgs[0][0] != handshake.TypeCertificate {
+			return nil, malformed("client messages: only a Certificate may precede the ClientKeyExchange")
+		}
+		var c handshake.Certificate
+		if err := c.Unmarshal(msgs[0]); err != nil {
+			return nil, malformed(err.Error())
+		}
+	}
+	var ms []byte
+	if st.ems {
+		h, err := cloneHash(st.transcript, st.suite.Hash)
+		if err != nil {
+			return nil, opErr(wire.StatusInternal, "transcript hash")
+		}
+		h.Write(req.ClientMessages)
+		h.Write((&handshake.ClientKeyExchange{Body: st.cke}).Marshal())
+		ms = st.suite.ExtendedMasterSecret(st.premaster, h.Sum(nil))
+	} else {
+		ms = st.suite.MasterSecret(st.premaster, st.clientRandom, st.serverRandom)
+	}
+	st.wipe()
+	kb := st.suite.KeyBlock(ms, st.clientRandom, st.serverRandom)
+	st.stage = stageDone
+	return &wire.KeyResponse{MasterSecret: ms, KeyBlock: kb}, nil
+}
+
+// cloneHash copies a running hash through its binary state.
+func cloneHash(h hash.Hash, id crypto.Hash) (hash.Hash, error) {
+	m, ok := h.(encoding.BinaryMarshaler)
+	if !ok {
+		return nil, errors.New("offloader: hash state cannot be saved")
+	}
+	b, err := m.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	return restoreHash(id, b)
+}
+
+func restoreHash(id crypto.Hash, state []byte) (hash.Hash, error) {
+	h := id.New()
+	u, ok := h.(encoding.BinaryUnmarshaler)
+	if !ok {
+		return nil, errors.New("offloader: hash state cannot be restored")
+	}
+	if err := u.UnmarshalBinary(state); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// equalFoldASCII compares two host names case-insensitively, ignoring one
+// trailing dot on each.
+func equalFoldASCII(a, b string) bool {
+	a, b = trimDot(a), trimDot(b)
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+func trimDot(s string) string {
+	if len(s) > 0 && s[len(s)-1] == '.' {
+		return s[:len(s)-1]
+	}
+	return s
+}

@@ -1,0 +1,178 @@
+package offloader
+
+import (
+	"crypto/cipher"
+	"crypto/rsa"
+	"encoding"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+
+	"github.com/tlsoffload/tlsoffload/handshake"
+	"github.com/tlsoffload/tlsoffload/offloader/wire"
+	"golang.org/x/crypto/chacha20poly1305"
+	"golang.org/x/crypto/cryptobyte"
+)
+
+// A token carries one handshake's state between the sequential mode's
+// flights, so that any replica sharing Config.TokenKey can continue it:
+//
+//	token = version(1) || nonce(24) || XChaCha20-Poly1305(TokenKey, nonce, state, ad)
+//	ad    = version(1) || u8 len || device id || handshake id(16)
+//
+// XChaCha20-Poly1305's 24-byte nonces are drawn at random: collisions stay
+// negligible however many tokens a key seals. The state (below) holds an
+// expiry, so a token is good for TokenTTL only; the additional data binds
+// it to the device and the handshake. Every failure to open is
+// StatusBadToken with no detail of which check failed beyond expiry.
+//
+//	state = expiry unix nanoseconds (u64) || stage (u8) || suite (u16) ||
+//	        client_version (u16) || client_random<u8> || server_random<u8> ||
+//	        ems (u8) || group (u16) || server_point<u8> ||
+//	        rsa_modulus<u16> || rsa_exponent (u32) ||
+//	        transcript_hash_state<u16> || premaster<u8> || cke<u16>
+const tokenVersion = 1
+
+func newTokenAEAD(key []byte) (cipher.AEAD, error) {
+	a, err := chacha20poly1305.NewX(key)
+	if err != nil {
+		return nil, fmt.Errorf("offloader: token key: %w", err)
+	}
+	return a, nil
+}
+
+func tokenAD(deviceID string, hsID [16]byte) []byte {
+	ad := make([]byte, 0, 2+len(deviceID)+16)
+	ad = append(ad, tokenVersion, byte(len(deviceID)))
+	ad = append(ad, deviceID...)
+	return append(ad, hsID[:]...)
+}
+
+var errTokenTooLarge = errors.New("offloader: state too large for a token")
+
+// sealToken seals st for the device's next flight of this handshake.
+func (s *Server) sealToken(deviceID string, hsID [16]byte, st *hsState) ([]byte, error) {
+	hs, ok := st.transcript.(encoding.BinaryMarshaler)
+	if !ok {
+		return nil, errors.New("offloader: transcript hash state cannot be saved")
+	}
+	hstate, err := hs.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	var b cryptobyte.Builder
+	b.AddUint64(uint64(s.now().Add(s.cfg.TokenTTL).UnixNano()))
+	b.AddUint8(uint8(st.stage))
+	b.AddUint16(st.suite.ID)
+	b.AddUint16(st.clientVersion)
+	addU8(&b, st.clientRandom)
+	addU8(&b, st.serverRandom)
+	if st.ems {
+		b.AddUint8(1)
+	} else {
+		b.AddUint8(0)
+	}
+	b.AddUint16(st.group)
+	addU8(&b, st.serverPoint)
+	var mod []byte
+	var exp uint32
+	if st.rsaKey != nil {
+		mod = st.rsaKey.N.Bytes()
+		exp = uint32(st.rsaKey.E)
+	}
+	addU16(&b, mod)
+	b.AddUint32(exp)
+	addU16(&b, hstate)
+	addU8(&b, st.premaster)
+	addU16(&b, st.cke)
+	plain, err := b.Bytes()
+	if err != nil {
+		return nil, errTokenTooLarge
+	}
+	defer clear(plain)
+
+	a := s.tokenAEAD
+	if 1+a.NonceSize()+len(plain)+a.Overhead() > wire.MaxToken {
+		return nil, errTokenTooLarge
+	}
+	tok := make([]byte, 1+a.NonceSize(), 1+a.NonceSize()+len(plain)+a.Overhead())
+	tok[0] = tokenVersion
+	if _, err := io.ReadFull(s.rand(), tok[1:]); err != nil {
+		return nil, fmt.Errorf("offloader: token nonce: %w", err)
+	}
+	return a.Seal(tok, tok[1:], plain, tokenAD(deviceID, hsID)), nil
+}
+
+func addU8(b *cryptobyte.Builder, v []byte) {
+	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(v) })
+}
+
+func addU16(b *cryptobyte.Builder, v []byte) {
+	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(v) })
+}
+
+func badToken(detail string) *wire.Error { return opErr(wire.StatusBadToken, detail) }
+
+// openToken opens a token for this device and handshake and checks its
+// expiry.
+func (s *Server) openToken(deviceID string, hsID [16]byte, tok []byte) (*hsState, *wire.Error) {
+	a := s.tokenAEAD
+	if len(tok) > wire.MaxToken || len(tok) < 1+a.NonceSize()+a.Overhead() || tok[0] != tokenVersion {
+		return nil, badToken("token does not authenticate")
+	}
+	nonce := tok[1 : 1+a.NonceSize()]
+	plain, err := a.Open(nil, nonce, tok[1+a.NonceSize():], tokenAD(deviceID, hsID))
+	if err != nil {
+		return nil, badToken("token does not authenticate")
+	}
+	defer clear(plain)
+
+	st := &hsState{}
+	var (
+		expiry               uint64
+		stg                  uint8
+		suiteID              uint16
+		ems                  uint8
+		mod, hstate, pm, cke cryptobyte.String
+		cr, sr, point        cryptobyte.String
+		exp                  uint32
+	)
+	in := cryptobyte.String(plain)
+	if !in.ReadUint64(&expiry) || !in.ReadUint8(&stg) || !in.ReadUint16(&suiteID) ||
+		!in.ReadUint16(&st.clientVersion) || !in.ReadUint8LengthPrefixed(&cr) ||
+		!in.ReadUint8LengthPrefixed(&sr) || !in.ReadUint8(&ems) || !in.ReadUint16(&st.group) ||
+		!in.ReadUint8LengthPrefixed(&point) || !in.ReadUint16LengthPrefixed(&mod) ||
+		!in.ReadUint32(&exp) || !in.ReadUint16LengthPrefixed(&hstate) ||
+		!in.ReadUint8LengthPrefixed(&pm) || !in.ReadUint16LengthPrefixed(&cke) || !in.Empty() {
+		// Only a server holding the key sealed it: a bug, or a key shared
+		// with a different version.
+		return nil, badToken("token state does not parse")
+	}
+	if s.now().UnixNano() > int64(expiry) {
+		return nil, badToken("token expired")
+	}
+	st.stage = stage(stg)
+	if st.stage != stageAuthed && st.stage != stageKeyGen {
+		return nil, badToken("token state does not parse")
+	}
+	if st.suite = handshake.SuiteByID(suiteID); st.suite == nil {
+		return nil, badToken("token state does not parse")
+	}
+	// The strings alias plain, which is zeroed on return: copy them out.
+	st.clientRandom = append([]byte(nil), cr...)
+	st.serverRandom = append([]byte(nil), sr...)
+	st.ems = ems == 1
+	st.serverPoint = append([]byte(nil), point...)
+	if len(mod) > 0 {
+		st.rsaKey = &rsa.PublicKey{N: new(big.Int).SetBytes(mod), E: int(exp)}
+	}
+	if st.transcript, err = restoreHash(st.suite.Hash, hstate); err != nil {
+		return nil, badToken("token state does not parse")
+	}
+	if st.stage == stageKeyGen {
+		st.premaster = append([]byte(nil), pm...)
+		st.cke = append([]byte(nil), cke...)
+	}
+	return st, nil
+}
