@@ -1,0 +1,282 @@
+// Package integration tests tlsoffload end to end against real peers:
+// Go's crypto/tls, OpenSSL's s_server, nginx, the offloader daemon and ocurl
+// as processes. A peer binary that is missing skips its tests, unless
+// TLSOFFLOAD_REQUIRE_PEERS=1 (CI sets it), which makes it a failure.
+package integration
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tlsoffload/tlsoffload/certs/testpki"
+	"github.com/tlsoffload/tlsoffload/offloader"
+	"github.com/tlsoffload/tlsoffload/offloader/client"
+	"github.com/tlsoffload/tlsoffload/tlsclient"
+)
+
+const deviceID = "device-1"
+
+// requirePeer returns the path of a peer binary, or skips (fails under
+// TLSOFFLOAD_REQUIRE_PEERS=1) when it is not installed.
+func requirePeer(t testing.TB, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		for _, dir := range []string{"/usr/sbin", "/usr/local/sbin"} {
+			if p := filepath.Join(dir, name); fileExists(p) {
+				return p
+			}
+		}
+		if os.Getenv("TLSOFFLOAD_REQUIRE_PEERS") == "1" {
+			t.Fatalf("peer %s is not installed and TLSOFFLOAD_REQUIRE_PEERS=1 (.ci/run installs it)", name)
+		}
+		t.Skipf("peer %s is not installed", name)
+	}
+	return path
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
+
+// pkiOnce makes one test PKI for the whole package: RSA key generation is
+// the slow part of these tests.
+var (
+	pkiOnce sync.Once
+	pki     *testpki.PKI
+	pkiErr  error
+)
+
+func testPKI(t testing.TB) *testpki.PKI {
+	t.Helper()
+	pkiOnce.Do(func() { pki, pkiErr = testpki.New(time.Now()) })
+	if pkiErr != nil {
+		t.Fatal(pkiErr)
+	}
+	return pki
+}
+
+func issue(t testing.TB, key testpki.KeyType, defect testpki.Defect, names ...string) *testpki.Leaf {
+	t.Helper()
+	if len(names) == 0 {
+		names = []string{"localhost", "127.0.0.1"}
+	}
+	leaf, err := testPKI(t).Issue(names, key, defect)
+	if err != nil {
+		t.Fatalf("issue %v/%v: %v", key, defect, err)
+	}
+	return leaf
+}
+
+// offloaderEnv is an offloader server listening on loopback TCP in this
+// process, and a device client reaching it over the PSK channel.
+type offloaderEnv struct {
+	srv    *offloader.Server
+	addr   string
+	psk    []byte
+	client *client.Client
+}
+
+func newOffloader(t testing.TB, roots *x509.CertPool, allowed ...string) *offloaderEnv {
+	t.Helper()
+	if len(allowed) == 0 {
+		allowed = []string{"*"}
+	}
+	psk := make([]byte, 32)
+	rand.Read(psk)
+	reg := offloader.NewRegistry()
+	if err := reg.Add(offloader.Device{ID: deviceID, PSK: psk, Roots: roots, AllowedNames: allowed}); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := offloader.New(offloader.Config{Registry: reg, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l, false)
+	cl, err := client.New(client.Config{Addrs: []string{l.Addr().String()}, DeviceID: deviceID, PSK: psk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close(); srv.Close() })
+	return &offloaderEnv{srv: srv, addr: l.Addr().String(), psk: psk, client: cl}
+}
+
+func (e *offloaderEnv) config(serverName string) *tlsclient.Config {
+	return &tlsclient.Config{Offloader: e.client, ServerName: serverName}
+}
+
+// startOpenSSL runs openssl s_server with the leaf on a loopback port and
+// returns its address; extra are more s_server flags.
+func startOpenSSL(t testing.TB, leaf *testpki.Leaf, extra ...string) string {
+	t.Helper()
+	bin := requirePeer(t, "openssl")
+	dir := t.TempDir()
+	certFile, keyFile, err := leaf.WriteFiles(dir, "server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"s_server", "-accept", "127.0.0.1:0", "-cert", certFile, "-key", keyFile, "-quiet"}, extra...)
+	return startListeningProcess(t, bin, args, regexp.MustCompile(`ACCEPT\s+(\S+)`))
+}
+
+// startListeningProcess starts a server process and waits for the line
+// (stdout or stderr) whose first group is its address.
+func startListeningProcess(t testing.TB, bin string, args []string, listening *regexp.Regexp) string {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", bin, err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		pw.Close()
+	})
+	found := make(chan string, 1)
+	var out strings.Builder
+	var outMu sync.Mutex
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sent := false
+		for sc.Scan() {
+			line := sc.Text()
+			outMu.Lock()
+			if out.Len() < 1<<16 {
+				out.WriteString(line + "\n")
+			}
+			outMu.Unlock()
+			if m := listening.FindStringSubmatch(line); m != nil && !sent {
+				found <- m[1]
+				sent = true
+			}
+		}
+	}()
+	select {
+	case addr := <-found:
+		addr = strings.Replace(addr, "[::]", "127.0.0.1", 1)
+		addr = strings.Replace(addr, "0.0.0.0", "127.0.0.1", 1)
+		return addr
+	case <-time.After(20 * time.Second):
+		outMu.Lock()
+		defer outMu.Unlock()
+		t.Fatalf("%s did not report listening within 20s; output:\n%s", bin, out.String())
+		return ""
+	}
+}
+
+// Built binaries, once per test process.
+var (
+	buildMu  sync.Mutex
+	built    = map[string]string{}
+	buildDir string
+)
+
+func buildBinary(t testing.TB, pkg string) string {
+	t.Helper()
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if p, ok := built[pkg]; ok {
+		return p
+	}
+	if buildDir == "" {
+		d, err := os.MkdirTemp("", "tlsoffload-bin-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		buildDir = d
+	}
+	out := filepath.Join(buildDir, filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-o", out, "github.com/tlsoffload/tlsoffload/"+pkg)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+	}
+	built[pkg] = out
+	return out
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// offloaderProcess runs `offloader serve` with a config for one device and
+// returns its address and the device's PSK file.
+type offloaderProcess struct {
+	addr, pskFile, configFile string
+}
+
+func startOffloaderProcess(t testing.TB, rootsPEM []byte, allowed ...string) *offloaderProcess {
+	t.Helper()
+	bin := buildBinary(t, "cmd/offloader")
+	dir := t.TempDir()
+	psk := make([]byte, 32)
+	rand.Read(psk)
+	pskFile := filepath.Join(dir, "device.psk")
+	os.WriteFile(pskFile, []byte(hex.EncodeToString(psk)+"\n"), 0o600)
+	rootsFile := filepath.Join(dir, "roots.pem")
+	os.WriteFile(rootsFile, rootsPEM, 0o644)
+	if len(allowed) == 0 {
+		allowed = []string{"*"}
+	}
+	quoted := make([]string, len(allowed))
+	for i, a := range allowed {
+		quoted[i] = fmt.Sprintf("%q", a)
+	}
+	cfg := fmt.Sprintf(`listen: "127.0.0.1:0"
+devices:
+  - id: %s
+    psk_file: device.psk
+    roots_file: roots.pem
+    allowed_names: [%s]
+`, deviceID, strings.Join(quoted, ", "))
+	cfgFile := filepath.Join(dir, "offloader.yaml")
+	os.WriteFile(cfgFile, []byte(cfg), 0o644)
+	addr := startListeningProcess(t, bin, []string{"serve", "--config", cfgFile}, regexp.MustCompile(`listening on (\S+)`))
+	return &offloaderProcess{addr: addr, pskFile: pskFile, configFile: cfgFile}
+}
+
+// runOcurl runs the built ocurl binary and returns its exit code, stdout and stderr.
+func runOcurl(t testing.TB, args ...string) (int, string, string) {
+	t.Helper()
+	bin := buildBinary(t, "cmd/ocurl")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			t.Fatalf("ocurl %v: %v", args, err)
+		}
+		code = ee.ExitCode()
+	}
+	return code, stdout.String(), stderr.String()
+}
