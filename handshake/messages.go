@@ -23,6 +23,7 @@ const (
 	TypeCertificateVerify  uint8 = 15
 	TypeClientKeyExchange  uint8 = 16
 	TypeFinished           uint8 = 20
+	TypeCertificateStatus  uint8 = 22 // RFC 6066 §8
 )
 
 // Protocol versions.
@@ -151,6 +152,11 @@ type ServerHello struct {
 	MaxFragmentLength    uint8
 	OCSPStapling         bool // status_request present (empty)
 
+	// Extra are the extensions not decoded into the fields above, in order
+	// (their types are in Extensions too); Marshal sends them after the
+	// known ones, so a test server can send an unsolicited extension.
+	Extra []Extension
+
 	Raw []byte
 }
 
@@ -182,7 +188,8 @@ type ECDHEParams struct {
 
 // ParseECDHEParams decodes a TLS 1.2 ECDHE ServerKeyExchange body; only
 // named_curve (3) is accepted; the point must be non-empty.
-func ParseECDHEParams(body []byte) (*ECDHEParams, error) { panic("TODO") }
+// The fields alias body.
+func ParseECDHEParams(body []byte) (*ECDHEParams, error) { return parseECDHEParams(body) }
 
 // CertificateRequest (RFC 5246 §7.4.4), TLS 1.2 form.
 type CertificateRequest struct {
@@ -231,8 +238,9 @@ type HelloRequest struct {
 }
 
 // SplitMessages splits a concatenation of whole handshake messages (headers
-// included) into its messages; it fails on a truncated message.
-func SplitMessages(b []byte) ([][]byte, error) { panic("TODO") }
+// included) into its messages; it fails on a truncated message. The
+// messages alias b; an empty b gives no messages.
+func SplitMessages(b []byte) ([][]byte, error) { return splitMessages(b) }
 
 // DecodeError is a message that did not parse; the caller sends decode_error.
 type DecodeError struct {
