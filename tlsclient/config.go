@@ -83,16 +83,6 @@ var privateCacheMu sync.Mutex
 // defaultStartCacheSize bounds a cache made on first use.
 const defaultStartCacheSize = 128
 
-// Defaults used when the Config leaves a list nil.
-var (
-	defaultGroups              = []uint16{handshake.GroupX25519, handshake.GroupP256, handshake.GroupP384}
-	defaultSignatureAlgorithms = []uint16{
-		handshake.SigECDSAP256SHA256, handshake.SigRSAPSSRSAESHA256, handshake.SigRSAPKCS1SHA256,
-		handshake.SigECDSAP384SHA384, handshake.SigRSAPSSRSAESHA384, handshake.SigRSAPKCS1SHA384,
-		handshake.SigRSAPSSRSAESHA512, handshake.SigRSAPKCS1SHA512,
-	}
-)
-
 func (c *Config) rand() io.Reader {
 	if c.Rand != nil {
 		return c.Rand
@@ -167,14 +157,14 @@ func (c *Config) groups() []uint16 {
 	if c.Groups != nil {
 		return c.Groups
 	}
-	return defaultGroups
+	return handshake.DefaultGroups
 }
 
 func (c *Config) signatureAlgorithms() []uint16 {
 	if c.SignatureAlgorithms != nil {
 		return c.SignatureAlgorithms
 	}
-	return defaultSignatureAlgorithms
+	return handshake.DefaultSignatureAlgorithms
 }
 
 // startRequest builds the Start request for serverName from the Config,

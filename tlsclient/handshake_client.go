@@ -139,7 +139,10 @@ func (hs *clientHandshakeState) sendClientHello() error {
 			return errors.New("tlsclient: ShapeClientHello left no random or no cipher suite")
 		}
 	}
-	msg := hello.Marshal()
+	msg, err := hello.MarshalChecked()
+	if err != nil {
+		return fmt.Errorf("tlsclient: building ClientHello: %w", err)
+	}
 	hs.hello = hello
 	hs.offered = offeredExtensions(hello)
 	hs.writeTranscript(msg)
