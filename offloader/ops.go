@@ -5,7 +5,6 @@ import (
 	"crypto"
 	"crypto/ecdh"
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rsa"
 	_ "crypto/sha256" // the PRF and transcript hashes
 	_ "crypto/sha512"
@@ -66,25 +65,31 @@ const (
 )
 
 // sigSchemes are the ServerKeyExchange signatures Auth verifies. SHA-1
-// schemes are left out on purpose. For ECDSA the scheme names the curve
-// of the leaf key (as crypto/tls and OpenSSL pick them in TLS 1.2).
+// schemes are left out on purpose (RFC 9155). In TLS 1.2 an ECDSA code
+// point is a {hash, ecdsa} pair that names no curve (RFC 5246 §7.4.1.4.1;
+// only TLS 1.3 binds 0x0403 to P-256), and servers use it so: crypto/tls
+// signs with a P-384 key under ecdsa_secp256r1_sha256 when the client lists
+// that first. So the scheme fixes the hash and the leaf fixes the curve.
 var sigSchemes = []struct {
-	id    uint16
-	kind  sigKind
-	hash  crypto.Hash
-	curve elliptic.Curve
+	id   uint16
+	kind sigKind
+	hash crypto.Hash
 }{
-	{handshake.SigECDSAP256SHA256, sigECDSA, crypto.SHA256, elliptic.P256()},
-	{handshake.SigECDSAP384SHA384, sigECDSA, crypto.SHA384, elliptic.P384()},
-	{handshake.SigRSAPSSRSAESHA256, sigPSS, crypto.SHA256, nil},
-	{handshake.SigRSAPSSRSAESHA384, sigPSS, crypto.SHA384, nil},
-	{handshake.SigRSAPSSRSAESHA512, sigPSS, crypto.SHA512, nil},
-	{handshake.SigRSAPKCS1SHA256, sigPKCS1, crypto.SHA256, nil},
-	{handshake.SigRSAPKCS1SHA384, sigPKCS1, crypto.SHA384, nil},
-	{handshake.SigRSAPKCS1SHA512, sigPKCS1, crypto.SHA512, nil},
+	{handshake.SigECDSAP256SHA256, sigECDSA, crypto.SHA256},
+	{handshake.SigECDSAP384SHA384, sigECDSA, crypto.SHA384},
+	{handshake.SigECDSAP521SHA512, sigECDSA, crypto.SHA512},
+	{handshake.SigRSAPSSRSAESHA256, sigPSS, crypto.SHA256},
+	{handshake.SigRSAPSSRSAESHA384, sigPSS, crypto.SHA384},
+	{handshake.SigRSAPSSRSAESHA512, sigPSS, crypto.SHA512},
+	{handshake.SigRSAPKCS1SHA256, sigPKCS1, crypto.SHA256},
+	{handshake.SigRSAPKCS1SHA384, sigPKCS1, crypto.SHA384},
+	{handshake.SigRSAPKCS1SHA512, sigPKCS1, crypto.SHA512},
 }
 
-func sigAllowed(id uint16) bool { return sigSchemeIndex(id) >= 0 }
+// sigAllowed: what this table verifies and the handshake package offers.
+func sigAllowed(id uint16) bool {
+	return handshake.SupportedSignatureAlgorithm(id) && sigSchemeIndex(id) >= 0
+}
 
 func sigSchemeIndex(id uint16) int {
 	for i, s := range sigSchemes {
@@ -524,7 +529,7 @@ func checkECDHE(suite *handshake.Suite, ch *handshake.ClientHello, sh *handshake
 		return opErr(wire.StatusPolicyDenied, "server chose a signature algorithm that was not offered")
 	}
 	i := sigSchemeIndex(p.SignatureAlgorithm)
-	if i < 0 {
+	if i < 0 || !sigAllowed(p.SignatureAlgorithm) {
 		return opErr(wire.StatusUnsupported, "server chose an unsupported signature algorithm")
 	}
 	scheme := sigSchemes[i]
@@ -568,7 +573,7 @@ func checkECDHE(suite *handshake.Suite, ch *handshake.ClientHello, sh *handshake
 			return bad
 		}
 	case sigECDSA:
-		if ecKey == nil || ecKey.Curve != scheme.curve {
+		if ecKey == nil {
 			return opErr(wire.StatusBadSignature, "signature algorithm does not match the certificate key")
 		}
 		if !ecdsa.VerifyASN1(ecKey, digest, p.Signature) {
