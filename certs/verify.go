@@ -232,7 +232,7 @@ func classify(err error, now time.Time) (Reason, string) {
 			}
 			return ReasonExpired, subject + ": outside its validity period"
 		case x509.IncompatibleUsage, x509.CANotAuthorizedForExtKeyUsage:
-			return ReasonKeyUsage, subject + ": extended key usage does not allow serverAuth"
+			return ReasonKeyUsage, subject + ": extended key usages along the chain do not allow serverAuth"
 		case x509.NotAuthorizedToSign:
 			return ReasonKeyUsage, subject + ": not allowed to sign certificates"
 		case x509.CANotAuthorizedForThisName:
