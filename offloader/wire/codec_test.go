@@ -254,7 +254,9 @@ func TestFlightLimits(t *testing.T) {
 	req := func(op Op, body []byte) []byte {
 		return append([]byte{byte(op), byte(len(body) >> 16), byte(len(body) >> 8), byte(len(body))}, body...)
 	}
-	u24 := func(b []byte) []byte { return append([]byte{byte(len(b) >> 16), byte(len(b) >> 8), byte(len(b))}, b...) }
+	u24 := func(b []byte) []byte {
+		return append([]byte{byte(len(b) >> 16), byte(len(b) >> 8), byte(len(b))}, b...)
+	}
 	keygen := req(OpKeyGen, nil)
 	lst := func(n int) []byte { return append([]byte{byte(2 * n)}, make([]byte, 2*n)...) }
 	start := func(l []byte) []byte {
@@ -332,7 +334,9 @@ func TestFlightResponseLimits(t *testing.T) {
 		b = append(b, detail...)
 		return append(append(b, byte(len(body)>>16), byte(len(body)>>8), byte(len(body))), body...)
 	}
-	u24 := func(b []byte) []byte { return append([]byte{byte(len(b) >> 16), byte(len(b) >> 8), byte(len(b))}, b...) }
+	u24 := func(b []byte) []byte {
+		return append([]byte{byte(len(b) >> 16), byte(len(b) >> 8), byte(len(b))}, b...)
+	}
 	chain := func(n int) []byte {
 		var c []byte
 		for range n {
