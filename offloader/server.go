@@ -21,7 +21,6 @@ import (
 	"log/slog"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -252,9 +251,8 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 	stopConn := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stopConn()
 
-	fc := &frameConn{Conn: conn, frameTimeout: s.cfg.FrameTimeout}
 	_ = conn.SetDeadline(time.Now().Add(s.cfg.FrameTimeout))
-	ch, deviceID, err := wire.ServerOpen(fc, s.lookupPSK, plaintextOK, s.rand())
+	ch, deviceID, err := wire.ServerOpen(conn, s.lookupPSK, plaintextOK, s.rand())
 	if err != nil {
 		result := channelResult(err)
 		s.m.channels.WithLabelValues(result).Inc()
@@ -291,7 +289,13 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 
 	end := "closed"
 	for ctx.Err() == nil {
-		fc.waitFrame(s.cfg.IdleTimeout)
+		// IdleTimeout for a frame to begin, FrameTimeout for the rest of it.
+		_ = conn.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+		if err := ch.WaitFrame(); err != nil {
+			end = readEnd(ctx, err)
+			break
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(s.cfg.FrameTimeout))
 		b, err := ch.ReadFrame()
 		if err != nil {
 			end = readEnd(ctx, err)
@@ -395,27 +399,6 @@ func internalResponse(r *wire.FlightResponse) *wire.FlightResponse {
 		resp.Results[i] = wire.Result{Op: res.Op, Err: &wire.Error{Op: res.Op, Status: wire.StatusInternal}}
 	}
 	return resp
-}
-
-// frameConn gives the channel's reads two deadlines: IdleTimeout while
-// waiting for a frame, then FrameTimeout from its first byte on.
-type frameConn struct {
-	net.Conn
-	frameTimeout time.Duration
-	idle         atomic.Bool
-}
-
-func (c *frameConn) waitFrame(idle time.Duration) {
-	c.idle.Store(true)
-	_ = c.Conn.SetReadDeadline(time.Now().Add(idle))
-}
-
-func (c *frameConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	if n > 0 && c.idle.CompareAndSwap(true, false) {
-		_ = c.Conn.SetReadDeadline(time.Now().Add(c.frameTimeout))
-	}
-	return n, err
 }
 
 // Close stops Serve loops and closes open channels, then waits for every
