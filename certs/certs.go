@@ -26,6 +26,10 @@ import (
 // chain; real chains have 2 to 4.
 const MaxChainLen = 10
 
+// MaxDetailLen bounds Error.Detail in bytes, so a detail always fits the
+// offloader's wire error (256 bytes).
+const MaxDetailLen = 200
+
 // Reason is why a chain was refused. Its values match wire.Reason one for one.
 type Reason uint8
 
@@ -55,6 +59,11 @@ func (r Reason) String() string {
 
 // Error is a refused chain: the reason, a detail, the chain as presented
 // (leaf first) and the underlying crypto/x509 error if any.
+//
+// Detail names certificates by position and subject ("leaf \"a.example\"",
+// "chain[1] ...") and says what is wrong with them, in at most MaxDetailLen
+// bytes; it never holds key material. Chain holds the certificates parsed
+// before the refusal (all of them unless the reason is ReasonMalformed).
 type Error struct {
 	Reason Reason
 	Detail string

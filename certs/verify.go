@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // reasonInfo is indexed by Reason: its metric-label name and the words that
@@ -49,10 +50,10 @@ func (v *Verifier) minRSABits() int {
 	return defaultMinRSABits
 }
 
-// verify runs the checks in the order the contract fixes. Each step looks at
-// the leaf and the intermediates as presented; a self-issued certificate
-// after the leaf is a root sent along, whose own key, signature and dates
-// are the trust store's business, not the server's.
+// verify runs the checks in the order the contract fixes. The checks before
+// path validation look at the leaf and at the intermediates that could be on
+// its path (see pathCandidates), so that they decide the reason whatever
+// crypto/x509 would have said first.
 func (v *Verifier) verify(chain [][]byte, serverName string) ([]*x509.Certificate, error) {
 	if len(chain) == 0 {
 		return nil, &Error{Reason: ReasonNoCertificate, Detail: "empty chain"}
@@ -65,29 +66,25 @@ func (v *Verifier) verify(chain [][]byte, serverName string) ([]*x509.Certificat
 	for i, der := range chain {
 		c, err := x509.ParseCertificate(der)
 		if err != nil {
-			return nil, &Error{Reason: ReasonMalformed, Detail: position(i) + ": " + trimX509(err), Chain: certs, Err: err}
+			return nil, &Error{Reason: ReasonMalformed, Detail: clip(position(i) + ": " + trimX509(err)), Chain: certs, Err: err}
 		}
 		certs = append(certs, c)
 	}
 	refuse := func(r Reason, detail string, err error) ([]*x509.Certificate, error) {
-		return nil, &Error{Reason: r, Detail: detail, Chain: certs, Err: err, serverName: serverName}
+		return nil, &Error{Reason: r, Detail: clip(detail), Chain: certs, Err: err, serverName: serverName}
 	}
 
+	checked := pathCandidates(certs)
+
 	// Weak keys, then weak signatures.
-	for i, c := range certs {
-		if presentedRoot(i, c) {
-			continue
-		}
-		if d := v.weakKey(c); d != "" {
-			return refuse(ReasonWeakKey, describe(i, c)+": "+d, nil)
+	for _, i := range checked {
+		if d := v.weakKey(certs[i]); d != "" {
+			return refuse(ReasonWeakKey, describe(i, certs[i])+": "+d, nil)
 		}
 	}
-	for i, c := range certs {
-		if presentedRoot(i, c) {
-			continue
-		}
-		if d := weakSignature(c.SignatureAlgorithm); d != "" {
-			return refuse(ReasonWeakSignature, describe(i, c)+": "+d, nil)
+	for _, i := range checked {
+		if d := weakSignature(certs[i].SignatureAlgorithm); d != "" {
+			return refuse(ReasonWeakSignature, describe(i, certs[i])+": "+d, nil)
 		}
 	}
 
@@ -103,12 +100,9 @@ func (v *Verifier) verify(chain [][]byte, serverName string) ([]*x509.Certificat
 
 	// Validity periods, before x509 so the reason says which bound failed.
 	now := v.now()
-	for i, c := range certs {
-		if presentedRoot(i, c) {
-			continue
-		}
-		if r, d := validity(c, now); r != ReasonNone {
-			return refuse(r, describe(i, c)+": "+d, nil)
+	for _, i := range checked {
+		if r, d := validity(certs[i], now); r != ReasonNone {
+			return refuse(r, describe(i, certs[i])+": "+d, nil)
 		}
 	}
 
@@ -139,10 +133,37 @@ func (v *Verifier) verify(chain [][]byte, serverName string) ([]*x509.Certificat
 	return chains[0], nil
 }
 
-// presentedRoot reports whether certificate i of a chain is a self-issued
-// certificate sent after the leaf.
-func presentedRoot(i int, c *x509.Certificate) bool {
-	return i > 0 && bytes.Equal(c.RawIssuer, c.RawSubject)
+// pathCandidates returns the indexes of the certificates our own checks
+// apply to: the leaf, and every presented certificate whose subject names
+// the issuer of the leaf or of another such certificate. crypto/x509 links
+// a path by those names, so any path it builds uses only these; certificates
+// a server sends along needlessly (an old cross-sign, another site's chain)
+// are not held against it. A self-issued certificate after the leaf is a
+// root sent along: its key, signature and dates are the trust store's
+// business, so it is left out too (the pool's copy is what x509 uses).
+func pathCandidates(certs []*x509.Certificate) []int {
+	linked := make([]bool, len(certs))
+	linked[0] = true
+	for grew := true; grew; {
+		grew = false
+		for i, c := range certs {
+			if !linked[i] {
+				continue
+			}
+			for j := 1; j < len(certs); j++ {
+				if !linked[j] && bytes.Equal(certs[j].RawSubject, c.RawIssuer) {
+					linked[j], grew = true, true
+				}
+			}
+		}
+	}
+	out := []int{0}
+	for j := 1; j < len(certs); j++ {
+		if linked[j] && !bytes.Equal(certs[j].RawIssuer, certs[j].RawSubject) {
+			out = append(out, j)
+		}
+	}
+	return out
 }
 
 func (v *Verifier) weakKey(c *x509.Certificate) string {
@@ -279,6 +300,19 @@ func quoteName(s string) string {
 		s = s[:max] + "..."
 	}
 	return fmt.Sprintf("%q", s)
+}
+
+// clip cuts a detail to MaxDetailLen bytes, on a UTF-8 boundary.
+func clip(s string) string {
+	if len(s) <= MaxDetailLen {
+		return s
+	}
+	const ellipsis = "..."
+	cut := MaxDetailLen - len(ellipsis)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + ellipsis
 }
 
 func trimX509(err error) string {

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tlsoffload/tlsoffload/certs"
 	"github.com/tlsoffload/tlsoffload/certs/testpki"
@@ -259,6 +260,27 @@ func verifyCases() []verifyCase {
 		{name: "good/RSA1024 with MinRSABits 1024", chain: issue([]string{"a.example"}, testpki.RSA1024, testpki.Good),
 			v: func(f *fixture) *certs.Verifier { v := f.verifier(); v.MinRSABits = 1024; return v }},
 
+		{name: "good/needless extra certificates ignored", chain: func(t *testing.T, f *fixture) [][]byte {
+			good := issue([]string{"a.example"}, testpki.ECDSAP256, testpki.Good)(t, f)
+			// An expired RSA-1024 SHA-1 certificate from another
+			// hierarchy, as a careless server might send along.
+			other, err := testpki.New(now.Add(-100 * 24 * time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			stale, err := other.Issue([]string{"stale.example"}, testpki.RSA1024, testpki.SHA1Signed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return append(good, stale.Chain...)
+		}},
+		{name: "expired/second copy of the intermediate", chain: func(t *testing.T, f *fixture) [][]byte {
+			good := issue([]string{"a.example"}, testpki.ECDSAP256, testpki.Good)(t, f)
+			tmpl := *f.mid.cert
+			tmpl.NotAfter = now.Add(-time.Hour)
+			old := mk(t, &tmpl, f.root, f.mid.key)
+			return append(good, old.cert.Raw)
+		}, want: certs.ReasonExpired},
 		{name: "no certificate/nil", chain: func(*testing.T, *fixture) [][]byte { return nil }, want: certs.ReasonNoCertificate},
 		{name: "no certificate/empty", chain: func(*testing.T, *fixture) [][]byte { return [][]byte{} }, want: certs.ReasonNoCertificate},
 
@@ -401,6 +423,26 @@ func TestVerifyReasons(t *testing.T) {
 				t.Error("verified chain does not end at a root")
 			}
 		})
+	}
+}
+
+func TestDetailIsBounded(t *testing.T) {
+	f := newFixture(t)
+	var names []string
+	for i := range 12 {
+		names = append(names, fmt.Sprintf("%d-%s.example", i, strings.Repeat("x", 60)))
+	}
+	l, err := f.p.Issue(names, testpki.ECDSAP256, testpki.Good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.verifier().Verify(l.Chain, "other.example")
+	var ce *certs.Error
+	if !errors.As(err, &ce) || ce.Reason != certs.ReasonNameMismatch {
+		t.Fatalf("%v", err)
+	}
+	if len(ce.Detail) > certs.MaxDetailLen || !utf8.ValidString(ce.Detail) || !strings.HasSuffix(ce.Detail, "...") {
+		t.Errorf("detail of %d bytes (valid UTF-8: %v): %q", len(ce.Detail), utf8.ValidString(ce.Detail), ce.Detail)
 	}
 }
 
