@@ -360,6 +360,9 @@ func serverOpen(conn net.Conn, lookup func(string) ([]byte, bool), allowPlaintex
 	return c, deviceID, nil
 }
 
+// Plaintext reports whether the channel was opened in plaintext mode.
+func (c *Channel) Plaintext() bool { return c.plaintext }
+
 // WriteFrame seals payload (at most MaxFrame bytes) and writes it as one
 // frame, in one write on the transport.
 func (c *Channel) WriteFrame(payload []byte) error {

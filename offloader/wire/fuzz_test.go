@@ -259,3 +259,46 @@ func TestRecordedClientReplays(t *testing.T) {
 		}
 	}
 }
+
+// recordedServer returns the bytes an offloader sent while opening a
+// channel with a device whose randomness is fixed.
+func recordedServer(t testing.TB, plaintext bool) []byte {
+	cc, sc := net.Pipe()
+	defer cc.Close()
+	var sent bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := ServerOpen(&recordingConn{Conn: sc, w: &sent}, lookupOne("dev-1", testPSK), true, &countingRand{next: 0x80})
+		done <- err
+	}()
+	if _, err := ClientOpen(cc, ChannelConfig{DeviceID: "dev-1", PSK: testPSK, Plaintext: plaintext, Rand: &countingRand{}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	return sent.Bytes()
+}
+
+// FuzzClientOpen feeds arbitrary offloader bytes to the device's opening.
+func FuzzClientOpen(f *testing.F) {
+	f.Add(byte(0), recordedServer(f, false))
+	f.Add(byte(1), recordedServer(f, true))
+	f.Add(byte(0), []byte{frameAlert, 0, 0, 1, byte(StatusBadVersion)})
+	f.Fuzz(func(t *testing.T, mode byte, in []byte) {
+		conn := newByteConn(in)
+		c, err := ClientOpen(conn, ChannelConfig{DeviceID: "dev-1", PSK: testPSK, Plaintext: mode&1 == 1, Rand: &countingRand{}})
+		if err != nil {
+			if c != nil {
+				t.Fatal("failed open returned a channel")
+			}
+			return
+		}
+		for i := 0; i < 8; i++ {
+			if _, err := c.ReadFrame(); err != nil {
+				break
+			}
+		}
+		c.Close()
+	})
+}

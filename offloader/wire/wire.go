@@ -2,7 +2,16 @@
 // operations of the design (Start, Auth, KeyGen, Key), their flights, typed
 // statuses, and the PSK channel that carries them. It is a leaf: it imports
 // nothing else of tlsoffload, so both the device-side client and the server
-// build on it. docs/PROTOCOL.md gives every byte.
+// build on it. docs/PROTOCOL.md gives every byte, and a test keeps its
+// test vector equal to what this code computes.
+//
+// The codec (codec.go) is cryptobyte throughout: every parse consumes its
+// whole input and checks each length against its limit before allocating;
+// Marshal refuses whatever the peer's Unmarshal would refuse. The channel
+// (channel.go, schedule.go) uses HKDF-SHA256 (RFC 5869), HMAC-SHA256 and
+// ChaCha20-Poly1305 (RFC 8439). It leaves out on purpose: forward secrecy
+// (keys come from the PSK and nonces only), rekeying, authenticated alerts,
+// and hiding the device id.
 //
 // CONTRACT: the exported API in this package is relied on by tlsclient, the
 // device-side client and the server; implementations may change, signatures
