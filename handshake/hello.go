@@ -20,8 +20,9 @@ func (m *ClientHello) Marshal() []byte {
 
 // MarshalChecked is Marshal with the reason it failed: a Random that is
 // neither empty (all zeros are sent) nor 32 bytes, a session id over 32
-// bytes, a field over its length limit, or an Extra extension that repeats
-// a type already sent. A ClientHello-shaping hook can call it to check its
+// bytes, no cipher suite, a ServerName our own parser would refuse (see
+// Unmarshal), an empty ALPN protocol, a field over its length limit, or an
+// Extra extension that repeats a type already sent. A ClientHello-shaping hook can call it to check its
 // work.
 func (m *ClientHello) MarshalChecked() ([]byte, error) {
 	random, err := helloRandom(m.Random)
@@ -30,6 +31,12 @@ func (m *ClientHello) MarshalChecked() ([]byte, error) {
 	}
 	if len(m.SessionID) > maxSessionID {
 		return nil, builderError("session id longer than 32 bytes")
+	}
+	if len(m.CipherSuites) == 0 {
+		return nil, builderError("no cipher suites")
+	}
+	if m.ServerName != "" && !validHostName([]byte(m.ServerName)) {
+		return nil, builderError("server name is not an ASCII host name without a trailing dot")
 	}
 	out, err := marshalMessageErr(TypeClientHello, func(b *cryptobyte.Builder) {
 		b.AddUint16(m.Version)
@@ -66,6 +73,19 @@ func (m *ClientHello) MarshalChecked() ([]byte, error) {
 	}
 	m.Raw = out
 	return out, nil
+}
+
+// ExtensionTypes lists the extension types Marshal sends, in order: those
+// of the set fields, then Extra's. A client checks a ServerHello's
+// extensions against it (RFC 5246 §7.4.1.4: a server sends only extensions
+// the client offered).
+func (m *ClientHello) ExtensionTypes() []uint16 {
+	exts, _ := m.extensions()
+	types := make([]uint16, len(exts))
+	for i, e := range exts {
+		types[i] = e.Type
+	}
+	return types
 }
 
 // extensions lists the extensions to send, in the order of the struct

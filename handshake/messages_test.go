@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"golang.org/x/crypto/cryptobyte"
 )
 
 func seq(n int, start byte) []byte {
@@ -366,6 +368,10 @@ func TestClientHelloFieldRules(t *testing.T) {
 		"alpn":       {CipherSuites: []uint16{1}, ALPNProtocols: []string{""}},
 		"alpn long":  {CipherSuites: []uint16{1}, ALPNProtocols: []string{strings.Repeat("a", 256)}},
 		"reneg long": {CipherSuites: []uint16{1}, SecureRenegotiation: true, RenegotiationInfo: seq(256, 0)},
+		"no suites":  {},
+		"sni dot":    {CipherSuites: []uint16{1}, ServerName: "example.com."},
+		"sni space":  {CipherSuites: []uint16{1}, ServerName: "exa mple.com"},
+		"extra long": {CipherSuites: []uint16{1}, Extra: []Extension{{Type: 99, Data: make([]byte, 1<<16)}}},
 	} {
 		if _, err := bad.MarshalChecked(); err == nil {
 			t.Errorf("%s: marshalled", name)
@@ -563,5 +569,36 @@ func TestErrorsArePrefixed(t *testing.T) {
 	_, err := ParseMessage([]byte{1, 0, 0, 1})
 	if err == nil || !strings.HasPrefix(err.Error(), "handshake: ") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+func TestClientHelloExtensionTypes(t *testing.T) {
+	ch := fullClientHello()
+	want := []uint16{ExtServerName, ExtSupportedGroups, ExtECPointFormats, ExtSignatureAlgorithms, ExtALPN,
+		ExtExtendedMasterSecret, ExtRenegotiationInfo, ExtSessionTicket, ExtMaxFragmentLength, ExtStatusRequest, 0x1234}
+	if got := ch.ExtensionTypes(); !equalU16(got, want) {
+		t.Errorf("ExtensionTypes = %v", got)
+	}
+	// The order on the wire is the same: walk the extensions block.
+	s := cryptobyte.String(ch.Marshal()[4:])
+	var sid, suites, comp, exts cryptobyte.String
+	if !s.Skip(2+32) || !s.ReadUint8LengthPrefixed(&sid) || !s.ReadUint16LengthPrefixed(&suites) ||
+		!s.ReadUint8LengthPrefixed(&comp) || !s.ReadUint16LengthPrefixed(&exts) {
+		t.Fatal("cannot walk the ClientHello")
+	}
+	var wire []uint16
+	for !exts.Empty() {
+		var typ uint16
+		var data cryptobyte.String
+		if !exts.ReadUint16(&typ) || !exts.ReadUint16LengthPrefixed(&data) {
+			t.Fatal("bad extension")
+		}
+		wire = append(wire, typ)
+	}
+	if !equalU16(wire, want) {
+		t.Errorf("wire order = %v", wire)
+	}
+	if len((&ClientHello{CipherSuites: []uint16{1}}).ExtensionTypes()) != 0 {
+		t.Error("a hello without extensions lists some")
 	}
 }
