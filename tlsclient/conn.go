@@ -195,6 +195,9 @@ func (c *Conn) Read(b []byte) (int, error) {
 		}
 		switch typ {
 		case record.TypeApplicationData:
+			if len(msg) == 0 {
+				continue // the record layer bounds a run of empty records
+			}
 			if len(msg) <= len(b) {
 				return copy(b, msg), nil
 			}

@@ -144,7 +144,10 @@ func (hs *clientHandshakeState) sendClientHello() error {
 		return fmt.Errorf("tlsclient: building ClientHello: %w", err)
 	}
 	hs.hello = hello
-	hs.offered = offeredExtensions(hello)
+	hs.offered = make(map[uint16]bool)
+	for _, t := range hello.ExtensionTypes() {
+		hs.offered[t] = true
+	}
 	hs.writeTranscript(msg)
 	if err := hs.c.rc.WriteRecords(record.TypeHandshake, msg); err != nil {
 		return fmt.Errorf("tlsclient: writing ClientHello: %w", err)
@@ -154,30 +157,6 @@ func (hs *clientHandshakeState) sendClientHello() error {
 	}
 	hs.config.trace("tls: ClientHello sent (%d suites, SNI %q)", len(hello.CipherSuites), hello.ServerName)
 	return nil
-}
-
-// offeredExtensions lists the extension types hello carries, as Marshal
-// emits them: the set fields, then Extra.
-func offeredExtensions(h *handshake.ClientHello) map[uint16]bool {
-	m := make(map[uint16]bool)
-	set := func(t uint16, ok bool) {
-		if ok {
-			m[t] = true
-		}
-	}
-	set(handshake.ExtServerName, h.ServerName != "")
-	set(handshake.ExtSupportedGroups, len(h.SupportedGroups) > 0)
-	set(handshake.ExtECPointFormats, len(h.PointFormats) > 0)
-	set(handshake.ExtSignatureAlgorithms, len(h.SignatureAlgorithms) > 0)
-	set(handshake.ExtALPN, len(h.ALPNProtocols) > 0)
-	set(handshake.ExtExtendedMasterSecret, h.ExtendedMasterSecret)
-	set(handshake.ExtRenegotiationInfo, h.SecureRenegotiation)
-	set(handshake.ExtSessionTicket, h.TicketSupported)
-	set(handshake.ExtMaxFragmentLength, h.MaxFragmentLength != 0)
-	for _, e := range h.Extra {
-		m[e.Type] = true
-	}
-	return m
 }
 
 func (hs *clientHandshakeState) readServerHello() error {

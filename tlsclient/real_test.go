@@ -637,3 +637,54 @@ func TestDialerStartsWhileDialling(t *testing.T) {
 		t.Error("dial to a closed port succeeded")
 	}
 }
+
+// startGate is an Offloader whose Start answers only once the server has
+// accepted the TCP connection: a Dialer that ran Start before dialling
+// would fail it.
+type startGate struct {
+	next     Offloader
+	accepted <-chan struct{}
+}
+
+func (g *startGate) Do(ctx context.Context, f *wire.Flight) (*wire.FlightResponse, error) {
+	if f.Requests[0].Op == wire.OpStart {
+		select {
+		case <-g.accepted:
+		case <-time.After(5 * time.Second):
+			return nil, errors.New("start: the TCP connection was not dialled meanwhile")
+		}
+	}
+	return g.next.Do(ctx, f)
+}
+
+func TestDialerStartConcurrentWithDial(t *testing.T) {
+	e := getRealEnv(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	accepted := make(chan struct{})
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		close(accepted)
+		defer c.Close()
+		tc := tls.Server(c, tlsServerConfig(e.ecdsa))
+		if tc.Handshake() == nil {
+			echo(tc)
+		}
+	}()
+	cfg, _ := e.config(t)
+	cfg.Offloader = &startGate{next: cfg.Offloader, accepted: accepted}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := (&Dialer{Config: cfg}).DialContext(ctx, "tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	echoBothWays(t, c)
+}

@@ -890,3 +890,33 @@ func TestStartCacheEviction(t *testing.T) {
 		t.Error("a zero TTL answer was cached")
 	}
 }
+
+func TestScriptedReadDeadlineAfterHandshake(t *testing.T) {
+	release := make(chan struct{})
+	c, done := runScript(t, nil, func(p *scriptPeer) error {
+		if err := p.fullHandshake(); err != nil {
+			return err
+		}
+		<-release
+		_, err := p.rc.Write([]byte("late"))
+		return err
+	})
+	if err := c.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	buf := make([]byte, 16)
+	if n, err := c.Read(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Read = %d, %v; want a timeout", n, err)
+	}
+	// A timeout is not fatal: with the deadline lifted, reading goes on.
+	c.SetReadDeadline(time.Time{})
+	close(release)
+	n, err := c.Read(buf)
+	if err != nil || string(buf[:n]) != "late" {
+		t.Fatalf("Read after the timeout = %q, %v", buf[:n], err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
