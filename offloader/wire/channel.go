@@ -343,15 +343,19 @@ func serverOpen(conn net.Conn, lookup func(string) ([]byte, bool), allowPlaintex
 		}
 		return nil, "", wrapIO("reading confirm", err)
 	}
-	if typ == frameAlert {
-		return nil, "", alertError(payload)
+	detail := "wrong psk"
+	if !known {
+		detail = "unknown device"
 	}
-	match := subtle.ConstantTimeCompare(payload, sch.clientConfirm[:])
-	if match != 1 || !known {
-		detail := "wrong psk"
-		if !known {
-			detail = "unknown device"
+	if typ == frameAlert {
+		// The device refused our confirm: for the log, say why.
+		e := alertError(payload)
+		if e.Status == StatusAuthFailed {
+			e.Detail = detail
 		}
+		return nil, "", e
+	}
+	if subtle.ConstantTimeCompare(payload, sch.clientConfirm[:]) != 1 || !known {
 		return nil, "", refuse(StatusAuthFailed, detail)
 	}
 	c := &Channel{conn: conn, r: r}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -302,8 +303,12 @@ func TestChannelWrongPSK(t *testing.T) {
 
 // An unknown device sees exactly what a device with a wrong PSK sees.
 func TestChannelUnknownDeviceLooksLikeWrongPSK(t *testing.T) {
-	wrong, _ := openPair(t, ChannelConfig{DeviceID: "dev-1", PSK: bytes.Repeat([]byte{0x43}, 32)}, lookupOne("dev-1", testPSK), false)
+	wrong, wsr := openPair(t, ChannelConfig{DeviceID: "dev-1", PSK: bytes.Repeat([]byte{0x43}, 32)}, lookupOne("dev-1", testPSK), false)
 	unknown, sr := openPair(t, ChannelConfig{DeviceID: "dev-2", PSK: testPSK}, lookupOne("dev-1", testPSK), false)
+	// Only the offloader's own error (for its log) tells them apart.
+	if sr.err == nil || wsr.err == nil || !strings.Contains(sr.err.Error(), "unknown device") || !strings.Contains(wsr.err.Error(), "wrong psk") {
+		t.Errorf("server errors: unknown device %q, wrong psk %q", sr.err, wsr.err)
+	}
 	if !errors.Is(unknown.err, StatusAuthFailed) || !errors.Is(sr.err, StatusAuthFailed) {
 		t.Fatalf("unknown device: client %v, server %v", unknown.err, sr.err)
 	}
