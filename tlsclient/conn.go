@@ -95,7 +95,11 @@ const closeNotifyTimeout = 5 * time.Second
 // Client returns a client connection over conn. The handshake runs on the
 // first Read or Write, or on Handshake.
 func Client(conn net.Conn, config *Config) *Conn {
-	return newConn(conn, config, config.ServerName)
+	name := ""
+	if config != nil {
+		name = config.ServerName
+	}
+	return newConn(conn, config, name)
 }
 
 func newConn(conn net.Conn, config *Config, serverName string) *Conn {
@@ -148,10 +152,10 @@ func (c *Conn) runHandshake(ctx context.Context) (err error) {
 		defer cancel()
 	}
 
-	hs := &clientHandshakeState{c: c, ctx: opCtx, config: c.config, serverName: c.serverName}
 	if c.config == nil {
 		return errors.New("tlsclient: nil Config")
 	}
+	hs := &clientHandshakeState{c: c, ctx: opCtx, config: c.config, serverName: c.serverName}
 	if err := hs.handshake(); err != nil {
 		return err
 	}
