@@ -53,6 +53,29 @@ var errTokenTooLarge = errors.New("offloader: state too large for a token")
 
 // sealToken seals st for the device's next flight of this handshake.
 func (s *Server) sealToken(deviceID string, hsID [16]byte, st *hsState) ([]byte, error) {
+	plain, err := marshalState(st, s.now().Add(s.cfg.TokenTTL).UnixNano())
+	if err != nil {
+		return nil, err
+	}
+	defer clear(plain)
+
+	a := s.tokenAEAD
+	if 1+a.NonceSize()+len(plain)+a.Overhead() > wire.MaxToken {
+		return nil, errTokenTooLarge
+	}
+	tok := make([]byte, 1+a.NonceSize(), 1+a.NonceSize()+len(plain)+a.Overhead())
+	tok[0] = tokenVersion
+	if _, err := io.ReadFull(s.rand(), tok[1:]); err != nil {
+		return nil, fmt.Errorf("offloader: token nonce: %w", err)
+	}
+	return a.Seal(tok, tok[1:], plain, tokenAD(deviceID, hsID)), nil
+}
+
+// marshalState encodes st with its expiry (the token's plaintext).
+func marshalState(st *hsState, expiry int64) ([]byte, error) {
+	if st.suite == nil || st.transcript == nil {
+		return nil, errors.New("offloader: incomplete state")
+	}
 	hs, ok := st.transcript.(encoding.BinaryMarshaler)
 	if !ok {
 		return nil, errors.New("offloader: transcript hash state cannot be saved")
@@ -62,7 +85,7 @@ func (s *Server) sealToken(deviceID string, hsID [16]byte, st *hsState) ([]byte,
 		return nil, err
 	}
 	var b cryptobyte.Builder
-	b.AddUint64(uint64(s.now().Add(s.cfg.TokenTTL).UnixNano()))
+	b.AddUint64(uint64(expiry))
 	b.AddUint8(uint8(st.stage))
 	b.AddUint16(st.suite.ID)
 	b.AddUint16(st.clientVersion)
@@ -90,18 +113,7 @@ func (s *Server) sealToken(deviceID string, hsID [16]byte, st *hsState) ([]byte,
 	if err != nil {
 		return nil, errTokenTooLarge
 	}
-	defer clear(plain)
-
-	a := s.tokenAEAD
-	if 1+a.NonceSize()+len(plain)+a.Overhead() > wire.MaxToken {
-		return nil, errTokenTooLarge
-	}
-	tok := make([]byte, 1+a.NonceSize(), 1+a.NonceSize()+len(plain)+a.Overhead())
-	tok[0] = tokenVersion
-	if _, err := io.ReadFull(s.rand(), tok[1:]); err != nil {
-		return nil, fmt.Errorf("offloader: token nonce: %w", err)
-	}
-	return a.Seal(tok, tok[1:], plain, tokenAD(deviceID, hsID)), nil
+	return plain, nil
 }
 
 func addU8(b *cryptobyte.Builder, v []byte) {
@@ -128,6 +140,24 @@ func (s *Server) openToken(deviceID string, hsID [16]byte, tok []byte) (*hsState
 	}
 	defer clear(plain)
 
+	st, expiry, err := unmarshalState(plain)
+	if err != nil {
+		// Only a server holding the key sealed it: a bug, or a key shared
+		// with a different version.
+		return nil, badToken("token state does not parse")
+	}
+	if s.now().UnixNano() > expiry {
+		st.wipe()
+		return nil, badToken("token expired")
+	}
+	return st, nil
+}
+
+var errBadState = errors.New("offloader: bad token state")
+
+// unmarshalState decodes marshalState's output and checks it is a state
+// Auth or KeyGen could have left. The result shares no memory with plain.
+func unmarshalState(plain []byte) (*hsState, int64, error) {
 	st := &hsState{}
 	var (
 		expiry               uint64
@@ -145,21 +175,32 @@ func (s *Server) openToken(deviceID string, hsID [16]byte, tok []byte) (*hsState
 		!in.ReadUint8LengthPrefixed(&point) || !in.ReadUint16LengthPrefixed(&mod) ||
 		!in.ReadUint32(&exp) || !in.ReadUint16LengthPrefixed(&hstate) ||
 		!in.ReadUint8LengthPrefixed(&pm) || !in.ReadUint16LengthPrefixed(&cke) || !in.Empty() {
-		// Only a server holding the key sealed it: a bug, or a key shared
-		// with a different version.
-		return nil, badToken("token state does not parse")
-	}
-	if s.now().UnixNano() > int64(expiry) {
-		return nil, badToken("token expired")
+		return nil, 0, errBadState
 	}
 	st.stage = stage(stg)
 	if st.stage != stageAuthed && st.stage != stageKeyGen {
-		return nil, badToken("token state does not parse")
+		return nil, 0, errBadState
 	}
 	if st.suite = handshake.SuiteByID(suiteID); st.suite == nil {
-		return nil, badToken("token state does not parse")
+		return nil, 0, errBadState
 	}
-	// The strings alias plain, which is zeroed on return: copy them out.
+	if len(cr) != 32 || len(sr) != 32 || ems > 1 {
+		return nil, 0, errBadState
+	}
+	switch st.suite.KeyExchange {
+	case handshake.KeyExchangeRSA:
+		if len(mod) == 0 || exp < 3 || exp&1 == 0 || exp > 1<<31-1 || len(point) != 0 {
+			return nil, 0, errBadState
+		}
+	default:
+		if !groupAllowed(st.group) || len(point) == 0 || len(mod) != 0 || exp != 0 {
+			return nil, 0, errBadState
+		}
+	}
+	if (st.stage == stageKeyGen) != (len(pm) > 0 && len(cke) > 0) {
+		return nil, 0, errBadState
+	}
+	// The strings alias plain, which the caller zeroes: copy them out.
 	st.clientRandom = append([]byte(nil), cr...)
 	st.serverRandom = append([]byte(nil), sr...)
 	st.ems = ems == 1
@@ -167,12 +208,13 @@ func (s *Server) openToken(deviceID string, hsID [16]byte, tok []byte) (*hsState
 	if len(mod) > 0 {
 		st.rsaKey = &rsa.PublicKey{N: new(big.Int).SetBytes(mod), E: int(exp)}
 	}
+	var err error
 	if st.transcript, err = restoreHash(st.suite.Hash, hstate); err != nil {
-		return nil, badToken("token state does not parse")
+		return nil, 0, errBadState
 	}
 	if st.stage == stageKeyGen {
 		st.premaster = append([]byte(nil), pm...)
 		st.cke = append([]byte(nil), cke...)
 	}
-	return st, nil
+	return st, int64(expiry), nil
 }
