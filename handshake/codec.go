@@ -89,10 +89,7 @@ func readBody(b []byte, typ uint8) (cryptobyte.String, error) {
 // It returns nil if the builder recorded an error (a field too long for its
 // length prefix, or an error set through b.SetError).
 func marshalMessage(typ uint8, body func(b *cryptobyte.Builder)) []byte {
-	var b cryptobyte.Builder
-	b.AddUint8(typ)
-	b.AddUint24LengthPrefixed(body)
-	out, err := b.Bytes()
+	out, err := marshalMessageErr(typ, body)
 	if err != nil {
 		return nil
 	}

@@ -22,8 +22,8 @@ func (m *ClientHello) Marshal() []byte {
 // neither empty (all zeros are sent) nor 32 bytes, a session id over 32
 // bytes, no cipher suite, a ServerName our own parser would refuse (see
 // Unmarshal), an empty ALPN protocol, a field over its length limit, or an
-// Extra extension that repeats a type already sent. A ClientHello-shaping hook can call it to check its
-// work.
+// Extra extension that repeats a type already sent. A ClientHello-shaping
+// hook can call it to check its work. Errors start with "handshake: ".
 func (m *ClientHello) MarshalChecked() ([]byte, error) {
 	random, err := helloRandom(m.Random)
 	if err != nil {
@@ -69,6 +69,10 @@ func (m *ClientHello) MarshalChecked() ([]byte, error) {
 		})
 	})
 	if err != nil {
+		if _, ok := err.(builderError); !ok {
+			// cryptobyte's own error: a vector over its length prefix.
+			err = builderError("a field is too long for its length prefix")
+		}
 		return nil, err
 	}
 	m.Raw = out

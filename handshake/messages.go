@@ -5,6 +5,22 @@
 // use it; it imports only record (for the suite table's cipher
 // constructors), the standard library and x/crypto.
 //
+// Implemented: the TLS 1.2 handshake messages of RFC 5246 §7.4 (plus
+// CertificateStatus, RFC 6066 §8, and NewSessionTicket, RFC 5077 §3.3) with
+// the extensions of RFC 6066 (server_name, max_fragment_length,
+// status_request), RFC 8422 (supported_groups, ec_point_formats, ECDHE
+// parameters), RFC 7301 (ALPN), RFC 7627 (extended master secret), RFC 5746
+// (renegotiation_info) and RFC 5077 (session_ticket); the TLS 1.2 PRF,
+// master secret, key block and Finished of RFC 5246 §5, §6.3, §8.1 and RFC
+// 7627 §4. Every codec is built on x/crypto/cryptobyte; parsers consume all
+// input and return *DecodeError or *IllegalParameterError, so the caller
+// picks the alert.
+//
+// Left out: the TLS 1.0/1.1 PRF (MD5 and SHA-1) and the CBC suites, TLS 1.3
+// messages (a TLS 1.3 ClientHello's extensions are kept as bytes in Extra),
+// explicit-curve ECDHE parameters (refused), and renegotiation beyond
+// parsing HelloRequest.
+//
 // CONTRACT: the exported API in this package is relied on by tlsclient and the
 // offloader; implementations may change, signatures may not without updating
 // every caller.
