@@ -119,6 +119,7 @@ type hsOpts struct {
 	sni        string // ClientHello server_name; "" sends none
 	serverName string // the name given to Auth (defaults to testHost)
 	leaf       *testpki.Leaf
+	clientAuth bool // the server asks for a client certificate
 }
 
 // peer is the device end of a handshake with a crypto/tls server.
@@ -126,6 +127,7 @@ type peer struct {
 	rc         *record.Conn
 	ch         *handshake.ClientHello
 	transcript []byte // ClientHello … ServerHelloDone
+	clientMsgs []byte // what the client sends before its ClientKeyExchange
 	done       chan error
 	suite      *handshake.Suite
 }
@@ -147,6 +149,9 @@ func startHandshake(t testing.TB, o hsOpts) *peer {
 		MinVersion:   tls.VersionTLS12,
 		MaxVersion:   tls.VersionTLS12,
 		CipherSuites: []uint16{o.suite},
+	}
+	if o.clientAuth {
+		tcfg.ClientAuth = tls.RequestClientCert
 	}
 	done := make(chan error, 1)
 	go func() {
@@ -197,6 +202,9 @@ func startHandshake(t testing.TB, o hsOpts) *peer {
 			t.Fatalf("server sent record type %d", typ)
 		}
 		p.transcript = append(p.transcript, msg...)
+		if msg[0] == handshake.TypeCertificateRequest {
+			p.clientMsgs = (&handshake.Certificate{}).Marshal() // no client certificate
+		}
 		if msg[0] == handshake.TypeServerHelloDone {
 			break
 		}
@@ -217,7 +225,7 @@ func (p *peer) finish(t testing.TB, cke []byte, key *wire.KeyResponse) {
 		t.Fatalf("master %d bytes, key block %d bytes", len(key.MasterSecret), len(key.KeyBlock))
 	}
 	ckeMsg := (&handshake.ClientKeyExchange{Body: cke}).Marshal()
-	transcript := append(append([]byte(nil), p.transcript...), ckeMsg...)
+	transcript := append(append(append([]byte(nil), p.transcript...), p.clientMsgs...), ckeMsg...)
 
 	cmac, smac, ckey, skey, civ, siv := s.Keys(key.KeyBlock)
 	wc, err := s.NewCipher(handshake.VersionTLS12, cmac, ckey, civ)
@@ -232,7 +240,7 @@ func (p *peer) finish(t testing.TB, cke []byte, key *wire.KeyResponse) {
 	finMsg := fin.Marshal()
 	transcript = append(transcript, finMsg...)
 
-	if err := p.rc.WriteRecords(record.TypeHandshake, ckeMsg); err != nil {
+	if err := p.rc.WriteRecords(record.TypeHandshake, append(append([]byte(nil), p.clientMsgs...), ckeMsg...)); err != nil {
 		t.Fatal(err)
 	}
 	p.rc.PrepareWrite(wc)
@@ -352,7 +360,9 @@ func checkStatus(t testing.TB, resp *wire.FlightResponse, i int, status wire.Sta
 func handshakeThrough(t testing.TB, fx *fixture, o hsOpts) {
 	t.Helper()
 	p := startHandshake(t, o)
-	resp := fx.srv.Do(context.Background(), testDevice, pipelined(p.transcript))
+	f := pipelined(p.transcript)
+	f.Requests[2].Key.ClientMessages = p.clientMsgs
+	resp := fx.srv.Do(context.Background(), testDevice, f)
 	checkOK(t, resp)
 	if resp.ID != 7 || len(resp.Token) != 0 {
 		t.Fatalf("pipelined response: id %d, token %d bytes", resp.ID, len(resp.Token))

@@ -29,6 +29,8 @@ func TestPipelinedHandshakes(t *testing.T) {
 		{"ECDHE_ECDSA/P-384 cert/no EMS", hsOpts{suite: handshake.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, groups: []uint16{handshake.GroupP256}, leaf: p384}},
 		{"RSA kx/EMS", hsOpts{suite: handshake.TLS_RSA_WITH_AES_128_GCM_SHA256, ems: true, leaf: rsaLeaf}},
 		{"RSA kx/SHA384/no EMS", hsOpts{suite: handshake.TLS_RSA_WITH_AES_256_GCM_SHA384, leaf: rsaLeaf}},
+		{"ECDHE_RSA/EMS/client certificate asked", hsOpts{suite: handshake.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, ems: true, leaf: rsaLeaf, clientAuth: true}},
+		{"RSA kx/no EMS/client certificate asked", hsOpts{suite: handshake.TLS_RSA_WITH_AES_128_GCM_SHA256, leaf: rsaLeaf, clientAuth: true}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { handshakeThrough(t, fx, c.o) })

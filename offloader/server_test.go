@@ -3,12 +3,17 @@ package offloader
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -115,10 +120,11 @@ func TestServeConnRefusals(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, _, err := dial(t, fx, c.cfg, c.plaintextOK)
+			_, done, err := dial(t, fx, c.cfg, c.plaintextOK)
 			if !errors.Is(err, c.status) {
 				t.Fatalf("ClientOpen: %v, want status %d", err, c.status)
 			}
+			<-done // the server has counted the refusal
 		})
 	}
 	if got := metricValue(t, fx.prom, "tlsoffload_channels_total", "result", "auth_failed"); got != 3 {
@@ -277,5 +283,61 @@ func TestNewConfig(t *testing.T) {
 	}
 	if _, err := New(Config{Registry: reg, Metrics: prom}); err == nil {
 		t.Error("a second server registered on the same metrics registry")
+	}
+}
+
+// syncBuffer is a log sink for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestLogsHoldNoSecrets(t *testing.T) {
+	var logs syncBuffer
+	fx := newFixture(t, func(c *Config) {
+		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	ch, done, err := dial(t, fx, wire.ChannelConfig{DeviceID: testDevice, PSK: testPSK}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startHandshake(t, hsOpts{suite: handshake.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, ems: true, leaf: testLeaf(t, testpki.RSA2048, testpki.Good)})
+	resp := roundTrip(t, ch, pipelined(p.transcript))
+	checkOK(t, resp)
+	key := resp.Results[2].Key
+	if err := ch.WriteFrame([]byte("garbage")); err != nil { // logged as malformed
+		t.Fatal(err)
+	}
+	<-done
+	_, done, err = dial(t, fx, wire.ChannelConfig{DeviceID: testDevice, PSK: bytes.Repeat([]byte{3}, 32)}, false)
+	if err == nil {
+		t.Fatal("wrong PSK accepted")
+	}
+	<-done
+
+	out := logs.String()
+	for _, want := range []string{"channel open", "device=" + testDevice, "malformed flight", "channel refused", "result=auth_failed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("logs lack %q:\n%s", want, out)
+		}
+	}
+	for name, secret := range map[string][]byte{"PSK": testPSK, "master secret": key.MasterSecret, "key block": key.KeyBlock} {
+		for _, enc := range []string{string(secret), hex.EncodeToString(secret), base64.StdEncoding.EncodeToString(secret), fmt.Sprint(secret)} {
+			if strings.Contains(out, enc) {
+				t.Errorf("logs hold the %s", name)
+			}
+		}
 	}
 }
