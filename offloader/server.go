@@ -5,6 +5,15 @@
 // between the sequential mode's requests travels as a sealed token. No
 // device-side package imports this one.
 //
+// The operations (ops.go) implement, for TLS 1.2 only: the ECDHE key
+// exchange of RFC 8422 (X25519, P-256, P-384; ServerKeyExchange signatures
+// with RSA PKCS #1 v1.5, RSA-PSS and ECDSA, never SHA-1, per RFC 9155), the
+// RSA key exchange of RFC 5246 §7.4.7.1, the master secret of RFC 5246 §8.1
+// or RFC 7627 §4 and the key block of RFC 5246 §6.3. Left out: TLS 1.0 and
+// 1.1, finite-field DHE, client certificates (the device may only answer a
+// CertificateRequest with an empty Certificate), and revocation or pinning
+// beyond what package certs does.
+//
 // CONTRACT: the exported API in this file is relied on by cmd/offloader,
 // cmd/ocurl (embedded offloader) and integration tests; implementations may
 // change, signatures may not without updating every caller.
