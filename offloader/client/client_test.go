@@ -1,0 +1,653 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tlsoffload/tlsoffload/offloader/wire"
+)
+
+var testPSK = bytes.Repeat([]byte{0x42}, 32)
+
+const testDevice = "dev-1"
+
+// fakeServer is a tiny offloader: it opens channels with wire.ServerOpen
+// and answers each Flight through handle, which by default echoes one OK
+// Result per request and the flight's Token (so tests can tell answers
+// apart). The real server is tested in package offloader.
+type fakeServer struct {
+	t      *testing.T
+	l      net.Listener
+	handle func(f *wire.Flight) *wire.FlightResponse // nil: echo; a nil answer: none
+	// onFlight, when set, runs in the channel's goroutine before handle
+	// and may answer out of band through send, or kill the channel.
+	onFlight func(f *wire.Flight, send func(*wire.FlightResponse), kill func()) bool
+
+	mu     sync.Mutex
+	opens  int // ServerOpen attempts
+	chans  int // channels opened
+	conns  []net.Conn
+	closed bool
+	wg     sync.WaitGroup
+}
+
+func newFakeServer(t *testing.T) *fakeServer {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &fakeServer{t: t, l: l}
+	s.wg.Add(1)
+	go s.acceptLoop()
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *fakeServer) addr() string { return s.l.Addr().String() }
+
+func (s *fakeServer) acceptLoop() {
+	defer s.wg.Done()
+	for {
+		c, err := s.l.Accept()
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			c.Close()
+			return
+		}
+		s.conns = append(s.conns, c)
+		s.opens++
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go s.serveConn(c)
+	}
+}
+
+func (s *fakeServer) serveConn(c net.Conn) {
+	defer s.wg.Done()
+	defer c.Close()
+	lookup := func(id string) ([]byte, bool) {
+		if id != testDevice {
+			return nil, false
+		}
+		return testPSK, true
+	}
+	ch, _, err := wire.ServerOpen(c, lookup, true, nil)
+	if err != nil {
+		return
+	}
+	defer ch.Close()
+	s.mu.Lock()
+	s.chans++
+	s.mu.Unlock()
+	var wmu sync.Mutex
+	send := func(r *wire.FlightResponse) {
+		b, err := r.Marshal()
+		if err != nil {
+			s.t.Errorf("fake server: marshal: %v", err)
+			return
+		}
+		wmu.Lock()
+		defer wmu.Unlock()
+		ch.WriteFrame(b)
+	}
+	for {
+		b, err := ch.ReadFrame()
+		if err != nil {
+			return
+		}
+		f := new(wire.Flight)
+		if err := f.Unmarshal(b); err != nil {
+			s.t.Errorf("fake server: flight does not parse: %v", err)
+			return
+		}
+		if s.onFlight != nil && s.onFlight(f, send, func() { c.Close() }) {
+			continue
+		}
+		s.mu.Lock()
+		h := s.handle
+		s.mu.Unlock()
+		if h == nil {
+			h = echo
+		}
+		if r := h(f); r != nil {
+			send(r)
+		}
+	}
+}
+
+// stop closes the listener and every channel, and waits for them.
+func (s *fakeServer) stop() {
+	s.mu.Lock()
+	s.closed = true
+	conns := s.conns
+	s.conns = nil
+	s.mu.Unlock()
+	s.l.Close()
+	for _, c := range conns {
+		c.Close()
+	}
+	s.wg.Wait()
+}
+
+func (s *fakeServer) counts() (opens, chans int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.opens, s.chans
+}
+
+func echo(f *wire.Flight) *wire.FlightResponse {
+	r := &wire.FlightResponse{ID: f.ID, Token: f.Token}
+	for _, q := range f.Requests {
+		res := wire.Result{Op: q.Op}
+		switch q.Op {
+		case wire.OpStart:
+			res.Start = &wire.StartResponse{
+				Versions:     q.Start.Versions,
+				CipherSuites: q.Start.CipherSuites,
+				TTL:          time.Minute,
+			}
+		case wire.OpAuth:
+			res.Auth = &wire.AuthResponse{}
+		case wire.OpKeyGen:
+			res.KeyGen = &wire.KeyGenResponse{ClientKeyExchange: []byte{1, 2, 3}}
+		case wire.OpKey:
+			res.Key = &wire.KeyResponse{MasterSecret: make([]byte, 48), KeyBlock: make([]byte, 40)}
+		}
+		r.Results = append(r.Results, res)
+	}
+	return r
+}
+
+func startFlight(tag string) *wire.Flight {
+	return &wire.Flight{
+		ID:    0xdeadbeef, // Do must overwrite it
+		Token: []byte(tag),
+		Requests: []wire.Request{{Op: wire.OpStart, Start: &wire.StartRequest{
+			ServerName:   "example.com",
+			Versions:     []uint16{0x0303},
+			CipherSuites: []uint16{0xc02f},
+		}}},
+	}
+}
+
+func newTestClient(t *testing.T, addrs ...string) *Client {
+	t.Helper()
+	c, err := New(Config{Addrs: addrs, DeviceID: testDevice, PSK: testPSK, DialTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// deadAddr returns a loopback address nothing listens on.
+func deadAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := l.Addr().String()
+	l.Close()
+	return a
+}
+
+// current returns the client's live channel, for tests that wait on it.
+func (c *Client) current() *conn {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cur
+}
+
+func TestDo(t *testing.T) {
+	s := newFakeServer(t)
+	c := newTestClient(t, s.addr())
+	f := startFlight("one")
+	r, err := c.Do(context.Background(), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.ID == 0xdeadbeef {
+		t.Error("Do kept the caller's flight id")
+	}
+	if r.ID != f.ID || string(r.Token) != "one" || len(r.Results) != 1 || r.Results[0].Start == nil {
+		t.Fatalf("response %+v", r)
+	}
+	if r.Results[0].Start.TTL != time.Minute {
+		t.Errorf("TTL %v", r.Results[0].Start.TTL)
+	}
+}
+
+func TestPlaintext(t *testing.T) {
+	s := newFakeServer(t)
+	c, err := New(Config{Addrs: []string{s.addr()}, DeviceID: testDevice, Plaintext: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Do(context.Background(), startFlight("p")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestUnixAddress(t *testing.T) {
+	path := t.TempDir() + "/o.sock"
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &fakeServer{t: t, l: l}
+	s.wg.Add(1)
+	go s.acceptLoop()
+	t.Cleanup(s.stop)
+	c := newTestClient(t, "unix:"+path)
+	if _, err := c.Do(context.Background(), startFlight("u")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestMultiplexed holds every answer until all n flights arrived, then
+// answers in reverse order: it only passes if the calls share one channel
+// concurrently and answers are matched by id.
+func TestMultiplexed(t *testing.T) {
+	const n = 20
+	s := newFakeServer(t)
+	var held []*wire.Flight
+	s.onFlight = func(f *wire.Flight, send func(*wire.FlightResponse), _ func()) bool {
+		held = append(held, f) // the channel's goroutine only
+		if len(held) == n {
+			ids := map[uint32]bool{}
+			for i := len(held) - 1; i >= 0; i-- {
+				if ids[held[i].ID] {
+					t.Errorf("id %d used twice", held[i].ID)
+				}
+				ids[held[i].ID] = true
+				send(echo(held[i]))
+			}
+		}
+		return true
+	}
+	c := newTestClient(t, s.addr())
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tag := fmt.Sprint("call-", i)
+			r, err := c.Do(context.Background(), startFlight(tag))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if string(r.Token) != tag {
+				t.Errorf("call %s got the answer for %s", tag, r.Token)
+			}
+		}()
+	}
+	wg.Wait()
+	if opens, chans := s.counts(); opens != 1 || chans != 1 {
+		t.Errorf("%d connections, %d channels; want one of each", opens, chans)
+	}
+}
+
+func TestContextCancel(t *testing.T) {
+	s := newFakeServer(t)
+	release := make(chan *wire.Flight, 1)
+	arrived := make(chan struct{})
+	s.onFlight = func(f *wire.Flight, send func(*wire.FlightResponse), _ func()) bool {
+		if string(f.Token) == "never" {
+			return true
+		}
+		if string(f.Token) == "hang" {
+			release <- f
+			close(arrived)
+			return true
+		}
+		// Answer the hung flight late, just before this one.
+		select {
+		case h := <-release:
+			send(echo(h))
+		default:
+		}
+		return false
+	}
+	c := newTestClient(t, s.addr())
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.Do(ctx, startFlight("hang"))
+		errc <- err
+	}()
+	<-arrived
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("canceled Do returned %v", err)
+	}
+	cn := c.current()
+	cn.mu.Lock()
+	left := len(cn.pending)
+	cn.mu.Unlock()
+	if left != 0 {
+		t.Errorf("%d pending calls after cancel", left)
+	}
+	// The late answer to "hang" arrives first and is dropped; the next call
+	// on the same channel gets its own.
+	r, err := c.Do(context.Background(), startFlight("next"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(r.Token) != "next" {
+		t.Errorf("got the answer for %q", r.Token)
+	}
+	if c.current() != cn {
+		t.Error("cancel killed the channel")
+	}
+
+	// A context already done never reaches the network.
+	if _, err := c.Do(ctx, startFlight("x")); !errors.Is(err, context.Canceled) {
+		t.Errorf("Do on a done context: %v", err)
+	}
+	// A deadline is the caller's too.
+	dctx, dcancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer dcancel()
+	if _, err := c.Do(dctx, startFlight("never")); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Do past its deadline: %v", err)
+	}
+}
+
+func TestServerDiesMidCall(t *testing.T) {
+	s := newFakeServer(t)
+	s.onFlight = func(f *wire.Flight, _ func(*wire.FlightResponse), kill func()) bool {
+		if string(f.Token) == "die" {
+			kill()
+			return true
+		}
+		return false
+	}
+	c := newTestClient(t, s.addr())
+	if _, err := c.Do(context.Background(), startFlight("a")); err != nil {
+		t.Fatal(err)
+	}
+	first := c.current()
+	_, err := c.Do(context.Background(), startFlight("die"))
+	if err == nil {
+		t.Fatal("a call whose channel died succeeded")
+	}
+	if !strings.HasPrefix(err.Error(), "client: ") {
+		t.Errorf("error %q", err)
+	}
+	<-first.readerDone // the reader exited with the channel
+	r, err := c.Do(context.Background(), startFlight("b"))
+	if err != nil {
+		t.Fatalf("Do after the channel died: %v", err)
+	}
+	if string(r.Token) != "b" {
+		t.Errorf("answer %q", r.Token)
+	}
+	if c.current() == first {
+		t.Error("no new channel")
+	}
+	if _, chans := s.counts(); chans != 2 {
+		t.Errorf("%d channels, want 2", chans)
+	}
+}
+
+// TestPendingCallsFail: every call in flight on a channel that dies gets
+// the error.
+func TestPendingCallsFail(t *testing.T) {
+	s := newFakeServer(t)
+	const n = 5
+	got := 0
+	s.onFlight = func(f *wire.Flight, _ func(*wire.FlightResponse), kill func()) bool {
+		got++
+		if got == n {
+			kill()
+		}
+		return true
+	}
+	c := newTestClient(t, s.addr())
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := c.Do(context.Background(), startFlight("p")); err == nil {
+				t.Error("a call on a dead channel succeeded")
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func TestFailover(t *testing.T) {
+	a, b := newFakeServer(t), newFakeServer(t)
+	dead := deadAddr(t)
+	c := newTestClient(t, dead, a.addr(), b.addr())
+	if _, err := c.Do(context.Background(), startFlight("1")); err != nil {
+		t.Fatal(err)
+	}
+	if _, chans := a.counts(); chans != 1 {
+		t.Fatalf("first live address served %d channels", chans)
+	}
+	// a goes away: the next call, once the client saw it, moves to b.
+	cn := c.current()
+	a.stop()
+	<-cn.readerDone
+	if _, err := c.Do(context.Background(), startFlight("2")); err != nil {
+		t.Fatal(err)
+	}
+	if _, chans := b.counts(); chans != 1 {
+		t.Fatalf("second address served %d channels", chans)
+	}
+}
+
+func TestWrongPSK(t *testing.T) {
+	s := newFakeServer(t)
+	other := newFakeServer(t)
+	c, err := New(Config{Addrs: []string{s.addr(), other.addr()}, DeviceID: testDevice,
+		PSK: bytes.Repeat([]byte{7}, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for range 2 {
+		_, err = c.Do(context.Background(), startFlight("x"))
+		var we *wire.Error
+		if !errors.As(err, &we) || we.Status != wire.StatusAuthFailed {
+			t.Fatalf("wrong PSK: %v (%T), want StatusAuthFailed", err, err)
+		}
+		if !errors.Is(err, wire.StatusAuthFailed) {
+			t.Errorf("errors.Is(err, StatusAuthFailed) false for %v", err)
+		}
+	}
+	// One opening per call, and a refusal is not taken to the next replica.
+	if opens, chans := s.counts(); opens != 2 || chans != 0 {
+		t.Errorf("%d openings, %d channels; want 2, 0", opens, chans)
+	}
+	if opens, _ := other.counts(); opens != 0 {
+		t.Errorf("refused PSK tried on the second address %d times", opens)
+	}
+
+	// An unknown device is refused the same way.
+	c2, _ := New(Config{Addrs: []string{s.addr()}, DeviceID: "nobody", PSK: testPSK})
+	defer c2.Close()
+	if _, err := c2.Do(context.Background(), startFlight("x")); !errors.Is(err, wire.StatusAuthFailed) {
+		t.Errorf("unknown device: %v", err)
+	}
+}
+
+func TestUnreachable(t *testing.T) {
+	d1, d2 := deadAddr(t), deadAddr(t)
+	c := newTestClient(t, d1, d2)
+	_, err := c.Do(context.Background(), startFlight("x"))
+	if err == nil {
+		t.Fatal("Do to dead offloaders succeeded")
+	}
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "client: offloader unreachable: dial tcp "+d1) || !strings.Contains(msg, d2) {
+		t.Errorf("error %q does not name both addresses", msg)
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("errors.Is(err, ECONNREFUSED) false for %q", msg)
+	}
+}
+
+func TestBadResponse(t *testing.T) {
+	s := newFakeServer(t)
+	c := newTestClient(t, s.addr())
+	for name, h := range map[string]func(*wire.Flight) *wire.FlightResponse{
+		"too many results": func(f *wire.Flight) *wire.FlightResponse {
+			r := echo(f)
+			r.Results = append(r.Results, r.Results[0])
+			return r
+		},
+		"wrong op": func(f *wire.Flight) *wire.FlightResponse {
+			r := echo(f)
+			r.Results[0] = wire.Result{Op: wire.OpKeyGen, KeyGen: &wire.KeyGenResponse{ClientKeyExchange: []byte{1}}}
+			return r
+		},
+	} {
+		s.mu.Lock()
+		s.handle = h
+		s.mu.Unlock()
+		_, err := c.Do(context.Background(), startFlight("x"))
+		var we *wire.Error
+		if !errors.As(err, &we) || we.Status != wire.StatusMalformed {
+			t.Errorf("%s: %v, want StatusMalformed", name, err)
+		}
+	}
+	// Too few: a two-request flight answered with one result.
+	s.mu.Lock()
+	s.handle = func(f *wire.Flight) *wire.FlightResponse {
+		r := echo(f)
+		r.Results = r.Results[:1]
+		return r
+	}
+	s.mu.Unlock()
+	f := &wire.Flight{Requests: []wire.Request{
+		{Op: wire.OpKeyGen, KeyGen: &wire.KeyGenRequest{}},
+		{Op: wire.OpKey, Key: &wire.KeyRequest{}},
+	}}
+	_, err := c.Do(context.Background(), f)
+	var we *wire.Error
+	if !errors.As(err, &we) || we.Status != wire.StatusMalformed {
+		t.Errorf("too few results: %v, want StatusMalformed", err)
+	}
+	// The channel survives a bad answer.
+	s.mu.Lock()
+	s.handle = nil
+	s.mu.Unlock()
+	if _, err := c.Do(context.Background(), startFlight("ok")); err != nil {
+		t.Errorf("Do after a bad answer: %v", err)
+	}
+}
+
+func TestClose(t *testing.T) {
+	s := newFakeServer(t)
+	arrived := make(chan struct{}, 1)
+	s.onFlight = func(*wire.Flight, func(*wire.FlightResponse), func()) bool {
+		arrived <- struct{}{}
+		return true // never answer
+	}
+	c := newTestClient(t, s.addr())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.Do(context.Background(), startFlight("x"))
+		errc <- err
+	}()
+	<-arrived
+	cn := c.current()
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; !errors.Is(err, net.ErrClosed) {
+		t.Errorf("pending call after Close: %v", err)
+	}
+	select {
+	case <-cn.readerDone:
+	default:
+		t.Error("Close returned before the reader exited")
+	}
+	if _, err := c.Do(context.Background(), startFlight("y")); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Do after Close: %v", err)
+	}
+	if err := c.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+func TestNewChecksConfig(t *testing.T) {
+	for name, cfg := range map[string]Config{
+		"no address": {DeviceID: "d", PSK: testPSK},
+		"no device":  {Addrs: []string{"x:1"}, PSK: testPSK},
+		"short psk":  {Addrs: []string{"x:1"}, DeviceID: "d", PSK: testPSK[:8]},
+		"no psk":     {Addrs: []string{"x:1"}, DeviceID: "d"},
+		"empty addr": {Addrs: []string{""}, DeviceID: "d", PSK: testPSK},
+	} {
+		if _, err := New(cfg); err == nil || !strings.HasPrefix(err.Error(), "client: ") {
+			t.Errorf("%s: New returned %v", name, err)
+		}
+	}
+}
+
+// TestNoGoroutineLeak runs the client through its lifecycles and checks
+// every goroutine it started has returned.
+func TestNoGoroutineLeak(t *testing.T) {
+	before := runtime.NumGoroutine()
+	func() {
+		s := newFakeServer(t)
+		s.onFlight = func(f *wire.Flight, _ func(*wire.FlightResponse), kill func()) bool {
+			if string(f.Token) == "die" {
+				kill()
+				return true
+			}
+			return false
+		}
+		for range 3 {
+			c, err := New(Config{Addrs: []string{deadAddr(t), s.addr()}, DeviceID: testDevice, PSK: testPSK})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			for i := range 10 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					tag := "ok"
+					if i == 5 {
+						tag = "die"
+					}
+					c.Do(context.Background(), startFlight(tag))
+				}()
+			}
+			wg.Wait()
+			c.Do(context.Background(), startFlight("ok"))
+			c.Close()
+		}
+		s.stop()
+	}()
+	var now int
+	for range 200 {
+		now = runtime.NumGoroutine()
+		if now <= before {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	buf := make([]byte, 1<<16)
+	t.Fatalf("%d goroutines before, %d after:\n%s", before, now, buf[:runtime.Stack(buf, true)])
+}
