@@ -10,8 +10,8 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/pem"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -135,7 +135,21 @@ func startOpenSSL(t testing.TB, leaf *testpki.Leaf, extra ...string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := append([]string{"s_server", "-accept", "127.0.0.1:0", "-cert", certFile, "-key", keyFile, "-quiet"}, extra...)
+	args := []string{"s_server", "-accept", "127.0.0.1:0", "-cert", certFile, "-key", keyFile}
+	// -cert sends only the first certificate of its file: the rest of the
+	// chain goes in -cert_chain.
+	if len(leaf.Chain) > 1 {
+		var chain []byte
+		for _, der := range leaf.Chain[1:] {
+			chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+		}
+		chainFile := filepath.Join(dir, "chain.pem")
+		if err := os.WriteFile(chainFile, chain, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "-cert_chain", chainFile)
+	}
+	args = append(args, extra...)
 	return startListeningProcess(t, bin, args, regexp.MustCompile(`ACCEPT\s+(\S+)`))
 }
 
@@ -144,15 +158,23 @@ func startOpenSSL(t testing.TB, leaf *testpki.Leaf, extra ...string) string {
 func startListeningProcess(t testing.TB, bin string, args []string, listening *regexp.Regexp) string {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
-	pr, pw := io.Pipe()
+	// An os.Pipe, not an io.Pipe: Wait then has no copying goroutine to
+	// wait for, and the reader sees EOF when the process dies.
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd.Stdout, cmd.Stderr = pw, pw
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	pw.Close()
+	if err != nil {
+		pr.Close()
 		t.Fatalf("start %s: %v", bin, err)
 	}
 	t.Cleanup(func() {
 		cmd.Process.Kill()
 		cmd.Wait()
-		pw.Close()
+		pr.Close()
 	})
 	found := make(chan string, 1)
 	var out strings.Builder

@@ -90,7 +90,7 @@ func TestDevicePerformsNoPublicKeyOperation(t *testing.T) {
 	}
 	p := testPKI(t)
 	off := startOffloaderProcess(t, p.RootPEM())
-	addr := startOpenSSL(t, issue(t, testpki.RSA2048, testpki.Good), "-tls1_2", "-naccept", "100000")
+	addr := startOpenSSL(t, issue(t, testpki.RSA2048, testpki.Good), "-tls1_2", "-www")
 	pskHex, _ := os.ReadFile(off.pskFile)
 	psk, _ := hex.DecodeString(strings.TrimSpace(string(pskHex)))
 	cl, err := client.New(client.Config{Addrs: []string{off.addr}, DeviceID: deviceID, PSK: psk})
@@ -131,6 +131,9 @@ func TestDevicePerformsNoPublicKeyOperation(t *testing.T) {
 		}
 		return c.Close()
 	})
+	t.Logf("device: %d stack traces, %d with public-key frames; crypto/tls control: %d traces, %d public-key frames",
+		strings.Count(traces, "-----------+"), len(publicKeySamples(traces)),
+		strings.Count(control, "-----------+"), len(publicKeySamples(control)))
 	if len(publicKeySamples(control)) == 0 {
 		t.Fatalf("the check saw no public-key work even in crypto/tls's client; it cannot fail:\n%.2000s", control)
 	}

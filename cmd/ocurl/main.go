@@ -122,6 +122,7 @@ func (r *run) fetch() error {
 			Offloader:  off,
 			NextProtos: []string{"http/1.1"},
 			Sequential: r.o.sequential,
+			StartCache: tlsclient.NewStartCache(8),
 		}
 		if r.o.verbose {
 			tlsConfig.Trace = r.tracef
@@ -255,8 +256,33 @@ func (r *run) target(addr string) (string, error) {
 	return addr, nil
 }
 
-// connect dials TCP, tagging failures as resolve, connect or timeout.
-func (r *run) connect(ctx context.Context, network, addr string) (net.Conn, error) {
+// connectFailure tags a TCP dial failure as resolve, timeout or connect.
+func connectFailure(err error, target string) error {
+	var dnsErr *net.DNSError
+	switch {
+	case errors.As(err, &dnsErr):
+		return &failure{code: exitResolve, err: fmt.Errorf("could not resolve host: %s", dnsErr.Name)}
+	case isTimeout(err):
+		return &failure{code: exitTimeout, err: fmt.Errorf("connection to %s timed out", target)}
+	}
+	return &failure{code: exitConnect, err: fmt.Errorf("failed to connect to %s: %v", target, err)}
+}
+
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+func (r *run) withConnectTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if r.o.connectTimeout > 0 {
+		return context.WithTimeout(ctx, r.o.connectTimeout)
+	}
+	return ctx, func() {}
+}
+
+func (r *run) dialPlain(ctx context.Context, network, addr string) (net.Conn, error) {
+	ctx, cancel := r.withConnectTimeout(ctx)
+	defer cancel()
 	target, err := r.target(addr)
 	if err != nil {
 		return nil, &failure{code: exitBadURL, err: err}
@@ -265,52 +291,39 @@ func (r *run) connect(ctx context.Context, network, addr string) (net.Conn, erro
 	var d net.Dialer
 	c, err := d.DialContext(ctx, network, target)
 	if err != nil {
-		var dnsErr *net.DNSError
-		switch {
-		case errors.As(err, &dnsErr):
-			return nil, &failure{code: exitResolve, err: fmt.Errorf("could not resolve host: %s", dnsErr.Name)}
-		case isTimeout(err):
-			return nil, &failure{code: exitTimeout, err: fmt.Errorf("connection to %s timed out", target)}
-		}
-		return nil, &failure{code: exitConnect, err: fmt.Errorf("failed to connect to %s: %v", target, err)}
+		return nil, connectFailure(err, target)
 	}
 	r.tracef("Connected to %s (%s)", addr, c.RemoteAddr())
 	return c, nil
 }
 
-func (r *run) dialPlain(ctx context.Context, network, addr string) (net.Conn, error) {
-	if r.o.connectTimeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, r.o.connectTimeout)
-		defer cancel()
-	}
-	return r.connect(ctx, network, addr)
-}
-
-// dialTLS connects and runs the offloaded handshake; --connect-timeout
-// covers both, as in curl.
+// dialTLS connects and runs the offloaded handshake through
+// tlsclient.Dialer, which asks the offloader's Start while TCP connects;
+// --connect-timeout covers both, as in curl.
 func (r *run) dialTLS(ctx context.Context, network, addr string, cfg *tlsclient.Config) (net.Conn, error) {
-	if r.o.connectTimeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, r.o.connectTimeout)
-		defer cancel()
-	}
-	raw, err := r.connect(ctx, network, addr)
+	ctx, cancel := r.withConnectTimeout(ctx)
+	defer cancel()
+	target, err := r.target(addr)
 	if err != nil {
-		return nil, err
+		return nil, &failure{code: exitBadURL, err: err}
 	}
 	host, _, _ := net.SplitHostPort(addr)
 	c := *cfg
 	c.ServerName = host
-	conn := tlsclient.Client(raw, &c)
+	r.tracef("Trying %s...", target)
 	start := time.Now()
-	if err := conn.HandshakeContext(ctx); err != nil {
-		conn.Close()
+	nc, err := (&tlsclient.Dialer{Config: &c}).DialContext(ctx, network, target)
+	if err != nil {
+		if isDialError(err) {
+			return nil, connectFailure(err, target)
+		}
 		return nil, handshakeFailure(err, r.offloaderDesc)
 	}
+	conn := nc.(*tlsclient.Conn)
 	if r.o.verbose {
 		st := conn.ConnectionState()
-		r.tracef("TLS handshake done in %s: %s / %s", time.Since(start).Round(time.Microsecond), versionName(st.Version), tls.CipherSuiteName(st.CipherSuite))
+		r.tracef("Connected to %s (%s); TLS handshake done in %s: %s / %s", addr, conn.RemoteAddr(),
+			time.Since(start).Round(time.Microsecond), versionName(st.Version), tls.CipherSuiteName(st.CipherSuite))
 		if st.NegotiatedProtocol != "" {
 			r.tracef("ALPN: server accepted %s", st.NegotiatedProtocol)
 		}
