@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -310,7 +311,7 @@ func (c *Client) openOne(ctx context.Context, addr string) (*conn, error) {
 		if errors.As(err, &we) {
 			return nil, err
 		}
-		if aborted && ctx.Err() == nil && c.closeCtx.Err() == nil {
+		if (aborted || errors.Is(err, os.ErrDeadlineExceeded)) && ctx.Err() == nil && c.closeCtx.Err() == nil {
 			return nil, fmt.Errorf("opening channel to %s: timed out after %v", addr, c.cfg.DialTimeout)
 		}
 		return nil, fmt.Errorf("opening channel to %s: %w", addr, err)

@@ -651,3 +651,48 @@ func TestNoGoroutineLeak(t *testing.T) {
 	buf := make([]byte, 1<<16)
 	t.Fatalf("%d goroutines before, %d after:\n%s", before, now, buf[:runtime.Stack(buf, true)])
 }
+
+// TestOpenBounded: an offloader that accepts but never answers the opening
+// is given up after DialTimeout, or when the caller's ctx ends.
+func TestOpenBounded(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	c, err := New(Config{Addrs: []string{l.Addr().String()}, DeviceID: testDevice, PSK: testPSK,
+		DialTimeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = c.Do(context.Background(), startFlight("x"))
+	if err == nil || !strings.Contains(err.Error(), "opening channel to "+l.Addr().String()+": timed out") {
+		t.Errorf("silent offloader: %v", err)
+	}
+
+	c2 := newTestClient(t, l.Addr().String()) // a minute's DialTimeout
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		cancel()
+	}()
+	if _, err := c2.Do(ctx, startFlight("x")); !errors.Is(err, context.Canceled) {
+		t.Errorf("canceled while opening: %v", err)
+	}
+}
