@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/tlsoffload/tlsoffload/offloader"
 )
 
@@ -68,7 +67,7 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
 			return fmt.Errorf("offloader: metrics_listen: %w", err)
 		}
 		hs = &http.Server{
-			Handler:           httpHandler(srv, metrics),
+			Handler:           srv.Handler(), // /metrics and /healthz
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		}
@@ -107,22 +106,9 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
 	return serveErr
 }
 
-// httpHandler serves /metrics and /healthz: the server's own handler when
-// it has one, else the metrics registry and a plain health check.
-func httpHandler(srv *offloader.Server, metrics *prometheus.Registry) http.Handler {
-	if h, ok := any(srv).(interface{ Handler() http.Handler }); ok {
-		return h.Handler()
-	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		io.WriteString(w, "ok\n")
-	})
-	return mux
-}
-
 // listen opens "unix:/path" or a TCP "host:port". A unix socket file left
 // by a process that is gone is removed first; one still answering is not.
+// The socket is made mode 0660.
 func listen(addr string) (net.Listener, error) {
 	path, ok := strings.CutPrefix(addr, "unix:")
 	if !ok {
@@ -135,8 +121,21 @@ func listen(addr string) (net.Listener, error) {
 		}
 		os.Remove(path)
 	}
-	return net.Listen("unix", path)
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	// Whoever can connect may open channels, and on a plaintext listener
+	// claim any device id: owner and group only, whatever the umask.
+	if err := os.Chmod(path, socketMode); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
 }
+
+// socketMode is the permission of unix sockets offloader creates.
+const socketMode = 0o660
 
 func addrString(a net.Addr) string {
 	if a.Network() == "unix" {
