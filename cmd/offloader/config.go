@@ -325,9 +325,9 @@ func checkDeviceID(id string) error {
 	if len(id) > wire.MaxDeviceID {
 		return fmt.Errorf("longer than %d bytes", wire.MaxDeviceID)
 	}
-	for _, r := range id {
-		if r <= ' ' || r == 0x7f {
-			return fmt.Errorf("%q holds a space or control character", id)
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x21 || id[i] > 0x7e {
+			return fmt.Errorf("%q: only printable ASCII without spaces", id)
 		}
 	}
 	return nil

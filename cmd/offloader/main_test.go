@@ -157,7 +157,9 @@ func TestBadConfigs(t *testing.T) {
 		{"no devices", "listen: 127.0.0.1:1\n", nil, "devices: none configured"},
 		{"device without id", "listen: 127.0.0.1:1\ndevices:\n  - psk: " + pskHex + "\n", nil, "devices[0].id: missing"},
 		{"device id with space", "listen: 127.0.0.1:1\ndevices:\n  - id: a b\n    psk: " + pskHex + "\n", nil,
-			`devices[0].id: "a b" holds a space`},
+			`devices[0].id: "a b": only printable ASCII without spaces`},
+		{"device id not ASCII", "listen: 127.0.0.1:1\ndevices:\n  - id: capteur-é\n    psk: " + pskHex + "\n", nil,
+			`devices[0].id: "capteur-é": only printable ASCII without spaces`},
 		{"duplicate id", dev("    psk: " + pskHex + "\n  - id: d1\n    psk: " + pskHex + "\n"), nil,
 			`devices[1].id: duplicate device id "d1" (also devices[0])`},
 		{"no psk", dev(""), nil, "devices[0].psk: missing"},
@@ -253,5 +255,24 @@ func TestUsage(t *testing.T) {
 		if code != 0 || errOut != "" || !strings.Contains(out, "exit status:") || !strings.Contains(out, "serve --config FILE") {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q", args, code, out, errOut)
 		}
+	}
+}
+
+// TestExampleConfig keeps offloader.example.yaml valid: every key it shows
+// is one the loader knows.
+func TestExampleConfig(t *testing.T) {
+	example, err := os.ReadFile("../../offloader.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := writeFiles(t, t.TempDir(), map[string]string{
+		"offloader.yaml":        string(example),
+		"keys/token.hex":        tokenHex + "\n",
+		"keys/sensor-0042.psk":  pskHex + "\n",
+		"roots/internal-ca.pem": rootPEM(t),
+	})
+	code, out, errOut := run("check", "--config", filepath.Join(dir, "offloader.yaml"))
+	if code != 0 || out != "ok: 2 devices\n" {
+		t.Errorf("example config: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
