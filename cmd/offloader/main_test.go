@@ -276,3 +276,40 @@ func TestExampleConfig(t *testing.T) {
 		t.Errorf("example config: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
+
+// FuzzLoadConfig: no config file makes the loader panic, and an accepted
+// one satisfies the invariants serve relies on.
+func FuzzLoadConfig(f *testing.F) {
+	example, err := os.ReadFile("../../offloader.example.yaml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(example)
+	f.Add([]byte("listen: unix:/tmp/x.sock\nplaintext: true\ndevices:\n  - id: a\n    psk: " + pskHex + "\n    allowed_names: ['*', '*.a.b']\n"))
+	f.Add([]byte("listen: 127.0.0.1:0\nstart_ttl: 1h\ndevices: [{id: a, psk: " + pskHex + "}]\n"))
+	f.Add([]byte("listen: &a x\ndevices: *a\n"))
+	dir := f.TempDir()
+	path := filepath.Join(dir, "c.yaml")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := loadConfig(path)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "offloader: config") {
+				t.Errorf("error %q lacks the prefix", err)
+			}
+			return
+		}
+		if cfg.listen == "" || len(cfg.devices) == 0 || cfg.startTTL < 0 || cfg.maxInFlight < 0 {
+			t.Errorf("accepted %+v", cfg)
+		}
+		ids := map[string]bool{}
+		for _, d := range cfg.devices {
+			if ids[d.id] || len(d.psk) < 16 || len(d.psk) > 64 {
+				t.Errorf("accepted device %q", d.id)
+			}
+			ids[d.id] = true
+		}
+	})
+}
