@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os/exec"
 	"runtime"
 	"strings"
 	"sync"
@@ -694,5 +695,24 @@ func TestOpenBounded(t *testing.T) {
 	}()
 	if _, err := c2.Do(ctx, startFlight("x")); !errors.Is(err, context.Canceled) {
 		t.Errorf("canceled while opening: %v", err)
+	}
+}
+
+// TestDeviceSideDeps: the device-side client links no server, metrics or
+// config code.
+func TestDeviceSideDeps(t *testing.T) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command")
+	}
+	out, err := exec.Command(goBin, "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if dep == "github.com/tlsoffload/tlsoffload/offloader" || dep == "github.com/tlsoffload/tlsoffload/certs" ||
+			strings.Contains(dep, "prometheus") || strings.Contains(dep, "yaml") || dep == "net/http" {
+			t.Errorf("the client links %s", dep)
+		}
 	}
 }
