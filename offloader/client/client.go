@@ -437,13 +437,22 @@ func (cn *conn) write(ctx context.Context, payload []byte) error {
 	if err := cn.deadErr(); err != nil {
 		return err
 	}
-	stop := context.AfterFunc(ctx, func() { cn.nc.SetWriteDeadline(time.Unix(1, 0)) })
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		cn.nc.SetWriteDeadline(time.Unix(1, 0))
+		close(fired)
+	})
 	err := cn.ch.WriteFrame(payload)
 	if !stop() {
-		// ctx ended during the write: whether or not it completed, the
-		// stream may hold a partial frame and a past deadline.
-		cn.fail(fmt.Errorf("client: channel to %s: write abandoned: %w", cn.addr, ctx.Err()))
-		return ctx.Err()
+		<-fired
+		if err != nil {
+			// Cut short: the stream may hold a partial frame.
+			cn.fail(fmt.Errorf("client: channel to %s: write abandoned: %w", cn.addr, ctx.Err()))
+			return ctx.Err()
+		}
+		// The frame went out whole before the deadline bit: the channel
+		// is intact once the deadline is lifted (the caller then sees ctx).
+		cn.nc.SetWriteDeadline(time.Time{})
 	}
 	if err != nil {
 		cn.fail(fmt.Errorf("client: channel to %s: %w", cn.addr, err))

@@ -716,3 +716,74 @@ func TestDeviceSideDeps(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteAbandoned: over a synchronous pipe (the Dial hook) to an
+// offloader that stops reading, a call's ctx cuts its blocked write short;
+// the half-written channel is given up and the next call opens a new one.
+func TestWriteAbandoned(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		dials int
+		wg    sync.WaitGroup
+	)
+	defer wg.Wait()
+	release := make(chan struct{})
+	defer close(release)
+	lookup := func(id string) ([]byte, bool) { return testPSK, id == testDevice }
+	dial := func(ctx context.Context, addr string) (net.Conn, error) {
+		if addr != "pipe" {
+			t.Errorf("dialled %q", addr)
+		}
+		mu.Lock()
+		dials++
+		stall := dials == 1
+		mu.Unlock()
+		cc, sc := net.Pipe()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer sc.Close()
+			ch, _, err := wire.ServerOpen(sc, lookup, false, nil)
+			if err != nil {
+				return
+			}
+			if stall {
+				// Never read: hold the pipe until the test ends.
+				<-release
+				return
+			}
+			for {
+				b, err := ch.ReadFrame()
+				if err != nil {
+					return
+				}
+				f := new(wire.Flight)
+				if f.Unmarshal(b) != nil {
+					return
+				}
+				out, _ := echo(f).Marshal()
+				if ch.WriteFrame(out) != nil {
+					return
+				}
+			}
+		}()
+		return cc, nil
+	}
+	c, err := New(Config{Addrs: []string{"pipe"}, DeviceID: testDevice, PSK: testPSK, Dial: dial})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := c.Do(ctx, startFlight("stuck")); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("blocked write: %v", err)
+	}
+	r, err := c.Do(context.Background(), startFlight("next"))
+	if err != nil {
+		t.Fatalf("Do after an abandoned write: %v", err)
+	}
+	if string(r.Token) != "next" || dials != 2 {
+		t.Errorf("answer %q after %d dials", r.Token, dials)
+	}
+}
