@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -72,6 +73,10 @@ type device struct {
 	allowedNames []string
 }
 
+// unknownField rewords yaml's complaint about a key no struct field takes,
+// which names our Go types.
+var unknownField = regexp.MustCompile(`field (\S+) not found in type \S+`)
+
 // maxConfigFile bounds the files the config names, read whole.
 const maxConfigFile = 4 << 20
 
@@ -116,7 +121,9 @@ func loadConfig(path string) (*config, error) {
 		}
 		var te *yaml.TypeError
 		if errors.As(err, &te) {
-			return nil, fail("", errors.New(strings.Join(te.Errors, "; ")))
+			msg := strings.Join(te.Errors, "; ")
+			msg = unknownField.ReplaceAllString(msg, `unknown field "$1"`)
+			return nil, fail("", errors.New(msg))
 		}
 		return nil, fail("", err)
 	}
