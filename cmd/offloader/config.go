@@ -127,6 +127,10 @@ func loadConfig(path string) (*config, error) {
 		}
 		return nil, fail("", err)
 	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, fail("", errors.New("more than one YAML document"))
+	}
 	c := &config{path: path}
 	dir := filepath.Dir(path)
 	rel := func(p string) string {

@@ -143,6 +143,7 @@ func TestBadConfigs(t *testing.T) {
 		{"unknown device key", dev("    psk: " + pskHex + "\n    pks: x\n"), nil, `line 5: unknown field "pks"`},
 		{"yaml syntax", "listen: [\n", nil, "yaml: "},
 		{"empty file", "", nil, "empty file"},
+		{"two documents", "listen: 127.0.0.1:1\n---\nlisten: 127.0.0.1:2\n", nil, "more than one YAML document"},
 		{"bad duration", "listen: 127.0.0.1:1\nstart_ttl: 5 minutes\n", nil,
 			`start_ttl: "5 minutes" is not a duration`},
 		{"number as duration", "listen: 127.0.0.1:1\ntoken_ttl: 30\n", nil, `token_ttl: "30" is not a duration`},
