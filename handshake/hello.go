@@ -154,7 +154,7 @@ func (m *ClientHello) extensions() ([]Extension, error) {
 		add(ExtMaxFragmentLength, func(b *cryptobyte.Builder) { b.AddUint8(m.MaxFragmentLength) })
 	}
 	exts = append(exts, m.Extra...)
-	return exts, firstErr
+	return m.orderExtensions(exts), firstErr
 }
 
 func helloRandom(r []byte) ([]byte, error) {

@@ -136,6 +136,12 @@ type ClientHello struct {
 	// does not decode into Extra.
 	Extra []Extension
 
+	// ExtensionOrder, when set, is the order Marshal sends extensions in:
+	// the listed types that are sent come first, in this order, then the
+	// rest in the default order above (see shape.go). Unmarshal leaves it
+	// nil.
+	ExtensionOrder []uint16
+
 	// Raw is the whole message as marshalled or received; Marshal sets it.
 	Raw []byte
 }
