@@ -618,8 +618,8 @@ func (s *Server) keyGen(st *hsState) (*wire.KeyGenResponse, *wire.Error) {
 		}
 		// RFC 8422 §5.7: opaque point <1..2^8-1>.
 		pub := priv.PublicKey().Bytes()
-		priv = nil // the ephemeral key lives no longer than this flight
 		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(pub) })
+		// priv goes out of scope here: crypto/ecdh offers no way to zero it.
 		st.premaster = shared
 	case handshake.KeyExchangeRSA:
 		if st.rsaKey == nil {
