@@ -71,6 +71,24 @@ type Config struct {
 	// still checks the ServerHello against what was actually sent.
 	ShapeClientHello func(*handshake.ClientHello) error
 
+	// SessionCache keeps sessions for resumption (session ids and RFC
+	// 5077 tickets): a resumed handshake makes no offloader call. Nil
+	// means no resumption. See session.go and resume.go.
+	SessionCache ClientSessionCache
+	// SessionTTL bounds how long a session is offered after its full
+	// handshake; zero means DefaultSessionTTL (24h). A ticket's lifetime
+	// hint shortens it.
+	SessionTTL time.Duration
+
+	// MaxFragmentLength, when set, offers RFC 6066 max_fragment_length:
+	// 512, 1024, 2048 or 4096 (anything else is a Config error). If the
+	// server echoes it, records both ways carry at most that much
+	// plaintext and the record buffers stay that small; see mfl.go.
+	MaxFragmentLength int
+	// RequireMaxFragmentLength fails the handshake with
+	// *MaxFragmentLengthError when the server does not echo it.
+	RequireMaxFragmentLength bool
+
 	// privateCache is the cache made on first use when StartCache is nil;
 	// guarded by privateCacheMu (a Config must stay copyable).
 	privateCache *StartCache
@@ -181,6 +199,9 @@ func (c *Config) startRequest(serverName string) (*wire.StartRequest, error) {
 	}
 	versions, err := c.versions()
 	if err != nil {
+		return nil, err
+	}
+	if _, err := c.maxFragmentCode(); err != nil {
 		return nil, err
 	}
 	suites, err := c.cipherSuites()

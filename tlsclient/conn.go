@@ -74,6 +74,7 @@ type connState struct {
 	alpn          string
 	ems           bool
 	tlsUnique     []byte
+	resumed       bool
 	chain         [][]byte // as presented
 	verifiedChain [][]byte // from the offloader's Auth
 
@@ -170,9 +171,14 @@ func (c *Conn) runHandshake(ctx context.Context) (err error) {
 		verifiedChain: hs.verifiedChain,
 	}
 	if c.state.ems {
-		// RFC 5929 §3.1, safe only with the extended master secret.
+		// RFC 5929 §3.1, safe only with the extended master secret: the
+		// first Finished of the handshake (the server's when resuming).
 		c.state.tlsUnique = hs.clientFinished
+		if hs.res.didResume {
+			c.state.tlsUnique = hs.res.serverFinished
+		}
 	}
+	c.state.resumed = hs.res.didResume
 	return nil
 }
 
@@ -325,6 +331,7 @@ func (c *Conn) ConnectionState() tls.ConnectionState {
 		NegotiatedProtocolIsMutual: true,
 		ServerName:                 verifyName(c.serverName),
 		TLSUnique:                  s.tlsUnique,
+		DidResume:                  s.resumed,
 	}
 	if !s.complete {
 		return cs

@@ -60,17 +60,26 @@ type clientHandshakeState struct {
 
 	clientFinished []byte
 	lastToken      []byte // the sequential mode's state token from the last flight
+
+	res resumeState // session resumption (resume.go)
 }
 
 func (hs *clientHandshakeState) handshake() error {
 	if err := hs.start(); err != nil {
 		return err
 	}
+	hs.loadSession()
 	if err := hs.sendClientHello(); err != nil {
 		return err
 	}
 	if err := hs.readServerHello(); err != nil {
 		return err
+	}
+	if err := hs.checkMaxFragment(); err != nil {
+		return err
+	}
+	if hs.serverResumes() {
+		return hs.resumeHandshake()
 	}
 	if err := hs.readServerFlight(); err != nil {
 		return err
@@ -88,6 +97,7 @@ func (hs *clientHandshakeState) handshake() error {
 	if err := hs.readFinished(); err != nil {
 		return err
 	}
+	hs.saveSession()
 	hs.config.trace("tls: handshake complete: %s", hs.suite.Name)
 	return nil
 }
@@ -130,6 +140,12 @@ func (hs *clientHandshakeState) sendClientHello() error {
 		SecureRenegotiation:  true,
 		RenegotiationInfo:    []byte{},
 		TicketSupported:      true,
+	}
+	if err := hs.offerSession(hello); err != nil {
+		return err
+	}
+	if err := hs.offerMaxFragment(hello); err != nil {
+		return err
 	}
 	if hs.config.ShapeClientHello != nil {
 		if err := hs.config.ShapeClientHello(hello); err != nil {
@@ -495,6 +511,7 @@ func (hs *clientHandshakeState) readSessionTicket() error {
 		return hs.decodeFailure("NewSessionTicket", err)
 	}
 	hs.writeTranscript(msg)
+	hs.res.ticket = t
 	hs.config.trace("tls: session ticket received (%d bytes, lifetime hint %ds)", len(t.Ticket), t.LifetimeHint)
 	return nil
 }
@@ -521,6 +538,8 @@ func (hs *clientHandshakeState) readFinished() error {
 	if subtle.ConstantTimeCompare(want, fin.VerifyData) != 1 {
 		return hs.fail(record.AlertDecryptError, "server Finished did not verify", nil)
 	}
+	hs.transcript.Write(msg) // the client's Finished follows it when resuming
+	hs.res.serverFinished = fin.VerifyData
 	return nil
 }
 

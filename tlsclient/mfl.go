@@ -1,0 +1,89 @@
+package tlsclient
+
+import (
+	"fmt"
+
+	"github.com/tlsoffload/tlsoffload/handshake"
+	"github.com/tlsoffload/tlsoffload/record"
+)
+
+// The max_fragment_length extension (RFC 6066 §4) for devices with little
+// memory. With Config.MaxFragmentLength set, the ClientHello offers the
+// code for it; a server that echoes the same code has agreed, and from the
+// ServerHello on ("once a maximum fragment length other than 2^14 has been
+// successfully negotiated, the client and server MUST immediately begin
+// fragmenting messages (including handshake messages)") both directions
+// carry at most that much plaintext per record: record.Conn.SetMaxFragment
+// caps what is written and refuses (record_overflow) what is larger, and
+// the record layer's read buffer only grows to the largest record allowed.
+// A server that does not echo it keeps 2^14 both ways, unless
+// Config.RequireMaxFragmentLength refuses it.
+
+// maxFragmentCodes maps the accepted lengths to their codes: 2^(8+code).
+var maxFragmentCodes = map[int]uint8{512: 1, 1024: 2, 2048: 3, 4096: 4}
+
+// maxFragmentCode checks Config.MaxFragmentLength and returns its code
+// (0 when it is off).
+func (c *Config) maxFragmentCode() (uint8, error) {
+	if c.MaxFragmentLength == 0 {
+		if c.RequireMaxFragmentLength {
+			return 0, fmt.Errorf("tlsclient: Config.RequireMaxFragmentLength needs Config.MaxFragmentLength")
+		}
+		return 0, nil
+	}
+	code, ok := maxFragmentCodes[c.MaxFragmentLength]
+	if !ok {
+		return 0, fmt.Errorf("tlsclient: Config.MaxFragmentLength %d not supported: use 512, 1024, 2048 or 4096 (RFC 6066 §4)", c.MaxFragmentLength)
+	}
+	return code, nil
+}
+
+// MaxFragmentLengthError is a server that did not accept the
+// max_fragment_length the Config requires (Config.RequireMaxFragmentLength).
+// The handshake_failure alert sent for it is reached with errors.Is /
+// errors.As through Unwrap.
+type MaxFragmentLengthError struct {
+	Length int // the length offered
+	Alert  *record.AlertError
+}
+
+func (e *MaxFragmentLengthError) Error() string {
+	return fmt.Sprintf("tlsclient: server did not accept max_fragment_length %d", e.Length)
+}
+
+func (e *MaxFragmentLengthError) Unwrap() error {
+	if e.Alert == nil {
+		return nil
+	}
+	return e.Alert
+}
+
+// offerMaxFragment sets the extension in the ClientHello.
+func (hs *clientHandshakeState) offerMaxFragment(hello *handshake.ClientHello) error {
+	code, err := hs.config.maxFragmentCode()
+	if err != nil {
+		return err
+	}
+	hello.MaxFragmentLength = code
+	return nil
+}
+
+// checkMaxFragment runs after processServerHello, which applied an echoed
+// code to the record layer: it refuses a server that ignored the extension
+// when the Config requires it.
+func (hs *clientHandshakeState) checkMaxFragment() error {
+	if hs.hello.MaxFragmentLength == 0 {
+		return nil
+	}
+	if hs.serverHello.MaxFragmentLength == hs.hello.MaxFragmentLength {
+		hs.config.trace("tls: max_fragment_length %d negotiated", 256<<hs.hello.MaxFragmentLength)
+		return nil
+	}
+	if hs.config.RequireMaxFragmentLength {
+		hs.c.rc.SendAlert(record.AlertHandshakeFailure)
+		return &MaxFragmentLengthError{Length: 256 << hs.hello.MaxFragmentLength,
+			Alert: &record.AlertError{Alert: record.AlertHandshakeFailure}}
+	}
+	hs.config.trace("tls: server ignored max_fragment_length; records of up to 16384 bytes")
+	return nil
+}
