@@ -125,25 +125,49 @@ func (c *Client) Do(ctx context.Context, f *wire.Flight) (*wire.FlightResponse, 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	// A flight sent on a channel that had been idle may meet the
+	// offloader's idle close: the channel dies with the flight unanswered.
+	// The offloader keeps no state between flights, so sending it once
+	// more on a fresh channel is safe, as net/http resends an idempotent
+	// request that met a reused connection's close. A flight that fails
+	// on a fresh channel is not resent.
+	resp, reused, err := c.doOnce(ctx, f)
+	if err != nil && reused && resendable(ctx, err) {
+		resp, _, err = c.doOnce(ctx, f)
+	}
+	return resp, err
+}
+
+// resendable reports whether err is a channel that died under the flight,
+// not an answer of the offloader, the caller's context, or Close.
+func resendable(ctx context.Context, err error) bool {
+	var we *wire.Error
+	return ctx.Err() == nil && !errors.As(err, &we) && !errors.Is(err, errClosed)
+}
+
+// doOnce sends f on the current channel (opening one if none is alive) and
+// waits for its answer. reused says the channel was opened before this call.
+func (c *Client) doOnce(ctx context.Context, f *wire.Flight) (resp *wire.FlightResponse, reused bool, err error) {
 	// A conn can die between being handed out and the call registering on
 	// it (nothing was sent yet): then try once more on a fresh channel.
 	var (
 		cn   *conn
 		id   uint32
 		wait chan result
-		err  error
 	)
 	for attempt := 0; ; attempt++ {
+		prev, _ := c.live()
 		cn, err = c.conn(ctx)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
+		reused = cn == prev
 		id, wait, err = cn.register()
 		if err == nil {
 			break
 		}
 		if attempt == 1 {
-			return nil, err
+			return nil, reused, err
 		}
 	}
 	f.ID = id
@@ -153,24 +177,24 @@ func (c *Client) Do(ctx context.Context, f *wire.Flight) (*wire.FlightResponse, 
 	}
 	if err != nil {
 		cn.forget(id)
-		return nil, err
+		return nil, reused, err
 	}
 	if err := cn.write(ctx, payload); err != nil {
 		cn.forget(id)
-		return nil, err
+		return nil, reused, err
 	}
 	select {
 	case r := <-wait:
 		if r.err != nil {
-			return nil, r.err
+			return nil, reused, r.err
 		}
 		if err := checkResponse(f, r.resp); err != nil {
-			return nil, err
+			return nil, reused, err
 		}
-		return r.resp, nil
+		return r.resp, reused, nil
 	case <-ctx.Done():
 		cn.forget(id)
-		return nil, ctx.Err()
+		return nil, reused, ctx.Err()
 	}
 }
 

@@ -402,6 +402,41 @@ func TestServerDiesMidCall(t *testing.T) {
 	if c.current() == first {
 		t.Error("no new channel")
 	}
+	// The dying call was resent once on a second channel (it met a
+	// reused one), died there too, and "b" opened the third.
+	if _, chans := s.counts(); chans != 3 {
+		t.Errorf("%d channels, want 3", chans)
+	}
+}
+
+// TestResendOnReusedChannel: a flight that meets a reused channel's close
+// (the offloader's idle timeout racing the write) is sent once more on a
+// fresh channel and succeeds; one that fails on a fresh channel is not.
+func TestResendOnReusedChannel(t *testing.T) {
+	s := newFakeServer(t)
+	var mu sync.Mutex
+	killed := 0
+	s.onFlight = func(f *wire.Flight, _ func(*wire.FlightResponse), kill func()) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if string(f.Token) == "idle-close" && killed == 0 {
+			killed++
+			kill()
+			return true
+		}
+		return false
+	}
+	c := newTestClient(t, s.addr())
+	if _, err := c.Do(context.Background(), startFlight("open")); err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.Do(context.Background(), startFlight("idle-close"))
+	if err != nil {
+		t.Fatalf("flight on a channel closed under it was not resent: %v", err)
+	}
+	if string(r.Token) != "idle-close" {
+		t.Errorf("answer %q", r.Token)
+	}
 	if _, chans := s.counts(); chans != 2 {
 		t.Errorf("%d channels, want 2", chans)
 	}
