@@ -10,10 +10,12 @@ import (
 type inHalf struct {
 	halfConn
 
-	// raw[r:w] holds transport bytes not yet consumed. The buffer is
-	// allocated once, at the first read, large enough for the largest record
-	// the RFC allows, and records are decrypted in place inside it. A
-	// timeout leaves a partly read record here, so a later call resumes.
+	// raw[r:w] holds transport bytes not yet consumed. The buffer starts
+	// small (initialReadBuf) and grows only when a record needs it, to the
+	// largest record the current limits allow, so a connection that
+	// negotiated max_fragment_length 512 never holds a 16 KiB buffer.
+	// Records are decrypted in place inside it. A timeout leaves a partly
+	// read record here, so a later call resumes.
 	raw  []byte
 	r, w int
 
@@ -260,13 +262,19 @@ func (c *Conn) readRecord() (ContentType, []byte, error) {
 	return typ, pt, nil
 }
 
+// initialReadBuf is the read buffer's first size: enough for a record of a
+// max_fragment_length 512 connection (RFC 6066 §4) with any AEAD overhead,
+// and for the ServerHello.
+const initialReadBuf = 1024
+
 // fill reads from the transport until raw holds at least n unconsumed bytes
-// (n <= HeaderLen+MaxCiphertext). Bytes already read stay in raw whatever
-// the error, so a timed-out call can be repeated.
+// (n <= HeaderLen+MaxCiphertext, and within the record limit readRecord
+// checked). Bytes already read stay in raw whatever the error, so a
+// timed-out call can be repeated.
 func (c *Conn) fill(n int) error {
 	in := &c.in
 	if in.raw == nil {
-		in.raw = make([]byte, HeaderLen+MaxCiphertext)
+		in.raw = make([]byte, initialReadBuf)
 	}
 	if in.w-in.r >= n {
 		return nil
@@ -276,6 +284,19 @@ func (c *Conn) fill(n int) error {
 	} else if len(in.raw)-in.r < n {
 		in.w = copy(in.raw, in.raw[in.r:in.w])
 		in.r = 0
+	}
+	if n > len(in.raw) {
+		// Grow once to the largest record now allowed, not just to n, so
+		// a run of growing records does not reallocate each time.
+		limit := in.maxFrag
+		if in.cipher != nil {
+			limit += in.cipher.Overhead()
+		}
+		size := max(n, HeaderLen+min(limit, MaxCiphertext))
+		raw := make([]byte, size)
+		in.w = copy(raw, in.raw[in.r:in.w])
+		in.r = 0
+		in.raw = raw
 	}
 	for stalls := 0; in.w-in.r < n; {
 		m, err := c.conn.Read(in.raw[in.w:])
