@@ -1,0 +1,145 @@
+package main
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net"
+	"runtime"
+)
+
+// cpuPerOp runs op n times in sequence and returns this process's CPU
+// (user+system, every thread) per op, in microseconds.
+func cpuPerOp(n int, op func() error) (float64, error) {
+	runtime.GC() // start each measurement from a clean heap
+	before := cpuNow()
+	for i := 0; i < n; i++ {
+		if err := op(); err != nil {
+			return 0, err
+		}
+	}
+	return float64(cpuNow()-before) / 1e3 / float64(n), nil
+}
+
+// dialClose is one handshake and close, the unit every handshake figure
+// measures.
+func dialClose(dial func() (net.Conn, error)) func() error {
+	return func() error {
+		c, err := dial()
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	}
+}
+
+// measureHandshakeCPU: device CPU per full handshake, offloaded vs
+// crypto/tls, each minus a plain-TCP control that makes the same connects
+// and round trips; then resumed handshakes.
+func measureHandshakeCPU(e *env, o *options, rep *report) error {
+	rep.section("Device CPU per handshake")
+	t := &table{
+		title: fmt.Sprintf("Full handshake: device CPU per handshake, µs (getrusage user+sys of the device process, %d sequential handshakes per run)", o.handshakes),
+		header: []string{"case", "offloaded", "crypto/tls", "control + offloader RT", "control",
+			"offloaded TLS-only", "crypto/tls TLS-only", "ratio offloaded / crypto/tls (TLS-only)"},
+	}
+	buf := make([]byte, 1<<16)
+	for _, c := range hsCases {
+		dev := e.deviceConfig(c, e.offload)
+		gocfg := e.goTLSConfig(c)
+		addr := e.tlsAddr(c)
+		ops := []func() error{
+			dialClose(func() (net.Conn, error) { return dialDevice(dev, addr) }),
+			dialClose(func() (net.Conn, error) { return dialGoTLS(gocfg, addr) }),
+			func() error { return e.controlFull(c, buf, true) },
+			func() error { return e.controlFull(c, buf, false) },
+		}
+		res := make([]samples, len(ops))
+		for i, op := range ops { // warm up: the channel, the Start cache, the pools
+			for j := 0; j < 3; j++ {
+				if err := op(); err != nil {
+					return fmt.Errorf("%s: warm-up %d: %w", c.name, i, err)
+				}
+			}
+		}
+		for r := 0; r < o.runs; r++ {
+			for i, op := range ops {
+				us, err := cpuPerOp(o.handshakes, op)
+				if err != nil {
+					return fmt.Errorf("%s: %w", c.name, err)
+				}
+				res[i] = append(res[i], us)
+			}
+		}
+		offOnly, tlsOnly := res[0].minus(res[2]), res[1].minus(res[3])
+		t.rows = append(t.rows, []string{c.name, res[0].fmt(1), res[1].fmt(1), res[2].fmt(1), res[3].fmt(1),
+			offOnly.fmt(1), tlsOnly.fmt(1), offOnly.ratio(tlsOnly).pct()})
+	}
+	t.notes = []string{
+		"Offloaded: `tlsclient.Dialer` with the offloader in another process over its sealed PSK channel (Start cached, Auth+KeyGen+Key in one pipelined flight); crypto/tls: `tls.Dialer`, verifying the same chain against the same root. Same suite (AES-128-GCM), group and certificate; the TLS server is crypto/tls in another process. Each handshake is dial, handshake, Close (close_notify).",
+		"Control: the same TCP connect and the same flights as ping-pongs of about the same sizes with no TLS; \"control + offloader RT\" adds one round trip of a transcript-sized message on a standing connection to an echo service in the offloader process, standing in for the offloader call. TLS-only = measured − its control.",
+		"Goal (issue 4): offloaded TLS-only ≤ 10 % of crypto/tls's.",
+	}
+	rep.table(t)
+	return measureResumedCPU(e, o, rep, buf)
+}
+
+// measureResumedCPU: abbreviated handshakes. crypto/tls resumes with a
+// ticket (its client never resumes by session ID; its server issues no IDs
+// to resume).
+func measureResumedCPU(e *env, o *options, rep *report, buf []byte) error {
+	c := hsCases[0]
+	addr := e.tlsAddr(c)
+	gocfg := e.goTLSConfig(c)
+	gocfg.ClientSessionCache = tls.NewLRUClientSessionCache(8)
+	resumed, total := 0, 0
+	goResume := func() error {
+		conn, err := dialGoTLS(gocfg, addr)
+		if err != nil {
+			return err
+		}
+		total++
+		if conn.(*tls.Conn).ConnectionState().DidResume {
+			resumed++
+		}
+		return conn.Close()
+	}
+	ctl := func() error { return e.controlResumed(c, buf) }
+	for i := 0; i < 3; i++ {
+		if err := goResume(); err != nil {
+			return err
+		}
+		if err := ctl(); err != nil {
+			return err
+		}
+	}
+	var gos, ctls samples
+	resumed, total = 0, 0
+	for r := 0; r < o.runs; r++ {
+		us, err := cpuPerOp(o.handshakes, goResume)
+		if err != nil {
+			return err
+		}
+		gos = append(gos, us)
+		if us, err = cpuPerOp(o.handshakes, ctl); err != nil {
+			return err
+		}
+		ctls = append(ctls, us)
+	}
+	t := &table{
+		title:  fmt.Sprintf("Resumed handshake (%s): device CPU per handshake, µs", c.name),
+		header: []string{"resumption", "offloaded", "crypto/tls", "control", "offloaded TLS-only", "crypto/tls TLS-only", "ratio"},
+		rows: [][]string{
+			{"session ticket (RFC 5077)", naResumption, gos.fmt(1), ctls.fmt(1), naResumption, gos.minus(ctls).fmt(1), "n/a"},
+			{"session ID", naResumption, "n/a (crypto/tls resumes by ticket only)", ctls.fmt(1), naResumption, "n/a", "n/a"},
+		},
+		notes: []string{
+			fmt.Sprintf("crypto/tls resumed %d of %d handshakes (a new ticket each time). Control: connect, one round trip, the client's last flight.", resumed, total),
+			"The offloaded client has no resumption yet (tlsclient.Config has no SessionCache when this ran: issue 3 item 3), so every offloaded handshake is a full one.",
+		},
+	}
+	rep.table(t)
+	return nil
+}
+
+// naResumption marks figures that need tlsclient's session resumption.
+const naResumption = "n/a (resumption not implemented)"
