@@ -369,6 +369,9 @@ func (r *Result) check() error {
 		if l := len(r.KeyGen.ClientKeyExchange); l == 0 || l > math.MaxUint16 {
 			return malformed(r.Op, "bad client key exchange length")
 		}
+		if d := checkClientAuth(r.KeyGen.ClientCertificate, r.KeyGen.CertificateVerify); d != "" {
+			return malformed(r.Op, d)
+		}
 	case OpKey:
 		if r.Key == nil {
 			return malformed(r.Op, "body does not match op")
@@ -404,6 +407,10 @@ func (r *Result) marshalBody(b *cryptobyte.Builder) {
 		})
 	case OpKeyGen:
 		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(r.KeyGen.ClientKeyExchange) })
+		if len(r.KeyGen.ClientCertificate) > 0 {
+			b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(r.KeyGen.ClientCertificate) })
+			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(r.KeyGen.CertificateVerify) })
+		}
 	case OpKey:
 		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(r.Key.MasterSecret) })
 		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(r.Key.KeyBlock) })
@@ -482,7 +489,21 @@ func (r *Result) unmarshal(s *cryptobyte.String) error {
 		if !body.ReadUint16LengthPrefixed(&cke) || cke.Empty() {
 			return malformed(o, "bad keygen response")
 		}
-		r.KeyGen = &KeyGenResponse{ClientKeyExchange: clone(cke)}
+		kg := &KeyGenResponse{ClientKeyExchange: clone(cke)}
+		if !body.Empty() {
+			// The answer to a CertificateRequest (§8.1): present only
+			// when one was asked for, so a certificate is never empty.
+			var cert, cv cryptobyte.String
+			if !body.ReadUint24LengthPrefixed(&cert) || cert.Empty() ||
+				!body.ReadUint16LengthPrefixed(&cv) {
+				return malformed(o, "bad keygen response")
+			}
+			if d := checkClientAuth(cert, cv); d != "" {
+				return malformed(o, d)
+			}
+			kg.ClientCertificate, kg.CertificateVerify = clone(cert), clone(cv)
+		}
+		r.KeyGen = kg
 	case OpKey:
 		var ms, kb cryptobyte.String
 		if !body.ReadUint8LengthPrefixed(&ms) || len(ms) != masterSecretLen ||
@@ -495,6 +516,37 @@ func (r *Result) unmarshal(s *cryptobyte.String) error {
 		return malformed(o, "trailing bytes in result")
 	}
 	return nil
+}
+
+// checkClientAuth checks the answer to a CertificateRequest a KeyGen
+// response carries, as far as framing goes (the device parses the
+// messages themselves): a Certificate message (type 11) or nothing, then a
+// CertificateVerify message (type 15) only after a Certificate, each a
+// whole handshake message whose header length is its body's, within its
+// limit. It returns what is wrong, or "".
+func checkClientAuth(cert, cv []byte) string {
+	switch {
+	case len(cert) == 0 && len(cv) != 0:
+		return "certificate verify without a client certificate"
+	case len(cert) == 0:
+		return ""
+	case len(cert) > MaxClientCertificate || !wholeMessage(cert, 11):
+		return "bad client certificate message"
+	case len(cv) != 0 && (len(cv) > MaxCertificateVerify || !wholeMessage(cv, 15)):
+		return "bad certificate verify message"
+	case len(cv) != 0 && len(cert) == 7: // 0b 000003 000000: no certificate
+		return "certificate verify after an empty certificate"
+	}
+	return ""
+}
+
+// wholeMessage reports whether m is one handshake message of type typ:
+// type u8 | length u24 | body[length], nothing after.
+func wholeMessage(m []byte, typ uint8) bool {
+	s := cryptobyte.String(m)
+	var t uint8
+	var body cryptobyte.String
+	return s.ReadUint8(&t) && t == typ && s.ReadUint24LengthPrefixed(&body) && s.Empty()
 }
 
 // ---- field helpers ----

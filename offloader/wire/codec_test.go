@@ -72,6 +72,10 @@ func sampleResponses() []*FlightResponse {
 		{ID: 5, Results: []Result{{Op: 0, Err: &Error{Status: StatusMalformed, Detail: strings.Repeat("d", MaxDetail)}}}},
 		{ID: 6, Token: seq(MaxToken), Results: []Result{{Op: OpAuth, Auth: &AuthResponse{VerifiedChain: make10()}}}},
 		{ID: 7, Results: []Result{{Op: OpStart, Start: &StartResponse{Versions: list(MaxListLen), TTL: (1<<32 - 1) * time.Second}}}},
+		{ID: 8, Results: []Result{{Op: OpKeyGen, KeyGen: &KeyGenResponse{ClientKeyExchange: seq(33),
+			ClientCertificate: hsMsg(11, seq(600)), CertificateVerify: hsMsg(15, seq(260))}}}},
+		{ID: 9, Results: []Result{{Op: OpKeyGen, KeyGen: &KeyGenResponse{ClientKeyExchange: seq(33),
+			ClientCertificate: hsMsg(11, []byte{0, 0, 0})}}}},
 	}
 }
 

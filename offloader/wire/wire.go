@@ -242,15 +242,25 @@ type AuthResponse struct {
 type KeyGenRequest struct{}
 
 // KeyGenResponse: the ClientKeyExchange body to send
-// (handshake.ClientKeyExchange.Body).
+// (handshake.ClientKeyExchange.Body) and, when the transcript Auth parsed
+// held a CertificateRequest, the offloader's answer to it (docs/PROTOCOL.md
+// §8.1): the whole client Certificate message to send before the
+// ClientKeyExchange, and, when that message holds a certificate, the whole
+// CertificateVerify message to send after it. Both nil when no certificate
+// was requested; ClientCertificate alone (an empty certificate list) when
+// the device has no certificate the server would take.
 type KeyGenResponse struct {
 	ClientKeyExchange []byte
+	ClientCertificate []byte // whole handshake message (type 11), or nil
+	CertificateVerify []byte // whole handshake message (type 15), or nil
 }
 
 // KeyRequest: the handshake messages the device sends after ServerHelloDone
-// and before its ClientKeyExchange (an empty Certificate when asked for
-// one), whole messages with headers, so the offloader can compute the
-// extended master secret's session hash over the real transcript.
+// and before its ClientKeyExchange, whole messages with headers. The only
+// such message is the client Certificate, which the offloader itself chose
+// (KeyGenResponse.ClientCertificate) and puts in the extended master
+// secret's session hash: ClientMessages is empty, or byte for byte that
+// message.
 type KeyRequest struct {
 	ClientMessages []byte
 }
@@ -275,6 +285,14 @@ const (
 	NonceLen      = 32
 	MinPSKLen     = 16
 	MaxPSKLen     = 64
+)
+
+// Limits of a KeyGen response's answer to a CertificateRequest, whole
+// handshake messages with their 4-byte headers. A CertificateVerify has a
+// u16 length on the wire.
+const (
+	MaxClientCertificate = 1 << 16
+	MaxCertificateVerify = 1<<16 - 1
 )
 
 // Marshal and Unmarshal of the two frame payloads are in codec.go.
