@@ -79,6 +79,11 @@ type Config struct {
 	// handshake; zero means DefaultSessionTTL (24h). A ticket's lifetime
 	// hint shortens it.
 	SessionTTL time.Duration
+	// ResumeWithoutEMS also keeps and offers sessions whose master secret
+	// is not the extended one (RFC 7627 §5.3 says a client SHOULD NOT:
+	// such a resumption is open to the triple-handshake attack). For
+	// legacy servers only.
+	ResumeWithoutEMS bool
 
 	// MaxFragmentLength, when set, offers RFC 6066 max_fragment_length:
 	// 512, 1024, 2048 or 4096 (anything else is a Config error). If the

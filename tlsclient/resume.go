@@ -28,6 +28,10 @@ import (
 //
 // A server that does not echo the session id runs a full handshake (and the
 // offloader is used as usual); its new session replaces the old one.
+//
+// A session without the extended master secret is neither kept nor
+// offered unless Config.ResumeWithoutEMS says so (RFC 7627 §5.3: a client
+// SHOULD NOT offer one); the ClientHello always offers the extension.
 
 // resumeState is the resumption part of clientHandshakeState.
 type resumeState struct {
@@ -57,7 +61,8 @@ func (hs *clientHandshakeState) loadSession() {
 		hs.config.trace("tls: session expired, full handshake")
 		return
 	}
-	if !contains(hs.params.suites, s.suite) || len(s.master) != handshake.MasterSecretLen {
+	if !contains(hs.params.suites, s.suite) || len(s.master) != handshake.MasterSecretLen ||
+		!s.ems && !hs.config.ResumeWithoutEMS {
 		return
 	}
 	hs.res.session = s
@@ -206,7 +211,7 @@ func (hs *clientHandshakeState) saveSession() {
 		if t := hs.res.ticket; t != nil && len(t.Ticket) > 0 {
 			s.ticket = t.Ticket
 		}
-		if len(s.ticket) == 0 && len(s.sessionID) == 0 {
+		if len(s.ticket) == 0 && len(s.sessionID) == 0 || !s.ems && !hs.config.ResumeWithoutEMS {
 			cache.Put(hs.res.key, nil)
 			return
 		}

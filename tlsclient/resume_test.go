@@ -341,6 +341,7 @@ func TestResumeEMSMismatch(t *testing.T) {
 	s, _ := cfg.SessionCache.Get(key)
 	// The session claims no EMS; crypto/tls resumes with the extension.
 	s.ems = false
+	cfg.ResumeWithoutEMS = true
 	cfg.SessionCache.Put(key, s)
 	c := dialClient(t, addr, cfg)
 	err := c.Handshake()
@@ -363,10 +364,25 @@ func TestResumeEMSMissing(t *testing.T) {
 	addr := startOpenSSLServer(t, "-ExtendedMasterSecret", "-www")
 	m := newMeteredEnv(t)
 	cfg, _, _ := resumeConfig(t, m)
+	// By default a session without EMS is not kept (RFC 7627 §5.3).
 	if err := getPage(t, addr, cfg, false); err != nil {
 		t.Fatal(err)
 	}
 	key := newKeyFor(t, cfg)
+	if _, ok := cfg.SessionCache.Get(key); ok {
+		t.Fatal("a session without EMS was kept")
+	}
+	if err := getPage(t, addr, cfg, false); err != nil {
+		t.Fatal(err)
+	}
+	// Kept for a legacy server when the Config allows it.
+	cfg.ResumeWithoutEMS = true
+	if err := getPage(t, addr, cfg, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := getPage(t, addr, cfg, true); err != nil {
+		t.Fatal(err)
+	}
 	s, ok := cfg.SessionCache.Get(key)
 	if !ok || s.ems {
 		t.Fatalf("session %v ems %v", ok, ok && s.ems)
