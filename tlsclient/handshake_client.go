@@ -193,6 +193,9 @@ func (hs *clientHandshakeState) readServerHello() error {
 // (RFC 5246 §7.4.1.3, RFC 8446 §4.1.3, RFC 5746 §3.4, RFC 7301 §3.1).
 func (hs *clientHandshakeState) processServerHello() error {
 	sh := hs.serverHello
+	if err := hs.refuseGREASEServerHello(); err != nil {
+		return err
+	}
 	if sh.Version != handshake.VersionTLS12 {
 		return hs.fail(record.AlertProtocolVersion, fmt.Sprintf("server chose version %#04x, only TLS 1.2 is offered", sh.Version), nil)
 	}
@@ -314,6 +317,9 @@ func (hs *clientHandshakeState) processServerKeyExchange(msg []byte) error {
 	p, err := handshake.ParseECDHEParams(ske.Body)
 	if err != nil {
 		return hs.decodeFailure("ServerKeyExchange", err)
+	}
+	if err := hs.refuseGREASEKeyExchange(p.Group, p.SignatureAlgorithm); err != nil {
+		return err
 	}
 	if !contains(hs.hello.SupportedGroups, p.Group) {
 		return hs.fail(record.AlertIllegalParameter, fmt.Sprintf("server chose group %d, which was not offered", p.Group), nil)
