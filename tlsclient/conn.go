@@ -1,13 +1,22 @@
 // Package tlsclient is a TLS 1.2 client (RFC 5246, RFC 7627, RFC 5746,
-// RFC 7301, RFC 5077 tickets accepted) that performs no public-key
+// RFC 7301) that performs no public-key
 // operation: certificate and ServerKeyExchange verification, the
 // ClientKeyExchange and the key derivation are done by an offloader (see
 // Offloader), in one pipelined round trip after ServerHelloDone. The device
 // hashes the transcript, runs the PRF for Finished, and does the symmetric
 // record protection (package record).
 //
-// Left out for now: TLS 1.0, 1.1 and 1.3, resumption (tickets are accepted
-// and verified in the Finished, not reused), renegotiation (a HelloRequest
+// Session resumption stays on the device, with no offloader call (see
+// Config.SessionCache): session IDs (RFC 5246 §7.3) and session tickets
+// (RFC 5077, a fresh session id sent with each ticket as §3.4 says), the
+// extended master secret checked on resumption as RFC 7627 §5.3 says
+// (sessions without it are not resumed unless Config.ResumeWithoutEMS).
+// The max_fragment_length extension of RFC 6066 §4 (Config.MaxFragmentLength,
+// 512 to 4096) caps records both ways and the record buffers with them.
+//
+// Left out for now: TLS 1.0, 1.1 and 1.3, stateless resumption of a session
+// across processes (the cache lives in memory), RFC 8449
+// record_size_limit, renegotiation (a HelloRequest
 // is refused with a no_renegotiation warning), client certificates (a
 // CertificateRequest is answered with an empty Certificate).
 //
