@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/tls"
 	"fmt"
 	"net"
 	"runtime"
@@ -82,64 +81,3 @@ func measureHandshakeCPU(e *env, o *options, rep *report) error {
 	rep.table(t)
 	return measureResumedCPU(e, o, rep, buf)
 }
-
-// measureResumedCPU: abbreviated handshakes. crypto/tls resumes with a
-// ticket (its client never resumes by session ID; its server issues no IDs
-// to resume).
-func measureResumedCPU(e *env, o *options, rep *report, buf []byte) error {
-	c := hsCases[0]
-	addr := e.tlsAddr(c)
-	gocfg := e.goTLSConfig(c)
-	gocfg.ClientSessionCache = tls.NewLRUClientSessionCache(8)
-	resumed, total := 0, 0
-	goResume := func() error {
-		conn, err := dialGoTLS(gocfg, addr)
-		if err != nil {
-			return err
-		}
-		total++
-		if conn.(*tls.Conn).ConnectionState().DidResume {
-			resumed++
-		}
-		return conn.Close()
-	}
-	ctl := func() error { return e.controlResumed(c, buf) }
-	for i := 0; i < 3; i++ {
-		if err := goResume(); err != nil {
-			return err
-		}
-		if err := ctl(); err != nil {
-			return err
-		}
-	}
-	var gos, ctls samples
-	resumed, total = 0, 0
-	for r := 0; r < o.runs; r++ {
-		us, err := cpuPerOp(o.handshakes, goResume)
-		if err != nil {
-			return err
-		}
-		gos = append(gos, us)
-		if us, err = cpuPerOp(o.handshakes, ctl); err != nil {
-			return err
-		}
-		ctls = append(ctls, us)
-	}
-	t := &table{
-		title:  fmt.Sprintf("Resumed handshake (%s): device CPU per handshake, µs", c.name),
-		header: []string{"resumption", "offloaded", "crypto/tls", "control", "offloaded TLS-only", "crypto/tls TLS-only", "ratio"},
-		rows: [][]string{
-			{"session ticket (RFC 5077)", naResumption, gos.fmt(1), ctls.fmt(1), naResumption, gos.minus(ctls).fmt(1), "n/a"},
-			{"session ID", naResumption, "n/a (crypto/tls resumes by ticket only)", ctls.fmt(1), naResumption, "n/a", "n/a"},
-		},
-		notes: []string{
-			fmt.Sprintf("crypto/tls resumed %d of %d handshakes (a new ticket each time). Control: connect, one round trip, the client's last flight.", resumed, total),
-			"The offloaded client has no resumption yet (tlsclient.Config has no SessionCache when this ran: issue 3 item 3), so every offloaded handshake is a full one.",
-		},
-	}
-	rep.table(t)
-	return nil
-}
-
-// naResumption marks figures that need tlsclient's session resumption.
-const naResumption = "n/a (resumption not implemented)"
