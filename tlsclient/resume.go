@@ -99,14 +99,34 @@ func (hs *clientHandshakeState) offerSession(hello *handshake.ClientHello) error
 // serverResumes reports whether the ServerHello accepts the offered
 // session: it echoes the non-empty session id the ClientHello carried.
 func (hs *clientHandshakeState) serverResumes() bool {
-	return hs.res.session != nil && len(hs.res.offeredID) > 0 &&
-		bytes.Equal(hs.serverHello.SessionID, hs.hello.SessionID) &&
-		bytes.Equal(hs.hello.SessionID, hs.res.offeredID)
+	if hs.res.session == nil {
+		return false
+	}
+	if len(hs.res.offeredID) > 0 && bytes.Equal(hs.serverHello.SessionID, hs.hello.SessionID) &&
+		bytes.Equal(hs.hello.SessionID, hs.res.offeredID) {
+		return true
+	}
+	hs.config.trace("tls: server declined resumption, full handshake")
+	hs.releaseSession()
+	return false
+}
+
+// releaseSession zeroes the master secret of the session the handshake
+// got from the cache, when it is the handshake's own copy (an
+// LRUSessionCache hands out copies; another cache may hand out the
+// session it keeps, which is left alone).
+func (hs *clientHandshakeState) releaseSession() {
+	if s := hs.res.session; s != nil {
+		if _, ok := hs.config.SessionCache.(*LRUSessionCache); ok {
+			s.zero()
+		}
+	}
 }
 
 // resumeHandshake runs the abbreviated handshake after a ServerHello that
 // accepted the session. Any failure drops the session from the cache.
 func (hs *clientHandshakeState) resumeHandshake() error {
+	defer hs.releaseSession()
 	err := hs.doResume()
 	if err != nil && hs.config.SessionCache != nil {
 		hs.config.SessionCache.Put(hs.res.key, nil)

@@ -242,8 +242,8 @@ func TestResumeDeclinedRunsFullHandshake(t *testing.T) {
 	if c.ConnectionState().DidResume {
 		t.Error("DidResume on a declined ticket")
 	}
-	if !trace.has("tls: resuming session (ticket)") {
-		t.Error("the ticket was not offered")
+	if !trace.has("tls: resuming session (ticket)") || !trace.has("tls: server declined resumption") {
+		t.Error("the ticket was not offered, or the decline not traced")
 	}
 	if off.flights.Load() == flights {
 		t.Error("full handshake made no offloader call")
