@@ -29,6 +29,13 @@ type Suite struct {
 	MACLen, KeyLen, IVLen int
 	// Hash is the PRF hash (SHA-256 unless the suite names SHA-384).
 	Hash crypto.Hash
+	// MACHash is the record MAC's hash of a CBC suite (HMAC, RFC 5246
+	// §6.2.3.1); zero for AEAD suites. See suites_cbc.go.
+	MACHash crypto.Hash
+	// MinVersion is the lowest protocol version the suite may be
+	// negotiated in; zero means TLS 1.2 (every AEAD and SHA-256/384 suite).
+	// See AllowedIn.
+	MinVersion uint16
 	// NewCipher builds the record protection from this suite's key block
 	// slices (mac is nil for AEAD suites).
 	NewCipher func(version uint16, mac, key, iv []byte) (record.Cipher, error)
