@@ -35,9 +35,8 @@ import (
 
 // resumeState is the resumption part of clientHandshakeState.
 type resumeState struct {
-	key       string         // cache key; "" when Config.SessionCache is nil
-	session   *ClientSession // offered in the ClientHello; nil if none
-	offeredID []byte         // the session id sent with it
+	key     string         // cache key; "" when Config.SessionCache is nil
+	session *ClientSession // offered in the ClientHello; nil if none
 
 	ticket         *handshake.NewSessionTicket // received in this handshake
 	didResume      bool
@@ -92,7 +91,6 @@ func (hs *clientHandshakeState) offerSession(hello *handshake.ClientHello) error
 		hs.res.session = nil
 		return nil
 	}
-	hs.res.offeredID = hello.SessionID
 	return nil
 }
 
@@ -102,8 +100,12 @@ func (hs *clientHandshakeState) serverResumes() bool {
 	if hs.res.session == nil {
 		return false
 	}
-	if len(hs.res.offeredID) > 0 && bytes.Equal(hs.serverHello.SessionID, hs.hello.SessionID) &&
-		bytes.Equal(hs.hello.SessionID, hs.res.offeredID) {
+	// Checked against the hello as sent (a ClientHello-shaping hook may
+	// have dropped the ticket): the session must really have been offered.
+	s, sent := hs.res.session, hs.hello
+	offered := len(s.ticket) > 0 && bytes.Equal(sent.SessionTicket, s.ticket) ||
+		len(s.sessionID) > 0 && bytes.Equal(sent.SessionID, s.sessionID)
+	if offered && len(sent.SessionID) > 0 && bytes.Equal(hs.serverHello.SessionID, sent.SessionID) {
 		return true
 	}
 	hs.config.trace("tls: server declined resumption, full handshake")
