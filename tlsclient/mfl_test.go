@@ -122,9 +122,11 @@ func TestMaxFragmentLengthOpenSSL(t *testing.T) {
 		name    string
 		mfl     int
 		limited bool
+		resume  bool
 	}{
-		{"512", 512, true},
-		{"control", 0, false},
+		{"512", 512, true, false},
+		{"512 resumed", 512, true, true},
+		{"control", 0, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			addr := startOpenSSLServer(t, "", "-rev")
@@ -133,10 +135,24 @@ func TestMaxFragmentLengthOpenSSL(t *testing.T) {
 			cfg.Trace = nil
 			cfg.MaxFragmentLength = tc.mfl
 			cfg.RequireMaxFragmentLength = tc.mfl != 0
+			if tc.resume {
+				// A full handshake straight to the server, then the
+				// resumed one through the relay: the length holds for the
+				// session (RFC 6066 §4).
+				cfg.SessionCache = NewLRUSessionCache(1)
+				c := dialClient(t, addr, cfg)
+				if err := c.Handshake(); err != nil {
+					t.Fatal(err)
+				}
+				c.Close()
+			}
 			c := dialClient(t, relay.addr, cfg)
 			c.SetDeadline(time.Now().Add(30 * time.Second))
 			if err := c.Handshake(); err != nil {
 				t.Fatal(err)
+			}
+			if c.ConnectionState().DidResume != tc.resume {
+				t.Fatalf("DidResume = %v", c.ConnectionState().DidResume)
 			}
 			transferReversed(t, c, 1<<20)
 			c.Close()

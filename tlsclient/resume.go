@@ -152,6 +152,11 @@ func (hs *clientHandshakeState) doResume() error {
 	if !s.ems && sh.ExtendedMasterSecret {
 		return hs.fail(record.AlertHandshakeFailure, "server resumed a session without extended master secret with the extension", nil)
 	}
+	// RFC 6066 §4: "the negotiated length applies for the duration of the
+	// session including session resumptions".
+	if sh.MaxFragmentLength != s.maxFrag {
+		return hs.fail(record.AlertIllegalParameter, "server resumed the session with another max_fragment_length", nil)
+	}
 	hs.res.didResume = true
 	hs.chain, hs.verifiedChain = s.chain, s.verifiedChain
 	hs.master = append([]byte(nil), s.master...)
@@ -225,6 +230,7 @@ func (hs *clientHandshakeState) saveSession() {
 			master:        append([]byte(nil), hs.master...),
 			ems:           hs.serverHello.ExtendedMasterSecret,
 			alpn:          hs.serverHello.ALPNProtocol,
+			maxFrag:       hs.serverHello.MaxFragmentLength,
 			sessionID:     append([]byte(nil), hs.serverHello.SessionID...),
 			chain:         hs.chain,
 			verifiedChain: hs.verifiedChain,

@@ -183,6 +183,8 @@ func TestScriptedResumeRefusals(t *testing.T) {
 		}, alert: record.AlertIllegalParameter, want: "another cipher suite"},
 		{name: "EMS dropped", hello: func(sh *handshake.ServerHello) { sh.ExtendedMasterSecret = false }, alert: record.AlertHandshakeFailure, want: "without the extension"},
 		{name: "EMS added", mutate: func(s *ClientSession) { s.ems = false }, alert: record.AlertHandshakeFailure, want: "with the extension"},
+		{name: "max_fragment_length lost", mutate: func(s *ClientSession) { s.maxFrag = 1 }, alert: record.AlertIllegalParameter,
+			want: "another max_fragment_length"},
 		{name: "bad Finished", corrupt: true, alert: record.AlertDecryptError, want: "Finished did not verify"},
 		{name: "Certificate after echo", flight: func(p *scriptPeer, sh *handshake.ServerHello) error {
 			if err := p.sendServerHello(sh); err != nil {

@@ -27,6 +27,7 @@ type ClientSession struct {
 	master  []byte // 48 bytes
 	ems     bool   // RFC 7627: the master secret is the extended one
 	alpn    string
+	maxFrag uint8 // RFC 6066 max_fragment_length code the server echoed, 0 if none
 
 	// How to resume: a ticket (RFC 5077), or the server's session id.
 	sessionID []byte
