@@ -2,10 +2,13 @@
 // for a client: framing, per-direction cipher states, sequence numbers,
 // handshake-message reassembly, fragmentation and alerts.
 //
-// Record protection is AEAD only: AES-GCM (RFC 5288) and ChaCha20-Poly1305
-// (RFC 7905). Left out: compression (always null), CBC suites, renegotiation,
-// and TLS 1.3's record format. The plaintext cap of RFC 6066
-// max_fragment_length is supported through SetMaxFragment.
+// Record protection: AES-GCM (RFC 5288), ChaCha20-Poly1305 (RFC 7905), and
+// AES-CBC with HMAC for TLS 1.0, 1.1 and 1.2 (RFC 2246, 4346, 5246
+// §6.2.3.2), opened in constant time against Lucky13, with TLS 1.0's
+// implicit IV and 1/n-1 splitting of application data (cbc.go). Left out:
+// compression (always null), renegotiation, and TLS 1.3's record format.
+// The plaintext cap of RFC 6066 max_fragment_length is supported through
+// SetMaxFragment.
 //
 // CONTRACT: the exported API in this file is relied on by tlsclient and the
 // offloader; implementations may change, signatures may not without updating
@@ -38,7 +41,8 @@ const (
 )
 
 // Cipher is the protection of one direction of a connection after
-// ChangeCipherSpec. Construct one with NewAESGCM or NewChaCha20Poly1305.
+// ChangeCipherSpec. Construct one with NewAESGCM, NewChaCha20Poly1305 or
+// NewCBC.
 // A Cipher keeps scratch space for its nonce, so one value serves exactly one
 // direction of one connection.
 type Cipher interface {

@@ -69,6 +69,12 @@ func (c *Conn) WriteChangeCipherSpec() error {
 func (c *Conn) WriteRecords(typ ContentType, data []byte) error {
 	c.out.mu.Lock()
 	defer c.out.mu.Unlock()
+	if typ == TypeApplicationData {
+		var err error
+		if data, err = c.splitAppData(data); err != nil { // TLS 1.0 CBC: 1/n-1
+			return err
+		}
+	}
 	return c.writeRecordsLocked(typ, data)
 }
 
@@ -137,7 +143,14 @@ func (c *Conn) Write(data []byte) (int, error) {
 	n := 0
 	for n < len(data) {
 		m := min(chunk, len(data)-n)
-		if err := c.writeRecordsLocked(TypeApplicationData, data[n:n+m]); err != nil {
+		p := data[n : n+m]
+		if n == 0 {
+			var err error
+			if p, err = c.splitAppData(p); err != nil { // TLS 1.0 CBC: 1/n-1
+				return n, err
+			}
+		}
+		if err := c.writeRecordsLocked(TypeApplicationData, p); err != nil {
 			return n, err
 		}
 		if err := c.flushLocked(); err != nil {
