@@ -1,0 +1,623 @@
+package integration
+
+// The real-peer matrix (issue 3, item 9): OpenSSL s_server, gnutls-serv and
+// nginx, across every version and suite the device supports and the peer
+// does, with RSA-2048, RSA-4096, ECDSA P-256 and P-384 certificates; session
+// resumption by id and by ticket; bad certificates refused with the right
+// reason; ocurl against nginx. TestMatrix prints one line per cell and a
+// total on stdout (go test -v -run TestMatrix ./integration/ shows them).
+//
+// Each cell is a row of a table: a (peer, version, key) group starts one
+// server process with every suite of that key and version enabled, and each
+// cell narrows the client's ClientHello to one suite, so a group costs one
+// process however many suites it holds. Groups run in parallel; the cells of
+// a group run in order (s_server serves one connection at a time).
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tlsoffload/tlsoffload/certs/testpki"
+	"github.com/tlsoffload/tlsoffload/handshake"
+	"github.com/tlsoffload/tlsoffload/offloader/wire"
+	"github.com/tlsoffload/tlsoffload/tlsclient"
+)
+
+// matrixVersion is one protocol version, named as each peer names it.
+type matrixVersion struct {
+	name        string // in the matrix's lines
+	id          uint16
+	opensslFlag string // s_server
+	openssl     string // as s_server and nginx report it
+	gnutls      string // priority keyword
+	gnutlsName  string // as gnutls-serv reports it
+	nginx       string // ssl_protocols
+}
+
+var (
+	tls10 = &matrixVersion{"tls1.0", tls.VersionTLS10, "-tls1", "TLSv1", "VERS-TLS1.0", "TLS1.0", "TLSv1"}
+	tls11 = &matrixVersion{"tls1.1", tls.VersionTLS11, "-tls1_1", "TLSv1.1", "VERS-TLS1.1", "TLS1.1", "TLSv1.1"}
+	tls12 = &matrixVersion{"tls1.2", tls.VersionTLS12, "-tls1_2", "TLSv1.2", "VERS-TLS1.2", "TLS1.2", "TLSv1.2"}
+)
+
+// matrixVersions are the versions the device speaks, each a column of the
+// matrix.
+var matrixVersions = []*matrixVersion{tls12}
+
+// certKind is the kind of certificate a suite needs.
+type certKind int
+
+const (
+	certRSA certKind = iota
+	certECDSA
+)
+
+// matrixSuite is one cipher suite, named as each peer names it.
+type matrixSuite struct {
+	id      uint16
+	openssl string // OpenSSL's (and so nginx's) name
+	gnutls  string // as gnutls-serv reports it
+	cert    certKind
+	tls12   bool // a TLS 1.2-only suite (AEAD, SHA-256/384 MAC)
+}
+
+// matrixSuites is every suite issue 3 names. A row is a cell only while the
+// device supports the suite (it is in handshake.Suites); TestMatrix fails if
+// the device supports a suite that has no row here.
+var matrixSuites = []*matrixSuite{
+	{0xc02f, "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE_RSA_AES_128_GCM_SHA256", certRSA, true},
+	{0xc030, "ECDHE-RSA-AES256-GCM-SHA384", "ECDHE_RSA_AES_256_GCM_SHA384", certRSA, true},
+	{0xcca8, "ECDHE-RSA-CHACHA20-POLY1305", "ECDHE_RSA_CHACHA20_POLY1305", certRSA, true},
+	{0xc02b, "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE_ECDSA_AES_128_GCM_SHA256", certECDSA, true},
+	{0xc02c, "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE_ECDSA_AES_256_GCM_SHA384", certECDSA, true},
+	{0xcca9, "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE_ECDSA_CHACHA20_POLY1305", certECDSA, true},
+	{0x009c, "AES128-GCM-SHA256", "RSA_AES_128_GCM_SHA256", certRSA, true},
+	{0x009d, "AES256-GCM-SHA384", "RSA_AES_256_GCM_SHA384", certRSA, true},
+
+	{0xc013, "ECDHE-RSA-AES128-SHA", "ECDHE_RSA_AES_128_CBC_SHA1", certRSA, false},
+	{0xc014, "ECDHE-RSA-AES256-SHA", "ECDHE_RSA_AES_256_CBC_SHA1", certRSA, false},
+	{0xc009, "ECDHE-ECDSA-AES128-SHA", "ECDHE_ECDSA_AES_128_CBC_SHA1", certECDSA, false},
+	{0xc00a, "ECDHE-ECDSA-AES256-SHA", "ECDHE_ECDSA_AES_256_CBC_SHA1", certECDSA, false},
+	{0x002f, "AES128-SHA", "RSA_AES_128_CBC_SHA1", certRSA, false},
+	{0x0035, "AES256-SHA", "RSA_AES_256_CBC_SHA1", certRSA, false},
+	{0xc027, "ECDHE-RSA-AES128-SHA256", "ECDHE_RSA_AES_128_CBC_SHA256", certRSA, true},
+	{0xc028, "ECDHE-RSA-AES256-SHA384", "ECDHE_RSA_AES_256_CBC_SHA384", certRSA, true},
+	{0xc023, "ECDHE-ECDSA-AES128-SHA256", "ECDHE_ECDSA_AES_128_CBC_SHA256", certECDSA, true},
+	{0xc024, "ECDHE-ECDSA-AES256-SHA384", "ECDHE_ECDSA_AES_256_CBC_SHA384", certECDSA, true},
+	{0x003c, "AES128-SHA256", "RSA_AES_128_CBC_SHA256", certRSA, true},
+	{0x003d, "AES256-SHA256", "RSA_AES_256_CBC_SHA256", certRSA, true},
+}
+
+// deviceSupports reports whether the device's suite table holds the suite.
+func (s *matrixSuite) deviceSupports() bool { return handshake.SuiteByID(s.id) != nil }
+
+func (s *matrixSuite) at(v *matrixVersion) bool { return !s.tls12 || v.id == tls.VersionTLS12 }
+
+// matrixKey is one server certificate key.
+type matrixKey struct {
+	name string
+	key  testpki.KeyType
+	kind certKind
+}
+
+var matrixKeys = []matrixKey{
+	{"rsa2048", testpki.RSA2048, certRSA},
+	{"rsa4096", testpki.RSA4096, certRSA},
+	{"p256", testpki.ECDSAP256, certECDSA},
+	{"p384", testpki.ECDSAP384, certECDSA},
+}
+
+var matrixPeers = []*matrixPeer{opensslPeer, gnutlsPeer, nginxPeer}
+
+// suitesFor returns the suites a (peer, version, key) group runs: the device
+// supports them, they exist at the version, fit the key, and the peer does
+// them.
+func suitesFor(p *matrixPeer, v *matrixVersion, kind certKind) []*matrixSuite {
+	var out []*matrixSuite
+	for _, s := range matrixSuites {
+		if s.deviceSupports() && s.at(v) && s.cert == kind && p.would(s, v) == "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// matrixCell is one line of the matrix.
+type matrixCell struct {
+	peer, version, suite, key, mode string
+	run                             func(t *testing.T, srv *peerServer) error
+}
+
+func (c *matrixCell) String() string {
+	return strings.Join([]string{c.peer, c.version, c.suite, c.key, c.mode}, " ")
+}
+
+// matrixGroup is the cells that share one server process.
+type matrixGroup struct {
+	name  string
+	peer  *matrixPeer
+	opts  func(t *testing.T) peerOpts
+	cells []*matrixCell
+}
+
+// matrixResults collects every cell's outcome for the summary.
+type matrixResults struct {
+	mu    sync.Mutex
+	lines []matrixLine
+}
+
+type matrixLine struct {
+	cell string
+	err  error
+}
+
+func (r *matrixResults) add(cell string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.lines = append(r.lines, matrixLine{cell, err})
+}
+
+// countingOffloader counts the flights a connection sends its offloader.
+type countingOffloader struct {
+	inner tlsclient.Offloader
+	calls atomic.Int64
+}
+
+func (c *countingOffloader) Do(ctx context.Context, f *wire.Flight) (*wire.FlightResponse, error) {
+	c.calls.Add(1)
+	return c.inner.Do(ctx, f)
+}
+
+// keepingCache is a session cache that also remembers the last session put.
+type keepingCache struct {
+	*tlsclient.LRUSessionCache
+	mu   sync.Mutex
+	last *tlsclient.ClientSession
+}
+
+func (k *keepingCache) Put(key string, s *tlsclient.ClientSession) {
+	k.mu.Lock()
+	if s != nil {
+		k.last = s
+	}
+	k.mu.Unlock()
+	k.LRUSessionCache.Put(key, s)
+}
+
+// exchange is what one connection through tlsoffload saw.
+type exchange struct {
+	state  tls.ConnectionState
+	bodies [][]byte // one per path
+	calls  int64    // offloader flights this connection sent
+}
+
+// fetchPaths connects to addr through tlsoffload, GETs each path in turn on
+// one connection (HTTP/1.1, the last with Connection: close), and returns
+// the bodies and the connection's state.
+func fetchPaths(cfg *tlsclient.Config, addr string, paths []string) (*exchange, error) {
+	counter := &countingOffloader{inner: cfg.Offloader}
+	c2 := *cfg
+	c2.Offloader = counter
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := (&tlsclient.Dialer{Config: &c2}).DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return &exchange{calls: counter.calls.Load()}, err
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	ex := &exchange{state: conn.(*tlsclient.Conn).ConnectionState(), calls: counter.calls.Load()}
+	br := bufio.NewReader(conn)
+	for i, p := range paths {
+		closing := ""
+		if i == len(paths)-1 {
+			closing = "Connection: close\r\n"
+		}
+		if _, err := fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: localhost\r\n%s\r\n", p, closing); err != nil {
+			return ex, fmt.Errorf("write request %s: %w", p, err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			return ex, fmt.Errorf("read response %s: %w", p, err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return ex, fmt.Errorf("read body %s (%d bytes so far): %w", p, len(body), err)
+		}
+		if resp.StatusCode != 200 {
+			return ex, fmt.Errorf("GET %s: status %s: %.200q", p, resp.Status, body)
+		}
+		ex.bodies = append(ex.bodies, body)
+	}
+	return ex, nil
+}
+
+// matrixEnv is what every cell shares: the PKI and one in-process offloader.
+type matrixEnv struct {
+	pki *testpki.PKI
+	off *offloaderEnv
+}
+
+func (e *matrixEnv) config(v *matrixVersion, s *matrixSuite) *tlsclient.Config {
+	cfg := e.off.config("localhost")
+	cfg.MinVersion, cfg.MaxVersion = v.id, v.id
+	if s != nil {
+		cfg.CipherSuites = []uint16{s.id}
+	}
+	return cfg
+}
+
+// checkFull checks what both sides say of a full handshake: the client's
+// state, the server's report, the offloader's one flight and, for nginx,
+// the file byte for byte.
+func checkFull(p *matrixPeer, v *matrixVersion, s *matrixSuite, ex *exchange, wantResumed bool) error {
+	st := ex.state
+	if !st.HandshakeComplete || st.Version != v.id || st.CipherSuite != s.id {
+		return fmt.Errorf("client state: version %#04x suite %#04x complete %v", st.Version, st.CipherSuite, st.HandshakeComplete)
+	}
+	if st.DidResume != wantResumed {
+		return fmt.Errorf("client DidResume %v, want %v", st.DidResume, wantResumed)
+	}
+	if wantResumed && ex.calls != 0 {
+		return fmt.Errorf("resumed handshake made %d offloader calls, want 0", ex.calls)
+	}
+	if !wantResumed && ex.calls == 0 {
+		return errors.New("full handshake made no offloader call")
+	}
+	page := string(ex.bodies[len(ex.bodies)-1])
+	version, suite, reused, err := p.report(page)
+	if err != nil {
+		return err
+	}
+	wantVersion, wantSuite := v.openssl, s.openssl
+	if p == gnutlsPeer {
+		wantVersion, wantSuite = v.gnutlsName, s.gnutls
+	}
+	if version != wantVersion || suite != wantSuite {
+		return fmt.Errorf("%s reports %s %s, want %s %s", p.name, version, suite, wantVersion, wantSuite)
+	}
+	if p != gnutlsPeer && reused != wantResumed {
+		return fmt.Errorf("%s reports reused=%v, want %v", p.name, reused, wantResumed)
+	}
+	if p == nginxPeer && string(ex.bodies[0]) != string(nginxBlob) {
+		return fmt.Errorf("nginx /blob.bin differs: %d bytes, want %d", len(ex.bodies[0]), len(nginxBlob))
+	}
+	return nil
+}
+
+// fullCell is one full handshake with one suite.
+func (e *matrixEnv) fullCell(p *matrixPeer, v *matrixVersion, k matrixKey, s *matrixSuite) *matrixCell {
+	return &matrixCell{peer: p.name, version: v.name, suite: s.openssl, key: k.name, mode: "full",
+		run: func(t *testing.T, srv *peerServer) error {
+			ex, err := fetchPaths(e.config(v, s), srv.addr, p.paths)
+			if err != nil {
+				return err
+			}
+			return checkFull(p, v, s, ex, false)
+		}}
+}
+
+// resumeCell is a full handshake, then a second connection that resumes
+// its session (by id or ticket, as the server allows) with no offloader
+// call, and the server agrees it resumed.
+func (e *matrixEnv) resumeCell(p *matrixPeer, v *matrixVersion, k matrixKey, s *matrixSuite, mode resumeMode) *matrixCell {
+	name := "resume-id"
+	if mode == resumeTickets {
+		name = "resume-ticket"
+	}
+	return &matrixCell{peer: p.name, version: v.name, suite: s.openssl, key: k.name, mode: name,
+		run: func(t *testing.T, srv *peerServer) error {
+			cache := &keepingCache{LRUSessionCache: tlsclient.NewLRUSessionCache(4)}
+			cfg := e.config(v, s)
+			cfg.SessionCache = cache
+			// One device, one Config: its Start answer is cached by the
+			// full handshake, so the resumed one needs no Start either.
+			cfg.StartCache = tlsclient.NewStartCache(4)
+			resumedBefore := 0
+			if srv.out != nil {
+				resumedBefore = strings.Count(srv.out.String(), gnutlsResumedMarker)
+			}
+			ex, err := fetchPaths(cfg, srv.addr, p.paths)
+			if err != nil {
+				return fmt.Errorf("first connection: %w", err)
+			}
+			if err := checkFull(p, v, s, ex, false); err != nil {
+				return fmt.Errorf("first connection: %w", err)
+			}
+			cache.mu.Lock()
+			sess := cache.last
+			cache.mu.Unlock()
+			if sess == nil {
+				return errors.New("no session cached after the full handshake")
+			}
+			if sess.HasTicket() != (mode == resumeTickets) {
+				return fmt.Errorf("cached session has ticket %v, want %v", sess.HasTicket(), mode == resumeTickets)
+			}
+			ex, err = fetchPaths(cfg, srv.addr, p.paths)
+			if err != nil {
+				return fmt.Errorf("resumed connection: %w", err)
+			}
+			if err := checkFull(p, v, s, ex, true); err != nil {
+				return fmt.Errorf("resumed connection: %w", err)
+			}
+			if p == gnutlsPeer {
+				// gnutls-serv logs the resumption after the handshake; wait
+				// for the line rather than race it.
+				deadline := time.Now().Add(5 * time.Second)
+				for strings.Count(srv.out.String(), gnutlsResumedMarker) != resumedBefore+1 {
+					if time.Now().After(deadline) {
+						return errors.New("gnutls-serv did not log a resumed session")
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+			return nil
+		}}
+}
+
+// badCertCases are the certificates that must be refused, and the reason.
+var badCertCases = []struct {
+	name   string
+	defect testpki.Defect
+	key    testpki.KeyType
+	reason wire.Reason
+}{
+	{"expired", testpki.Expired, testpki.ECDSAP256, wire.ReasonExpired},
+	{"not-yet-valid", testpki.NotYetValid, testpki.ECDSAP256, wire.ReasonNotYetValid},
+	{"wrong-name", testpki.WrongName, testpki.ECDSAP256, wire.ReasonNameMismatch},
+	{"unknown-root", testpki.UnknownRoot, testpki.ECDSAP256, wire.ReasonUnknownAuthority},
+	{"self-signed", testpki.SelfSigned, testpki.ECDSAP256, wire.ReasonUnknownAuthority},
+	{"missing-intermediate", testpki.MissingIntermediate, testpki.ECDSAP256, wire.ReasonUnknownAuthority},
+	{"ca-as-leaf", testpki.CAAsLeaf, testpki.ECDSAP256, wire.ReasonKeyUsage},
+	{"no-server-auth", testpki.NoServerAuth, testpki.ECDSAP256, wire.ReasonKeyUsage},
+	{"sha1-signed", testpki.SHA1Signed, testpki.RSA2048, wire.ReasonWeakSignature},
+	{"rsa1024", testpki.Good, testpki.RSA1024, wire.ReasonWeakKey},
+}
+
+func keyName(k testpki.KeyType) string {
+	switch k {
+	case testpki.RSA1024:
+		return "rsa1024"
+	case testpki.RSA2048:
+		return "rsa2048"
+	case testpki.RSA4096:
+		return "rsa4096"
+	case testpki.ECDSAP256:
+		return "p256"
+	case testpki.ECDSAP384:
+		return "p384"
+	}
+	return fmt.Sprint(k)
+}
+
+// badCertCell dials a server presenting a bad certificate: the handshake
+// fails with *tlsclient.CertificateError carrying the right reason.
+func (e *matrixEnv) badCertCell(p *matrixPeer, name string, key testpki.KeyType, reason wire.Reason) *matrixCell {
+	return &matrixCell{peer: p.name, version: tls12.name, suite: "-", key: keyName(key), mode: "refuse-" + name,
+		run: func(t *testing.T, srv *peerServer) error {
+			ex, err := fetchPaths(e.config(tls12, nil), srv.addr, p.paths)
+			if err == nil {
+				return errors.New("handshake succeeded")
+			}
+			var ce *tlsclient.CertificateError
+			if !errors.As(err, &ce) {
+				return fmt.Errorf("want *tlsclient.CertificateError, got %T: %v", err, err)
+			}
+			if ce.Err.Status != wire.StatusInvalidCertificate || ce.Err.Reason != reason {
+				return fmt.Errorf("got status %v reason %v, want reason %v", ce.Err.Status, ce.Err.Reason, reason)
+			}
+			if ex.calls == 0 {
+				return errors.New("refused without asking the offloader")
+			}
+			return nil
+		}}
+}
+
+// ocurlCell runs the built ocurl against nginx and compares the file it
+// writes byte for byte.
+func (e *matrixEnv) ocurlCell(k matrixKey, rootFile string) *matrixCell {
+	return &matrixCell{peer: "nginx", version: tls12.name, suite: "-", key: k.name, mode: "ocurl",
+		run: func(t *testing.T, srv *peerServer) error {
+			out := filepath.Join(t.TempDir(), "got.bin")
+			_, port, _ := net.SplitHostPort(srv.addr)
+			code, _, stderr := runOcurl(t, "-sS", "--cacert", rootFile, "-o", out,
+				"--resolve", "localhost:"+port+":127.0.0.1", "https://localhost:"+port+"/blob.bin")
+			if code != 0 {
+				return fmt.Errorf("ocurl exit %d: %s", code, stderr)
+			}
+			got, err := os.ReadFile(out)
+			if err != nil {
+				return err
+			}
+			if string(got) != string(nginxBlob) {
+				return fmt.Errorf("ocurl wrote %d bytes that differ from the %d served", len(got), len(nginxBlob))
+			}
+			return nil
+		}}
+}
+
+// matrixGroups builds the whole matrix as groups of cells.
+func (e *matrixEnv) matrixGroups(t *testing.T) []*matrixGroup {
+	var groups []*matrixGroup
+	leafOpts := func(v *matrixVersion, key testpki.KeyType, d testpki.Defect, suites []*matrixSuite, mode resumeMode) func(t *testing.T) peerOpts {
+		return func(t *testing.T) peerOpts {
+			return peerOpts{version: v, leaf: issue(t, key, d), suites: suites, resume: mode}
+		}
+	}
+
+	// Full handshakes: every suite of each (peer, version, key).
+	for _, p := range matrixPeers {
+		for _, v := range matrixVersions {
+			for _, k := range matrixKeys {
+				suites := suitesFor(p, v, k.kind)
+				if len(suites) == 0 {
+					continue
+				}
+				g := &matrixGroup{name: p.name + "/" + v.name + "/" + k.name, peer: p,
+					opts: leafOpts(v, k.key, testpki.Good, suites, resumeDefault)}
+				for _, s := range suites {
+					g.cells = append(g.cells, e.fullCell(p, v, k, s))
+				}
+				groups = append(groups, g)
+			}
+		}
+	}
+
+	// Resumption by session id and by ticket, each with an ECDHE suite and
+	// an RSA key-exchange suite where the device has one at that version.
+	rsa2048 := matrixKeys[0]
+	for _, p := range matrixPeers {
+		for _, v := range matrixVersions {
+			suites := resumeSuites(p, v)
+			if len(suites) == 0 {
+				continue
+			}
+			for _, mode := range []resumeMode{resumeIDs, resumeTickets} {
+				g := &matrixGroup{name: fmt.Sprintf("%s/%s/resume-%d", p.name, v.name, mode), peer: p,
+					opts: leafOpts(v, rsa2048.key, testpki.Good, suites, mode)}
+				for _, s := range suites {
+					g.cells = append(g.cells, e.resumeCell(p, v, rsa2048, s, mode))
+				}
+				groups = append(groups, g)
+			}
+		}
+	}
+
+	// Bad certificates, against every peer.
+	for _, p := range matrixPeers {
+		for _, bc := range badCertCases {
+			g := &matrixGroup{name: p.name + "/refuse/" + bc.name, peer: p,
+				opts:  leafOpts(tls12, bc.key, bc.defect, nil, resumeDefault),
+				cells: []*matrixCell{e.badCertCell(p, bc.name, bc.key, bc.reason)}}
+			groups = append(groups, g)
+		}
+	}
+
+	// ocurl against nginx serving a file, with each key.
+	rootFile := filepath.Join(t.TempDir(), "root.pem")
+	if err := os.WriteFile(rootFile, e.pki.RootPEM(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range matrixKeys {
+		g := &matrixGroup{name: "nginx/ocurl/" + k.name, peer: nginxPeer,
+			opts:  leafOpts(tls12, k.key, testpki.Good, nil, resumeDefault),
+			cells: []*matrixCell{e.ocurlCell(k, rootFile)}}
+		groups = append(groups, g)
+	}
+	return groups
+}
+
+// resumeSuites picks the resumption suites at v: the first ECDHE-RSA and
+// the first RSA key-exchange suite the device and the peer support.
+func resumeSuites(p *matrixPeer, v *matrixVersion) []*matrixSuite {
+	var ecdhe, rsaKX *matrixSuite
+	for _, s := range suitesFor(p, v, certRSA) {
+		isRSAKX := !strings.HasPrefix(s.openssl, "ECDHE")
+		if isRSAKX && rsaKX == nil {
+			rsaKX = s
+		}
+		if !isRSAKX && ecdhe == nil {
+			ecdhe = s
+		}
+	}
+	var out []*matrixSuite
+	for _, s := range []*matrixSuite{ecdhe, rsaKX} {
+		if s != nil {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func TestMatrix(t *testing.T) {
+	// Every suite the device supports has a row: a suite added to the
+	// device without one would silently be left out of the matrix.
+	for _, s := range handshake.Suites {
+		found := false
+		for _, m := range matrixSuites {
+			found = found || m.id == s.ID
+		}
+		if !found {
+			t.Errorf("the device supports %s (%#04x) but the matrix has no row for it", s.Name, s.ID)
+		}
+	}
+	for _, p := range matrixPeers {
+		requirePeer(t, p.bin)
+	}
+
+	p := testPKI(t)
+	env := &matrixEnv{pki: p, off: newOffloader(t, p.Roots)}
+	groups := env.matrixGroups(t)
+	results := &matrixResults{}
+	start := time.Now()
+	t.Run("cells", func(t *testing.T) {
+		for _, g := range groups {
+			t.Run(g.name, func(t *testing.T) {
+				t.Parallel()
+				srv := g.peer.start(t, g.opts(t))
+				for _, c := range g.cells {
+					t.Run(c.suite+"/"+c.mode, func(t *testing.T) {
+						err := c.run(t, srv)
+						results.add(c.String(), err)
+						if err != nil {
+							t.Errorf("matrix: %s: %v", c, err)
+						}
+					})
+				}
+			})
+		}
+	})
+
+	// A group whose server would not start recorded none of its cells:
+	// count them as failed so the total is honest.
+	seen := map[string]bool{}
+	for _, l := range results.lines {
+		seen[l.cell] = true
+	}
+	for _, g := range groups {
+		for _, c := range g.cells {
+			if !seen[c.String()] {
+				results.add(c.String(), errors.New("not run: the server did not start"))
+			}
+		}
+	}
+
+	lines := results.lines
+	order := map[string]int{"openssl": 0, "gnutls": 1, "nginx": 2}
+	sort.SliceStable(lines, func(i, j int) bool {
+		pi, pj := strings.Fields(lines[i].cell)[0], strings.Fields(lines[j].cell)[0]
+		if order[pi] != order[pj] {
+			return order[pi] < order[pj]
+		}
+		return lines[i].cell < lines[j].cell
+	})
+	passed, failed := 0, 0
+	for _, l := range lines {
+		if l.err == nil {
+			passed++
+			fmt.Printf("matrix: %s ok\n", l.cell)
+		} else {
+			failed++
+			fmt.Printf("matrix: %s FAIL: %v\n", l.cell, l.err)
+		}
+	}
+	fmt.Printf("matrix: %d cells, %d passed, %d failed (%s)\n", len(lines), passed, failed, time.Since(start).Round(time.Second))
+	if failed > 0 {
+		t.Errorf("matrix: %d of %d cells failed", failed, len(lines))
+	}
+}

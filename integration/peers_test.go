@@ -1,0 +1,342 @@
+package integration
+
+// The matrix's peers as processes: openssl s_server, gnutls-serv and nginx,
+// each started from one peerOpts (version, certificate, suites, session
+// resumption mode, client-certificate requirement). See matrix_test.go.
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tlsoffload/tlsoffload/certs/testpki"
+)
+
+// resumeMode is how a peer keeps sessions.
+type resumeMode int
+
+const (
+	resumeDefault resumeMode = iota // the peer's defaults
+	resumeIDs                       // session ids only: tickets off
+	resumeTickets                   // tickets only: the session-id cache off
+)
+
+// peerOpts is one server configuration.
+type peerOpts struct {
+	version *matrixVersion
+	leaf    *testpki.Leaf
+	// suites are the suites the server enables; the client narrows each
+	// connection to one of them.
+	suites []*matrixSuite
+	resume resumeMode
+	// clientCA, when set, makes the server require a client certificate
+	// issued under it (PEM).
+	clientCA []byte
+}
+
+// peerServer is a running peer.
+type peerServer struct {
+	addr string
+	out  *syncBuffer // the process's stdout and stderr (gnutls-serv only)
+}
+
+// matrixPeer is one kind of real server.
+type matrixPeer struct {
+	name string
+	bin  string // the binary requirePeer looks for
+	// start runs a server for o and returns it once it accepts.
+	start func(t *testing.T, o peerOpts) *peerServer
+	// paths are fetched over one connection; the last is the page report
+	// reads.
+	paths []string
+	// report reads the server's own account of a connection from the page:
+	// the version and suite in the peer's names and whether it resumed.
+	report func(page string) (version, suite string, reused bool, err error)
+	// would is why the peer will not do a suite at a version, or "".
+	would func(s *matrixSuite, v *matrixVersion) string
+}
+
+// syncBuffer collects a process's output for a test to read while it runs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.b.Len() < 1<<20 {
+		s.b.Write(p)
+	}
+	return len(p), nil
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// freeAddr returns a loopback address no one listens on right now, for
+// servers that cannot report a port the kernel chose.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// startPolled starts a process and polls addr until it accepts a TCP
+// connection.
+func startPolled(t *testing.T, bin string, args []string, addr string, logFile string) *peerServer {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", bin, err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return &peerServer{addr: addr, out: out}
+		}
+		select {
+		case <-exited:
+			log := ""
+			if logFile != "" {
+				b, _ := os.ReadFile(logFile)
+				log = string(b)
+			}
+			t.Fatalf("%s %v exited before listening:\n%s%s", bin, args, out.String(), log)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not listen on %s within 20s:\n%s", bin, addr, out.String())
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+}
+
+// writeServerFiles writes the leaf's chain and key, and the client CA if
+// any, into a fresh directory.
+func writeServerFiles(t *testing.T, o peerOpts) (dir, chainFile, keyFile, caFile string) {
+	t.Helper()
+	dir = t.TempDir()
+	chainFile, keyFile, err := o.leaf.WriteFiles(dir, "server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.clientCA != nil {
+		caFile = filepath.Join(dir, "client-ca.pem")
+		if err := os.WriteFile(caFile, o.clientCA, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir, chainFile, keyFile, caFile
+}
+
+// opensslCiphers is a -cipher / ssl_ciphers string for the suites at
+// security level 0, which OpenSSL 3 needs for TLS 1.0/1.1 (MD5+SHA-1), SHA-1
+// signatures and RSA-1024.
+func opensslCiphers(suites []*matrixSuite) string {
+	names := make([]string, 0, len(suites)+1)
+	for _, s := range suites {
+		names = append(names, s.openssl)
+	}
+	if len(names) == 0 {
+		names = append(names, "ALL")
+	}
+	return strings.Join(names, ":") + ":@SECLEVEL=0"
+}
+
+// OpenSSL s_server -www: one connection at a time, a page naming the
+// protocol and suite and "New" or "Reused".
+var opensslPeer = &matrixPeer{
+	name:  "openssl",
+	bin:   "openssl",
+	paths: []string{"/"},
+	start: func(t *testing.T, o peerOpts) *peerServer {
+		args := []string{"-www", o.version.opensslFlag, "-cipher", opensslCiphers(o.suites)}
+		switch o.resume {
+		case resumeIDs:
+			args = append(args, "-no_ticket")
+		case resumeTickets:
+			args = append(args, "-no_cache")
+		}
+		if o.clientCA != nil {
+			dir := t.TempDir()
+			caFile := filepath.Join(dir, "client-ca.pem")
+			if err := os.WriteFile(caFile, o.clientCA, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			args = append(args, "-Verify", "4", "-verify_return_error", "-CAfile", caFile)
+		}
+		return &peerServer{addr: startOpenSSL(t, o.leaf, args...)}
+	},
+	report: func(page string) (string, string, bool, error) {
+		m := regexp.MustCompile(`(New|Reused), (TLSv[0-9.]+), Cipher is (\S+)`).FindStringSubmatch(page)
+		if m == nil {
+			return "", "", false, fmt.Errorf("openssl page names no protocol and cipher: %.300q", page)
+		}
+		return m[2], m[3], m[1] == "Reused", nil
+	},
+	would: func(*matrixSuite, *matrixVersion) string { return "" },
+}
+
+// gnutls-serv --http: serves many connections, reports the protocol and
+// suite on its page and a resumed session in its log. It cannot report a
+// port of the kernel's choosing, so it gets a free one and is polled.
+var gnutlsPeer = &matrixPeer{
+	name:  "gnutls",
+	bin:   "gnutls-serv",
+	paths: []string{"/"},
+	start: func(t *testing.T, o peerOpts) *peerServer {
+		bin := requirePeer(t, "gnutls-serv")
+		_, chainFile, keyFile, caFile := writeServerFiles(t, o)
+		addr := freeAddr(t)
+		_, port, _ := net.SplitHostPort(addr)
+		// Every suite the matrix knows, at the one version; the client
+		// narrows each connection to one suite.
+		prio := "NORMAL:+RSA:+AES-128-CBC:+AES-256-CBC:+SHA1:+SHA256:+SHA384:-VERS-ALL:+" + o.version.gnutls +
+			":%VERIFY_ALLOW_SIGN_WITH_SHA1"
+		args := []string{"--http", "--port", port, "--x509certfile", chainFile, "--x509keyfile", keyFile, "--priority", prio}
+		switch o.resume {
+		case resumeIDs:
+			args = append(args, "--noticket")
+		case resumeTickets:
+			args = append(args, "--nodb")
+		}
+		if caFile != "" {
+			args = append(args, "--require-client-cert", "--verify-client-cert", "--x509cafile", caFile)
+		} else {
+			args = append(args, "--disable-client-cert")
+		}
+		return startPolled(t, bin, args, addr, "")
+	},
+	report: func(page string) (string, string, bool, error) {
+		text := regexp.MustCompile(`<[^>]*>`).ReplaceAllString(page, " ")
+		v := regexp.MustCompile(`Protocol version:\s*(\S+)`).FindStringSubmatch(text)
+		s := regexp.MustCompile(`Ciphersuite\s+(\S+)`).FindStringSubmatch(text)
+		if v == nil || s == nil {
+			return "", "", false, fmt.Errorf("gnutls page names no protocol and suite: %.300q", text)
+		}
+		// Resumption is in the log, not on the page: see gnutlsResumed.
+		return v[1], s[1], false, nil
+	},
+	would: func(*matrixSuite, *matrixVersion) string { return "" },
+}
+
+// gnutlsResumedMarker is the line gnutls-serv logs for each resumed session.
+const gnutlsResumedMarker = "*** This is a resumed session"
+
+// nginx serving files, and /info reporting the connection from nginx's
+// own variables.
+var nginxPeer = &matrixPeer{
+	name:  "nginx",
+	bin:   "nginx",
+	paths: []string{"/blob.bin", "/info"},
+	start: func(t *testing.T, o peerOpts) *peerServer {
+		srv, _ := startNginxMatrix(t, o)
+		return srv
+	},
+	report: func(page string) (string, string, bool, error) {
+		f := strings.Fields(page)
+		if len(f) != 4 {
+			return "", "", false, fmt.Errorf("nginx /info: %q", page)
+		}
+		return f[0], f[1], f[2] == "r", nil
+	},
+	would: func(*matrixSuite, *matrixVersion) string { return "" },
+}
+
+// nginxBlob is the file every nginx cell fetches and compares byte for byte.
+var nginxBlob = func() []byte {
+	b := make([]byte, 200_000+17)
+	for i := range b {
+		b[i] = byte(i*7 + i>>8)
+	}
+	return b
+}()
+
+// startNginxMatrix runs nginx for o, serving nginxBlob as /blob.bin and the
+// connection's parameters as /info; it returns the server and its root
+// directory (for more files).
+func startNginxMatrix(t *testing.T, o peerOpts) (*peerServer, string) {
+	t.Helper()
+	bin := requirePeer(t, "nginx")
+	dir, chainFile, keyFile, caFile := writeServerFiles(t, o)
+	www := filepath.Join(dir, "www")
+	os.Mkdir(www, 0o755)
+	os.Mkdir(filepath.Join(dir, "tmp"), 0o755)
+	if err := os.WriteFile(filepath.Join(www, "blob.bin"), nginxBlob, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	var session string
+	switch o.resume {
+	case resumeIDs:
+		session = "ssl_session_cache shared:SSL:1m; ssl_session_tickets off;"
+	case resumeTickets:
+		session = "ssl_session_cache off; ssl_session_tickets on;"
+	default:
+		session = "ssl_session_cache shared:SSL:1m; ssl_session_tickets on;"
+	}
+	var clientAuth string
+	if caFile != "" {
+		clientAuth = fmt.Sprintf("ssl_verify_client on; ssl_verify_depth 4; ssl_client_certificate %s;", caFile)
+	}
+	conf := fmt.Sprintf(`daemon off;
+master_process off;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log warn;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_body_temp_path %[1]s/tmp; proxy_temp_path %[1]s/tmp; fastcgi_temp_path %[1]s/tmp;
+  uwsgi_temp_path %[1]s/tmp; scgi_temp_path %[1]s/tmp;
+  types { application/octet-stream bin; text/plain txt; }
+  server {
+    listen %[2]s ssl;
+    ssl_certificate %[3]s;
+    ssl_certificate_key %[4]s;
+    ssl_protocols %[6]s;
+    ssl_ciphers %[7]s;
+    %[8]s
+    %[9]s
+    root %[5]s;
+    location = /info {
+      default_type text/plain;
+      return 200 "$ssl_protocol $ssl_cipher $ssl_session_reused $ssl_client_verify\n";
+    }
+  }
+}
+`, dir, addr, chainFile, keyFile, www, o.version.nginx, opensslCiphers(o.suites), session, clientAuth)
+	confFile := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(confFile, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := startPolled(t, bin, []string{"-p", dir, "-c", confFile, "-e", filepath.Join(dir, "error.log")},
+		addr, filepath.Join(dir, "error.log"))
+	return srv, www
+}
