@@ -574,3 +574,49 @@ func TestLRUSessionCacheBounded(t *testing.T) {
 		t.Error("putting the same session again zeroed it")
 	}
 }
+
+// TestResumeConcurrent resumes one session from several connections at
+// once (a ticket may be used again) while the cache renews it; run with
+// -race it checks the cache and the session copies are safe to share.
+func TestResumeConcurrent(t *testing.T) {
+	e := getRealEnv(t)
+	m := newMeteredEnv(t)
+	addr := serveTLS(t, tlsServerConfig(e.ecdsa), echo)
+	cfg, off, _ := resumeConfig(t, m)
+	cfg.Trace = nil
+	if _, err := handshakeEcho(t, addr, cfg); err != nil {
+		t.Fatal(err)
+	}
+	flights := off.flights.Load()
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			raw, err := net.Dial("tcp", addr)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer raw.Close()
+			raw.SetDeadline(time.Now().Add(20 * time.Second))
+			c := Client(raw, cfg)
+			if err := c.Handshake(); err != nil {
+				errs <- err
+				return
+			}
+			if !c.ConnectionState().DidResume {
+				errs <- errors.New("not resumed")
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n := off.flights.Load(); n != flights {
+		t.Errorf("%d offloader calls for resumed handshakes", n-flights)
+	}
+}
