@@ -16,10 +16,12 @@ package integration
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -33,6 +35,8 @@ import (
 
 	"github.com/tlsoffload/tlsoffload/certs/testpki"
 	"github.com/tlsoffload/tlsoffload/handshake"
+	"github.com/tlsoffload/tlsoffload/offloader"
+	"github.com/tlsoffload/tlsoffload/offloader/client"
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
 	"github.com/tlsoffload/tlsoffload/tlsclient"
 )
@@ -146,6 +150,18 @@ func (c *matrixCell) String() string {
 	return strings.Join([]string{c.peer, c.version, c.suite, c.key, c.mode}, " ")
 }
 
+// sortKey orders the summary: by peer, version, kind of cell, key, suite.
+func (c *matrixCell) sortKey() string {
+	peer := map[string]string{"openssl": "0", "gnutls": "1", "nginx": "2"}[c.peer]
+	kind := "9"
+	for i, prefix := range []string{"full", "resume", "client-cert", "ocurl", "refuse"} {
+		if strings.HasPrefix(c.mode, prefix) {
+			kind = fmt.Sprint(i)
+		}
+	}
+	return strings.Join([]string{peer, c.version, kind, c.key, c.suite, c.mode}, " ")
+}
+
 // matrixGroup is the cells that share one server process.
 type matrixGroup struct {
 	name  string
@@ -161,11 +177,11 @@ type matrixResults struct {
 }
 
 type matrixLine struct {
-	cell string
+	cell *matrixCell
 	err  error
 }
 
-func (r *matrixResults) add(cell string, err error) {
+func (r *matrixResults) add(cell *matrixCell, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.lines = append(r.lines, matrixLine{cell, err})
@@ -245,6 +261,36 @@ func fetchPaths(cfg *tlsclient.Config, addr string, paths []string) (*exchange, 
 		ex.bodies = append(ex.bodies, body)
 	}
 	return ex, nil
+}
+
+// moreMatrixGroups are groups defined in other files (one feature each).
+var moreMatrixGroups []func(t *testing.T, e *matrixEnv) []*matrixGroup
+
+// newMatrixOffloader is an in-process offloader serving one device, d,
+// given a fresh PSK, and the device's client for it.
+func newMatrixOffloader(t *testing.T, d offloader.Device) *offloaderEnv {
+	t.Helper()
+	d.PSK = make([]byte, 32)
+	rand.Read(d.PSK)
+	reg := offloader.NewRegistry()
+	if err := reg.Add(d); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := offloader.New(offloader.Config{Registry: reg, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l, false)
+	cl, err := client.New(client.Config{Addrs: []string{l.Addr().String()}, DeviceID: d.ID, PSK: d.PSK})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close(); srv.Close() })
+	return &offloaderEnv{srv: srv, addr: l.Addr().String(), psk: d.PSK, client: cl}
 }
 
 // matrixEnv is what every cell shares: the PKI and one in-process offloader.
@@ -561,8 +607,11 @@ func TestMatrix(t *testing.T) {
 	}
 
 	p := testPKI(t)
-	env := &matrixEnv{pki: p, off: newOffloader(t, p.Roots)}
+	env := &matrixEnv{pki: p, off: newMatrixOffloader(t, offloader.Device{ID: deviceID, Roots: p.Roots, AllowedNames: []string{"*"}})}
 	groups := env.matrixGroups(t)
+	for _, more := range moreMatrixGroups {
+		groups = append(groups, more(t, env)...)
+	}
 	results := &matrixResults{}
 	start := time.Now()
 	t.Run("cells", func(t *testing.T) {
@@ -572,9 +621,9 @@ func TestMatrix(t *testing.T) {
 				srv := g.peer.start(t, g.opts(t))
 				for _, c := range g.cells {
 					t.Run(c.suite+"/"+c.mode, func(t *testing.T) {
-						err := c.run(t, srv)
-						results.add(c.String(), err)
-						if err != nil {
+						err := errors.New("stopped by a fatal error (see the test log)")
+						defer func() { results.add(c, err) }()
+						if err = c.run(t, srv); err != nil {
 							t.Errorf("matrix: %s: %v", c, err)
 						}
 					})
@@ -585,35 +634,28 @@ func TestMatrix(t *testing.T) {
 
 	// A group whose server would not start recorded none of its cells:
 	// count them as failed so the total is honest.
-	seen := map[string]bool{}
+	seen := map[*matrixCell]bool{}
 	for _, l := range results.lines {
 		seen[l.cell] = true
 	}
 	for _, g := range groups {
 		for _, c := range g.cells {
-			if !seen[c.String()] {
-				results.add(c.String(), errors.New("not run: the server did not start"))
+			if !seen[c] {
+				results.add(c, errors.New("not run: its server did not start (see the test log)"))
 			}
 		}
 	}
 
 	lines := results.lines
-	order := map[string]int{"openssl": 0, "gnutls": 1, "nginx": 2}
-	sort.SliceStable(lines, func(i, j int) bool {
-		pi, pj := strings.Fields(lines[i].cell)[0], strings.Fields(lines[j].cell)[0]
-		if order[pi] != order[pj] {
-			return order[pi] < order[pj]
-		}
-		return lines[i].cell < lines[j].cell
-	})
+	sort.SliceStable(lines, func(i, j int) bool { return lines[i].cell.sortKey() < lines[j].cell.sortKey() })
 	passed, failed := 0, 0
 	for _, l := range lines {
 		if l.err == nil {
 			passed++
-			fmt.Printf("matrix: %s ok\n", l.cell)
+			fmt.Printf("matrix: %s ok\n", l.cell.String())
 		} else {
 			failed++
-			fmt.Printf("matrix: %s FAIL: %v\n", l.cell, l.err)
+			fmt.Printf("matrix: %s FAIL: %v\n", l.cell.String(), l.err)
 		}
 	}
 	fmt.Printf("matrix: %d cells, %d passed, %d failed (%s)\n", len(lines), passed, failed, time.Since(start).Round(time.Second))

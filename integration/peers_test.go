@@ -261,8 +261,8 @@ var nginxPeer = &matrixPeer{
 		return srv
 	},
 	report: func(page string) (string, string, bool, error) {
-		f := strings.Fields(page)
-		if len(f) != 4 {
+		f := strings.Split(strings.TrimSpace(page), "|")
+		if len(f) != 5 {
 			return "", "", false, fmt.Errorf("nginx /info: %q", page)
 		}
 		return f[0], f[1], f[2] == "r", nil
@@ -327,7 +327,7 @@ http {
     root %[5]s;
     location = /info {
       default_type text/plain;
-      return 200 "$ssl_protocol $ssl_cipher $ssl_session_reused $ssl_client_verify\n";
+      return 200 "$ssl_protocol|$ssl_cipher|$ssl_session_reused|$ssl_client_verify|$ssl_client_s_dn\n";
     }
   }
 }
