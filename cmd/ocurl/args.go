@@ -25,6 +25,7 @@ type options struct {
 	deviceID   string
 	pskFile    string
 	sequential bool
+	http2      bool
 	help       bool
 }
 
@@ -76,6 +77,7 @@ var flagSpecs = []flagSpec{
 	{0, "device-id", true, func(o *options, v string) error { o.deviceID = v; return nil }},
 	{0, "psk-file", true, func(o *options, v string) error { o.pskFile = v; return nil }},
 	{0, "sequential", false, func(o *options, _ string) error { o.sequential = true; return nil }},
+	{0, "http2", false, func(o *options, _ string) error { o.http2 = true; return nil }},
 }
 
 // parseArgs reads curl-style arguments: short flags may be combined
@@ -230,6 +232,8 @@ Options:
       --device-id ID        this device's id on that offloader
       --psk-file FILE       this device's pre-shared key (hex)
       --sequential          send the offloader operations one at a time
+      --http2               offer h2 and http/1.1 in ALPN; use HTTP/2 if the
+                            server picks it (https only; HTTP/1.1 by default)
   -h, --help                this text
 
 Exit codes: 0 ok, 2 usage, 3 bad URL, 6 could not resolve host, 7 could not

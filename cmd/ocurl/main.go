@@ -1,7 +1,8 @@
-// Command ocurl fetches a URL over HTTP/1.1 like curl, with TLS done by
-// tlsoffload: the handshake's public-key work runs on an offloader, embedded
-// in this process by default or reached over its PSK channel with
-// --offloader. Run "ocurl --help" for the options and exit codes.
+// Command ocurl fetches a URL over HTTP/1.1 (HTTP/2 with --http2) like
+// curl, with TLS done by tlsoffload: the handshake's public-key work runs on
+// an offloader, embedded in this process by default or reached over its PSK
+// channel with --offloader. Run "ocurl --help" for the options and exit
+// codes.
 package main
 
 import (
@@ -120,7 +121,7 @@ func (r *run) fetch() error {
 		defer closeOff()
 		tlsConfig = &tlsclient.Config{
 			Offloader:  off,
-			NextProtos: []string{"http/1.1"},
+			NextProtos: r.alpnProtos(),
 			Sequential: r.o.sequential,
 			StartCache: tlsclient.NewStartCache(8),
 		}
@@ -142,9 +143,16 @@ func (r *run) fetch() error {
 		DisableKeepAlives:  true,
 		Proxy:              nil,
 	}
-	defer transport.CloseIdleConnections()
+	var rt interface {
+		http.RoundTripper
+		CloseIdleConnections()
+	} = transport
+	if r.o.http2 && tlsConfig != nil {
+		rt = r.newALPNTransport(transport, tlsConfig) // see http2.go
+	}
+	defer rt.CloseIdleConnections()
 	hc := &http.Client{
-		Transport:     transport,
+		Transport:     rt,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	resp, err := hc.Do(req)
@@ -228,6 +236,9 @@ func (r *run) request(ctx context.Context, u *url.URL) (*http.Request, error) {
 	}
 	if r.o.verbose {
 		trace := &httptrace.ClientTrace{
+			GotConn: func(info httptrace.GotConnInfo) {
+				fmt.Fprintf(r.stderr, "> %s %s %s\n", method, u.RequestURI(), requestProto(info.Conn))
+			},
 			WroteHeaderField: func(k string, v []string) {
 				for _, x := range v {
 					fmt.Fprintf(r.stderr, "> %s: %s\n", k, x)
@@ -236,7 +247,6 @@ func (r *run) request(ctx context.Context, u *url.URL) (*http.Request, error) {
 			WroteHeaders: func() { fmt.Fprintf(r.stderr, ">\n") },
 		}
 		req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
-		fmt.Fprintf(r.stderr, "> %s %s HTTP/1.1\n", method, u.RequestURI())
 	}
 	return req, nil
 }
