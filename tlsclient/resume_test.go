@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -618,5 +621,43 @@ func TestResumeConcurrent(t *testing.T) {
 	}
 	if n := off.flights.Load(); n != flights {
 		t.Errorf("%d offloader calls for resumed handshakes", n-flights)
+	}
+}
+
+// TestResumeHTTPTransport: net/http over the Dialer, one connection per
+// request, resumes every connection after the first without the offloader.
+func TestResumeHTTPTransport(t *testing.T) {
+	e := getRealEnv(t)
+	m := newMeteredEnv(t)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "resumed=%v", r.TLS.DidResume)
+	}))
+	srv.TLS = tlsServerConfig(e.ecdsa)
+	srv.StartTLS()
+	defer srv.Close()
+	cfg, off, _ := resumeConfig(t, m)
+	tr := &http.Transport{DialTLSContext: (&Dialer{Config: cfg}).DialContext, DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 20 * time.Second}
+	var flights int32
+	for i := range 3 {
+		resp, err := client.Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf("resumed=%v", i > 0); string(body) != want {
+			t.Errorf("request %d: %q, want %q", i, body, want)
+		}
+		if i == 0 {
+			flights = off.flights.Load()
+		}
+	}
+	if n := off.flights.Load(); n != flights {
+		t.Errorf("%d offloader calls for resumed connections", n-flights)
 	}
 }
