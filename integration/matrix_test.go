@@ -33,6 +33,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tlsoffload/tlsoffload/certs/testpki"
 	"github.com/tlsoffload/tlsoffload/handshake"
 	"github.com/tlsoffload/tlsoffload/offloader"
@@ -263,12 +265,37 @@ func fetchPaths(cfg *tlsclient.Config, addr string, paths []string) (*exchange, 
 	return ex, nil
 }
 
+// matrixDevice is the matrix's device as its offloader knows it.
+func matrixDevice(p *testpki.PKI) offloader.Device {
+	return offloader.Device{ID: deviceID, Roots: p.Roots, AllowedNames: []string{"*"}}
+}
+
+// offloaderRequests sums tlsoffload_requests_total over every label: the
+// offloader's own count of the operations it served.
+func offloaderRequests(reg *prometheus.Registry) (float64, error) {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return 0, err
+	}
+	sum := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() != "tlsoffload_requests_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			sum += m.GetCounter().GetValue()
+		}
+	}
+	return sum, nil
+}
+
 // moreMatrixGroups are groups defined in other files (one feature each).
 var moreMatrixGroups []func(t *testing.T, e *matrixEnv) []*matrixGroup
 
 // newMatrixOffloader is an in-process offloader serving one device, d,
-// given a fresh PSK, and the device's client for it.
-func newMatrixOffloader(t *testing.T, d offloader.Device) *offloaderEnv {
+// given a fresh PSK, and the device's client for it. metrics, when not nil,
+// receives the offloader's Prometheus metrics.
+func newMatrixOffloader(t *testing.T, d offloader.Device, metrics *prometheus.Registry) *offloaderEnv {
 	t.Helper()
 	d.PSK = make([]byte, 32)
 	rand.Read(d.PSK)
@@ -276,7 +303,7 @@ func newMatrixOffloader(t *testing.T, d offloader.Device) *offloaderEnv {
 	if err := reg.Add(d); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := offloader.New(offloader.Config{Registry: reg, Logger: slog.New(slog.DiscardHandler)})
+	srv, err := offloader.New(offloader.Config{Registry: reg, Logger: slog.New(slog.DiscardHandler), Metrics: metrics})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,6 +398,11 @@ func (e *matrixEnv) resumeCell(p *matrixPeer, v *matrixVersion, k matrixKey, s *
 			cache := &keepingCache{LRUSessionCache: tlsclient.NewLRUSessionCache(4)}
 			cfg := e.config(v, s)
 			cfg.SessionCache = cache
+			// An offloader of the cell's own, whose metrics are a second
+			// witness (beside the client's count) that resumption asks it
+			// nothing.
+			metrics := prometheus.NewRegistry()
+			cfg.Offloader = newMatrixOffloader(t, matrixDevice(e.pki), metrics).client
 			// One device, one Config: its Start answer is cached by the
 			// full handshake, so the resumed one needs no Start either.
 			cfg.StartCache = tlsclient.NewStartCache(4)
@@ -394,12 +426,19 @@ func (e *matrixEnv) resumeCell(p *matrixPeer, v *matrixVersion, k matrixKey, s *
 			if sess.HasTicket() != (mode == resumeTickets) {
 				return fmt.Errorf("cached session has ticket %v, want %v", sess.HasTicket(), mode == resumeTickets)
 			}
+			served, err := offloaderRequests(metrics)
+			if err != nil || served == 0 {
+				return fmt.Errorf("the offloader counted %v requests for a full handshake (%v)", served, err)
+			}
 			ex, err = fetchPaths(cfg, srv.addr, p.paths)
 			if err != nil {
 				return fmt.Errorf("resumed connection: %w", err)
 			}
 			if err := checkFull(p, v, s, ex, true); err != nil {
 				return fmt.Errorf("resumed connection: %w", err)
+			}
+			if after, err := offloaderRequests(metrics); err != nil || after != served {
+				return fmt.Errorf("the offloader counted %v requests for the resumed handshake, want 0 (%v)", after-served, err)
 			}
 			if p == gnutlsPeer {
 				// gnutls-serv logs the resumption after the handshake; wait
@@ -607,7 +646,7 @@ func TestMatrix(t *testing.T) {
 	}
 
 	p := testPKI(t)
-	env := &matrixEnv{pki: p, off: newMatrixOffloader(t, offloader.Device{ID: deviceID, Roots: p.Roots, AllowedNames: []string{"*"}})}
+	env := &matrixEnv{pki: p, off: newMatrixOffloader(t, matrixDevice(p), nil)}
 	groups := env.matrixGroups(t)
 	for _, more := range moreMatrixGroups {
 		groups = append(groups, more(t, env)...)
