@@ -1,18 +1,22 @@
 // Package tlsclient is a TLS 1.2 client (RFC 5246, RFC 7627, RFC 5746,
-// RFC 7301) that performs no public-key
-// operation: certificate and ServerKeyExchange verification, the
-// ClientKeyExchange and the key derivation are done by an offloader (see
-// Offloader), in one pipelined round trip after ServerHelloDone. The device
-// hashes the transcript, runs the PRF for Finished, and does the symmetric
-// record protection (package record).
+// RFC 7301) that performs no public-key operation: certificate and
+// ServerKeyExchange verification, the ClientKeyExchange and the key
+// derivation are done by an offloader (see Offloader), in one pipelined
+// round trip after ServerHelloDone. The device hashes the transcript, runs
+// the PRF for Finished, and does the symmetric record protection (package
+// record).
 //
-// Session resumption stays on the device, with no offloader call (see
-// Config.SessionCache): session IDs (RFC 5246 §7.3) and session tickets
-// (RFC 5077, a fresh session id sent with each ticket as §3.4 says), the
-// extended master secret checked on resumption as RFC 7627 §5.3 says
-// (sessions without it are not resumed unless Config.ResumeWithoutEMS).
-// The max_fragment_length extension of RFC 6066 §4 (Config.MaxFragmentLength,
-// 512 to 4096) caps records both ways and the record buffers with them.
+// Session resumption stays on the device (Config.SessionCache): session
+// IDs (RFC 5246 §7.3) and session tickets (RFC 5077, with a fresh session
+// id sent alongside as §3.4 says), the extended master secret checked as
+// RFC 7627 §5.3 says (a session without it is resumed only with
+// Config.ResumeWithoutEMS). A resumed handshake makes no offloader call
+// while the Start answer is cached; once that expires, one Start call
+// refreshes the policy (overlapping the TCP dial under Dialer).
+//
+// The max_fragment_length extension of RFC 6066 §4
+// (Config.MaxFragmentLength, 512 to 4096) caps the records both ways and
+// the record layer's read buffer with them.
 //
 // Left out for now: TLS 1.0, 1.1 and 1.3, stateless resumption of a session
 // across processes (the cache lives in memory), RFC 8449
