@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsoffload/tlsoffload/handshake"
 	"github.com/tlsoffload/tlsoffload/record"
 )
 
@@ -134,6 +135,8 @@ func TestMaxFragmentLengthOpenSSL(t *testing.T) {
 			cfg, _ := getRealEnv(t).config(t)
 			cfg.Trace = nil
 			cfg.MaxFragmentLength = tc.mfl
+			// An AEAD suite, so the overhead on the wire is aeadOverhead.
+			cfg.CipherSuites = []uint16{handshake.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}
 			cfg.RequireMaxFragmentLength = tc.mfl != 0
 			if tc.resume {
 				// A full handshake straight to the server, then the
