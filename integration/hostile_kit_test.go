@@ -469,14 +469,34 @@ func checkNoLeak(t *testing.T) func() {
 // close the connection after them.
 type relayHook func(i int, rec []byte) (out []byte, stop bool)
 
+// relayLog is what a relay saw the client send: the alerts of its
+// plaintext alert records (those before its ChangeCipherSpec).
+type relayLog struct {
+	mu     sync.Mutex
+	alerts []record.Alert
+}
+
+func (l *relayLog) clientAlerts() []record.Alert {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]record.Alert(nil), l.alerts...)
+}
+
 // startRelay listens on loopback and relays each connection to server,
 // client bytes unchanged, server records through hook.
 func startRelay(t *testing.T, server string, hook func() relayHook) string {
+	addr, _ := startRelayLog(t, server, hook)
+	return addr
+}
+
+// startRelayLog is startRelay that also logs the client's alerts.
+func startRelayLog(t *testing.T, server string, hook func() relayHook) (string, *relayLog) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	log := &relayLog{}
 	var wg sync.WaitGroup
 	t.Cleanup(func() { l.Close(); wg.Wait() })
 	wg.Add(1)
@@ -490,14 +510,28 @@ func startRelay(t *testing.T, server string, hook func() relayHook) string {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				relayConn(c, server, hook())
+				relayConn(c, server, hook(), log)
 			}()
 		}
 	}()
-	return l.Addr().String()
+	return l.Addr().String(), log
 }
 
-func relayConn(c net.Conn, server string, hook relayHook) {
+// readRecord reads one whole record (header included) from r.
+func readRecord(r io.Reader) ([]byte, error) {
+	hdr := make([]byte, 5)
+	if _, err := io.ReadFull(r, hdr); err != nil {
+		return nil, err
+	}
+	rec := make([]byte, 5+(int(hdr[3])<<8|int(hdr[4])))
+	copy(rec, hdr)
+	if _, err := io.ReadFull(r, rec[5:]); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+func relayConn(c net.Conn, server string, hook relayHook, log *relayLog) {
 	defer c.Close()
 	s, err := net.Dial("tcp", server)
 	if err != nil {
@@ -510,17 +544,30 @@ func relayConn(c net.Conn, server string, hook relayHook) {
 	up := make(chan struct{})
 	go func() {
 		defer close(up)
-		io.Copy(s, c)
-		s.(*net.TCPConn).CloseWrite()
+		defer s.(*net.TCPConn).CloseWrite()
+		encrypted := false
+		for {
+			rec, err := readRecord(c)
+			if err != nil {
+				return
+			}
+			switch {
+			case rec[0] == byte(record.TypeChangeCipherSpec):
+				encrypted = true
+			case rec[0] == byte(record.TypeAlert) && !encrypted && len(rec) == 7:
+				log.mu.Lock()
+				log.alerts = append(log.alerts, record.Alert(rec[6]))
+				log.mu.Unlock()
+			}
+			if _, err := s.Write(rec); err != nil {
+				io.Copy(io.Discard, c)
+				return
+			}
+		}
 	}()
 	for i := 0; ; i++ {
-		hdr := make([]byte, 5)
-		if _, err := io.ReadFull(s, hdr); err != nil {
-			break
-		}
-		rec := make([]byte, 5+(int(hdr[3])<<8|int(hdr[4])))
-		copy(rec, hdr)
-		if _, err := io.ReadFull(s, rec[5:]); err != nil {
+		rec, err := readRecord(s)
+		if err != nil {
 			break
 		}
 		out, stop := hook(i, rec)

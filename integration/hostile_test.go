@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdh"
 	"crypto/ecdsa"
@@ -442,7 +443,9 @@ func TestHostileSlowloris(t *testing.T) {
 		return errors.New("script: the whole flight trickled through")
 	}
 	// Warm the offloader channel so leaks are counted from a steady state.
-	k.run(t, func(p *hostilePeer) error { return p.fullHandshake() }, nil)
+	if cerr, serr := k.run(t, func(p *hostilePeer) error { return p.fullHandshake() }, nil); cerr != nil || serr != nil {
+		t.Fatalf("warm-up handshake: client %v, server %v", cerr, serr)
+	}
 
 	t.Run("context", func(t *testing.T) {
 		defer checkNoLeak(t)()
@@ -647,5 +650,144 @@ func TestLeakCheckerSeesALeak(t *testing.T) {
 	close(release)
 	if leaked := leakedSince(before, 2*time.Second); leaked != nil {
 		t.Errorf("reported after it ended:\n%s", leaked)
+	}
+}
+
+// TestHostileRelay tampers with a real crypto/tls server's records on
+// their way to the device: each rewrite must be refused with the right
+// typed error, and the alert the relay sees the client send (plaintext,
+// before the client's ChangeCipherSpec) must be the right one.
+func TestHostileRelay(t *testing.T) {
+	k := newKit(t)
+	server := startGoTLSServer(t, &tls.Config{
+		Certificates: []tls.Certificate{k.leaf.TLSCertificate()},
+		CipherSuites: []uint16{hostileSuite},
+	})
+	// at applies edit to the first server record that is a handshake
+	// message of type typ (0xff: the first record after the server's
+	// ChangeCipherSpec, i.e. its encrypted Finished).
+	at := func(typ uint8, edit func(rec []byte) []byte) func() relayHook {
+		return func() relayHook {
+			afterCCS, done := false, false
+			return func(_ int, rec []byte) ([]byte, bool) {
+				hit := !done && (typ == 0xff && afterCCS || typ != 0xff && isHandshake(rec, typ))
+				afterCCS = afterCCS || rec[0] == byte(record.TypeChangeCipherSpec)
+				if hit {
+					done = true
+					return edit(bytes.Clone(rec)), false
+				}
+				return rec, false
+			}
+		}
+	}
+	// The ServerHello's cipher suite sits after type, length, version,
+	// random and the session id.
+	suiteOffset := func(rec []byte) int { return 5 + 4 + 2 + 32 + 1 + int(rec[5+4+2+32]) }
+	cases := []struct {
+		name  string
+		hook  func() relayHook
+		alert record.Alert // the alert the client must send, seen in plaintext; 0: none seen
+		check func(t *testing.T, err error)
+	}{
+		{"untouched", passRecords, 0, func(t *testing.T, err error) {
+			if err != nil {
+				t.Fatalf("handshake through the relay: %v", err)
+			}
+		}},
+		{"ServerHello suite rewritten to RC4", at(handshake.TypeServerHello, func(rec []byte) []byte {
+			o := suiteOffset(rec)
+			rec[o], rec[o+1] = 0x00, 0x05
+			return rec
+		}), record.AlertIllegalParameter, func(t *testing.T, err error) { wantProtocolError(t, err, record.AlertIllegalParameter) }},
+		{"Certificate record version TLS 1.0", at(handshake.TypeCertificate, func(rec []byte) []byte {
+			rec[1], rec[2] = 3, 1
+			return rec
+		}), record.AlertProtocolVersion, nil},
+		{"Certificate record length 0xffff", at(handshake.TypeCertificate, func(rec []byte) []byte {
+			rec[3], rec[4] = 0xff, 0xff
+			return rec
+		}), record.AlertRecordOverflow, nil},
+		{"ServerKeyExchange group rewritten to P-521", at(handshake.TypeServerKeyExchange, func(rec []byte) []byte {
+			rec[5+4+1], rec[5+4+2] = 0, byte(handshake.GroupP521)
+			return rec
+		}), record.AlertIllegalParameter, func(t *testing.T, err error) { wantProtocolError(t, err, record.AlertIllegalParameter) }},
+		{"ServerKeyExchange point bit flipped", at(handshake.TypeServerKeyExchange, func(rec []byte) []byte {
+			rec[5+4+4+1] ^= 0x01 // the point's first byte; the signature no longer covers it
+			return rec
+		}), record.AlertDecryptError, func(t *testing.T, err error) {
+			var ce *tlsclient.CertificateError
+			if !errors.As(err, &ce) || ce.Err.Status != wire.StatusBadSignature {
+				t.Errorf("client error %v, want *tlsclient.CertificateError with a bad signature", err)
+			}
+		}},
+		{"ServerKeyExchange signature bit flipped", at(handshake.TypeServerKeyExchange, func(rec []byte) []byte {
+			rec[len(rec)-1] ^= 0x01
+			return rec
+		}), record.AlertDecryptError, func(t *testing.T, err error) {
+			var ce *tlsclient.CertificateError
+			if !errors.As(err, &ce) || ce.Err.Status != wire.StatusBadSignature {
+				t.Errorf("client error %v, want *tlsclient.CertificateError with a bad signature", err)
+			}
+		}},
+		{"ServerHelloDone replaced by Finished", at(handshake.TypeServerHelloDone, func(rec []byte) []byte {
+			return rawRecord(record.TypeHandshake, handshake.VersionTLS12, (&handshake.Finished{VerifyData: make([]byte, 12)}).Marshal(), -1)
+		}), record.AlertUnexpectedMessage, func(t *testing.T, err error) { wantProtocolError(t, err, record.AlertUnexpectedMessage) }},
+		{"application data injected before ServerHelloDone", at(handshake.TypeServerHelloDone, func(rec []byte) []byte {
+			return append(rawRecord(record.TypeApplicationData, handshake.VersionTLS12, []byte("x"), -1), rec...)
+		}), record.AlertUnexpectedMessage, nil},
+		{"encrypted Finished bit flipped", at(0xff, func(rec []byte) []byte {
+			rec[len(rec)-1] ^= 0x01
+			return rec
+		}), 0, func(t *testing.T, err error) {
+			// The client's alert is sealed (it sent its ChangeCipherSpec):
+			// the relay cannot read it, crypto/tls does.
+			var ae *record.AlertError
+			if !errors.As(err, &ae) || ae.Alert != record.AlertBadRecordMAC || ae.Remote {
+				t.Errorf("client error %v, want a local bad_record_mac", err)
+			}
+		}},
+	}
+	// Open the offloader channel first: leaks are counted from there.
+	if cerr, serr := k.run(t, func(p *hostilePeer) error { return p.fullHandshake() }, nil); cerr != nil || serr != nil {
+		t.Fatalf("warm-up handshake: client %v, server %v", cerr, serr)
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			addr, log := startRelayLog(t, server, tc.hook)
+			defer checkNoLeak(t)()
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := tlsclient.Client(conn, k.cfg)
+			ctx, cancel := context.WithTimeout(context.Background(), caseDeadline)
+			err = c.HandshakeContext(ctx)
+			cancel()
+			c.Close()
+			if errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("the handshake ran into its deadline: %v", err)
+			}
+			if tc.alert != 0 {
+				// A refused certificate or signature is a CertificateError,
+				// which carries the offloader's verdict, not the alert.
+				var ae *record.AlertError
+				var ce *tlsclient.CertificateError
+				if !errors.As(err, &ce) && (!errors.As(err, &ae) || ae.Alert != tc.alert || ae.Remote) {
+					t.Errorf("client error %v, want a local %v alert", err, tc.alert)
+				}
+				var seen []record.Alert
+				for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+					if seen = log.clientAlerts(); len(seen) > 0 {
+						break
+					}
+				}
+				if len(seen) != 1 || seen[0] != tc.alert {
+					t.Errorf("client sent the alerts %v, want [%v]", seen, tc.alert)
+				}
+			}
+			if tc.check != nil {
+				tc.check(t, err)
+			}
+		})
 	}
 }
