@@ -232,3 +232,52 @@ func TestShapedAgainstOpenSSL(t *testing.T) {
 		})
 	}
 }
+
+// TestShapedResumption: a shaped hello still resumes on the device. Chrome
+// offers session_ticket, so crypto/tls resumes the second connection by
+// ticket; Safari does not, so the ticket is not sent and the handshake is
+// full (crypto/tls keeps no session-id cache).
+func TestShapedResumption(t *testing.T) {
+	e := getEnv(t)
+	cfg := &tls.Config{Certificates: []tls.Certificate{e.ecdsa.TLSCertificate()}, MaxVersion: tls.VersionTLS12}
+	l, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(20 * time.Second))
+				io.Copy(c, c)
+			}()
+		}
+	}()
+	for _, tc := range []struct {
+		id     utls.ClientHelloID
+		resume bool
+	}{{utls.HelloChrome_Auto, true}, {utls.HelloSafari_Auto, false}} {
+		t.Run(tc.id.Str(), func(t *testing.T) {
+			c := e.config(t, tc.id)
+			c.SessionCache = tlsclient.NewLRUSessionCache(4)
+			for i, want := range []bool{false, tc.resume} {
+				conn := dial(t, c, l.Addr().String())
+				if _, err := conn.Write([]byte("x")); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := io.ReadFull(conn, make([]byte, 1)); err != nil {
+					t.Fatal(err)
+				}
+				if got := conn.ConnectionState().DidResume; got != want {
+					t.Errorf("connection %d: resumed %v, want %v", i, got, want)
+				}
+				conn.Close()
+			}
+		})
+	}
+}
