@@ -67,7 +67,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	fs.BoolVar(&o.quick, "quick", false, "small N: every figure in under a minute (CI checks the command works)")
 	fs.StringVar(&o.write, "write", "", "also write the report (markdown) to this file, e.g. docs/PERFORMANCE.md")
-	only := fs.String("only", "", "comma-separated sections to run: "+strings.Join(sections, ","))
+	only := fs.String("only", "", "comma-separated sections to run: "+strings.Join(sections, ",")+" (profile: none, only the profiles)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the device's offloaded handshakes to this file")
 	fs.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile of the device's offloaded handshakes to this file")
 	runs := fs.Int("runs", 0, "repetitions of each measurement (default 5, quick 3)")
@@ -90,7 +90,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 		o.runs, o.handshakes, o.idleConns = 5, 200, 200
 		o.bulkBytes = 64 << 20
 		o.loadTime, o.loadDevices, o.floorOps = 3*time.Second, 3, 300
-		o.delay, o.latencyN, o.profileN = 20*time.Millisecond, 10, 1000
+		o.delay, o.latencyN, o.profileN = 20*time.Millisecond, 10, 3000
 	}
 	if *runs != 0 {
 		if *runs < 1 || *runs > 100 {
@@ -105,6 +105,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 			for _, k := range sections {
 				known = known || k == s
 			}
+			known = known || s == "profile" // only the -cpuprofile/-memprofile loops
 			if !known {
 				return nil, fmt.Errorf("-only: unknown section %q (known: %s)", s, strings.Join(sections, ","))
 			}
@@ -183,10 +184,13 @@ func run(o *options, stdout, stderr io.Writer) error {
 	}
 	if o.cpuProfile != "" || o.memProfile != "" {
 		fmt.Fprintf(stderr, "offbench: profiling...\n")
-		if err := profileDevice(world, o); err != nil {
+		prof, err := profileDevice(world, o)
+		if err != nil {
 			return fmt.Errorf("profile: %w", err)
 		}
+		summarizeProfiles(o, rep, prof)
 	}
+	rep.printf("\nLoad average at the end: %s.\n", loadAverage())
 	rep.printf("\nTotal run time: %s.\n", time.Since(start).Round(time.Second))
 	if o.write != "" {
 		if err := writeFileAtomic(o.write, rep.doc()); err != nil {

@@ -23,7 +23,8 @@ func TestQuickRuns(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	doc := filepath.Join(dir, "PERFORMANCE.md")
-	cmd := exec.Command(bin, "-quick", "-write", doc)
+	cmd := exec.Command(bin, "-quick", "-write", doc,
+		"-cpuprofile", filepath.Join(dir, "cpu.prof"), "-memprofile", filepath.Join(dir, "mem.prof"))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -59,6 +60,8 @@ func TestQuickRuns(t *testing.T) {
 		// round trips
 		"full handshake, pipelined", "full handshake, sequential (Config.Sequential)", "first handshake of a Config",
 		"resumption (session ticket, Config.SessionCache)", "added / added RTT",
+		// the device profile
+		"## Device profile", "Allocations: top 10 sites by bytes", "tlsoffload/", "Retained by 30 idle connections",
 		"Total run time",
 	} {
 		if !strings.Contains(out, want) {
@@ -68,7 +71,8 @@ func TestQuickRuns(t *testing.T) {
 	// Every table row carries figures: a median with its min and max, or a
 	// stated n/a; none is empty or NaN.
 	rows := 0
-	lines := strings.Split(out, "\n")
+	figures, _, _ := strings.Cut(out, "## Device profile")
+	lines := strings.Split(figures, "\n")
 	for i, line := range lines {
 		header := i+1 < len(lines) && strings.HasPrefix(lines[i+1], "|---")
 		if !strings.HasPrefix(line, "| ") || header {
@@ -80,6 +84,11 @@ func TestQuickRuns(t *testing.T) {
 		}
 		if !strings.Contains(line, "–") && !strings.Contains(line, "n/a") {
 			t.Errorf("row without a median (min–max): %s", line)
+		}
+	}
+	for _, p := range []string{"cpu.prof", "mem.prof", "mem.prof.idle"} {
+		if st, err := os.Stat(filepath.Join(dir, p)); err != nil || st.Size() == 0 {
+			t.Errorf("profile %s not written: %v", p, err)
 		}
 	}
 	if rows < 30 {

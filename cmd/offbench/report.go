@@ -49,8 +49,22 @@ func (r *report) machine(o *options) {
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		r.printf("- Kernel: Linux %s\n", strings.TrimSpace(string(b)))
 	}
+	r.printf("- Load average at the start: %s\n", loadAverage())
 	r.printf("- Mode: %s; %d runs per figure, shown as median (min–max)\n", mode, o.runs)
 	r.printf("- The machine is shared: other work running at the same time shows as spread between min and max.\n")
+}
+
+// loadAverage is /proc/loadavg's 1, 5 and 15 minute figures.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], ", ") + " (1, 5, 15 min)"
 }
 
 func cpuModel() string {
