@@ -110,8 +110,8 @@ var (
 // RFC's minimum lengths.
 
 // ClientHello (RFC 5246 §7.4.1.2) with the extensions a TLS 1.2 client
-// sends. Marshal emits extensions in the order of the fields below, and only
-// those that are set.
+// sends. Marshal emits extensions in the order of the fields below (unless
+// ExtensionOrder says otherwise), and only those that are set.
 type ClientHello struct {
 	Version            uint16
 	Random             []byte // 32 bytes
