@@ -55,6 +55,8 @@ type env struct {
 	offAddr  string
 	offload  *client.Client // the device's channel to the offloader
 	echoConn net.Conn       // the control's stand-in for that channel
+
+	offloaderProfiled int // handshakes under the offloader's CPU profile
 }
 
 func newEnv(o *options) (_ *env, err error) {

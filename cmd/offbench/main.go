@@ -188,7 +188,7 @@ func run(o *options, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("profile: %w", err)
 		}
-		summarizeProfiles(o, rep, prof)
+		summarizeProfiles(world, o, rep, prof)
 	}
 	rep.printf("\nLoad average at the end: %s.\n", loadAverage())
 	rep.printf("\nTotal run time: %s.\n", time.Since(start).Round(time.Second))

@@ -81,6 +81,18 @@ func (e *env) offloaderCPU() (time.Duration, error) {
 	return time.Duration(ns), nil
 }
 
+// offloaderAsk sends the offloader process a command answered "ok".
+func (e *env) offloaderAsk(cmd string) error {
+	line, err := e.offSrv.ask(cmd)
+	if err != nil {
+		return err
+	}
+	if line != "ok" {
+		return fmt.Errorf("offloader: %s: %s", cmd, line)
+	}
+	return nil
+}
+
 // offloaderLoad runs one load of d on the device processes and returns the
 // handshakes they completed and the offloader's CPU over the load.
 func (e *env) offloaderLoad(devs []*child, d time.Duration) (int, time.Duration, error) {
@@ -157,7 +169,20 @@ func measureOffloaderCost(e *env, o *options, rep *report) error {
 		}
 		var usPer, rate, wall samples
 		for r := 0; r < o.runs; r++ {
+			// With -cpuprofile, the first case's last run is also profiled
+			// in the offloader process.
+			profile := o.cpuProfile != "" && c == hsCases[0] && r == o.runs-1
+			if profile {
+				if err := e.offloaderAsk("profile-start " + o.cpuProfile + ".offloader"); err != nil {
+					stopAll()
+					return err
+				}
+			}
 			n, cpu, err := e.offloaderLoad(devs, o.loadTime)
+			if profile {
+				err = errors.Join(err, e.offloaderAsk("profile-stop"))
+				e.offloaderProfiled = n
+			}
 			if err != nil {
 				stopAll()
 				return fmt.Errorf("%s: %w", c.name, err)

@@ -108,36 +108,12 @@ func containsAny(s string, subs ...string) bool {
 
 // summarizeProfiles prints where the profiled handshakes spent the device's
 // CPU and allocations: by category and the top 10 functions.
-func summarizeProfiles(o *options, rep *report, prof *deviceProfile) {
+func summarizeProfiles(e *env, o *options, rep *report, prof *deviceProfile) {
 	rep.section("Device profile (offloaded " + hsCases[0].name + " full handshakes)")
 	perHS := float64(o.profileN)
 	if o.cpuProfile != "" {
-		rows, total, err := pprofTop(o.cpuProfile, "", 1000)
-		if err != nil {
-			rep.printf("\nCPU profile: %v\n", err)
-		} else {
-			cats := map[string]float64{}
-			for _, r := range rows {
-				cats[cpuCategory(r.name)] += r.flat
-			}
-			names := make([]string, 0, len(cats))
-			for k := range cats {
-				names = append(names, k)
-			}
-			sort.Slice(names, func(i, j int) bool { return cats[names[i]] > cats[names[j]] })
-			ct := &table{
-				title:  fmt.Sprintf("CPU by category (%d handshakes, %.0f µs sampled per handshake)", o.profileN, total/perHS*1e6),
-				header: []string{"category", "µs per handshake", "share"},
-			}
-			for _, k := range names {
-				ct.rows = append(ct.rows, []string{k, fmt.Sprintf("%.1f", cats[k]/perHS*1e6), fmt.Sprintf("%.1f %%", 100*cats[k]/total)})
-			}
-			ct.notes = []string{"From -cpuprofile (100 Hz sampling, so ±10 µs here); every thread of the device process, the Go runtime's included. The plain-TCP control pays most of the system calls and scheduling too: see the TLS-only figures above."}
-			rep.table(ct)
-			rep.table(topTable("CPU: top 10 functions by own time", rows, total, 10, func(v float64) string {
-				return fmt.Sprintf("%.1f µs", v/perHS*1e6)
-			}, "per handshake"))
-		}
+		cpuTables(rep, "Device CPU", o.cpuProfile, o.profileN, cpuCategory,
+			"The plain-TCP control pays most of the system calls and scheduling too: see the TLS-only figures above.")
 	}
 	if o.memProfile != "" {
 		rep.table(memTable(fmt.Sprintf("Allocations: top 10 sites by bytes (%.0f B allocated per handshake)", prof.allocTotal/perHS),
@@ -146,6 +122,59 @@ func summarizeProfiles(o *options, rep *report, prof *deviceProfile) {
 		rep.table(memTable(fmt.Sprintf("Retained by %d idle connections: top 10 sites (%.0f B live per connection)", o.idleConns, prof.idleTotal/k),
 			prof.idleSites, prof.idleTotal, k, "per connection"))
 	}
+	if o.cpuProfile != "" && e.offloaderProfiled > 0 {
+		rep.section("Offloader profile (" + hsCases[0].name + " under load)")
+		cpuTables(rep, "Offloader CPU", o.cpuProfile+".offloader", e.offloaderProfiled, offloaderCategory,
+			"Compare with the floor's primitives in \"Offloader cost\" above.")
+	}
+}
+
+// cpuTables prints a CPU profile of n handshakes by category and its top
+// 10 functions.
+func cpuTables(rep *report, what, file string, n int, category func(string) string, note string) {
+	rows, total, err := pprofTop(file, "", 1000)
+	if err != nil {
+		rep.printf("\n%s profile: %v\n", what, err)
+		return
+	}
+	perHS := float64(n)
+	cats := map[string]float64{}
+	for _, r := range rows {
+		cats[category(r.name)] += r.flat
+	}
+	names := make([]string, 0, len(cats))
+	for k := range cats {
+		names = append(names, k)
+	}
+	sort.Slice(names, func(i, j int) bool { return cats[names[i]] > cats[names[j]] })
+	ct := &table{
+		title:  fmt.Sprintf("%s by category (%d handshakes, %.0f µs sampled per handshake)", what, n, total/perHS*1e6),
+		header: []string{"category", "µs per handshake", "share"},
+	}
+	for _, k := range names {
+		ct.rows = append(ct.rows, []string{k, fmt.Sprintf("%.1f", cats[k]/perHS*1e6), fmt.Sprintf("%.1f %%", 100*cats[k]/total)})
+	}
+	ct.notes = []string{"From a CPU profile (100 Hz sampling) of every thread of the process, the Go runtime's included. " + note}
+	rep.table(ct)
+	rep.table(topTable(what+": top 10 functions by own time", rows, total, 10, func(v float64) string {
+		return fmt.Sprintf("%.1f µs", v/perHS*1e6)
+	}, "per handshake"))
+}
+
+// offloaderCategory groups a function of the offloader's CPU profile.
+func offloaderCategory(fn string) string {
+	switch {
+	case containsAny(fn, "crypto/internal/fips140/rsa", "crypto/rsa", "bigmod"):
+		return "RSA (SKE signature, chain signatures, RSA key exchange)"
+	case containsAny(fn, "nistec", "ecdh", "ecdsa", "edwards25519", "x25519", "fiat", "p256"):
+		return "elliptic curves (ECDH, ECDSA)"
+	case containsAny(fn, "crypto/x509", "encoding/asn1", "crypto/internal/fips140/", "crypto/sha", "crypto/hmac", "chacha20", "poly1305", "crypto/aes", "crypto/cipher", "crypto/"):
+		if containsAny(fn, "crypto/x509", "encoding/asn1") {
+			return "certificate parsing and chain building (crypto/x509)"
+		}
+		return "hashes, PRF, channel AEAD, other crypto"
+	}
+	return cpuCategory(fn)
 }
 
 func memTable(title string, sites []memSite, total, per float64, perName string) *table {

@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -123,7 +124,8 @@ func serveBulk(c net.Conn) {
 // on loopback with one device (the PSK in device.psk, the roots in
 // root.pem, any name allowed), sealed channels only, and the control's echo
 // service. It prints "offloader ADDR", "echo ADDR", "ready". The line "cpu"
-// on stdin is answered with the process's CPU time so far, in nanoseconds.
+// on stdin is answered with the process's CPU time so far, in nanoseconds;
+// "profile-start FILE" and "profile-stop" run a CPU profile (answer "ok").
 func serveOffloader(args []string, stdin io.Reader, stdout io.Writer) error {
 	fs := flag.NewFlagSet("serve-offloader", flag.ContinueOnError)
 	dir := fs.String("dir", "", "directory with device.psk and root.pem")
@@ -165,10 +167,48 @@ func serveOffloader(args []string, stdin io.Reader, stdout io.Writer) error {
 	}
 	go acceptLoop(el, servePingPong)
 	exitOnStdinEOF(stdin, func(line string) {
-		if line == "cpu" {
+		switch cmd, arg, _ := strings.Cut(line, " "); cmd {
+		case "cpu":
 			fmt.Fprintf(stdout, "%d\n", rusageCPU().Nanoseconds())
+		case "profile-start": // profile-start FILE
+			answer := "ok"
+			if err := startCPUProfile(arg); err != nil {
+				answer = "error " + err.Error()
+			}
+			fmt.Fprintln(stdout, answer)
+		case "profile-stop":
+			answer := "ok"
+			if err := stopCPUProfile(); err != nil {
+				answer = "error " + err.Error()
+			}
+			fmt.Fprintln(stdout, answer)
 		}
 	})
 	fmt.Fprintf(stdout, "offloader %s\necho %s\nready\n", l.Addr(), el.Addr())
 	select {}
+}
+
+var cpuProfileFile *os.File
+
+func startCPUProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	cpuProfileFile = f
+	return nil
+}
+
+func stopCPUProfile() error {
+	if cpuProfileFile == nil {
+		return errors.New("no profile running")
+	}
+	pprof.StopCPUProfile()
+	err := cpuProfileFile.Close()
+	cpuProfileFile = nil
+	return err
 }
