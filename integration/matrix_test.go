@@ -652,12 +652,23 @@ func TestMatrix(t *testing.T) {
 		groups = append(groups, more(t, env)...)
 	}
 	results := &matrixResults{}
+	var noServerMu sync.Mutex
+	noServer := map[*matrixGroup]bool{} // groups whose server did not start
 	start := time.Now()
 	t.Run("cells", func(t *testing.T) {
 		for _, g := range groups {
 			t.Run(g.name, func(t *testing.T) {
 				t.Parallel()
+				started := false
+				defer func() {
+					if !started {
+						noServerMu.Lock()
+						noServer[g] = true
+						noServerMu.Unlock()
+					}
+				}()
 				srv := g.peer.start(t, g.opts(t))
+				started = true
 				for _, c := range g.cells {
 					t.Run(c.suite+"/"+c.mode, func(t *testing.T) {
 						err := errors.New("stopped by a fatal error (see the test log)")
@@ -672,14 +683,11 @@ func TestMatrix(t *testing.T) {
 	})
 
 	// A group whose server would not start recorded none of its cells:
-	// count them as failed so the total is honest.
-	seen := map[*matrixCell]bool{}
-	for _, l := range results.lines {
-		seen[l.cell] = true
-	}
+	// count them as failed so the total is honest. (A cell -run left out
+	// is neither.)
 	for _, g := range groups {
 		for _, c := range g.cells {
-			if !seen[c] {
+			if noServer[g] {
 				results.add(c, errors.New("not run: its server did not start (see the test log)"))
 			}
 		}
