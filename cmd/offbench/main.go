@@ -41,6 +41,7 @@ const (
 // measurement uses; quick shrinks them.
 type options struct {
 	quick      bool
+	cmdline    string
 	write      string
 	only       map[string]bool
 	cpuProfile string
@@ -90,7 +91,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 		o.runs, o.handshakes, o.idleConns = 5, 200, 200
 		o.bulkBytes = 64 << 20
 		o.loadTime, o.loadDevices, o.floorOps = 3*time.Second, 3, 300
-		o.delay, o.latencyN, o.profileN = 20*time.Millisecond, 10, 3000
+		o.delay, o.latencyN, o.profileN = 20*time.Millisecond, 10, 5000
 	}
 	if *runs != 0 {
 		if *runs < 1 || *runs > 100 {
@@ -137,6 +138,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "offbench: error: %v\n", err)
 		return exitUsage
 	}
+	o.cmdline = strings.Join(args, " ")
 	if err := run(o, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "offbench: error: %v\n", err)
 		return exitError
@@ -161,7 +163,7 @@ func run(o *options, stdout, stderr io.Writer) error {
 	}
 	defer world.close()
 
-	rep := &report{out: stdout}
+	rep := &report{out: stdout, cmdline: o.cmdline}
 	rep.machine(o)
 	steps := []struct {
 		section string

@@ -167,31 +167,35 @@ func measureOffloaderCost(e *env, o *options, rep *report) error {
 			}
 			devs = append(devs, d)
 		}
+		// With -cpuprofile, the first case's runs are also profiled in the
+		// offloader process.
+		profile := o.cpuProfile != "" && c == hsCases[0]
+		if profile {
+			if err := e.offloaderAsk("profile-start " + o.cpuProfile + ".offloader"); err != nil {
+				stopAll()
+				return err
+			}
+		}
 		var usPer, rate, wall samples
 		for r := 0; r < o.runs; r++ {
-			// With -cpuprofile, the first case's last run is also profiled
-			// in the offloader process.
-			profile := o.cpuProfile != "" && c == hsCases[0] && r == o.runs-1
-			if profile {
-				if err := e.offloaderAsk("profile-start " + o.cpuProfile + ".offloader"); err != nil {
-					stopAll()
-					return err
-				}
-			}
 			n, cpu, err := e.offloaderLoad(devs, o.loadTime)
-			if profile {
-				err = errors.Join(err, e.offloaderAsk("profile-stop"))
-				e.offloaderProfiled = n
-			}
 			if err != nil {
 				stopAll()
 				return fmt.Errorf("%s: %w", c.name, err)
+			}
+			if profile {
+				e.offloaderProfiled += n
 			}
 			usPer = append(usPer, float64(cpu)/1e3/float64(n))
 			rate = append(rate, float64(n)/cpu.Seconds())
 			wall = append(wall, float64(n)/o.loadTime.Seconds())
 		}
 		stopAll()
+		if profile {
+			if err := e.offloaderAsk("profile-stop"); err != nil {
+				return err
+			}
+		}
 		floor := prims.floor(c)
 		floorRate := make(samples, len(floor))
 		for i, us := range floor {

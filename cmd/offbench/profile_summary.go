@@ -154,7 +154,7 @@ func cpuTables(rep *report, what, file string, n int, category func(string) stri
 	for _, k := range names {
 		ct.rows = append(ct.rows, []string{k, fmt.Sprintf("%.1f", cats[k]/perHS*1e6), fmt.Sprintf("%.1f %%", 100*cats[k]/total)})
 	}
-	ct.notes = []string{"From a CPU profile (100 Hz sampling) of every thread of the process, the Go runtime's included. " + note}
+	ct.notes = []string{"From a CPU profile (100 Hz sampling, so a coarse picture) of every thread of the process, the Go runtime's included. " + note}
 	rep.table(ct)
 	rep.table(topTable(what+": top 10 functions by own time", rows, total, 10, func(v float64) string {
 		return fmt.Sprintf("%.1f µs", v/perHS*1e6)

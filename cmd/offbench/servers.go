@@ -195,7 +195,7 @@ func startCPUProfile(path string) error {
 	if err != nil {
 		return err
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
+	if err := startProfiling(f); err != nil {
 		f.Close()
 		return err
 	}
