@@ -68,7 +68,7 @@ func FuzzTokenState(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(b)
-	if _, e := fx.srv.keyGen(st); e != nil {
+	if _, e := fx.srv.keyGen(dev, st); e != nil {
 		f.Fatal(e)
 	}
 	if b, err = marshalState(st, expiry); err != nil {

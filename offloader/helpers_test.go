@@ -120,6 +120,7 @@ type hsOpts struct {
 	serverName string // the name given to Auth (defaults to testHost)
 	leaf       *testpki.Leaf
 	clientAuth bool // the server asks for a client certificate
+	tweak      func(*tls.Config)
 }
 
 // peer is the device end of a handshake with a crypto/tls server.
@@ -128,6 +129,7 @@ type peer struct {
 	ch         *handshake.ClientHello
 	transcript []byte // ClientHello … ServerHelloDone
 	clientMsgs []byte // what the client sends before its ClientKeyExchange
+	afterCKE   []byte // what it sends after it (a CertificateVerify)
 	done       chan error
 	suite      *handshake.Suite
 }
@@ -152,6 +154,9 @@ func startHandshake(t testing.TB, o hsOpts) *peer {
 	}
 	if o.clientAuth {
 		tcfg.ClientAuth = tls.RequestClientCert
+	}
+	if o.tweak != nil {
+		o.tweak(tcfg)
 	}
 	done := make(chan error, 1)
 	go func() {
@@ -226,6 +231,7 @@ func (p *peer) finish(t testing.TB, cke []byte, key *wire.KeyResponse) {
 	}
 	ckeMsg := (&handshake.ClientKeyExchange{Body: cke}).Marshal()
 	transcript := append(append(append([]byte(nil), p.transcript...), p.clientMsgs...), ckeMsg...)
+	transcript = append(transcript, p.afterCKE...)
 
 	cmac, smac, ckey, skey, civ, siv := s.Keys(key.KeyBlock)
 	wc, err := s.NewCipher(handshake.VersionTLS12, cmac, ckey, civ)
@@ -240,7 +246,7 @@ func (p *peer) finish(t testing.TB, cke []byte, key *wire.KeyResponse) {
 	finMsg := fin.Marshal()
 	transcript = append(transcript, finMsg...)
 
-	if err := p.rc.WriteRecords(record.TypeHandshake, append(append([]byte(nil), p.clientMsgs...), ckeMsg...)); err != nil {
+	if err := p.rc.WriteRecords(record.TypeHandshake, append(append(append([]byte(nil), p.clientMsgs...), ckeMsg...), p.afterCKE...)); err != nil {
 		t.Fatal(err)
 	}
 	p.rc.PrepareWrite(wc)

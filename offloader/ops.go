@@ -128,6 +128,8 @@ type hsState struct {
 	// After KeyGen.
 	premaster []byte
 	cke       []byte // ClientKeyExchange body
+
+	clientAuth clientAuthState // the answer to a CertificateRequest (clientcert.go)
 }
 
 // wipe zeroes the state's secret (best effort: copies made by the
@@ -255,7 +257,7 @@ func (s *Server) runOp(dev *Device, st *hsState, req *wire.Request) (res wire.Re
 		if req.KeyGen == nil {
 			return res, malformed("missing keygen body")
 		}
-		res.KeyGen, e = s.keyGen(st)
+		res.KeyGen, e = s.keyGen(dev, st)
 	case wire.OpKey:
 		if req.Key == nil {
 			return res, malformed("missing key body")
@@ -305,7 +307,8 @@ type serverFlight struct {
 	ch   handshake.ClientHello
 	sh   handshake.ServerHello
 	cert handshake.Certificate
-	ske  *handshake.ServerKeyExchange // nil when absent
+	ske  *handshake.ServerKeyExchange  // nil when absent
+	cr   *handshake.CertificateRequest // nil when absent
 }
 
 // parseTranscript splits the transcript into ClientHello, ServerHello,
@@ -354,8 +357,8 @@ func parseTranscript(b []byte) (*serverFlight, *wire.Error) {
 		}
 	}
 	if m = take(handshake.TypeCertificateRequest); m != nil {
-		var cr handshake.CertificateRequest
-		if err := cr.Unmarshal(m); err != nil {
+		fl.cr = new(handshake.CertificateRequest)
+		if err := fl.cr.Unmarshal(m); err != nil {
 			return nil, malformed(err.Error())
 		}
 	}
@@ -465,6 +468,9 @@ func (s *Server) auth(dev *Device, st *hsState, req *wire.AuthRequest) (*wire.Au
 
 	next.transcript = suite.Hash.New()
 	next.transcript.Write(req.Transcript)
+	if fl.cr != nil {
+		chooseClientAuth(dev, fl.cr, req.Transcript, &next)
+	}
 	*st = next
 
 	resp := &wire.AuthResponse{VerifiedChain: make([][]byte, len(chain))}
@@ -588,7 +594,7 @@ func checkECDHE(suite *handshake.Suite, ch *handshake.ClientHello, sh *handshake
 // keyGen computes the ClientKeyExchange (RFC 5246 §7.4.7) for the server
 // Auth verified: an ECDHE key pair and shared secret, or a fresh RSA
 // premaster encrypted to the verified leaf key.
-func (s *Server) keyGen(st *hsState) (*wire.KeyGenResponse, *wire.Error) {
+func (s *Server) keyGen(dev *Device, st *hsState) (*wire.KeyGenResponse, *wire.Error) {
 	switch st.stage {
 	case stageNone:
 		return nil, malformed("keygen before a successful auth")
@@ -647,9 +653,14 @@ func (s *Server) keyGen(st *hsState) (*wire.KeyGenResponse, *wire.Error) {
 		st.wipe()
 		return nil, opErr(wire.StatusInternal, "ClientKeyExchange too long")
 	}
+	resp := &wire.KeyGenResponse{ClientKeyExchange: slices.Clone(cke)}
+	if e := s.answerClientAuth(dev, st, cke, resp); e != nil {
+		st.wipe()
+		return nil, e
+	}
 	st.cke = cke
 	st.stage = stageKeyGen
-	return &wire.KeyGenResponse{ClientKeyExchange: slices.Clone(cke)}, nil
+	return resp, nil
 }
 
 // key derives the master secret (RFC 5246 §8.1, or RFC 7627 §4 when both
@@ -663,23 +674,11 @@ func (s *Server) key(st *hsState, req *wire.KeyRequest) (*wire.KeyResponse, *wir
 	default:
 		return nil, malformed("key already derived for this handshake")
 	}
-	if len(req.ClientMessages) > 0 {
-		if len(req.ClientMessages) > wire.MaxTranscript {
-			return nil, malformed("client messages too long")
-		}
-		msgs, err := handshake.SplitMessages(req.ClientMessages)
-		if err != nil {
-			return nil, malformed("client messages: " + err.Error())
-		}
-		// Between ServerHelloDone and ClientKeyExchange a client sends only
-		// its Certificate (RFC 5246 §7.4.6).
-		if len(msgs) != 1 || len(msgs[0]) == 0 || msgs[0][0] != handshake.TypeCertificate {
-			return nil, malformed("client messages: only a Certificate may precede the ClientKeyExchange")
-		}
-		var c handshake.Certificate
-		if err := c.Unmarshal(msgs[0]); err != nil {
-			return nil, malformed(err.Error())
-		}
+	// Between ServerHelloDone and ClientKeyExchange a client sends only
+	// its Certificate (RFC 5246 §7.4.6), which Auth chose and already put
+	// in the transcript.
+	if e := checkClientMessages(st, req.ClientMessages); e != nil {
+		return nil, e
 	}
 	var ms []byte
 	if st.ems {
@@ -687,7 +686,6 @@ func (s *Server) key(st *hsState, req *wire.KeyRequest) (*wire.KeyResponse, *wir
 		if err != nil {
 			return nil, opErr(wire.StatusInternal, "transcript hash")
 		}
-		h.Write(req.ClientMessages)
 		h.Write((&handshake.ClientKeyExchange{Body: st.cke}).Marshal())
 		ms = st.suite.ExtendedMasterSecret(st.premaster, h.Sum(nil))
 	} else {

@@ -314,12 +314,12 @@ func TestMalformedTranscripts(t *testing.T) {
 func TestKeyGenRejectsInvalidPoint(t *testing.T) {
 	fx := newFixture(t, nil)
 	st := &hsState{stage: stageAuthed, suite: handshake.SuiteByID(handshake.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256), group: handshake.GroupP256, serverPoint: append([]byte{4}, make([]byte, 64)...)}
-	_, e := fx.srv.keyGen(st)
+	_, e := fx.srv.keyGen(&Device{ID: testDevice}, st)
 	if e == nil || e.Status != wire.StatusMalformed || e.Detail != "invalid server ECDHE point" {
 		t.Fatalf("keyGen with a point off the curve: %+v", e)
 	}
 	st.group, st.serverPoint = handshake.GroupX25519, make([]byte, 32) // low order
-	if _, e := fx.srv.keyGen(st); e == nil || e.Status != wire.StatusMalformed {
+	if _, e := fx.srv.keyGen(&Device{ID: testDevice}, st); e == nil || e.Status != wire.StatusMalformed {
 		t.Fatalf("keyGen with a low-order X25519 point: %+v", e)
 	}
 }

@@ -1,6 +1,7 @@
 package offloader
 
 import (
+	"crypto"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -18,6 +19,14 @@ type Device struct {
 	Roots *x509.CertPool
 	// AllowedNames are MatchName patterns (certs.MatchName); empty allows none.
 	AllowedNames []string
+	// ClientCertificate (DER, leaf first) and ClientKey (the leaf's key),
+	// both or neither, answer a server's CertificateRequest for this device
+	// (clientcert.go; CheckClientCertificate says what is accepted). The
+	// offloader signs with the key only over transcripts it parsed itself.
+	ClientCertificate [][]byte
+	ClientKey         crypto.Signer
+
+	cc *clientCert // made by Add from the two fields above; nil without them
 }
 
 // Registry holds the devices. It is safe for concurrent use; devices may be
@@ -49,6 +58,15 @@ func (r *Registry) Add(d Device) error {
 	}
 	if len(d.PSK) < wire.MinPSKLen || len(d.PSK) > wire.MaxPSKLen {
 		return fmt.Errorf("%w: device %q: PSK must be %d to %d bytes", ErrInvalidDevice, d.ID, wire.MinPSKLen, wire.MaxPSKLen)
+	}
+	if len(d.ClientCertificate) > 0 || d.ClientKey != nil {
+		cc, err := newClientCert(d.ClientCertificate, d.ClientKey)
+		if err != nil {
+			return fmt.Errorf("%w: device %q: %w", ErrInvalidDevice, d.ID, err)
+		}
+		d.cc = cc
+	} else {
+		d.cc = nil
 	}
 	c := copyDevice(&d)
 	r.mu.Lock()
@@ -98,7 +116,22 @@ func copyDevice(d *Device) *Device {
 		PSK:          slices.Clone(d.PSK),
 		Roots:        d.Roots, // a CertPool is not modified after it is configured
 		AllowedNames: slices.Clone(d.AllowedNames),
+
+		ClientCertificate: cloneChain(d.ClientCertificate),
+		ClientKey:         d.ClientKey,
+		cc:                d.cc, // never modified after Add
 	}
+}
+
+func cloneChain(chain [][]byte) [][]byte {
+	if chain == nil {
+		return nil
+	}
+	out := make([][]byte, len(chain))
+	for i, c := range chain {
+		out[i] = slices.Clone(c)
+	}
+	return out
 }
 
 func validDeviceID(id string) error {

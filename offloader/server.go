@@ -9,10 +9,12 @@
 // exchange of RFC 8422 (X25519, P-256, P-384; ServerKeyExchange signatures
 // with RSA PKCS #1 v1.5, RSA-PSS and ECDSA, never SHA-1, per RFC 9155), the
 // RSA key exchange of RFC 5246 §7.4.7.1, the master secret of RFC 5246 §8.1
-// or RFC 7627 §4 and the key block of RFC 5246 §6.3. Left out: TLS 1.0 and
-// 1.1, finite-field DHE, client certificates (the device may only answer a
-// CertificateRequest with an empty Certificate), and revocation or pinning
-// beyond what package certs does.
+// or RFC 7627 §4 and the key block of RFC 5246 §6.3, and client
+// certificates held for the device (RFC 5246 §7.4.4, §7.4.6, §7.4.8:
+// clientcert.go): the offloader answers a CertificateRequest and signs the
+// CertificateVerify with RSA PKCS #1 v1.5, RSA-PSS or ECDSA. Left out:
+// TLS 1.0 and 1.1, finite-field DHE, and revocation or pinning beyond what
+// package certs does.
 //
 // CONTRACT: the exported API in this file is relied on by cmd/offloader,
 // cmd/ocurl (embedded offloader) and integration tests; implementations may

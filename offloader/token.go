@@ -31,8 +31,14 @@ import (
 //	        client_version (u16) || client_random<u8> || server_random<u8> ||
 //	        ems (u8) || group (u16) || server_point<u8> ||
 //	        rsa_modulus<u16> || rsa_exponent (u32) ||
-//	        transcript_hash_state<u16> || premaster<u8> || cke<u16>
-const tokenVersion = 1
+//	        transcript_hash_state<u16> || premaster<u8> || cke<u16> ||
+//	        client_auth (u8: 0 none, 1 empty, 2 certificate) || sig_scheme (u16) ||
+//	        certificate_digest<u8> || signature_hash_state<u16>
+//
+// Version 2 added the client_auth fields (clientcert.go): the digest binds
+// the token to the Certificate message Auth chose, and the signature hash
+// state carries the CertificateVerify transcript until KeyGen signs it.
+const tokenVersion = 2
 
 func newTokenAEAD(key []byte) (cipher.AEAD, error) {
 	a, err := chacha20poly1305.NewX(key)
@@ -109,6 +115,9 @@ func marshalState(st *hsState, expiry int64) ([]byte, error) {
 	addU16(&b, hstate)
 	addU8(&b, st.premaster)
 	addU16(&b, st.cke)
+	if err := addClientAuth(&b, &st.clientAuth); err != nil {
+		return nil, err
+	}
 	plain, err := b.Bytes()
 	if err != nil {
 		return nil, errTokenTooLarge
@@ -174,7 +183,7 @@ func unmarshalState(plain []byte) (*hsState, int64, error) {
 		!in.ReadUint8LengthPrefixed(&sr) || !in.ReadUint8(&ems) || !in.ReadUint16(&st.group) ||
 		!in.ReadUint8LengthPrefixed(&point) || !in.ReadUint16LengthPrefixed(&mod) ||
 		!in.ReadUint32(&exp) || !in.ReadUint16LengthPrefixed(&hstate) ||
-		!in.ReadUint8LengthPrefixed(&pm) || !in.ReadUint16LengthPrefixed(&cke) || !in.Empty() {
+		!in.ReadUint8LengthPrefixed(&pm) || !in.ReadUint16LengthPrefixed(&cke) {
 		return nil, 0, errBadState
 	}
 	st.stage = stage(stg)
@@ -216,5 +225,74 @@ func unmarshalState(plain []byte) (*hsState, int64, error) {
 		st.premaster = append([]byte(nil), pm...)
 		st.cke = append([]byte(nil), cke...)
 	}
+	if err := readClientAuth(&in, st); err != nil || !in.Empty() {
+		return nil, 0, errBadState
+	}
 	return st, int64(expiry), nil
+}
+
+// addClientAuth encodes the answer to a CertificateRequest.
+func addClientAuth(b *cryptobyte.Builder, ca *clientAuthState) error {
+	b.AddUint8(uint8(ca.mode))
+	b.AddUint16(ca.sigScheme)
+	if ca.mode == clientAuthNone {
+		addU8(b, nil)
+	} else {
+		addU8(b, ca.certDigest[:])
+	}
+	var hstate []byte
+	if ca.sigHash != nil {
+		m, ok := ca.sigHash.(encoding.BinaryMarshaler)
+		if !ok {
+			return errors.New("offloader: signature hash state cannot be saved")
+		}
+		var err error
+		if hstate, err = m.MarshalBinary(); err != nil {
+			return err
+		}
+	}
+	addU16(b, hstate)
+	return nil
+}
+
+// readClientAuth decodes addClientAuth's fields into st and checks them
+// against st's stage: the signature hash is there until KeyGen signs.
+func readClientAuth(in *cryptobyte.String, st *hsState) error {
+	var (
+		mode           uint8
+		scheme         uint16
+		digest, hstate cryptobyte.String
+	)
+	if !in.ReadUint8(&mode) || !in.ReadUint16(&scheme) ||
+		!in.ReadUint8LengthPrefixed(&digest) || !in.ReadUint16LengthPrefixed(&hstate) {
+		return errBadState
+	}
+	ca := clientAuthState{mode: clientAuthMode(mode), sigScheme: scheme}
+	switch ca.mode {
+	case clientAuthNone, clientAuthEmpty:
+		wantDigest := 32
+		if ca.mode == clientAuthNone {
+			wantDigest = 0
+		}
+		if len(digest) != wantDigest || scheme != 0 || len(hstate) != 0 {
+			return errBadState
+		}
+	case clientAuthCert:
+		i := sigSchemeIndex(scheme)
+		if i < 0 || len(digest) != 32 || (st.stage == stageAuthed) != (len(hstate) > 0) {
+			return errBadState
+		}
+		if len(hstate) > 0 {
+			h, err := restoreHash(sigSchemes[i].hash, hstate)
+			if err != nil {
+				return errBadState
+			}
+			ca.sigHash = h
+		}
+	default:
+		return errBadState
+	}
+	copy(ca.certDigest[:], digest)
+	st.clientAuth = ca
+	return nil
 }
