@@ -51,10 +51,13 @@ type clientHandshakeState struct {
 	chain         [][]byte // DER as presented, leaf first; parsed only on demand
 	curve         uint16
 	certRequested bool
+	certRequest   *handshake.CertificateRequest // when certRequested
 
 	// Set by offload; master and keyBlock are zeroed once used.
 	verifiedChain [][]byte
 	ckeBody       []byte
+	clientCertMsg []byte // the offloader's answer to a CertificateRequest (clientcert.go)
+	certVerifyMsg []byte
 	master        []byte
 	keyBlock      []byte
 
@@ -292,6 +295,7 @@ func (hs *clientHandshakeState) readServerFlight() error {
 			return hs.decodeFailure("CertificateRequest", err)
 		}
 		hs.certRequested = true
+		hs.certRequest = cr
 		hs.writeTranscript(msg)
 		if msg, err = hs.readHandshake(handshake.TypeServerHelloDone); err != nil {
 			return err
@@ -342,14 +346,10 @@ func (hs *clientHandshakeState) offload() error {
 	if _, err := io.ReadFull(hs.config.rand(), hid[:]); err != nil {
 		return fmt.Errorf("tlsclient: reading random: %w", err)
 	}
-	var clientMsgs []byte
-	if hs.certRequested {
-		clientMsgs = (&handshake.Certificate{}).Marshal()
-	}
 	reqs := []wire.Request{
 		{Op: wire.OpAuth, Auth: &wire.AuthRequest{ServerName: verifyName(hs.serverName), Transcript: hs.raw}},
 		{Op: wire.OpKeyGen, KeyGen: &wire.KeyGenRequest{}},
-		{Op: wire.OpKey, Key: &wire.KeyRequest{ClientMessages: clientMsgs}},
+		{Op: wire.OpKey, Key: &wire.KeyRequest{}}, // the offloader knows the client Certificate it chose
 	}
 
 	var results []wire.Result
@@ -366,6 +366,9 @@ func (hs *clientHandshakeState) offload() error {
 		var token []byte
 		for i, req := range reqs {
 			t1 := time.Now()
+			if req.Op == wire.OpKey {
+				req.Key = &wire.KeyRequest{ClientMessages: hs.keyClientMessages(results[1].KeyGen)}
+			}
 			f := &wire.Flight{ID: flightID(hid) + uint32(i), HandshakeID: hid, Token: token, Requests: []wire.Request{req}}
 			res, err := hs.do(f, req.Op.String())
 			if err != nil {
@@ -391,6 +394,11 @@ func (hs *clientHandshakeState) offload() error {
 	hs.keyBlock = results[2].Key.KeyBlock
 	if len(hs.ckeBody) == 0 {
 		return hs.offloaderFailure("keygen", errors.New("empty ClientKeyExchange"))
+	}
+	if err := hs.takeClientAuth(results[1].KeyGen, !hs.config.Sequential); err != nil {
+		clear(hs.master)
+		clear(hs.keyBlock)
+		return err
 	}
 	if len(hs.master) != 48 || len(hs.keyBlock) != hs.suite.KeyBlockLen() {
 		clear(hs.master)
@@ -439,21 +447,21 @@ func (hs *clientHandshakeState) offloaderFailure(op string, err error) error {
 }
 
 // sendClientFlight writes the client's second flight in one transport
-// write: an empty Certificate if one was requested, ClientKeyExchange,
-// ChangeCipherSpec and Finished (RFC 5246 §7.4.6-7.4.9).
+// write: the offloader's Certificate if one was requested,
+// ClientKeyExchange, the offloader's CertificateVerify if it sent a
+// certificate, ChangeCipherSpec and Finished (RFC 5246 §7.4.6-7.4.9).
 func (hs *clientHandshakeState) sendClientFlight() error {
 	rc := hs.c.rc
-	if hs.certRequested {
-		msg := (&handshake.Certificate{}).Marshal()
-		hs.transcript.Write(msg)
-		if err := rc.WriteRecords(record.TypeHandshake, msg); err != nil {
-			return fmt.Errorf("tlsclient: writing Certificate: %w", err)
-		}
+	if err := hs.writeClientCertificate(); err != nil {
+		return err
 	}
 	cke := (&handshake.ClientKeyExchange{Body: hs.ckeBody}).Marshal()
 	hs.transcript.Write(cke)
 	if err := rc.WriteRecords(record.TypeHandshake, cke); err != nil {
 		return fmt.Errorf("tlsclient: writing ClientKeyExchange: %w", err)
+	}
+	if err := hs.writeCertificateVerify(); err != nil {
+		return err
 	}
 
 	writeCipher, readCipher, err := hs.ciphers()

@@ -1,0 +1,392 @@
+package tlsclient
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tlsoffload/tlsoffload/certs/testpki"
+	"github.com/tlsoffload/tlsoffload/handshake"
+	"github.com/tlsoffload/tlsoffload/offloader"
+	"github.com/tlsoffload/tlsoffload/offloader/wire"
+)
+
+// Client certificates held by the offloader, against real servers: the
+// device sends the offloader's Certificate and CertificateVerify and the
+// server verifies them against the test root.
+
+var (
+	clientLeafMu sync.Mutex
+	clientLeaves = map[testpki.KeyType]*testpki.Leaf{}
+)
+
+// deviceLeaf is a client certificate (clientAuth only) from the test PKI.
+func deviceLeaf(t testing.TB, kt testpki.KeyType) *testpki.Leaf {
+	t.Helper()
+	e := getRealEnv(t)
+	clientLeafMu.Lock()
+	defer clientLeafMu.Unlock()
+	if l, ok := clientLeaves[kt]; ok {
+		return l
+	}
+	l, err := e.pki.Issue([]string{fmt.Sprintf("device-%d.clients.test", kt)}, kt, testpki.NoServerAuth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientLeaves[kt] = l
+	return l
+}
+
+// certOffloader is an in-process offloader whose device holds leaf (none
+// when nil), with the flights counted and each KeyGen answer kept.
+type certOffloader struct {
+	countingOffloader
+	mu     sync.Mutex
+	keyGen *wire.KeyGenResponse
+	edit   func(*wire.FlightResponse) // changes answers, to play an odd offloader
+}
+
+func (c *certOffloader) Do(ctx context.Context, f *wire.Flight) (*wire.FlightResponse, error) {
+	fr, err := c.countingOffloader.Do(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	if c.edit != nil {
+		c.edit(fr)
+	}
+	c.mu.Lock()
+	for _, r := range fr.Results {
+		if r.KeyGen != nil {
+			c.keyGen = r.KeyGen
+		}
+	}
+	c.mu.Unlock()
+	return fr, nil
+}
+
+// sigAlg is the algorithm of the CertificateVerify the offloader returned, or 0.
+func (c *certOffloader) sigAlg(t testing.TB) uint16 {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.keyGen == nil || c.keyGen.CertificateVerify == nil {
+		return 0
+	}
+	var cv handshake.CertificateVerify
+	if err := cv.Unmarshal(c.keyGen.CertificateVerify); err != nil {
+		t.Fatal(err)
+	}
+	return cv.SignatureAlgorithm
+}
+
+func newCertOffloader(t testing.TB, leaf *testpki.Leaf) *certOffloader {
+	t.Helper()
+	e := getRealEnv(t)
+	d := offloader.Device{ID: "cert-dev", PSK: bytes.Repeat([]byte{9}, 32), Roots: e.pki.Roots, AllowedNames: []string{"*"}}
+	if leaf != nil {
+		d.ClientCertificate, d.ClientKey = leaf.Chain, leaf.Key
+	}
+	reg := offloader.NewRegistry()
+	if err := reg.Add(d); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := offloader.New(offloader.Config{Registry: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	c := &certOffloader{}
+	c.next = srv.Local(d.ID)
+	return c
+}
+
+func certConfig(t testing.TB, off *certOffloader) *Config {
+	return &Config{Offloader: off, ServerName: testServerName, Trace: func(format string, args ...any) { t.Logf(format, args...) }}
+}
+
+// clientAuthServer runs a crypto/tls server asking for a client
+// certificate in mode, trusting the test root; it reports the certificates
+// each connection presented.
+func clientAuthServer(t testing.TB, leaf *testpki.Leaf, mode tls.ClientAuthType) (addr string, seen chan []*x509.Certificate) {
+	e := getRealEnv(t)
+	scfg := tlsServerConfig(leaf)
+	scfg.ClientAuth = mode
+	scfg.ClientCAs = e.pki.Roots
+	seen = make(chan []*x509.Certificate, 4)
+	return serveTLS(t, scfg, func(c *tls.Conn) {
+		seen <- c.ConnectionState().PeerCertificates
+		echo(c)
+	}), seen
+}
+
+func TestClientCertificateCryptoTLS(t *testing.T) {
+	e := getRealEnv(t)
+	for _, tc := range []struct {
+		key     testpki.KeyType
+		name    string
+		wantAlg uint16 // crypto/tls lists rsa_pss_rsae_sha256 before PKCS #1
+	}{
+		{testpki.RSA2048, "rsa2048", handshake.SigRSAPSSRSAESHA256},
+		{testpki.ECDSAP256, "p256", handshake.SigECDSAP256SHA256},
+		{testpki.ECDSAP384, "p384", handshake.SigECDSAP384SHA384},
+	} {
+		for _, sequential := range []bool{false, true} {
+			for _, serverLeaf := range []*testpki.Leaf{e.rsa, e.ecdsa} {
+				t.Run(fmt.Sprintf("%s/sequential=%v/server=%s", tc.name, sequential, serverLeaf.Cert.PublicKeyAlgorithm), func(t *testing.T) {
+					leaf := deviceLeaf(t, tc.key)
+					addr, seen := clientAuthServer(t, serverLeaf, tls.RequireAndVerifyClientCert)
+					off := newCertOffloader(t, leaf)
+					cfg := certConfig(t, off)
+					cfg.Sequential = sequential
+					c := dialClient(t, addr, cfg)
+					if err := c.Handshake(); err != nil {
+						t.Fatal(err)
+					}
+					echoBothWays(t, c)
+					if got := <-seen; len(got) == 0 || !got[0].Equal(leaf.Cert) {
+						t.Fatalf("the server saw %d certificates, not the device's", len(got))
+					}
+					if got := off.sigAlg(t); got != tc.wantAlg {
+						t.Errorf("CertificateVerify algorithm %#04x, want %#04x", got, tc.wantAlg)
+					}
+					want := int32(2) // Start, then Auth+KeyGen+Key: still one round trip
+					if sequential {
+						want = 4
+					}
+					if n := off.flights.Load(); n != want {
+						t.Errorf("%d offloader flights, want %d", n, want)
+					}
+				})
+			}
+		}
+	}
+}
+
+// A device with no certificate answers with an empty one: a server that
+// merely requests a certificate goes on, one that requires it refuses.
+func TestNoClientCertificateConfigured(t *testing.T) {
+	e := getRealEnv(t)
+	for _, mode := range []tls.ClientAuthType{tls.RequestClientCert, tls.RequireAnyClientCert} {
+		t.Run(mode.String(), func(t *testing.T) {
+			addr, seen := clientAuthServer(t, e.rsa, mode)
+			off := newCertOffloader(t, nil)
+			c := dialClient(t, addr, certConfig(t, off))
+			err := c.Handshake()
+			if mode == tls.RequireAnyClientCert {
+				if err == nil {
+					t.Fatal("a server requiring a certificate accepted none")
+				}
+				t.Logf("refused as expected: %v", err)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			echoBothWays(t, c)
+			if got := <-seen; len(got) != 0 {
+				t.Fatalf("the server saw %d certificates", len(got))
+			}
+			if off.keyGen == nil || !bytes.Equal(off.keyGen.ClientCertificate, emptyCertificateMsg) {
+				t.Fatal("the offloader did not answer with an empty Certificate")
+			}
+		})
+	}
+}
+
+// An offloader that predates client certificates returns no answer: the
+// device sends an empty Certificate itself. Sequentially it tells Key so;
+// pipelined with EMS it cannot, and says why instead of failing at Finished.
+func TestClientCertificateOldOffloader(t *testing.T) {
+	e := getRealEnv(t)
+	strip := func(fr *wire.FlightResponse) {
+		for _, r := range fr.Results {
+			if r.KeyGen != nil {
+				r.KeyGen.ClientCertificate, r.KeyGen.CertificateVerify = nil, nil
+			}
+		}
+	}
+	t.Run("sequential", func(t *testing.T) {
+		addr, seen := clientAuthServer(t, e.rsa, tls.RequestClientCert)
+		off := newCertOffloader(t, nil)
+		off.edit = strip
+		cfg := certConfig(t, off)
+		cfg.Sequential = true
+		c := dialClient(t, addr, cfg)
+		if err := c.Handshake(); err != nil {
+			t.Fatal(err)
+		}
+		echoBothWays(t, c)
+		if got := <-seen; len(got) != 0 {
+			t.Fatalf("the server saw %d certificates", len(got))
+		}
+	})
+	t.Run("pipelined", func(t *testing.T) {
+		addr, _ := clientAuthServer(t, e.rsa, tls.RequestClientCert)
+		off := newCertOffloader(t, nil)
+		off.edit = strip
+		c := dialClient(t, addr, certConfig(t, off))
+		err := c.Handshake()
+		var oe *OffloaderError
+		if !errors.As(err, &oe) || !strings.Contains(err.Error(), "CertificateRequest") {
+			t.Fatalf("err = %v, want an OffloaderError about the CertificateRequest", err)
+		}
+	})
+}
+
+// The device checks the offloader's answer before sending it.
+func TestClientCertificateBadAnswers(t *testing.T) {
+	e := getRealEnv(t)
+	leaf := deviceLeaf(t, testpki.ECDSAP256)
+	certMsg := (&handshake.Certificate{Certificates: leaf.Chain}).Marshal()
+	for _, tc := range []struct {
+		name string
+		mode tls.ClientAuthType // NoClientCert: the server asks for none
+		edit func(kg *wire.KeyGenResponse)
+		want string
+	}{
+		{"certificate unasked", tls.NoClientCert, func(kg *wire.KeyGenResponse) { kg.ClientCertificate = certMsg }, "asked for none"},
+		{"algorithm not requested", tls.RequestClientCert, func(kg *wire.KeyGenResponse) {
+			kg.CertificateVerify = (&handshake.CertificateVerify{SignatureAlgorithm: 0xfe00, Signature: []byte{1}}).Marshal()
+		}, "did not ask for"},
+		{"certificate without verify", tls.RequestClientCert, func(kg *wire.KeyGenResponse) { kg.CertificateVerify = nil }, "CertificateVerify"},
+		{"verify after no certificate", tls.RequestClientCert, func(kg *wire.KeyGenResponse) { kg.ClientCertificate = emptyCertificateMsg }, "without a client certificate"},
+		{"certificate does not parse", tls.RequestClientCert, func(kg *wire.KeyGenResponse) {
+			kg.ClientCertificate = []byte{handshake.TypeCertificate, 0, 0, 3, 0, 0, 9}
+		}, "does not parse"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr, _ := clientAuthServer(t, e.ecdsa, tc.mode)
+			off := newCertOffloader(t, leaf)
+			off.edit = func(fr *wire.FlightResponse) {
+				for _, r := range fr.Results {
+					if r.KeyGen != nil {
+						tc.edit(r.KeyGen)
+					}
+				}
+			}
+			c := dialClient(t, addr, certConfig(t, off))
+			err := c.Handshake()
+			var oe *OffloaderError
+			if !errors.As(err, &oe) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want an OffloaderError saying %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// OpenSSL's s_server -Verify 1 accepts the device's certificate for each
+// key type and each signature form, chosen with -client_sigalgs, and names
+// it on its status page.
+func TestClientCertificateOpenSSL(t *testing.T) {
+	bin, err := exec.LookPath("openssl")
+	if err != nil {
+		if os.Getenv("TLSOFFLOAD_REQUIRE_PEERS") == "1" {
+			t.Fatal("openssl not installed and TLSOFFLOAD_REQUIRE_PEERS=1")
+		}
+		t.Skip("openssl not installed")
+	}
+	e := getRealEnv(t)
+	for _, tc := range []struct {
+		name    string
+		key     testpki.KeyType
+		sigalgs string
+		want    uint16
+	}{
+		{"rsa-pkcs1-sha256", testpki.RSA2048, "RSA+SHA256", handshake.SigRSAPKCS1SHA256},
+		{"rsa-pkcs1-sha512", testpki.RSA2048, "RSA+SHA512", handshake.SigRSAPKCS1SHA512},
+		{"rsa-pss-sha256", testpki.RSA2048, "rsa_pss_rsae_sha256", handshake.SigRSAPSSRSAESHA256},
+		{"rsa-pss-sha384", testpki.RSA2048, "rsa_pss_rsae_sha384", handshake.SigRSAPSSRSAESHA384},
+		{"ecdsa-p256", testpki.ECDSAP256, "ECDSA+SHA256", handshake.SigECDSAP256SHA256},
+		{"ecdsa-p384", testpki.ECDSAP384, "ECDSA+SHA384:ECDSA+SHA256", handshake.SigECDSAP384SHA384},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			leaf := deviceLeaf(t, tc.key)
+			addr := startOpenSSLClientAuth(t, bin, e, tc.sigalgs)
+			off := newCertOffloader(t, leaf)
+			cfg := certConfig(t, off)
+			cfg.ServerName = ""
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			nc, err := (&Dialer{Config: cfg}).DialContext(ctx, "tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			nc.SetDeadline(time.Now().Add(20 * time.Second))
+			if _, err := io.WriteString(nc, "GET / HTTP/1.0\r\n\r\n"); err != nil {
+				t.Fatal(err)
+			}
+			page, err := io.ReadAll(nc)
+			if err != nil && len(page) == 0 {
+				t.Fatal(err)
+			}
+			if !bytes.Contains(page, []byte("Client certificate")) || !bytes.Contains(page, []byte(leaf.Cert.Subject.CommonName)) {
+				t.Fatalf("openssl's page does not show the device's certificate:\n%s", page)
+			}
+			if got := off.sigAlg(t); got != tc.want {
+				t.Errorf("CertificateVerify algorithm %#04x, want %#04x", got, tc.want)
+			}
+			if n := off.flights.Load(); n != 2 {
+				t.Errorf("%d offloader flights, want 2", n)
+			}
+		})
+	}
+}
+
+// startOpenSSLClientAuth runs `openssl s_server -www -Verify 1` for TLS 1.2
+// with the test RSA leaf, trusting the test root for client certificates
+// and asking for them with sigalgs.
+func startOpenSSLClientAuth(t *testing.T, bin string, e *realEnv, sigalgs string) string {
+	t.Helper()
+	dir := t.TempDir()
+	certFile, keyFile, err := e.rsa.WriteFiles(dir, "server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootFile, err := e.pki.WriteRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cmd := exec.Command(bin, "s_server", "-accept", addr, "-tls1_2", "-www", "-quiet",
+		"-cert", certFile, "-cert_chain", certFile, "-key", keyFile,
+		"-Verify", "1", "-verify_return_error", "-CAfile", rootFile, "-client_sigalgs", sigalgs)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("openssl stderr:\n%s", stderr.String())
+		}
+	})
+	for i := 0; i < 100; i++ {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return addr
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("openssl s_server did not start")
+	return ""
+}
