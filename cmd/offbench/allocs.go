@@ -100,6 +100,8 @@ func measureAllocs(e *env, o *options, rep *report) error {
 		at.rows = append(at.rows, []string{c.name, offB.fmt(0), goB.fmt(0), offB.ratio(goB).pct(),
 			offN.fmt(1), goN.fmt(1), offN.ratio(goN).pct(), ctlB.fmt(0) + " / " + ctlN.fmt(1)})
 		rt.rows = append(rt.rows, []string{c.name, offR.fmt(0), goR.fmt(0), offR.ratio(goR).pct(), tcpR.fmt(0)})
+		rep.goal(goalAllocs, c.name, offB.ratio(goB))
+		rep.goal(goalRetained, c.name, offR.ratio(goR))
 	}
 	at.notes = []string{
 		"Every allocation of the device process during dial + handshake + Close, its offloader client's goroutines included. Control: the plain-TCP control with the offloader round trip (its allocations are the net package's and the echo's). Goal: offloaded ≤ 20 % of crypto/tls's bytes.",

@@ -72,6 +72,7 @@ func measureHandshakeCPU(e *env, o *options, rep *report) error {
 		offOnly, tlsOnly := res[0].minus(res[2]), res[1].minus(res[3])
 		t.rows = append(t.rows, []string{c.name, res[0].fmt(1), res[1].fmt(1), res[2].fmt(1), res[3].fmt(1),
 			offOnly.fmt(1), tlsOnly.fmt(1), offOnly.ratio(tlsOnly).pct()})
+		rep.goal(goalCPU, c.name, offOnly.ratio(tlsOnly))
 	}
 	t.notes = []string{
 		"Offloaded: `tlsclient.Dialer` with the offloader in another process over its sealed PSK channel (Start cached, Auth+KeyGen+Key in one pipelined flight); crypto/tls: `tls.Dialer`, verifying the same chain against the same root. Same suite (AES-128-GCM), group and certificate; the TLS server is crypto/tls in another process. Each handshake is dial, handshake, Close (close_notify).",

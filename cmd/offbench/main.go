@@ -192,6 +192,7 @@ func run(o *options, stdout, stderr io.Writer) error {
 		}
 		summarizeProfiles(world, o, rep, prof)
 	}
+	rep.goals()
 	rep.printf("\nLoad average at the end: %s.\n", loadAverage())
 	rep.printf("\nTotal run time: %s.\n", time.Since(start).Round(time.Second))
 	if o.write != "" {

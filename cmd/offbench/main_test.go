@@ -62,6 +62,9 @@ func TestQuickRuns(t *testing.T) {
 		"resumption (session ticket, Config.SessionCache)", "added / added RTT",
 		// the device profile
 		"## Device profile", "Allocations: top 10 sites by bytes", "tlsoffload/", "Retained by 30 idle connections",
+		// the goals summary
+		"## Goals", "| Device TLS-only CPU per full handshake", "| Offloader handshakes/s per core",
+		"| Added latency of a resumption",
 		"Total run time",
 	} {
 		if !strings.Contains(out, want) {

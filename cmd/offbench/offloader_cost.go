@@ -203,6 +203,7 @@ func measureOffloaderCost(e *env, o *options, rep *report) error {
 		}
 		t.rows = append(t.rows, []string{c.name, usPer.fmt(1), rate.fmt(0), floor.fmt(1), floorRate.fmt(0),
 			rate.ratio(floorRate).pct(), wall.fmt(0)})
+		rep.goal(goalOffloader, c.name, rate.ratio(floorRate))
 	}
 	t.notes = []string{
 		"Each device process (`offbench load-device`) runs offloaded full handshakes in a loop against the crypto/tls server process, over its own sealed channel; the offloader process reports its own getrusage (user+sys, all threads: channel, Go runtime, GC) over the load. Start is cached, so each handshake is one Auth+KeyGen+Key flight.",

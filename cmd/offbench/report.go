@@ -18,6 +18,7 @@ type report struct {
 	out     io.Writer
 	buf     bytes.Buffer
 	cmdline string // the arguments this run was given
+	results []goalResult
 }
 
 func (r *report) printf(format string, args ...any) {

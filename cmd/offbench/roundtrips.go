@@ -141,10 +141,11 @@ func measureRoundTrips(e *env, o *options, rep *report) error {
 	modes := []struct {
 		name, expected     string
 		sequential, resume bool
+		goal               string // "" for none
 	}{
-		{"full handshake, pipelined (Auth+KeyGen+Key in one flight)", "1×", false, false},
-		{"full handshake, sequential (Config.Sequential)", "3× (4× with Start uncached)", true, false},
-		{"resumption (session ticket, Config.SessionCache)", "0×", false, true},
+		{"full handshake, pipelined (Auth+KeyGen+Key in one flight)", "1×", false, false, goalRTFull},
+		{"full handshake, sequential (Config.Sequential)", "3× (4× with Start uncached)", true, false, ""},
+		{"resumption (session ticket, Config.SessionCache)", "0×", false, true, goalRTResume},
 	}
 	for _, m := range modes {
 		lat := func(off *client.Client) func() (net.Conn, error) {
@@ -186,6 +187,9 @@ func measureRoundTrips(e *env, o *options, rep *report) error {
 			units[i] = a / (rtt.Seconds() * 1e3)
 		}
 		t.rows = append(t.rows, []string{m.name, direct.fmt(2), delayed.fmt(2), added.fmt(2), units.fmt(2) + "×", m.expected})
+		if m.goal != "" {
+			rep.goal(m.goal, c.name, units)
+		}
 	}
 	firstUnits, err := firstHandshakeUnits(e, o, proxy, c, addr)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"strings"
 
 	"golang.org/x/crypto/chacha20poly1305"
 
@@ -149,6 +150,7 @@ func measureThroughput(e *env, o *options, rep *report) error {
 				raw = append(raw, v)
 			}
 			t.rows = append(t.rows, []string{bc.name, dir.name, off.fmt(0), gos.fmt(0), off.ratio(gos).pct(), raw.fmt(0)})
+			rep.goal(goalThroughput, bc.name+" "+strings.Fields(dir.name)[0]+"→"+strings.Fields(dir.name)[2], off.ratio(gos))
 		}
 	}
 	t.notes = []string{
