@@ -52,8 +52,7 @@ var cbcSuites = []*Suite{
 	cbcSuite(TLS_RSA_WITH_AES_256_CBC_SHA256, "TLS_RSA_WITH_AES_256_CBC_SHA256", KeyExchangeRSA, 32, crypto.SHA256),
 }
 
-// TODO(cbc): append once record.NewCBC lands.
-// func init() { Suites = append(Suites, cbcSuites...) }
+func init() { Suites = append(Suites, cbcSuites...) }
 
 // cbcSuite builds one row: the MAC key is as long as the MAC hash's output
 // (RFC 5246 §6.2.3.1), the IV one AES block. The PRF hash of TLS 1.2 is
@@ -73,7 +72,7 @@ func cbcSuite(id uint16, name string, kx KeyExchange, keyLen int, mac crypto.Has
 		s.MinVersion = VersionTLS10
 	}
 	s.NewCipher = func(version uint16, macKey, key, iv []byte) (record.Cipher, error) {
-		return newCBC(version, mac, macKey, key, iv, nil)
+		return record.NewCBC(version, mac, macKey, key, iv, nil)
 	}
 	return s
 }
