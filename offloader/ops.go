@@ -29,8 +29,7 @@ import (
 // offer with these; Auth re-checks what the server negotiated against them,
 // so a device whose cached Start answer is stale cannot get past them.
 
-// serverVersions: TLS 1.2 only for now.
-func versionAllowed(v uint16) bool { return v == handshake.VersionTLS12 }
+// versionAllowed (versions.go): TLS 1.0 to 1.2, within each device's policy.
 
 // suiteAllowed: every row of the handshake package's table.
 func suiteAllowed(id uint16) bool { return handshake.SuiteByID(id) != nil }
@@ -117,6 +116,7 @@ type hsState struct {
 	stage         stage
 	suite         *handshake.Suite
 	clientVersion uint16 // ClientHello.client_version, in the RSA premaster
+	version       uint16 // the negotiated version (ServerHello.server_version)
 	clientRandom  []byte
 	serverRandom  []byte
 	ems           bool           // both hellos carried extended_master_secret
@@ -276,7 +276,7 @@ func (s *Server) start(dev *Device, req *wire.StartRequest) (*wire.StartResponse
 		return nil, opErr(wire.StatusPolicyDenied, "server name not allowed for this device")
 	}
 	r := &wire.StartResponse{
-		Versions:            intersect(req.Versions, versionAllowed),
+		Versions:            intersect(req.Versions, dev.versionAllowed),
 		CipherSuites:        intersect(req.CipherSuites, suiteAllowed),
 		Groups:              intersect(req.Groups, groupAllowed),
 		SignatureAlgorithms: intersect(req.SignatureAlgorithms, sigAllowed),
@@ -358,7 +358,7 @@ func parseTranscript(b []byte) (*serverFlight, *wire.Error) {
 	}
 	if m = take(handshake.TypeCertificateRequest); m != nil {
 		fl.cr = new(handshake.CertificateRequest)
-		if err := fl.cr.Unmarshal(m); err != nil {
+		if err := fl.cr.UnmarshalVersion(m, fl.sh.Version); err != nil {
 			return nil, malformed(err.Error())
 		}
 	}
@@ -406,11 +406,8 @@ func (s *Server) auth(dev *Device, st *hsState, req *wire.AuthRequest) (*wire.Au
 	if len(ch.Random) != 32 || len(sh.Random) != 32 {
 		return nil, malformed("hello random is not 32 bytes")
 	}
-	if !versionAllowed(sh.Version) {
-		return nil, opErr(wire.StatusUnsupported, "server chose a protocol version other than TLS 1.2")
-	}
-	if ch.Version < sh.Version {
-		return nil, malformed("ServerHello version was not offered")
+	if e := checkVersion(dev, ch, sh); e != nil {
+		return nil, e
 	}
 	if !slices.Contains(ch.CipherSuites, sh.CipherSuite) {
 		return nil, malformed("ServerHello cipher suite was not offered")
@@ -418,6 +415,9 @@ func (s *Server) auth(dev *Device, st *hsState, req *wire.AuthRequest) (*wire.Au
 	suite := handshake.SuiteByID(sh.CipherSuite)
 	if suite == nil || !suiteAllowed(sh.CipherSuite) {
 		return nil, opErr(wire.StatusUnsupported, "server chose an unsupported cipher suite")
+	}
+	if e := checkSuiteVersion(suite, sh.Version); e != nil {
+		return nil, e
 	}
 	if sh.ExtendedMasterSecret && !ch.ExtendedMasterSecret {
 		return nil, malformed("ServerHello extended_master_secret was not offered")
@@ -441,6 +441,7 @@ func (s *Server) auth(dev *Device, st *hsState, req *wire.AuthRequest) (*wire.Au
 		stage:         stageAuthed,
 		suite:         suite,
 		clientVersion: ch.Version,
+		version:       sh.Version,
 		clientRandom:  slices.Clone(ch.Random),
 		serverRandom:  slices.Clone(sh.Random),
 		ems:           ch.ExtendedMasterSecret && sh.ExtendedMasterSecret,
@@ -453,11 +454,11 @@ func (s *Server) auth(dev *Device, st *hsState, req *wire.AuthRequest) (*wire.Au
 		}
 		next.rsaKey = pub
 	case handshake.KeyExchangeECDHERSA, handshake.KeyExchangeECDHEECDSA:
-		params, err := handshake.ParseECDHEParams(fl.ske.Body)
+		params, err := handshake.ParseECDHEParamsVersion(fl.ske.Body, sh.Version)
 		if err != nil {
 			return nil, malformed(err.Error())
 		}
-		if e := checkECDHE(suite, ch, sh, leaf, params); e != nil {
+		if e := checkECDHEVersion(sh.Version, suite, ch, sh, leaf, params); e != nil {
 			return nil, e
 		}
 		next.group = params.Group
@@ -466,7 +467,7 @@ func (s *Server) auth(dev *Device, st *hsState, req *wire.AuthRequest) (*wire.Au
 		return nil, opErr(wire.StatusUnsupported, "unsupported key exchange")
 	}
 
-	next.transcript = suite.Hash.New()
+	next.transcript = handshake.TranscriptHash(suite, sh.Version)
 	next.transcript.Write(req.Transcript)
 	if fl.cr != nil {
 		chooseClientAuth(dev, fl.cr, req.Transcript, &next)
@@ -682,32 +683,19 @@ func (s *Server) key(st *hsState, req *wire.KeyRequest) (*wire.KeyResponse, *wir
 	}
 	var ms []byte
 	if st.ems {
-		h, err := cloneHash(st.transcript, st.suite.Hash)
+		h, err := cloneTranscript(st.transcript)
 		if err != nil {
 			return nil, opErr(wire.StatusInternal, "transcript hash")
 		}
 		h.Write((&handshake.ClientKeyExchange{Body: st.cke}).Marshal())
-		ms = st.suite.ExtendedMasterSecret(st.premaster, h.Sum(nil))
+		ms = st.suite.ExtendedMasterSecretFor(st.version, st.premaster, h.Sum(nil))
 	} else {
-		ms = st.suite.MasterSecret(st.premaster, st.clientRandom, st.serverRandom)
+		ms = st.suite.MasterSecretFor(st.version, st.premaster, st.clientRandom, st.serverRandom)
 	}
 	st.wipe()
-	kb := st.suite.KeyBlock(ms, st.clientRandom, st.serverRandom)
+	kb := st.suite.KeyBlockFor(st.version, ms, st.clientRandom, st.serverRandom)
 	st.stage = stageDone
 	return &wire.KeyResponse{MasterSecret: ms, KeyBlock: kb}, nil
-}
-
-// cloneHash copies a running hash through its binary state.
-func cloneHash(h hash.Hash, id crypto.Hash) (hash.Hash, error) {
-	m, ok := h.(encoding.BinaryMarshaler)
-	if !ok {
-		return nil, errors.New("offloader: hash state cannot be saved")
-	}
-	b, err := m.MarshalBinary()
-	if err != nil {
-		return nil, err
-	}
-	return restoreHash(id, b)
 }
 
 func restoreHash(id crypto.Hash, state []byte) (hash.Hash, error) {

@@ -19,6 +19,10 @@ type Device struct {
 	Roots *x509.CertPool
 	// AllowedNames are MatchName patterns (certs.MatchName); empty allows none.
 	AllowedNames []string
+	// MinVersion is the lowest protocol version this device may negotiate:
+	// zero means TLS 1.2; TLS 1.0 (0x0301) and 1.1 (0x0302) must be allowed
+	// here explicitly (RFC 8996; versions.go).
+	MinVersion uint16
 	// ClientCertificate (DER, leaf first) and ClientKey (the leaf's key),
 	// both or neither, answer a server's CertificateRequest for this device
 	// (clientcert.go; CheckClientCertificate says what is accepted). The
@@ -58,6 +62,9 @@ func (r *Registry) Add(d Device) error {
 	}
 	if len(d.PSK) < wire.MinPSKLen || len(d.PSK) > wire.MaxPSKLen {
 		return fmt.Errorf("%w: device %q: PSK must be %d to %d bytes", ErrInvalidDevice, d.ID, wire.MinPSKLen, wire.MaxPSKLen)
+	}
+	if err := validMinVersion(d.MinVersion); err != nil {
+		return fmt.Errorf("device %q: %w", d.ID, err)
 	}
 	if len(d.ClientCertificate) > 0 || d.ClientKey != nil {
 		cc, err := newClientCert(d.ClientCertificate, d.ClientKey)
@@ -116,6 +123,7 @@ func copyDevice(d *Device) *Device {
 		PSK:          slices.Clone(d.PSK),
 		Roots:        d.Roots, // a CertPool is not modified after it is configured
 		AllowedNames: slices.Clone(d.AllowedNames),
+		MinVersion:   d.MinVersion,
 
 		ClientCertificate: cloneChain(d.ClientCertificate),
 		ClientKey:         d.ClientKey,

@@ -109,7 +109,8 @@ func TestSynthesizedFlights(t *testing.T) {
 		{"P-521 offered and chosen", with(func(o *synth) {
 			o.chGroups, o.group = []uint16{handshake.GroupP521}, handshake.GroupP521
 		}), wire.StatusUnsupported, 0},
-		{"TLS 1.1", with(func(o *synth) { o.shVersion = handshake.VersionTLS11 }), wire.StatusUnsupported, 0},
+		{"TLS 1.1 beyond the device's policy", with(func(o *synth) { o.shVersion = handshake.VersionTLS11 }), wire.StatusPolicyDenied, 0},
+		{"TLS 1.3", with(func(o *synth) { o.shVersion = handshake.VersionTLS13 }), wire.StatusUnsupported, 0},
 		{"suite not offered", with(func(o *synth) { o.shSuite = handshake.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 }), wire.StatusMalformed, 0},
 		{"EMS not offered", with(func(o *synth) { o.shEMS = true }), wire.StatusMalformed, 0},
 		{"ServerKeyExchange with RSA key exchange", with(func(o *synth) { o.suite = handshake.TLS_RSA_WITH_AES_128_GCM_SHA256 }), wire.StatusMalformed, 0},

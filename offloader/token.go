@@ -28,7 +28,8 @@ import (
 // StatusBadToken with no detail of which check failed beyond expiry.
 //
 //	state = expiry unix nanoseconds (u64) || stage (u8) || suite (u16) ||
-//	        client_version (u16) || client_random<u8> || server_random<u8> ||
+//	        client_version (u16) || version (u16) ||
+//	        client_random<u8> || server_random<u8> ||
 //	        ems (u8) || group (u16) || server_point<u8> ||
 //	        rsa_modulus<u16> || rsa_exponent (u32) ||
 //	        transcript_hash_state<u16> || premaster<u8> || cke<u16> ||
@@ -95,6 +96,7 @@ func marshalState(st *hsState, expiry int64) ([]byte, error) {
 	b.AddUint8(uint8(st.stage))
 	b.AddUint16(st.suite.ID)
 	b.AddUint16(st.clientVersion)
+	b.AddUint16(st.version)
 	addU8(&b, st.clientRandom)
 	addU8(&b, st.serverRandom)
 	if st.ems {
@@ -179,7 +181,7 @@ func unmarshalState(plain []byte) (*hsState, int64, error) {
 	)
 	in := cryptobyte.String(plain)
 	if !in.ReadUint64(&expiry) || !in.ReadUint8(&stg) || !in.ReadUint16(&suiteID) ||
-		!in.ReadUint16(&st.clientVersion) || !in.ReadUint8LengthPrefixed(&cr) ||
+		!in.ReadUint16(&st.clientVersion) || !in.ReadUint16(&st.version) || !in.ReadUint8LengthPrefixed(&cr) ||
 		!in.ReadUint8LengthPrefixed(&sr) || !in.ReadUint8(&ems) || !in.ReadUint16(&st.group) ||
 		!in.ReadUint8LengthPrefixed(&point) || !in.ReadUint16LengthPrefixed(&mod) ||
 		!in.ReadUint32(&exp) || !in.ReadUint16LengthPrefixed(&hstate) ||
@@ -191,6 +193,9 @@ func unmarshalState(plain []byte) (*hsState, int64, error) {
 		return nil, 0, errBadState
 	}
 	if st.suite = handshake.SuiteByID(suiteID); st.suite == nil {
+		return nil, 0, errBadState
+	}
+	if !versionAllowed(st.version) || !st.suite.AllowedIn(st.version) || st.clientVersion < st.version {
 		return nil, 0, errBadState
 	}
 	if len(cr) != 32 || len(sr) != 32 || ems > 1 {
@@ -218,7 +223,7 @@ func unmarshalState(plain []byte) (*hsState, int64, error) {
 		st.rsaKey = &rsa.PublicKey{N: new(big.Int).SetBytes(mod), E: int(exp)}
 	}
 	var err error
-	if st.transcript, err = restoreHash(st.suite.Hash, hstate); err != nil {
+	if st.transcript, err = restoreTranscript(st.suite, st.version, hstate); err != nil {
 		return nil, 0, errBadState
 	}
 	if st.stage == stageKeyGen {

@@ -1,0 +1,175 @@
+package offloader
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/md5"
+	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/x509"
+	"fmt"
+	"hash"
+	"slices"
+
+	"github.com/tlsoffload/tlsoffload/handshake"
+	"github.com/tlsoffload/tlsoffload/offloader/wire"
+)
+
+// Protocol versions (RFC 8996). The offloader implements TLS 1.0, 1.1 and
+// 1.2, but TLS 1.0 and 1.1 are deprecated: a device gets them only when
+// its registry entry lowers Device.MinVersion. Start answers the versions
+// the device offered within its policy; Auth refuses a ServerHello whose
+// version the policy does not allow, even if the device offered it (a
+// device with a stale or hand-made ClientHello cannot get past the policy).
+//
+// What changes below TLS 1.2, here:
+//   - the ServerKeyExchange signature has no algorithm field: RSA signs
+//     MD5(params) || SHA-1(params) with PKCS #1 v1.5 and no DigestInfo
+//     (RFC 2246 §7.4.3), ECDSA signs SHA-1(params) (RFC 4492 §5.4), where
+//     params = client_random || server_random || ServerECDHParams;
+//   - the PRF is MD5 ⊕ SHA-1 and the transcript hash MD5 || SHA-1
+//     (handshake.PRF10, handshake.TranscriptHash), the extended master
+//     secret's session hash included (RFC 7627 §3);
+//   - the CertificateRequest has no supported_signature_algorithms;
+//   - only the CBC _SHA suites are allowed (handshake.Suite.AllowedIn).
+//
+// The RSA premaster starts with ClientHello.client_version in every
+// version (RFC 5246 §7.4.7.1), which KeyGen already does.
+
+// versionAllowed: what the offloader implements, whatever the device.
+func versionAllowed(v uint16) bool {
+	return v >= handshake.VersionTLS10 && v <= handshake.VersionTLS12
+}
+
+// minVersion is the device's lowest allowed version: TLS 1.2 unless the
+// registry entry lowers it.
+func (d *Device) minVersion() uint16 {
+	if d.MinVersion == 0 {
+		return handshake.VersionTLS12
+	}
+	return d.MinVersion
+}
+
+// versionAllowed reports whether the device's policy allows version v.
+func (d *Device) versionAllowed(v uint16) bool {
+	return versionAllowed(v) && v >= d.minVersion()
+}
+
+// validMinVersion checks Device.MinVersion for Registry.Add.
+func validMinVersion(v uint16) error {
+	switch v {
+	case 0, handshake.VersionTLS10, handshake.VersionTLS11, handshake.VersionTLS12:
+		return nil
+	}
+	return fmt.Errorf("%w: MinVersion %#04x is not TLS 1.0, 1.1 or 1.2", ErrInvalidDevice, v)
+}
+
+// checkVersion checks the ServerHello's version for Auth: one the
+// offloader implements, within the device's policy, and not above what the
+// ClientHello offered.
+func checkVersion(dev *Device, ch *handshake.ClientHello, sh *handshake.ServerHello) *wire.Error {
+	if !versionAllowed(sh.Version) {
+		return opErr(wire.StatusUnsupported, fmt.Sprintf("server chose protocol version %#04x", sh.Version))
+	}
+	if !dev.versionAllowed(sh.Version) {
+		return opErr(wire.StatusPolicyDenied, fmt.Sprintf("protocol version %#04x not allowed for this device", sh.Version))
+	}
+	if ch.Version < sh.Version {
+		return malformed("ServerHello version was not offered")
+	}
+	return nil
+}
+
+// checkSuiteVersion refuses a suite negotiated in a version it does not
+// belong to (an AEAD or SHA-256/384 suite below TLS 1.2).
+func checkSuiteVersion(suite *handshake.Suite, version uint16) *wire.Error {
+	if !suite.AllowedIn(version) {
+		return opErr(wire.StatusUnsupported, fmt.Sprintf("cipher suite %s not allowed in protocol version %#04x", suite.Name, version))
+	}
+	return nil
+}
+
+// checkECDHEVersion is checkECDHE for the negotiated version.
+func checkECDHEVersion(version uint16, suite *handshake.Suite, ch *handshake.ClientHello, sh *handshake.ServerHello, leaf *x509.Certificate, p *handshake.ECDHEParams) *wire.Error {
+	if version >= handshake.VersionTLS12 {
+		return checkECDHE(suite, ch, sh, leaf, p)
+	}
+	return checkECDHE10(suite, ch, sh, leaf, p)
+}
+
+// checkECDHE10 checks TLS 1.0/1.1 ECDHE parameters: the group as in TLS
+// 1.2, and the signature in the form the suite's key exchange fixes (RFC
+// 4492 §5.4): ECDHE_RSA with PKCS #1 v1.5 over MD5 || SHA-1 (crypto.MD5SHA1:
+// no DigestInfo, RFC 2246 §4.7), ECDHE_ECDSA with ECDSA over SHA-1.
+func checkECDHE10(suite *handshake.Suite, ch *handshake.ClientHello, sh *handshake.ServerHello, leaf *x509.Certificate, p *handshake.ECDHEParams) *wire.Error {
+	if !slices.Contains(ch.SupportedGroups, p.Group) {
+		return opErr(wire.StatusPolicyDenied, "server chose a group that was not offered")
+	}
+	if !groupAllowed(p.Group) {
+		return opErr(wire.StatusUnsupported, "server chose an unsupported group")
+	}
+	bad := opErr(wire.StatusBadSignature, "ServerKeyExchange signature does not verify")
+	switch suite.KeyExchange {
+	case handshake.KeyExchangeECDHERSA:
+		k, ok := leaf.PublicKey.(*rsa.PublicKey)
+		if !ok {
+			return &wire.Error{Status: wire.StatusInvalidCertificate, Reason: wire.ReasonKeyUsage, Detail: "ECDHE_RSA needs an RSA certificate"}
+		}
+		if rsa.VerifyPKCS1v15(k, crypto.MD5SHA1, signedDigest10(crypto.MD5SHA1, ch, sh, p), p.Signature) != nil {
+			return bad
+		}
+	case handshake.KeyExchangeECDHEECDSA:
+		k, ok := leaf.PublicKey.(*ecdsa.PublicKey)
+		if !ok {
+			return &wire.Error{Status: wire.StatusInvalidCertificate, Reason: wire.ReasonKeyUsage, Detail: "ECDHE_ECDSA needs an ECDSA certificate"}
+		}
+		if !ecdsa.VerifyASN1(k, signedDigest10(crypto.SHA1, ch, sh, p), p.Signature) {
+			return bad
+		}
+	default:
+		return opErr(wire.StatusUnsupported, "unsupported key exchange")
+	}
+	return nil
+}
+
+// signedDigest10 hashes client_random || server_random || ServerECDHParams
+// with MD5 || SHA-1 or SHA-1.
+func signedDigest10(h crypto.Hash, ch *handshake.ClientHello, sh *handshake.ServerHello, p *handshake.ECDHEParams) []byte {
+	var hs []hash.Hash
+	if h == crypto.MD5SHA1 {
+		hs = []hash.Hash{md5.New(), sha1.New()}
+	} else {
+		hs = []hash.Hash{sha1.New()}
+	}
+	var out []byte
+	for _, x := range hs {
+		x.Write(ch.Random)
+		x.Write(sh.Random)
+		x.Write(p.SignedParams)
+		out = x.Sum(out)
+	}
+	return out
+}
+
+// cloneTranscript copies the running transcript hash (any version's).
+func cloneTranscript(h hash.Hash) (hash.Hash, error) {
+	c, ok := h.(hash.Cloner)
+	if !ok {
+		return nil, fmt.Errorf("offloader: transcript hash cannot be cloned")
+	}
+	return c.Clone()
+}
+
+// restoreTranscript rebuilds the transcript hash of suite in version from
+// its saved state (a token's).
+func restoreTranscript(suite *handshake.Suite, version uint16, state []byte) (hash.Hash, error) {
+	h := handshake.TranscriptHash(suite, version)
+	u, ok := h.(interface{ UnmarshalBinary([]byte) error })
+	if !ok {
+		return nil, fmt.Errorf("offloader: transcript hash cannot be restored")
+	}
+	if err := u.UnmarshalBinary(state); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
