@@ -42,7 +42,10 @@ type Config struct {
 	Groups []uint16
 	// SignatureAlgorithms offered; nil: the default list.
 	SignatureAlgorithms []uint16
-	// MinVersion and MaxVersion; zero means TLS 1.2 for both.
+	// MinVersion and MaxVersion bound the versions offered: TLS 1.0
+	// (0x0301) to TLS 1.2 (0x0303); zero means TLS 1.2 for both, so TLS
+	// 1.0 and 1.1 are off unless MinVersion lowers it (RFC 8996), and the
+	// device's policy on the offloader must allow them too. See versions.go.
 	MinVersion, MaxVersion uint16
 
 	// NextProtos is the ALPN list, e.g. {"h2", "http/1.1"}.
@@ -138,25 +141,6 @@ func (c *Config) startCache() *StartCache {
 	return c.privateCache
 }
 
-// versions returns the versions the Config allows. Only TLS 1.2 is
-// implemented: any other bound is refused rather than silently narrowed.
-func (c *Config) versions() ([]uint16, error) {
-	min, max := c.MinVersion, c.MaxVersion
-	if min == 0 {
-		min = handshake.VersionTLS12
-	}
-	if max == 0 {
-		max = handshake.VersionTLS12
-	}
-	if min != handshake.VersionTLS12 {
-		return nil, fmt.Errorf("tlsclient: Config.MinVersion %#04x not supported: only TLS 1.2 (0x0303) is implemented", min)
-	}
-	if max != handshake.VersionTLS12 {
-		return nil, fmt.Errorf("tlsclient: Config.MaxVersion %#04x not supported: only TLS 1.2 (0x0303) is implemented", max)
-	}
-	return []uint16{handshake.VersionTLS12}, nil
-}
-
 func (c *Config) cipherSuites() ([]uint16, error) {
 	if c.CipherSuites == nil {
 		ids := make([]uint16, 0, len(handshake.Suites))
@@ -212,6 +196,9 @@ func (c *Config) startRequest(serverName string) (*wire.StartRequest, error) {
 	suites, err := c.cipherSuites()
 	if err != nil {
 		return nil, err
+	}
+	if suites = suitesForVersions(suites, versions); len(suites) == 0 {
+		return nil, fmt.Errorf("tlsclient: Config.CipherSuites: no suite allowed in %s", versionNames(versions))
 	}
 	for _, l := range [][]uint16{suites, c.groups(), c.signatureAlgorithms()} {
 		if len(l) > wire.MaxListLen {
@@ -340,6 +327,7 @@ func (sc *StartCache) Len() int {
 // startParams are the parameters a ClientHello may offer: the Start answer
 // intersected with the Config's lists, in the Config's (device) order.
 type startParams struct {
+	versions                []uint16 // highest first
 	suites, groups, sigAlgs []uint16
 }
 
@@ -389,13 +377,14 @@ func (c *Config) start(ctx context.Context, serverName string) (*startParams, er
 // paramsFrom intersects a Start answer with the request, keeping the
 // request's order, and checks something usable is left.
 func paramsFrom(req *wire.StartRequest, resp *wire.StartResponse) (*startParams, error) {
-	if !contains(resp.Versions, handshake.VersionTLS12) {
-		return nil, &OffloaderError{Op: "start", Err: errors.New("TLS 1.2 not allowed for this server")}
-	}
 	p := &startParams{
-		suites:  intersect(req.CipherSuites, resp.CipherSuites),
-		groups:  intersect(req.Groups, resp.Groups),
-		sigAlgs: intersect(req.SignatureAlgorithms, resp.SignatureAlgorithms),
+		versions: intersect(req.Versions, resp.Versions),
+		suites:   intersect(req.CipherSuites, resp.CipherSuites),
+		groups:   intersect(req.Groups, resp.Groups),
+		sigAlgs:  intersect(req.SignatureAlgorithms, resp.SignatureAlgorithms),
+	}
+	if len(p.versions) == 0 {
+		return nil, &OffloaderError{Op: "start", Err: fmt.Errorf("none of %s allowed for this server", versionNames(req.Versions))}
 	}
 	if len(p.suites) == 0 {
 		return nil, &OffloaderError{Op: "start", Err: errors.New("no cipher suite allowed for this server")}

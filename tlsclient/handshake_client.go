@@ -129,7 +129,7 @@ func (hs *clientHandshakeState) sendClientHello() error {
 		return fmt.Errorf("tlsclient: reading random: %w", err)
 	}
 	hello := &handshake.ClientHello{
-		Version:              handshake.VersionTLS12,
+		Version:              hs.helloVersion(),
 		Random:               random,
 		SessionID:            []byte{},
 		CipherSuites:         hs.params.suites,
@@ -143,6 +143,9 @@ func (hs *clientHandshakeState) sendClientHello() error {
 		SecureRenegotiation:  true,
 		RenegotiationInfo:    []byte{},
 		TicketSupported:      true,
+	}
+	if hello.Version < handshake.VersionTLS12 {
+		hello.SignatureAlgorithms = nil // a TLS 1.2 extension (RFC 5246 §7.4.1.4.1)
 	}
 	if err := hs.offerSession(hello); err != nil {
 		return err
@@ -199,15 +202,15 @@ func (hs *clientHandshakeState) processServerHello() error {
 	if err := hs.refuseGREASEServerHello(); err != nil {
 		return err
 	}
-	if sh.Version != handshake.VersionTLS12 {
-		return hs.fail(record.AlertProtocolVersion, fmt.Sprintf("server chose version %#04x, only TLS 1.2 is offered", sh.Version), nil)
-	}
-	if downgraded(handshake.VersionTLS12, sh.Version, sh.Random) {
-		return hs.fail(record.AlertIllegalParameter, "server random signals a downgrade", nil)
+	if err := hs.checkServerVersion(); err != nil {
+		return err
 	}
 	hs.suite = handshake.SuiteByID(sh.CipherSuite)
 	if hs.suite == nil || !contains(hs.hello.CipherSuites, sh.CipherSuite) {
 		return hs.fail(record.AlertIllegalParameter, fmt.Sprintf("server chose cipher suite %#04x, which was not offered", sh.CipherSuite), nil)
+	}
+	if err := hs.checkSuiteVersion(); err != nil {
+		return err
 	}
 	if sh.CompressionMethod != 0 {
 		return hs.fail(record.AlertIllegalParameter, "server chose a compression method", nil)
@@ -235,7 +238,7 @@ func (hs *clientHandshakeState) processServerHello() error {
 		hs.c.rc.SetMaxFragment(256 << sh.MaxFragmentLength) // RFC 6066 §4: 2^(8+code)
 	}
 	hs.c.rc.SetVersion(sh.Version)
-	hs.transcript.SetSuite(hs.suite)
+	hs.transcript.SetSuiteVersion(hs.suite, sh.Version)
 	hs.config.trace("tls: ServerHello: %s, extended master secret %v", hs.suite.Name, sh.ExtendedMasterSecret)
 	return nil
 }
@@ -291,7 +294,7 @@ func (hs *clientHandshakeState) readServerFlight() error {
 
 	if msg[0] == handshake.TypeCertificateRequest {
 		cr := new(handshake.CertificateRequest)
-		if err := cr.Unmarshal(msg); err != nil {
+		if err := cr.UnmarshalVersion(msg, hs.version()); err != nil {
 			return hs.decodeFailure("CertificateRequest", err)
 		}
 		hs.certRequested = true
@@ -318,7 +321,7 @@ func (hs *clientHandshakeState) processServerKeyExchange(msg []byte) error {
 	if err := ske.Unmarshal(msg); err != nil {
 		return hs.decodeFailure("ServerKeyExchange", err)
 	}
-	p, err := handshake.ParseECDHEParams(ske.Body)
+	p, err := handshake.ParseECDHEParamsVersion(ske.Body, hs.version())
 	if err != nil {
 		return hs.decodeFailure("ServerKeyExchange", err)
 	}
@@ -328,7 +331,7 @@ func (hs *clientHandshakeState) processServerKeyExchange(msg []byte) error {
 	if !contains(hs.hello.SupportedGroups, p.Group) {
 		return hs.fail(record.AlertIllegalParameter, fmt.Sprintf("server chose group %d, which was not offered", p.Group), nil)
 	}
-	if !contains(hs.hello.SignatureAlgorithms, p.SignatureAlgorithm) {
+	if hs.version() >= handshake.VersionTLS12 && !contains(hs.hello.SignatureAlgorithms, p.SignatureAlgorithm) {
 		return hs.fail(record.AlertIllegalParameter, fmt.Sprintf("server signed with scheme %#04x, which was not offered", p.SignatureAlgorithm), nil)
 	}
 	hs.curve = p.Group
@@ -472,7 +475,7 @@ func (hs *clientHandshakeState) sendClientFlight() error {
 	if err := rc.WriteChangeCipherSpec(); err != nil {
 		return fmt.Errorf("tlsclient: writing ChangeCipherSpec: %w", err)
 	}
-	verify := hs.suite.FinishedVerifyData(hs.master, true, hs.transcript.Sum())
+	verify := hs.finishedVerifyData(true)
 	fin := (&handshake.Finished{VerifyData: verify}).Marshal()
 	hs.transcript.Write(fin)
 	hs.clientFinished = verify
@@ -548,7 +551,7 @@ func (hs *clientHandshakeState) readFinished() error {
 	if err := fin.Unmarshal(msg); err != nil {
 		return hs.decodeFailure("Finished", err)
 	}
-	want := hs.suite.FinishedVerifyData(hs.master, false, hs.transcript.Sum())
+	want := hs.finishedVerifyData(false)
 	if subtle.ConstantTimeCompare(want, fin.VerifyData) != 1 {
 		return hs.fail(record.AlertDecryptError, "server Finished did not verify", nil)
 	}

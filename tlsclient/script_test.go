@@ -852,7 +852,10 @@ func TestConfigChecks(t *testing.T) {
 		{"no offloader", Config{ServerName: "a"}, "Offloader"},
 		{"no name", Config{Offloader: &fakeOffloader{}}, "ServerName"},
 		{"TLS 1.3 max", Config{Offloader: &fakeOffloader{}, ServerName: "a", MaxVersion: handshake.VersionTLS13}, "MaxVersion"},
-		{"TLS 1.0 min", Config{Offloader: &fakeOffloader{}, ServerName: "a", MinVersion: handshake.VersionTLS10}, "MinVersion"},
+		{"SSL 3.0 min", Config{Offloader: &fakeOffloader{}, ServerName: "a", MinVersion: 0x0300}, "MinVersion"},
+		{"min above max", Config{Offloader: &fakeOffloader{}, ServerName: "a", MinVersion: handshake.VersionTLS12, MaxVersion: handshake.VersionTLS11}, "MinVersion"},
+		{"AEAD only at TLS 1.1", Config{Offloader: &fakeOffloader{}, ServerName: "a", MinVersion: handshake.VersionTLS10, MaxVersion: handshake.VersionTLS11,
+			CipherSuites: []uint16{handshake.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}}, "CipherSuites"},
 		{"unknown suite", Config{Offloader: &fakeOffloader{}, ServerName: "a", CipherSuites: []uint16{0x0005}}, "CipherSuites"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
