@@ -59,6 +59,13 @@ type clientCert struct {
 	issuers  [][]byte       // RawIssuer of every certificate of the chain
 }
 
+// Errors of CheckClientCertificate and Registry.Add wrap one of these,
+// saying which of the two is at fault.
+var (
+	ErrClientCertificate = errors.New("offloader: client certificate")
+	ErrClientKey         = errors.New("offloader: client key")
+)
+
 // CheckClientCertificate checks a device's client certificate as Registry.Add
 // does: chain is DER, leaf first, 1..handshake.MaxCertificates certificates
 // that parse, fitting wire.MaxClientCertificate as a Certificate message;
@@ -72,17 +79,17 @@ func CheckClientCertificate(chain [][]byte, key crypto.Signer) error {
 
 func newClientCert(chain [][]byte, key crypto.Signer) (*clientCert, error) {
 	if len(chain) == 0 {
-		return nil, errors.New("offloader: client certificate: empty chain")
+		return nil, fmt.Errorf("%w: empty chain", ErrClientCertificate)
 	}
 	if key == nil {
-		return nil, errors.New("offloader: client certificate: no private key")
+		return nil, fmt.Errorf("%w: no private key", ErrClientKey)
 	}
 	cc := &clientCert{key: key}
 	var leaf *x509.Certificate
 	for i, der := range chain {
 		c, err := x509.ParseCertificate(der)
 		if err != nil {
-			return nil, fmt.Errorf("offloader: client certificate: certificate %d of the chain does not parse: %v", i, err)
+			return nil, fmt.Errorf("%w: certificate %d of the chain does not parse: %v", ErrClientCertificate, i, err)
 		}
 		if i == 0 {
 			leaf = c
@@ -92,32 +99,32 @@ func newClientCert(chain [][]byte, key crypto.Signer) (*clientCert, error) {
 	switch pub := key.Public().(type) {
 	case *rsa.PublicKey:
 		if pub.N.BitLen() < 2048 {
-			return nil, fmt.Errorf("offloader: client certificate: RSA key of %d bits, want at least 2048", pub.N.BitLen())
+			return nil, fmt.Errorf("%w: RSA key of %d bits, want at least 2048", ErrClientKey, pub.N.BitLen())
 		}
 		cc.certType = certTypeRSASign
 	case *ecdsa.PublicKey:
 		if pub.Curve != elliptic.P256() && pub.Curve != elliptic.P384() {
-			return nil, errors.New("offloader: client certificate: ECDSA key on a curve other than P-256 or P-384")
+			return nil, fmt.Errorf("%w: ECDSA key on a curve other than P-256 or P-384", ErrClientKey)
 		}
 		cc.certType = certTypeECDSASign
 		cc.curve = pub.Curve
 	default:
-		return nil, fmt.Errorf("offloader: client certificate: unsupported key type %T (want RSA or ECDSA)", key.Public())
+		return nil, fmt.Errorf("%w: unsupported key type %T (want RSA or ECDSA)", ErrClientKey, key.Public())
 	}
 	eq, ok := leaf.PublicKey.(interface{ Equal(crypto.PublicKey) bool })
 	if !ok || !eq.Equal(key.Public()) {
-		return nil, errors.New("offloader: client certificate: the private key does not match the leaf certificate")
+		return nil, fmt.Errorf("%w: the private key does not match the leaf certificate", ErrClientKey)
 	}
 	if len(leaf.ExtKeyUsage) > 0 && !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageClientAuth) &&
 		!slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageAny) {
-		return nil, errors.New("offloader: client certificate: the leaf's extended key usage does not allow client authentication")
+		return nil, fmt.Errorf("%w: the leaf's extended key usage does not allow client authentication", ErrClientCertificate)
 	}
 	if len(chain) > handshake.MaxCertificates {
-		return nil, fmt.Errorf("offloader: client certificate: %d certificates, at most %d", len(chain), handshake.MaxCertificates)
+		return nil, fmt.Errorf("%w: %d certificates, at most %d", ErrClientCertificate, len(chain), handshake.MaxCertificates)
 	}
 	cc.msg = (&handshake.Certificate{Certificates: chain}).Marshal()
 	if cc.msg == nil || len(cc.msg) > wire.MaxClientCertificate {
-		return nil, fmt.Errorf("offloader: client certificate: chain larger than %d bytes", wire.MaxClientCertificate)
+		return nil, fmt.Errorf("%w: chain larger than %d bytes", ErrClientCertificate, wire.MaxClientCertificate)
 	}
 	cc.digest = sha256.Sum256(cc.msg)
 	return cc, nil

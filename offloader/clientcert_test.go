@@ -418,8 +418,13 @@ func TestClientCertificateValidation(t *testing.T) {
 			if !errors.Is(err, ErrInvalidDevice) || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("Add: %v, want ErrInvalidDevice saying %q", err, c.want)
 			}
-			if err2 := CheckClientCertificate(c.chain, c.key); err2 == nil || !strings.Contains(err2.Error(), c.want) {
+			err2 := CheckClientCertificate(c.chain, c.key)
+			if err2 == nil || !strings.Contains(err2.Error(), c.want) {
 				t.Fatalf("CheckClientCertificate: %v", err2)
+			}
+			keyFault := map[string]bool{"chain without key": true, "key of another certificate": true, "RSA-1024": true, "Ed25519 key": true}[c.name]
+			if errors.Is(err2, ErrClientKey) != keyFault || errors.Is(err2, ErrClientCertificate) == keyFault {
+				t.Fatalf("%v: blames the wrong one of certificate and key", err2)
 			}
 			if k, ok := c.key.(*rsa.PrivateKey); ok && strings.Contains(err.Error(), k.D.String()[:12]) {
 				t.Fatal("the error quotes the key")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
@@ -45,6 +46,9 @@ type fileDevice struct {
 	PSKFile      string   `yaml:"psk_file"`
 	RootsFile    string   `yaml:"roots_file"`
 	AllowedNames []string `yaml:"allowed_names"`
+
+	ClientCertFile string `yaml:"client_cert_file"`
+	ClientKeyFile  string `yaml:"client_key_file"`
 }
 
 // config is a loaded and validated configuration, every value in its
@@ -71,6 +75,9 @@ type device struct {
 	roots        *x509.CertPool // nil: system roots
 	rootsFile    string
 	allowedNames []string
+
+	clientCert [][]byte      // DER, leaf first; nil without client_cert_file
+	clientKey  crypto.Signer // the leaf's key; never printed or logged
 }
 
 // unknownField rewords yaml's complaint about a key no struct field takes,
@@ -235,6 +242,17 @@ func loadConfig(path string) (*config, error) {
 			d.rootsFile = rel(fd.RootsFile)
 			if d.roots, err = readRoots(d.rootsFile); err != nil {
 				return nil, fail(field("roots_file"), err)
+			}
+		}
+		switch {
+		case fd.ClientCertFile != "" && fd.ClientKeyFile == "":
+			return nil, fail(field("client_key_file"), errors.New("missing (client_cert_file needs its key)"))
+		case fd.ClientCertFile == "" && fd.ClientKeyFile != "":
+			return nil, fail(field("client_cert_file"), errors.New("missing (client_key_file needs its certificate)"))
+		case fd.ClientCertFile != "":
+			var f string
+			if d.clientCert, d.clientKey, f, err = loadClientCert(rel(fd.ClientCertFile), rel(fd.ClientKeyFile)); err != nil {
+				return nil, fail(field(f), err)
 			}
 		}
 		for k, p := range fd.AllowedNames {
