@@ -1,7 +1,25 @@
 package tlsclient
 
 import (
+	"bytes"
+	"context"
 	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tlsoffload/tlsoffload/certs/testpki"
+	"github.com/tlsoffload/tlsoffload/handshake"
+	"github.com/tlsoffload/tlsoffload/offloader"
+	"github.com/tlsoffload/tlsoffload/record"
 )
 
 // goTLSHasSuite reports whether crypto/tls implements suite id (it has no
@@ -15,4 +33,258 @@ func goTLSHasSuite(id uint16) bool {
 		}
 	}
 	return false
+}
+
+var (
+	legacyOnce sync.Once
+	legacySrv  *offloader.Server
+	legacyErr  error
+)
+
+// legacyConfig is a client Config allowing TLS 1.0 to 1.2, with an
+// in-process offloader whose device policy allows them too.
+func legacyConfig(t testing.TB) *Config {
+	t.Helper()
+	e := getRealEnv(t)
+	legacyOnce.Do(func() {
+		reg := offloader.NewRegistry()
+		if legacyErr = reg.Add(offloader.Device{ID: "legacy", PSK: bytes.Repeat([]byte{8}, 32), Roots: e.pki.Roots,
+			AllowedNames: []string{"*"}, MinVersion: handshake.VersionTLS10}); legacyErr != nil {
+			return
+		}
+		legacySrv, legacyErr = offloader.New(offloader.Config{Registry: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	})
+	if legacyErr != nil {
+		t.Fatal(legacyErr)
+	}
+	return &Config{
+		Offloader:  legacySrv.Local("legacy"),
+		ServerName: testServerName,
+		MinVersion: handshake.VersionTLS10,
+		Trace:      func(format string, args ...any) { t.Logf(format, args...) },
+	}
+}
+
+type legacyCase struct {
+	version uint16
+	suite   uint16
+}
+
+// legacyCases are the version × suite cells crypto/tls can serve: every
+// CBC _SHA suite kind in TLS 1.0, 1.1 and 1.2, and the SHA-256 ones in 1.2.
+func legacyCases() []legacyCase {
+	var out []legacyCase
+	for _, v := range []uint16{handshake.VersionTLS10, handshake.VersionTLS11, handshake.VersionTLS12} {
+		for _, id := range []uint16{
+			handshake.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, handshake.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA,
+			handshake.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, handshake.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA,
+			handshake.TLS_RSA_WITH_AES_128_CBC_SHA, handshake.TLS_RSA_WITH_AES_256_CBC_SHA,
+			handshake.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256, handshake.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256,
+			handshake.TLS_RSA_WITH_AES_128_CBC_SHA256,
+		} {
+			if handshake.SuiteByID(id).AllowedIn(v) {
+				out = append(out, legacyCase{v, id})
+			}
+		}
+	}
+	return out
+}
+
+// TestLegacyVersionsGoTLS runs real handshakes and data both ways with a
+// crypto/tls server limited to one version and one CBC suite, through an
+// offloader whose device policy allows TLS 1.0.
+func TestLegacyVersionsGoTLS(t *testing.T) {
+	e := getRealEnv(t)
+	for _, tc := range legacyCases() {
+		s := handshake.SuiteByID(tc.suite)
+		t.Run(fmt.Sprintf("%s/%s", versionName(tc.version), s.Name), func(t *testing.T) {
+			leaf := e.rsa
+			if s.KeyExchange == handshake.KeyExchangeECDHEECDSA {
+				leaf = e.ecdsa
+			}
+			scfg := tlsServerConfig(leaf)
+			scfg.MinVersion, scfg.MaxVersion = tc.version, tc.version
+			scfg.CipherSuites = []uint16{tc.suite}
+			addr := serveTLS(t, scfg, echo)
+			c := dialClient(t, addr, legacyConfig(t))
+			if err := c.Handshake(); err != nil {
+				t.Fatal(err)
+			}
+			st := c.ConnectionState()
+			if st.Version != tc.version || st.CipherSuite != tc.suite {
+				t.Fatalf("negotiated %#04x %#04x", st.Version, st.CipherSuite)
+			}
+			echoBothWays(t, c)
+		})
+	}
+}
+
+// tls10Server serves TLS 1.0 only.
+func tls10Server(t *testing.T, leaf *testpki.Leaf) string {
+	scfg := tlsServerConfig(leaf)
+	scfg.MinVersion, scfg.MaxVersion = tls.VersionTLS10, tls.VersionTLS10
+	return serveTLS(t, scfg, echo)
+}
+
+// TestLegacyOffByDefault: a default Config offers TLS 1.2 only; a TLS
+// 1.0-only server answers with a TLS 1.0 ServerHello (crypto/tls and
+// OpenSSL do), which the client refuses with protocol_version.
+func TestLegacyOffByDefault(t *testing.T) {
+	e := getRealEnv(t)
+	cfg, _ := e.config(t)
+	c := dialClient(t, tls10Server(t, e.rsa), cfg)
+	err := c.Handshake()
+	if !errors.Is(err, record.AlertProtocolVersion) {
+		t.Fatalf("err = %v, want protocol_version", err)
+	}
+}
+
+// TestLegacyRefusedByDevicePolicy: a Config allowing TLS 1.0 gets only TLS
+// 1.2 from an offloader whose device policy is the default, so it offers
+// TLS 1.2 only and refuses the TLS 1.0-only server's answer.
+func TestLegacyRefusedByDevicePolicy(t *testing.T) {
+	e := getRealEnv(t)
+	cfg, _ := e.config(t)
+	cfg.MinVersion = handshake.VersionTLS10
+	var hello *handshake.ClientHello
+	cfg.ShapeClientHello = func(h *handshake.ClientHello) error { hello = h; return nil }
+	c := dialClient(t, tls10Server(t, e.rsa), cfg)
+	err := c.Handshake()
+	if !errors.Is(err, record.AlertProtocolVersion) {
+		t.Fatalf("err = %v, want protocol_version", err)
+	}
+	if hello == nil || hello.Version != handshake.VersionTLS12 {
+		t.Errorf("ClientHello offered %#04x despite the device policy", hello.Version)
+	}
+	// The same Config through a device allowed TLS 1.0 succeeds.
+	lc := legacyConfig(t)
+	c = dialClient(t, tls10Server(t, e.rsa), lc)
+	if err := c.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	if v := c.ConnectionState().Version; v != handshake.VersionTLS10 {
+		t.Errorf("version %#04x", v)
+	}
+}
+
+// startOpenSSLVersion runs `openssl s_server -www` limited to one version
+// flag (-tls1, -tls1_1, -tls1_2) and one cipher, at security level 0 (OpenSSL
+// 3 refuses TLS 1.0/1.1 and SHA-1 signatures above it).
+func startOpenSSLVersion(t *testing.T, leaf *testpki.Leaf, versionFlag, cipher string) string {
+	t.Helper()
+	bin, err := exec.LookPath("openssl")
+	if err != nil {
+		if os.Getenv("TLSOFFLOAD_REQUIRE_PEERS") == "1" {
+			t.Fatal("openssl not installed and TLSOFFLOAD_REQUIRE_PEERS=1")
+		}
+		t.Skip("openssl not installed")
+	}
+	dir := t.TempDir()
+	certFile, keyFile, err := leaf.WriteFiles(dir, "server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(dir, "openssl.cnf")
+	if err := os.WriteFile(conf, []byte("openssl_conf = default_conf\n[default_conf]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cmd := exec.Command(bin, "s_server", "-accept", addr, versionFlag, "-cipher", cipher+":@SECLEVEL=0",
+		"-www", "-quiet", "-cert", certFile, "-cert_chain", certFile, "-key", keyFile)
+	cmd.Env = append(os.Environ(), "OPENSSL_CONF="+conf)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("openssl stderr: %s", stderr.String())
+		}
+	})
+	for i := 0; i < 100; i++ {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return addr
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("openssl s_server did not start")
+	return ""
+}
+
+// TestOpenSSLLegacyVersions fetches a page from openssl s_server at TLS
+// 1.0, 1.1 and 1.2 with CBC suites, including the SHA-384 ones crypto/tls
+// lacks.
+func TestOpenSSLLegacyVersions(t *testing.T) {
+	e := getRealEnv(t)
+	for _, tc := range []struct {
+		flag    string
+		version uint16
+		cipher  string
+		suite   uint16
+		ecdsa   bool
+	}{
+		{"-tls1", handshake.VersionTLS10, "ECDHE-RSA-AES128-SHA", handshake.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, false},
+		{"-tls1", handshake.VersionTLS10, "ECDHE-ECDSA-AES256-SHA", handshake.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA, true},
+		{"-tls1", handshake.VersionTLS10, "AES128-SHA", handshake.TLS_RSA_WITH_AES_128_CBC_SHA, false},
+		{"-tls1_1", handshake.VersionTLS11, "ECDHE-RSA-AES256-SHA", handshake.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA, false},
+		{"-tls1_1", handshake.VersionTLS11, "ECDHE-ECDSA-AES128-SHA", handshake.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, true},
+		{"-tls1_1", handshake.VersionTLS11, "AES256-SHA", handshake.TLS_RSA_WITH_AES_256_CBC_SHA, false},
+		{"-tls1_2", handshake.VersionTLS12, "ECDHE-RSA-AES256-SHA384", handshake.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384, false},
+		{"-tls1_2", handshake.VersionTLS12, "ECDHE-ECDSA-AES256-SHA384", handshake.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384, true},
+		{"-tls1_2", handshake.VersionTLS12, "AES256-SHA256", handshake.TLS_RSA_WITH_AES_256_CBC_SHA256, false},
+		{"-tls1_2", handshake.VersionTLS12, "ECDHE-RSA-AES128-SHA", handshake.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, false},
+	} {
+		t.Run(versionName(tc.version)+"/"+tc.cipher, func(t *testing.T) {
+			leaf := e.rsa
+			if tc.ecdsa {
+				leaf = e.ecdsa
+			}
+			addr := startOpenSSLVersion(t, leaf, tc.flag, tc.cipher)
+			cfg := legacyConfig(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			nc, err := (&Dialer{Config: cfg}).DialContext(ctx, "tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			c := nc.(*Conn)
+			c.SetDeadline(time.Now().Add(20 * time.Second))
+			if err := c.Handshake(); err != nil {
+				t.Fatal(err)
+			}
+			if st := c.ConnectionState(); st.Version != tc.version || st.CipherSuite != tc.suite {
+				t.Fatalf("negotiated %#04x %#04x", st.Version, st.CipherSuite)
+			}
+			if _, err := io.WriteString(c, "GET / HTTP/1.0\r\n\r\n"); err != nil {
+				t.Fatal(err)
+			}
+			page, err := io.ReadAll(c)
+			if err != nil && len(page) == 0 {
+				t.Fatal(err)
+			}
+			if !bytes.HasPrefix(page, []byte("HTTP/1.0 200 ok")) {
+				t.Errorf("page starts %q", page[:min(len(page), 40)])
+			}
+		})
+	}
+	// Off by default: the answer of a TLS 1.0-only openssl is refused.
+	t.Run("TLS 1.0 off by default", func(t *testing.T) {
+		addr := startOpenSSLVersion(t, e.rsa, "-tls1", "ECDHE-RSA-AES128-SHA")
+		cfg, _ := e.config(t)
+		c := dialClient(t, addr, cfg)
+		err := c.Handshake()
+		if !errors.Is(err, record.AlertProtocolVersion) {
+			t.Fatalf("err = %v, want protocol_version", err)
+		}
+	})
 }
