@@ -46,6 +46,7 @@ type fileDevice struct {
 	PSKFile      string   `yaml:"psk_file"`
 	RootsFile    string   `yaml:"roots_file"`
 	AllowedNames []string `yaml:"allowed_names"`
+	MinVersion   string   `yaml:"min_version"`
 
 	ClientCertFile string `yaml:"client_cert_file"`
 	ClientKeyFile  string `yaml:"client_key_file"`
@@ -75,6 +76,7 @@ type device struct {
 	roots        *x509.CertPool // nil: system roots
 	rootsFile    string
 	allowedNames []string
+	minVersion   uint16 // 0: TLS 1.2 (offloader.Device.MinVersion)
 
 	clientCert [][]byte      // DER, leaf first; nil without client_cert_file
 	clientKey  crypto.Signer // the leaf's key; never printed or logged
@@ -237,6 +239,9 @@ func loadConfig(path string) (*config, error) {
 			}
 		default:
 			return nil, fail(field("psk"), errors.New("missing (set psk or psk_file; `offloader psk` makes one)"))
+		}
+		if d.minVersion, err = parseMinVersion(fd.MinVersion); err != nil {
+			return nil, fail(field("min_version"), err)
 		}
 		if fd.RootsFile != "" {
 			d.rootsFile = rel(fd.RootsFile)

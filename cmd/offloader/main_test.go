@@ -89,6 +89,7 @@ devices:
     psk_file: keys/sensor-2.psk
     roots_file: roots.pem
     allowed_names: ["*"]
+    min_version: "1.0"
 `,
 		"etc/keys/token.hex":    tokenHex + "\n",
 		"etc/keys/sensor-2.psk": "  " + pskHex + "\n\n",
@@ -114,6 +115,9 @@ devices:
 	}
 	if cfg.devices[0].roots != nil {
 		t.Error("a device without roots_file has roots")
+	}
+	if cfg.devices[0].minVersion != 0x0303 || d.minVersion != 0x0301 {
+		t.Errorf("min_version: %#04x %#04x, want TLS 1.2 by default and TLS 1.0 as set", cfg.devices[0].minVersion, d.minVersion)
 	}
 	// The short flag too.
 	if code, out, _ := run("check", "-c", path); code != 0 || out != "ok: 2 devices\n" {
@@ -179,6 +183,10 @@ func TestBadConfigs(t *testing.T) {
 		{"bad pattern", dev("    psk: " + pskHex + "\n    roots_file: r.pem\n    allowed_names: [a.com, 'a*.b.com']\n"),
 			map[string]string{"r.pem": roots},
 			`devices[0].allowed_names[1]: "a*.b.com": a wildcard must be the whole first label`},
+		{"bad min_version", dev("    psk: " + pskHex + "\n    min_version: 1.3\n"), nil,
+			`devices[0].min_version: "1.3" is not a TLS version: use "1.0", "1.1" or "1.2"`},
+		{"SSL 3.0 min_version", dev("    psk: " + pskHex + "\n    min_version: ssl3\n"), nil,
+			`devices[0].min_version: "ssl3" is not a TLS version`},
 		{"empty pattern", dev("    psk: " + pskHex + "\n    allowed_names: ['']\n"), nil,
 			`devices[0].allowed_names[0]: "" is not a name pattern`},
 	}

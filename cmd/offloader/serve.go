@@ -29,7 +29,7 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
 
 	reg := offloader.NewRegistry()
 	for i, d := range cfg.devices {
-		if err := reg.Add(offloader.Device{ID: d.id, PSK: d.psk, Roots: d.roots, AllowedNames: d.allowedNames,
+		if err := reg.Add(offloader.Device{ID: d.id, PSK: d.psk, Roots: d.roots, AllowedNames: d.allowedNames, MinVersion: d.minVersion,
 			ClientCertificate: d.clientCert, ClientKey: d.clientKey}); err != nil {
 			return &configError{path: cfg.path, field: fmt.Sprintf("devices[%d]", i), err: err}
 		}
