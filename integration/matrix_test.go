@@ -62,7 +62,7 @@ var (
 
 // matrixVersions are the versions the device speaks, each a column of the
 // matrix.
-var matrixVersions = []*matrixVersion{tls12}
+var matrixVersions = []*matrixVersion{tls10, tls11, tls12}
 
 // certKind is the kind of certificate a suite needs.
 type certKind int
@@ -267,7 +267,8 @@ func fetchPaths(cfg *tlsclient.Config, addr string, paths []string) (*exchange, 
 
 // matrixDevice is the matrix's device as its offloader knows it.
 func matrixDevice(p *testpki.PKI) offloader.Device {
-	return offloader.Device{ID: deviceID, Roots: p.Roots, AllowedNames: []string{"*"}}
+	// TLS 1.0 and 1.1 are off unless the device's policy allows them.
+	return offloader.Device{ID: deviceID, Roots: p.Roots, AllowedNames: []string{"*"}, MinVersion: tls.VersionTLS10}
 }
 
 // offloaderRequests sums tlsoffload_requests_total over every label: the

@@ -195,11 +195,15 @@ var opensslPeer = &matrixPeer{
 		return &peerServer{addr: startOpenSSL(t, o.leaf, args...)}
 	},
 	report: func(page string) (string, string, bool, error) {
-		m := regexp.MustCompile(`(New|Reused), (TLSv[0-9.]+), Cipher is (\S+)`).FindStringSubmatch(page)
-		if m == nil {
+		// "New, TLSv1.0, Cipher is X" names the version that introduced
+		// the suite, not the one negotiated: that is the session's
+		// "Protocol  : TLSv1.1".
+		m := regexp.MustCompile(`(New|Reused), \S+, Cipher is (\S+)`).FindStringSubmatch(page)
+		v := regexp.MustCompile(`(?m)^\s*Protocol\s*:\s*(\S+)`).FindStringSubmatch(page)
+		if m == nil || v == nil {
 			return "", "", false, fmt.Errorf("openssl page names no protocol and cipher: %.300q", page)
 		}
-		return m[2], m[3], m[1] == "Reused", nil
+		return v[1], m[2], m[1] == "Reused", nil
 	},
 	would: func(*matrixSuite, *matrixVersion) string { return "" },
 }
