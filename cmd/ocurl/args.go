@@ -27,6 +27,8 @@ type options struct {
 	sequential bool
 	http2      bool
 	help       bool
+
+	minVersion, maxVersion uint16 // --tlsv1.x, --tls-max (versions.go); 0: TLS 1.2
 }
 
 // usageError is a command line ocurl cannot run; it exits 2.
@@ -78,6 +80,11 @@ var flagSpecs = []flagSpec{
 	{0, "psk-file", true, func(o *options, v string) error { o.pskFile = v; return nil }},
 	{0, "sequential", false, func(o *options, _ string) error { o.sequential = true; return nil }},
 	{0, "http2", false, func(o *options, _ string) error { o.http2 = true; return nil }},
+	{'1', "tlsv1", false, func(o *options, _ string) error { o.minVersion = tls10; return nil }},
+	{0, "tlsv1.0", false, func(o *options, _ string) error { o.minVersion = tls10; return nil }},
+	{0, "tlsv1.1", false, func(o *options, _ string) error { o.minVersion = tls11; return nil }},
+	{0, "tlsv1.2", false, func(o *options, _ string) error { o.minVersion = tls12; return nil }},
+	{0, "tls-max", true, func(o *options, v string) (err error) { o.maxVersion, err = parseTLSMax(v); return }},
 }
 
 // parseArgs reads curl-style arguments: short flags may be combined
@@ -146,6 +153,9 @@ func parseArgs(args []string) (*options, error) {
 		o.url = urls[0]
 	default:
 		return nil, &usageError{"only one URL at a time"}
+	}
+	if err := checkVersions(o); err != nil {
+		return nil, err
 	}
 	if o.offloader != "" && (o.deviceID == "" || o.pskFile == "") {
 		return nil, &usageError{"--offloader needs --device-id and --psk-file"}
@@ -232,6 +242,12 @@ Options:
       --device-id ID        this device's id on that offloader
       --psk-file FILE       this device's pre-shared key (hex)
       --sequential          send the offloader operations one at a time
+  -1, --tlsv1               allow TLS 1.0 and up (as --tlsv1.0)
+      --tlsv1.0             allow TLS 1.0 and up (deprecated, RFC 8996; the
+                            offloader's device policy must allow it too)
+      --tlsv1.1             allow TLS 1.1 and up
+      --tlsv1.2             TLS 1.2 only (the default)
+      --tls-max VERSION     highest version: 1.0, 1.1, 1.2 or default (1.2)
       --http2               offer h2 and http/1.1 in ALPN; use HTTP/2 if the
                             server picks it (https only; HTTP/1.1 by default)
   -h, --help                this text

@@ -123,6 +123,8 @@ func (r *run) fetch() error {
 			Offloader:  off,
 			NextProtos: r.alpnProtos(),
 			Sequential: r.o.sequential,
+			MinVersion: r.o.minVersion,
+			MaxVersion: r.o.maxVersion,
 			StartCache: tlsclient.NewStartCache(8),
 		}
 		if r.o.verbose {
@@ -528,7 +530,7 @@ func (r *run) offloader(ctx context.Context) (tlsclient.Offloader, func(), error
 		return nil, nil, err
 	}
 	reg := offloader.NewRegistry()
-	if err := reg.Add(offloader.Device{ID: "ocurl", PSK: psk, Roots: roots, AllowedNames: []string{"*"}}); err != nil {
+	if err := reg.Add(offloader.Device{ID: "ocurl", PSK: psk, Roots: roots, AllowedNames: []string{"*"}, MinVersion: r.o.minVersion}); err != nil {
 		return nil, nil, err
 	}
 	srv, err := offloader.New(offloader.Config{
