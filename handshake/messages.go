@@ -12,11 +12,16 @@
 // parameters), RFC 7301 (ALPN), RFC 7627 (extended master secret), RFC 5746
 // (renegotiation_info) and RFC 5077 (session_ticket); the TLS 1.2 PRF,
 // master secret, key block and Finished of RFC 5246 §5, §6.3, §8.1 and RFC
-// 7627 §4. Every codec is built on x/crypto/cryptobyte; parsers consume all
-// input and return *DecodeError or *IllegalParameterError, so the caller
-// picks the alert.
+// 7627 §4. For TLS 1.0 and 1.1 (prf10.go, messages10.go): the MD5 ⊕ SHA-1
+// PRF and MD5 || SHA-1 handshake hash of RFC 2246 §5 and RFC 4346 §5, and
+// the older forms of the ServerKeyExchange signature, CertificateRequest
+// and CertificateVerify; the AES-CBC + HMAC suites of RFC 5246, RFC 8422
+// and RFC 5289 beside the AEAD ones (suites_cbc.go), each with the versions
+// it is allowed in. Every codec is built on x/crypto/cryptobyte; parsers
+// consume all input and return *DecodeError or *IllegalParameterError, so
+// the caller picks the alert.
 //
-// Left out: the TLS 1.0/1.1 PRF (MD5 and SHA-1) and the CBC suites, TLS 1.3
+// Left out: SSL 3.0, 3DES and RC4 suites, TLS 1.3
 // messages (a TLS 1.3 ClientHello's extensions are kept as bytes in Extra),
 // explicit-curve ECDHE parameters (refused), and renegotiation beyond
 // parsing HelloRequest.

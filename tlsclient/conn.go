@@ -18,7 +18,12 @@
 // (Config.MaxFragmentLength, 512 to 4096) caps the records both ways and
 // the record layer's read buffer with them.
 //
-// Left out for now: TLS 1.0, 1.1 and 1.3, stateless resumption of a session
+// TLS 1.0 and 1.1 (RFC 2246, RFC 4346) with the CBC suites are off by
+// default (RFC 8996): Config.MinVersion enables them, the device's policy
+// on the offloader must allow them too, and the RFC 8446 §4.1.3 downgrade
+// sentinel is checked (versions.go).
+//
+// Left out for now: TLS 1.3, stateless resumption of a session
 // across processes (the cache lives in memory), RFC 8449
 // record_size_limit, renegotiation (a HelloRequest
 // is refused with a no_renegotiation warning), client certificates (a
