@@ -514,14 +514,14 @@ func (e *matrixEnv) badCertCell(p *matrixPeer, name string, key testpki.KeyType,
 		}}
 }
 
-// ocurlCell runs the built ocurl against nginx and compares the file it
-// writes byte for byte.
-func (e *matrixEnv) ocurlCell(k matrixKey, rootFile string) *matrixCell {
-	return &matrixCell{peer: "nginx", version: tls12.name, suite: "-", key: k.name, mode: "ocurl",
+// ocurlCell runs the built ocurl against nginx (which allows only the
+// version v) and compares the file it writes byte for byte.
+func (e *matrixEnv) ocurlCell(v *matrixVersion, k matrixKey, rootFile string) *matrixCell {
+	return &matrixCell{peer: "nginx", version: v.name, suite: "-", key: k.name, mode: "ocurl",
 		run: func(t *testing.T, srv *peerServer) error {
 			out := filepath.Join(t.TempDir(), "got.bin")
 			_, port, _ := net.SplitHostPort(srv.addr)
-			code, _, stderr := runOcurl(t, "-sS", "--cacert", rootFile, "-o", out,
+			code, _, stderr := runOcurl(t, "-sS", "--cacert", rootFile, "-o", out, "--"+strings.Replace(v.name, "tls", "tlsv", 1),
 				"--resolve", "localhost:"+port+":127.0.0.1", "https://localhost:"+port+"/blob.bin")
 			if code != 0 {
 				return fmt.Errorf("ocurl exit %d: %s", code, stderr)
@@ -546,6 +546,12 @@ func (e *matrixEnv) matrixGroups(t *testing.T) []*matrixGroup {
 		}
 	}
 
+	// ocurl fetches nginx's file in each of its groups.
+	rootFile := filepath.Join(t.TempDir(), "root.pem")
+	if err := os.WriteFile(rootFile, e.pki.RootPEM(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
 	// Full handshakes: every suite of each (peer, version, key).
 	for _, p := range matrixPeers {
 		for _, v := range matrixVersions {
@@ -558,6 +564,9 @@ func (e *matrixEnv) matrixGroups(t *testing.T) []*matrixGroup {
 					opts: leafOpts(v, k.key, testpki.Good, suites, resumeDefault)}
 				for _, s := range suites {
 					g.cells = append(g.cells, e.fullCell(p, v, k, s))
+				}
+				if p == nginxPeer {
+					g.cells = append(g.cells, e.ocurlCell(v, k, rootFile))
 				}
 				groups = append(groups, g)
 			}
@@ -592,18 +601,6 @@ func (e *matrixEnv) matrixGroups(t *testing.T) []*matrixGroup {
 				cells: []*matrixCell{e.badCertCell(p, bc.name, bc.key, bc.reason)}}
 			groups = append(groups, g)
 		}
-	}
-
-	// ocurl against nginx serving a file, with each key.
-	rootFile := filepath.Join(t.TempDir(), "root.pem")
-	if err := os.WriteFile(rootFile, e.pki.RootPEM(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range matrixKeys {
-		g := &matrixGroup{name: "nginx/ocurl/" + k.name, peer: nginxPeer,
-			opts:  leafOpts(tls12, k.key, testpki.Good, nil, resumeDefault),
-			cells: []*matrixCell{e.ocurlCell(k, rootFile)}}
-		groups = append(groups, g)
 	}
 	return groups
 }
