@@ -5,7 +5,10 @@
 // between the sequential mode's requests travels as a sealed token. No
 // device-side package imports this one.
 //
-// The operations (ops.go) implement, for TLS 1.2 only: the ECDHE key
+// The operations (ops.go) implement, for TLS 1.2 and, where a device's
+// policy allows them (Device.MinVersion, versions.go), TLS 1.0 and 1.1
+// (RFC 2246, RFC 4346; their MD5+SHA-1 ServerKeyExchange signatures and
+// PRF): the ECDHE key
 // exchange of RFC 8422 (X25519, P-256, P-384; ServerKeyExchange signatures
 // with RSA PKCS #1 v1.5, RSA-PSS and ECDSA, never SHA-1, per RFC 9155), the
 // RSA key exchange of RFC 5246 §7.4.7.1, the master secret of RFC 5246 §8.1
@@ -13,7 +16,7 @@
 // certificates held for the device (RFC 5246 §7.4.4, §7.4.6, §7.4.8:
 // clientcert.go): the offloader answers a CertificateRequest and signs the
 // CertificateVerify with RSA PKCS #1 v1.5, RSA-PSS or ECDSA. Left out:
-// TLS 1.0 and 1.1, finite-field DHE, and revocation or pinning beyond what
+// SSL 3.0, finite-field DHE, and revocation or pinning beyond what
 // package certs does.
 //
 // CONTRACT: the exported API in this file is relied on by cmd/offloader,
