@@ -404,14 +404,26 @@ func TestHostileServer(t *testing.T) {
 			}
 		}},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			defer checkNoLeak(t)()
-			clientErr, serverErr := k.run(t, tc.script, nil)
-			if errors.Is(clientErr, context.DeadlineExceeded) {
-				t.Fatalf("the handshake ran into its deadline: %v", clientErr)
+	// Every case in both offload modes: one pipelined flight, and the
+	// patent's one request per flight with the state token in between
+	// (the refusals after ServerHelloDone take another path there).
+	seq := &kit{env: k.env, leaf: k.leaf, cfg: k.env.config("localhost")}
+	seq.cfg.StartCache, seq.cfg.Sequential = k.cfg.StartCache, true
+	for _, mode := range []struct {
+		name string
+		k    *kit
+	}{{"pipelined", k}, {"sequential", seq}} {
+		t.Run(mode.name, func(t *testing.T) {
+			for _, tc := range cases {
+				t.Run(tc.name, func(t *testing.T) {
+					defer checkNoLeak(t)()
+					clientErr, serverErr := mode.k.run(t, tc.script, nil)
+					if errors.Is(clientErr, context.DeadlineExceeded) {
+						t.Fatalf("the handshake ran into its deadline: %v", clientErr)
+					}
+					tc.check(t, clientErr, serverErr)
+				})
 			}
-			tc.check(t, clientErr, serverErr)
 		})
 	}
 }
