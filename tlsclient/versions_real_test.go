@@ -19,6 +19,7 @@ import (
 	"github.com/tlsoffload/tlsoffload/certs/testpki"
 	"github.com/tlsoffload/tlsoffload/handshake"
 	"github.com/tlsoffload/tlsoffload/offloader"
+	"github.com/tlsoffload/tlsoffload/offloader/wire"
 	"github.com/tlsoffload/tlsoffload/record"
 )
 
@@ -287,4 +288,49 @@ func TestOpenSSLLegacyVersions(t *testing.T) {
 			t.Fatalf("err = %v, want protocol_version", err)
 		}
 	})
+}
+
+// TestLegacyCertificateRequestAndResumption: at TLS 1.0 and 1.1 a server
+// asking for a client certificate gets the older CertificateRequest form
+// parsed on the device and by the offloader (and an empty Certificate from
+// a device without one), and a second connection resumes the session (by
+// ticket) with the version's PRF and no offloader call.
+func TestLegacyCertificateRequestAndResumption(t *testing.T) {
+	e := getRealEnv(t)
+	for _, v := range []uint16{handshake.VersionTLS10, handshake.VersionTLS11} {
+		t.Run(versionName(v), func(t *testing.T) {
+			scfg := tlsServerConfig(e.rsa)
+			scfg.MinVersion, scfg.MaxVersion = v, v
+			scfg.ClientAuth = tls.RequestClientCert
+			peerCerts := make(chan int, 2)
+			addr := serveTLS(t, scfg, func(c *tls.Conn) {
+				if c.Handshake() == nil {
+					peerCerts <- len(c.ConnectionState().PeerCertificates)
+				}
+				echo(c)
+			})
+			cfg := legacyConfig(t)
+			off := &countingOffloader{next: cfg.Offloader}
+			cfg.Offloader = off
+			cfg.SessionCache = NewLRUSessionCache(4)
+			for i := 0; i < 2; i++ {
+				c := dialClient(t, addr, cfg)
+				if err := c.Handshake(); err != nil {
+					t.Fatalf("connection %d: %v", i, err)
+				}
+				st := c.ConnectionState()
+				if st.Version != v || st.DidResume != (i == 1) {
+					t.Fatalf("connection %d: version %#04x resumed %v", i, st.Version, st.DidResume)
+				}
+				echoBothWays(t, c)
+				c.Close()
+				if n := <-peerCerts; n != 0 {
+					t.Errorf("server got %d client certificates", n)
+				}
+			}
+			if n := off.count(wire.OpKey); n != 1 {
+				t.Errorf("%d Key operations for a full and a resumed handshake, want 1", n)
+			}
+		})
+	}
 }
