@@ -95,7 +95,7 @@ type legacyPeer struct {
 	done       chan error
 }
 
-func startLegacyHandshake(t *testing.T, version, suite uint16, leaf *testpki.Leaf) *legacyPeer {
+func startLegacyHandshake(t testing.TB, version, suite uint16, leaf *testpki.Leaf) *legacyPeer {
 	t.Helper()
 	cconn, sconn := net.Pipe()
 	t.Cleanup(func() { cconn.Close(); sconn.Close() })
@@ -432,4 +432,46 @@ func TestLegacyTokenState(t *testing.T) {
 	if _, _, err := unmarshalState(plain); err == nil {
 		t.Error("a TLS 1.0 state with an AEAD suite was accepted")
 	}
+}
+
+// FuzzLegacyAuth runs the operations on mutations of real TLS 1.0 and 1.1
+// transcripts for a device allowed those versions: no input panics (Do
+// would turn a panic into StatusInternal, which this refuses), and what
+// Auth accepts leaves a state that round-trips through a token.
+func FuzzLegacyAuth(f *testing.F) {
+	f.Setenv("GODEBUG", "tlsrsakex=1")
+	fx := newFixture(f, nil)
+	addLegacyDevice(f, fx)
+	rsaLeaf := testLeaf(f, testpki.RSA2048, testpki.Good)
+	for _, c := range []struct {
+		v, suite uint16
+	}{
+		{handshake.VersionTLS10, handshake.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA},
+		{handshake.VersionTLS11, handshake.TLS_RSA_WITH_AES_256_CBC_SHA},
+	} {
+		p := startLegacyHandshake(f, c.v, c.suite, rsaLeaf)
+		p.rc.NetConn().Close()
+		f.Add(p.transcript)
+	}
+	dev, _ := fx.reg.Lookup(legacyDevice)
+	f.Fuzz(func(t *testing.T, transcript []byte) {
+		resp := fx.srv.Do(context.Background(), legacyDevice, pipelined(transcript))
+		for _, r := range resp.Results {
+			if r.Err != nil && r.Err.Status == wire.StatusInternal {
+				t.Fatalf("internal error: %v", r.Err)
+			}
+		}
+		st := &hsState{}
+		if _, e := fx.srv.auth(dev, st, &wire.AuthRequest{ServerName: testHost, Transcript: transcript}); e != nil {
+			return
+		}
+		b, err := marshalState(st, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, _, err := unmarshalState(b)
+		if err != nil || back.version != st.version || back.suite != st.suite {
+			t.Fatalf("state does not round-trip: %v", err)
+		}
+	})
 }
