@@ -153,6 +153,8 @@ func TestCBCInteropCryptoTLS(t *testing.T) {
 		t.Run(tls.VersionName(tc.version)+"/"+tls.CipherSuiteName(tc.suite), func(t *testing.T) {
 			cp, sp := net.Pipe()
 			t.Cleanup(func() { cp.Close(); sp.Close() })
+			cp.SetDeadline(time.Now().Add(pipeDeadline))
+			sp.SetDeadline(time.Now().Add(pipeDeadline))
 			tap := &tapConn{Conn: cp}
 			var keyLog bytes.Buffer
 			server := tls.Server(sp, &tls.Config{
