@@ -274,6 +274,45 @@ func TestHostileServer(t *testing.T) {
 			return rawRecord(record.TypeApplicationData, handshake.VersionTLS12, []byte("GET /"), -1)
 		}), recordLayer(record.AlertUnexpectedMessage)},
 
+		// Floods: records that carry nothing are bounded; HelloRequests
+		// during the handshake are ignored (RFC 5246 §7.4.1.1) and kept
+		// out of the transcript, so the handshake still completes.
+		{"warning alert flood", withRaw(func(p *hostilePeer) []byte {
+			return bytes.Repeat(rawRecord(record.TypeAlert, handshake.VersionTLS12, []byte{1, byte(record.AlertUserCanceled)}, -1), 100)
+		}), recordLayer(record.AlertUnexpectedMessage)},
+		{"HelloRequest flood before the flight", afterHello(func(p *hostilePeer) error {
+			// 16 records of 4096 HelloRequests each.
+			hr := (&handshake.HelloRequest{}).Marshal()
+			flood := bytes.Repeat(rawRecord(record.TypeHandshake, handshake.VersionTLS12, bytes.Repeat(hr, 1<<14/len(hr)), -1), 16)
+			if err := p.writeRaw(flood); err != nil {
+				return err
+			}
+			if err := p.send(p.goodFlight()...); err != nil {
+				return err
+			}
+			if err := p.readClientFlight(); err != nil {
+				return err
+			}
+			return p.sendFinished(nil)
+		}), func(t *testing.T, clientErr, serverErr error) {
+			if clientErr != nil || serverErr != nil {
+				t.Errorf("client %v, server %v: want the handshake to complete", clientErr, serverErr)
+			}
+		}},
+		{"fatal alert from the server", afterHello(func(p *hostilePeer) error {
+			p.rc.SendAlert(record.AlertHandshakeFailure)
+			p.conn.Conn.(*net.TCPConn).CloseWrite()
+			return p.expectAlert()
+		}), func(t *testing.T, clientErr, serverErr error) {
+			var ae *record.AlertError
+			if !errors.As(clientErr, &ae) || !ae.Remote || ae.Alert != record.AlertHandshakeFailure {
+				t.Errorf("client error %v, want the server's handshake_failure", clientErr)
+			}
+			if serverErr != errNoAlert {
+				t.Errorf("server received %v, want no alert back", serverErr)
+			}
+		}},
+
 		// Parameters the client never offered.
 		{"ServerHello suite not offered (RC4)", func(p *hostilePeer) error {
 			if err := p.readClientHello(); err != nil {
