@@ -98,10 +98,30 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-// startPolled starts a process and polls addr until it accepts a TCP
-// connection.
-func startPolled(t *testing.T, bin string, args []string, addr string, logFile string) *peerServer {
+// startPolled starts a server on a free port and polls it until it accepts
+// a TCP connection. argsFor gives the process's arguments for an address
+// (and a log file to show if it fails). The free port can be taken by
+// someone else before the server binds it; a server that exits before
+// listening is therefore started again on another port, twice at most.
+func startPolled(t *testing.T, bin string, argsFor func(addr string) (args []string, logFile string)) *peerServer {
 	t.Helper()
+	for attempt := 1; ; attempt++ {
+		srv, err := tryStartPolled(t, bin, argsFor)
+		if err == nil {
+			return srv
+		}
+		if attempt == 3 {
+			t.Fatal(err)
+		}
+		t.Logf("retrying on another port: %v", err)
+	}
+}
+
+// tryStartPolled is one attempt of startPolled: an error is a server
+// that exited before it listened.
+func tryStartPolled(t *testing.T, bin string, argsFor func(addr string) ([]string, string)) (*peerServer, error) {
+	addr := freeAddr(t)
+	args, logFile := argsFor(addr)
 	cmd := exec.Command(bin, args...)
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
@@ -119,7 +139,7 @@ func startPolled(t *testing.T, bin string, args []string, addr string, logFile s
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			c.Close()
-			return &peerServer{addr: addr, out: out}
+			return &peerServer{addr: addr, out: out}, nil
 		}
 		select {
 		case <-exited:
@@ -128,7 +148,7 @@ func startPolled(t *testing.T, bin string, args []string, addr string, logFile s
 				b, _ := os.ReadFile(logFile)
 				log = string(b)
 			}
-			t.Fatalf("%s %v exited before listening:\n%s%s", bin, args, out.String(), log)
+			return nil, fmt.Errorf("%s %v exited before listening:\n%s%s", bin, args, out.String(), log)
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -218,25 +238,26 @@ var gnutlsPeer = &matrixPeer{
 	start: func(t *testing.T, o peerOpts) *peerServer {
 		bin := requirePeer(t, "gnutls-serv")
 		_, chainFile, keyFile, caFile := writeServerFiles(t, o)
-		addr := freeAddr(t)
-		_, port, _ := net.SplitHostPort(addr)
 		// Every suite the matrix knows, at the one version; the client
 		// narrows each connection to one suite.
 		prio := "NORMAL:+RSA:+AES-128-CBC:+AES-256-CBC:+SHA1:+SHA256:+SHA384:-VERS-ALL:+" + o.version.gnutls +
 			":%VERIFY_ALLOW_SIGN_WITH_SHA1"
-		args := []string{"--http", "--port", port, "--x509certfile", chainFile, "--x509keyfile", keyFile, "--priority", prio}
-		switch o.resume {
-		case resumeIDs:
-			args = append(args, "--noticket")
-		case resumeTickets:
-			args = append(args, "--nodb")
-		}
-		if caFile != "" {
-			args = append(args, "--require-client-cert", "--verify-client-cert", "--x509cafile", caFile)
-		} else {
-			args = append(args, "--disable-client-cert")
-		}
-		return startPolled(t, bin, args, addr, "")
+		return startPolled(t, bin, func(addr string) ([]string, string) {
+			_, port, _ := net.SplitHostPort(addr)
+			args := []string{"--http", "--port", port, "--x509certfile", chainFile, "--x509keyfile", keyFile, "--priority", prio}
+			switch o.resume {
+			case resumeIDs:
+				args = append(args, "--noticket")
+			case resumeTickets:
+				args = append(args, "--nodb")
+			}
+			if caFile != "" {
+				args = append(args, "--require-client-cert", "--verify-client-cert", "--x509cafile", caFile)
+			} else {
+				args = append(args, "--disable-client-cert")
+			}
+			return args, ""
+		})
 	},
 	report: func(page string) (string, string, bool, error) {
 		text := regexp.MustCompile(`<[^>]*>`).ReplaceAllString(page, " ")
@@ -296,7 +317,6 @@ func startNginxMatrix(t *testing.T, o peerOpts) (*peerServer, string) {
 	if err := os.WriteFile(filepath.Join(www, "blob.bin"), nginxBlob, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
 	var session string
 	switch o.resume {
 	case resumeIDs:
@@ -310,7 +330,10 @@ func startNginxMatrix(t *testing.T, o peerOpts) (*peerServer, string) {
 	if caFile != "" {
 		clientAuth = fmt.Sprintf("ssl_verify_client on; ssl_verify_depth 4; ssl_client_certificate %s;", caFile)
 	}
-	conf := fmt.Sprintf(`daemon off;
+	confFile := filepath.Join(dir, "nginx.conf")
+	logFile := filepath.Join(dir, "error.log")
+	srv := startPolled(t, bin, func(addr string) ([]string, string) {
+		conf := fmt.Sprintf(`daemon off;
 master_process off;
 pid %[1]s/nginx.pid;
 error_log %[1]s/error.log warn;
@@ -336,11 +359,11 @@ http {
   }
 }
 `, dir, addr, chainFile, keyFile, www, o.version.nginx, opensslCiphers(o.suites), session, clientAuth)
-	confFile := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(confFile, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	srv := startPolled(t, bin, []string{"-p", dir, "-c", confFile, "-e", filepath.Join(dir, "error.log")},
-		addr, filepath.Join(dir, "error.log"))
+		if err := os.WriteFile(confFile, []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(logFile) // only this attempt's errors
+		return []string{"-p", dir, "-c", confFile, "-e", logFile}, logFile
+	})
 	return srv, www
 }
