@@ -205,3 +205,15 @@ func TestStartNoVersionAllowed(t *testing.T) {
 		t.Fatalf("err = %v, want an *OffloaderError", err)
 	}
 }
+
+// TestDowngradeSentinelNeedsTLS12: DOWNGRD\x00 means a downgrade only to a
+// client that offered TLS 1.2; one whose maximum is 1.1 takes it as random.
+func TestDowngradeSentinelNeedsTLS12(t *testing.T) {
+	random := append(bytes.Repeat([]byte{1}, 24), handshake.DowngradeTLS11...)
+	if downgraded(handshake.VersionTLS11, handshake.VersionTLS10, random) {
+		t.Error("a TLS 1.1 client took the sentinel as a downgrade")
+	}
+	if !downgraded(handshake.VersionTLS12, handshake.VersionTLS10, random) {
+		t.Error("a TLS 1.2 client missed the sentinel at TLS 1.0")
+	}
+}
