@@ -46,7 +46,9 @@ const (
 // A Cipher keeps scratch space for its nonce, so one value serves exactly one
 // direction of one connection.
 type Cipher interface {
-	// Overhead is the number of bytes a sealed record body adds to its plaintext.
+	// Overhead is the number of bytes a sealed record body adds to its
+	// plaintext; for CBC, the most it can add (largest padding), which is
+	// what read limits and buffer sizing need.
 	Overhead() int
 	// seal appends the sealed body of plaintext to dst; hdr is the 5-byte
 	// record header with the plaintext length (the additional data is
