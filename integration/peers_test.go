@@ -275,12 +275,14 @@ var gnutlsPeer = &matrixPeer{
 // gnutlsResumedMarker is the line gnutls-serv logs for each resumed session.
 const gnutlsResumedMarker = "*** This is a resumed session"
 
-// nginx serving files, and /info reporting the connection from nginx's
-// own variables.
+// nginx serving files, storing PUT ones under /up/, and /info reporting
+// the connection from nginx's own variables.
 var nginxPeer = &matrixPeer{
-	name:  "nginx",
-	bin:   "nginx",
-	paths: []string{"/blob.bin", "/info"},
+	name: "nginx",
+	bin:  "nginx",
+	// The device uploads a file and reads it back (bulk data both ways),
+	// reads the served file, then the report.
+	paths: []string{"PUT /up/echo.bin", "/up/echo.bin", "/blob.bin", "/info"},
 	start: func(t *testing.T, o peerOpts) *peerServer {
 		srv, _ := startNginxMatrix(t, o)
 		return srv
@@ -352,6 +354,11 @@ http {
     %[8]s
     %[9]s
     root %[5]s;
+    location /up/ {
+      dav_methods PUT;
+      create_full_put_path on;
+      client_max_body_size 1m;
+    }
     location = /info {
       default_type text/plain;
       return 200 "$ssl_protocol|$ssl_cipher|$ssl_session_reused|$ssl_client_verify|$ssl_client_s_dn\n";
