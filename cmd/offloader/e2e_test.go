@@ -62,6 +62,10 @@ devices:
     allowed_names: ["api.example.com", "*.example.net"]
   - id: sensor-2
     psk: ` + tokenHex + `
+  - id: sensor-3
+    psk_file: sensor-1.psk
+    allowed_names: ["*"]
+    min_version: "1.1"
 `,
 		"sensor-1.psk": pskHex + "\n",
 	})
@@ -103,8 +107,8 @@ devices:
 			}
 			if m := listeningLine.FindStringSubmatch(l); m != nil {
 				addr = m[1]
-				if m[2] != "2" {
-					t.Errorf("listening line %q: want 2 devices", l)
+				if m[2] != "3" {
+					t.Errorf("listening line %q: want 3 devices", l)
 				}
 			}
 		case <-readDone:
@@ -158,6 +162,16 @@ devices:
 		}
 		c.Close()
 	}
+
+	// sensor-3's min_version reaches the registry: TLS 1.1 is allowed too.
+	c3, err := client.New(client.Config{Addrs: []string{addr}, DeviceID: "sensor-3", PSK: psk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := start(c3, "api.example.com"); res.Err != nil || len(res.Start.Versions) != 2 || res.Start.Versions[1] != 0x0302 {
+		t.Errorf("sensor-3 (min_version 1.1): %+v %v, want TLS 1.2 and 1.1", res.Start, res.Err)
+	}
+	c3.Close()
 
 	// The PSK of the other device is refused for this one.
 	other, _ := hex.DecodeString(tokenHex)
