@@ -6,6 +6,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -81,6 +82,10 @@ func TestTLS10Server(t *testing.T) {
 	code, out, errOut = ocurl("--cacert", root, "--tlsv1.2", url)
 	if code != 35 {
 		t.Errorf("--tlsv1.2: exit %d, stderr %q", code, errOut)
+	}
+	code, _, errOut = ocurl("--cacert", root, "--tlsv1.0", "-v", "-o", os.DevNull, url)
+	if code != 0 || !strings.Contains(errOut, "tls: ServerHello: TLS 1.0, TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA") {
+		t.Errorf("-v does not name the version and suite: exit %d\n%s", code, errOut)
 	}
 	for _, flag := range []string{"--tlsv1.0", "-1"} {
 		code, out, errOut = ocurl("--cacert", root, flag, url)
