@@ -3,6 +3,7 @@ package record
 import (
 	"io"
 	"slices"
+	"sync"
 )
 
 // inHalf is the read direction: the half-connection state, the transport
@@ -10,14 +11,20 @@ import (
 type inHalf struct {
 	halfConn
 
-	// raw[r:w] holds transport bytes not yet consumed. The buffer starts
-	// small (initialReadBuf) and grows only when a record needs it, to the
-	// largest record the current limits allow, so a connection that
-	// negotiated max_fragment_length 512 never holds a 16 KiB buffer.
-	// Records are decrypted in place inside it. A timeout leaves a partly
-	// read record here, so a later call resumes.
+	// raw[r:w] holds transport bytes not yet consumed. Without
+	// max_fragment_length it is a buffer of the largest record taken from
+	// a process-wide pool (readBufPool, box is its pool handle) and given
+	// back, wiped, by ReleaseBuffers once nothing is pending, so an idle
+	// connection holds no read buffer. Under max_fragment_length it is
+	// the connection's own: it starts small (initialReadBuf) and grows only
+	// when a record needs it, to the largest record the current limits
+	// allow, so a connection that negotiated 512 never holds a 16 KiB
+	// buffer. Records are decrypted in place inside it. A timeout leaves a
+	// partly read record here, so a later call resumes.
 	raw  []byte
+	box  *[]byte // raw's pool handle; nil when raw is the connection's own
 	r, w int
+	hw   int // high-water mark of w since raw was taken: what a wipe clears
 
 	// Handshake reassembly (RFC 5246 §6.2.1: messages may be split across
 	// records and several may share one).
@@ -262,10 +269,43 @@ func (c *Conn) readRecord() (ContentType, []byte, error) {
 	return typ, pt, nil
 }
 
-// initialReadBuf is the read buffer's first size: enough for a record of a
-// max_fragment_length 512 connection (RFC 6066 §4) with any AEAD overhead,
-// and for the ServerHello.
+// initialReadBuf is the first size of a max_fragment_length connection's
+// own read buffer: enough for a record of a max_fragment_length 512
+// connection (RFC 6066 §4) with any AEAD overhead.
 const initialReadBuf = 1024
+
+// readBufSize holds any record the protocol allows, header included.
+const readBufSize = HeaderLen + MaxCiphertext
+
+// readBufPool holds read buffers of readBufSize that no connection is
+// using. A buffer is wiped before it goes back, so no plaintext of one
+// connection is ever in reach of another.
+var readBufPool = sync.Pool{New: func() any {
+	b := make([]byte, readBufSize)
+	return &b
+}}
+
+// ReleaseBuffers gives the read buffer back to a process-wide pool when it
+// holds no unconsumed transport bytes and no partial handshake message,
+// so an idle connection holds no buffer (the next read takes one again).
+// The caller promises it no longer uses the slice the last ReadMessage
+// returned. The write side needs no call: its buffer goes back after each
+// flush.
+func (c *Conn) ReleaseBuffers() {
+	in := &c.in
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.err == nil && (in.r != in.w || len(in.pending) > 0 || len(in.hs) > 0 && !in.hsDone) {
+		return // a record or a message is under way
+	}
+	in.hs, in.hsDone, in.pending = nil, false, nil
+	in.r, in.w = 0, 0
+	if in.box != nil {
+		clear(in.raw[:in.hw])
+		readBufPool.Put(in.box)
+		in.raw, in.box, in.hw = nil, nil, 0
+	}
+}
 
 // fill reads from the transport until raw holds at least n unconsumed bytes
 // (n <= HeaderLen+MaxCiphertext, and within the record limit readRecord
@@ -274,7 +314,12 @@ const initialReadBuf = 1024
 func (c *Conn) fill(n int) error {
 	in := &c.in
 	if in.raw == nil {
-		in.raw = make([]byte, initialReadBuf)
+		if in.maxFrag < MaxPlaintext {
+			in.raw = make([]byte, initialReadBuf)
+		} else {
+			in.box = readBufPool.Get().(*[]byte)
+			in.raw, in.hw = *in.box, 0
+		}
 	}
 	if in.w-in.r >= n {
 		return nil
@@ -296,11 +341,17 @@ func (c *Conn) fill(n int) error {
 		raw := make([]byte, size)
 		in.w = copy(raw, in.raw[in.r:in.w])
 		in.r = 0
+		if in.box != nil { // cannot happen: a pooled buffer holds any record
+			clear(in.raw[:in.hw])
+			readBufPool.Put(in.box)
+			in.box = nil
+		}
 		in.raw = raw
 	}
 	for stalls := 0; in.w-in.r < n; {
 		m, err := c.conn.Read(in.raw[in.w:])
 		in.w += m
+		in.hw = max(in.hw, in.w)
 		if in.w-in.r >= n {
 			return nil
 		}

@@ -7,7 +7,7 @@ import (
 
 // TestReadBufferSizedToMaxFragment: with max_fragment_length 512 the read
 // buffer never grows past its first size however much is read, and without
-// it the buffer grows on demand to the largest record (and once only).
+// it one pooled buffer of the largest record serves every read.
 func TestReadBufferSizedToMaxFragment(t *testing.T) {
 	s := suites[2]
 	data := bytes.Repeat([]byte("0123456789abcdef"), 64<<10/16) // 64 KiB
@@ -17,7 +17,7 @@ func TestReadBufferSizedToMaxFragment(t *testing.T) {
 		wantCap int
 	}{
 		{512, initialReadBuf},
-		{0, HeaderLen + MaxPlaintext + s.cipher(t, 1).Overhead()},
+		{0, readBufSize},
 	} {
 		in := sealed(t, s.cipher(t, 1), func(c *Conn) error {
 			c.SetMaxFragment(tc.maxFrag)
@@ -48,20 +48,99 @@ func TestReadBufferSizedToMaxFragment(t *testing.T) {
 	}
 }
 
-// TestReadBufferGrowsKeepingBytes: a record larger than the buffer arriving
-// in pieces, behind unconsumed bytes, is read whole after the buffer grows.
+// TestReadBufferGrowsKeepingBytes: under max_fragment_length a record
+// larger than the buffer arriving in pieces, behind unconsumed bytes, is
+// read whole after the buffer grows to the record limit.
 func TestReadBufferGrowsKeepingBytes(t *testing.T) {
 	small := rec(TypeHandshake, 0x0303, hsMsg(1, 100))
-	big := rec(TypeHandshake, 0x0303, hsMsg(2, 5000))
+	big := rec(TypeHandshake, 0x0303, hsMsg(2, 3000))
 	r, mc := reader(append(small, big...), 0x0303, nil, nil)
+	r.SetMaxFragment(4096)
 	mc.chunk = 700
-	for i, want := range [][]byte{hsMsg(1, 100), hsMsg(2, 5000)} {
+	for i, want := range [][]byte{hsMsg(1, 100), hsMsg(2, 3000)} {
 		typ, m, err := r.ReadMessage()
 		if err != nil || typ != TypeHandshake || !bytes.Equal(m, want) {
 			t.Fatalf("message %d: %v %v", i, typ, err)
 		}
 	}
-	if c := cap(r.in.raw); c != HeaderLen+MaxPlaintext {
-		t.Errorf("buffer %d bytes, want the plaintext record limit %d", c, HeaderLen+MaxPlaintext)
+	if c := cap(r.in.raw); c != HeaderLen+4096 {
+		t.Errorf("buffer %d bytes, want the plaintext record limit %d", c, HeaderLen+4096)
+	}
+}
+
+// TestReleaseBuffers: the pooled read buffer is given back, wiped, only
+// when nothing is pending (not inside a record, not between two messages
+// of one record, not inside a reassembled message), and reading resumes
+// afterwards; the out buffer is given back after every flush.
+func TestReleaseBuffers(t *testing.T) {
+	two := append(hsMsg(1, 10), hsMsg(2, 20)...)
+	split := hsMsg(3, 300)
+	var in []byte
+	in = append(in, rec(TypeHandshake, 0x0303, two)...)
+	in = append(in, rec(TypeHandshake, 0x0303, split[:100])...)
+	in = append(in, rec(TypeHandshake, 0x0303, split[100:])...)
+	in = append(in, rec(TypeHandshake, 0x0303, hsMsg(4, 40))...)
+	r, mc := reader(in, 0x0303, nil, nil)
+	mc.chunk = HeaderLen + len(two) // the first read ends with the first record
+
+	read := func(want []byte) {
+		t.Helper()
+		typ, m, err := r.ReadMessage()
+		if err != nil || typ != TypeHandshake || !bytes.Equal(m, want) {
+			t.Fatalf("read %v %x %v, want %x", typ, m, err, want)
+		}
+	}
+	read(hsMsg(1, 10))
+	r.ReleaseBuffers() // the second message of the record is pending
+	if r.in.raw == nil {
+		t.Fatal("buffer released with a message pending in it")
+	}
+	read(hsMsg(2, 20))
+	held := r.in.raw
+	r.ReleaseBuffers()
+	if r.in.raw != nil || r.in.box != nil {
+		t.Fatal("idle buffer not released")
+	}
+	if bytes.Contains(held[:cap(held)], hsMsg(2, 20)) {
+		t.Fatal("released buffer not wiped")
+	}
+	mc.chunk = HeaderLen + 100 // each read ends with the record it began
+	// The first half of message 3 is read into the reassembly buffer
+	// while the call waits for the rest; a timeout in between would leave
+	// it pending. Simulate the state: read half, check, then finish.
+	r.in.mu.Lock()
+	typ, data, err := r.readRecord()
+	if err != nil || typ != TypeHandshake {
+		t.Fatal(typ, err)
+	}
+	r.in.pending = data
+	if msg, err := r.in.nextHandshake(); msg != nil || err != nil {
+		t.Fatal("half a message returned", err)
+	}
+	r.in.mu.Unlock()
+	r.ReleaseBuffers()
+	if len(r.in.hs) != 100 {
+		t.Fatalf("partial message dropped by a release: %d bytes kept", len(r.in.hs))
+	}
+	read(split)
+	r.ReleaseBuffers()
+	read(hsMsg(4, 40))
+	r.ReleaseBuffers()
+	if r.in.raw != nil || r.in.hs != nil {
+		t.Fatal("buffers held after the last message")
+	}
+
+	w, _ := reader(nil, 0x0303, nil, nil)
+	if err := w.WriteRecords(TypeHandshake, hsMsg(1, 100)); err != nil {
+		t.Fatal(err)
+	}
+	if w.out.box == nil {
+		t.Fatal("no pooled out buffer while records wait")
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if w.out.buf != nil || w.out.box != nil {
+		t.Fatal("out buffer held after a flush")
 	}
 }

@@ -3,6 +3,7 @@ package record
 import (
 	"errors"
 	"slices"
+	"sync"
 )
 
 // outHalf is the write direction: the half-connection state plus the
@@ -10,8 +11,55 @@ import (
 type outHalf struct {
 	halfConn
 
-	buf   []byte  // sealed records waiting for Flush
+	// buf holds sealed records waiting for Flush. It is taken from a
+	// process-wide pool (box is its handle) when records are buffered and
+	// given back after each flush, so an idle connection holds no out
+	// buffer. It holds only what goes on the wire (ciphertext, or
+	// handshake messages before ChangeCipherSpec), so it needs no wipe.
+	buf   []byte
+	box   *[]byte
 	alert [2]byte // body of the alert being sent (no allocation per alert)
+}
+
+// Out buffer pools, by size: a small one serves a handshake flight, an
+// alert or a short write; a large one a Write of writeChunkRecords records.
+const smallOutBuf = 4 << 10
+
+var (
+	smallOutPool = sync.Pool{New: func() any {
+		b := make([]byte, 0, smallOutBuf)
+		return &b
+	}}
+	largeOutPool = sync.Pool{New: func() any {
+		b := make([]byte, 0, keepBuf)
+		return &b
+	}}
+)
+
+// takeBuf makes sure buf can take need more bytes, from a pooled buffer
+// when none is held.
+func (o *outHalf) takeBuf(need int) {
+	if o.box == nil && len(o.buf) == 0 {
+		if need <= smallOutBuf {
+			o.box = smallOutPool.Get().(*[]byte)
+		} else {
+			o.box = largeOutPool.Get().(*[]byte)
+		}
+		o.buf = (*o.box)[:0]
+	}
+	o.buf = slices.Grow(o.buf, need)
+}
+
+// releaseBuf gives the (flushed) out buffer back to its pool.
+func (o *outHalf) releaseBuf() {
+	if o.box != nil {
+		if cap(*o.box) == smallOutBuf {
+			smallOutPool.Put(o.box)
+		} else {
+			largeOutPool.Put(o.box)
+		}
+	}
+	o.buf, o.box = nil, nil
 }
 
 var (
@@ -29,7 +77,8 @@ var ccsBody = []byte{1}
 // records: it bounds the out buffer on a device however large the Write.
 const writeChunkRecords = 4
 
-// keepBuf is the largest out buffer kept between flushes.
+// keepBuf is the size of a large pooled out buffer: a Write's chunk of
+// records, plus one for TLS 1.0's 1/n-1 split.
 const keepBuf = (writeChunkRecords + 1) * (HeaderLen + MaxCiphertext)
 
 // writeError is a failure of the transport's write side. It is sticky, so it
@@ -101,7 +150,7 @@ func (c *Conn) writeRecordsLocked(typ ContentType, data []byte) error {
 		vers = 0x0301 // RFC 5246 Appendix E.1: the ClientHello record
 	}
 	nrec := (len(data) + o.maxFrag - 1) / o.maxFrag
-	o.buf = slices.Grow(o.buf, len(data)+nrec*(HeaderLen+overhead))
+	o.takeBuf(len(data) + nrec*(HeaderLen+overhead))
 	for len(data) > 0 {
 		if o.seqExhausted() {
 			o.err = errWriteSeqExhaust
@@ -178,11 +227,7 @@ func (c *Conn) flushLocked() error {
 		return nil
 	}
 	_, err := c.conn.Write(o.buf)
-	if cap(o.buf) > keepBuf {
-		o.buf = nil
-	} else {
-		o.buf = o.buf[:0]
-	}
+	o.releaseBuf()
 	if err != nil {
 		o.err = &writeError{err}
 		return o.err
