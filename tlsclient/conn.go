@@ -73,7 +73,7 @@ type Conn struct {
 	state        connState
 
 	readMu  sync.Mutex
-	pending []byte // application data not yet returned by Read
+	pending []byte // application data not yet returned by Read; aliases the record layer's buffer
 	readErr error  // sticky error of a post-handshake message refused
 
 	dlMu                        sync.Mutex
@@ -142,6 +142,7 @@ func (c *Conn) HandshakeContext(ctx context.Context) error {
 		return c.hsErr
 	}
 	c.hsErr = c.runHandshake(ctx)
+	c.rc.ReleaseBuffers() // an idle connection holds no record buffer
 	c.hsDone.Store(true)
 	return c.hsErr
 }
@@ -175,6 +176,7 @@ func (c *Conn) runHandshake(ctx context.Context) (err error) {
 		return errors.New("tlsclient: nil Config")
 	}
 	hs := &clientHandshakeState{c: c, ctx: opCtx, config: c.config, serverName: c.serverName}
+	defer hs.releaseRaw()
 	if err := hs.handshake(); err != nil {
 		return err
 	}
@@ -227,9 +229,13 @@ func (c *Conn) Read(b []byte) (int, error) {
 				continue // the record layer bounds a run of empty records
 			}
 			if len(msg) <= len(b) {
-				return copy(b, msg), nil
+				n := copy(b, msg)
+				c.rc.ReleaseBuffers()
+				return n, nil
 			}
-			c.pending = append(c.pending[:0], msg...)
+			// Only Read reads after the handshake (under readMu), so
+			// msg stays valid until pending is used up.
+			c.pending = msg
 		case record.TypeHandshake:
 			c.readErr = c.handlePostHandshake(msg)
 		default:
@@ -240,6 +246,10 @@ func (c *Conn) Read(b []byte) (int, error) {
 	}
 	n := copy(b, c.pending)
 	c.pending = c.pending[n:]
+	if len(c.pending) == 0 {
+		c.pending = nil
+		c.rc.ReleaseBuffers()
+	}
 	return n, nil
 }
 
@@ -405,15 +415,22 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 		}
 		serverName = host
 	}
-	if _, err := cfg.startRequest(verifyName(serverName)); err != nil {
+	req, err := cfg.startRequest(verifyName(serverName))
+	if err != nil {
 		return nil, err
 	}
 
-	startCh := make(chan startResult, 1)
-	go func() {
-		p, err := cfg.start(ctx, serverName)
-		startCh <- startResult{p, err}
-	}()
+	// A cached Start answer needs no goroutine: the handshake reads the
+	// cache itself (a goroutine per dial costs the device more CPU, in
+	// scheduler wake-ups, than the cache look-up).
+	var startCh chan startResult
+	if cfg.startCache().get(req, cfg.now()) == nil {
+		startCh = make(chan startResult, 1)
+		go func() {
+			p, err := cfg.start(ctx, serverName)
+			startCh <- startResult{p, err}
+		}()
+	}
 
 	nd := d.NetDialer
 	if nd == nil {
@@ -424,7 +441,9 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 		return nil, err
 	}
 	c := newConn(raw, cfg, serverName)
-	c.pendingStart = startCh
+	if startCh != nil {
+		c.pendingStart = startCh
+	}
 	if err := c.HandshakeContext(ctx); err != nil {
 		raw.Close()
 		return nil, err

@@ -46,6 +46,7 @@ type clientHandshakeState struct {
 	// ClientHello through ServerHelloDone (the offloader's Auth input).
 	transcript handshake.Transcript
 	raw        []byte
+	rawBox     *[]byte // raw's pool handle (footprint.go)
 
 	// Set by readServerFlight.
 	chain         [][]byte // DER as presented, leaf first; parsed only on demand
@@ -392,6 +393,7 @@ func (hs *clientHandshakeState) offload() error {
 		}
 	}
 	hs.verifiedChain = results[0].Auth.VerifiedChain
+	hs.shareVerifiedChain() // footprint.go
 	hs.ckeBody = results[1].KeyGen.ClientKeyExchange
 	hs.master = results[2].Key.MasterSecret
 	hs.keyBlock = results[2].Key.KeyBlock
@@ -563,7 +565,8 @@ func (hs *clientHandshakeState) readFinished() error {
 // readHandshake returns the next handshake message, which must be of one
 // of the types want; anything else is answered with unexpected_message. A
 // HelloRequest is ignored during the handshake (RFC 5246 §7.4.1.1). The
-// message is the caller's.
+// message aliases the record layer's buffer: it is valid until the next
+// read (every handshake parser copies what it keeps).
 func (hs *clientHandshakeState) readHandshake(want ...uint8) ([]byte, error) {
 	for {
 		typ, msg, err := hs.c.rc.ReadMessage()
@@ -583,13 +586,13 @@ func (hs *clientHandshakeState) readHandshake(want ...uint8) ([]byte, error) {
 			}
 			return nil, hs.fail(record.AlertUnexpectedMessage, "unexpected "+got+", want "+messageName(want[0]), nil)
 		}
-		return append([]byte(nil), msg...), nil
+		return msg, nil
 	}
 }
 
 func (hs *clientHandshakeState) writeTranscript(msg []byte) {
 	hs.transcript.Write(msg)
-	hs.raw = append(hs.raw, msg...)
+	hs.appendRaw(msg) // footprint.go
 }
 
 // fail sends alert (best effort) and returns the error for it.
