@@ -161,8 +161,9 @@ func (c *Config) sessionTTL() time.Duration {
 }
 
 // sessionKey is the cache key of a handshake: the server name, then a
-// digest of the versions, the parameters the ClientHello offers (the
-// Config's lists intersected with the offloader's Start answer), the ALPN
+// digest of the parameters the ClientHello offers (versions, suites, groups
+// and signature algorithms: the Config's lists intersected with the
+// offloader's Start answer), the ALPN
 // list and the max_fragment_length setting. Any change to one of them
 // makes a new key, so the old session is never offered under the new
 // policy.
@@ -177,8 +178,7 @@ func (hs *clientHandshakeState) sessionKey() string {
 			h.Write(b[:])
 		}
 	}
-	versions, _ := hs.config.versions()
-	put16s(versions)
+	put16s(hs.params.versions)
 	put16s(hs.params.suites)
 	put16s(hs.params.groups)
 	put16s(hs.params.sigAlgs)

@@ -53,6 +53,7 @@ func TestSessionKey(t *testing.T) {
 		"sig algs": func(c *Config) { c.SignatureAlgorithms = []uint16{handshake.SigRSAPKCS1SHA256} },
 		"alpn":     func(c *Config) { c.NextProtos = []string{"h2"} },
 		"mfl":      func(c *Config) { c.MaxFragmentLength = 512 },
+		"versions": func(c *Config) { c.MinVersion = handshake.VersionTLS11 },
 		"start answer": func(c *Config) {
 			c.Offloader = &narrowStart{suites: []uint16{scriptSuite, handshake.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384}}
 		},
