@@ -101,6 +101,9 @@ type Verifier struct {
 	// MinRSABits is the smallest RSA key accepted in the chain (leaf and
 	// intermediates); 0 means 2048.
 	MinRSABits int
+	// Cache, if not nil, remembers accepted chains (cache.go says exactly
+	// what is kept and for how long); nil verifies every chain afresh.
+	Cache *VerifyCache
 }
 
 // Verify parses chain (DER, leaf first, as in a Certificate message),

@@ -62,6 +62,16 @@ func (v *Verifier) verify(chain [][]byte, serverName string) ([]*x509.Certificat
 		return nil, &Error{Reason: ReasonMalformed,
 			Detail: fmt.Sprintf("%d certificates, at most %d accepted", len(chain), MaxChainLen)}
 	}
+	now := v.now()
+	var key cacheKey
+	cacheable := false
+	if v.Cache != nil {
+		if key, cacheable = v.cacheKey(chain, serverName); cacheable {
+			if verified := v.Cache.get(key, chain, now); verified != nil {
+				return verified, nil
+			}
+		}
+	}
 	certs := make([]*x509.Certificate, 0, len(chain))
 	for i, der := range chain {
 		c, err := x509.ParseCertificate(der)
@@ -99,7 +109,6 @@ func (v *Verifier) verify(chain [][]byte, serverName string) ([]*x509.Certificat
 	}
 
 	// Validity periods, before x509 so the reason says which bound failed.
-	now := v.now()
 	for _, i := range checked {
 		if r, d := validity(certs[i], now); r != ReasonNone {
 			return refuse(r, describe(i, certs[i])+": "+d, nil)
@@ -129,6 +138,9 @@ func (v *Verifier) verify(chain [][]byte, serverName string) ([]*x509.Certificat
 	}
 	if err := leaf.VerifyHostname(serverName); err != nil {
 		return refuse(ReasonNameMismatch, validNames(leaf), err)
+	}
+	if cacheable {
+		v.Cache.put(key, chain, certs, chains[0], now)
 	}
 	return chains[0], nil
 }

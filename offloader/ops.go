@@ -498,6 +498,9 @@ func (s *Server) verifyChain(dev *Device, chain [][]byte, serverName string) ([]
 		}
 	}
 	v := certs.Verifier{Roots: roots, Time: s.cfg.Time}
+	if dev.Roots != nil { // a fixed pool: its pointer keys the cache
+		v.Cache = s.verified
+	}
 	verified, err := v.Verify(chain, serverName)
 	if err != nil {
 		var ce *certs.Error

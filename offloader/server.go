@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/tlsoffload/tlsoffload/certs"
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
 )
 
@@ -65,6 +66,13 @@ type Config struct {
 	StartTTL time.Duration
 	Rand     io.Reader        // nil: crypto/rand
 	Time     func() time.Time // nil: time.Now
+	// VerifyCacheSize bounds the server chains remembered as verified
+	// (certs.VerifyCache: public data only, keyed by the exact chain, the
+	// device's root pool, the name, used only within every certificate's
+	// validity) so a server seen again is not path-validated again; 0:
+	// certs.DefaultVerifyCacheSize, negative: no cache. Devices with the
+	// system roots (Roots nil) are always verified afresh.
+	VerifyCacheSize int
 }
 
 // Server is the offloader. Serve and ServeConn may be called from many
@@ -83,6 +91,7 @@ type Server struct {
 	log       *slog.Logger
 	m         *metrics
 	tokenAEAD cipher.AEAD
+	verified  *certs.VerifyCache // nil: none
 	sem       chan struct{}
 	ctx       context.Context // canceled by Close
 	cancel    context.CancelFunc
@@ -169,6 +178,7 @@ func New(cfg Config) (*Server, error) {
 		log:       cfg.Logger,
 		m:         m,
 		tokenAEAD: aead,
+		verified:  certs.NewVerifyCache(cfg.VerifyCacheSize),
 		sem:       make(chan struct{}, cfg.MaxInFlight),
 		ctx:       ctx,
 		cancel:    cancel,

@@ -1,0 +1,191 @@
+package certs
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/binary"
+	"slices"
+	"sync"
+	"time"
+)
+
+// VerifyCache remembers chains a Verifier accepted, so a server seen again
+// is not parsed and path-validated again (two RSA or ECDSA signature checks
+// and the parsing of every certificate, the largest share of an offloaded
+// handshake's CPU after the key exchange).
+//
+// What is cached is a success only, keyed exactly by everything the answer
+// depends on:
+//   - the chain as presented: every certificate's DER, compared byte for
+//     byte on a hit (the SHA-256 of the chain only picks the slot);
+//   - the root pool, by identity (the *x509.CertPool pointer): a pool must
+//     not be modified after it is first used with a cache, and its
+//     constraint functions (AddCertWithConstraint), if any, must give the
+//     same answer for the same chain every time;
+//   - the server name, byte for byte;
+//   - MinRSABits.
+//
+// Time is the one input that changes: an entry is used only while the
+// verification time lies within every certificate's validity period, of
+// the chain as presented and of the verified chain (its root included),
+// that is from the latest NotBefore to the earliest NotAfter. Inside that
+// window every check Verify makes (weak keys and signatures, key usages,
+// validity, the path to the root, the name) gives the answer it gave when
+// the entry was made; outside it the chain is verified afresh. Refusals are
+// never cached, so a failure always comes from a full verification, and a
+// hostile server cannot fill the cache with chains no root vouches for.
+//
+// The cache holds at most max entries of public data (certificates), each
+// chain at most MaxCachedChainBytes of DER; when full, an arbitrary entry
+// (expired ones first) gives way. The verified chain returned on a hit
+// shares its *x509.Certificate values with other callers: they are
+// read-only. Revocation is not checked by Verify, so caching changes
+// nothing there.
+//
+// A VerifyCache is safe for concurrent use.
+type VerifyCache struct {
+	max int
+
+	mu      sync.Mutex
+	entries map[cacheKey]*cacheEntry
+	hits    uint64 // for tests
+}
+
+// MaxCachedChainBytes bounds the DER of one cached chain; a larger chain
+// is verified every time.
+const MaxCachedChainBytes = 32 << 10
+
+// DefaultVerifyCacheSize is the number of chains NewVerifyCache keeps when
+// asked for 0.
+const DefaultVerifyCacheSize = 512
+
+type cacheKey struct {
+	chain      [sha256.Size]byte
+	roots      *x509.CertPool
+	name       string
+	minRSABits int
+}
+
+type cacheEntry struct {
+	chain     [][]byte // as presented, for the exact comparison
+	verified  []*x509.Certificate
+	notBefore time.Time // latest NotBefore of every certificate involved
+	notAfter  time.Time // earliest NotAfter
+}
+
+// NewVerifyCache returns a cache of at most max chains (0:
+// DefaultVerifyCacheSize). A negative max gives nil, which caches nothing.
+func NewVerifyCache(max int) *VerifyCache {
+	if max < 0 {
+		return nil
+	}
+	if max == 0 {
+		max = DefaultVerifyCacheSize
+	}
+	return &VerifyCache{max: max, entries: make(map[cacheKey]*cacheEntry)}
+}
+
+// Len returns the number of chains held.
+func (c *VerifyCache) Len() int {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
+}
+
+// chainKey hashes the chain with each certificate's length, so two chains
+// that split the same bytes differently never share a slot. ok is false for
+// a chain too large to cache.
+func (v *Verifier) cacheKey(chain [][]byte, serverName string) (k cacheKey, ok bool) {
+	total := 0
+	for _, der := range chain {
+		total += len(der)
+	}
+	if total > MaxCachedChainBytes {
+		return k, false
+	}
+	h := sha256.New()
+	var n [4]byte
+	for _, der := range chain {
+		binary.BigEndian.PutUint32(n[:], uint32(len(der)))
+		h.Write(n[:])
+		h.Write(der)
+	}
+	h.Sum(k.chain[:0])
+	k.roots = v.Roots
+	k.name = serverName
+	k.minRSABits = v.minRSABits()
+	return k, true
+}
+
+// get returns a copy of the verified chain of an entry for k whose chain is
+// chain and whose window holds now.
+func (c *VerifyCache) get(k cacheKey, chain [][]byte, now time.Time) []*x509.Certificate {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[k]
+	if !ok {
+		return nil
+	}
+	if now.After(e.notAfter) {
+		delete(c.entries, k)
+		return nil
+	}
+	if now.Before(e.notBefore) || !slices.EqualFunc(e.chain, chain, bytes.Equal) {
+		return nil
+	}
+	c.hits++
+	return slices.Clone(e.verified)
+}
+
+// put remembers that chain verified as verified at now.
+func (c *VerifyCache) put(k cacheKey, chain [][]byte, presented, verified []*x509.Certificate, now time.Time) {
+	e := &cacheEntry{verified: slices.Clone(verified)}
+	first := true
+	for _, cs := range [][]*x509.Certificate{presented, verified} {
+		for _, cert := range cs {
+			if first || cert.NotBefore.After(e.notBefore) {
+				e.notBefore = cert.NotBefore
+			}
+			if first || cert.NotAfter.Before(e.notAfter) {
+				e.notAfter = cert.NotAfter
+			}
+			first = false
+		}
+	}
+	if first || now.Before(e.notBefore) || now.After(e.notAfter) {
+		// A certificate sent along that is not valid now: correct to
+		// accept, but no window to cache it in.
+		return
+	}
+	e.chain = make([][]byte, len(chain))
+	for i, der := range chain {
+		e.chain[i] = bytes.Clone(der)
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.entries[k]; !ok && len(c.entries) >= c.max {
+		c.evict(now)
+	}
+	c.entries[k] = e
+}
+
+// evict removes the expired entries, or one arbitrary entry if none is.
+func (c *VerifyCache) evict(now time.Time) {
+	for k, e := range c.entries {
+		if now.After(e.notAfter) {
+			delete(c.entries, k)
+		}
+	}
+	if len(c.entries) < c.max {
+		return
+	}
+	for k := range c.entries {
+		delete(c.entries, k)
+		return
+	}
+}
