@@ -113,18 +113,30 @@ func (s *matrixSuite) deviceSupports() bool { return handshake.SuiteByID(s.id) !
 
 func (s *matrixSuite) at(v *matrixVersion) bool { return !s.tls12 || v.id == tls.VersionTLS12 }
 
+// matrixCurves are the ECDHE groups, named as each peer reports them.
+var matrixCurves = []struct {
+	name   string // in the matrix's lines and nginx's $ssl_curve
+	id     uint16
+	gnutls string // in gnutls-serv's description of the session
+}{
+	{"X25519", handshake.GroupX25519, "ECDHE-X25519"},
+	{"prime256v1", handshake.GroupP256, "ECDHE-SECP256R1"},
+	{"secp384r1", handshake.GroupP384, "ECDHE-SECP384R1"},
+}
+
 // matrixKey is one server certificate key.
 type matrixKey struct {
-	name string
-	key  testpki.KeyType
-	kind certKind
+	name  string
+	key   testpki.KeyType
+	kind  certKind
+	curve uint16 // an ECDSA key's group
 }
 
 var matrixKeys = []matrixKey{
-	{"rsa2048", testpki.RSA2048, certRSA},
-	{"rsa4096", testpki.RSA4096, certRSA},
-	{"p256", testpki.ECDSAP256, certECDSA},
-	{"p384", testpki.ECDSAP384, certECDSA},
+	{"rsa2048", testpki.RSA2048, certRSA, 0},
+	{"rsa4096", testpki.RSA4096, certRSA, 0},
+	{"p256", testpki.ECDSAP256, certECDSA, handshake.GroupP256},
+	{"p384", testpki.ECDSAP384, certECDSA, handshake.GroupP384},
 }
 
 var matrixPeers = []*matrixPeer{opensslPeer, gnutlsPeer, nginxPeer}
@@ -406,6 +418,48 @@ func (e *matrixEnv) fullCell(p *matrixPeer, v *matrixVersion, k matrixKey, s *ma
 		}}
 }
 
+// curveCell is a full handshake offering one ECDHE group: the client and,
+// where the peer says, the server agree on it.
+func (e *matrixEnv) curveCell(p *matrixPeer, v *matrixVersion, k matrixKey, s *matrixSuite, ci int) *matrixCell {
+	c := matrixCurves[ci]
+	return &matrixCell{peer: p.name, version: v.name, suite: s.openssl, key: k.name, mode: "group-" + c.name,
+		run: func(t *testing.T, srv *peerServer) error {
+			cfg := e.config(v, s)
+			cfg.Groups = []uint16{c.id}
+			// An ECDSA certificate's own curve must be among the groups
+			// offered (RFC 4492 §5.1, kept by RFC 8422 for TLS 1.2):
+			// OpenSSL, and so nginx, refuse the handshake otherwise. It
+			// goes second, so the server still picks c.
+			if k.curve != 0 && k.curve != c.id {
+				cfg.Groups = append(cfg.Groups, k.curve)
+			}
+			ex, err := fetchPaths(cfg, srv.addr, p.paths)
+			if err != nil {
+				return err
+			}
+			if err := checkFull(p, v, s, ex, false); err != nil {
+				return err
+			}
+			if uint16(ex.state.CurveID) != c.id {
+				return fmt.Errorf("client state: group %d, want %d", ex.state.CurveID, c.id)
+			}
+			page := string(ex.bodies[len(ex.bodies)-1])
+			switch p {
+			case nginxPeer:
+				if f := strings.Split(strings.TrimSpace(page), "|"); f[len(f)-1] != c.name {
+					return fmt.Errorf("nginx reports group %q, want %s", f[len(f)-1], c.name)
+				}
+			case gnutlsPeer:
+				if !strings.Contains(page, "("+c.gnutls+")") {
+					return fmt.Errorf("gnutls does not report %s", c.gnutls)
+				}
+			}
+			// s_server -www names the groups both sides support, not the
+			// one chosen: the client's state is the witness there.
+			return nil
+		}}
+}
+
 // resumeCell is a full handshake, then a second connection that resumes
 // its session (by id or ticket, as the server allows) with no offloader
 // call, and the server agrees it resumed.
@@ -584,6 +638,15 @@ func (e *matrixEnv) matrixGroups(t *testing.T) []*matrixGroup {
 					opts: leafOpts(v, k.key, testpki.Good, suites, resumeDefault)}
 				for _, s := range suites {
 					g.cells = append(g.cells, e.fullCell(p, v, k, s))
+				}
+				// Each ECDHE group, with the key's first ECDHE suite.
+				for _, s := range suites {
+					if strings.HasPrefix(s.openssl, "ECDHE") {
+						for ci := range matrixCurves {
+							g.cells = append(g.cells, e.curveCell(p, v, k, s, ci))
+						}
+						break
+					}
 				}
 				if p == nginxPeer {
 					g.cells = append(g.cells, e.ocurlCell(v, k, rootFile))

@@ -289,7 +289,7 @@ var nginxPeer = &matrixPeer{
 	},
 	report: func(page string) (string, string, bool, error) {
 		f := strings.Split(strings.TrimSpace(page), "|")
-		if len(f) != 5 {
+		if len(f) != 6 {
 			return "", "", false, fmt.Errorf("nginx /info: %q", page)
 		}
 		return f[0], f[1], f[2] == "r", nil
@@ -361,7 +361,7 @@ http {
     }
     location = /info {
       default_type text/plain;
-      return 200 "$ssl_protocol|$ssl_cipher|$ssl_session_reused|$ssl_client_verify|$ssl_client_s_dn\n";
+      return 200 "$ssl_protocol|$ssl_cipher|$ssl_session_reused|$ssl_client_verify|$ssl_client_s_dn|$ssl_curve\n";
     }
   }
 }
