@@ -1,17 +1,40 @@
 package integration
 
 // The real-peer matrix (issue 3, item 9): OpenSSL s_server, gnutls-serv and
-// nginx, across every version and suite the device supports and the peer
-// does, with RSA-2048, RSA-4096, ECDSA P-256 and P-384 certificates; session
-// resumption by id and by ticket; bad certificates refused with the right
-// reason; ocurl against nginx. TestMatrix prints one line per cell and a
-// total on stdout (go test -v -run TestMatrix ./integration/ shows them).
+// nginx, across TLS 1.0, 1.1 and 1.2 and every suite the device supports
+// and the peer does, with RSA-2048, RSA-4096, ECDSA P-256 and P-384
+// certificates; each ECDHE group; session resumption by id and by ticket
+// (no offloader call, counted by the client and by the offloader's own
+// metrics); client certificates held by the offloader, against each peer
+// requiring one; bad certificates refused with the right reason; ocurl
+// against nginx, file compared byte for byte. TestMatrix prints one line
+// per cell and a total on stdout (go test -v -run TestMatrix ./integration/
+// shows them; .ci/run does).
 //
 // Each cell is a row of a table: a (peer, version, key) group starts one
 // server process with every suite of that key and version enabled, and each
 // cell narrows the client's ClientHello to one suite, so a group costs one
 // process however many suites it holds. Groups run in parallel; the cells of
-// a group run in order (s_server serves one connection at a time).
+// a group run in order (s_server serves one connection at a time). Every
+// cell checks both sides: the client's ConnectionState and the server's own
+// report of version, suite, resumption and client certificate.
+//
+// What the peers would not do, or do differently (each handled here):
+//   - OpenSSL 3 (s_server, nginx) refuses TLS 1.0/1.1, SHA-1 signed and
+//     RSA-1024 certificates at its default security level: the servers run
+//     at @SECLEVEL=0.
+//   - OpenSSL refuses an ECDHE-ECDSA handshake when the certificate's curve
+//     is not among the client's groups (RFC 4492 §5.1): the group cells
+//     offer it second. gnutls does not insist.
+//   - s_server -www names, in "New, TLSv1.0, Cipher is X", the version that
+//     introduced the suite, not the negotiated one (read from the session's
+//     "Protocol :" line); it does not name the ECDHE group chosen.
+//   - gnutls-serv reports resumption only in its log, requests a client
+//     certificate unless told not to (--disable-client-cert), and cannot
+//     report a port the kernel chose (it is polled on a free one).
+//   - nginx with ssl_verify_client on completes the handshake without a
+//     client certificate and answers 400, where the others send an alert.
+//   - No peer refused any suite of the table at any version it allows.
 
 import (
 	"bufio"

@@ -60,7 +60,8 @@ type matrixPeer struct {
 	// report reads the server's own account of a connection from the page:
 	// the version and suite in the peer's names and whether it resumed.
 	report func(page string) (version, suite string, reused bool, err error)
-	// would is why the peer will not do a suite at a version, or "".
+	// would is why the peer will not do a suite at a version, or "" (no
+	// peer refuses one today; see matrix_test.go).
 	would func(s *matrixSuite, v *matrixVersion) string
 }
 
