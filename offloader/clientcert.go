@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/x509"
 	"errors"
@@ -34,13 +35,12 @@ import (
 // ClientKeyExchange, all of which the offloader parsed or built itself. It
 // signs nothing else, and only after Auth verified the server.
 //
-// TODO(versions): TLS 1.0 and 1.1 (RFC 4346 §7.4.8) have no algorithm
-// field and no supported_signature_algorithms in the request: RSA signs the
-// MD5 || SHA-1 digest of the messages with PKCS #1 v1.5 (crypto.MD5SHA1),
-// ECDSA signs their SHA-1 digest (RFC 4492 §5.8). When Auth accepts those
-// versions, chooseClientAuth picks by certificate type alone for them, the
-// running hash becomes MD5+SHA-1 or SHA-1, and certificateVerify drops the
-// algorithm field: the hooks are marked "TODO(versions)" below.
+// TLS 1.0 and 1.1 (RFC 2246 and RFC 4346 §7.4.8) have no algorithm field
+// and no supported_signature_algorithms in the request: the certificate
+// type (and the authorities) alone decide; RSA signs the MD5 || SHA-1
+// digest of the messages with PKCS #1 v1.5 without DigestInfo
+// (crypto.MD5SHA1), ECDSA their SHA-1 digest (RFC 4492 §5.8), whatever the
+// curve; the CertificateVerify carries the signature alone.
 
 // Certificate types of a CertificateRequest (RFC 5246 §7.4.4, RFC 8422 §5.5).
 const (
@@ -146,8 +146,34 @@ var emptyCertificate = []byte{handshake.TypeCertificate, 0, 0, 3, 0, 0, 0}
 type clientAuthState struct {
 	mode       clientAuthMode
 	certDigest [32]byte  // SHA-256 of the chosen Certificate message (mode ≠ none)
-	sigScheme  uint16    // mode cert
+	sigScheme  uint16    // mode cert, TLS 1.2; 0 before (no algorithm field)
+	certType   uint8     // mode cert: certTypeRSASign or certTypeECDSASign
 	sigHash    hash.Hash // mode cert, until KeyGen signs: transcript through the client Certificate
+}
+
+// newSigHash returns a fresh CertificateVerify hash for st's version: the
+// scheme's hash in TLS 1.2; before, MD5 || SHA-1 for RSA and SHA-1 for
+// ECDSA. Nil for a combination that cannot be (a token that lies).
+func newSigHash(st *hsState, certType uint8, scheme uint16) hash.Hash {
+	if certType != certTypeRSASign && certType != certTypeECDSASign {
+		return nil
+	}
+	if st.version >= handshake.VersionTLS12 {
+		i := sigSchemeIndex(scheme)
+		if i < 0 || (certType == certTypeRSASign) == (sigSchemes[i].kind == sigECDSA) {
+			return nil
+		}
+		return sigSchemes[i].hash.New()
+	}
+	switch {
+	case scheme != 0 || st.suite == nil:
+		return nil
+	case certType == certTypeRSASign:
+		return handshake.TranscriptHash(st.suite, st.version) // MD5 || SHA-1 below TLS 1.2
+	case certType == certTypeECDSASign:
+		return sha1.New()
+	}
+	return nil
 }
 
 // chooseClientAuth answers a CertificateRequest for the device: it picks
@@ -155,18 +181,17 @@ type clientAuthState struct {
 // starts the CertificateVerify hash over transcript || Certificate.
 // transcript is ClientHello … ServerHelloDone as Auth parsed it.
 func chooseClientAuth(dev *Device, cr *handshake.CertificateRequest, transcript []byte, st *hsState) {
-	// TODO(versions): below TLS 1.2, pick by certificate type only.
 	cc := dev.cc
-	scheme, ok := pickScheme(cc, cr)
+	scheme, ok := pickScheme(cc, cr, st.version)
 	if !ok {
 		st.clientAuth = clientAuthState{mode: clientAuthEmpty, certDigest: sha256.Sum256(emptyCertificate)}
 		st.transcript.Write(emptyCertificate)
 		return
 	}
-	h := sigSchemes[sigSchemeIndex(scheme)].hash.New()
+	h := newSigHash(st, cc.certType, scheme)
 	h.Write(transcript)
 	h.Write(cc.msg)
-	st.clientAuth = clientAuthState{mode: clientAuthCert, certDigest: cc.digest, sigScheme: scheme, sigHash: h}
+	st.clientAuth = clientAuthState{mode: clientAuthCert, certDigest: cc.digest, sigScheme: scheme, certType: cc.certType, sigHash: h}
 	st.transcript.Write(cc.msg)
 }
 
@@ -174,7 +199,8 @@ func chooseClientAuth(dev *Device, cr *handshake.CertificateRequest, transcript 
 // server lists them in its order of preference, RFC 5246 §7.4.4) that the
 // device's key can make, if the request takes the key's certificate type
 // and, when it names authorities, the chain has an issuer among them.
-func pickScheme(cc *clientCert, cr *handshake.CertificateRequest) (uint16, bool) {
+// Before TLS 1.2 there is no algorithm to pick: it returns 0 and true.
+func pickScheme(cc *clientCert, cr *handshake.CertificateRequest, version uint16) (uint16, bool) {
 	if cc == nil || !slices.Contains(cr.CertificateTypes, cc.certType) {
 		return 0, false
 	}
@@ -182,6 +208,9 @@ func pickScheme(cc *clientCert, cr *handshake.CertificateRequest) (uint16, bool)
 		return slices.ContainsFunc(cr.CertificateAuthorities, func(dn []byte) bool { return bytes.Equal(dn, iss) })
 	}) {
 		return 0, false
+	}
+	if version < handshake.VersionTLS12 {
+		return 0, true
 	}
 	for _, id := range cr.SignatureAlgorithms {
 		if keyCanSign(cc, id) {
@@ -232,15 +261,14 @@ func (s *Server) answerClientAuth(dev *Device, st *hsState, cke []byte, resp *wi
 		return opErr(wire.StatusInternal, "no transcript to sign")
 	}
 	ca.sigHash.Write((&handshake.ClientKeyExchange{Body: cke}).Marshal())
-	sig, err := signDigest(s, cc.key, ca.sigScheme, ca.sigHash.Sum(nil))
+	sig, err := signDigest(s, cc.key, st.version, ca.certType, ca.sigScheme, ca.sigHash.Sum(nil))
 	ca.sigHash = nil
 	if err != nil {
 		// The key may be remote (an HSM): say which device, never the bytes.
 		s.log.Error("offloader: client certificate signature", "device", dev.ID, "err", err)
 		return opErr(wire.StatusInternal, "client certificate signature failed")
 	}
-	// TODO(versions): below TLS 1.2 the message has no algorithm field.
-	cv := (&handshake.CertificateVerify{SignatureAlgorithm: ca.sigScheme, Signature: sig}).Marshal()
+	cv := (&handshake.CertificateVerify{SignatureAlgorithm: ca.sigScheme, Signature: sig}).MarshalVersion(st.version)
 	if len(cv) > wire.MaxCertificateVerify {
 		return opErr(wire.StatusInternal, "CertificateVerify too long")
 	}
@@ -249,10 +277,18 @@ func (s *Server) answerClientAuth(dev *Device, st *hsState, cke []byte, resp *wi
 	return nil
 }
 
-// signDigest signs a digest made with the scheme's hash (RFC 5246 §4.7;
+// signDigest signs a digest made with newSigHash's hash (RFC 5246 §4.7;
 // RSA-PSS as RFC 8446 §4.2.3 defines rsa_pss_rsae_*: MGF1 with the same
-// hash, salt as long as the hash).
-func signDigest(s *Server, key crypto.Signer, scheme uint16, digest []byte) ([]byte, error) {
+// hash, salt as long as the hash). Before TLS 1.2: RSA PKCS #1 v1.5 over
+// the bare MD5 || SHA-1 digest, ECDSA over SHA-1.
+func signDigest(s *Server, key crypto.Signer, version uint16, certType uint8, scheme uint16, digest []byte) ([]byte, error) {
+	if version < handshake.VersionTLS12 {
+		var opts crypto.SignerOpts = crypto.SHA1
+		if certType == certTypeRSASign {
+			opts = crypto.MD5SHA1
+		}
+		return key.Sign(s.rand(), digest, opts)
+	}
 	i := sigSchemeIndex(scheme)
 	if i < 0 {
 		return nil, errors.New("offloader: unknown signature algorithm")

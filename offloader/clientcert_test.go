@@ -6,14 +6,17 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/md5"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha1"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -533,4 +536,61 @@ func FuzzTokenStateClientAuth(f *testing.F) {
 			t.Fatalf("state does not round-trip: %v\n%x\n%x", err, once, twice)
 		}
 	})
+}
+
+// TLS 1.0 and 1.1: the request names no algorithms; the CertificateVerify
+// carries the signature alone, RSA PKCS #1 v1.5 over MD5 || SHA-1 without
+// DigestInfo, ECDSA over SHA-1, whatever the curve. Pipelined and through
+// the sequential mode's tokens.
+func TestLegacyClientCertificate(t *testing.T) {
+	srvLeaf := testLeaf(t, testpki.RSA2048, testpki.Good)
+	for _, v := range []uint16{handshake.VersionTLS10, handshake.VersionTLS11} {
+		for _, kt := range []testpki.KeyType{testpki.RSA2048, testpki.ECDSAP256, testpki.ECDSAP384} {
+			for _, sequential := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%#04x/key %d/sequential=%v", v, kt, sequential), func(t *testing.T) {
+					cl := clientLeaf(t, kt)
+					fx := newFixture(t, nil)
+					if err := fx.reg.Add(Device{ID: testDevice, PSK: testPSK, Roots: testPKI(t).Roots, AllowedNames: []string{"*.example.com"},
+						MinVersion: handshake.VersionTLS10, ClientCertificate: cl.Chain, ClientKey: cl.Key}); err != nil {
+						t.Fatal(err)
+					}
+					tr := legacySynth{version: v, suite: handshake.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, leaf: srvLeaf}.transcript(t)
+					var kg *wire.KeyGenResponse
+					if sequential {
+						hs := [16]byte{byte(v), byte(kt)}
+						ctx := context.Background()
+						r1 := fx.srv.Do(ctx, testDevice, &wire.Flight{HandshakeID: hs, Requests: []wire.Request{authReq(testHost, tr)}})
+						checkOK(t, r1)
+						r2 := fx.srv.Do(ctx, testDevice, &wire.Flight{HandshakeID: hs, Token: r1.Token, Requests: []wire.Request{keyGenReq()}})
+						checkOK(t, r2)
+						kg = r2.Results[0].KeyGen
+					} else {
+						resp := fx.srv.Do(context.Background(), testDevice, pipelined(tr))
+						checkOK(t, resp)
+						kg = resp.Results[1].KeyGen
+					}
+					if !bytes.Equal(kg.ClientCertificate, (&handshake.Certificate{Certificates: cl.Chain}).Marshal()) {
+						t.Fatal("not the device's Certificate message")
+					}
+					var cv handshake.CertificateVerify
+					if err := cv.UnmarshalVersion(kg.CertificateVerify, v); err != nil {
+						t.Fatalf("CertificateVerify in the %#04x form: %v", v, err)
+					}
+					signed := slices.Concat(tr, kg.ClientCertificate, (&handshake.ClientKeyExchange{Body: kg.ClientKeyExchange}).Marshal())
+					switch pub := cl.Cert.PublicKey.(type) {
+					case *rsa.PublicKey:
+						m, s := md5.Sum(signed), sha1.Sum(signed)
+						if err := rsa.VerifyPKCS1v15(pub, crypto.MD5SHA1, slices.Concat(m[:], s[:]), cv.Signature); err != nil {
+							t.Fatalf("RSA MD5+SHA-1 signature: %v", err)
+						}
+					case *ecdsa.PublicKey:
+						s := sha1.Sum(signed)
+						if !ecdsa.VerifyASN1(pub, s[:], cv.Signature) {
+							t.Fatal("ECDSA SHA-1 signature does not verify")
+						}
+					}
+				})
+			}
+		}
+	}
 }

@@ -34,12 +34,13 @@ import (
 //	        rsa_modulus<u16> || rsa_exponent (u32) ||
 //	        transcript_hash_state<u16> || premaster<u8> || cke<u16> ||
 //	        client_auth (u8: 0 none, 1 empty, 2 certificate) || sig_scheme (u16) ||
-//	        certificate_digest<u8> || signature_hash_state<u16>
+//	        cert_type (u8) || certificate_digest<u8> || signature_hash_state<u16>
 //
 // Version 2 added the client_auth fields (clientcert.go): the digest binds
 // the token to the Certificate message Auth chose, and the signature hash
-// state carries the CertificateVerify transcript until KeyGen signs it.
-const tokenVersion = 2
+// state carries the CertificateVerify transcript until KeyGen signs it;
+// version 3 the certificate type, which picks that hash before TLS 1.2.
+const tokenVersion = 3
 
 func newTokenAEAD(key []byte) (cipher.AEAD, error) {
 	a, err := chacha20poly1305.NewX(key)
@@ -240,6 +241,7 @@ func unmarshalState(plain []byte) (*hsState, int64, error) {
 func addClientAuth(b *cryptobyte.Builder, ca *clientAuthState) error {
 	b.AddUint8(uint8(ca.mode))
 	b.AddUint16(ca.sigScheme)
+	b.AddUint8(ca.certType)
 	if ca.mode == clientAuthNone {
 		addU8(b, nil)
 	} else {
@@ -264,32 +266,32 @@ func addClientAuth(b *cryptobyte.Builder, ca *clientAuthState) error {
 // against st's stage: the signature hash is there until KeyGen signs.
 func readClientAuth(in *cryptobyte.String, st *hsState) error {
 	var (
-		mode           uint8
+		mode, certType uint8
 		scheme         uint16
 		digest, hstate cryptobyte.String
 	)
-	if !in.ReadUint8(&mode) || !in.ReadUint16(&scheme) ||
+	if !in.ReadUint8(&mode) || !in.ReadUint16(&scheme) || !in.ReadUint8(&certType) ||
 		!in.ReadUint8LengthPrefixed(&digest) || !in.ReadUint16LengthPrefixed(&hstate) {
 		return errBadState
 	}
-	ca := clientAuthState{mode: clientAuthMode(mode), sigScheme: scheme}
+	ca := clientAuthState{mode: clientAuthMode(mode), sigScheme: scheme, certType: certType}
 	switch ca.mode {
 	case clientAuthNone, clientAuthEmpty:
 		wantDigest := 32
 		if ca.mode == clientAuthNone {
 			wantDigest = 0
 		}
-		if len(digest) != wantDigest || scheme != 0 || len(hstate) != 0 {
+		if len(digest) != wantDigest || scheme != 0 || certType != 0 || len(hstate) != 0 {
 			return errBadState
 		}
 	case clientAuthCert:
-		i := sigSchemeIndex(scheme)
-		if i < 0 || len(digest) != 32 || (st.stage == stageAuthed) != (len(hstate) > 0) {
+		h := newSigHash(st, certType, scheme)
+		if h == nil || len(digest) != 32 || (st.stage == stageAuthed) != (len(hstate) > 0) {
 			return errBadState
 		}
 		if len(hstate) > 0 {
-			h, err := restoreHash(sigSchemes[i].hash, hstate)
-			if err != nil {
+			u, ok := h.(encoding.BinaryUnmarshaler)
+			if !ok || u.UnmarshalBinary(hstate) != nil {
 				return errBadState
 			}
 			ca.sigHash = h

@@ -92,9 +92,15 @@ func (c *certOffloader) sigAlg(t testing.TB) uint16 {
 }
 
 func newCertOffloader(t testing.TB, leaf *testpki.Leaf) *certOffloader {
+	return newCertOffloaderMin(t, leaf, 0)
+}
+
+// newCertOffloaderMin is newCertOffloader for a device allowed versions
+// from minVersion (0: TLS 1.2).
+func newCertOffloaderMin(t testing.TB, leaf *testpki.Leaf, minVersion uint16) *certOffloader {
 	t.Helper()
 	e := getRealEnv(t)
-	d := offloader.Device{ID: "cert-dev", PSK: bytes.Repeat([]byte{9}, 32), Roots: e.pki.Roots, AllowedNames: []string{"*"}}
+	d := offloader.Device{ID: "cert-dev", PSK: bytes.Repeat([]byte{9}, 32), Roots: e.pki.Roots, AllowedNames: []string{"*"}, MinVersion: minVersion}
 	if leaf != nil {
 		d.ClientCertificate, d.ClientKey = leaf.Chain, leaf.Key
 	}
@@ -389,4 +395,44 @@ func startOpenSSLClientAuth(t *testing.T, bin string, e *realEnv, sigalgs string
 	}
 	t.Fatal("openssl s_server did not start")
 	return ""
+}
+
+// TLS 1.0 and 1.1 servers (crypto/tls) accept the offloader's certificate
+// and its CertificateVerify in those versions' form (MD5 || SHA-1 for RSA,
+// SHA-1 for ECDSA, no algorithm field).
+func TestClientCertificateLegacyVersions(t *testing.T) {
+	e := getRealEnv(t)
+	for _, v := range []uint16{handshake.VersionTLS10, handshake.VersionTLS11} {
+		for _, kt := range []testpki.KeyType{testpki.RSA2048, testpki.ECDSAP256, testpki.ECDSAP384} {
+			for _, sequential := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%#04x/key%d/sequential=%v", v, kt, sequential), func(t *testing.T) {
+					leaf := deviceLeaf(t, kt)
+					scfg := tlsServerConfig(e.rsa)
+					scfg.MinVersion, scfg.MaxVersion = v, v
+					scfg.ClientAuth = tls.RequireAndVerifyClientCert
+					scfg.ClientCAs = e.pki.Roots
+					seen := make(chan []*x509.Certificate, 1)
+					addr := serveTLS(t, scfg, func(c *tls.Conn) {
+						seen <- c.ConnectionState().PeerCertificates
+						echo(c)
+					})
+					off := newCertOffloaderMin(t, leaf, handshake.VersionTLS10)
+					cfg := certConfig(t, off)
+					cfg.MinVersion = handshake.VersionTLS10
+					cfg.Sequential = sequential
+					c := dialClient(t, addr, cfg)
+					if err := c.Handshake(); err != nil {
+						t.Fatal(err)
+					}
+					if got := c.ConnectionState().Version; got != v {
+						t.Fatalf("negotiated %#04x", got)
+					}
+					echoBothWays(t, c)
+					if got := <-seen; len(got) == 0 || !got[0].Equal(leaf.Cert) {
+						t.Fatal("the server did not see the device's certificate")
+					}
+				})
+			}
+		}
+	}
 }
