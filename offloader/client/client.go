@@ -513,16 +513,23 @@ func (cn *conn) fail(err error) {
 func (cn *conn) readLoop() {
 	defer close(cn.readerDone)
 	for {
-		frame, err := cn.ch.ReadFrame()
+		// The frame is read into the channel's reused buffer, which is
+		// wiped after decoding (the response carries key material and
+		// Unmarshal copies what it keeps).
+		resp := new(wire.FlightResponse)
+		var bad error
+		err := cn.ch.ReadFrameFunc(func(frame []byte) error {
+			bad = resp.Unmarshal(frame)
+			return nil
+		})
 		if err != nil {
 			cn.fail(cn.readErr(err))
 			return
 		}
-		resp := new(wire.FlightResponse)
-		if err := resp.Unmarshal(frame); err != nil {
+		if bad != nil {
 			// Without an id the answer cannot be matched to its call, and
 			// the peer is not speaking the protocol: give the channel up.
-			cn.fail(fmt.Errorf("client: channel to %s: bad response: %w", cn.addr, err))
+			cn.fail(fmt.Errorf("client: channel to %s: bad response: %w", cn.addr, bad))
 			return
 		}
 		cn.mu.Lock()

@@ -53,9 +53,13 @@ type Channel struct {
 	// stored in dead, which ends both directions. Close takes both mutexes
 	// after closing the transport (which unblocks a reader or writer stuck
 	// in I/O) and zeroes the keys.
-	in  halfConn
-	r   *bufio.Reader // guarded by in.mu
-	out halfConn
+	in    halfConn
+	r     *bufio.Reader // guarded by in.mu
+	inBuf []byte        // ReadFrameFunc's reused frame buffer, wiped after each use; guarded by in.mu
+	out   halfConn
+	// outBuf is WriteFrame's reused frame buffer (guarded by out.mu): a
+	// sealed frame needs no wipe, a plaintext one is wiped after writing.
+	outBuf []byte
 
 	dead      atomic.Pointer[Error]
 	closeOnce sync.Once
@@ -383,8 +387,9 @@ func (c *Channel) WriteFrame(payload []byte) error {
 	}
 	var frame []byte
 	if c.plaintext {
-		frame = appendHeader(make([]byte, 0, headerLen+len(payload)), framePlain, len(payload))
+		frame = appendHeader(c.outBuf[:0], framePlain, len(payload))
 		frame = append(frame, payload...)
+		defer clear(frame)
 	} else {
 		if c.out.seq == math.MaxUint64 {
 			c.out.err = errors.New("wire: sequence number exhausted")
@@ -394,12 +399,15 @@ func (c *Channel) WriteFrame(payload []byte) error {
 		if err != nil {
 			return fmt.Errorf("wire: %w", err)
 		}
-		frame = appendHeader(make([]byte, 0, headerLen+len(payload)+tagLen), frameSealed, len(payload)+tagLen)
+		frame = appendHeader(slices.Grow(c.outBuf[:0], headerLen+len(payload)+tagLen), frameSealed, len(payload)+tagLen)
 		var hdr [headerLen]byte
 		copy(hdr[:], frame)
 		nonce := c.out.nonce()
 		frame = aead.Seal(frame, nonce[:], payload, hdr[:])
 		c.out.seq++
+	}
+	if cap(frame) <= keepFrameBuf {
+		c.outBuf = frame[:0]
 	}
 	if _, err := c.conn.Write(frame); err != nil {
 		c.out.err = fmt.Errorf("wire: writing frame: %w", err)
@@ -424,6 +432,15 @@ func (c *Channel) WaitFrame() error {
 	return nil
 }
 
+// Buffered reports whether bytes of a next frame have already been read
+// from the transport, so ReadFrame would not wait for the peer. A server
+// uses it to decide whether another frame is waiting while it serves one.
+func (c *Channel) Buffered() bool {
+	c.in.mu.Lock()
+	defer c.in.mu.Unlock()
+	return c.r.Buffered() > 0
+}
+
 // ReadFrame reads and opens the next frame. A frame that does not
 // authenticate fails with StatusAuthFailed and the channel is dead. An
 // alert frame from the peer comes back as *Error with its status. A
@@ -433,13 +450,43 @@ func (c *Channel) WaitFrame() error {
 func (c *Channel) ReadFrame() ([]byte, error) {
 	c.in.mu.Lock()
 	defer c.in.mu.Unlock()
+	return c.readFrameLocked(nil)
+}
+
+// keepFrameBuf is the largest frame buffer a Channel keeps for reuse.
+const keepFrameBuf = 64 << 10
+
+// ReadFrameFunc is ReadFrame without an allocation per frame: the frame is
+// read into a buffer the Channel reuses, and f gets the payload, which is
+// valid only until f returns; the buffer is then wiped (a response
+// carries key material). f must not call the Channel's read methods. f's
+// error is returned as is.
+func (c *Channel) ReadFrameFunc(f func(payload []byte) error) error {
+	c.in.mu.Lock()
+	defer c.in.mu.Unlock()
+	payload, err := c.readFrameLocked(c.inBuf[:0])
+	if err != nil {
+		return err
+	}
+	defer func() {
+		clear(payload[:cap(payload)])
+		if cap(payload) <= keepFrameBuf {
+			c.inBuf = payload[:0]
+		}
+	}()
+	return f(payload)
+}
+
+// readFrameLocked reads and opens the next frame into buf (nil: a new
+// buffer). c.in.mu is held.
+func (c *Channel) readFrameLocked(buf []byte) ([]byte, error) {
 	if c.in.err != nil {
 		return nil, c.in.err
 	}
 	if e := c.dead.Load(); e != nil {
 		return nil, e
 	}
-	typ, payload, consumed, err := readFrame(c.r, func(t uint8) int {
+	typ, payload, consumed, err := readFrameInto(c.r, buf, func(t uint8) int {
 		switch t {
 		case frameSealed:
 			if !c.plaintext {
@@ -524,6 +571,12 @@ func appendHeader(b []byte, typ uint8, n int) []byte {
 // read. A defect is a *Error with StatusMalformed; anything else is the
 // transport's error.
 func readFrame(r io.Reader, limit func(typ uint8) int) (typ uint8, payload []byte, consumed bool, err error) {
+	return readFrameInto(r, nil, limit)
+}
+
+// readFrameInto is readFrame reading the payload into buf's space when it
+// has room (buf is used from its start).
+func readFrameInto(r io.Reader, buf []byte, limit func(typ uint8) int) (typ uint8, payload []byte, consumed bool, err error) {
 	var hdr [headerLen]byte
 	n, err := io.ReadFull(r, hdr[:])
 	if err != nil {
@@ -540,7 +593,7 @@ func readFrame(r io.Reader, limit func(typ uint8) int) (typ uint8, payload []byt
 	if int(length) > max {
 		return 0, nil, true, malformed(0, "frame too long")
 	}
-	payload, err = readPayload(r, int(length))
+	payload, err = readPayload(r, int(length), buf)
 	if err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
@@ -550,11 +603,15 @@ func readFrame(r io.Reader, limit func(typ uint8) int) (typ uint8, payload []byt
 	return typ, payload, true, nil
 }
 
-// readPayload reads n bytes, growing its buffer as they arrive, so a peer
-// that announces a large frame and sends nothing costs little memory.
-func readPayload(r io.Reader, n int) ([]byte, error) {
+// readPayload reads n bytes into buf's space (nil: a new buffer), growing
+// it as they arrive, so a peer that announces a large frame and sends
+// nothing costs little memory.
+func readPayload(r io.Reader, n int, buf []byte) ([]byte, error) {
 	const chunk = 16 << 10
-	buf := make([]byte, 0, min(n, chunk))
+	if cap(buf) < min(n, chunk) {
+		buf = make([]byte, 0, min(n, chunk))
+	}
+	buf = buf[:0]
 	for len(buf) < n {
 		if len(buf) == cap(buf) {
 			buf = slices.Grow(buf, min(n-len(buf), len(buf)))

@@ -53,7 +53,16 @@ func (f *Flight) Marshal() ([]byte, error) {
 			return nil, err
 		}
 	}
-	b := cryptobyte.NewBuilder(make([]byte, 0, 64))
+	// Sized for the whole flight (the Auth transcript dominates), so the
+	// builder does not grow through every power of two on the way.
+	size := 64 + len(f.Token)
+	for i := range f.Requests {
+		size += 64
+		if a := f.Requests[i].Auth; a != nil {
+			size += len(a.Transcript) + len(a.ServerName)
+		}
+	}
+	b := cryptobyte.NewBuilder(make([]byte, 0, size))
 	b.AddUint8(KindFlight)
 	b.AddUint32(f.ID)
 	b.AddBytes(f.HandshakeID[:])
