@@ -24,7 +24,8 @@ type inHalf struct {
 	raw  []byte
 	box  *[]byte // raw's pool handle; nil when raw is the connection's own
 	r, w int
-	hw   int // high-water mark of w since raw was taken: what a wipe clears
+	hw   int  // high-water mark of w since raw was taken: what a wipe clears
+	own  bool // GrowReadBuffer: never take a pooled buffer
 
 	// Handshake reassembly (RFC 5246 §6.2.1: messages may be split across
 	// records and several may share one).
@@ -307,6 +308,18 @@ func (c *Conn) ReleaseBuffers() {
 	}
 }
 
+// GrowReadBuffer makes the read buffer the connection's own from the first
+// read on: it starts at initialReadBuf bytes and grows only when a record
+// needs it, instead of being a pooled buffer of the largest record. A
+// client offering max_fragment_length (RFC 6066 §4) calls it before its
+// ClientHello, so the ServerHello flight, which a server that accepts
+// already sends in small records, is read without the large buffer.
+func (c *Conn) GrowReadBuffer() {
+	c.in.mu.Lock()
+	c.in.own = true
+	c.in.mu.Unlock()
+}
+
 // fill reads from the transport until raw holds at least n unconsumed bytes
 // (n <= HeaderLen+MaxCiphertext, and within the record limit readRecord
 // checked). Bytes already read stay in raw whatever the error, so a
@@ -314,7 +327,7 @@ func (c *Conn) ReleaseBuffers() {
 func (c *Conn) fill(n int) error {
 	in := &c.in
 	if in.raw == nil {
-		if in.maxFrag < MaxPlaintext {
+		if in.maxFrag < MaxPlaintext || in.own {
 			in.raw = make([]byte, initialReadBuf)
 		} else {
 			in.box = readBufPool.Get().(*[]byte)

@@ -144,3 +144,26 @@ func TestReleaseBuffers(t *testing.T) {
 		t.Fatal("out buffer held after a flush")
 	}
 }
+
+// TestGrowReadBuffer: a connection that asked for its own read buffer
+// reads small records without ever taking a pooled one, and grows only
+// when a larger record arrives (a server that ignored max_fragment_length).
+func TestGrowReadBuffer(t *testing.T) {
+	small := rec(TypeHandshake, 0x0303, hsMsg(1, 400))
+	big := rec(TypeHandshake, 0x0303, hsMsg(2, 9000))
+	r, _ := reader(append(small, big...), 0x0303, nil, nil)
+	r.GrowReadBuffer()
+	if typ, m, err := r.ReadMessage(); err != nil || typ != TypeHandshake || !bytes.Equal(m, hsMsg(1, 400)) {
+		t.Fatalf("small record: %v %v", typ, err)
+	}
+	if r.in.box != nil || cap(r.in.raw) != initialReadBuf {
+		t.Fatalf("small record read into a %d-byte buffer (pooled %v)", cap(r.in.raw), r.in.box != nil)
+	}
+	r.ReleaseBuffers()
+	if typ, m, err := r.ReadMessage(); err != nil || typ != TypeHandshake || !bytes.Equal(m, hsMsg(2, 9000)) {
+		t.Fatalf("large record: %v %v", typ, err)
+	}
+	if r.in.box != nil || cap(r.in.raw) != HeaderLen+MaxPlaintext {
+		t.Errorf("large record: buffer %d bytes (pooled %v), want its own of %d", cap(r.in.raw), r.in.box != nil, HeaderLen+MaxPlaintext)
+	}
+}

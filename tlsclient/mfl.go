@@ -15,7 +15,8 @@ import (
 // fragmenting messages (including handshake messages)") both directions
 // carry at most that much plaintext per record: record.Conn.SetMaxFragment
 // caps what is written and refuses (record_overflow) what is larger, and
-// the record layer's read buffer only grows to the largest record allowed.
+// the record layer's read buffer, the connection's own from the first read
+// (record.Conn.GrowReadBuffer), only grows to the largest record allowed.
 // A server that does not echo it keeps 2^14 both ways, unless
 // Config.RequireMaxFragmentLength refuses it.
 
@@ -65,6 +66,11 @@ func (hs *clientHandshakeState) offerMaxFragment(hello *handshake.ClientHello) e
 		return err
 	}
 	hello.MaxFragmentLength = code
+	if code != 0 {
+		// Read even the ServerHello flight without the pooled 16 KiB
+		// buffer: a server that accepts already sends it in small records.
+		hs.c.rc.GrowReadBuffer()
+	}
 	return nil
 }
 
