@@ -83,8 +83,8 @@ type Config struct {
 // goroutine the server starts is counted in wg under mu, so Close can wait
 // for all of them. sem bounds the flights processed at once across every
 // channel. On one channel, one goroutine reads frames and each flight runs
-// in its own goroutine; responses are written under the channel's write
-// mutex.
+// inline, or in its own goroutine when another frame already waits (see
+// ServeConn); responses are written under the channel's write mutex.
 type Server struct {
 	// Set by New, read-only.
 	cfg       Config
@@ -311,6 +311,17 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 		}
 	}
 
+	// serve answers one flight that holds a slot of s.sem, and frees it.
+	serve := func(f *wire.Flight) {
+		defer func() { <-s.sem }()
+		defer func() {
+			if r := recover(); r != nil {
+				s.log.Error("offloader: panic serving a flight", "device", deviceID, "panic", fmt.Sprint(r))
+			}
+		}()
+		write(s.Do(ctx, deviceID, f))
+	}
+
 	end := "closed"
 	for ctx.Err() == nil {
 		// IdleTimeout for a frame to begin, FrameTimeout for the rest of it.
@@ -337,16 +348,18 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 			write(rateLimitedResponse(f))
 			continue
 		}
+		if !ch.Buffered() {
+			// Nothing else is waiting on this channel: serve the flight
+			// here, sparing a goroutine hand-off and a wake-up per
+			// handshake. A frame that arrives meanwhile waits for this one;
+			// when frames queue up, the next ones get goroutines.
+			serve(f)
+			continue
+		}
 		flights.Add(1)
 		go func() {
 			defer flights.Done()
-			defer func() { <-s.sem }()
-			defer func() {
-				if r := recover(); r != nil {
-					s.log.Error("offloader: panic serving a flight", "device", deviceID, "panic", fmt.Sprint(r))
-				}
-			}()
-			write(s.Do(ctx, deviceID, f))
+			serve(f)
 		}()
 	}
 	cancel()

@@ -465,3 +465,49 @@ func TestNonceIsIVXorSeq(t *testing.T) {
 		t.Fatalf("nonce = %x, want %x", got, want)
 	}
 }
+
+// Buffered says whether a next frame's bytes were already read.
+func TestChannelBuffered(t *testing.T) {
+	c1, c2 := net.Pipe()
+	defer c1.Close()
+	defer c2.Close()
+	type opened struct {
+		ch  *Channel
+		err error
+	}
+	srv := make(chan opened, 1)
+	go func() {
+		ch, _, err := ServerOpen(c2, func(string) ([]byte, bool) { return bytes.Repeat([]byte{7}, 32), true }, false, nil)
+		srv <- opened{ch, err}
+	}()
+	cl, err := ClientOpen(c1, ChannelConfig{DeviceID: "d", PSK: bytes.Repeat([]byte{7}, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := <-srv
+	if o.err != nil {
+		t.Fatal(o.err)
+	}
+	if o.ch.Buffered() {
+		t.Fatal("buffered before any frame")
+	}
+	go func() {
+		cl.WriteFrame([]byte("one"))
+		cl.WriteFrame([]byte("two"))
+	}()
+	if b, err := o.ch.ReadFrame(); err != nil || string(b) != "one" {
+		t.Fatalf("%q, %v", b, err)
+	}
+	if err := o.ch.WaitFrame(); err != nil {
+		t.Fatal(err)
+	}
+	if !o.ch.Buffered() {
+		t.Fatal("a waiting frame is not reported")
+	}
+	if b, err := o.ch.ReadFrame(); err != nil || string(b) != "two" {
+		t.Fatalf("%q, %v", b, err)
+	}
+	if o.ch.Buffered() {
+		t.Fatal("buffered after the last frame")
+	}
+}
