@@ -249,7 +249,28 @@ func (r *FlightResponse) Marshal() ([]byte, error) {
 			return nil, err
 		}
 	}
-	b := cryptobyte.NewBuilder(make([]byte, 0, 64))
+	// Sized for the whole response (an Auth's verified chain dominates),
+	// as Flight.Marshal is.
+	size := 64 + len(r.Token)
+	for i := range r.Results {
+		res := &r.Results[i]
+		size += 64
+		if res.Err != nil {
+			size += len(res.Err.Detail)
+		}
+		if a := res.Auth; a != nil {
+			for _, c := range a.VerifiedChain {
+				size += 3 + len(c)
+			}
+		}
+		if k := res.KeyGen; k != nil {
+			size += len(k.ClientKeyExchange) + len(k.ClientCertificate) + len(k.CertificateVerify)
+		}
+		if k := res.Key; k != nil {
+			size += len(k.MasterSecret) + len(k.KeyBlock)
+		}
+	}
+	b := cryptobyte.NewBuilder(make([]byte, 0, size))
 	b.AddUint8(KindFlightResponse)
 	b.AddUint32(r.ID)
 	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(r.Token) })
