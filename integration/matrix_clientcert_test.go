@@ -46,8 +46,9 @@ func clientCertGroups(t *testing.T, e *matrixEnv) []*matrixGroup {
 						clientCA: e.pki.RootPEM()}
 				}}
 			for _, ck := range clientCertKeys {
-				g.cells = append(g.cells, e.clientCertCell(p, v, s, ck))
+				g.cells = append(g.cells, e.clientCertCell(p, v, s, ck, false))
 			}
+			g.cells = append(g.cells, e.clientCertCell(p, v, s, clientCertKeys[0], true))
 			g.cells = append(g.cells, e.noClientCertCell(p, v, s, serverKey))
 			groups = append(groups, g)
 		}
@@ -57,8 +58,14 @@ func clientCertGroups(t *testing.T, e *matrixEnv) []*matrixGroup {
 
 // clientCertCell handshakes with a device whose offloader holds a client
 // certificate with key ck; the server verifies it and names its subject.
-func (e *matrixEnv) clientCertCell(p *matrixPeer, v *matrixVersion, s *matrixSuite, ck matrixKey) *matrixCell {
-	return &matrixCell{peer: p.name, version: v.name, suite: s.openssl, key: ck.name, mode: "client-cert",
+// In sequential mode the offloader's choice travels in the token between
+// its round trips.
+func (e *matrixEnv) clientCertCell(p *matrixPeer, v *matrixVersion, s *matrixSuite, ck matrixKey, sequential bool) *matrixCell {
+	mode := "client-cert"
+	if sequential {
+		mode = "client-cert-sequential"
+	}
+	return &matrixCell{peer: p.name, version: v.name, suite: s.openssl, key: ck.name, mode: mode,
 		run: func(t *testing.T, srv *peerServer) error {
 			cn := "matrix-client-" + ck.name + ".test"
 			// NoServerAuth is a leaf whose only extended key usage is
@@ -69,6 +76,7 @@ func (e *matrixEnv) clientCertCell(p *matrixPeer, v *matrixVersion, s *matrixSui
 			off := newMatrixOffloader(t, dev, nil)
 			cfg := e.config(v, s)
 			cfg.Offloader = off.client
+			cfg.Sequential = sequential
 			ex, err := fetchPaths(cfg, srv.addr, p.paths)
 			if err != nil {
 				return err

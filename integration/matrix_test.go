@@ -198,7 +198,7 @@ func (c *matrixCell) String() string {
 func (c *matrixCell) sortKey() string {
 	peer := map[string]string{"openssl": "0", "gnutls": "1", "nginx": "2"}[c.peer]
 	kind := "9"
-	for i, prefix := range []string{"full", "group", "mfl", "resume", "client-cert", "ocurl", "refuse"} {
+	for i, prefix := range []string{"full", "group", "mfl", "sequential", "resume", "client-cert", "ocurl", "refuse"} {
 		if strings.HasPrefix(c.mode, prefix) {
 			kind = fmt.Sprint(i)
 		}
@@ -490,6 +490,25 @@ func (e *matrixEnv) curveCell(p *matrixPeer, v *matrixVersion, k matrixKey, s *m
 		}}
 }
 
+// sequentialCell is a full handshake in the patent's sequential mode: Auth,
+// KeyGen and Key one round trip each instead of one pipelined flight.
+func (e *matrixEnv) sequentialCell(p *matrixPeer, v *matrixVersion, k matrixKey, s *matrixSuite) *matrixCell {
+	return &matrixCell{peer: p.name, version: v.name, suite: s.openssl, key: k.name, mode: "sequential",
+		run: func(t *testing.T, srv *peerServer) error {
+			cfg := e.config(v, s)
+			cfg.Sequential = true
+			ex, err := fetchPaths(cfg, srv.addr, p.paths)
+			if err != nil {
+				return err
+			}
+			// Start, then Auth, KeyGen and Key (Start may be cached).
+			if ex.calls < 3 {
+				return fmt.Errorf("sequential handshake made %d offloader calls, want at least 3", ex.calls)
+			}
+			return checkFull(p, v, s, ex, false)
+		}}
+}
+
 // mflCell is a full handshake that requires max_fragment_length 512 (RFC
 // 6066): every record both ways carries at most 512 bytes of plaintext,
 // through the same requests (for nginx, 150 kB up and 350 kB down).
@@ -704,7 +723,7 @@ func (e *matrixEnv) matrixGroups(t *testing.T) []*matrixGroup {
 					}
 				}
 				if k.key == testpki.RSA2048 {
-					g.cells = append(g.cells, e.mflCell(p, v, k, suites[0]))
+					g.cells = append(g.cells, e.mflCell(p, v, k, suites[0]), e.sequentialCell(p, v, k, suites[0]))
 				}
 				if p == nginxPeer {
 					g.cells = append(g.cells, e.ocurlCell(v, k, rootFile))
