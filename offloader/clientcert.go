@@ -183,12 +183,15 @@ func newSigHash(st *hsState, certType uint8, scheme uint16) hash.Hash {
 func chooseClientAuth(dev *Device, cr *handshake.CertificateRequest, transcript []byte, st *hsState) {
 	cc := dev.cc
 	scheme, ok := pickScheme(cc, cr, st.version)
-	if !ok {
+	var h hash.Hash
+	if ok {
+		h = newSigHash(st, cc.certType, scheme) // never nil after pickScheme; checked all the same
+	}
+	if h == nil {
 		st.clientAuth = clientAuthState{mode: clientAuthEmpty, certDigest: sha256.Sum256(emptyCertificate)}
 		st.transcript.Write(emptyCertificate)
 		return
 	}
-	h := newSigHash(st, cc.certType, scheme)
 	h.Write(transcript)
 	h.Write(cc.msg)
 	st.clientAuth = clientAuthState{mode: clientAuthCert, certDigest: cc.digest, sigScheme: scheme, certType: cc.certType, sigHash: h}

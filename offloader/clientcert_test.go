@@ -594,3 +594,48 @@ func TestLegacyClientCertificate(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDoClientAuth is FuzzDo for a device holding a client certificate,
+// seeded with real server flights that request one: no transcript or client messages make it panic or fail
+// inside, and a flight succeeds whole or stops at its first failure.
+func FuzzDoClientAuth(f *testing.F) {
+	fx := newFixture(f, nil)
+	cl := clientLeaf(f, testpki.RSA2048)
+	if err := fx.reg.Add(Device{ID: testDevice, PSK: testPSK, Roots: testPKI(f).Roots, AllowedNames: []string{"*.example.com"},
+		MinVersion: handshake.VersionTLS10, ClientCertificate: cl.Chain, ClientKey: cl.Key}); err != nil {
+		f.Fatal(err)
+	}
+	seen := make(chan []*x509.Certificate, 4)
+	for _, o := range []hsOpts{
+		{suite: handshake.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, ems: true, leaf: testLeaf(f, testpki.RSA2048, testpki.Good)},
+		{suite: handshake.TLS_RSA_WITH_AES_128_GCM_SHA256, leaf: testLeaf(f, testpki.RSA2048, testpki.Good)},
+	} {
+		o.tweak = requireClientCert(tls.RequireAndVerifyClientCert, seen)
+		p := startHandshake(f, o)
+		p.rc.NetConn().Close()
+		f.Add(p.transcript, []byte{})
+		f.Add(p.transcript, (&handshake.Certificate{Certificates: cl.Chain}).Marshal())
+	}
+	f.Fuzz(func(t *testing.T, transcript, clientMsgs []byte) {
+		fl := pipelined(transcript)
+		fl.Requests[2].Key.ClientMessages = clientMsgs
+		resp := fx.srv.Do(context.Background(), testDevice, fl)
+		failed := false
+		for i, r := range resp.Results {
+			if failed && (r.Err == nil || r.Err.Status != wire.StatusAborted) {
+				t.Fatalf("result %d after a failure: %+v", i, r.Err)
+			}
+			if r.Err != nil {
+				failed = true
+				if r.Err.Status == wire.StatusInternal {
+					t.Fatalf("result %d: internal error %q", i, r.Err.Detail)
+				}
+			}
+		}
+		if !failed {
+			if _, err := resp.Marshal(); err != nil {
+				t.Fatalf("a successful response does not marshal: %v", err)
+			}
+		}
+	})
+}
