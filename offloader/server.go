@@ -305,7 +305,9 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 		wmu.Lock()
 		defer wmu.Unlock()
 		_ = conn.SetWriteDeadline(time.Now().Add(s.cfg.FrameTimeout))
-		if err := ch.WriteFrame(b); err != nil {
+		err = ch.WriteFrame(b)
+		clear(b) // a Key result holds the master secret and key block
+		if err != nil {
 			s.log.Debug("offloader: write response", "device", deviceID, "err", err)
 			cancel()
 		}
@@ -319,7 +321,14 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 				s.log.Error("offloader: panic serving a flight", "device", deviceID, "panic", fmt.Sprint(r))
 			}
 		}()
-		write(s.Do(ctx, deviceID, f))
+		resp := s.Do(ctx, deviceID, f)
+		write(resp)
+		for _, r := range resp.Results { // sent: the keys are no longer needed here
+			if r.Key != nil {
+				clear(r.Key.MasterSecret)
+				clear(r.Key.KeyBlock)
+			}
+		}
 	}
 
 	end := "closed"
@@ -331,15 +340,17 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 			break
 		}
 		_ = conn.SetReadDeadline(time.Now().Add(s.cfg.FrameTimeout))
-		b, err := ch.ReadFrame()
-		if err != nil {
+		// Flight.Unmarshal copies what it keeps, so the frame can be read
+		// into the channel's reused buffer.
+		f := new(wire.Flight)
+		var parseErr error
+		if err := ch.ReadFrameFunc(func(b []byte) error { parseErr = f.Unmarshal(b); return nil }); err != nil {
 			end = readEnd(ctx, err)
 			break
 		}
-		f := new(wire.Flight)
-		if err := f.Unmarshal(b); err != nil {
+		if parseErr != nil {
 			end = "malformed"
-			s.log.Warn("offloader: malformed flight", "device", deviceID, "err", err)
+			s.log.Warn("offloader: malformed flight", "device", deviceID, "err", parseErr)
 			break
 		}
 		select {
