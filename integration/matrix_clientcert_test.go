@@ -23,12 +23,9 @@ func init() { moreMatrixGroups = append(moreMatrixGroups, clientCertGroups) }
 var clientCertKeys = matrixKeys
 
 // clientCertVersions are the versions the device answers a
-// CertificateRequest in. TLS 1.0 and 1.1 are not yet among them: their
-// CertificateVerify (MD5+SHA-1 for RSA, SHA-1 for ECDSA, no algorithm
-// field) is offloader/clientcert.go's TODO(versions); against real peers
-// today openssl answers handshake_failure, gnutls decode_error, and nginx
-// sees no certificate.
-var clientCertVersions = []*matrixVersion{tls12}
+// CertificateRequest in: all of them (below TLS 1.2 the CertificateVerify
+// is RSA over MD5+SHA-1 or ECDSA over SHA-1, with no algorithm field).
+var clientCertVersions = matrixVersions
 
 func clientCertGroups(t *testing.T, e *matrixEnv) []*matrixGroup {
 	var groups []*matrixGroup
