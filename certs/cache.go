@@ -141,7 +141,16 @@ func (c *VerifyCache) get(k cacheKey, chain [][]byte, now time.Time) []*x509.Cer
 	return slices.Clone(e.verified)
 }
 
-// put remembers that chain verified as verified at now.
+func cloneChain(chain [][]byte) [][]byte {
+	out := make([][]byte, len(chain))
+	for i, der := range chain {
+		out[i] = bytes.Clone(der)
+	}
+	return out
+}
+
+// put remembers that chain verified as verified at now. chain is the
+// cache's own copy, which presented and verified were parsed from.
 func (c *VerifyCache) put(k cacheKey, chain [][]byte, presented, verified []*x509.Certificate, now time.Time) {
 	e := &cacheEntry{verified: slices.Clone(verified)}
 	first := true
@@ -161,10 +170,7 @@ func (c *VerifyCache) put(k cacheKey, chain [][]byte, presented, verified []*x50
 		// accept, but no window to cache it in.
 		return
 	}
-	e.chain = make([][]byte, len(chain))
-	for i, der := range chain {
-		e.chain[i] = bytes.Clone(der)
-	}
+	e.chain = chain
 
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -179,3 +179,31 @@ func TestVerifyCacheBound(t *testing.T) {
 		t.Error("nil cache length")
 	}
 }
+
+// A cached chain does not depend on the caller's buffers: a caller that
+// reuses them after Verify changes nothing the cache returns.
+func TestVerifyCacheOwnsItsBytes(t *testing.T) {
+	f := newFixture(t)
+	leaf, err := f.p.Issue([]string{"a.example"}, testpki.ECDSAP256, testpki.Good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := [][]byte{append([]byte(nil), leaf.Chain[0]...), append([]byte(nil), leaf.Chain[1]...)}
+	cache := certs.NewVerifyCache(0)
+	if _, err := verifyAt(f.p.Roots, cache, now, buf, "a.example"); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range buf {
+		clear(b)
+	}
+	got, err := verifyAt(f.p.Roots, cache, now, leaf.Chain, "a.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cache.Hits() != 1 {
+		t.Fatalf("hits %d, want 1", cache.Hits())
+	}
+	if string(got[0].Raw) != string(leaf.Chain[0]) || string(got[1].Raw) != string(leaf.Chain[1]) {
+		t.Fatal("the cached chain changed with the caller's buffers")
+	}
+}

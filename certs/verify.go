@@ -70,6 +70,9 @@ func (v *Verifier) verify(chain [][]byte, serverName string) ([]*x509.Certificat
 			if verified := v.Cache.get(key, chain, now); verified != nil {
 				return verified, nil
 			}
+			// Parse from a private copy: the certificates alias the bytes
+			// they are parsed from, and an entry outlives the caller's.
+			chain = cloneChain(chain)
 		}
 	}
 	certs := make([]*x509.Certificate, 0, len(chain))
