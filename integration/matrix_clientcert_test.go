@@ -45,7 +45,8 @@ func clientCertGroups(t *testing.T, e *matrixEnv) []*matrixGroup {
 			for _, ck := range clientCertKeys {
 				g.cells = append(g.cells, e.clientCertCell(p, v, s, ck, false))
 			}
-			g.cells = append(g.cells, e.clientCertCell(p, v, s, clientCertKeys[0], true))
+			g.cells = append(g.cells, e.clientCertCell(p, v, s, clientCertKeys[0], true),
+				e.clientCertResumeCell(p, v, s, clientCertKeys[0]))
 			g.cells = append(g.cells, e.noClientCertCell(p, v, s, serverKey))
 			groups = append(groups, g)
 		}
@@ -81,19 +82,42 @@ func (e *matrixEnv) clientCertCell(p *matrixPeer, v *matrixVersion, s *matrixSui
 			if err := checkFull(p, v, s, ex, false); err != nil {
 				return err
 			}
-			page := string(ex.bodies[len(ex.bodies)-1])
-			if p == nginxPeer {
-				f := strings.Split(strings.TrimSpace(page), "|")
-				if f[3] != "SUCCESS" || !strings.Contains(f[4], cn) {
-					return fmt.Errorf("nginx: client verify %q, subject %q", f[3], f[4])
-				}
-				return nil
-			}
-			if !strings.Contains(page, cn) {
-				return fmt.Errorf("%s does not name the client certificate %s on its page", p.name, cn)
-			}
-			return nil
+			return checkClientCertPage(p, ex, cn)
 		}}
+}
+
+// clientCertResumeCell: a full handshake with a client certificate, then
+// one that resumes it with no offloader call; the server still names the
+// certificate on the resumed connection.
+func (e *matrixEnv) clientCertResumeCell(p *matrixPeer, v *matrixVersion, s *matrixSuite, ck matrixKey) *matrixCell {
+	return &matrixCell{peer: p.name, version: v.name, suite: s.openssl, key: ck.name, mode: "client-cert-resume",
+		run: func(t *testing.T, srv *peerServer) error {
+			cn := "matrix-client-resume-" + ck.name + ".test"
+			leaf := issue(t, ck.key, testpki.NoServerAuth, cn)
+			dev := matrixDevice(e.pki)
+			dev.ClientCertificate, dev.ClientKey = leaf.Chain, leaf.Key
+			// The group's servers keep sessions both ways; a ticket wins.
+			return e.resumeRun(t, srv, p, v, s, resumeTickets, dev, func(ex *exchange) error {
+				return checkClientCertPage(p, ex, cn)
+			})
+		}}
+}
+
+// checkClientCertPage checks that the server names the client certificate
+// cn: nginx verified it, openssl and gnutls print it on their page.
+func checkClientCertPage(p *matrixPeer, ex *exchange, cn string) error {
+	page := string(ex.bodies[len(ex.bodies)-1])
+	if p == nginxPeer {
+		f := strings.Split(strings.TrimSpace(page), "|")
+		if f[3] != "SUCCESS" || !strings.Contains(f[4], cn) {
+			return fmt.Errorf("nginx: client verify %q, subject %q", f[3], f[4])
+		}
+		return nil
+	}
+	if !strings.Contains(page, cn) {
+		return fmt.Errorf("%s does not name the client certificate %s on its page", p.name, cn)
+	}
+	return nil
 }
 
 // noClientCertCell: the same server refuses a device with no client

@@ -544,64 +544,81 @@ func (e *matrixEnv) resumeCell(p *matrixPeer, v *matrixVersion, k matrixKey, s *
 	}
 	return &matrixCell{peer: p.name, version: v.name, suite: s.openssl, key: k.name, mode: name,
 		run: func(t *testing.T, srv *peerServer) error {
-			cache := &keepingCache{LRUSessionCache: tlsclient.NewLRUSessionCache(4)}
-			cfg := e.config(v, s)
-			cfg.SessionCache = cache
-			// An offloader of the cell's own, whose metrics are a second
-			// witness (beside the client's count) that resumption asks it
-			// nothing.
-			metrics := prometheus.NewRegistry()
-			cfg.Offloader = newMatrixOffloader(t, matrixDevice(e.pki), metrics).client
-			// One device, one Config: its Start answer is cached by the
-			// full handshake, so the resumed one needs no Start either.
-			cfg.StartCache = tlsclient.NewStartCache(4)
-			resumedBefore := 0
-			if srv.out != nil {
-				resumedBefore = strings.Count(srv.out.String(), gnutlsResumedMarker)
-			}
-			ex, err := fetchPaths(cfg, srv.addr, p.paths)
-			if err != nil {
-				return fmt.Errorf("first connection: %w", err)
-			}
-			if err := checkFull(p, v, s, ex, false); err != nil {
-				return fmt.Errorf("first connection: %w", err)
-			}
-			cache.mu.Lock()
-			sess := cache.last
-			cache.mu.Unlock()
-			if sess == nil {
-				return errors.New("no session cached after the full handshake")
-			}
-			if sess.HasTicket() != (mode == resumeTickets) {
-				return fmt.Errorf("cached session has ticket %v, want %v", sess.HasTicket(), mode == resumeTickets)
-			}
-			served, err := offloaderRequests(metrics)
-			if err != nil || served == 0 {
-				return fmt.Errorf("the offloader counted %v requests for a full handshake (%v)", served, err)
-			}
-			ex, err = fetchPaths(cfg, srv.addr, p.paths)
-			if err != nil {
-				return fmt.Errorf("resumed connection: %w", err)
-			}
-			if err := checkFull(p, v, s, ex, true); err != nil {
-				return fmt.Errorf("resumed connection: %w", err)
-			}
-			if after, err := offloaderRequests(metrics); err != nil || after != served {
-				return fmt.Errorf("the offloader counted %v requests for the resumed handshake, want 0 (%v)", after-served, err)
-			}
-			if p == gnutlsPeer {
-				// gnutls-serv logs the resumption after the handshake; wait
-				// for the line rather than race it.
-				deadline := time.Now().Add(5 * time.Second)
-				for strings.Count(srv.out.String(), gnutlsResumedMarker) != resumedBefore+1 {
-					if time.Now().After(deadline) {
-						return errors.New("gnutls-serv did not log a resumed session")
-					}
-					time.Sleep(20 * time.Millisecond)
-				}
-			}
-			return nil
+			return e.resumeRun(t, srv, p, v, s, mode, matrixDevice(e.pki), nil)
 		}}
+}
+
+// resumeRun runs a full handshake and a resumed one for dev, checking each
+// connection with check too when it is not nil.
+func (e *matrixEnv) resumeRun(t *testing.T, srv *peerServer, p *matrixPeer, v *matrixVersion, s *matrixSuite,
+	mode resumeMode, dev offloader.Device, check func(*exchange) error) error {
+	cache := &keepingCache{LRUSessionCache: tlsclient.NewLRUSessionCache(4)}
+	cfg := e.config(v, s)
+	cfg.SessionCache = cache
+	// An offloader of the cell's own, whose metrics are a second
+	// witness (beside the client's count) that resumption asks it
+	// nothing.
+	metrics := prometheus.NewRegistry()
+	cfg.Offloader = newMatrixOffloader(t, dev, metrics).client
+	// One device, one Config: its Start answer is cached by the
+	// full handshake, so the resumed one needs no Start either.
+	cfg.StartCache = tlsclient.NewStartCache(4)
+	resumedBefore := 0
+	if srv.out != nil {
+		resumedBefore = strings.Count(srv.out.String(), gnutlsResumedMarker)
+	}
+	ex, err := fetchPaths(cfg, srv.addr, p.paths)
+	if err != nil {
+		return fmt.Errorf("first connection: %w", err)
+	}
+	if err := checkFull(p, v, s, ex, false); err != nil {
+		return fmt.Errorf("first connection: %w", err)
+	}
+	if check != nil {
+		if err := check(ex); err != nil {
+			return fmt.Errorf("first connection: %w", err)
+		}
+	}
+	cache.mu.Lock()
+	sess := cache.last
+	cache.mu.Unlock()
+	if sess == nil {
+		return errors.New("no session cached after the full handshake")
+	}
+	if sess.HasTicket() != (mode == resumeTickets) {
+		return fmt.Errorf("cached session has ticket %v, want %v", sess.HasTicket(), mode == resumeTickets)
+	}
+	served, err := offloaderRequests(metrics)
+	if err != nil || served == 0 {
+		return fmt.Errorf("the offloader counted %v requests for a full handshake (%v)", served, err)
+	}
+	ex, err = fetchPaths(cfg, srv.addr, p.paths)
+	if err != nil {
+		return fmt.Errorf("resumed connection: %w", err)
+	}
+	if err := checkFull(p, v, s, ex, true); err != nil {
+		return fmt.Errorf("resumed connection: %w", err)
+	}
+	if check != nil {
+		if err := check(ex); err != nil {
+			return fmt.Errorf("resumed connection: %w", err)
+		}
+	}
+	if after, err := offloaderRequests(metrics); err != nil || after != served {
+		return fmt.Errorf("the offloader counted %v requests for the resumed handshake, want 0 (%v)", after-served, err)
+	}
+	if p == gnutlsPeer {
+		// gnutls-serv logs the resumption after the handshake; wait
+		// for the line rather than race it.
+		deadline := time.Now().Add(5 * time.Second)
+		for strings.Count(srv.out.String(), gnutlsResumedMarker) != resumedBefore+1 {
+			if time.Now().After(deadline) {
+				return errors.New("gnutls-serv did not log a resumed session")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return nil
 }
 
 // badCertCases are the certificates that must be refused, and the reason.
