@@ -741,6 +741,11 @@ func (e *matrixEnv) matrixGroups(t *testing.T) []*matrixGroup {
 				}
 				if k.key == testpki.RSA2048 {
 					g.cells = append(g.cells, e.mflCell(p, v, k, suites[0]), e.sequentialCell(p, v, k, suites[0]))
+				} else {
+					// The other keys resume too, by ticket (which these
+					// servers prefer); RSA-2048 has groups of its own for
+					// ids and tickets below.
+					g.cells = append(g.cells, e.resumeCell(p, v, k, suites[0], resumeTickets))
 				}
 				if p == nginxPeer {
 					g.cells = append(g.cells, e.ocurlCell(v, k, rootFile))
