@@ -49,6 +49,7 @@ func BenchmarkDoPipelined(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			b.ReportMetric(float64(len(raw)), "flight-bytes")
 		})
 	}
 }
