@@ -88,6 +88,12 @@ var (
 	tls12 = &matrixVersion{"tls1.2", tls.VersionTLS12, "-tls1_2", "TLSv1.2", "VERS-TLS1.2", "TLS1.2", "TLSv1.2"}
 )
 
+// tlsAll is a server allowing every version it has, TLS 1.3 included, as
+// servers are deployed: a TLS 1.3 server that negotiates 1.2 marks its
+// random with DOWNGRD\x01, and 1.1 or below with DOWNGRD\x00 (RFC 8446
+// §4.1.3), which the device must accept when it offered no higher.
+var tlsAll = &matrixVersion{"tls1.0-1.3", 0, "", "", "VERS-TLS-ALL", "", "TLSv1 TLSv1.1 TLSv1.2 TLSv1.3"}
+
 // matrixVersions are the versions the device speaks, each a column of the
 // matrix.
 var matrixVersions = []*matrixVersion{tls10, tls11, tls12}
@@ -198,7 +204,7 @@ func (c *matrixCell) String() string {
 func (c *matrixCell) sortKey() string {
 	peer := map[string]string{"openssl": "0", "gnutls": "1", "nginx": "2"}[c.peer]
 	kind := "9"
-	for i, prefix := range []string{"full", "group", "mfl", "sequential", "resume", "client-cert", "ocurl", "refuse"} {
+	for i, prefix := range []string{"full", "group", "mfl", "sequential", "offer", "resume", "client-cert", "ocurl", "refuse"} {
 		if strings.HasPrefix(c.mode, prefix) {
 			kind = fmt.Sprint(i)
 		}
@@ -490,6 +496,36 @@ func (e *matrixEnv) curveCell(p *matrixPeer, v *matrixVersion, k matrixKey, s *m
 		}}
 }
 
+// offerCell connects to a server allowing TLS 1.0 to 1.3 with the device
+// offering min..max and its default suites: both sides end at want.
+func (e *matrixEnv) offerCell(p *matrixPeer, k matrixKey, min, max, want *matrixVersion) *matrixCell {
+	return &matrixCell{peer: p.name, version: want.name, suite: "-", key: k.name,
+		mode: "offer-" + strings.TrimPrefix(min.name, "tls") + "-" + strings.TrimPrefix(max.name, "tls") + "-to-tls1.0-1.3",
+		run: func(t *testing.T, srv *peerServer) error {
+			cfg := e.off.config("localhost")
+			cfg.MinVersion, cfg.MaxVersion = min.id, max.id
+			ex, err := fetchPaths(cfg, srv.addr, p.paths)
+			if err != nil {
+				return err
+			}
+			if ex.state.Version != want.id {
+				return fmt.Errorf("client negotiated %#04x, want %#04x", ex.state.Version, want.id)
+			}
+			version, _, _, err := p.report(string(ex.bodies[len(ex.bodies)-1]))
+			if err != nil {
+				return err
+			}
+			wantVersion := want.openssl
+			if p == gnutlsPeer {
+				wantVersion = want.gnutlsName
+			}
+			if version != wantVersion {
+				return fmt.Errorf("%s reports %s, want %s", p.name, version, wantVersion)
+			}
+			return nil
+		}}
+}
+
 // sequentialCell is a full handshake in the patent's sequential mode: Auth,
 // KeyGen and Key one round trip each instead of one pipelined flight.
 func (e *matrixEnv) sequentialCell(p *matrixPeer, v *matrixVersion, k matrixKey, s *matrixSuite) *matrixCell {
@@ -773,6 +809,19 @@ func (e *matrixEnv) matrixGroups(t *testing.T) []*matrixGroup {
 				groups = append(groups, g)
 			}
 		}
+	}
+
+	// Servers as deployed (every version, TLS 1.3 included), and the device
+	// offering 1.2 only (its default), 1.0 to 1.1, and 1.0 to 1.2.
+	for _, p := range matrixPeers {
+		k := matrixKeys[0]
+		groups = append(groups, &matrixGroup{name: p.name + "/" + tlsAll.name + "/" + k.name, peer: p,
+			opts: leafOpts(tlsAll, k.key, testpki.Good, nil, resumeDefault),
+			cells: []*matrixCell{
+				e.offerCell(p, k, tls12, tls12, tls12),
+				e.offerCell(p, k, tls10, tls11, tls11),
+				e.offerCell(p, k, tls10, tls12, tls12),
+			}})
 	}
 
 	// Bad certificates, against every peer.

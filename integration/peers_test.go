@@ -201,7 +201,10 @@ var opensslPeer = &matrixPeer{
 	bin:   "openssl",
 	paths: []string{"/"},
 	start: func(t *testing.T, o peerOpts) *peerServer {
-		args := []string{"-www", o.version.opensslFlag, "-cipher", opensslCiphers(o.suites)}
+		args := []string{"-www", "-cipher", opensslCiphers(o.suites)}
+		if o.version.opensslFlag != "" {
+			args = append(args, o.version.opensslFlag)
+		}
 		switch o.resume {
 		case resumeIDs:
 			args = append(args, "-no_ticket")
