@@ -30,7 +30,7 @@ var clientCertVersions = matrixVersions
 func clientCertGroups(t *testing.T, e *matrixEnv) []*matrixGroup {
 	var groups []*matrixGroup
 	serverKey := matrixKeys[0] // rsa2048
-	for _, p := range matrixPeers {
+	for _, p := range e.peers {
 		for _, v := range clientCertVersions {
 			suites := suitesFor(p, v, certRSA)
 			if len(suites) == 0 {

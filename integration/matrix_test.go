@@ -52,6 +52,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -385,8 +386,17 @@ func newMatrixOffloader(t *testing.T, d offloader.Device, metrics *prometheus.Re
 
 // matrixEnv is what every cell shares: the PKI and one in-process offloader.
 type matrixEnv struct {
-	pki *testpki.PKI
-	off *offloaderEnv
+	pki   *testpki.PKI
+	off   *offloaderEnv
+	peers []*matrixPeer // the installed ones
+}
+
+// peerInstalled reports whether requirePeer would find bin.
+func peerInstalled(bin string) bool {
+	if _, err := exec.LookPath(bin); err == nil {
+		return true
+	}
+	return fileExists(filepath.Join("/usr/sbin", bin)) || fileExists(filepath.Join("/usr/local/sbin", bin))
 }
 
 func (e *matrixEnv) config(v *matrixVersion, s *matrixSuite) *tlsclient.Config {
@@ -754,7 +764,7 @@ func (e *matrixEnv) matrixGroups(t *testing.T) []*matrixGroup {
 	}
 
 	// Full handshakes: every suite of each (peer, version, key).
-	for _, p := range matrixPeers {
+	for _, p := range e.peers {
 		for _, v := range matrixVersions {
 			for _, k := range matrixKeys {
 				suites := suitesFor(p, v, k.kind)
@@ -794,7 +804,7 @@ func (e *matrixEnv) matrixGroups(t *testing.T) []*matrixGroup {
 	// Resumption by session id and by ticket, each with an ECDHE suite and
 	// an RSA key-exchange suite where the device has one at that version.
 	rsa2048 := matrixKeys[0]
-	for _, p := range matrixPeers {
+	for _, p := range e.peers {
 		for _, v := range matrixVersions {
 			suites := resumeSuites(p, v)
 			if len(suites) == 0 {
@@ -813,7 +823,7 @@ func (e *matrixEnv) matrixGroups(t *testing.T) []*matrixGroup {
 
 	// Servers as deployed (every version, TLS 1.3 included), and the device
 	// offering 1.2 only (its default), 1.0 to 1.1, and 1.0 to 1.2.
-	for _, p := range matrixPeers {
+	for _, p := range e.peers {
 		k := matrixKeys[0]
 		groups = append(groups, &matrixGroup{name: p.name + "/" + tlsAll.name + "/" + k.name, peer: p,
 			opts: leafOpts(tlsAll, k.key, testpki.Good, nil, resumeDefault),
@@ -825,7 +835,7 @@ func (e *matrixEnv) matrixGroups(t *testing.T) []*matrixGroup {
 	}
 
 	// Bad certificates, against every peer.
-	for _, p := range matrixPeers {
+	for _, p := range e.peers {
 		for _, bc := range badCertCases {
 			g := &matrixGroup{name: p.name + "/refuse/" + bc.name, peer: p,
 				opts:  leafOpts(tls12, bc.key, bc.defect, nil, resumeDefault),
@@ -870,12 +880,23 @@ func TestMatrix(t *testing.T) {
 			t.Errorf("the device supports %s (%#04x) but the matrix has no row for it", s.Name, s.ID)
 		}
 	}
+	// A peer that is not installed leaves out its cells, saying so, unless
+	// TLSOFFLOAD_REQUIRE_PEERS=1 (CI), where requirePeer fails the test.
+	var peers []*matrixPeer
 	for _, p := range matrixPeers {
-		requirePeer(t, p.bin)
+		if peerInstalled(p.bin) || os.Getenv("TLSOFFLOAD_REQUIRE_PEERS") == "1" {
+			requirePeer(t, p.bin)
+			peers = append(peers, p)
+		} else {
+			fmt.Printf("matrix: %s not installed: its cells are left out\n", p.bin)
+		}
+	}
+	if len(peers) == 0 {
+		t.Skip("no peer installed")
 	}
 
 	p := testPKI(t)
-	env := &matrixEnv{pki: p, off: newMatrixOffloader(t, matrixDevice(p), nil)}
+	env := &matrixEnv{pki: p, off: newMatrixOffloader(t, matrixDevice(p), nil), peers: peers}
 	groups := env.matrixGroups(t)
 	for _, more := range moreMatrixGroups {
 		groups = append(groups, more(t, env)...)
