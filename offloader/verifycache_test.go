@@ -51,3 +51,20 @@ func TestVerifyCacheOff(t *testing.T) {
 		t.Fatal("a negative VerifyCacheSize should keep no cache")
 	}
 }
+
+// A device on the system roots gets a fresh pool per verification, which
+// could never be a cache key: its chains are verified afresh every time.
+func TestVerifyCacheSkipsSystemRoots(t *testing.T) {
+	fx := newFixture(t, nil)
+	if err := fx.reg.Add(Device{ID: "system", PSK: testPSK, AllowedNames: []string{"*.example.com"}}); err != nil {
+		t.Fatal(err)
+	}
+	p := startHandshake(t, hsOpts{suite: handshake.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, leaf: testLeaf(t, testpki.RSA2048, testpki.Good)})
+	resp := fx.srv.Do(context.Background(), "system", pipelined(p.transcript))
+	if resp.Results[0].Err == nil {
+		t.Fatal("a test PKI chain verified against the system roots")
+	}
+	if n := fx.srv.verified.Len(); n != 0 {
+		t.Fatalf("cache holds %d chains", n)
+	}
+}
