@@ -2,6 +2,7 @@ package certs_test
 
 import (
 	"crypto/x509"
+	"fmt"
 	"testing"
 	"time"
 
@@ -205,5 +206,30 @@ func TestVerifyCacheOwnsItsBytes(t *testing.T) {
 	}
 	if string(got[0].Raw) != string(leaf.Chain[0]) || string(got[1].Raw) != string(leaf.Chain[1]) {
 		t.Fatal("the cached chain changed with the caller's buffers")
+	}
+}
+
+// A chain over MaxCachedChainBytes verifies as ever but is not kept.
+func TestVerifyCacheSkipsLargeChains(t *testing.T) {
+	f := newFixture(t)
+	leaf, err := f.p.Issue([]string{"a.example"}, testpki.ECDSAP256, testpki.Good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An unrelated certificate sent along, made large by its names.
+	tmpl := caTemplate("bulky")
+	for i := 0; len(tmpl.DNSNames)*40 < certs.MaxCachedChainBytes; i++ {
+		tmpl.DNSNames = append(tmpl.DNSNames, fmt.Sprintf("name-%d.padding-for-the-cache-bound.example", i))
+	}
+	bulky := mk(t, tmpl, nil, ecP256(t))
+	chain := append(append([][]byte{}, leaf.Chain...), bulky.cert.Raw)
+	cache := certs.NewVerifyCache(0)
+	for i := 0; i < 2; i++ {
+		if _, err := verifyAt(f.p.Roots, cache, now, chain, "a.example"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if cache.Len() != 0 || cache.Hits() != 0 {
+		t.Fatalf("a %d-byte chain was cached", len(chain[0])+len(chain[1])+len(chain[2]))
 	}
 }
