@@ -161,9 +161,17 @@ func (m *CertificateRequest) Marshal() []byte {
 	if len(m.CertificateTypes) == 0 || len(m.SignatureAlgorithms) == 0 {
 		return nil
 	}
+	return m.marshal(true)
+}
+
+// marshal encodes the message, with supported_signature_algorithms (TLS
+// 1.2) or without (TLS 1.0/1.1), and sets Raw.
+func (m *CertificateRequest) marshal(withSignatureAlgorithms bool) []byte {
 	out := marshalMessage(TypeCertificateRequest, func(b *cryptobyte.Builder) {
 		addBytes8(b, m.CertificateTypes)
-		addUint16s(b, m.SignatureAlgorithms)
+		if withSignatureAlgorithms {
+			addUint16s(b, m.SignatureAlgorithms)
+		}
 		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
 			for _, dn := range m.CertificateAuthorities {
 				if len(dn) == 0 {

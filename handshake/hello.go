@@ -96,17 +96,8 @@ func (m *ClientHello) ExtensionTypes() []uint16 {
 // fields, then Extra. It returns nil if there are none, and the first
 // error of an extension body that does not fit its length prefixes.
 func (m *ClientHello) extensions() ([]Extension, error) {
-	var exts []Extension
-	var firstErr error
-	add := func(t uint16, f func(b *cryptobyte.Builder)) {
-		var b cryptobyte.Builder
-		f(&b)
-		data, err := b.Bytes()
-		if err != nil && firstErr == nil {
-			firstErr = err
-		}
-		exts = append(exts, Extension{Type: t, Data: data})
-	}
+	var l extensionList
+	add := l.add
 	if m.ServerName != "" {
 		// RFC 6066 §3: ServerNameList <1..2^16-1> of {name_type, HostName}.
 		add(ExtServerName, func(b *cryptobyte.Builder) {
@@ -153,8 +144,8 @@ func (m *ClientHello) extensions() ([]Extension, error) {
 	if m.MaxFragmentLength != 0 {
 		add(ExtMaxFragmentLength, func(b *cryptobyte.Builder) { b.AddUint8(m.MaxFragmentLength) })
 	}
-	exts = append(exts, m.Extra...)
-	return m.orderExtensions(exts), firstErr
+	l.exts = append(l.exts, m.Extra...)
+	return m.orderExtensions(l.exts), l.err
 }
 
 func helloRandom(r []byte) ([]byte, error) {
@@ -357,17 +348,8 @@ func (m *ServerHello) Marshal() []byte {
 }
 
 func (m *ServerHello) extensions() ([]Extension, error) {
-	var exts []Extension
-	var firstErr error
-	add := func(t uint16, f func(b *cryptobyte.Builder)) {
-		var b cryptobyte.Builder
-		f(&b)
-		data, err := b.Bytes()
-		if err != nil && firstErr == nil {
-			firstErr = err
-		}
-		exts = append(exts, Extension{Type: t, Data: data})
-	}
+	var l extensionList
+	add := l.add
 	if m.SecureRenegotiation {
 		add(ExtRenegotiationInfo, func(b *cryptobyte.Builder) { addBytes8(b, m.RenegotiationInfo) })
 	}
@@ -394,8 +376,8 @@ func (m *ServerHello) extensions() ([]Extension, error) {
 	if m.OCSPStapling {
 		add(ExtStatusRequest, func(*cryptobyte.Builder) {})
 	}
-	exts = append(exts, m.Extra...)
-	return exts, firstErr
+	l.exts = append(l.exts, m.Extra...)
+	return l.exts, l.err
 }
 
 // Unmarshal decodes a ServerHello (RFC 5246 §7.4.1.3). Every extension type
@@ -499,4 +481,21 @@ func (m *ServerHello) decodeExtension(typ uint16, data cryptobyte.String) error 
 		m.Extra = append(m.Extra, Extension{Type: typ, Data: nonEmpty(data)})
 	}
 	return nil
+}
+
+// extensionList collects extensions built with cryptobyte, keeping the
+// first error of a body that does not fit its length prefixes.
+type extensionList struct {
+	exts []Extension
+	err  error
+}
+
+func (l *extensionList) add(t uint16, f func(b *cryptobyte.Builder)) {
+	var b cryptobyte.Builder
+	f(&b)
+	data, err := b.Bytes()
+	if err != nil && l.err == nil {
+		l.err = err
+	}
+	l.exts = append(l.exts, Extension{Type: t, Data: data})
 }

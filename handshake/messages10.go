@@ -117,20 +117,7 @@ func (m *CertificateRequest) MarshalVersion(version uint16) []byte {
 	if len(m.CertificateTypes) == 0 {
 		return nil
 	}
-	out := marshalMessage(TypeCertificateRequest, func(b *cryptobyte.Builder) {
-		addBytes8(b, m.CertificateTypes)
-		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-			for _, dn := range m.CertificateAuthorities {
-				if len(dn) == 0 {
-					b.SetError(builderError("empty distinguished name"))
-					return
-				}
-				addBytes16(b, dn)
-			}
-		})
-	})
-	m.Raw = out
-	return out
+	return m.marshal(false)
 }
 
 // MarshalVersion encodes the CertificateVerify in version and sets Raw:
