@@ -2,9 +2,9 @@ package certs
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/binary"
+	"hash/maphash"
 	"slices"
 	"sync"
 	"time"
@@ -18,7 +18,8 @@ import (
 // What is cached is a success only, keyed exactly by everything the answer
 // depends on:
 //   - the chain as presented: every certificate's DER, compared byte for
-//     byte on a hit (the SHA-256 of the chain only picks the slot);
+//     byte on a hit (a hash of the chain, seeded per process, only picks
+//     the slot);
 //   - the root pool, by identity (the *x509.CertPool pointer): a pool must
 //     not be modified after it is first used with a cache, and its
 //     constraint functions (AddCertWithConstraint), if any, must give the
@@ -63,7 +64,7 @@ const MaxCachedChainBytes = 16 << 10
 const DefaultVerifyCacheSize = 512
 
 type cacheKey struct {
-	chain      [sha256.Size]byte
+	chain      uint64 // maphash of the chain, under seed
 	roots      *x509.CertPool
 	name       string
 	minRSABits int
@@ -98,7 +99,12 @@ func (c *VerifyCache) Len() int {
 	return len(c.entries)
 }
 
-// chainKey hashes the chain with each certificate's length, so two chains
+// seed keys the chain hash: unknown outside the process, so a server
+// cannot make its chain share another's slot (which would cost evictions,
+// never a wrong answer: a hit compares the bytes).
+var seed = maphash.MakeSeed()
+
+// cacheKey hashes the chain with each certificate's length, so two chains
 // that split the same bytes differently never share a slot. ok is false for
 // a chain too large to cache.
 func (v *Verifier) cacheKey(chain [][]byte, serverName string) (k cacheKey, ok bool) {
@@ -109,14 +115,15 @@ func (v *Verifier) cacheKey(chain [][]byte, serverName string) (k cacheKey, ok b
 	if total > MaxCachedChainBytes {
 		return k, false
 	}
-	h := sha256.New()
+	var h maphash.Hash
+	h.SetSeed(seed)
 	var n [4]byte
 	for _, der := range chain {
 		binary.BigEndian.PutUint32(n[:], uint32(len(der)))
 		h.Write(n[:])
 		h.Write(der)
 	}
-	h.Sum(k.chain[:0])
+	k.chain = h.Sum64()
 	k.roots = v.Roots
 	k.name = serverName
 	k.minRSABits = v.minRSABits()
