@@ -50,14 +50,22 @@ const defaultDialTimeout = 5 * time.Second
 // is serialized by c.dialSem (a one-slot semaphore a caller can give up on
 // when its ctx ends), so concurrent first calls share one dial instead of
 // racing to open several channels. Each conn has its own mu guarding the
-// pending map, the id counter and its sticky error; writeSem admits one
-// frame writer at a time (again abandonable on ctx), and one reader
-// goroutine per conn reads frames and hands each response to the buffered
-// channel of the call waiting for its id, so it never blocks on a caller.
+// pending map, the id counter, its sticky error and who reads; writeSem
+// admits one frame writer at a time (again abandonable on ctx). At most
+// one reader reads a conn's frames at a time (conn.reading): a call whose
+// answer is awaited and that finds no reader reads itself, so a lone call
+// (the device's usual case) gets its answer without a goroutine hand-off;
+// other calls wait on the buffered channel of their id, to which the
+// reader hands each response (it never blocks on a caller). A reading call
+// that gets its answer, or whose ctx ends, hands reading over to a
+// goroutine while other calls still wait; that goroutine stops once none
+// does. An idle channel has no reader: a channel the offloader closed
+// while idle is found out by the next call (which Do then resends).
 // The first error a conn sees (transport, alert, malformed frame, Close)
-// is recorded once, fails every pending call, closes the transport and
-// makes the reader exit; the next Do then opens a new channel. Lock order:
-// c.mu before conn.mu; neither is held while dialing, writing or reading.
+// is recorded once, fails every pending call and closes the transport;
+// readerDone closes once no reader is left on the dead conn; the next Do
+// then opens a new channel. Lock order: c.mu before conn.mu; neither is
+// held while dialing, writing or reading.
 type Client struct {
 	cfg Config // a private copy, fixed after New
 
@@ -183,19 +191,14 @@ func (c *Client) doOnce(ctx context.Context, f *wire.Flight) (resp *wire.FlightR
 		cn.forget(id)
 		return nil, reused, err
 	}
-	select {
-	case r := <-wait:
-		if r.err != nil {
-			return nil, reused, r.err
-		}
-		if err := checkResponse(f, r.resp); err != nil {
-			return nil, reused, err
-		}
-		return r.resp, reused, nil
-	case <-ctx.Done():
-		cn.forget(id)
-		return nil, reused, ctx.Err()
+	r := cn.await(ctx, id, wait)
+	if r.err != nil {
+		return nil, reused, r.err
 	}
+	if err := checkResponse(f, r.resp); err != nil {
+		return nil, reused, err
+	}
+	return r.resp, reused, nil
 }
 
 // checkResponse holds the offloader to one Result per request, in order.
@@ -395,25 +398,27 @@ type conn struct {
 	addr string
 
 	writeSem   chan struct{} // one frame writer at a time
-	readerDone chan struct{} // closed when the reader goroutine returns
+	dead       chan struct{} // closed when the channel dies
+	readerDone chan struct{} // closed once the channel died and no reader is left
 
-	mu      sync.Mutex
-	pending map[uint32]chan result
-	nextID  uint32
-	err     error // sticky: set once when the channel dies
+	mu         sync.Mutex
+	pending    map[uint32]chan result
+	nextID     uint32
+	err        error // sticky: set once when the channel dies
+	reading    bool  // a call or the reader goroutine reads frames
+	doneClosed bool  // readerDone is closed
 }
 
 func newConn(ch *wire.Channel, nc net.Conn, addr string) *conn {
-	cn := &conn{
+	return &conn{
 		ch:         ch,
 		nc:         nc,
 		addr:       addr,
 		writeSem:   make(chan struct{}, 1),
+		dead:       make(chan struct{}),
 		readerDone: make(chan struct{}),
 		pending:    make(map[uint32]chan result),
 	}
-	go cn.readLoop()
-	return cn
 }
 
 func (cn *conn) alive() bool {
@@ -454,7 +459,7 @@ func (cn *conn) write(ctx context.Context, payload []byte) error {
 	case cn.writeSem <- struct{}{}:
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-cn.readerDone:
+	case <-cn.dead:
 		return cn.deadErr()
 	}
 	defer func() { <-cn.writeSem }()
@@ -502,6 +507,10 @@ func (cn *conn) fail(err error) {
 	cn.err = err
 	pending := cn.pending
 	cn.pending = nil
+	close(cn.dead)
+	if !cn.reading {
+		cn.closeReaderDone()
+	}
 	cn.mu.Unlock()
 	for _, w := range pending {
 		w <- result{err: err}
@@ -509,36 +518,153 @@ func (cn *conn) fail(err error) {
 	cn.ch.Close()
 }
 
-// readLoop dispatches responses by id until the channel dies.
-func (cn *conn) readLoop() {
-	defer close(cn.readerDone)
-	for {
-		// The frame is read into the channel's reused buffer, which is
-		// wiped after decoding (the response carries key material and
-		// Unmarshal copies what it keeps).
-		resp := new(wire.FlightResponse)
-		var bad error
-		err := cn.ch.ReadFrameFunc(func(frame []byte) error {
-			bad = resp.Unmarshal(frame)
-			return nil
+// closeReaderDone closes readerDone once; cn.mu is held.
+func (cn *conn) closeReaderDone() {
+	if !cn.doneClosed {
+		cn.doneClosed = true
+		close(cn.readerDone)
+	}
+}
+
+// stopReading gives up reading: to a reader goroutine while calls still
+// wait for answers, to nobody otherwise. cn.mu is held.
+func (cn *conn) stopReading() {
+	if cn.err == nil && len(cn.pending) > 0 {
+		go cn.readLoop() // reading stays true: the goroutine reads now
+		return
+	}
+	cn.reading = false
+	if cn.err != nil {
+		cn.closeReaderDone()
+	}
+}
+
+// await returns the answer to call id: read by this call itself when no
+// one else reads, or handed over by the reader.
+func (cn *conn) await(ctx context.Context, id uint32, wait chan result) result {
+	cn.mu.Lock()
+	if cn.err == nil && !cn.reading {
+		cn.reading = true
+		cn.mu.Unlock()
+		return cn.readOwn(ctx, id, wait)
+	}
+	cn.mu.Unlock()
+	select {
+	case r := <-wait:
+		return r
+	case <-ctx.Done():
+		cn.forget(id)
+		return result{err: ctx.Err()}
+	}
+}
+
+// readOwn reads frames, handing each answer to its call, until call id's
+// own has come; the caller holds reading. If ctx ends first, the read is
+// interrupted by a past deadline: before a frame's first byte the channel
+// stays usable (the call is forgotten, a late answer dropped); inside a
+// frame the channel is dead.
+func (cn *conn) readOwn(ctx context.Context, id uint32, wait chan result) result {
+	if ctx.Done() != nil {
+		fired := make(chan struct{})
+		stop := context.AfterFunc(ctx, func() {
+			cn.nc.SetReadDeadline(time.Unix(1, 0))
+			close(fired)
 		})
-		if err != nil {
-			cn.fail(cn.readErr(err))
-			return
+		defer func() {
+			if !stop() {
+				<-fired
+				cn.nc.SetReadDeadline(time.Time{})
+			}
+		}()
+	}
+	for {
+		// The answer may have come before this call took up reading
+		// (handed over by a reader that then stopped), or with this read.
+		select {
+		case r := <-wait:
+			cn.mu.Lock()
+			cn.stopReading()
+			cn.mu.Unlock()
+			return r
+		default:
 		}
-		if bad != nil {
-			// Without an id the answer cannot be matched to its call, and
-			// the peer is not speaking the protocol: give the channel up.
-			cn.fail(fmt.Errorf("client: channel to %s: bad response: %w", cn.addr, bad))
+		if err := cn.readOne(); err != nil {
+			select {
+			case r := <-wait:
+				cn.mu.Lock()
+				cn.stopReading()
+				cn.mu.Unlock()
+				return r
+			default:
+			}
+			if ctx.Err() != nil && cn.deadErr() == nil {
+				cn.forget(id)
+				cn.mu.Lock()
+				cn.stopReading()
+				cn.mu.Unlock()
+				return result{err: ctx.Err()}
+			}
+			cn.fail(err)
+			cn.mu.Lock()
+			cn.stopReading()
+			cn.mu.Unlock()
+			return <-wait // fail answered every pending call
+		}
+	}
+}
+
+// readOne reads one frame and hands the response to the call waiting for
+// its id (an answer nobody waits for is dropped). The frame is read into
+// the channel's reused buffer, which is wiped after decoding (the response
+// carries key material, and Unmarshal copies what it keeps). An error
+// returned is the channel's end, worded for the calls it fails.
+func (cn *conn) readOne() error {
+	resp := new(wire.FlightResponse)
+	var bad error
+	err := cn.ch.ReadFrameFunc(func(frame []byte) error {
+		bad = resp.Unmarshal(frame)
+		return nil
+	})
+	if err != nil {
+		return cn.readErr(err)
+	}
+	if bad != nil {
+		// Without an id the answer cannot be matched to its call, and
+		// the peer is not speaking the protocol: give the channel up.
+		return fmt.Errorf("client: channel to %s: bad response: %w", cn.addr, bad)
+	}
+	cn.mu.Lock()
+	wait, ok := cn.pending[resp.ID]
+	delete(cn.pending, resp.ID)
+	cn.mu.Unlock()
+	if ok {
+		wait <- result{resp: resp}
+	}
+	return nil
+}
+
+// readLoop reads for the calls still waiting after the reading call got
+// its answer, until none waits or the channel dies.
+func (cn *conn) readLoop() {
+	for {
+		if err := cn.readOne(); err != nil {
+			cn.fail(err)
+			cn.mu.Lock()
+			cn.reading = false
+			cn.closeReaderDone()
+			cn.mu.Unlock()
 			return
 		}
 		cn.mu.Lock()
-		wait, ok := cn.pending[resp.ID]
-		delete(cn.pending, resp.ID)
-		cn.mu.Unlock()
-		if ok {
-			wait <- result{resp: resp}
+		if cn.err != nil || len(cn.pending) == 0 {
+			cn.reading = false
+			if cn.err != nil {
+				cn.closeReaderDone()
+			}
+			cn.mu.Unlock()
+			return
 		}
+		cn.mu.Unlock()
 	}
 }
 

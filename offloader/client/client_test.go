@@ -479,10 +479,9 @@ func TestFailover(t *testing.T) {
 	if _, chans := a.counts(); chans != 1 {
 		t.Fatalf("first live address served %d channels", chans)
 	}
-	// a goes away: the next call, once the client saw it, moves to b.
-	cn := c.current()
+	// a goes away: the next call finds the channel dead (an idle channel
+	// has no reader), and its resend moves to b.
 	a.stop()
-	<-cn.readerDone
 	if _, err := c.Do(context.Background(), startFlight("2")); err != nil {
 		t.Fatal(err)
 	}
@@ -820,5 +819,79 @@ func TestWriteAbandoned(t *testing.T) {
 	}
 	if string(r.Token) != "next" || dials != 2 {
 		t.Errorf("answer %q after %d dials", r.Token, dials)
+	}
+}
+
+// TestReadingCallHandsOver: the lone call reads its own answer; when it
+// gives up (ctx) while another call waits, reading passes to a goroutine
+// and the other call still gets its answer on the same channel; once no
+// call waits, no reader is left.
+func TestReadingCallHandsOver(t *testing.T) {
+	s := newFakeServer(t)
+	type held struct {
+		f    *wire.Flight
+		send func(*wire.FlightResponse)
+	}
+	got := make(chan held, 2)
+	s.onFlight = func(f *wire.Flight, send func(*wire.FlightResponse), _ func()) bool {
+		if string(f.Token) == "solo" {
+			return false
+		}
+		got <- held{f, send}
+		return true // answered below
+	}
+	c := newTestClient(t, s.addr())
+	if _, err := c.Do(context.Background(), startFlight("solo")); err != nil {
+		t.Fatal(err)
+	}
+	cn := c.current()
+	cn.mu.Lock()
+	reading := cn.reading
+	cn.mu.Unlock()
+	if reading {
+		t.Fatal("a reader is left on an idle channel")
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	errA := make(chan error, 1)
+	go func() {
+		_, err := c.Do(ctx, startFlight("a"))
+		errA <- err
+	}()
+	fa := <-got
+	errB := make(chan error, 1)
+	go func() {
+		r, err := c.Do(context.Background(), startFlight("b"))
+		if err == nil && string(r.Token) != "b" {
+			err = fmt.Errorf("b got the answer for %q", r.Token)
+		}
+		errB <- err
+	}()
+	fb := <-got
+	cancel()
+	if err := <-errA; !errors.Is(err, context.Canceled) {
+		t.Fatalf("canceled reading call: %v", err)
+	}
+	fa.send(echo(fa.f)) // late: dropped
+	fb.send(echo(fb.f))
+	if err := <-errB; err != nil {
+		t.Fatalf("waiting call after the reader gave up: %v", err)
+	}
+	if c.current() != cn {
+		t.Error("the channel was replaced")
+	}
+	// The goroutine that took over stops once no call waits.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		cn.mu.Lock()
+		reading = cn.reading
+		cn.mu.Unlock()
+		if !reading {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("reader goroutine still reading with no call waiting")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
