@@ -286,6 +286,19 @@ var readBufPool = sync.Pool{New: func() any {
 	return &b
 }}
 
+// HeldBuffers returns the bytes of buffer the connection holds now (read
+// buffer, reassembly buffer, unflushed out buffer): 0 for an idle
+// connection that released them. For tests and footprint checks.
+func (c *Conn) HeldBuffers() int {
+	c.in.mu.Lock()
+	n := cap(c.in.raw) + cap(c.in.hs)
+	c.in.mu.Unlock()
+	c.out.mu.Lock()
+	n += cap(c.out.buf)
+	c.out.mu.Unlock()
+	return n
+}
+
 // ReleaseBuffers gives the read buffer back to a process-wide pool when it
 // holds no unconsumed transport bytes and no partial handshake message,
 // so an idle connection holds no buffer (the next read takes one again).

@@ -126,7 +126,7 @@ func TestReleaseBuffers(t *testing.T) {
 	r.ReleaseBuffers()
 	read(hsMsg(4, 40))
 	r.ReleaseBuffers()
-	if r.in.raw != nil || r.in.hs != nil {
+	if r.in.raw != nil || r.in.hs != nil || r.HeldBuffers() != 0 {
 		t.Fatal("buffers held after the last message")
 	}
 
@@ -134,7 +134,7 @@ func TestReleaseBuffers(t *testing.T) {
 	if err := w.WriteRecords(TypeHandshake, hsMsg(1, 100)); err != nil {
 		t.Fatal(err)
 	}
-	if w.out.box == nil {
+	if w.out.box == nil || w.HeldBuffers() == 0 {
 		t.Fatal("no pooled out buffer while records wait")
 	}
 	if err := w.Flush(); err != nil {
