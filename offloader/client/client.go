@@ -179,15 +179,21 @@ func (c *Client) doOnce(ctx context.Context, f *wire.Flight) (resp *wire.FlightR
 		}
 	}
 	f.ID = id
-	payload, err := f.Marshal()
+	// The flight is encoded into a pooled buffer: it holds only what the
+	// device sends (transcript, names, sealed token), so it needs no wipe.
+	box := payloadPool.Get().(*[]byte)
+	payload, err := f.MarshalTo(*box)
 	if err == nil && len(payload) > wire.MaxFrame {
 		err = &wire.Error{Status: wire.StatusMalformed, Detail: "client: flight larger than a frame"}
 	}
-	if err != nil {
-		cn.forget(id)
-		return nil, reused, err
+	if err == nil {
+		err = cn.write(ctx, payload)
 	}
-	if err := cn.write(ctx, payload); err != nil {
+	if cap(payload) <= maxPooledPayload {
+		*box = payload[:0]
+	}
+	payloadPool.Put(box)
+	if err != nil {
 		cn.forget(id)
 		return nil, reused, err
 	}
@@ -200,6 +206,12 @@ func (c *Client) doOnce(ctx context.Context, f *wire.Flight) (resp *wire.FlightR
 	}
 	return r.resp, reused, nil
 }
+
+// payloadPool holds buffers flights are encoded into; one larger than
+// maxPooledPayload is not kept.
+var payloadPool = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooledPayload = 64 << 10
 
 // checkResponse holds the offloader to one Result per request, in order.
 func checkResponse(f *wire.Flight, r *wire.FlightResponse) error {

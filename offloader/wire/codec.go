@@ -2,6 +2,7 @@ package wire
 
 import (
 	"math"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -41,7 +42,12 @@ func FlightID(b []byte) (uint32, bool) {
 // ---- Flight ----
 
 // Marshal encodes f, refusing what the peer's Unmarshal would refuse.
-func (f *Flight) Marshal() ([]byte, error) {
+func (f *Flight) Marshal() ([]byte, error) { return f.MarshalTo(nil) }
+
+// MarshalTo is Marshal encoding into buf's space, from its start, growing
+// it when the flight does not fit: a caller that reuses buf allocates
+// nothing per flight.
+func (f *Flight) MarshalTo(buf []byte) ([]byte, error) {
 	if len(f.Token) > MaxToken {
 		return nil, malformed(0, "token too long")
 	}
@@ -62,7 +68,7 @@ func (f *Flight) Marshal() ([]byte, error) {
 			size += len(a.Transcript) + len(a.ServerName)
 		}
 	}
-	b := cryptobyte.NewBuilder(make([]byte, 0, size))
+	b := cryptobyte.NewBuilder(slices.Grow(buf[:0], size))
 	b.AddUint8(KindFlight)
 	b.AddUint32(f.ID)
 	b.AddBytes(f.HandshakeID[:])

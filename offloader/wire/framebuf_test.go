@@ -97,3 +97,34 @@ func TestReadFrameFuncNoAllocation(t *testing.T) {
 		t.Errorf("%d bytes allocated per frame", per)
 	}
 }
+
+// TestFlightMarshalTo: MarshalTo encodes exactly what Marshal does, into
+// the buffer given when it has room (whatever it held before), and into a
+// grown one when it has not.
+func TestFlightMarshalTo(t *testing.T) {
+	f := &Flight{ID: 7, Token: []byte("tok"), Requests: []Request{
+		{Op: OpAuth, Auth: &AuthRequest{ServerName: "example.com", Transcript: bytes.Repeat([]byte{0x16}, 3000)}},
+		{Op: OpKeyGen, KeyGen: &KeyGenRequest{}},
+		{Op: OpKey, Key: &KeyRequest{}},
+	}}
+	want, err := f.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := bytes.Repeat([]byte{0xff}, 8000)
+	got, err := f.MarshalTo(big)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("MarshalTo into a used buffer: %v, equal %v", err, bytes.Equal(got, want))
+	}
+	if &got[0] != &big[0] {
+		t.Error("MarshalTo did not use the buffer it was given")
+	}
+	small := make([]byte, 10)
+	if got, err := f.MarshalTo(small); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("MarshalTo into a small buffer: %v", err)
+	}
+	f.Requests = nil
+	if _, err := f.MarshalTo(big); err == nil {
+		t.Error("MarshalTo accepted a flight Marshal refuses")
+	}
+}
