@@ -168,7 +168,11 @@ func (hs *clientHandshakeState) sendClientHello() error {
 	}
 	hs.hello = hello
 	hs.offered = make(map[uint16]bool)
-	for _, t := range hello.ExtensionTypes() {
+	types, ok := helloExtensionTypes(msg) // footprint.go: no second encoding
+	if !ok {
+		types = hello.ExtensionTypes()
+	}
+	for _, t := range types {
 		hs.offered[t] = true
 	}
 	hs.writeTranscript(msg)
