@@ -167,3 +167,35 @@ func TestGrowReadBuffer(t *testing.T) {
 		t.Errorf("large record: buffer %d bytes (pooled %v), want its own of %d", cap(r.in.raw), r.in.box != nil, HeaderLen+MaxPlaintext)
 	}
 }
+
+// TestSteadyStateAllocatesNothing: writing and reading full records, with
+// the buffers given back to their pools between records (the idle
+// connection's state), allocates nothing per record once warm.
+func TestSteadyStateAllocatesNothing(t *testing.T) {
+	for _, s := range []suite{suites[0], suites[2]} {
+		lc := &loopConn{}
+		w, r := NewConn(lc), NewConn(lc)
+		w.SetVersion(0x0303)
+		r.SetVersion(0x0303)
+		w.setCiphers(nil, s.cipher(t, 1))
+		r.setCiphers(s.cipher(t, 1), nil)
+		data := make([]byte, MaxPlaintext)
+		lc.buf.Grow(2 * (HeaderLen + MaxCiphertext))
+		round := func() {
+			if _, err := w.Write(data); err != nil {
+				t.Fatal(err)
+			}
+			if _, p, err := r.ReadMessage(); err != nil || len(p) != MaxPlaintext {
+				t.Fatal(err)
+			}
+			r.ReleaseBuffers()
+			if r.HeldBuffers() != 0 || w.HeldBuffers() != 0 {
+				t.Fatal("buffers held between records")
+			}
+		}
+		round()
+		if n := testing.AllocsPerRun(20, round); n != 0 && !raceEnabled {
+			t.Errorf("%s: %.1f allocations per record", s.name, n)
+		}
+	}
+}
