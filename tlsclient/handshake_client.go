@@ -27,7 +27,12 @@ import (
 //
 // The device parses no certificate and performs no public-key operation:
 // the raw server messages go to the offloader.
+// maxIgnoredHelloRequests bounds the HelloRequests a handshake ignores.
+const maxIgnoredHelloRequests = 16
+
 type clientHandshakeState struct {
+	helloRequests int // ignored so far (readHandshake)
+
 	c          *Conn
 	ctx        context.Context
 	config     *Config
@@ -581,6 +586,11 @@ func (hs *clientHandshakeState) readHandshake(want ...uint8) ([]byte, error) {
 			return nil, hs.fail(record.AlertUnexpectedMessage, "unexpected "+contentName(typ)+", want "+messageName(want[0]), nil)
 		}
 		if len(msg) == 4 && msg[0] == handshake.TypeHelloRequest && msg[1]|msg[2]|msg[3] == 0 {
+			// A server has no reason to send more than one; a flood
+			// would otherwise hold the handshake until its deadline.
+			if hs.helloRequests++; hs.helloRequests > maxIgnoredHelloRequests {
+				return nil, hs.fail(record.AlertUnexpectedMessage, "too many HelloRequests during the handshake", nil)
+			}
 			continue
 		}
 		if len(msg) < 4 || !contains(want, msg[0]) {
