@@ -9,17 +9,21 @@ import (
 // did not verify for the server name, or the ServerKeyExchange signature
 // did not. The alert sent to the server follows the reason (bad_certificate,
 // certificate_expired, unknown_ca, ...). errors.As(err, **wire.Error) reaches
-// the offloader's verdict.
+// the offloader's verdict, and errors.Is(err, record.AlertX) tests the alert
+// sent, as for *ProtocolError.
 type CertificateError struct {
 	ServerName string
 	Chain      [][]byte // as the server presented it (DER, leaf first)
 	Err        *wire.Error
+	Alert      record.Alert // sent to the server
 }
 
 func (e *CertificateError) Error() string {
 	return "tlsclient: server certificate for " + quote(e.ServerName) + " refused: " + e.Err.Error()
 }
-func (e *CertificateError) Unwrap() error { return e.Err }
+
+// Unwrap returns the offloader's verdict and the alert sent.
+func (e *CertificateError) Unwrap() []error { return []error{e.Err, e.Alert} }
 
 // OffloaderError is a handshake that failed because the offloader could not
 // be used: unreachable, channel refused (wrong PSK), timed out, or an

@@ -444,9 +444,10 @@ func (hs *clientHandshakeState) do(f *wire.Flight, op string) ([]wire.Result, er
 func (hs *clientHandshakeState) offloadFailure(werr *wire.Error) error {
 	switch werr.Status {
 	case wire.StatusInvalidCertificate, wire.StatusBadSignature:
-		hs.c.rc.SendAlert(certAlert(werr))
+		alert := certAlert(werr)
+		hs.c.rc.SendAlert(alert)
 		hs.config.trace("offloader: %s refused the server: %s", werr.Op, werr)
-		return &CertificateError{ServerName: verifyName(hs.serverName), Chain: hs.chain, Err: werr}
+		return &CertificateError{ServerName: verifyName(hs.serverName), Chain: hs.chain, Err: werr, Alert: alert}
 	case wire.StatusPolicyDenied, wire.StatusUnsupported:
 		hs.c.rc.SendAlert(record.AlertHandshakeFailure)
 	default:

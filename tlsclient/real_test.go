@@ -464,6 +464,9 @@ func TestCertificateRefused(t *testing.T) {
 			if !errors.As(err, &werr) || werr.Status != wire.StatusInvalidCertificate {
 				t.Errorf("errors.As wire.Error: %v", werr)
 			}
+			if !errors.Is(err, tc.alert) || ce.Alert != tc.alert {
+				t.Errorf("errors.Is(err, %v) false; CertificateError.Alert = %v", tc.alert, ce.Alert)
+			}
 			serr := <-serverErr
 			if serr == nil || !bytes.Contains([]byte(serr.Error()), []byte(tc.alert.Error()[len("tls: "):])) {
 				t.Errorf("server error %v, want alert %v", serr, tc.alert)
