@@ -189,7 +189,11 @@ func (m *CertificateRequest) marshal(withSignatureAlgorithms bool) []byte {
 // Unmarshal decodes a TLS 1.2 CertificateRequest (RFC 5246 §7.4.4):
 // certificate_types<1..2^8-1>, supported_signature_algorithms<2..2^16-2>,
 // certificate_authorities<0..2^16-1> of DistinguishedName<1..2^16-1>.
-func (m *CertificateRequest) Unmarshal(b []byte) error {
+func (m *CertificateRequest) Unmarshal(b []byte) error { return m.unmarshal(b, true) }
+
+// unmarshal decodes the message with supported_signature_algorithms (TLS
+// 1.2) or without (TLS 1.0/1.1).
+func (m *CertificateRequest) unmarshal(b []byte, withSignatureAlgorithms bool) error {
 	raw := cloneBytes(b)
 	s, err := readBody(raw, TypeCertificateRequest)
 	if err != nil {
@@ -203,7 +207,7 @@ func (m *CertificateRequest) Unmarshal(b []byte) error {
 		return fail("bad certificate_types")
 	}
 	r.CertificateTypes = types[:len(types):len(types)]
-	if !readUint16List(&s, &r.SignatureAlgorithms) {
+	if withSignatureAlgorithms && !readUint16List(&s, &r.SignatureAlgorithms) {
 		return fail("bad supported_signature_algorithms")
 	}
 	if !s.ReadUint16LengthPrefixed(&cas) || !s.Empty() {

@@ -76,34 +76,7 @@ func (p *ECDHEParams) MarshalVersion(version uint16) []byte {
 // certificate_types<1..2^8-1> then certificate_authorities<0..2^16-1>, with
 // SignatureAlgorithms left nil.
 func (m *CertificateRequest) UnmarshalVersion(b []byte, version uint16) error {
-	if version >= VersionTLS12 {
-		return m.Unmarshal(b)
-	}
-	raw := cloneBytes(b)
-	s, err := readBody(raw, TypeCertificateRequest)
-	if err != nil {
-		return err
-	}
-	fail := func(detail string) error { return decodeErr(TypeCertificateRequest, detail) }
-	var r CertificateRequest
-	r.Raw = raw
-	var types, cas cryptobyte.String
-	if !s.ReadUint8LengthPrefixed(&types) || types.Empty() {
-		return fail("bad certificate_types")
-	}
-	r.CertificateTypes = types[:len(types):len(types)]
-	if !s.ReadUint16LengthPrefixed(&cas) || !s.Empty() {
-		return fail("bad certificate_authorities")
-	}
-	for !cas.Empty() {
-		var dn cryptobyte.String
-		if !cas.ReadUint16LengthPrefixed(&dn) || dn.Empty() {
-			return fail("bad distinguished name")
-		}
-		r.CertificateAuthorities = append(r.CertificateAuthorities, dn[:len(dn):len(dn)])
-	}
-	*m = r
-	return nil
+	return m.unmarshal(b, version >= VersionTLS12)
 }
 
 // MarshalVersion encodes the CertificateRequest in version and sets Raw:
