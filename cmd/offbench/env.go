@@ -53,14 +53,15 @@ type env struct {
 	tlsSrv   *child // serve-tls: "rsa", "ecdsa" TLS listeners, "ctl" ping-pong
 	offSrv   *child // serve-offloader: "offloader", "echo"
 	offAddr  string
-	offload  *client.Client // the device's channel to the offloader
-	echoConn net.Conn       // the control's stand-in for that channel
+	offload  *client.Client        // the device's channel to the offloader
+	echoConn net.Conn              // the control's stand-in for that channel
+	plans    map[string]*fullPlans // control plans by case name, recorded once
 
 	offloaderProfiled int // handshakes under the offloader's CPU profile
 }
 
 func newEnv(o *options) (_ *env, err error) {
-	e := &env{leaves: map[string]*testpki.Leaf{}}
+	e := &env{leaves: map[string]*testpki.Leaf{}, plans: map[string]*fullPlans{}}
 	defer func() {
 		if err != nil {
 			e.close()
@@ -216,62 +217,4 @@ func servePingPong(c net.Conn) {
 			}
 		}
 	}
-}
-
-// flightSizes approximates the bytes of a TLS 1.2 handshake's flights with
-// this certificate chain, for the control to send and receive as many.
-type flightSizes struct {
-	clientHello, serverFlight, clientFinish, serverFinish int
-	offloadReq, offloadResp                               int
-}
-
-func (e *env) flights(c hsCase) flightSizes {
-	chain := 0
-	for _, der := range e.leaves[c.cert].Chain {
-		chain += len(der) + 3
-	}
-	f := flightSizes{
-		clientHello:  200,
-		serverFlight: 100 + chain + 350, // ServerHello, Certificate, ServerKeyExchange, Done
-		clientFinish: 150,               // ClientKeyExchange, ChangeCipherSpec, Finished
-		serverFinish: 250,               // NewSessionTicket, ChangeCipherSpec, Finished
-	}
-	f.offloadReq = f.clientHello + f.serverFlight + 100 // the transcript, framed and sealed
-	f.offloadResp = 250                                 // ClientKeyExchange, master secret, key block
-	return f
-}
-
-// controlFull does a full handshake's TCP work with no TLS: connect, the
-// two flights each way, and (offloaded) one round trip on the standing
-// connection to the echo service in the offloader process.
-func (e *env) controlFull(c hsCase, buf []byte, offloaded bool) error {
-	f := e.flights(c)
-	conn, err := net.DialTimeout("tcp", e.tlsSrv.vals["ctl"], dialLimit)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if err := pingPong(conn, buf, f.clientHello, f.serverFlight); err != nil {
-		return err
-	}
-	if offloaded {
-		if err := pingPong(e.echoConn, buf, f.offloadReq, f.offloadResp); err != nil {
-			return err
-		}
-	}
-	return pingPong(conn, buf, f.clientFinish, f.serverFinish)
-}
-
-// controlResumed does an abbreviated handshake's TCP work: connect, one
-// round trip, and the client's last flight.
-func (e *env) controlResumed(c hsCase, buf []byte) error {
-	conn, err := net.DialTimeout("tcp", e.tlsSrv.vals["ctl"], dialLimit)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if err := pingPong(conn, buf, 400, 300); err != nil {
-		return err
-	}
-	return pingPong(conn, buf, 60, 0)
 }

@@ -124,15 +124,19 @@ func measurePrimitives(e *env, o *options) (*primitives, error) {
 		}
 	}
 	suite := handshake.SuiteByID(handshake.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)
-	f := e.flights(hsCases[0])
-	transcript := make([]byte, f.clientHello+f.serverFlight+150)
+	plans, err := e.fullPlans(hsCases[0])
+	if err != nil {
+		return nil, err
+	}
+	chLen, sfLen, offReq, offResp := plans.dev.sizes()
+	transcript := make([]byte, chLen+sfLen+150)
 	premaster, cr, sr := make([]byte, 48), make([]byte, 32), make([]byte, 32)
 	rand.Read(premaster)
 	chKey := make([]byte, chacha20poly1305.KeySize)
 	chNonce := make([]byte, chacha20poly1305.NonceSize)
 	aead, _ := chacha20poly1305.New(chKey)
-	request := aead.Seal(nil, chNonce, make([]byte, f.offloadReq), nil)
-	answer := make([]byte, f.offloadResp)
+	request := aead.Seal(nil, chNonce, make([]byte, offReq-chacha20poly1305.Overhead), nil)
+	answer := make([]byte, offResp)
 	out := make([]byte, 0, len(request))
 
 	p := &primitives{us: map[string]samples{}}

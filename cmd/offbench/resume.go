@@ -80,10 +80,9 @@ func measureResumedCPU(e *env, o *options, rep *report, buf []byte) error {
 	c := hsCases[0]
 	t := &table{
 		title:  fmt.Sprintf("Resumed handshake (%s): device CPU per handshake, µs", c.name),
-		header: []string{"resumption", "offloaded", "crypto/tls", "control", "offloaded TLS-only", "crypto/tls TLS-only", "ratio offloaded / crypto/tls (TLS-only)"},
+		header: []string{"resumption", "offloaded", "crypto/tls", "offloaded's control", "crypto/tls's control", "offloaded TLS-only", "crypto/tls TLS-only", "ratio offloaded / crypto/tls (TLS-only)"},
 	}
-	ctl := func() error { return e.controlResumed(c, buf) }
-	var notes []string
+	var notes, planNotes []string
 
 	// Tickets, against the crypto/tls server.
 	addr := e.tlsAddr(c)
@@ -95,7 +94,20 @@ func measureResumedCPU(e *env, o *options, rep *report, buf []byte) error {
 	gocfg.ClientSessionCache = tls.NewLRUClientSessionCache(8)
 	devDial := func() (net.Conn, error) { return dialDevice(dev, addr) }
 	goDial := func() (net.Conn, error) { return dialGoTLS(gocfg, addr) }
-	devT, goT, ctlT, err := resumedRuns(o, dialClose(devDial), dialClose(goDial), ctl)
+	if err := dialClose(goDial)(); err != nil { // fill crypto/tls's session cache
+		return fmt.Errorf("ticket: %w", err)
+	}
+	devPlan, err := recordPlan(addr, &eventLog{}, deviceHS(dev))
+	if err != nil {
+		return fmt.Errorf("ticket: offloaded control plan: %w", err)
+	}
+	goPlan, err := recordPlan(addr, &eventLog{}, goHS(gocfg))
+	if err != nil {
+		return fmt.Errorf("ticket: crypto/tls control plan: %w", err)
+	}
+	planNotes = append(planNotes, fmt.Sprintf("Control plans, tickets: offloaded %s; crypto/tls %s.", devPlan, goPlan))
+	devT, goT, devC, goC, err := resumedRuns(o, dialClose(devDial), dialClose(goDial),
+		func() error { return devPlan.run(e, buf) }, func() error { return goPlan.run(e, buf) })
 	if err != nil {
 		return fmt.Errorf("ticket: %w", err)
 	}
@@ -105,15 +117,15 @@ func measureResumedCPU(e *env, o *options, rep *report, buf []byte) error {
 	if err := errors.Join(err1, err2); err != nil {
 		return err
 	}
-	t.rows = append(t.rows, []string{"session ticket (RFC 5077), crypto/tls server", devT.fmt(1), goT.fmt(1), ctlT.fmt(1),
-		devT.minus(ctlT).fmt(1), goT.minus(ctlT).fmt(1), devT.minus(ctlT).ratio(goT.minus(ctlT)).pct()})
+	t.rows = append(t.rows, []string{"session ticket (RFC 5077), crypto/tls server", devT.fmt(1), goT.fmt(1), devC.fmt(1), goC.fmt(1),
+		devT.minus(devC).fmt(1), goT.minus(goC).fmt(1), devT.minus(devC).ratio(goT.minus(goC)).pct()})
 	notes = append(notes, fmt.Sprintf("Tickets: of 10 check handshakes after the timed ones, offloaded resumed %d, crypto/tls %d. Offloader calls during the %d timed offloaded resumptions and their warm-up: %d.",
 		devR, goR, o.runs*o.handshakes, calls))
 
 	// Session IDs, against openssl s_server -no_ticket.
 	osAddr, stop, err := startOpenSSLSessionIDs(e)
 	if err != nil {
-		t.rows = append(t.rows, []string{"session ID, openssl s_server -no_ticket", "n/a (" + err.Error() + ")", "n/a", "", "", "", ""})
+		t.rows = append(t.rows, []string{"session ID, openssl s_server -no_ticket", "n/a (" + err.Error() + ")", "n/a", "", "", "", "", ""})
 	} else {
 		defer stop()
 		dev, counter, err := e.resumingConfig(c, osAddr)
@@ -121,7 +133,12 @@ func measureResumedCPU(e *env, o *options, rep *report, buf []byte) error {
 			return fmt.Errorf("session ID: %w", err)
 		}
 		devDial := func() (net.Conn, error) { return dialDevice(dev, osAddr) }
-		devS, _, ctlS, err := resumedRuns(o, dialClose(devDial), nil, ctl)
+		devPlan, err := recordPlan(osAddr, &eventLog{}, deviceHS(dev))
+		if err != nil {
+			return fmt.Errorf("session ID: offloaded control plan: %w", err)
+		}
+		planNotes = append(planNotes, fmt.Sprintf("Control plan, session IDs: offloaded %s.", devPlan))
+		devS, _, ctlS, _, err := resumedRuns(o, dialClose(devDial), nil, func() error { return devPlan.run(e, buf) }, nil)
 		if err != nil {
 			return fmt.Errorf("session ID: %w", err)
 		}
@@ -131,24 +148,25 @@ func measureResumedCPU(e *env, o *options, rep *report, buf []byte) error {
 			return err
 		}
 		t.rows = append(t.rows, []string{"session ID, openssl s_server -no_ticket", devS.fmt(1), "n/a (crypto/tls resumes by ticket only)",
-			ctlS.fmt(1), devS.minus(ctlS).fmt(1), "n/a", "n/a"})
+			ctlS.fmt(1), "n/a", devS.minus(ctlS).fmt(1), "n/a", "n/a"})
 		notes = append(notes, fmt.Sprintf("Session IDs: offloaded resumed %d of 10 check handshakes; offloader calls during the %d timed resumptions and their warm-up: %d. The server is OpenSSL here (Go's server has no session-ID cache), so the row compares with the control only.",
 			devR, o.runs*o.handshakes, calls))
 	}
-	notes = append(notes, "Control: connect, one round trip, the client's last flight (an abbreviated handshake's TCP work).")
+	notes = append(notes, "Control: as for full handshakes, each client's own abbreviated handshake replayed as plain TCP (recorded on a warm resumed handshake): connect, ClientHello and the server's flight, the client's last flight, close_notify, close; no offloader call (there is none).")
+	notes = append(notes, planNotes...)
 	t.notes = notes
 	rep.table(t)
 	return nil
 }
 
-// resumedRuns times o.runs runs of each op (goOp may be nil).
-func resumedRuns(o *options, devOp, goOp, ctl func() error) (dev, gos, ctls samples, err error) {
-	ops := []func() error{devOp, goOp, ctl}
+// resumedRuns times o.runs runs of each op (goOp and goCtl may be nil).
+func resumedRuns(o *options, devOp, goOp, devCtl, goCtl func() error) (dev, gos, devC, goC samples, err error) {
+	ops := []func() error{devOp, goOp, devCtl, goCtl}
 	res := make([]samples, len(ops))
 	for _, op := range ops {
 		for j := 0; op != nil && j < 3; j++ { // warm up
 			if err := op(); err != nil {
-				return nil, nil, nil, err
+				return nil, nil, nil, nil, err
 			}
 		}
 	}
@@ -159,12 +177,12 @@ func resumedRuns(o *options, devOp, goOp, ctl func() error) (dev, gos, ctls samp
 			}
 			us, err := cpuPerOp(o.handshakes, op)
 			if err != nil {
-				return nil, nil, nil, err
+				return nil, nil, nil, nil, err
 			}
 			res[i] = append(res[i], us)
 		}
 	}
-	return res[0], res[1], res[2], nil
+	return res[0], res[1], res[2], res[3], nil
 }
 
 // startOpenSSLSessionIDs runs openssl s_server with the RSA leaf, TLS 1.2,
