@@ -149,17 +149,15 @@ func TestHostileServer(t *testing.T) {
 			}
 		}
 	}
-	// refusedPoint: the offloader's KeyGen refuses the server's point; the
-	// client reports the offloader's verdict and aborts with internal_error.
+	// refusedPoint: the offloader's KeyGen refuses the server's point as an
+	// illegal parameter; the client blames the server (*ProtocolError,
+	// illegal_parameter), not the offloader, and the verdict stays reachable.
 	refusedPoint := func(t *testing.T, clientErr, serverErr error) {
+		protocol(record.AlertIllegalParameter)(t, clientErr, serverErr)
 		var oe *tlsclient.OffloaderError
 		var we *wire.Error
-		if !errors.As(clientErr, &oe) || !errors.As(clientErr, &we) || we.Op != wire.OpKeyGen || we.Status != wire.StatusMalformed {
-			t.Errorf("client error %v (%T), want *tlsclient.OffloaderError from a KeyGen refusal (malformed)", clientErr, clientErr)
-		}
-		var got *record.AlertError
-		if !errors.As(serverErr, &got) || !got.Remote || got.Alert != record.AlertInternalError {
-			t.Errorf("server received %v, want the alert %v", serverErr, record.AlertInternalError)
+		if errors.As(clientErr, &oe) || !errors.Is(clientErr, record.AlertIllegalParameter) || !errors.As(clientErr, &we) || we.Op != wire.OpKeyGen || we.Status != wire.StatusIllegalParameter {
+			t.Errorf("client error %v (%T), want the offloader's KeyGen verdict (illegal parameter), not an *tlsclient.OffloaderError", clientErr, clientErr)
 		}
 	}
 	unexpectedEOF := func(t *testing.T, clientErr, serverErr error) {

@@ -109,6 +109,7 @@ var statusLabels = map[wire.Status]string{
 	wire.StatusAuthFailed:         "auth_failed",
 	wire.StatusPlaintextRefused:   "plaintext_refused",
 	wire.StatusBadVersion:         "bad_version",
+	wire.StatusIllegalParameter:   "illegal_parameter",
 }
 
 // Handler serves /metrics from Config.Metrics (empty when it is nil) and a

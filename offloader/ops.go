@@ -148,6 +148,12 @@ func opErr(status wire.Status, detail string) *wire.Error {
 
 func malformed(detail string) *wire.Error { return opErr(wire.StatusMalformed, detail) }
 
+// illegal is a fault of the server's messages found in a well-formed
+// request: a value the server may not send (RFC 5246 §7.2.2
+// illegal_parameter). StatusMalformed stays for a request that does not
+// parse, StatusPolicyDenied for what the device's policy refuses.
+func illegal(detail string) *wire.Error { return opErr(wire.StatusIllegalParameter, detail) }
+
 // Do runs one flight for an authenticated device: the transport-agnostic
 // core that ServeConn calls for each frame. Requests run in order on one
 // handshake state; the first failure stops the flight and the requests
@@ -410,7 +416,7 @@ func (s *Server) auth(dev *Device, st *hsState, req *wire.AuthRequest) (*wire.Au
 		return nil, e
 	}
 	if !slices.Contains(ch.CipherSuites, sh.CipherSuite) {
-		return nil, malformed("ServerHello cipher suite was not offered")
+		return nil, illegal("ServerHello cipher suite was not offered")
 	}
 	suite := handshake.SuiteByID(sh.CipherSuite)
 	if suite == nil || !suiteAllowed(sh.CipherSuite) {
@@ -530,13 +536,13 @@ func (s *Server) verifyChain(dev *Device, chain [][]byte, serverName string) ([]
 // §5.4) under the leaf key.
 func checkECDHE(suite *handshake.Suite, ch *handshake.ClientHello, sh *handshake.ServerHello, leaf *x509.Certificate, p *handshake.ECDHEParams) *wire.Error {
 	if !slices.Contains(ch.SupportedGroups, p.Group) {
-		return opErr(wire.StatusPolicyDenied, "server chose a group that was not offered")
+		return illegal("server chose a group that was not offered")
 	}
 	if !groupAllowed(p.Group) {
 		return opErr(wire.StatusUnsupported, "server chose an unsupported group")
 	}
 	if !slices.Contains(ch.SignatureAlgorithms, p.SignatureAlgorithm) {
-		return opErr(wire.StatusPolicyDenied, "server chose a signature algorithm that was not offered")
+		return illegal("server chose a signature algorithm that was not offered")
 	}
 	i := sigSchemeIndex(p.SignatureAlgorithm)
 	if i < 0 || !sigAllowed(p.SignatureAlgorithm) {
@@ -615,7 +621,7 @@ func (s *Server) keyGen(dev *Device, st *hsState) (*wire.KeyGenResponse, *wire.E
 		}
 		peer, err := curve.NewPublicKey(st.serverPoint)
 		if err != nil {
-			return nil, malformed("invalid server ECDHE point")
+			return nil, illegal("invalid server ECDHE point")
 		}
 		priv, err := curve.GenerateKey(s.rand())
 		if err != nil {
@@ -624,7 +630,7 @@ func (s *Server) keyGen(dev *Device, st *hsState) (*wire.KeyGenResponse, *wire.E
 		}
 		shared, err := priv.ECDH(peer)
 		if err != nil {
-			return nil, malformed("invalid server ECDHE point")
+			return nil, illegal("invalid server ECDHE point")
 		}
 		// RFC 8422 §5.7: opaque point <1..2^8-1>.
 		pub := priv.PublicKey().Bytes()

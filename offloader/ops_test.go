@@ -315,12 +315,25 @@ func TestKeyGenRejectsInvalidPoint(t *testing.T) {
 	fx := newFixture(t, nil)
 	st := &hsState{stage: stageAuthed, suite: handshake.SuiteByID(handshake.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256), group: handshake.GroupP256, serverPoint: append([]byte{4}, make([]byte, 64)...)}
 	_, e := fx.srv.keyGen(&Device{ID: testDevice}, st)
-	if e == nil || e.Status != wire.StatusMalformed || e.Detail != "invalid server ECDHE point" {
+	if e == nil || e.Status != wire.StatusIllegalParameter || e.Detail != "invalid server ECDHE point" {
 		t.Fatalf("keyGen with a point off the curve: %+v", e)
 	}
 	st.group, st.serverPoint = handshake.GroupX25519, make([]byte, 32) // low order
-	if _, e := fx.srv.keyGen(&Device{ID: testDevice}, st); e == nil || e.Status != wire.StatusMalformed {
+	if _, e := fx.srv.keyGen(&Device{ID: testDevice}, st); e == nil || e.Status != wire.StatusIllegalParameter {
 		t.Fatalf("keyGen with a low-order X25519 point: %+v", e)
+	}
+	for _, c := range []struct {
+		group uint16
+		point []byte
+	}{
+		{handshake.GroupP256, []byte{0}},                              // infinity
+		{handshake.GroupP384, append([]byte{4}, make([]byte, 64)...)}, // P-256's length
+		{handshake.GroupX25519, make([]byte, 31)},
+	} {
+		st.group, st.serverPoint = c.group, c.point
+		if _, e := fx.srv.keyGen(&Device{ID: testDevice}, st); e == nil || e.Status != wire.StatusIllegalParameter || st.premaster != nil {
+			t.Errorf("keyGen with group %#04x point %x: %+v", c.group, c.point, e)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package offloader
 
 import (
+	"cmp"
 	"context"
 	"crypto"
 	"crypto/ecdh"
@@ -20,6 +21,7 @@ type synth struct {
 	chGroups     []uint16
 	chSigs       []uint16
 	chEMS, shEMS bool
+	chVersion    uint16 // 0: TLS 1.2
 	shVersion    uint16 // 0: TLS 1.2
 	shSuite      uint16 // 0: suite
 	chain        [][]byte
@@ -34,7 +36,7 @@ type synth struct {
 func (o synth) transcript(t *testing.T) []byte {
 	t.Helper()
 	ch := &handshake.ClientHello{
-		Version: handshake.VersionTLS12, Random: randBytes(32), CipherSuites: []uint16{o.suite},
+		Version: cmp.Or(o.chVersion, handshake.VersionTLS12), Random: randBytes(32), CipherSuites: []uint16{o.suite},
 		ServerName: testHost, SupportedGroups: o.chGroups, SignatureAlgorithms: o.chSigs, ExtendedMasterSecret: o.chEMS,
 	}
 	sh := &handshake.ServerHello{Version: o.shVersion, Random: randBytes(32), CipherSuite: o.shSuite, ExtendedMasterSecret: o.shEMS}
@@ -104,14 +106,15 @@ func TestSynthesizedFlights(t *testing.T) {
 		{"no certificate", with(func(o *synth) { o.chain = nil }), wire.StatusInvalidCertificate, wire.ReasonNoCertificate},
 		{"RSA signature labelled ECDSA", with(func(o *synth) { o.sigAlg = handshake.SigECDSAP256SHA256 }), wire.StatusBadSignature, 0},
 		{"SHA-1 signature", with(func(o *synth) { o.sigAlg, o.signOpts = handshake.SigRSAPKCS1SHA1, crypto.SHA1 }), wire.StatusUnsupported, 0},
-		{"signature algorithm not offered", with(func(o *synth) { o.chSigs = []uint16{handshake.SigRSAPSSRSAESHA256} }), wire.StatusPolicyDenied, 0},
-		{"group not offered", with(func(o *synth) { o.group = handshake.GroupP256 }), wire.StatusPolicyDenied, 0},
+		{"signature algorithm not offered", with(func(o *synth) { o.chSigs = []uint16{handshake.SigRSAPSSRSAESHA256} }), wire.StatusIllegalParameter, 0},
+		{"group not offered", with(func(o *synth) { o.group = handshake.GroupP256 }), wire.StatusIllegalParameter, 0},
 		{"P-521 offered and chosen", with(func(o *synth) {
 			o.chGroups, o.group = []uint16{handshake.GroupP521}, handshake.GroupP521
 		}), wire.StatusUnsupported, 0},
 		{"TLS 1.1 beyond the device's policy", with(func(o *synth) { o.shVersion = handshake.VersionTLS11 }), wire.StatusPolicyDenied, 0},
 		{"TLS 1.3", with(func(o *synth) { o.shVersion = handshake.VersionTLS13 }), wire.StatusUnsupported, 0},
-		{"suite not offered", with(func(o *synth) { o.shSuite = handshake.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 }), wire.StatusMalformed, 0},
+		{"suite not offered", with(func(o *synth) { o.shSuite = handshake.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 }), wire.StatusIllegalParameter, 0},
+		{"version above the ClientHello's", with(func(o *synth) { o.chVersion = handshake.VersionTLS11 }), wire.StatusIllegalParameter, 0},
 		{"EMS not offered", with(func(o *synth) { o.shEMS = true }), wire.StatusMalformed, 0},
 		{"ServerKeyExchange with RSA key exchange", with(func(o *synth) { o.suite = handshake.TLS_RSA_WITH_AES_128_GCM_SHA256 }), wire.StatusMalformed, 0},
 	}

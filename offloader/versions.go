@@ -75,7 +75,7 @@ func checkVersion(dev *Device, ch *handshake.ClientHello, sh *handshake.ServerHe
 		return opErr(wire.StatusPolicyDenied, fmt.Sprintf("protocol version %#04x not allowed for this device", sh.Version))
 	}
 	if ch.Version < sh.Version {
-		return malformed("ServerHello version was not offered")
+		return illegal("ServerHello version was not offered")
 	}
 	return nil
 }
@@ -103,7 +103,7 @@ func checkECDHEVersion(version uint16, suite *handshake.Suite, ch *handshake.Cli
 // no DigestInfo, RFC 2246 §4.7), ECDHE_ECDSA with ECDSA over SHA-1.
 func checkECDHE10(suite *handshake.Suite, ch *handshake.ClientHello, sh *handshake.ServerHello, leaf *x509.Certificate, p *handshake.ECDHEParams) *wire.Error {
 	if !slices.Contains(ch.SupportedGroups, p.Group) {
-		return opErr(wire.StatusPolicyDenied, "server chose a group that was not offered")
+		return illegal("server chose a group that was not offered")
 	}
 	if !groupAllowed(p.Group) {
 		return opErr(wire.StatusUnsupported, "server chose an unsupported group")

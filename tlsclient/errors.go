@@ -37,7 +37,9 @@ func (e *OffloaderError) Error() string { return "tlsclient: offloader " + e.Op 
 func (e *OffloaderError) Unwrap() error { return e.Err }
 
 // ProtocolError is a server that broke the TLS protocol: a message out of
-// order, a parameter never offered, a Finished that did not verify. Alert
+// order, a parameter never offered, a Finished that did not verify, or an
+// illegal parameter the offloader found (Err is then its *wire.Error with
+// wire.StatusIllegalParameter, e.g. an invalid ECDHE point). Alert
 // is the alert sent to the server for it; Err, when set, is the underlying
 // cause (e.g. a *handshake.DecodeError). errors.As reaches both, and
 // errors.Is(err, record.AlertX) tests the alert.

@@ -440,9 +440,14 @@ func (hs *clientHandshakeState) do(f *wire.Flight, op string) ([]wire.Result, er
 
 // offloadFailure maps a failed operation to the error returned and the
 // alert sent: a refused certificate or signature is the server's fault
-// (*CertificateError); anything else is the offloader's (*OffloaderError).
+// (*CertificateError), and so is an illegal parameter the offloader found
+// in the server's messages (*ProtocolError, illegal_parameter); anything
+// else is the offloader's (*OffloaderError).
 func (hs *clientHandshakeState) offloadFailure(werr *wire.Error) error {
 	switch werr.Status {
+	case wire.StatusIllegalParameter:
+		hs.config.trace("offloader: %s refused the server's handshake: %s", werr.Op, werr)
+		return hs.fail(record.AlertIllegalParameter, "server handshake refused by the offloader", werr)
 	case wire.StatusInvalidCertificate, wire.StatusBadSignature:
 		alert := certAlert(werr)
 		hs.c.rc.SendAlert(alert)

@@ -351,6 +351,11 @@ func TestFlightResponseLimits(t *testing.T) {
 	if err := new(FlightResponse).Unmarshal(append(hdr(1), res(OpAuth, 0, 0, nil, chain(MaxChainCerts))...)); err != nil {
 		t.Fatalf("chain of MaxChainCerts refused: %v", err)
 	}
+	var ill FlightResponse
+	if err := ill.Unmarshal(append(hdr(1), res(OpKeyGen, byte(StatusIllegalParameter), 0, []byte("x"), nil)...)); err != nil ||
+		len(ill.Results) != 1 || ill.Results[0].Err == nil || ill.Results[0].Err.Status != StatusIllegalParameter {
+		t.Fatalf("status illegal parameter refused: %v", err)
+	}
 	bad := map[string][]byte{
 		"chain":          append(hdr(1), res(OpAuth, 0, 0, nil, chain(MaxChainCerts+1))...),
 		"empty chain":    append(hdr(1), res(OpAuth, 0, 0, nil, chain(0))...),
@@ -360,7 +365,7 @@ func TestFlightResponseLimits(t *testing.T) {
 		"body on error":  append(hdr(1), res(OpAuth, 4, 0, nil, []byte{1})...),
 		"detail on ok":   append(hdr(1), res(OpKeyGen, 0, 0, []byte("x"), []byte{0, 1, 1})...),
 		"reason on ok":   append(hdr(1), res(OpKeyGen, 0, 1, nil, []byte{0, 1, 1})...),
-		"unknown status": append(hdr(1), res(OpAuth, 13, 0, nil, nil)...),
+		"unknown status": append(hdr(1), res(OpAuth, 14, 0, nil, nil)...),
 		"unknown reason": append(hdr(1), res(OpAuth, 1, 12, nil, nil)...),
 		"stray reason":   append(hdr(1), res(OpAuth, 6, 1, nil, nil)...),
 		"ok op 0":        append(hdr(1), res(0, 0, 0, nil, nil)...),
@@ -404,13 +409,15 @@ func TestErrorStrings(t *testing.T) {
 			"offloader: auth: invalid certificate: name mismatch: leaf is for b.example"},
 		{&Error{Op: OpKeyGen, Status: StatusAborted}, "offloader: keygen: aborted"},
 		{&Error{Status: StatusBadVersion}, "offloader: protocol version not supported"},
+		{&Error{Op: OpKeyGen, Status: StatusIllegalParameter, Detail: "invalid server ECDHE point"},
+			"offloader: keygen: the server's handshake carries an illegal parameter: invalid server ECDHE point"},
 	}
 	for _, c := range cases {
 		if got := c.err.Error(); got != c.want {
 			t.Errorf("Error() = %q, want %q", got, c.want)
 		}
 	}
-	for s := StatusOK; s <= StatusBadVersion; s++ {
+	for s := StatusOK; s <= StatusIllegalParameter; s++ {
 		if strings.Contains(s.Error(), "status(") {
 			t.Errorf("status %d has no words", s)
 		}

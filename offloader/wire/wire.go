@@ -65,6 +65,12 @@ const (
 	StatusAuthFailed         Status = 10 // channel: unknown device or wrong PSK (one status for both)
 	StatusPlaintextRefused   Status = 11 // channel: plaintext asked for on a listener not declared secure
 	StatusBadVersion         Status = 12 // channel: protocol version not spoken
+	// StatusIllegalParameter: the server's handshake, in an otherwise
+	// well-formed request, carries a value the server may not send (an
+	// invalid ECDHE point, a version, suite, group or signature scheme the
+	// ClientHello did not offer). The server broke the protocol; the device
+	// answers it with illegal_parameter (RFC 5246 §7.2.2).
+	StatusIllegalParameter Status = 13
 )
 
 // Error returns "offloader: " and the status in words.
@@ -84,6 +90,7 @@ var statusWords = [...]string{
 	StatusAuthFailed:         "authentication failed (unknown device or wrong PSK)",
 	StatusPlaintextRefused:   "plaintext channel refused",
 	StatusBadVersion:         "protocol version not supported",
+	StatusIllegalParameter:   "the server's handshake carries an illegal parameter",
 }
 
 func (s Status) words() string {
