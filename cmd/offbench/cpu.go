@@ -41,10 +41,7 @@ func measureHandshakeCPU(e *env, o *options, rep *report) error {
 		header: []string{"case", "offloaded", "crypto/tls", "offloaded's control", "crypto/tls's control",
 			"offloaded TLS-only", "crypto/tls TLS-only", "ratio offloaded / crypto/tls (TLS-only)"},
 	}
-	pt := &table{
-		title:  "Control plans: the network work each control replays, recorded on a warm handshake of that client (bytes; → written, ← read)",
-		header: []string{"case", "client", "flights", "client writes / reads to the TLS server"},
-	}
+	var planNotes []string
 	buf := make([]byte, 1<<16)
 	for _, c := range hsCases {
 		dev := e.deviceConfig(c, e.offload)
@@ -60,9 +57,8 @@ func measureHandshakeCPU(e *env, o *options, rep *report) error {
 			func() error { return plans.dev.run(e, buf) },
 			func() error { return plans.gotls.run(e, buf) },
 		}
-		pt.rows = append(pt.rows,
-			[]string{c.name, "offloaded", plans.dev.String(), fmt.Sprintf("%d / %d", plans.dev.writes, plans.dev.reads)},
-			[]string{c.name, "crypto/tls", plans.gotls.String(), fmt.Sprintf("%d / %d", plans.gotls.writes, plans.gotls.reads)})
+		planNotes = append(planNotes, fmt.Sprintf("Control plan, %s: offloaded %s (the client made %d writes, %d reads to the server); crypto/tls %s (%d writes, %d reads).",
+			c.name, plans.dev, plans.dev.writes, plans.dev.reads, plans.gotls, plans.gotls.writes, plans.gotls.reads))
 		res := make([]samples, len(ops))
 		for i, op := range ops { // warm up: the channel, the Start cache, the pools
 			for j := 0; j < 3; j++ {
@@ -87,13 +83,11 @@ func measureHandshakeCPU(e *env, o *options, rep *report) error {
 	}
 	t.notes = []string{
 		"Offloaded: `tlsclient.Dialer` with the offloader in another process over its sealed PSK channel (Start cached, Auth+KeyGen+Key in one pipelined flight); crypto/tls: `tls.Dialer`, verifying the same chain against the same root. Same suite (AES-128-GCM), group and certificate; the TLS server is crypto/tls in another process. Each handshake is dial, handshake, Close (close_notify).",
-		"Control (one per client, like for like): the network work of that client's own handshake and none of its TLS work. Its plan (next table) is recorded once per case on a warm handshake whose connections count every byte read and written. The control makes the same TCP connect (net.DialTimeout) to a plain ping-pong listener in the TLS server's process, writes each client flight with the recorded byte count in one write and reads the server's answering flight whole with the recorded byte count (the listener writes it in one write, as crypto/tls's server writes a flight), and ends with a write of the close_notify's bytes and Close. The offloaded control also makes the offloader round trip where the handshake makes it (after the server's first flight), with the recorded request and answer sizes (the sealed channel frames as sent), as plain bytes on a standing connection to an echo service in the offloader process: the channel's AEAD and framing are TLS-side work of the offload and stay in its TLS-only figure. TLS-only = measured − that client's control.",
-		"Goal (issue 4): offloaded TLS-only ≤ 10 % of crypto/tls's.",
+		"Control (one per client, like for like): the network work of that client's own handshake and none of its TLS work. Its plan (listed below) is recorded once per case on a warm handshake whose connections count every byte read and written. The control makes the same TCP connect (net.DialTimeout) to a plain ping-pong listener in the TLS server's process, writes each client flight with the recorded byte count in one write and reads the server's answering flight whole with the recorded byte count (the listener writes it in one write, as crypto/tls's server writes a flight), and ends with a write of the close_notify's bytes and Close. The offloaded control also makes the offloader round trip where the handshake makes it (after the server's first flight), with the recorded request and answer sizes (the sealed channel frames as sent), as plain bytes on a standing connection to an echo service in the offloader process: the channel's AEAD and framing are TLS-side work of the offload and stay in its TLS-only figure. TLS-only = measured − that client's control.",
 	}
-	pt.notes = []string{
-		"One write per flight in the control; the clients' own write and read counts are shown for reference (extra system calls of a client are part of its TLS-only figure).",
-	}
+	t.notes = append(t.notes, "Control plans below, in bytes: →n written to the TLS server (one write per flight in the control), ←m read from it, [offloader →request ←answer] on the channel; the last →31 is the close_notify. A client's own extra system calls (more writes or reads than flights) are part of its TLS-only figure.")
+	t.notes = append(t.notes, planNotes...)
+	t.notes = append(t.notes, "Goal (issue 4): offloaded TLS-only ≤ 10 % of crypto/tls's.")
 	rep.table(t)
-	rep.table(pt)
 	return measureResumedCPU(e, o, rep, buf)
 }
