@@ -38,6 +38,10 @@ func (m *ClientHello) MarshalChecked() ([]byte, error) {
 	if m.ServerName != "" && !validHostName([]byte(m.ServerName)) {
 		return nil, builderError("server name is not an ASCII host name without a trailing dot")
 	}
+	if out, ok := m.marshalFast(random); ok { // hello_encode.go: sized buffers, same bytes
+		m.Raw = out
+		return out, nil
+	}
 	out, err := marshalMessageErr(TypeClientHello, func(b *cryptobyte.Builder) {
 		b.AddUint16(m.Version)
 		b.AddBytes(random)
@@ -96,6 +100,9 @@ func (m *ClientHello) ExtensionTypes() []uint16 {
 // fields, then Extra. It returns nil if there are none, and the first
 // error of an extension body that does not fit its length prefixes.
 func (m *ClientHello) extensions() ([]Extension, error) {
+	if exts, ok := m.flatExtensions(); ok { // hello_encode.go: one buffer
+		return m.orderExtensions(exts), nil
+	}
 	var l extensionList
 	add := l.add
 	if m.ServerName != "" {
