@@ -237,7 +237,7 @@ func (m *ServerHelloDone) Unmarshal(b []byte) error {
 
 // Marshal encodes the ClientKeyExchange and sets Raw.
 func (m *ClientKeyExchange) Marshal() []byte {
-	m.Raw = marshalMessage(TypeClientKeyExchange, func(b *cryptobyte.Builder) { b.AddBytes(m.Body) })
+	m.Raw = marshalBytesMessage(TypeClientKeyExchange, m.Body) // hello_encode.go
 	return m.Raw
 }
 
@@ -335,7 +335,7 @@ func (m *CertificateVerify) Unmarshal(b []byte) error {
 
 // Marshal encodes the Finished and sets Raw.
 func (m *Finished) Marshal() []byte {
-	m.Raw = marshalMessage(TypeFinished, func(b *cryptobyte.Builder) { b.AddBytes(m.VerifyData) })
+	m.Raw = marshalBytesMessage(TypeFinished, m.VerifyData) // hello_encode.go
 	return m.Raw
 }
 

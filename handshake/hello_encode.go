@@ -220,3 +220,16 @@ func appendUint16List(b []byte, v []uint16) []byte {
 	}
 	return b
 }
+
+// marshalBytesMessage is marshalMessage for a body that is one opaque
+// string (ClientKeyExchange, Finished): the header and the body in one
+// allocation, no builders. It returns nil if the body is over the 24-bit
+// length, as marshalMessage does.
+func marshalBytesMessage(typ uint8, body []byte) []byte {
+	if len(body) > maxHandshakeBody {
+		return nil
+	}
+	out := make([]byte, 4, 4+len(body))
+	out[0], out[1], out[2], out[3] = typ, uint8(len(body)>>16), uint8(len(body)>>8), uint8(len(body))
+	return append(out, body...)
+}

@@ -244,3 +244,33 @@ func FuzzClientHelloEncoding(f *testing.F) {
 		checkSameEncoding(t, &h)
 	})
 }
+
+// TestBytesMessageMatchesBuilder: ClientKeyExchange and Finished encode as
+// the builder-based marshalMessage did, empty and over-long bodies included.
+func TestBytesMessageMatchesBuilder(t *testing.T) {
+	for _, n := range []int{0, 1, 12, 33, 65, 257, 1 << 16, maxHandshakeBody + 1} {
+		body := seq(n, 3)
+		for _, typ := range []uint8{TypeClientKeyExchange, TypeFinished} {
+			want := marshalMessage(typ, func(b *cryptobyte.Builder) { b.AddBytes(body) })
+			if got := marshalBytesMessage(typ, body); !bytes.Equal(got, want) || (got == nil) != (want == nil) {
+				t.Errorf("type %d, %d-byte body: got %d bytes (nil %v), want %d (nil %v)", typ, n, len(got), got == nil, len(want), want == nil)
+			}
+		}
+	}
+	cke := &ClientKeyExchange{Body: seq(33, 1)}
+	if got := cke.Marshal(); len(got) != 37 || got[0] != TypeClientKeyExchange || !bytes.Equal(cke.Raw, got) {
+		t.Errorf("ClientKeyExchange.Marshal = %x", got)
+	}
+	fin := &Finished{VerifyData: seq(12, 1)}
+	if got := fin.Marshal(); len(got) != 16 || got[3] != 12 || !bytes.Equal(fin.Raw, got) {
+		t.Errorf("Finished.Marshal = %x", got)
+	}
+}
+
+func BenchmarkFinishedMarshal(b *testing.B) {
+	b.ReportAllocs()
+	fin := &Finished{VerifyData: seq(12, 1)}
+	for b.Loop() {
+		fin.Marshal()
+	}
+}
