@@ -379,6 +379,10 @@ func handshakeThrough(t testing.TB, fx *fixture, o hsOpts) {
 	if !bytes.Equal(resp.Results[0].Auth.VerifiedChain[0], o.leaf.Chain[0]) {
 		t.Fatal("the verified chain does not start with the leaf")
 	}
+	// The certificates the server presented go back as references, the root as DER.
+	if refs := resp.Results[0].Auth.Presented; len(refs) != 3 || refs[0] != 0 || refs[1] != 1 || refs[2] != -1 || len(o.leaf.Chain) != 2 {
+		t.Fatalf("chain references %v for %d presented certificates, want [0 1 -1]", refs, len(o.leaf.Chain))
+	}
 	p.finish(t, resp.Results[1].KeyGen.ClientKeyExchange, resp.Results[2].Key)
 }
 

@@ -484,6 +484,7 @@ func (s *Server) auth(dev *Device, st *hsState, req *wire.AuthRequest) (*wire.Au
 	for i, c := range chain {
 		resp.VerifiedChain[i] = c.Raw
 	}
+	resp.ReferPresented(fl.cert.Certificates) // the device has those: sent as indexes
 	return resp, nil
 }
 

@@ -401,6 +401,10 @@ func (hs *clientHandshakeState) offload() error {
 			return hs.offloadFailure(r.Err)
 		}
 	}
+	// The answer refers to the certificates the server sent by index.
+	if err := results[0].Auth.ResolvePresented(hs.chain); err != nil {
+		return hs.offloaderFailure("auth", err)
+	}
 	hs.verifiedChain = results[0].Auth.VerifiedChain
 	hs.shareVerifiedChain() // footprint.go
 	hs.ckeBody = results[1].KeyGen.ClientKeyExchange

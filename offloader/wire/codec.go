@@ -388,12 +388,21 @@ func (r *Result) check() error {
 		if len(c) == 0 || len(c) > MaxChainCerts {
 			return malformed(r.Op, "chain needs 1 to 10 certificates")
 		}
+		if n := len(r.Auth.Presented); n != 0 && n != len(c) {
+			return malformed(r.Op, "chain references do not match the chain")
+		}
 		total := 0
-		for _, cert := range c {
-			if len(cert) == 0 || len(cert) > 1<<24-1 {
+		for i, cert := range c {
+			switch j := r.Auth.presentedAt(i); {
+			case j >= MaxChainCerts || j < -1:
+				return malformed(r.Op, "chain reference out of range")
+			case j >= 0:
+				total += 2
+			case len(cert) == 0 || len(cert) > 1<<24-1:
 				return malformed(r.Op, "bad certificate length")
+			default:
+				total += 4 + len(cert)
 			}
-			total += 3 + len(cert)
 		}
 		if total > 1<<24-1 {
 			return malformed(r.Op, "chain too long")
@@ -437,7 +446,13 @@ func (r *Result) marshalBody(b *cryptobyte.Builder) {
 		b.AddUint32(uint32(r.Start.TTL / time.Second))
 	case OpAuth:
 		b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
-			for _, cert := range r.Auth.VerifiedChain {
+			for i, cert := range r.Auth.VerifiedChain {
+				if j := r.Auth.presentedAt(i); j >= 0 {
+					b.AddUint8(chainTagPresented)
+					b.AddUint8(uint8(j))
+					continue
+				}
+				b.AddUint8(chainTagDER)
 				b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(cert) })
 			}
 		})
@@ -506,20 +521,45 @@ func (r *Result) unmarshal(s *cryptobyte.String) error {
 			return malformed(o, "bad auth response")
 		}
 		var certs [][]byte
+		var refs []int // allocated at the first reference
 		for !chain.Empty() {
-			var cert cryptobyte.String
-			if !chain.ReadUint24LengthPrefixed(&cert) || cert.Empty() {
-				return malformed(o, "bad certificate in chain")
-			}
 			if len(certs) == MaxChainCerts {
 				return malformed(o, "chain too long")
 			}
-			certs = append(certs, clone(cert))
+			var tag, idx uint8
+			var cert cryptobyte.String
+			if !chain.ReadUint8(&tag) {
+				return malformed(o, "bad certificate in chain")
+			}
+			switch tag {
+			case chainTagPresented:
+				if !chain.ReadUint8(&idx) || idx >= MaxChainCerts {
+					return malformed(o, "bad certificate reference in chain")
+				}
+				if refs == nil {
+					refs = make([]int, len(certs), MaxChainCerts)
+					for i := range refs {
+						refs[i] = -1
+					}
+				}
+				refs = append(refs, int(idx))
+				certs = append(certs, nil)
+			case chainTagDER:
+				if !chain.ReadUint24LengthPrefixed(&cert) || cert.Empty() {
+					return malformed(o, "bad certificate in chain")
+				}
+				if refs != nil {
+					refs = append(refs, -1)
+				}
+				certs = append(certs, clone(cert))
+			default:
+				return malformed(o, "unknown chain element")
+			}
 		}
 		if len(certs) == 0 {
 			return malformed(o, "empty chain")
 		}
-		r.Auth = &AuthResponse{VerifiedChain: certs}
+		r.Auth = &AuthResponse{VerifiedChain: certs, Presented: refs}
 	case OpKeyGen:
 		var cke cryptobyte.String
 		if !body.ReadUint16LengthPrefixed(&cke) || cke.Empty() {

@@ -71,6 +71,9 @@ func sampleResponses() []*FlightResponse {
 		}},
 		{ID: 5, Results: []Result{{Op: 0, Err: &Error{Status: StatusMalformed, Detail: strings.Repeat("d", MaxDetail)}}}},
 		{ID: 6, Token: seq(MaxToken), Results: []Result{{Op: OpAuth, Auth: &AuthResponse{VerifiedChain: make10()}}}},
+		// The device's usual answer: leaf and intermediate by reference, the root as DER.
+		{ID: 10, Results: []Result{{Op: OpAuth, Auth: &AuthResponse{VerifiedChain: [][]byte{nil, nil, seq(500)}, Presented: []int{0, 1, -1}}}}},
+		{ID: 11, Results: []Result{{Op: OpAuth, Auth: &AuthResponse{VerifiedChain: [][]byte{seq(40), nil}, Presented: []int{-1, 9}}}}},
 		{ID: 7, Results: []Result{{Op: OpStart, Start: &StartResponse{Versions: list(MaxListLen), TTL: (1<<32 - 1) * time.Second}}}},
 		{ID: 8, Results: []Result{{Op: OpKeyGen, KeyGen: &KeyGenResponse{ClientKeyExchange: seq(33),
 			ClientCertificate: hsMsg(11, seq(600)), CertificateVerify: hsMsg(15, seq(260))}}}},
@@ -308,6 +311,9 @@ func TestFlightResponseLimits(t *testing.T) {
 		"chain":           {Results: []Result{{Op: OpAuth, Auth: &AuthResponse{VerifiedChain: append(make10(), seq(5))}}}},
 		"empty chain":     {Results: []Result{{Op: OpAuth, Auth: &AuthResponse{}}}},
 		"empty cert":      {Results: []Result{{Op: OpAuth, Auth: &AuthResponse{VerifiedChain: [][]byte{{}}}}}},
+		"ref 10":          {Results: []Result{{Op: OpAuth, Auth: &AuthResponse{VerifiedChain: [][]byte{nil}, Presented: []int{MaxChainCerts}}}}},
+		"ref -2":          {Results: []Result{{Op: OpAuth, Auth: &AuthResponse{VerifiedChain: [][]byte{seq(3)}, Presented: []int{-2}}}}},
+		"refs mismatch":   {Results: []Result{{Op: OpAuth, Auth: &AuthResponse{VerifiedChain: [][]byte{nil, seq(3)}, Presented: []int{0}}}}},
 		"detail":          {Results: []Result{{Op: OpAuth, Err: &Error{Status: StatusInternal, Detail: strings.Repeat("d", MaxDetail+1)}}}},
 		"detail utf8":     {Results: []Result{{Op: OpAuth, Err: &Error{Status: StatusInternal, Detail: "\xff"}}}},
 		"status ok err":   {Results: []Result{{Op: OpAuth, Err: &Error{Status: StatusOK}}}},
@@ -344,9 +350,19 @@ func TestFlightResponseLimits(t *testing.T) {
 	chain := func(n int) []byte {
 		var c []byte
 		for range n {
-			c = append(c, u24([]byte{0x30})...)
+			c = append(c, append([]byte{chainTagDER}, u24([]byte{0x30})...)...)
 		}
 		return u24(c)
+	}
+	refs := func(idx ...byte) []byte {
+		var c []byte
+		for _, i := range idx {
+			c = append(c, chainTagPresented, i)
+		}
+		return u24(c)
+	}
+	if err := new(FlightResponse).Unmarshal(append(hdr(1), res(OpAuth, 0, 0, nil, refs(0, 1, 2, 3, 4, 5, 6, 7, 8, 9))...)); err != nil {
+		t.Fatalf("chain of MaxChainCerts references refused: %v", err)
 	}
 	if err := new(FlightResponse).Unmarshal(append(hdr(1), res(OpAuth, 0, 0, nil, chain(MaxChainCerts))...)); err != nil {
 		t.Fatalf("chain of MaxChainCerts refused: %v", err)
@@ -359,6 +375,12 @@ func TestFlightResponseLimits(t *testing.T) {
 	bad := map[string][]byte{
 		"chain":          append(hdr(1), res(OpAuth, 0, 0, nil, chain(MaxChainCerts+1))...),
 		"empty chain":    append(hdr(1), res(OpAuth, 0, 0, nil, chain(0))...),
+		"chain of refs":  append(hdr(1), res(OpAuth, 0, 0, nil, refs(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0))...),
+		"ref 10":         append(hdr(1), res(OpAuth, 0, 0, nil, refs(0, 10))...),
+		"ref truncated":  append(hdr(1), res(OpAuth, 0, 0, nil, u24([]byte{chainTagPresented}))...),
+		"chain tag 2":    append(hdr(1), res(OpAuth, 0, 0, nil, u24([]byte{2, 0}))...),
+		"untagged DER":   append(hdr(1), res(OpAuth, 0, 0, nil, u24(u24([]byte{0x30})))...),
+		"empty DER":      append(hdr(1), res(OpAuth, 0, 0, nil, u24([]byte{chainTagDER, 0, 0, 0}))...),
 		"zero results":   hdr(0),
 		"results":        append(hdr(5), bytes.Repeat(res(OpKeyGen, 4, 0, nil, nil), 5)...),
 		"detail":         append(hdr(1), res(OpAuth, 4, 0, seq(MaxDetail+1), nil)...),

@@ -241,8 +241,18 @@ type AuthRequest struct {
 }
 
 // AuthResponse: the verified chain (leaf first, DER) that the verdict rests on.
+//
+// On the wire a certificate of the chain that the server presented (the
+// leaf, the intermediates) travels as its index in the server's Certificate
+// message, which the device holds; only the others (the root) travel as DER
+// (docs/PROTOCOL.md §8). Presented says which: Presented[i] >= 0 is that
+// index for VerifiedChain[i], -1 is DER; empty means every element is DER.
+// The offloader fills it with ReferPresented; after Unmarshal the referred
+// elements of VerifiedChain are nil until the device calls ResolvePresented
+// with the certificates the server sent it (chainref.go).
 type AuthResponse struct {
 	VerifiedChain [][]byte
+	Presented     []int
 }
 
 // KeyGenRequest has no fields: it acts on the server Auth verified.
