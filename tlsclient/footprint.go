@@ -1,7 +1,6 @@
 package tlsclient
 
 import (
-	"bytes"
 	"sync"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -41,18 +40,6 @@ func (hs *clientHandshakeState) releaseRaw() {
 		rawPool.Put(hs.rawBox)
 	}
 	hs.raw, hs.rawBox = nil, nil
-}
-
-// shareVerifiedChain makes the certificates of the verified chain that are
-// the ones the server presented (the leaf and intermediates, usually all
-// but the root) share the presented chain's bytes, so the connection keeps
-// one copy of each.
-func (hs *clientHandshakeState) shareVerifiedChain() {
-	for i, der := range hs.verifiedChain {
-		if i < len(hs.chain) && bytes.Equal(der, hs.chain[i]) {
-			hs.verifiedChain[i] = hs.chain[i]
-		}
-	}
 }
 
 // helloExtensionTypes lists the extension types of an encoded ClientHello

@@ -51,15 +51,6 @@ func TestIdleConnHoldsNoBuffer(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	// The verified chain shares the presented certificates' bytes.
-	hs := &clientHandshakeState{chain: [][]byte{[]byte("leaf"), []byte("ca")},
-		verifiedChain: [][]byte{[]byte("leaf"), []byte("ca"), []byte("root")}}
-	hs.shareVerifiedChain()
-	for i := range hs.chain {
-		if &hs.verifiedChain[i][0] != &hs.chain[i][0] {
-			t.Errorf("verified certificate %d not shared", i)
-		}
-	}
 }
 
 // TestHelloExtensionTypes: the types read back from an encoded ClientHello

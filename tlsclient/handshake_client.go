@@ -406,7 +406,6 @@ func (hs *clientHandshakeState) offload() error {
 		return hs.offloaderFailure("auth", err)
 	}
 	hs.verifiedChain = results[0].Auth.VerifiedChain
-	hs.shareVerifiedChain() // footprint.go
 	hs.ckeBody = results[1].KeyGen.ClientKeyExchange
 	hs.master = results[2].Key.MasterSecret
 	hs.keyBlock = results[2].Key.KeyBlock
