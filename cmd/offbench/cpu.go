@@ -87,8 +87,8 @@ func measureHandshakeCPU(e *env, o *options, rep *report) error {
 			func() error { return plans.dev.run(e, buf) },
 			func() error { return plans.gotls.run(e, buf) },
 		}
-		planNotes = append(planNotes, fmt.Sprintf("Control plan, %s: offloaded %s (the client made %d writes, %d reads to the server); crypto/tls %s (%d writes, %d reads).",
-			c.name, plans.dev, plans.dev.writes, plans.dev.reads, plans.gotls, plans.gotls.writes, plans.gotls.reads))
+		planNotes = append(planNotes, fmt.Sprintf("Control plan, %s: offloaded %s (the client made %d writes, %d reads to the server and %d writes, %d reads on the channel); crypto/tls %s (%d writes, %d reads).",
+			c.name, plans.dev, plans.dev.writes, plans.dev.reads, plans.dev.offWrites, plans.dev.offR, plans.gotls, plans.gotls.writes, plans.gotls.reads))
 		res := make([]samples, len(ops))
 		for i, op := range ops { // warm up: the channel, the Start cache, the pools
 			for j := 0; j < 3; j++ {
