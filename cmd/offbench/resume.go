@@ -79,7 +79,7 @@ func resumedShare(n int, dial func() (net.Conn, error)) (int, error) {
 func measureResumedCPU(e *env, o *options, rep *report, buf []byte) error {
 	c := hsCases[0]
 	t := &table{
-		title:  fmt.Sprintf("Resumed handshake (%s): device CPU per handshake, µs", c.name),
+		title:  fmt.Sprintf("Resumed handshake (%s): device CPU per handshake, µs (%d per client and run, in %d slices taking turns with the controls)", c.name, cpuSlices*max(cpuHandshakes(o)/cpuSlices, 1), cpuSlices),
 		header: []string{"resumption", "offloaded", "crypto/tls", "offloaded's control", "crypto/tls's control", "offloaded TLS-only", "crypto/tls TLS-only", "ratio offloaded / crypto/tls (TLS-only)"},
 	}
 	var notes, planNotes []string
@@ -120,7 +120,7 @@ func measureResumedCPU(e *env, o *options, rep *report, buf []byte) error {
 	t.rows = append(t.rows, []string{"session ticket (RFC 5077), crypto/tls server", devT.fmt(1), goT.fmt(1), devC.fmt(1), goC.fmt(1),
 		devT.minus(devC).fmt(1), goT.minus(goC).fmt(1), devT.minus(devC).ratio(goT.minus(goC)).pct()})
 	notes = append(notes, fmt.Sprintf("Tickets: of 10 check handshakes after the timed ones, offloaded resumed %d, crypto/tls %d. Offloader calls during the %d timed offloaded resumptions and their warm-up: %d.",
-		devR, goR, o.runs*o.handshakes, calls))
+		devR, goR, o.runs*cpuSlices*max(cpuHandshakes(o)/cpuSlices, 1), calls))
 
 	// Session IDs, against openssl s_server -no_ticket.
 	osAddr, stop, err := startOpenSSLSessionIDs(e)
@@ -150,7 +150,7 @@ func measureResumedCPU(e *env, o *options, rep *report, buf []byte) error {
 		t.rows = append(t.rows, []string{"session ID, openssl s_server -no_ticket", devS.fmt(1), "n/a (crypto/tls resumes by ticket only)",
 			ctlS.fmt(1), "n/a", devS.minus(ctlS).fmt(1), "n/a", "n/a"})
 		notes = append(notes, fmt.Sprintf("Session IDs: offloaded resumed %d of 10 check handshakes; offloader calls during the %d timed resumptions and their warm-up: %d. The server is OpenSSL here (Go's server has no session-ID cache), so the row compares with the control only.",
-			devR, o.runs*o.handshakes, calls))
+			devR, o.runs*cpuSlices*max(cpuHandshakes(o)/cpuSlices, 1), calls))
 	}
 	notes = append(notes, "Control: as for full handshakes, each client's own abbreviated handshake replayed as plain TCP (recorded on a warm resumed handshake): connect, ClientHello and the server's flight, the client's last flight, close_notify, close; no offloader call (there is none).")
 	notes = append(notes, planNotes...)
@@ -170,16 +170,20 @@ func resumedRuns(o *options, devOp, goOp, devCtl, goCtl func() error) (dev, gos,
 			}
 		}
 	}
+	var live []func() error // the ops given, taking turns in slices (cpu.go)
+	var idx []int
+	for i, op := range ops {
+		if op != nil {
+			live, idx = append(live, op), append(idx, i)
+		}
+	}
 	for r := 0; r < o.runs; r++ {
-		for i, op := range ops {
-			if op == nil {
-				continue
-			}
-			us, err := cpuPerOp(o.handshakes, op)
-			if err != nil {
-				return nil, nil, nil, nil, err
-			}
-			res[i] = append(res[i], us)
+		us, err := cpuInterleaved(cpuHandshakes(o), cpuSlices, live)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		for k, i := range idx {
+			res[i] = append(res[i], us[k])
 		}
 	}
 	return res[0], res[1], res[2], res[3], nil
