@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tlsoffload/tlsoffload/offloader/client"
 	"github.com/tlsoffload/tlsoffload/tlsclient"
@@ -21,9 +23,11 @@ import (
 // frames included) and where in the handshake that call falls, and the
 // final close_notify. The control then makes the same TCP connect, writes
 // and reads the same byte counts to the "ctl" ping-pong listener (one write
-// per flight, the answer read whole), makes the offloader round trip with
-// the same sizes on a standing plain connection to the echo service in the
-// offloader process, writes the close_notify's bytes and closes.
+// per flight, the answer read whole, the server first busy for as long as
+// the real server made the client wait), makes the offloader round trip
+// with the same sizes and wait on a standing plain connection to the echo
+// service in the offloader process, writes the close_notify's bytes and
+// closes.
 
 // Connections a recorded handshake uses.
 const (
@@ -35,6 +39,7 @@ type ioEvent struct {
 	conn  int
 	write bool
 	n     int
+	at    time.Time // when the Read or Write returned
 }
 
 // eventLog records the reads and writes of countingConns, in order.
@@ -45,7 +50,7 @@ type eventLog struct {
 
 func (l *eventLog) add(conn int, write bool, n int) {
 	l.mu.Lock()
-	l.ev = append(l.ev, ioEvent{conn, write, n})
+	l.ev = append(l.ev, ioEvent{conn, write, n, time.Now()})
 	l.mu.Unlock()
 }
 
@@ -81,8 +86,14 @@ func (c *countingConn) Write(p []byte) (int, error) {
 }
 
 // exchange is one flight written (n bytes) and the peer's answer read
-// (m bytes, 0 for none).
-type exchange struct{ n, m int }
+// (m bytes, 0 for none). wait is how long the recorded client waited for
+// the answer (from the end of its write to the return of the answer's
+// first read); think is the part of it the control's server spends busy
+// before answering: wait less the control's own wait with no think time.
+type exchange struct {
+	n, m        int
+	wait, think time.Duration
+}
 
 // controlPlan is a handshake's network work: the exchanges with the TLS
 // server, the offloader round trips, made after the first offAfter TLS
@@ -124,6 +135,9 @@ func planOf(ev []ioEvent) (*controlPlan, error) {
 		s := steps[e.conn]
 		if k := len(s) - 1; k >= 0 && s[k].write == e.write && !(e.write && boundary[e.conn]) {
 			s[k].n += e.n
+			if e.write { // a flight ends at its last write; an answer starts at its first read
+				s[k].at = e.at
+			}
 		} else {
 			s = append(s, e)
 		}
@@ -141,9 +155,9 @@ func planOf(ev []ioEvent) (*controlPlan, error) {
 			x := exchange{n: s[i].n}
 			if i+1 < len(s) && !s[i+1].write {
 				i++
-				x.m = s[i].n
+				x.m, x.wait = s[i].n, s[i].at.Sub(s[i-1].at)
 			}
-			if x.n < 4 || x.n > 0xffff || x.m > 0xffff {
+			if x.n < pingHeader || x.n > 0xffff || x.m > 0xffff {
 				return nil, fmt.Errorf("control plan: connection %d: exchange %d/%d out of the ping-pong's range", conn, x.n, x.m)
 			}
 			if conn == connTLS && offStep >= 0 && i < offStep {
@@ -167,30 +181,83 @@ func planOf(ev []ioEvent) (*controlPlan, error) {
 }
 
 // run does the plan's network work: connect, the flights, the offloader
-// round trips, close.
+// round trips, close; each server thinks as long as the plan says.
 func (p *controlPlan) run(e *env, buf []byte) error {
+	_, _, err := p.runTimed(e, buf, true)
+	return err
+}
+
+// runTimed is run, returning the waits of the TLS and offloader exchanges;
+// with think false the servers answer at once (the control's own waits).
+func (p *controlPlan) runTimed(e *env, buf []byte, think bool) (tlsWaits, offWaits []time.Duration, err error) {
 	conn, err := net.DialTimeout("tcp", e.tlsSrv.vals["ctl"], dialLimit)
 	if err != nil {
+		return nil, nil, err
+	}
+	exch := func(c net.Conn, x exchange, waits *[]time.Duration) error {
+		t := x.think
+		if !think {
+			t = 0
+		}
+		w, err := pingPong(c, buf, x.n, x.m, t)
+		*waits = append(*waits, w)
 		return err
 	}
 	for i := 0; i <= len(p.tls); i++ {
 		if i == p.offAfter {
 			for _, x := range p.off {
-				if err := pingPong(e.echoConn, buf, x.n, x.m); err != nil {
+				if err := exch(e.echoConn, x, &offWaits); err != nil {
 					conn.Close()
-					return err
+					return nil, nil, err
 				}
 			}
 		}
 		if i == len(p.tls) {
 			break
 		}
-		if err := pingPong(conn, buf, p.tls[i].n, p.tls[i].m); err != nil {
+		if err := exch(conn, p.tls[i], &tlsWaits); err != nil {
 			conn.Close()
-			return err
+			return nil, nil, err
 		}
 	}
-	return conn.Close()
+	return tlsWaits, offWaits, conn.Close()
+}
+
+// planRecordings is how many handshakes a plan's waits are the median of.
+const planRecordings = 7
+
+// calibrate sets each exchange's think time: its recorded wait less the
+// median wait of the same exchange in the control with no think time.
+func (p *controlPlan) calibrate(e *env, buf []byte) error {
+	var tw, ow [][]time.Duration
+	for k := 0; k < planRecordings; k++ {
+		t, o, err := p.runTimed(e, buf, false)
+		if err != nil {
+			return err
+		}
+		tw, ow = append(tw, t), append(ow, o)
+	}
+	set := func(xs []exchange, waits [][]time.Duration) {
+		for i := range xs {
+			if xs[i].m == 0 {
+				continue
+			}
+			col := make([]time.Duration, len(waits))
+			for k := range waits {
+				col[k] = waits[k][i]
+			}
+			xs[i].think = max(xs[i].wait-medianDuration(col), 0)
+		}
+	}
+	set(p.tls, tw)
+	set(p.off, ow)
+	return nil
+}
+
+func medianDuration(v []time.Duration) time.Duration {
+	v = slices.Clone(v)
+	slices.Sort(v)
+	return v[len(v)/2]
 }
 
 // sizes: the ClientHello, the server's first flight, and the offloader
@@ -205,30 +272,68 @@ func (p *controlPlan) sizes() (clientHello, serverFlight, offReq, offResp int) {
 	return
 }
 
-// String shows the plan: → bytes written, ← bytes read, [offloader →n ←m].
+// String shows the plan: →n bytes written, ←m read (after the server
+// thought t µs), [offloader →n ←m].
 func (p *controlPlan) String() string {
 	var b strings.Builder
+	answer := func(x exchange) {
+		if x.m > 0 {
+			fmt.Fprintf(&b, "←%d (think %d µs) ", x.m, x.think.Microseconds())
+		}
+	}
 	for i := 0; i <= len(p.tls); i++ {
 		if i == p.offAfter {
 			for _, x := range p.off {
-				fmt.Fprintf(&b, "[offloader →%d ←%d] ", x.n, x.m)
+				fmt.Fprintf(&b, "[offloader →%d ", x.n)
+				answer(x)
+				b.WriteString("] ")
 			}
 		}
 		if i < len(p.tls) {
 			fmt.Fprintf(&b, "→%d ", p.tls[i].n)
-			if p.tls[i].m > 0 {
-				fmt.Fprintf(&b, "←%d ", p.tls[i].m)
-			}
+			answer(p.tls[i])
 		}
 	}
-	return strings.TrimSpace(b.String())
+	return strings.ReplaceAll(strings.TrimSpace(b.String()), " ]", "]")
 }
 
-// recordPlan runs one handshake and Close over a counted connection to addr
-// (hs wraps it in the client under test) and returns its plan. log also
-// receives the offloader channel's events when hs's client uses a counted
-// channel.
-func recordPlan(addr string, log *eventLog, hs func(ctx context.Context, c net.Conn) (io.Closer, error)) (*controlPlan, error) {
+// recordPlan runs planRecordings handshakes and Closes over counted
+// connections to addr (hs wraps each in the client under test) and returns
+// their plan: the byte counts of the first, the median of their waits, and
+// the think times calibrated against the control. log also receives the
+// offloader channel's events when hs's client uses a counted channel.
+func recordPlan(e *env, addr string, log *eventLog, hs func(ctx context.Context, c net.Conn) (io.Closer, error)) (*controlPlan, error) {
+	var plans []*controlPlan
+	for k := 0; k < planRecordings; k++ {
+		p, err := recordOne(addr, log, hs)
+		if err != nil {
+			return nil, err
+		}
+		if k > 0 && (len(p.tls) != len(plans[0].tls) || len(p.off) != len(plans[0].off) || p.offAfter != plans[0].offAfter) {
+			return nil, fmt.Errorf("control plan: handshakes of different shapes: %v, then %v", plans[0], p)
+		}
+		plans = append(plans, p)
+	}
+	p := plans[0]
+	med := func(xs []exchange, pick func(*controlPlan) []exchange) {
+		for i := range xs {
+			col := make([]time.Duration, len(plans))
+			for k, q := range plans {
+				col[k] = pick(q)[i].wait
+			}
+			xs[i].wait = medianDuration(col)
+		}
+	}
+	med(p.tls, func(q *controlPlan) []exchange { return q.tls })
+	med(p.off, func(q *controlPlan) []exchange { return q.off })
+	if err := p.calibrate(e, make([]byte, 1<<16)); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// recordOne records one handshake and Close.
+func recordOne(addr string, log *eventLog, hs func(ctx context.Context, c net.Conn) (io.Closer, error)) (*controlPlan, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), dialLimit)
 	defer cancel()
 	raw, err := net.DialTimeout("tcp", addr, dialLimit)
@@ -299,13 +404,13 @@ func (e *env) fullPlans(c hsCase) (*fullPlans, error) {
 		}
 	}
 	p := &fullPlans{}
-	if p.dev, err = recordPlan(addr, log, deviceHS(dev)); err != nil {
+	if p.dev, err = recordPlan(e, addr, log, deviceHS(dev)); err != nil {
 		return nil, fmt.Errorf("%s: offloaded control plan: %w", c.name, err)
 	}
 	if len(p.dev.off) == 0 {
 		return nil, fmt.Errorf("%s: offloaded control plan: no offloader call recorded", c.name)
 	}
-	if p.gotls, err = recordPlan(addr, log, goHS(gocfg)); err != nil {
+	if p.gotls, err = recordPlan(e, addr, log, goHS(gocfg)); err != nil {
 		return nil, fmt.Errorf("%s: crypto/tls control plan: %w", c.name, err)
 	}
 	if len(p.gotls.off) != 0 {

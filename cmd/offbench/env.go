@@ -175,25 +175,39 @@ func dialGoTLS(cfg *tls.Config, addr string) (net.Conn, error) {
 
 // The plain-TCP control speaks a ping-pong protocol to the "ctl" listener
 // of serve-tls and the "echo" listener of serve-offloader: the client writes
-// a message of n bytes whose first four say n and the size of the answer
-// wanted; the server reads it whole and writes that many bytes (none for 0).
+// a message of n bytes whose first eight say n, the size m of the answer
+// wanted and a think time in microseconds; the server reads it whole, stays
+// busy for the think time (as a real server computing its answer, so the
+// client waits as long), and writes m bytes (none for 0).
 
-// pingPong sends n bytes and reads an answer of m bytes (if m > 0).
-func pingPong(c net.Conn, buf []byte, n, m int) error {
-	if n < 4 || n > len(buf) || m > len(buf) {
-		return fmt.Errorf("ping-pong sizes %d/%d out of range", n, m)
+const pingHeader = 8
+
+// pingPong sends n bytes asking for an answer of m bytes after think, and
+// reads it (if m > 0). It returns the time from the end of its write to the
+// return of the answer's first read (0 when m is 0).
+func pingPong(c net.Conn, buf []byte, n, m int, think time.Duration) (time.Duration, error) {
+	if n < pingHeader || n > len(buf) || m > len(buf) || n > 0xffff || m > 0xffff {
+		return 0, fmt.Errorf("ping-pong sizes %d/%d out of range", n, m)
 	}
 	binary.BigEndian.PutUint16(buf[0:2], uint16(n))
 	binary.BigEndian.PutUint16(buf[2:4], uint16(m))
+	binary.BigEndian.PutUint32(buf[4:8], uint32(max(think, 0)/time.Microsecond))
 	if _, err := c.Write(buf[:n]); err != nil {
-		return err
+		return 0, err
 	}
-	if m > 0 {
-		if _, err := io.ReadFull(c, buf[:m]); err != nil {
-			return err
-		}
+	if m == 0 {
+		return 0, nil
 	}
-	return nil
+	sent := time.Now()
+	k, err := c.Read(buf[:m])
+	wait := time.Since(sent)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := io.ReadFull(c, buf[k:m]); err != nil {
+		return 0, err
+	}
+	return wait, nil
 }
 
 // servePingPong answers ping-pongs on c until EOF.
@@ -201,15 +215,20 @@ func servePingPong(c net.Conn) {
 	defer c.Close()
 	buf := make([]byte, 1<<16)
 	for {
-		if _, err := io.ReadFull(c, buf[:4]); err != nil {
+		if _, err := io.ReadFull(c, buf[:pingHeader]); err != nil {
 			return
 		}
 		n, m := int(binary.BigEndian.Uint16(buf[0:2])), int(binary.BigEndian.Uint16(buf[2:4]))
-		if n < 4 {
+		think := time.Duration(binary.BigEndian.Uint32(buf[4:8])) * time.Microsecond
+		if n < pingHeader {
 			return
 		}
-		if _, err := io.ReadFull(c, buf[:n-4]); err != nil {
+		if _, err := io.ReadFull(c, buf[:n-pingHeader]); err != nil {
 			return
+		}
+		// Busy, not asleep: a real server computes during this time, and
+		// a sleep would round sub-millisecond waits up to the timer's grain.
+		for end := time.Now().Add(think); time.Now().Before(end); {
 		}
 		if m > 0 {
 			if _, err := c.Write(buf[:m]); err != nil {

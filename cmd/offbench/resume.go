@@ -97,11 +97,11 @@ func measureResumedCPU(e *env, o *options, rep *report, buf []byte) error {
 	if err := dialClose(goDial)(); err != nil { // fill crypto/tls's session cache
 		return fmt.Errorf("ticket: %w", err)
 	}
-	devPlan, err := recordPlan(addr, &eventLog{}, deviceHS(dev))
+	devPlan, err := recordPlan(e, addr, &eventLog{}, deviceHS(dev))
 	if err != nil {
 		return fmt.Errorf("ticket: offloaded control plan: %w", err)
 	}
-	goPlan, err := recordPlan(addr, &eventLog{}, goHS(gocfg))
+	goPlan, err := recordPlan(e, addr, &eventLog{}, goHS(gocfg))
 	if err != nil {
 		return fmt.Errorf("ticket: crypto/tls control plan: %w", err)
 	}
@@ -133,7 +133,7 @@ func measureResumedCPU(e *env, o *options, rep *report, buf []byte) error {
 			return fmt.Errorf("session ID: %w", err)
 		}
 		devDial := func() (net.Conn, error) { return dialDevice(dev, osAddr) }
-		devPlan, err := recordPlan(osAddr, &eventLog{}, deviceHS(dev))
+		devPlan, err := recordPlan(e, osAddr, &eventLog{}, deviceHS(dev))
 		if err != nil {
 			return fmt.Errorf("session ID: offloaded control plan: %w", err)
 		}
