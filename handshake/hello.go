@@ -192,26 +192,36 @@ func (m *ClientHello) Unmarshal(b []byte) error {
 	}
 	h.CompressionMethods = comp
 	if !s.Empty() {
-		var exts cryptobyte.String
-		if !s.ReadUint16LengthPrefixed(&exts) || !s.Empty() {
-			return fail("bad extensions block")
-		}
-		seen := extensionSeen{}
-		for !exts.Empty() {
-			var typ uint16
-			var data cryptobyte.String
-			if !exts.ReadUint16(&typ) || !exts.ReadUint16LengthPrefixed(&data) {
-				return fail("truncated extension")
-			}
-			if !seen.add(typ) {
-				return illegalParam(TypeClientHello, "duplicate extension")
-			}
-			if err := h.decodeExtension(typ, data); err != nil {
-				return err
-			}
+		if err := readExtensions(&s, TypeClientHello, h.decodeExtension); err != nil {
+			return err
 		}
 	}
 	*m = h
+	return nil
+}
+
+// readExtensions reads the extensions block that ends a hello (RFC 5246
+// §7.4.1.4) and hands each extension to decode, refusing a truncated block,
+// bytes after it, and a type seen twice.
+func readExtensions(s *cryptobyte.String, msgType uint8, decode func(typ uint16, data cryptobyte.String) error) error {
+	var exts cryptobyte.String
+	if !s.ReadUint16LengthPrefixed(&exts) || !s.Empty() {
+		return decodeErr(msgType, "bad extensions block")
+	}
+	seen := extensionSeen{}
+	for !exts.Empty() {
+		var typ uint16
+		var data cryptobyte.String
+		if !exts.ReadUint16(&typ) || !exts.ReadUint16LengthPrefixed(&data) {
+			return decodeErr(msgType, "truncated extension")
+		}
+		if !seen.add(typ) {
+			return illegalParam(msgType, "duplicate extension")
+		}
+		if err := decode(typ, data); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -411,24 +421,12 @@ func (m *ServerHello) Unmarshal(b []byte) error {
 		return fail("truncated cipher suite or compression method")
 	}
 	if !s.Empty() {
-		var exts cryptobyte.String
-		if !s.ReadUint16LengthPrefixed(&exts) || !s.Empty() {
-			return fail("bad extensions block")
-		}
-		seen := extensionSeen{}
-		for !exts.Empty() {
-			var typ uint16
-			var data cryptobyte.String
-			if !exts.ReadUint16(&typ) || !exts.ReadUint16LengthPrefixed(&data) {
-				return fail("truncated extension")
-			}
-			if !seen.add(typ) {
-				return illegalParam(TypeServerHello, "duplicate extension")
-			}
+		err := readExtensions(&s, TypeServerHello, func(typ uint16, data cryptobyte.String) error {
 			h.Extensions = append(h.Extensions, typ)
-			if err := h.decodeExtension(typ, data); err != nil {
-				return err
-			}
+			return h.decodeExtension(typ, data)
+		})
+		if err != nil {
+			return err
 		}
 	}
 	*m = h
