@@ -10,10 +10,6 @@
 // (subjectAltName DNS and IP entries, a wildcard only as the whole leftmost
 // label, no Common Name fallback). Revocation and pins are the caller's
 // (ReasonRevoked and ReasonPinMismatch exist for it to report them).
-//
-// CONTRACT: the exported API in this file is relied on by the offloader
-// server; implementations may change, signatures may not without updating
-// every caller.
 package certs
 
 import (

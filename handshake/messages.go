@@ -25,10 +25,6 @@
 // messages (a TLS 1.3 ClientHello's extensions are kept as bytes in Extra),
 // explicit-curve ECDHE parameters (refused), and renegotiation beyond
 // parsing HelloRequest.
-//
-// CONTRACT: the exported API in this package is relied on by tlsclient and the
-// offloader; implementations may change, signatures may not without updating
-// every caller.
 package handshake
 
 // Handshake message types (RFC 5246 §7.4).

@@ -18,10 +18,6 @@
 // CertificateVerify with RSA PKCS #1 v1.5, RSA-PSS or ECDSA. Left out:
 // SSL 3.0, finite-field DHE, and revocation or pinning beyond what
 // package certs does.
-//
-// CONTRACT: the exported API in this file is relied on by cmd/offloader,
-// cmd/ocurl (embedded offloader) and integration tests; implementations may
-// change, signatures may not without updating every caller.
 package offloader
 
 import (

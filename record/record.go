@@ -9,10 +9,6 @@
 // compression (always null), renegotiation, and TLS 1.3's record format.
 // The plaintext cap of RFC 6066 max_fragment_length is supported through
 // SetMaxFragment.
-//
-// CONTRACT: the exported API in this file is relied on by tlsclient and the
-// offloader; implementations may change, signatures may not without updating
-// every caller.
 package record
 
 import (

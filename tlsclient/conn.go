@@ -28,10 +28,6 @@
 // record_size_limit, renegotiation (a HelloRequest
 // is refused with a no_renegotiation warning), client certificates (a
 // CertificateRequest is answered with an empty Certificate).
-//
-// CONTRACT: the exported API in this package is relied on by cmd/ocurl and
-// integration tests; implementations may change, signatures may not without
-// updating every caller.
 package tlsclient
 
 import (

@@ -18,10 +18,6 @@
 // it only refuses to verify such signatures, so no GODEBUG setting is needed.
 // RSA1024 keys are at crypto/rsa's minimum (1024 bits), so neither is
 // rsa1024min=0 needed.
-//
-// CONTRACT: the exported API in this file is relied on by tests across the
-// module; implementations may change, signatures may not without updating
-// every caller.
 package testpki
 
 import (

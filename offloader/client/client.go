@@ -3,10 +3,6 @@
 // id, reconnection on failure and fail-over across addresses, every call
 // bound to the caller's context. It implements tlsclient.Offloader and
 // imports no server code.
-//
-// CONTRACT: the exported API in this file is relied on by tlsclient users,
-// cmd/ocurl and integration tests; implementations may change, signatures
-// may not without updating every caller.
 package client
 
 import (

@@ -12,10 +12,6 @@
 // ChaCha20-Poly1305 (RFC 8439). It leaves out on purpose: forward secrecy
 // (keys come from the PSK and nonces only), rekeying, authenticated alerts,
 // and hiding the device id.
-//
-// CONTRACT: the exported API in this package is relied on by tlsclient, the
-// device-side client and the server; implementations may change, signatures
-// may not without updating every caller.
 package wire
 
 import "time"
