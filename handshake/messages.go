@@ -1,5 +1,5 @@
 // Package handshake holds what both ends of tlsoffload must agree on about a
-// TLS 1.2 handshake (RFC 5246 §7.4): the handshake messages with their
+// TLS 1.0–1.2 handshake (RFC 5246 §7.4): the handshake messages with their
 // cryptobyte codecs, the cipher-suite table, the PRF and key derivation, and
 // the transcript hash. The device's tlsclient and the offloader server both
 // use it; it imports only record (for the suite table's cipher

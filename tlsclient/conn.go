@@ -1,4 +1,4 @@
-// Package tlsclient is a TLS 1.2 client (RFC 5246, RFC 7627, RFC 5746,
+// Package tlsclient is a TLS 1.0–1.2 client (RFC 5246, RFC 7627, RFC 5746,
 // RFC 7301) that performs no public-key operation: certificate and
 // ServerKeyExchange verification, the ClientKeyExchange and the key
 // derivation are done by an offloader (see Offloader), in one pipelined
@@ -23,11 +23,17 @@
 // on the offloader must allow them too, and the RFC 8446 §4.1.3 downgrade
 // sentinel is checked (versions.go).
 //
+// Client certificates are held by the offloader for the device: when the
+// server sends a CertificateRequest, the offloader's KeyGen answer carries
+// the Certificate and CertificateVerify to send (or an empty Certificate),
+// still in the one pipelined round trip. ClientHello shaping (e.g. a
+// browser's fingerprint) plugs in through Config.ShapeClientHello; see the
+// fingerprint sub-package, the only one that links uTLS.
+//
 // Left out for now: TLS 1.3, stateless resumption of a session
 // across processes (the cache lives in memory), RFC 8449
 // record_size_limit, renegotiation (a HelloRequest
-// is refused with a no_renegotiation warning), client certificates (a
-// CertificateRequest is answered with an empty Certificate).
+// is refused with a no_renegotiation warning).
 package tlsclient
 
 import (
