@@ -9,9 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -296,14 +293,11 @@ func TestClientCertificateBadAnswers(t *testing.T) {
 // key type and each signature form, chosen with -client_sigalgs, and names
 // it on its status page.
 func TestClientCertificateOpenSSL(t *testing.T) {
-	bin, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("TLSOFFLOAD_REQUIRE_PEERS") == "1" {
-			t.Fatal("openssl not installed and TLSOFFLOAD_REQUIRE_PEERS=1")
-		}
-		t.Skip("openssl not installed")
-	}
 	e := getRealEnv(t)
+	rootFile, err := e.pki.WriteRoot(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name    string
 		key     testpki.KeyType
@@ -319,7 +313,8 @@ func TestClientCertificateOpenSSL(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			leaf := deviceLeaf(t, tc.key)
-			addr := startOpenSSLClientAuth(t, bin, e, tc.sigalgs)
+			addr := opensslServer(t, e.rsa, "", "-tls1_2", "-www",
+				"-Verify", "1", "-verify_return_error", "-CAfile", rootFile, "-client_sigalgs", tc.sigalgs)
 			off := newCertOffloader(t, leaf)
 			cfg := certConfig(t, off)
 			cfg.ServerName = ""
@@ -349,52 +344,6 @@ func TestClientCertificateOpenSSL(t *testing.T) {
 			}
 		})
 	}
-}
-
-// startOpenSSLClientAuth runs `openssl s_server -www -Verify 1` for TLS 1.2
-// with the test RSA leaf, trusting the test root for client certificates
-// and asking for them with sigalgs.
-func startOpenSSLClientAuth(t *testing.T, bin string, e *realEnv, sigalgs string) string {
-	t.Helper()
-	dir := t.TempDir()
-	certFile, keyFile, err := e.rsa.WriteFiles(dir, "server")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rootFile, err := e.pki.WriteRoot(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	cmd := exec.Command(bin, "s_server", "-accept", addr, "-tls1_2", "-www", "-quiet",
-		"-cert", certFile, "-cert_chain", certFile, "-key", keyFile,
-		"-Verify", "1", "-verify_return_error", "-CAfile", rootFile, "-client_sigalgs", sigalgs)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("openssl stderr:\n%s", stderr.String())
-		}
-	})
-	for i := 0; i < 100; i++ {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return addr
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatal("openssl s_server did not start")
-	return ""
 }
 
 // TLS 1.0 and 1.1 servers (crypto/tls) accept the offloader's certificate

@@ -10,28 +10,35 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/tlsoffload/tlsoffload/certs/testpki"
 )
 
-// startOpenSSL runs `openssl s_server -www` for TLS 1.2 with the test RSA
-// leaf; extra openssl.cnf lines may switch options off. It returns the
-// address once the server accepts connections.
-func startOpenSSL(t *testing.T, sslOptions string) string {
+// opensslServer runs `openssl s_server` on a free loopback port with leaf's
+// chain and key, an openssl.cnf whose Options line is sslOptions (none if
+// empty), and args (the version flag, -www, ...), and returns its address
+// once it accepts. Its stderr is logged if the test fails. It skips when
+// openssl is missing, unless TLSOFFLOAD_REQUIRE_PEERS=1 (integration/ runs
+// the real-peer matrix in CI).
+func opensslServer(t *testing.T, leaf *testpki.Leaf, sslOptions string, args ...string) string {
 	t.Helper()
 	bin, err := exec.LookPath("openssl")
 	if err != nil {
-		t.Skip("openssl not installed (integration/ covers it in CI)")
+		if os.Getenv("TLSOFFLOAD_REQUIRE_PEERS") == "1" {
+			t.Fatal("openssl not installed and TLSOFFLOAD_REQUIRE_PEERS=1")
+		}
+		t.Skip("openssl not installed")
 	}
-	e := getRealEnv(t)
 	dir := t.TempDir()
-	certFile, keyFile, err := e.rsa.WriteFiles(dir, "server")
+	certFile, keyFile, err := leaf.WriteFiles(dir, "server")
 	if err != nil {
 		t.Fatal(err)
 	}
-	conf := filepath.Join(dir, "openssl.cnf")
-	cnf := "openssl_conf = default_conf\n[default_conf]\nssl_conf = ssl_sect\n[ssl_sect]\nsystem_default = sys\n[sys]\n"
+	cnf := "openssl_conf = default_conf\n[default_conf]\n"
 	if sslOptions != "" {
-		cnf += "Options = " + sslOptions + "\n"
+		cnf += "ssl_conf = ssl_sect\n[ssl_sect]\nsystem_default = sys\n[sys]\nOptions = " + sslOptions + "\n"
 	}
+	conf := filepath.Join(dir, "openssl.cnf")
 	if err := os.WriteFile(conf, []byte(cnf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -41,13 +48,23 @@ func startOpenSSL(t *testing.T, sslOptions string) string {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	cmd := exec.Command(bin, "s_server", "-accept", addr, "-tls1_2", "-www", "-quiet",
-		"-cert", certFile, "-cert_chain", certFile, "-key", keyFile)
+	argv := append([]string{"s_server", "-accept", addr, "-quiet",
+		"-cert", certFile, "-cert_chain", certFile, "-key", keyFile}, args...)
+	cmd := exec.Command(bin, argv...)
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "OPENSSL_CONF="+conf)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("openssl stderr:\n%s", stderr.String())
+		}
+	})
 	for i := 0; i < 100; i++ {
 		if c, err := net.Dial("tcp", addr); err == nil {
 			c.Close()
@@ -57,6 +74,12 @@ func startOpenSSL(t *testing.T, sslOptions string) string {
 	}
 	t.Fatal("openssl s_server did not start")
 	return ""
+}
+
+// startOpenSSL runs `openssl s_server -www` for TLS 1.2 with the test RSA
+// leaf; sslOptions may switch options off in openssl.cnf.
+func startOpenSSL(t *testing.T, sslOptions string) string {
+	return opensslServer(t, getRealEnv(t).rsa, sslOptions, "-tls1_2", "-www")
 }
 
 // TestExtendedMasterSecret runs against OpenSSL with the extension on and

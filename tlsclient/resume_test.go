@@ -10,9 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -470,69 +467,6 @@ func getPage(t *testing.T, addr string, cfg *Config, reused bool) error {
 	return nil
 }
 
-// startOpenSSLServer runs `openssl s_server` for TLS 1.2 with the test RSA
-// leaf and the extra arguments; sslOptions go to an openssl.cnf Options
-// line. It skips when openssl is missing, unless TLSOFFLOAD_REQUIRE_PEERS=1.
-func startOpenSSLServer(t *testing.T, sslOptions string, args ...string) string {
-	t.Helper()
-	bin, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("TLSOFFLOAD_REQUIRE_PEERS") == "1" {
-			t.Fatal("openssl not installed and TLSOFFLOAD_REQUIRE_PEERS=1")
-		}
-		t.Skip("openssl not installed")
-	}
-	cmd, addr := openSSLCommand(t, bin, sslOptions, args...)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	waitListening(t, addr)
-	return addr
-}
-
-func openSSLCommand(t *testing.T, bin, sslOptions string, args ...string) (*exec.Cmd, string) {
-	t.Helper()
-	e := getRealEnv(t)
-	dir := t.TempDir()
-	certFile, keyFile, err := e.rsa.WriteFiles(dir, "server")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conf := filepath.Join(dir, "openssl.cnf")
-	cnf := "openssl_conf = default_conf\n[default_conf]\nssl_conf = ssl_sect\n[ssl_sect]\nsystem_default = sys\n[sys]\n"
-	if sslOptions != "" {
-		cnf += "Options = " + sslOptions + "\n"
-	}
-	if err := os.WriteFile(conf, []byte(cnf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	argv := append([]string{"s_server", "-accept", addr, "-tls1_2", "-quiet",
-		"-cert", certFile, "-cert_chain", certFile, "-key", keyFile}, args...)
-	cmd := exec.Command(bin, argv...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "OPENSSL_CONF="+conf)
-	return cmd, addr
-}
-
-func waitListening(t *testing.T, addr string) {
-	t.Helper()
-	for i := 0; i < 100; i++ {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatal("openssl s_server did not start")
-}
-
 func TestLRUSessionCacheBounded(t *testing.T) {
 	c := NewLRUSessionCache(2)
 	mk := func(b byte) *ClientSession {
@@ -660,4 +594,10 @@ func TestResumeHTTPTransport(t *testing.T) {
 	if n := off.flights.Load(); n != flights {
 		t.Errorf("%d offloader calls for resumed connections", n-flights)
 	}
+}
+
+// startOpenSSLServer runs `openssl s_server` for TLS 1.2 with the test RSA
+// leaf and the extra arguments; sslOptions go to an openssl.cnf Options line.
+func startOpenSSLServer(t *testing.T, sslOptions string, args ...string) string {
+	return opensslServer(t, getRealEnv(t).rsa, sslOptions, append([]string{"-tls1_2"}, args...)...)
 }

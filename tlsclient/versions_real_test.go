@@ -8,10 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -168,59 +164,6 @@ func TestLegacyRefusedByDevicePolicy(t *testing.T) {
 	}
 }
 
-// startOpenSSLVersion runs `openssl s_server -www` limited to one version
-// flag (-tls1, -tls1_1, -tls1_2) and one cipher, at security level 0 (OpenSSL
-// 3 refuses TLS 1.0/1.1 and SHA-1 signatures above it).
-func startOpenSSLVersion(t *testing.T, leaf *testpki.Leaf, versionFlag, cipher string) string {
-	t.Helper()
-	bin, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("TLSOFFLOAD_REQUIRE_PEERS") == "1" {
-			t.Fatal("openssl not installed and TLSOFFLOAD_REQUIRE_PEERS=1")
-		}
-		t.Skip("openssl not installed")
-	}
-	dir := t.TempDir()
-	certFile, keyFile, err := leaf.WriteFiles(dir, "server")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conf := filepath.Join(dir, "openssl.cnf")
-	if err := os.WriteFile(conf, []byte("openssl_conf = default_conf\n[default_conf]\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	cmd := exec.Command(bin, "s_server", "-accept", addr, versionFlag, "-cipher", cipher+":@SECLEVEL=0",
-		"-www", "-quiet", "-cert", certFile, "-cert_chain", certFile, "-key", keyFile)
-	cmd.Env = append(os.Environ(), "OPENSSL_CONF="+conf)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("openssl stderr: %s", stderr.String())
-		}
-	})
-	for i := 0; i < 100; i++ {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return addr
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatal("openssl s_server did not start")
-	return ""
-}
-
 // TestOpenSSLLegacyVersions fetches a page from openssl s_server at TLS
 // 1.0, 1.1 and 1.2 with CBC suites, including the SHA-384 ones crypto/tls
 // lacks.
@@ -333,4 +276,11 @@ func TestLegacyCertificateRequestAndResumption(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startOpenSSLVersion runs `openssl s_server -www` limited to one version
+// flag (-tls1, -tls1_1, -tls1_2) and one cipher, at security level 0 (OpenSSL
+// 3 refuses TLS 1.0/1.1 and SHA-1 signatures above it).
+func startOpenSSLVersion(t *testing.T, leaf *testpki.Leaf, versionFlag, cipher string) string {
+	return opensslServer(t, leaf, "", versionFlag, "-cipher", cipher+":@SECLEVEL=0", "-www")
 }
