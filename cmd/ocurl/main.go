@@ -20,7 +20,6 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -31,7 +30,10 @@ import (
 	"github.com/tlsoffload/tlsoffload/tlsclient"
 )
 
-func main() { os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() {
+	removeTempsOnSignal()
+	os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
+}
 
 // Exit codes, as curl's.
 const (
@@ -408,46 +410,47 @@ func isTimeout(err error) bool {
 
 func (r *run) writeResponse(resp *http.Response) error {
 	out := r.stdout
-	var tmp *os.File
 	if r.o.output != "" && r.o.output != "-" {
-		var err error
-		tmp, err = os.CreateTemp(filepath.Dir(r.o.output), "."+filepath.Base(r.o.output)+".part-*")
+		f, err := openOutput(r.o.output)
 		if err != nil {
 			return &failure{code: exitWrite, err: fmt.Errorf("cannot write output: %v", err)}
 		}
+		committed := false
 		defer func() {
-			if tmp != nil {
-				tmp.Close()
-				os.Remove(tmp.Name())
+			if !committed {
+				f.Abort()
 			}
 		}()
-		out = tmp
+		if err := r.copyResponse(f, resp); err != nil {
+			return err
+		}
+		committed = true
+		if err := f.Commit(); err != nil {
+			return &failure{code: exitWrite, err: fmt.Errorf("cannot write output: %v", err)}
+		}
+		return nil
 	}
+	return r.copyResponse(out, resp)
+}
+
+func (r *run) copyResponse(out io.Writer, resp *http.Response) error {
 	if r.o.include || r.o.head {
 		fmt.Fprintf(out, "%s %s\r\n", resp.Proto, resp.Status)
 		writeHeaders(out, "", resp.Header)
 		io.WriteString(out, "\r\n")
 	}
-	if !r.o.head {
-		if _, err := io.Copy(outputWriter{out}, resp.Body); err != nil {
-			var we *writeError
-			if errors.As(err, &we) {
-				return &failure{code: exitWrite, err: err}
-			}
-			if isTimeout(err) {
-				return &failure{code: exitTimeout, err: fmt.Errorf("operation timed out while receiving the body: %v", err)}
-			}
-			return &failure{code: exitRecv, err: fmt.Errorf("failure receiving data: %v", err)}
-		}
+	if r.o.head {
+		return nil
 	}
-	if tmp != nil {
-		if err := tmp.Close(); err != nil {
+	if _, err := io.Copy(outputWriter{out}, resp.Body); err != nil {
+		var we *writeError
+		if errors.As(err, &we) {
 			return &failure{code: exitWrite, err: err}
 		}
-		if err := os.Rename(tmp.Name(), r.o.output); err != nil {
-			return &failure{code: exitWrite, err: err}
+		if isTimeout(err) {
+			return &failure{code: exitTimeout, err: fmt.Errorf("operation timed out while receiving the body: %v", err)}
 		}
-		tmp = nil
+		return &failure{code: exitRecv, err: fmt.Errorf("failure receiving data: %v", err)}
 	}
 	return nil
 }

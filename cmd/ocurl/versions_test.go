@@ -6,7 +6,7 @@ import (
 	"log"
 	"net"
 	"net/http"
-	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -83,7 +83,7 @@ func TestTLS10Server(t *testing.T) {
 	if code != 35 {
 		t.Errorf("--tlsv1.2: exit %d, stderr %q", code, errOut)
 	}
-	code, _, errOut = ocurl("--cacert", root, "--tlsv1.0", "-v", "-o", os.DevNull, url)
+	code, _, errOut = ocurl("--cacert", root, "--tlsv1.0", "-v", "-o", filepath.Join(t.TempDir(), "body"), url)
 	if code != 0 || !strings.Contains(errOut, "tls: ServerHello: TLS 1.0, TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA") {
 		t.Errorf("-v does not name the version and suite: exit %d\n%s", code, errOut)
 	}
