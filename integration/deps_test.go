@@ -20,7 +20,8 @@ var devicePackages = []string{
 // links only through its own fingerprint sub-package, when it asks). An
 // entry ending in "/" forbids a whole tree; any other entry one package.
 var forbiddenOnDevice = []string{
-	"github.com/tlsoffload/tlsoffload/offloader",
+	"github.com/tlsoffload/tlsoffload/offloader/server",
+	"github.com/tlsoffload/tlsoffload/offloader/server/",
 	"github.com/tlsoffload/tlsoffload/certs",
 	"github.com/tlsoffload/tlsoffload/certs/",
 	"github.com/prometheus/",

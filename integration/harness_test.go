@@ -24,8 +24,8 @@ import (
 	"time"
 
 	"github.com/tlsoffload/tlsoffload/certs/testpki"
-	"github.com/tlsoffload/tlsoffload/offloader"
 	"github.com/tlsoffload/tlsoffload/offloader/client"
+	"github.com/tlsoffload/tlsoffload/offloader/server"
 	"github.com/tlsoffload/tlsoffload/tlsclient"
 )
 
@@ -87,7 +87,7 @@ func issue(t testing.TB, key testpki.KeyType, defect testpki.Defect, names ...st
 // offloaderEnv is an offloader server listening on loopback TCP in this
 // process, and a device client reaching it over the PSK channel.
 type offloaderEnv struct {
-	srv    *offloader.Server
+	srv    *server.Server
 	addr   string
 	psk    []byte
 	client *client.Client
@@ -100,11 +100,11 @@ func newOffloader(t testing.TB, roots *x509.CertPool, allowed ...string) *offloa
 	}
 	psk := make([]byte, 32)
 	rand.Read(psk)
-	reg := offloader.NewRegistry()
-	if err := reg.Add(offloader.Device{ID: deviceID, PSK: psk, Roots: roots, AllowedNames: allowed}); err != nil {
+	reg := server.NewRegistry()
+	if err := reg.Add(server.Device{ID: deviceID, PSK: psk, Roots: roots, AllowedNames: allowed}); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := offloader.New(offloader.Config{Registry: reg, Logger: slog.New(slog.DiscardHandler)})
+	srv, err := server.New(server.Config{Registry: reg, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

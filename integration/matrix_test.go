@@ -65,8 +65,8 @@ import (
 
 	"github.com/tlsoffload/tlsoffload/certs/testpki"
 	"github.com/tlsoffload/tlsoffload/handshake"
-	"github.com/tlsoffload/tlsoffload/offloader"
 	"github.com/tlsoffload/tlsoffload/offloader/client"
+	"github.com/tlsoffload/tlsoffload/offloader/server"
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
 	"github.com/tlsoffload/tlsoffload/record"
 	"github.com/tlsoffload/tlsoffload/tlsclient"
@@ -329,9 +329,9 @@ func fetchPaths(cfg *tlsclient.Config, addr string, paths []string) (*exchange, 
 }
 
 // matrixDevice is the matrix's device as its offloader knows it.
-func matrixDevice(p *testpki.PKI) offloader.Device {
+func matrixDevice(p *testpki.PKI) server.Device {
 	// TLS 1.0 and 1.1 are off unless the device's policy allows them.
-	return offloader.Device{ID: deviceID, Roots: p.Roots, AllowedNames: []string{"*"}, MinVersion: tls.VersionTLS10}
+	return server.Device{ID: deviceID, Roots: p.Roots, AllowedNames: []string{"*"}, MinVersion: tls.VersionTLS10}
 }
 
 // offloaderRequests sums tlsoffload_requests_total over every label: the
@@ -359,15 +359,15 @@ var moreMatrixGroups []func(t *testing.T, e *matrixEnv) []*matrixGroup
 // newMatrixOffloader is an in-process offloader serving one device, d,
 // given a fresh PSK, and the device's client for it. metrics, when not nil,
 // receives the offloader's Prometheus metrics.
-func newMatrixOffloader(t *testing.T, d offloader.Device, metrics *prometheus.Registry) *offloaderEnv {
+func newMatrixOffloader(t *testing.T, d server.Device, metrics *prometheus.Registry) *offloaderEnv {
 	t.Helper()
 	d.PSK = make([]byte, 32)
 	rand.Read(d.PSK)
-	reg := offloader.NewRegistry()
+	reg := server.NewRegistry()
 	if err := reg.Add(d); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := offloader.New(offloader.Config{Registry: reg, Logger: slog.New(slog.DiscardHandler), Metrics: metrics})
+	srv, err := server.New(server.Config{Registry: reg, Logger: slog.New(slog.DiscardHandler), Metrics: metrics})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -597,7 +597,7 @@ func (e *matrixEnv) resumeCell(p *matrixPeer, v *matrixVersion, k matrixKey, s *
 // resumeRun runs a full handshake and a resumed one for dev, checking each
 // connection with check too when it is not nil.
 func (e *matrixEnv) resumeRun(t *testing.T, srv *peerServer, p *matrixPeer, v *matrixVersion, s *matrixSuite,
-	mode resumeMode, dev offloader.Device, check func(*exchange) error) error {
+	mode resumeMode, dev server.Device, check func(*exchange) error) error {
 	cache := &keepingCache{LRUSessionCache: tlsclient.NewLRUSessionCache(4)}
 	cfg := e.config(v, s)
 	cfg.SessionCache = cache

@@ -16,7 +16,7 @@ import (
 
 	"github.com/tlsoffload/tlsoffload/certs/testpki"
 	"github.com/tlsoffload/tlsoffload/handshake"
-	"github.com/tlsoffload/tlsoffload/offloader"
+	"github.com/tlsoffload/tlsoffload/offloader/server"
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
 )
 
@@ -97,15 +97,15 @@ func newCertOffloader(t testing.TB, leaf *testpki.Leaf) *certOffloader {
 func newCertOffloaderMin(t testing.TB, leaf *testpki.Leaf, minVersion uint16) *certOffloader {
 	t.Helper()
 	e := getRealEnv(t)
-	d := offloader.Device{ID: "cert-dev", PSK: bytes.Repeat([]byte{9}, 32), Roots: e.pki.Roots, AllowedNames: []string{"*"}, MinVersion: minVersion}
+	d := server.Device{ID: "cert-dev", PSK: bytes.Repeat([]byte{9}, 32), Roots: e.pki.Roots, AllowedNames: []string{"*"}, MinVersion: minVersion}
 	if leaf != nil {
 		d.ClientCertificate, d.ClientKey = leaf.Chain, leaf.Key
 	}
-	reg := offloader.NewRegistry()
+	reg := server.NewRegistry()
 	if err := reg.Add(d); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := offloader.New(offloader.Config{Registry: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	srv, err := server.New(server.Config{Registry: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

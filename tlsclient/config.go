@@ -20,7 +20,7 @@ import (
 // Offloader is the device's seam to its offloader: every public-key
 // operation of a handshake goes through Do. offloader/client.Client
 // implements it over the PSK channel; tests may use an in-process
-// implementation (offloader.Local).
+// implementation (offloader/server.Local).
 type Offloader interface {
 	Do(ctx context.Context, f *wire.Flight) (*wire.FlightResponse, error)
 }

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/tlsoffload/tlsoffload/certs/testpki"
-	"github.com/tlsoffload/tlsoffload/offloader"
+	"github.com/tlsoffload/tlsoffload/offloader/server"
 	"github.com/tlsoffload/tlsoffload/tlsclient"
 )
 
@@ -95,12 +95,12 @@ func exampleH2Server() (url string, off tlsclient.Offloader, stop func()) {
 	})}
 	go srv.Serve(l)
 
-	reg := offloader.NewRegistry()
+	reg := server.NewRegistry()
 	psk := bytes.Repeat([]byte{1}, 32)
-	if err := reg.Add(offloader.Device{ID: "example", PSK: psk, Roots: pki.Roots, AllowedNames: []string{"*"}}); err != nil {
+	if err := reg.Add(server.Device{ID: "example", PSK: psk, Roots: pki.Roots, AllowedNames: []string{"*"}}); err != nil {
 		log.Fatal(err)
 	}
-	o, err := offloader.New(offloader.Config{Registry: reg, Logger: slog.New(slog.DiscardHandler)})
+	o, err := server.New(server.Config{Registry: reg, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 
 	"github.com/tlsoffload/tlsoffload/certs/testpki"
 	"github.com/tlsoffload/tlsoffload/handshake"
-	"github.com/tlsoffload/tlsoffload/offloader"
+	"github.com/tlsoffload/tlsoffload/offloader/server"
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
 	"github.com/tlsoffload/tlsoffload/record"
 )
@@ -35,7 +35,7 @@ type realEnv struct {
 	expired  *testpki.Leaf
 	unknown  *testpki.Leaf
 	ipLeaf   *testpki.Leaf
-	srv      *offloader.Server
+	srv      *server.Server
 	deviceID string
 }
 
@@ -76,12 +76,12 @@ func newRealEnv() (*realEnv, error) {
 			return nil, err
 		}
 	}
-	reg := offloader.NewRegistry()
+	reg := server.NewRegistry()
 	psk := bytes.Repeat([]byte{7}, 32)
-	if err := reg.Add(offloader.Device{ID: e.deviceID, PSK: psk, Roots: pki.Roots, AllowedNames: []string{"*"}}); err != nil {
+	if err := reg.Add(server.Device{ID: e.deviceID, PSK: psk, Roots: pki.Roots, AllowedNames: []string{"*"}}); err != nil {
 		return nil, err
 	}
-	e.srv, err = offloader.New(offloader.Config{
+	e.srv, err = server.New(server.Config{
 		Registry: reg,
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})

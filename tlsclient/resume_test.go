@@ -18,7 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tlsoffload/tlsoffload/handshake"
-	"github.com/tlsoffload/tlsoffload/offloader"
+	"github.com/tlsoffload/tlsoffload/offloader/server"
 	"github.com/tlsoffload/tlsoffload/record"
 )
 
@@ -27,18 +27,18 @@ import (
 // resumed handshake calls no offloader.
 type meteredEnv struct {
 	reg *prometheus.Registry
-	srv *offloader.Server
+	srv *server.Server
 }
 
 func newMeteredEnv(t *testing.T) *meteredEnv {
 	t.Helper()
 	e := getRealEnv(t)
-	devices := offloader.NewRegistry()
-	if err := devices.Add(offloader.Device{ID: "dev", PSK: bytes.Repeat([]byte{9}, 32), Roots: e.pki.Roots, AllowedNames: []string{"*"}}); err != nil {
+	devices := server.NewRegistry()
+	if err := devices.Add(server.Device{ID: "dev", PSK: bytes.Repeat([]byte{9}, 32), Roots: e.pki.Roots, AllowedNames: []string{"*"}}); err != nil {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	srv, err := offloader.New(offloader.Config{
+	srv, err := server.New(server.Config{
 		Registry: devices,
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Metrics:  reg,

@@ -14,7 +14,7 @@ import (
 
 	"github.com/tlsoffload/tlsoffload/certs/testpki"
 	"github.com/tlsoffload/tlsoffload/handshake"
-	"github.com/tlsoffload/tlsoffload/offloader"
+	"github.com/tlsoffload/tlsoffload/offloader/server"
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
 	"github.com/tlsoffload/tlsoffload/record"
 )
@@ -34,7 +34,7 @@ func goTLSHasSuite(id uint16) bool {
 
 var (
 	legacyOnce sync.Once
-	legacySrv  *offloader.Server
+	legacySrv  *server.Server
 	legacyErr  error
 )
 
@@ -44,12 +44,12 @@ func legacyConfig(t testing.TB) *Config {
 	t.Helper()
 	e := getRealEnv(t)
 	legacyOnce.Do(func() {
-		reg := offloader.NewRegistry()
-		if legacyErr = reg.Add(offloader.Device{ID: "legacy", PSK: bytes.Repeat([]byte{8}, 32), Roots: e.pki.Roots,
+		reg := server.NewRegistry()
+		if legacyErr = reg.Add(server.Device{ID: "legacy", PSK: bytes.Repeat([]byte{8}, 32), Roots: e.pki.Roots,
 			AllowedNames: []string{"*"}, MinVersion: handshake.VersionTLS10}); legacyErr != nil {
 			return
 		}
-		legacySrv, legacyErr = offloader.New(offloader.Config{Registry: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		legacySrv, legacyErr = server.New(server.Config{Registry: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	})
 	if legacyErr != nil {
 		t.Fatal(legacyErr)

@@ -23,8 +23,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tlsoffload/tlsoffload/offloader"
 	"github.com/tlsoffload/tlsoffload/offloader/client"
+	"github.com/tlsoffload/tlsoffload/offloader/server"
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
 	"github.com/tlsoffload/tlsoffload/record"
 	"github.com/tlsoffload/tlsoffload/tlsclient"
@@ -532,11 +532,11 @@ func (r *run) offloader(ctx context.Context) (tlsclient.Offloader, func(), error
 	if _, err := rand.Read(psk); err != nil {
 		return nil, nil, err
 	}
-	reg := offloader.NewRegistry()
-	if err := reg.Add(offloader.Device{ID: "ocurl", PSK: psk, Roots: roots, AllowedNames: []string{"*"}, MinVersion: r.o.minVersion}); err != nil {
+	reg := server.NewRegistry()
+	if err := reg.Add(server.Device{ID: "ocurl", PSK: psk, Roots: roots, AllowedNames: []string{"*"}, MinVersion: r.o.minVersion}); err != nil {
 		return nil, nil, err
 	}
-	srv, err := offloader.New(offloader.Config{
+	srv, err := server.New(server.Config{
 		Registry: reg,
 		Logger:   slog.New(slog.DiscardHandler),
 	})

@@ -17,7 +17,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tlsoffload/tlsoffload/offloader"
+	"github.com/tlsoffload/tlsoffload/offloader/server"
 )
 
 // serveTLS is the "serve-tls" process: a crypto/tls server (TLS 1.2,
@@ -120,7 +120,7 @@ func serveBulk(c net.Conn) {
 	}
 }
 
-// serveOffloader is the "serve-offloader" process: offloader.New and Serve
+// serveOffloader is the "serve-offloader" process: server.New and Serve
 // on loopback with one device (the PSK in device.psk, the roots in
 // root.pem, any name allowed), sealed channels only, and the control's echo
 // service. It prints "offloader ADDR", "echo ADDR", "ready". The line "cpu"
@@ -148,11 +148,11 @@ func serveOffloader(args []string, stdin io.Reader, stdout io.Writer) error {
 	if !roots.AppendCertsFromPEM(rootPEM) {
 		return errors.New("no root in root.pem")
 	}
-	reg := offloader.NewRegistry()
-	if err := reg.Add(offloader.Device{ID: deviceID, PSK: psk, Roots: roots, AllowedNames: []string{"*"}}); err != nil {
+	reg := server.NewRegistry()
+	if err := reg.Add(server.Device{ID: deviceID, PSK: psk, Roots: roots, AllowedNames: []string{"*"}}); err != nil {
 		return err
 	}
-	srv, err := offloader.New(offloader.Config{Registry: reg, Logger: slog.New(slog.DiscardHandler), MaxInFlight: 1024})
+	srv, err := server.New(server.Config{Registry: reg, Logger: slog.New(slog.DiscardHandler), MaxInFlight: 1024})
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/tlsoffload/tlsoffload/offloader"
+	"github.com/tlsoffload/tlsoffload/offloader/server"
 )
 
 // A device's client certificate: client_cert_file (a PEM chain, leaf
@@ -25,15 +25,15 @@ func loadClientCert(certPath, keyPath string) (chain [][]byte, key crypto.Signer
 	if key, err = readPrivateKey(keyPath); err != nil {
 		return nil, nil, "client_key_file", err
 	}
-	if err := offloader.CheckClientCertificate(chain, key); err != nil {
+	if err := server.CheckClientCertificate(chain, key); err != nil {
 		msg := err.Error()
 		// The offloader's words after its prefix.
-		for _, sentinel := range []error{offloader.ErrClientKey, offloader.ErrClientCertificate} {
+		for _, sentinel := range []error{server.ErrClientKey, server.ErrClientCertificate} {
 			if p := sentinel.Error() + ": "; len(msg) > len(p) && msg[:len(p)] == p {
 				msg = msg[len(p):]
 			}
 		}
-		if errors.Is(err, offloader.ErrClientKey) {
+		if errors.Is(err, server.ErrClientKey) {
 			return nil, nil, "client_key_file", fmt.Errorf("%s: %s (certificate %s)", keyPath, msg, certPath)
 		}
 		return nil, nil, "client_cert_file", fmt.Errorf("%s: %s", certPath, msg)

@@ -76,7 +76,7 @@ type device struct {
 	roots        *x509.CertPool // nil: system roots
 	rootsFile    string
 	allowedNames []string
-	minVersion   uint16 // 0: TLS 1.2 (offloader.Device.MinVersion)
+	minVersion   uint16 // 0: TLS 1.2 (server.Device.MinVersion)
 
 	clientCert [][]byte      // DER, leaf first; nil without client_cert_file
 	clientKey  crypto.Signer // the leaf's key; never printed or logged

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/tlsoffload/tlsoffload/offloader"
+	"github.com/tlsoffload/tlsoffload/offloader/server"
 )
 
 // shutdownGrace bounds how long the metrics server waits for scrapes in
@@ -27,9 +27,9 @@ const shutdownGrace = 5 * time.Second
 func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 
-	reg := offloader.NewRegistry()
+	reg := server.NewRegistry()
 	for i, d := range cfg.devices {
-		if err := reg.Add(offloader.Device{ID: d.id, PSK: d.psk, Roots: d.roots, AllowedNames: d.allowedNames, MinVersion: d.minVersion,
+		if err := reg.Add(server.Device{ID: d.id, PSK: d.psk, Roots: d.roots, AllowedNames: d.allowedNames, MinVersion: d.minVersion,
 			ClientCertificate: d.clientCert, ClientKey: d.clientKey}); err != nil {
 			return &configError{path: cfg.path, field: fmt.Sprintf("devices[%d]", i), err: err}
 		}
@@ -38,7 +38,7 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
 		}
 	}
 	metrics := prometheus.NewRegistry()
-	srv, err := offloader.New(offloader.Config{
+	srv, err := server.New(server.Config{
 		Registry:     reg,
 		Metrics:      metrics,
 		Logger:       log,

@@ -24,7 +24,7 @@ const testDevice = "dev-1"
 // fakeServer is a tiny offloader: it opens channels with wire.ServerOpen
 // and answers each Flight through handle, which by default echoes one OK
 // Result per request and the flight's Token (so tests can tell answers
-// apart). The real server is tested in package offloader.
+// apart). The real server is tested in package offloader/server.
 type fakeServer struct {
 	t      *testing.T
 	l      net.Listener
@@ -744,7 +744,7 @@ func TestDeviceSideDeps(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, dep := range strings.Fields(string(out)) {
-		if dep == "github.com/tlsoffload/tlsoffload/offloader" || dep == "github.com/tlsoffload/tlsoffload/certs" ||
+		if dep == "github.com/tlsoffload/tlsoffload/offloader/server" || dep == "github.com/tlsoffload/tlsoffload/certs" ||
 			strings.Contains(dep, "prometheus") || strings.Contains(dep, "yaml") || dep == "net/http" {
 			t.Errorf("the client links %s", dep)
 		}

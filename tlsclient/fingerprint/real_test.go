@@ -19,7 +19,7 @@ import (
 
 	"github.com/tlsoffload/tlsoffload/certs/testpki"
 	"github.com/tlsoffload/tlsoffload/handshake"
-	"github.com/tlsoffload/tlsoffload/offloader"
+	"github.com/tlsoffload/tlsoffload/offloader/server"
 	"github.com/tlsoffload/tlsoffload/tlsclient"
 	"github.com/tlsoffload/tlsoffload/tlsclient/fingerprint"
 )
@@ -29,7 +29,7 @@ const serverName = "server.test"
 // env is a test PKI and an in-process offloader trusting it, made once.
 type env struct {
 	rsa, ecdsa *testpki.Leaf
-	srv        *offloader.Server
+	srv        *server.Server
 }
 
 var (
@@ -55,12 +55,12 @@ func getEnv(t *testing.T) *env {
 			envErr = err
 			return
 		}
-		reg := offloader.NewRegistry()
-		if err := reg.Add(offloader.Device{ID: "dev", PSK: bytes.Repeat([]byte{7}, 32), Roots: pki.Roots, AllowedNames: []string{"*"}}); err != nil {
+		reg := server.NewRegistry()
+		if err := reg.Add(server.Device{ID: "dev", PSK: bytes.Repeat([]byte{7}, 32), Roots: pki.Roots, AllowedNames: []string{"*"}}); err != nil {
 			envErr = err
 			return
 		}
-		e.srv, envErr = offloader.New(offloader.Config{Registry: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		e.srv, envErr = server.New(server.Config{Registry: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		envVal = e
 	})
 	if envErr != nil {

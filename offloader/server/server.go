@@ -1,9 +1,10 @@
-// Package offloader is the offloader service: it holds the registry of
+// Package server is the offloader's core: it holds the registry of
 // devices (PSK, trust roots, allowed server names), opens PSK channels with
 // them, and runs the four operations of package wire on handshake
 // transcripts the devices send. It keeps no secret after it answers; state
 // between the sequential mode's requests travels as a sealed token. No
-// device-side package imports this one.
+// device-side package imports this one. It is transport-agnostic and
+// embeddable (cmd/offloader serves it, cmd/ocurl embeds it).
 //
 // The operations (ops.go) implement, for TLS 1.2 and, where a device's
 // policy allows them (Device.MinVersion, versions.go), TLS 1.0 and 1.1
@@ -18,7 +19,7 @@
 // CertificateVerify with RSA PKCS #1 v1.5, RSA-PSS or ECDSA. Left out:
 // SSL 3.0, finite-field DHE, and revocation or pinning beyond what
 // package certs does.
-package offloader
+package server
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package offloader
+package server
 
 import (
 	"bytes"
