@@ -2,6 +2,7 @@ package integration
 
 import (
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -31,19 +32,49 @@ var forbiddenOnDevice = []string{
 }
 
 func TestDevicePackagesStayLean(t *testing.T) {
-	out, err := exec.Command("go", append([]string{"list", "-deps"}, devicePackages...)...).CombinedOutput()
+	checkDeps(t, "device path", devicePackages, forbiddenOnDevice)
+}
+
+// TestNoPrometheusOutsideTheDaemon: the server core counts in plain Go and
+// only the daemon's export package (offloader/server/metrics, linked by
+// cmd/offloader) brings Prometheus, so ocurl, which embeds the server, and
+// the server core itself link none of it.
+func TestNoPrometheusOutsideTheDaemon(t *testing.T) {
+	pkgs := append([]string{
+		"github.com/tlsoffload/tlsoffload/cmd/ocurl",
+		"github.com/tlsoffload/tlsoffload/offloader/server",
+	}, devicePackages...)
+	checkDeps(t, "ocurl, the server core or the device path", pkgs, []string{"github.com/prometheus/"})
+	// And the check can fail: the daemon does link it.
+	deps := listDeps(t, "github.com/tlsoffload/tlsoffload/cmd/offloader")
+	if !slices.ContainsFunc(deps, func(d string) bool { return strings.HasPrefix(d, "github.com/prometheus/") }) {
+		t.Error("cmd/offloader links no Prometheus package: is /metrics gone?")
+	}
+}
+
+// checkDeps fails for every package pkgs link that forbidden names: an
+// entry ending in "/" forbids a whole tree, any other entry one package.
+func checkDeps(t *testing.T, what string, pkgs, forbidden []string) {
+	t.Helper()
+	for _, dep := range listDeps(t, pkgs...) {
+		for _, bad := range forbidden {
+			if dep == bad || strings.HasSuffix(bad, "/") && strings.HasPrefix(dep, bad) {
+				t.Errorf("%s links %s", what, dep)
+			}
+		}
+	}
+}
+
+// listDeps is go list -deps of pkgs.
+func listDeps(t *testing.T, pkgs ...string) []string {
+	t.Helper()
+	out, err := exec.Command("go", append([]string{"list", "-deps"}, pkgs...)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
 	deps := strings.Fields(string(out))
-	if len(deps) < len(devicePackages) {
+	if len(deps) < len(pkgs) {
 		t.Fatalf("go list returned %d packages", len(deps))
 	}
-	for _, dep := range deps {
-		for _, bad := range forbiddenOnDevice {
-			if dep == bad || strings.HasSuffix(bad, "/") && strings.HasPrefix(dep, bad) {
-				t.Errorf("device path links %s", dep)
-			}
-		}
-	}
+	return deps
 }

@@ -71,7 +71,7 @@ func (e *matrixEnv) clientCertCell(p *matrixPeer, v *matrixVersion, s *matrixSui
 			leaf := issue(t, ck.key, testpki.NoServerAuth, cn)
 			dev := matrixDevice(e.pki)
 			dev.ClientCertificate, dev.ClientKey = leaf.Chain, leaf.Key
-			off := newMatrixOffloader(t, dev, nil)
+			off := newMatrixOffloader(t, dev)
 			cfg := e.config(v, s)
 			cfg.Offloader = off.client
 			cfg.Sequential = sequential

@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tlsoffload/tlsoffload/offloader/server"
+	"github.com/tlsoffload/tlsoffload/offloader/server/metrics"
 )
 
 // shutdownGrace bounds how long the metrics server waits for scrapes in
@@ -37,10 +38,8 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
 			log.Warn("device has no allowed_names: every server name is refused", "device", d.id)
 		}
 	}
-	metrics := prometheus.NewRegistry()
 	srv, err := server.New(server.Config{
 		Registry:     reg,
-		Metrics:      metrics,
 		Logger:       log,
 		MaxInFlight:  cfg.maxInFlight,
 		FrameTimeout: cfg.frameTimeout,
@@ -53,6 +52,10 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
 		return fmt.Errorf("offloader: %w", err)
 	}
 	defer srv.Close()
+	prom := prometheus.NewRegistry()
+	if err := metrics.Register(prom, srv); err != nil {
+		return fmt.Errorf("offloader: metrics: %w", err)
+	}
 
 	l, err := listen(cfg.listen)
 	if err != nil {
@@ -68,7 +71,7 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
 			return fmt.Errorf("offloader: metrics_listen: %w", err)
 		}
 		hs = &http.Server{
-			Handler:           srv.Handler(), // /metrics and /healthz
+			Handler:           metrics.Handler(prom), // /metrics and /healthz
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		}

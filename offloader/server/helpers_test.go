@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tlsoffload/tlsoffload/certs/testpki"
 	"github.com/tlsoffload/tlsoffload/handshake"
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
@@ -80,21 +79,19 @@ func (c *clock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 type fixture struct {
 	srv   *Server
 	reg   *Registry
-	prom  *prometheus.Registry
 	clock *clock
 }
 
 func newFixture(t testing.TB, tweak func(*Config)) *fixture {
 	t.Helper()
 	p := testPKI(t)
-	fx := &fixture{reg: NewRegistry(), prom: prometheus.NewRegistry(), clock: &clock{}}
+	fx := &fixture{reg: NewRegistry(), clock: &clock{}}
 	fx.clock.set(p.Now)
 	if err := fx.reg.Add(Device{ID: testDevice, PSK: testPSK, Roots: p.Roots, AllowedNames: []string{"*.example.com"}}); err != nil {
 		t.Fatal(err)
 	}
 	cfg := Config{
 		Registry: fx.reg,
-		Metrics:  fx.prom,
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Time:     fx.clock.now,
 	}
@@ -386,38 +383,15 @@ func handshakeThrough(t testing.TB, fx *fixture, o hsOpts) {
 	p.finish(t, resp.Results[1].KeyGen.ClientKeyExchange, resp.Results[2].Key)
 }
 
-// metricValue reads a counter or gauge back from the registry the server
-// registered on; label pairs select the series. A missing series is 0.
-func metricValue(t testing.TB, reg *prometheus.Registry, name string, labels ...string) float64 {
+// requests returns how many op requests ended with result ("ok", or a
+// status label such as "bad_token"), from the server's Stats.
+func requests(t testing.TB, fx *fixture, op, result string) uint64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	series:
-		for _, m := range mf.GetMetric() {
-			have := map[string]string{}
-			for _, lp := range m.GetLabel() {
-				have[lp.GetName()] = lp.GetValue()
-			}
-			for i := 0; i+1 < len(labels); i += 2 {
-				if have[labels[i]] != labels[i+1] {
-					continue series
-				}
-			}
-			switch {
-			case m.Counter != nil:
-				return m.GetCounter().GetValue()
-			case m.Gauge != nil:
-				return m.GetGauge().GetValue()
-			case m.Histogram != nil:
-				return float64(m.GetHistogram().GetSampleCount())
-			}
+	for _, o := range fx.srv.Stats().Ops {
+		if o.Op == op {
+			return o.Results[result]
 		}
 	}
+	t.Fatalf("Stats has no op %q", op)
 	return 0
 }

@@ -170,13 +170,13 @@ func (s *Server) Do(ctx context.Context, deviceID string, f *wire.Flight) *wire.
 	if len(f.Requests) == 0 {
 		return resp
 	}
-	mode := "sequential"
 	if len(f.Requests) > 1 {
-		mode = "pipelined"
+		s.counters.pipelined.Add(1)
+	} else {
+		s.counters.sequential.Add(1)
 	}
-	s.m.flights.WithLabelValues(mode).Inc()
-	s.m.flightsRunning.Inc()
-	defer s.m.flightsRunning.Dec()
+	s.counters.flightsRunning.Add(1)
+	defer s.counters.flightsRunning.Add(-1)
 
 	st := &hsState{}
 	defer func() { st.wipe() }()
@@ -218,7 +218,7 @@ func (s *Server) Do(ctx context.Context, deviceID string, f *wire.Flight) *wire.
 		}
 		res.Op = req.Op
 		resp.Results[i] = res
-		s.m.observe(req.Op, e, time.Since(begin))
+		s.counters.observe(req.Op, e, time.Since(begin))
 	}
 
 	if !failed && len(f.Requests) == 1 && (st.stage == stageAuthed || st.stage == stageKeyGen) &&

@@ -35,13 +35,13 @@ func TestPipelinedHandshakes(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { handshakeThrough(t, fx, c.o) })
 	}
-	if got := metricValue(t, fx.prom, "tlsoffload_requests_total", "op", "key", "result", "ok"); got != float64(len(cases)) {
+	if got := requests(t, fx, "key", "ok"); got != uint64(len(cases)) {
 		t.Errorf("requests_total{op=key,result=ok} = %v, want %d", got, len(cases))
 	}
-	if got := metricValue(t, fx.prom, "tlsoffload_flights_total", "mode", "pipelined"); got != float64(len(cases)) {
+	if got := fx.srv.Stats().Flights.Pipelined; got != uint64(len(cases)) {
 		t.Errorf("flights_total{mode=pipelined} = %v, want %d", got, len(cases))
 	}
-	if got := metricValue(t, fx.prom, "tlsoffload_flights_in_flight"); got != 0 {
+	if got := fx.srv.Stats().Flights.InFlight; got != 0 {
 		t.Errorf("flights_in_flight = %v after every flight ended", got)
 	}
 }
@@ -87,7 +87,7 @@ func TestSequentialHandshake(t *testing.T) {
 				t.Fatal("Key answered with a token")
 			}
 			p.finish(t, r2.Results[0].KeyGen.ClientKeyExchange, r3.Results[0].Key)
-			if got := metricValue(t, fx.prom, "tlsoffload_flights_total", "mode", "sequential"); got != 3 {
+			if got := fx.srv.Stats().Flights.Sequential; got != 3 {
 				t.Errorf("flights_total{mode=sequential} = %v, want 3", got)
 			}
 		})
@@ -138,10 +138,10 @@ func TestBadTokens(t *testing.T) {
 	if e.Detail != "token expired" {
 		t.Errorf("detail %q", e.Detail)
 	}
-	if got := metricValue(t, fx.prom, "tlsoffload_requests_total", "op", "keygen", "result", "bad_token"); got != float64(len(cases)+1) {
+	if got := requests(t, fx, "keygen", "bad_token"); got != uint64(len(cases)+1) {
 		t.Errorf("requests_total{keygen,bad_token} = %v", got)
 	}
-	if got := metricValue(t, fx.prom, "tlsoffload_requests_total", "op", "key", "result", "aborted"); got != float64(len(cases)+1) {
+	if got := requests(t, fx, "key", "aborted"); got != uint64(len(cases)+1) {
 		t.Errorf("requests_total{key,aborted} = %v", got)
 	}
 }
@@ -189,7 +189,7 @@ func TestInvalidCertificates(t *testing.T) {
 			}
 		})
 	}
-	if got := metricValue(t, fx.prom, "tlsoffload_requests_total", "op", "auth", "result", "invalid_certificate"); got != float64(len(cases)) {
+	if got := requests(t, fx, "auth", "invalid_certificate"); got != uint64(len(cases)) {
 		t.Errorf("requests_total{auth,invalid_certificate} = %v", got)
 	}
 }
@@ -261,7 +261,7 @@ func TestBadSignature(t *testing.T) {
 		}
 		checkStatus(t, fx.srv.Do(context.Background(), testDevice, pipelined(tampered)), 0, wire.StatusBadSignature)
 	}
-	if got := metricValue(t, fx.prom, "tlsoffload_requests_total", "op", "auth", "result", "bad_signature"); got != 4 {
+	if got := requests(t, fx, "auth", "bad_signature"); got != 4 {
 		t.Errorf("requests_total{auth,bad_signature} = %v", got)
 	}
 }

@@ -34,7 +34,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tlsoffload/tlsoffload/certs"
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
 )
@@ -44,8 +43,6 @@ import (
 // Config configures a Server.
 type Config struct {
 	Registry *Registry
-	// Metrics receives the server's collectors; nil means none are registered.
-	Metrics *prometheus.Registry
 	// Logger; nil means slog.Default(). Never given secrets.
 	Logger *slog.Logger
 	// MaxInFlight bounds flights being processed at once (0: 64); past it a
@@ -81,17 +78,19 @@ type Config struct {
 // for all of them. sem bounds the flights processed at once across every
 // channel. On one channel, one goroutine reads frames and each flight runs
 // inline, or in its own goroutine when another frame already waits (see
-// ServeConn); responses are written under the channel's write mutex.
+// ServeConn); responses are written under the channel's write mutex. The
+// counters are atomics, updated by any goroutine (stats.go).
 type Server struct {
 	// Set by New, read-only.
 	cfg       Config
 	log       *slog.Logger
-	m         *metrics
 	tokenAEAD cipher.AEAD
 	verified  *certs.VerifyCache // nil: none
 	sem       chan struct{}
 	ctx       context.Context // canceled by Close
 	cancel    context.CancelFunc
+
+	counters counters // atomics, from New to the end
 
 	// Lifecycle, under mu.
 	mu        sync.Mutex
@@ -111,8 +110,8 @@ const (
 	TokenKeyLen         = 32
 )
 
-// New checks cfg, fills its zero fields with the defaults documented on
-// Config, and registers the server's collectors on cfg.Metrics.
+// New checks cfg and fills its zero fields with the defaults documented on
+// Config.
 func New(cfg Config) (*Server, error) {
 	if cfg.Registry == nil {
 		return nil, errors.New("offloader: config: Registry is required")
@@ -165,15 +164,10 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := newMetrics(cfg.Metrics)
-	if err != nil {
-		return nil, fmt.Errorf("offloader: metrics: %w", err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
 		cfg:       cfg,
 		log:       cfg.Logger,
-		m:         m,
 		tokenAEAD: aead,
 		verified:  certs.NewVerifyCache(cfg.VerifyCacheSize),
 		sem:       make(chan struct{}, cfg.MaxInFlight),
@@ -275,15 +269,15 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 	_ = conn.SetDeadline(time.Now().Add(s.cfg.FrameTimeout))
 	ch, deviceID, err := wire.ServerOpen(conn, s.lookupPSK, plaintextOK, s.rand())
 	if err != nil {
-		result := channelResult(err)
-		s.m.channels.WithLabelValues(result).Inc()
-		s.log.Info("offloader: channel refused", "remote", addrString(conn.RemoteAddr()), "result", result)
+		result := openingResult(err)
+		s.counters.channels[result].Add(1)
+		s.log.Info("offloader: channel refused", "remote", addrString(conn.RemoteAddr()), "result", result.String())
 		return
 	}
 	_ = conn.SetDeadline(time.Time{})
-	s.m.channels.WithLabelValues("ok").Inc()
-	s.m.channelsOpen.Inc()
-	defer s.m.channelsOpen.Dec()
+	s.counters.channels[channelOK].Add(1)
+	s.counters.channelsOpen.Add(1)
+	defer s.counters.channelsOpen.Add(-1)
 	s.log.Info("offloader: channel open", "device", deviceID, "remote", addrString(conn.RemoteAddr()))
 
 	var (
@@ -382,27 +376,6 @@ func (s *Server) lookupPSK(id string) ([]byte, bool) {
 		return nil, false
 	}
 	return d.PSK, true
-}
-
-// channelResult names a failed opening for metrics and logs.
-func channelResult(err error) string {
-	var we *wire.Error
-	if errors.As(err, &we) {
-		switch we.Status {
-		case wire.StatusAuthFailed, wire.StatusPlaintextRefused, wire.StatusBadVersion, wire.StatusMalformed:
-			return statusLabel(we.Status)
-		}
-	}
-	for _, st := range []wire.Status{wire.StatusAuthFailed, wire.StatusPlaintextRefused, wire.StatusBadVersion, wire.StatusMalformed} {
-		if errors.Is(err, st) {
-			return statusLabel(st)
-		}
-	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return "timeout"
-	}
-	return "error"
 }
 
 func readEnd(ctx context.Context, err error) string {

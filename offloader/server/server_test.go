@@ -7,17 +7,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tlsoffload/tlsoffload/certs/testpki"
 	"github.com/tlsoffload/tlsoffload/handshake"
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
@@ -83,10 +79,10 @@ func TestServeConnHandshake(t *testing.T) {
 	checkOK(t, resp)
 	p.finish(t, resp.Results[1].KeyGen.ClientKeyExchange, resp.Results[2].Key)
 
-	if got := metricValue(t, fx.prom, "tlsoffload_channels_total", "result", "ok"); got != 1 {
+	if got := fx.srv.Stats().Channels.Results["ok"]; got != 1 {
 		t.Errorf("channels_total{ok} = %v", got)
 	}
-	if got := metricValue(t, fx.prom, "tlsoffload_channels_open"); got != 1 {
+	if got := fx.srv.Stats().Channels.Open; got != 1 {
 		t.Errorf("channels_open = %v while open", got)
 	}
 	// A device removed while its channel is open runs nothing more.
@@ -95,7 +91,7 @@ func TestServeConnHandshake(t *testing.T) {
 
 	ch.Close()
 	<-done
-	if got := metricValue(t, fx.prom, "tlsoffload_channels_open"); got != 0 {
+	if got := fx.srv.Stats().Channels.Open; got != 0 {
 		t.Errorf("channels_open = %v after close", got)
 	}
 }
@@ -127,10 +123,10 @@ func TestServeConnRefusals(t *testing.T) {
 			<-done // the server has counted the refusal
 		})
 	}
-	if got := metricValue(t, fx.prom, "tlsoffload_channels_total", "result", "auth_failed"); got != 3 {
+	if got := fx.srv.Stats().Channels.Results["auth_failed"]; got != 3 {
 		t.Errorf("channels_total{auth_failed} = %v, want 3", got)
 	}
-	if got := metricValue(t, fx.prom, "tlsoffload_channels_total", "result", "plaintext_refused"); got != 1 {
+	if got := fx.srv.Stats().Channels.Results["plaintext_refused"]; got != 1 {
 		t.Errorf("channels_total{plaintext_refused} = %v, want 1", got)
 	}
 
@@ -228,31 +224,6 @@ func TestServeAndClose(t *testing.T) {
 	}
 }
 
-func TestHandler(t *testing.T) {
-	fx := newFixture(t, nil)
-	checkOK(t, fx.srv.Do(context.Background(), testDevice, startFlight(1)))
-	h := fx.srv.Handler()
-	get := func(path string) (int, string) {
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
-		b, _ := io.ReadAll(rec.Result().Body)
-		return rec.Code, string(b)
-	}
-	code, body := get("/metrics")
-	if code != 200 || !strings.Contains(body, `tlsoffload_requests_total{op="start",result="ok"} 1`) {
-		t.Fatalf("/metrics: %d\n%s", code, body)
-	}
-	if !strings.Contains(body, "tlsoffload_request_duration_seconds_bucket") {
-		t.Error("/metrics has no duration histogram")
-	}
-	if strings.Contains(body, testDevice) || strings.Contains(body, testHost) {
-		t.Error("/metrics names a device or a server")
-	}
-	if code, body := get("/healthz"); code != 200 || body != "ok\n" {
-		t.Fatalf("/healthz: %d %q", code, body)
-	}
-}
-
 func TestNewConfig(t *testing.T) {
 	reg := NewRegistry()
 	bad := []Config{
@@ -275,14 +246,6 @@ func TestNewConfig(t *testing.T) {
 	if s.cfg.MaxInFlight != DefaultMaxInFlight || s.cfg.FrameTimeout != DefaultFrameTimeout || s.cfg.IdleTimeout != DefaultIdleTimeout ||
 		s.cfg.TokenTTL != DefaultTokenTTL || s.cfg.StartTTL != DefaultStartTTL || len(s.cfg.TokenKey) != TokenKeyLen {
 		t.Errorf("defaults not filled: %+v", s.cfg)
-	}
-	// Two servers cannot share one metrics registry (duplicate collectors).
-	prom := prometheus.NewRegistry()
-	if _, err := New(Config{Registry: reg, Metrics: prom}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := New(Config{Registry: reg, Metrics: prom}); err == nil {
-		t.Error("a second server registered on the same metrics registry")
 	}
 }
 

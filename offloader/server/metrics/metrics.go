@@ -1,0 +1,100 @@
+// Package metrics exports an offloader server's counters (server.Stats) as
+// Prometheus metrics, and serves them with /healthz over HTTP. Only the
+// daemon (cmd/offloader) links it: the server core counts in plain Go, so
+// a program that embeds the server (ocurl) links no Prometheus code.
+//
+// Nothing is global: Register puts one server's collector on a registry
+// the caller owns, and Handler serves that registry. Labels are bounded:
+// op, result and mode take a handful of values each, and no label ever
+// carries a device id, a server name or an address.
+package metrics
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/tlsoffload/tlsoffload/offloader/server"
+)
+
+// Source is what a collector reads at each scrape: a *server.Server.
+type Source interface {
+	Stats() server.Stats
+}
+
+var (
+	requestsDesc = prometheus.NewDesc("tlsoffload_requests_total",
+		"Offloader operations run, by operation and result.", []string{"op", "result"}, nil)
+	durationDesc = prometheus.NewDesc("tlsoffload_request_duration_seconds",
+		"Time to run one offloader operation.", []string{"op"}, nil)
+	flightsDesc = prometheus.NewDesc("tlsoffload_flights_total",
+		"Flights run, by mode (pipelined: several requests, sequential: one).", []string{"mode"}, nil)
+	flightsRunningDesc = prometheus.NewDesc("tlsoffload_flights_in_flight",
+		"Flights being processed now.", nil, nil)
+	channelsDesc = prometheus.NewDesc("tlsoffload_channels_total",
+		"Device channels opened or refused, by result.", []string{"result"}, nil)
+	channelsOpenDesc = prometheus.NewDesc("tlsoffload_channels_open",
+		"Device channels open now.", nil, nil)
+)
+
+// collector turns one Source's Stats into metrics at each scrape. A labelled
+// series appears once its count is above zero, as it would with
+// prometheus's own vectors.
+type collector struct{ src Source }
+
+// Register registers a collector for src on reg. Registering a second
+// server on the same registry fails: their metrics would collide.
+func Register(reg *prometheus.Registry, src Source) error {
+	return reg.Register(collector{src})
+}
+
+func (collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{requestsDesc, durationDesc, flightsDesc, flightsRunningDesc, channelsDesc, channelsOpenDesc} {
+		ch <- d
+	}
+}
+
+func (c collector) Collect(ch chan<- prometheus.Metric) {
+	st := c.src.Stats()
+	for _, op := range st.Ops {
+		for result, n := range op.Results {
+			ch <- prometheus.MustNewConstMetric(requestsDesc, prometheus.CounterValue, float64(n), op.Op, result)
+		}
+		if h := op.Duration; h.Count() > 0 {
+			ch <- histogram(durationDesc, h, op.Op)
+		}
+	}
+	for mode, n := range map[string]uint64{"sequential": st.Flights.Sequential, "pipelined": st.Flights.Pipelined} {
+		if n > 0 {
+			ch <- prometheus.MustNewConstMetric(flightsDesc, prometheus.CounterValue, float64(n), mode)
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(flightsRunningDesc, prometheus.GaugeValue, float64(st.Flights.InFlight))
+	for result, n := range st.Channels.Results {
+		ch <- prometheus.MustNewConstMetric(channelsDesc, prometheus.CounterValue, float64(n), result)
+	}
+	ch <- prometheus.MustNewConstMetric(channelsOpenDesc, prometheus.GaugeValue, float64(st.Channels.Open))
+}
+
+// histogram is h in Prometheus's form: cumulative counts by upper bound in
+// seconds, the overflow bucket counted in the total only.
+func histogram(desc *prometheus.Desc, h server.Histogram, labels ...string) prometheus.Metric {
+	buckets := make(map[float64]uint64, len(h.Bounds))
+	var cum uint64
+	for i, b := range h.Bounds {
+		cum += h.Counts[i]
+		buckets[b.Seconds()] = cum
+	}
+	return prometheus.MustNewConstHistogram(desc, h.Count(), h.Sum.Seconds(), buckets, labels...)
+}
+
+// Handler serves reg at /metrics and a plain /healthz answering "ok".
+func Handler(reg *prometheus.Registry) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	return mux
+}
