@@ -21,8 +21,8 @@ import (
 )
 
 // fileConfig is the YAML file as written; docs/OFFLOADER.md and
-// offloader.example.yaml document every field. Durations and keys stay
-// strings here so that a bad value is reported with its field's name.
+// offloader.example.yaml document every field. Keys stay strings here (hex,
+// decoded by the loader), and so do names of files to read.
 type fileConfig struct {
 	Listen        string `yaml:"listen"`
 	Plaintext     bool   `yaml:"plaintext"`
@@ -31,11 +31,11 @@ type fileConfig struct {
 	TokenKey     string `yaml:"token_key"`
 	TokenKeyFile string `yaml:"token_key_file"`
 
-	StartTTL     string `yaml:"start_ttl"`
-	TokenTTL     string `yaml:"token_ttl"`
-	FrameTimeout string `yaml:"frame_timeout"`
-	IdleTimeout  string `yaml:"idle_timeout"`
-	MaxInFlight  int    `yaml:"max_in_flight"`
+	StartTTL     Duration `yaml:"start_ttl"`
+	TokenTTL     Duration `yaml:"token_ttl"`
+	FrameTimeout Duration `yaml:"frame_timeout"`
+	IdleTimeout  Duration `yaml:"idle_timeout"`
+	MaxInFlight  int      `yaml:"max_in_flight"`
 
 	Devices []fileDevice `yaml:"devices"`
 }
@@ -80,6 +80,42 @@ type device struct {
 
 	clientCert [][]byte      // DER, leaf first; nil without client_cert_file
 	clientKey  crypto.Signer // the leaf's key; never printed or logged
+}
+
+// Duration is a config duration written as a Go duration string: "300ms",
+// "30s", "5m", "1h30m". Unset (or "0") is zero: the field's default.
+//
+// yaml.v3 shows an Unmarshaler its value, not its key, so UnmarshalYAML
+// keeps a value that is not a duration, and check (called by the loader,
+// which knows the field) reports it under the field's name.
+type Duration struct {
+	D    time.Duration
+	text string // as written; "" when unset
+	bad  bool   // text is not a duration
+}
+
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: cannot unmarshal %s into a duration", n.Line, n.ShortTag())}}
+	}
+	if n.Value == "" { // as unset
+		*d = Duration{}
+		return nil
+	}
+	v, err := time.ParseDuration(n.Value)
+	*d = Duration{D: v, text: n.Value, bad: err != nil}
+	return nil
+}
+
+// check refuses a value that is not a duration, or a negative one.
+func (d Duration) check() error {
+	switch {
+	case d.bad:
+		return fmt.Errorf("%q is not a duration (like \"30s\" or \"5m\")", d.text)
+	case d.D < 0:
+		return fmt.Errorf("%q is negative", d.text)
+	}
+	return nil
 }
 
 // unknownField rewords yaml's complaint about a key no struct field takes,
@@ -186,7 +222,7 @@ func loadConfig(path string) (*config, error) {
 	// durations and bounds
 	for _, d := range []struct {
 		field string
-		in    string
+		in    Duration
 		out   *time.Duration
 	}{
 		{"start_ttl", fc.StartTTL, &c.startTTL},
@@ -194,17 +230,10 @@ func loadConfig(path string) (*config, error) {
 		{"frame_timeout", fc.FrameTimeout, &c.frameTimeout},
 		{"idle_timeout", fc.IdleTimeout, &c.idleTimeout},
 	} {
-		if d.in == "" {
-			continue
+		if err := d.in.check(); err != nil {
+			return nil, fail(d.field, err)
 		}
-		v, err := time.ParseDuration(d.in)
-		if err != nil {
-			return nil, fail(d.field, fmt.Errorf("%q is not a duration (like \"30s\" or \"5m\")", d.in))
-		}
-		if v < 0 {
-			return nil, fail(d.field, fmt.Errorf("%q is negative", d.in))
-		}
-		*d.out = v
+		*d.out = d.in.D
 	}
 	if fc.MaxInFlight < 0 {
 		return nil, fail("max_in_flight", fmt.Errorf("%d is negative", fc.MaxInFlight))

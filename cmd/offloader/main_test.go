@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 const (
@@ -210,6 +212,47 @@ func TestBadConfigs(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDuration: Go duration strings are durations; an empty or null value
+// is unset; anything else is kept for the loader to report by field name.
+func TestDuration(t *testing.T) {
+	for _, c := range []struct {
+		yaml string
+		want time.Duration
+		err  string // of check
+	}{
+		{`d: "30s"`, 30 * time.Second, ""},
+		{`d: 1h30m`, 90 * time.Minute, ""},
+		{`d: 300ms`, 300 * time.Millisecond, ""},
+		{`d: 0`, 0, ""},
+		{`d: ""`, 0, ""},
+		{`d:`, 0, ""},
+		{`d: ~`, 0, ""},
+		{`e: 1s`, 0, ""},
+		{`d: 30`, 0, `"30" is not a duration (like "30s" or "5m")`},
+		{`d: 5 minutes`, 0, `"5 minutes" is not a duration`},
+		{`d: -1s`, -time.Second, `"-1s" is negative`},
+	} {
+		var v struct {
+			D Duration `yaml:"d"`
+			E Duration `yaml:"e"`
+		}
+		if err := yaml.Unmarshal([]byte(c.yaml), &v); err != nil {
+			t.Errorf("%s: %v", c.yaml, err)
+			continue
+		}
+		err := v.D.check()
+		if v.D.D != c.want || (err == nil) != (c.err == "") || err != nil && !strings.HasPrefix(err.Error(), c.err) {
+			t.Errorf("%s: %v, check %v; want %v, %q", c.yaml, v.D.D, err, c.want, c.err)
+		}
+	}
+	var v struct {
+		D Duration `yaml:"d"`
+	}
+	if err := yaml.Unmarshal([]byte("d: [1s]\n"), &v); err == nil || !strings.Contains(err.Error(), "line 1: cannot unmarshal !!seq into a duration") {
+		t.Errorf("a list as a duration: %v", err)
 	}
 }
 
