@@ -4,45 +4,20 @@ import (
 	"crypto"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"fmt"
-
-	"github.com/tlsoffload/tlsoffload/offloader/server"
 )
 
 // A device's client certificate: client_cert_file (a PEM chain, leaf
 // first) and client_key_file (the leaf's key in PEM: PKCS #8, PKCS #1 or
 // SEC 1), both or neither. The offloader answers a server's
 // CertificateRequest with it and signs the CertificateVerify for the
-// device. Errors name the file and never quote key material.
-
-// loadClientCert reads and checks the pair; field names the field at
-// fault ("client_cert_file" or "client_key_file").
-func loadClientCert(certPath, keyPath string) (chain [][]byte, key crypto.Signer, field string, err error) {
-	if chain, err = readCertChain(certPath); err != nil {
-		return nil, nil, "client_cert_file", err
-	}
-	if key, err = readPrivateKey(keyPath); err != nil {
-		return nil, nil, "client_key_file", err
-	}
-	if err := server.CheckClientCertificate(chain, key); err != nil {
-		msg := err.Error()
-		// The offloader's words after its prefix.
-		for _, sentinel := range []error{server.ErrClientKey, server.ErrClientCertificate} {
-			if p := sentinel.Error() + ": "; len(msg) > len(p) && msg[:len(p)] == p {
-				msg = msg[len(p):]
-			}
-		}
-		if errors.Is(err, server.ErrClientKey) {
-			return nil, nil, "client_key_file", fmt.Errorf("%s: %s (certificate %s)", keyPath, msg, certPath)
-		}
-		return nil, nil, "client_cert_file", fmt.Errorf("%s: %s", certPath, msg)
-	}
-	return chain, key, "", nil
-}
+// device. Errors name the file and never quote key material. The files are
+// read here; what is in them is checked with the rest of the device entry
+// (server.Device.Check).
 
 // readCertChain reads PEM CERTIFICATE blocks, in order; anything else in
-// the file is refused rather than skipped.
+// the file is refused rather than skipped. Whether they parse is for
+// server.Device.Check.
 func readCertChain(path string) ([][]byte, error) {
 	data, err := readSmall(path)
 	if err != nil {
@@ -57,9 +32,6 @@ func readCertChain(path string) ([][]byte, error) {
 		}
 		if b.Type != "CERTIFICATE" {
 			return nil, fmt.Errorf("%s: holds a %q PEM block; want only CERTIFICATE blocks, leaf first", path, b.Type)
-		}
-		if _, err := x509.ParseCertificate(b.Bytes); err != nil {
-			return nil, fmt.Errorf("%s: certificate %d does not parse: %v", path, len(chain), err)
 		}
 		chain = append(chain, b.Bytes)
 	}

@@ -120,16 +120,16 @@ devices:
 	for i, want := range []*testpki.Leaf{ccRSA, ccRSA, ccEC, nil} {
 		d := cfg.devices[i]
 		if want == nil {
-			if d.clientCert != nil || d.clientKey != nil {
-				t.Errorf("%s: a client certificate appeared", d.id)
+			if d.ClientCertificate != nil || d.ClientKey != nil {
+				t.Errorf("%s: a client certificate appeared", d.ID)
 			}
 			continue
 		}
-		if len(d.clientCert) != len(want.Chain) || string(d.clientCert[0]) != string(want.Chain[0]) {
-			t.Errorf("%s: chain of %d certificates, not the file's", d.id, len(d.clientCert))
+		if len(d.ClientCertificate) != len(want.Chain) || string(d.ClientCertificate[0]) != string(want.Chain[0]) {
+			t.Errorf("%s: chain of %d certificates, not the file's", d.ID, len(d.ClientCertificate))
 		}
-		if d.clientKey == nil || !want.Cert.PublicKey.(interface{ Equal(crypto.PublicKey) bool }).Equal(d.clientKey.Public()) {
-			t.Errorf("%s: key does not match", d.id)
+		if d.ClientKey == nil || !want.Cert.PublicKey.(interface{ Equal(crypto.PublicKey) bool }).Equal(d.ClientKey.Public()) {
+			t.Errorf("%s: key does not match", d.ID)
 		}
 	}
 }
@@ -239,7 +239,7 @@ func TestExampleClientCert(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.devices[0].clientKey == nil || cfg.devices[1].clientKey != nil {
+	if cfg.devices[0].ClientKey == nil || cfg.devices[1].ClientKey != nil {
 		t.Fatal("the example's client certificate did not load on its device only")
 	}
 }

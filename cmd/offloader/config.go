@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto"
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
@@ -16,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tlsoffload/tlsoffload/offloader/server"
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
 	"go.yaml.in/yaml/v3"
 )
@@ -67,19 +67,7 @@ type config struct {
 	frameTimeout, idleTimeout time.Duration
 	maxInFlight               int
 
-	devices []device
-}
-
-type device struct {
-	id           string
-	psk          []byte
-	roots        *x509.CertPool // nil: system roots
-	rootsFile    string
-	allowedNames []string
-	minVersion   uint16 // 0: TLS 1.2 (server.Device.MinVersion)
-
-	clientCert [][]byte      // DER, leaf first; nil without client_cert_file
-	clientKey  crypto.Signer // the leaf's key; never printed or logged
+	devices []server.Device // each one checked (server.Device.Check)
 }
 
 // Duration is a config duration written as a Go duration string: "300ms",
@@ -247,34 +235,26 @@ func loadConfig(path string) (*config, error) {
 	seen := make(map[string]int)
 	for i, fd := range fc.Devices {
 		field := func(name string) string { return fmt.Sprintf("devices[%d].%s", i, name) }
-		d := device{id: fd.ID, allowedNames: fd.AllowedNames}
-		if err := checkDeviceID(fd.ID); err != nil {
-			return nil, fail(field("id"), err)
-		}
-		if j, dup := seen[fd.ID]; dup {
-			return nil, fail(field("id"), fmt.Errorf("duplicate device id %q (also devices[%d])", fd.ID, j))
-		}
-		seen[fd.ID] = i
+		d := server.Device{ID: fd.ID, AllowedNames: fd.AllowedNames}
 		switch {
 		case fd.PSK != "" && fd.PSKFile != "":
 			return nil, fail(field("psk"), errors.New("set psk or psk_file, not both"))
 		case fd.PSK != "":
-			if d.psk, err = decodeKey(fd.PSK, wire.MinPSKLen, wire.MaxPSKLen); err != nil {
+			if d.PSK, err = decodeKey(fd.PSK, wire.MinPSKLen, wire.MaxPSKLen); err != nil {
 				return nil, fail(field("psk"), err)
 			}
 		case fd.PSKFile != "":
-			if d.psk, err = readKeyFile(rel(fd.PSKFile), wire.MinPSKLen, wire.MaxPSKLen); err != nil {
+			if d.PSK, err = readKeyFile(rel(fd.PSKFile), wire.MinPSKLen, wire.MaxPSKLen); err != nil {
 				return nil, fail(field("psk_file"), err)
 			}
 		default:
 			return nil, fail(field("psk"), errors.New("missing (set psk or psk_file; `offloader psk` makes one)"))
 		}
-		if d.minVersion, err = parseMinVersion(fd.MinVersion); err != nil {
+		if d.MinVersion, err = parseMinVersion(fd.MinVersion); err != nil {
 			return nil, fail(field("min_version"), err)
 		}
 		if fd.RootsFile != "" {
-			d.rootsFile = rel(fd.RootsFile)
-			if d.roots, err = readRoots(d.rootsFile); err != nil {
+			if d.Roots, err = readRoots(rel(fd.RootsFile)); err != nil {
 				return nil, fail(field("roots_file"), err)
 			}
 		}
@@ -284,16 +264,21 @@ func loadConfig(path string) (*config, error) {
 		case fd.ClientCertFile == "" && fd.ClientKeyFile != "":
 			return nil, fail(field("client_cert_file"), errors.New("missing (client_key_file needs its certificate)"))
 		case fd.ClientCertFile != "":
-			var f string
-			if d.clientCert, d.clientKey, f, err = loadClientCert(rel(fd.ClientCertFile), rel(fd.ClientKeyFile)); err != nil {
-				return nil, fail(field(f), err)
+			if d.ClientCertificate, err = readCertChain(rel(fd.ClientCertFile)); err != nil {
+				return nil, fail(field("client_cert_file"), err)
+			}
+			if d.ClientKey, err = readPrivateKey(rel(fd.ClientKeyFile)); err != nil {
+				return nil, fail(field("client_key_file"), err)
 			}
 		}
-		for k, p := range fd.AllowedNames {
-			if err := checkPattern(p); err != nil {
-				return nil, fail(fmt.Sprintf("devices[%d].allowed_names[%d]", i, k), err)
-			}
+		if err := d.Check(); err != nil {
+			name, err := deviceField(fd, rel, err)
+			return nil, fail(field(name), err)
 		}
+		if j, dup := seen[fd.ID]; dup {
+			return nil, fail(field("id"), fmt.Errorf("duplicate device id %q (also devices[%d])", fd.ID, j))
+		}
+		seen[fd.ID] = i
 		c.devices = append(c.devices, d)
 	}
 	return c, nil
@@ -381,45 +366,29 @@ func readSmall(path string) ([]byte, error) {
 	return data, nil
 }
 
-func checkDeviceID(id string) error {
-	if id == "" {
-		return errors.New("missing")
+// deviceField words a device entry's refusal (server.Device.Check, the one
+// place entries are validated) as the YAML field at fault.
+func deviceField(fd fileDevice, rel func(string) string, err error) (string, error) {
+	var de *server.DeviceError
+	if !errors.As(err, &de) {
+		return "", err
 	}
-	if len(id) > wire.MaxDeviceID {
-		return fmt.Errorf("longer than %d bytes", wire.MaxDeviceID)
-	}
-	for i := 0; i < len(id); i++ {
-		if id[i] < 0x21 || id[i] > 0x7e {
-			return fmt.Errorf("%q: only printable ASCII without spaces", id)
+	switch de.Field {
+	case "ID":
+		return "id", de.Err
+	case "PSK":
+		if fd.PSK == "" {
+			return "psk_file", de.Err
 		}
+		return "psk", de.Err
+	case "MinVersion":
+		return "min_version", de.Err
+	case "AllowedNames":
+		return fmt.Sprintf("allowed_names[%d]", de.Index), de.Err
+	case "ClientCertificate":
+		return "client_cert_file", fmt.Errorf("%s: %w", rel(fd.ClientCertFile), de.Err)
+	case "ClientKey":
+		return "client_key_file", fmt.Errorf("%s: %w (certificate %s)", rel(fd.ClientKeyFile), de.Err, rel(fd.ClientCertFile))
 	}
-	return nil
-}
-
-// checkPattern accepts what certs.MatchName matches: "*", an exact DNS
-// name, or "*." followed by a name (a wildcard for one whole first label).
-func checkPattern(p string) error {
-	if p == "*" {
-		return nil
-	}
-	name := strings.TrimPrefix(p, "*.")
-	name = strings.TrimSuffix(name, ".")
-	if name == "" || len(name) > wire.MaxServerName {
-		return fmt.Errorf("%q is not a name pattern", p)
-	}
-	for _, label := range strings.Split(name, ".") {
-		if label == "" {
-			return fmt.Errorf("%q has an empty label", p)
-		}
-		for _, r := range label {
-			switch {
-			case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
-			case r == '*':
-				return fmt.Errorf("%q: a wildcard must be the whole first label (\"*.example.com\")", p)
-			default:
-				return fmt.Errorf("%q: %q is not allowed in a DNS name", p, r)
-			}
-		}
-	}
-	return nil
+	return "", err
 }

@@ -112,14 +112,14 @@ devices:
 		t.Errorf("loaded %+v", cfg)
 	}
 	d := cfg.devices[1]
-	if d.id != "sensor-2" || hex.EncodeToString(d.psk) != pskHex || d.roots == nil || len(d.allowedNames) != 1 {
+	if d.ID != "sensor-2" || hex.EncodeToString(d.PSK) != pskHex || d.Roots == nil || len(d.AllowedNames) != 1 {
 		t.Errorf("device %+v", d)
 	}
-	if cfg.devices[0].roots != nil {
+	if cfg.devices[0].Roots != nil {
 		t.Error("a device without roots_file has roots")
 	}
-	if cfg.devices[0].minVersion != 0x0303 || d.minVersion != 0x0301 {
-		t.Errorf("min_version: %#04x %#04x, want TLS 1.2 by default and TLS 1.0 as set", cfg.devices[0].minVersion, d.minVersion)
+	if cfg.devices[0].MinVersion != 0x0303 || d.MinVersion != 0x0301 {
+		t.Errorf("min_version: %#04x %#04x, want TLS 1.2 by default and TLS 1.0 as set", cfg.devices[0].MinVersion, d.MinVersion)
 	}
 	// The short flag too.
 	if code, out, _ := run("check", "-c", path); code != 0 || out != "ok: 2 devices\n" {
@@ -358,10 +358,10 @@ func FuzzLoadConfig(f *testing.F) {
 		}
 		ids := map[string]bool{}
 		for _, d := range cfg.devices {
-			if ids[d.id] || len(d.psk) < 16 || len(d.psk) > 64 {
-				t.Errorf("accepted device %q", d.id)
+			if ids[d.ID] || len(d.PSK) < 16 || len(d.PSK) > 64 {
+				t.Errorf("accepted device %q", d.ID)
 			}
-			ids[d.id] = true
+			ids[d.ID] = true
 		}
 	})
 }

@@ -30,12 +30,11 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
 
 	reg := server.NewRegistry()
 	for i, d := range cfg.devices {
-		if err := reg.Add(server.Device{ID: d.id, PSK: d.psk, Roots: d.roots, AllowedNames: d.allowedNames, MinVersion: d.minVersion,
-			ClientCertificate: d.clientCert, ClientKey: d.clientKey}); err != nil {
+		if err := reg.Add(d); err != nil { // loadConfig checked it: not expected
 			return &configError{path: cfg.path, field: fmt.Sprintf("devices[%d]", i), err: err}
 		}
-		if len(d.allowedNames) == 0 {
-			log.Warn("device has no allowed_names: every server name is refused", "device", d.id)
+		if len(d.AllowedNames) == 0 {
+			log.Warn("device has no allowed_names: every server name is refused", "device", d.ID)
 		}
 	}
 	srv, err := server.New(server.Config{

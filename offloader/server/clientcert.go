@@ -59,37 +59,33 @@ type clientCert struct {
 	issuers  [][]byte       // RawIssuer of every certificate of the chain
 }
 
-// Errors of CheckClientCertificate and Registry.Add wrap one of these,
-// saying which of the two is at fault.
-var (
-	ErrClientCertificate = errors.New("offloader: client certificate")
-	ErrClientKey         = errors.New("offloader: client key")
-)
-
-// CheckClientCertificate checks a device's client certificate as Registry.Add
-// does: chain is DER, leaf first, 1..handshake.MaxCertificates certificates
-// that parse, fitting wire.MaxClientCertificate as a Certificate message;
-// key is the leaf's private key, RSA of at least 2048 bits or ECDSA on
-// P-256 or P-384; the leaf, if it lists extended key usages, allows client
-// authentication. Errors never include key material.
-func CheckClientCertificate(chain [][]byte, key crypto.Signer) error {
-	_, err := newClientCert(chain, key)
-	return err
-}
-
-func newClientCert(chain [][]byte, key crypto.Signer) (*clientCert, error) {
+// newClientCert checks a device's client certificate (Device.Check) and
+// prepares it: chain is DER, leaf first, 1..handshake.MaxCertificates
+// certificates that parse, fitting wire.MaxClientCertificate as a
+// Certificate message; key is the leaf's private key, RSA of at least 2048
+// bits or ECDSA on P-256 or P-384; the leaf, if it lists extended key
+// usages, allows client authentication. field names the Device field at
+// fault: "ClientCertificate" or "ClientKey". Errors never include key
+// material.
+func newClientCert(chain [][]byte, key crypto.Signer) (cc *clientCert, field string, err error) {
+	certFault := func(format string, args ...any) (*clientCert, string, error) {
+		return nil, "ClientCertificate", fmt.Errorf(format, args...)
+	}
+	keyFault := func(format string, args ...any) (*clientCert, string, error) {
+		return nil, "ClientKey", fmt.Errorf(format, args...)
+	}
 	if len(chain) == 0 {
-		return nil, fmt.Errorf("%w: empty chain", ErrClientCertificate)
+		return certFault("empty chain")
 	}
 	if key == nil {
-		return nil, fmt.Errorf("%w: no private key", ErrClientKey)
+		return keyFault("no private key")
 	}
-	cc := &clientCert{key: key}
+	cc = &clientCert{key: key}
 	var leaf *x509.Certificate
 	for i, der := range chain {
 		c, err := x509.ParseCertificate(der)
 		if err != nil {
-			return nil, fmt.Errorf("%w: certificate %d of the chain does not parse: %v", ErrClientCertificate, i, err)
+			return certFault("certificate %d does not parse: %v", i, err)
 		}
 		if i == 0 {
 			leaf = c
@@ -99,35 +95,35 @@ func newClientCert(chain [][]byte, key crypto.Signer) (*clientCert, error) {
 	switch pub := key.Public().(type) {
 	case *rsa.PublicKey:
 		if pub.N.BitLen() < 2048 {
-			return nil, fmt.Errorf("%w: RSA key of %d bits, want at least 2048", ErrClientKey, pub.N.BitLen())
+			return keyFault("RSA key of %d bits, want at least 2048", pub.N.BitLen())
 		}
 		cc.certType = certTypeRSASign
 	case *ecdsa.PublicKey:
 		if pub.Curve != elliptic.P256() && pub.Curve != elliptic.P384() {
-			return nil, fmt.Errorf("%w: ECDSA key on a curve other than P-256 or P-384", ErrClientKey)
+			return keyFault("ECDSA key on a curve other than P-256 or P-384")
 		}
 		cc.certType = certTypeECDSASign
 		cc.curve = pub.Curve
 	default:
-		return nil, fmt.Errorf("%w: unsupported key type %T (want RSA or ECDSA)", ErrClientKey, key.Public())
+		return keyFault("unsupported key type %T (want RSA or ECDSA)", key.Public())
 	}
 	eq, ok := leaf.PublicKey.(interface{ Equal(crypto.PublicKey) bool })
 	if !ok || !eq.Equal(key.Public()) {
-		return nil, fmt.Errorf("%w: the private key does not match the leaf certificate", ErrClientKey)
+		return keyFault("the private key does not match the leaf certificate")
 	}
 	if len(leaf.ExtKeyUsage) > 0 && !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageClientAuth) &&
 		!slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageAny) {
-		return nil, fmt.Errorf("%w: the leaf's extended key usage does not allow client authentication", ErrClientCertificate)
+		return certFault("the leaf's extended key usage does not allow client authentication")
 	}
 	if len(chain) > handshake.MaxCertificates {
-		return nil, fmt.Errorf("%w: %d certificates, at most %d", ErrClientCertificate, len(chain), handshake.MaxCertificates)
+		return certFault("%d certificates, at most %d", len(chain), handshake.MaxCertificates)
 	}
 	cc.msg = (&handshake.Certificate{Certificates: chain}).Marshal()
 	if cc.msg == nil || len(cc.msg) > wire.MaxClientCertificate {
-		return nil, fmt.Errorf("%w: chain larger than %d bytes", ErrClientCertificate, wire.MaxClientCertificate)
+		return certFault("chain larger than %d bytes", wire.MaxClientCertificate)
 	}
 	cc.digest = sha256.Sum256(cc.msg)
-	return cc, nil
+	return cc, "", nil
 }
 
 // clientAuthMode is the answer Auth chose to a CertificateRequest.

@@ -388,9 +388,9 @@ func TestClientCertificateChangedBetweenFlights(t *testing.T) {
 	checkStatus(t, fx.srv.Do(ctx, testDevice, &wire.Flight{HandshakeID: hs, Token: r1.Token, Requests: []wire.Request{keyGenReq()}}), 0, wire.StatusBadToken)
 }
 
-// Registry.Add (and CheckClientCertificate, which the daemon's config
-// loader calls) refuse what the offloader could not use, without ever
-// quoting the key.
+// Registry.Add (and Device.Check, which the daemon's config loader calls)
+// refuse what the offloader could not use, blaming the certificate or the
+// key, without ever quoting the key.
 func TestClientCertificateValidation(t *testing.T) {
 	rsaCl, p256Cl := clientLeaf(t, testpki.RSA2048), clientLeaf(t, testpki.ECDSAP256)
 	serverOnly := testLeaf(t, testpki.ECDSAP256, testpki.Good)
@@ -421,13 +421,17 @@ func TestClientCertificateValidation(t *testing.T) {
 			if !errors.Is(err, ErrInvalidDevice) || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("Add: %v, want ErrInvalidDevice saying %q", err, c.want)
 			}
-			err2 := CheckClientCertificate(c.chain, c.key)
-			if err2 == nil || !strings.Contains(err2.Error(), c.want) {
-				t.Fatalf("CheckClientCertificate: %v", err2)
+			err2 := (&Device{ID: "d", PSK: testPSK, ClientCertificate: c.chain, ClientKey: c.key}).Check()
+			if err2 == nil || err2.Error() != err.Error() {
+				t.Fatalf("Check: %v, Add: %v", err2, err)
 			}
-			keyFault := map[string]bool{"chain without key": true, "key of another certificate": true, "RSA-1024": true, "Ed25519 key": true}[c.name]
-			if errors.Is(err2, ErrClientKey) != keyFault || errors.Is(err2, ErrClientCertificate) == keyFault {
-				t.Fatalf("%v: blames the wrong one of certificate and key", err2)
+			want := "ClientCertificate"
+			if map[string]bool{"chain without key": true, "key of another certificate": true, "RSA-1024": true, "Ed25519 key": true}[c.name] {
+				want = "ClientKey"
+			}
+			var de *DeviceError
+			if !errors.As(err, &de) || de.Field != want || de.ID != "d" {
+				t.Fatalf("%v: blames %+v, want %s", err, de, want)
 			}
 			if k, ok := c.key.(*rsa.PrivateKey); ok && strings.Contains(err.Error(), k.D.String()[:12]) {
 				t.Fatal("the error quotes the key")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
@@ -25,7 +26,7 @@ type Device struct {
 	MinVersion uint16
 	// ClientCertificate (DER, leaf first) and ClientKey (the leaf's key),
 	// both or neither, answer a server's CertificateRequest for this device
-	// (clientcert.go; CheckClientCertificate says what is accepted). The
+	// (clientcert.go; Check says what is accepted). The
 	// offloader signs with the key only over transcripts it parsed itself.
 	ClientCertificate [][]byte
 	ClientKey         crypto.Signer
@@ -50,31 +51,79 @@ type Registry struct {
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry { return &Registry{devices: make(map[string]*Device)} }
 
-// ErrInvalidDevice is wrapped by Add's errors.
+// ErrInvalidDevice matches every *DeviceError.
 var ErrInvalidDevice = errors.New("offloader: invalid device")
 
-// Add validates d and stores a copy of it, replacing any device with the
-// same id (a PSK rotation). The id is 1..wire.MaxDeviceID printable ASCII
-// characters without spaces; the PSK is wire.MinPSKLen..wire.MaxPSKLen bytes.
-func (r *Registry) Add(d Device) error {
-	if err := validDeviceID(d.ID); err != nil {
-		return err
+// DeviceError is why a device entry is refused: the field at fault and
+// what is wrong with it. It never quotes key material.
+type DeviceError struct {
+	ID string // the entry's id, as given
+	// Field is "ID", "PSK", "MinVersion", "AllowedNames" (Index says which
+	// pattern), "ClientCertificate" or "ClientKey".
+	Field string
+	Index int
+	Err   error
+}
+
+func (e *DeviceError) Error() string {
+	field := e.Field
+	if field == "AllowedNames" {
+		field = fmt.Sprintf("AllowedNames[%d]", e.Index)
+	}
+	return fmt.Sprintf("offloader: invalid device %q: %s: %v", e.ID, field, e.Err)
+}
+
+func (e *DeviceError) Unwrap() error        { return e.Err }
+func (e *DeviceError) Is(target error) bool { return target == ErrInvalidDevice }
+
+// Check reports, as a *DeviceError, what Add would refuse in d: the one
+// place a device entry is validated.
+//   - ID: 1..wire.MaxDeviceID printable ASCII characters without spaces;
+//   - PSK: wire.MinPSKLen..wire.MaxPSKLen bytes;
+//   - MinVersion: 0 (TLS 1.2), or TLS 1.0, 1.1 or 1.2 (versions.go);
+//   - AllowedNames: patterns certs.MatchName can match (checkPattern);
+//   - ClientCertificate and ClientKey: both or neither, as clientcert.go
+//     says (newClientCert).
+func (d *Device) Check() error {
+	_, err := d.check()
+	return err
+}
+
+// check is Check, returning the prepared client certificate (nil without one).
+func (d *Device) check() (*clientCert, error) {
+	fail := func(field string, err error) error { return &DeviceError{ID: d.ID, Field: field, Err: err} }
+	if err := checkDeviceID(d.ID); err != nil {
+		return nil, fail("ID", err)
 	}
 	if len(d.PSK) < wire.MinPSKLen || len(d.PSK) > wire.MaxPSKLen {
-		return fmt.Errorf("%w: device %q: PSK must be %d to %d bytes", ErrInvalidDevice, d.ID, wire.MinPSKLen, wire.MaxPSKLen)
+		return nil, fail("PSK", fmt.Errorf("must be %d to %d bytes, got %d", wire.MinPSKLen, wire.MaxPSKLen, len(d.PSK)))
 	}
-	if err := validMinVersion(d.MinVersion); err != nil {
-		return fmt.Errorf("device %q: %w", d.ID, err)
+	if err := checkMinVersion(d.MinVersion); err != nil {
+		return nil, fail("MinVersion", err)
 	}
-	if len(d.ClientCertificate) > 0 || d.ClientKey != nil {
-		cc, err := newClientCert(d.ClientCertificate, d.ClientKey)
-		if err != nil {
-			return fmt.Errorf("%w: device %q: %w", ErrInvalidDevice, d.ID, err)
+	for i, p := range d.AllowedNames {
+		if err := checkPattern(p); err != nil {
+			return nil, &DeviceError{ID: d.ID, Field: "AllowedNames", Index: i, Err: err}
 		}
-		d.cc = cc
-	} else {
-		d.cc = nil
 	}
+	if len(d.ClientCertificate) == 0 && d.ClientKey == nil {
+		return nil, nil
+	}
+	cc, field, err := newClientCert(d.ClientCertificate, d.ClientKey)
+	if err != nil {
+		return nil, fail(field, err)
+	}
+	return cc, nil
+}
+
+// Add validates d (Check) and stores a copy of it, replacing any device
+// with the same id (a PSK rotation).
+func (r *Registry) Add(d Device) error {
+	cc, err := d.check()
+	if err != nil {
+		return err
+	}
+	d.cc = cc
 	c := copyDevice(&d)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -142,13 +191,44 @@ func cloneChain(chain [][]byte) [][]byte {
 	return out
 }
 
-func validDeviceID(id string) error {
-	if len(id) == 0 || len(id) > wire.MaxDeviceID {
-		return fmt.Errorf("%w: id must be 1 to %d characters", ErrInvalidDevice, wire.MaxDeviceID)
+func checkDeviceID(id string) error {
+	if id == "" {
+		return errors.New("missing")
 	}
-	for i := 0; i < len(id); i++ {
+	if len(id) > wire.MaxDeviceID {
+		return fmt.Errorf("longer than %d bytes", wire.MaxDeviceID)
+	}
+	for i := range len(id) {
 		if id[i] < 0x21 || id[i] > 0x7e {
-			return fmt.Errorf("%w: id %q: only printable ASCII without spaces", ErrInvalidDevice, id)
+			return fmt.Errorf("%q: only printable ASCII without spaces", id)
+		}
+	}
+	return nil
+}
+
+// checkPattern accepts what certs.MatchName matches: "*", an exact DNS
+// name, or "*." followed by a name (a wildcard for one whole first label).
+func checkPattern(p string) error {
+	if p == "*" {
+		return nil
+	}
+	name := strings.TrimPrefix(p, "*.")
+	name = strings.TrimSuffix(name, ".")
+	if name == "" || len(name) > wire.MaxServerName {
+		return fmt.Errorf("%q is not a name pattern", p)
+	}
+	for label := range strings.SplitSeq(name, ".") {
+		if label == "" {
+			return fmt.Errorf("%q has an empty label", p)
+		}
+		for _, r := range label {
+			switch {
+			case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
+			case r == '*':
+				return fmt.Errorf("%q: a wildcard must be the whole first label (\"*.example.com\")", p)
+			default:
+				return fmt.Errorf("%q: %q is not allowed in a DNS name", p, r)
+			}
 		}
 	}
 	return nil

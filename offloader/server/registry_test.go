@@ -7,27 +7,50 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/tlsoffload/tlsoffload/certs/testpki"
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
 )
 
 func TestRegistryAddValidates(t *testing.T) {
 	r := NewRegistry()
 	psk := bytes.Repeat([]byte{1}, wire.MinPSKLen)
-	bad := []Device{
-		{ID: "", PSK: psk},
-		{ID: strings.Repeat("a", wire.MaxDeviceID+1), PSK: psk},
-		{ID: "has space", PSK: psk},
-		{ID: "tab\t", PSK: psk},
-		{ID: "caf\xc3\xa9", PSK: psk},
-		{ID: "short-psk", PSK: psk[:wire.MinPSKLen-1]},
-		{ID: "long-psk", PSK: bytes.Repeat([]byte{1}, wire.MaxPSKLen+1)},
-		{ID: "no-psk"},
+	bad := []struct {
+		d     Device
+		field string
+		index int
+		want  string
+	}{
+		{Device{ID: "", PSK: psk}, "ID", 0, "missing"},
+		{Device{ID: strings.Repeat("a", wire.MaxDeviceID+1), PSK: psk}, "ID", 0, "longer than 64 bytes"},
+		{Device{ID: "has space", PSK: psk}, "ID", 0, `"has space": only printable ASCII without spaces`},
+		{Device{ID: "tab\t", PSK: psk}, "ID", 0, "only printable ASCII"},
+		{Device{ID: "caf\xc3\xa9", PSK: psk}, "ID", 0, "only printable ASCII"},
+		{Device{ID: "short-psk", PSK: psk[:wire.MinPSKLen-1]}, "PSK", 0, "must be 16 to 64 bytes, got 15"},
+		{Device{ID: "long-psk", PSK: bytes.Repeat([]byte{1}, wire.MaxPSKLen+1)}, "PSK", 0, "got 65"},
+		{Device{ID: "no-psk"}, "PSK", 0, "got 0"},
+		{Device{ID: "p", PSK: psk, AllowedNames: []string{"a.com", "a*.b.com"}}, "AllowedNames", 1, `"a*.b.com": a wildcard must be the whole first label`},
+		{Device{ID: "p", PSK: psk, AllowedNames: []string{""}}, "AllowedNames", 0, `"" is not a name pattern`},
+		{Device{ID: "p", PSK: psk, AllowedNames: []string{"*."}}, "AllowedNames", 0, `"*." is not a name pattern`},
+		{Device{ID: "p", PSK: psk, AllowedNames: []string{"*", "a..b"}}, "AllowedNames", 1, `"a..b" has an empty label`},
+		{Device{ID: "p", PSK: psk, AllowedNames: []string{"a b.com"}}, "AllowedNames", 0, `"a b.com": ' ' is not allowed in a DNS name`},
+		{Device{ID: "p", PSK: psk, AllowedNames: []string{strings.Repeat("a", wire.MaxServerName+1)}}, "AllowedNames", 0, "is not a name pattern"},
+		{Device{ID: "p", PSK: psk, ClientKey: testLeaf(t, testpki.ECDSAP256, testpki.Good).Key}, "ClientCertificate", 0, "empty chain"},
 	}
-	for _, d := range bad {
-		if err := r.Add(d); !errors.Is(err, ErrInvalidDevice) {
-			t.Errorf("Add(%q, %d-byte PSK) = %v", d.ID, len(d.PSK), err)
-		} else if strings.Contains(err.Error(), string(psk)) {
+	for _, c := range bad {
+		err := r.Add(c.d)
+		var de *DeviceError
+		if !errors.Is(err, ErrInvalidDevice) || !errors.As(err, &de) {
+			t.Errorf("Add(%q, %d-byte PSK) = %v", c.d.ID, len(c.d.PSK), err)
+			continue
+		}
+		if de.Field != c.field || de.Index != c.index || de.ID != c.d.ID || !strings.Contains(de.Err.Error(), c.want) {
+			t.Errorf("Add(%q): %s[%d] %q, want %s[%d] %q", c.d.ID, de.Field, de.Index, de.Err, c.field, c.index, c.want)
+		}
+		if strings.Contains(err.Error(), string(psk)) || strings.Contains(err.Error(), "0101") {
 			t.Errorf("error names the PSK: %v", err)
+		}
+		if err2 := c.d.Check(); err2 == nil || err2.Error() != err.Error() {
+			t.Errorf("Check says %v, Add %v", err2, err)
 		}
 	}
 	if r.Len() != 0 {
@@ -36,9 +59,12 @@ func TestRegistryAddValidates(t *testing.T) {
 	good := []Device{
 		{ID: "a", PSK: psk},
 		{ID: strings.Repeat("z", wire.MaxDeviceID), PSK: bytes.Repeat([]byte{2}, wire.MaxPSKLen)},
-		{ID: "sensor-42.floor_3~!", PSK: psk},
+		{ID: "sensor-42.floor_3~!", PSK: psk, AllowedNames: []string{"*", "*.example.com", "api.example.com.", "x_y-z.test"}},
 	}
 	for _, d := range good {
+		if err := d.Check(); err != nil {
+			t.Errorf("Check(%q): %v", d.ID, err)
+		}
 		if err := r.Add(d); err != nil {
 			t.Errorf("Add(%q): %v", d.ID, err)
 		}

@@ -55,13 +55,13 @@ func (d *Device) versionAllowed(v uint16) bool {
 	return versionAllowed(v) && v >= d.minVersion()
 }
 
-// validMinVersion checks Device.MinVersion for Registry.Add.
-func validMinVersion(v uint16) error {
+// checkMinVersion checks Device.MinVersion (Device.Check).
+func checkMinVersion(v uint16) error {
 	switch v {
 	case 0, handshake.VersionTLS10, handshake.VersionTLS11, handshake.VersionTLS12:
 		return nil
 	}
-	return fmt.Errorf("%w: MinVersion %#04x is not TLS 1.0, 1.1 or 1.2", ErrInvalidDevice, v)
+	return fmt.Errorf("%#04x is not TLS 1.0, 1.1 or 1.2", v)
 }
 
 // checkVersion checks the ServerHello's version for Auth: one the
