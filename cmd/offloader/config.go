@@ -198,11 +198,11 @@ func loadConfig(path string) (*config, error) {
 	case fc.TokenKey != "" && fc.TokenKeyFile != "":
 		return nil, fail("token_key", errors.New("set token_key or token_key_file, not both"))
 	case fc.TokenKey != "":
-		if c.tokenKey, err = decodeKey(fc.TokenKey, 32, 32); err != nil {
+		if c.tokenKey, err = decodeKey(fc.TokenKey, server.TokenKeyLen, server.TokenKeyLen); err != nil {
 			return nil, fail("token_key", err)
 		}
 	case fc.TokenKeyFile != "":
-		if c.tokenKey, err = readKeyFile(rel(fc.TokenKeyFile), 32, 32); err != nil {
+		if c.tokenKey, err = readKeyFile(rel(fc.TokenKeyFile), server.TokenKeyLen, server.TokenKeyLen); err != nil {
 			return nil, fail("token_key_file", err)
 		}
 	}
@@ -308,30 +308,30 @@ func checkListen(addr string) (loopback bool, err error) {
 	return ip != nil && ip.IsLoopback(), nil
 }
 
-// decodeKey decodes hex (surrounding whitespace ignored) of min..max bytes.
+// decodeKey decodes hex (surrounding whitespace ignored) of lo..hi bytes.
 // Errors never quote the value: it is a secret.
-func decodeKey(s string, min, max int) ([]byte, error) {
+func decodeKey(s string, lo, hi int) ([]byte, error) {
 	s = strings.TrimSpace(s)
-	want := fmt.Sprintf("%d hex characters (%d bytes)", 2*min, min)
-	if min != max {
-		want = fmt.Sprintf("%d..%d hex characters (%d..%d bytes)", 2*min, 2*max, min, max)
+	want := fmt.Sprintf("%d hex characters (%d bytes)", 2*lo, lo)
+	if lo != hi {
+		want = fmt.Sprintf("%d..%d hex characters (%d..%d bytes)", 2*lo, 2*hi, lo, hi)
 	}
 	b, err := hex.DecodeString(s)
 	if err != nil && !errors.Is(err, hex.ErrLength) {
 		return nil, fmt.Errorf("must be %s: not hex", want)
 	}
-	if err != nil || len(b) < min || len(b) > max {
+	if err != nil || len(b) < lo || len(b) > hi {
 		return nil, fmt.Errorf("must be %s, got %d characters", want, len(s))
 	}
 	return b, nil
 }
 
-func readKeyFile(path string, min, max int) ([]byte, error) {
+func readKeyFile(path string, lo, hi int) ([]byte, error) {
 	data, err := readSmall(path)
 	if err != nil {
 		return nil, err
 	}
-	b, err := decodeKey(string(data), min, max)
+	b, err := decodeKey(string(data), lo, hi)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

@@ -44,6 +44,10 @@ exit status:
   2  the command line is wrong
 `
 
+// newPSKLen is the size of the PSKs `offloader psk` makes: well within
+// wire.MinPSKLen..wire.MaxPSKLen, and a full-strength key for HKDF-SHA256.
+const newPSKLen = 32
+
 // usageError is a command line offloader cannot run; it exits 2.
 type usageError struct{ msg string }
 
@@ -63,7 +67,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		if len(rest) > 0 {
 			return usageFail(stderr, &usageError{fmt.Sprintf("psk takes no arguments, got %q", rest[0])})
 		}
-		psk := make([]byte, 32)
+		psk := make([]byte, newPSKLen)
 		if _, err := rand.Read(psk); err != nil {
 			fmt.Fprintf(stderr, "offloader: error: %v\n", err)
 			return exitError

@@ -18,9 +18,16 @@ import (
 	"github.com/tlsoffload/tlsoffload/offloader/server/metrics"
 )
 
-// shutdownGrace bounds how long the metrics server waits for scrapes in
-// progress at shutdown.
-const shutdownGrace = 5 * time.Second
+const (
+	// shutdownGrace bounds how long the metrics server waits for scrapes
+	// in progress at shutdown.
+	shutdownGrace = 5 * time.Second
+	// metricsHeaderTimeout bounds reading a scrape's request headers.
+	metricsHeaderTimeout = 10 * time.Second
+	// socketProbeTimeout bounds the dial that tells a live unix socket from
+	// one a dead process left behind.
+	socketProbeTimeout = time.Second
+)
 
 // serve runs the offloader described by cfg until ctx ends (SIGINT or
 // SIGTERM), then shuts down gracefully and returns nil. It returns an error
@@ -71,7 +78,7 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
 		}
 		hs = &http.Server{
 			Handler:           metrics.Handler(prom), // /metrics and /healthz
-			ReadHeaderTimeout: 10 * time.Second,
+			ReadHeaderTimeout: metricsHeaderTimeout,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		}
 		go func() {
@@ -118,7 +125,7 @@ func listen(addr string) (net.Listener, error) {
 		return net.Listen("tcp", addr)
 	}
 	if fi, err := os.Lstat(path); err == nil && fi.Mode().Type() == fs.ModeSocket {
-		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		if c, err := net.DialTimeout("unix", path, socketProbeTimeout); err == nil {
 			c.Close()
 			return nil, fmt.Errorf("%s: another process is listening on it", path)
 		}

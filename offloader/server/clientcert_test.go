@@ -441,13 +441,13 @@ func TestClientCertificateValidation(t *testing.T) {
 	if err := reg.Add(Device{ID: "d", PSK: testPSK, ClientCertificate: p256Cl.Chain, ClientKey: p256Cl.Key}); err != nil {
 		t.Fatal(err)
 	}
-	d, _ := reg.Lookup("d")
+	d, _ := reg.lookup("d")
 	if d.cc == nil || d.ClientKey != p256Cl.Key || len(d.ClientCertificate) != len(p256Cl.Chain) {
-		t.Fatal("the client certificate did not survive Add and Lookup")
+		t.Fatal("the client certificate did not survive Add and lookup")
 	}
 	d.ClientCertificate[0][0] ^= 0xff // a caller's copy cannot change the registry
-	if d2, _ := reg.Lookup("d"); !bytes.Equal(d2.ClientCertificate[0], p256Cl.Chain[0]) {
-		t.Fatal("Lookup handed out the registry's certificate bytes")
+	if d2, _ := reg.lookup("d"); !bytes.Equal(d2.ClientCertificate[0], p256Cl.Chain[0]) {
+		t.Fatal("lookup handed out the registry's certificate bytes")
 	}
 }
 
@@ -491,7 +491,7 @@ func (failingSigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) 
 func FuzzTokenStateClientAuth(f *testing.F) {
 	fx := newFixture(f, nil)
 	withClientCert(f, fx, clientLeaf(f, testpki.ECDSAP256))
-	dev, _ := fx.reg.Lookup(testDevice)
+	dev, _ := fx.reg.lookup(testDevice)
 	nocert := *dev
 	nocert.cc = nil
 	for _, d := range []*Device{dev, &nocert} {

@@ -57,7 +57,7 @@ func FuzzTokenState(f *testing.F) {
 	fx := newFixture(f, nil)
 	p := startHandshake(f, hsOpts{suite: handshake.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, ems: true, leaf: testLeaf(f, testpki.RSA2048, testpki.Good)})
 	p.rc.NetConn().Close()
-	dev, _ := fx.reg.Lookup(testDevice)
+	dev, _ := fx.reg.lookup(testDevice)
 	st := &hsState{}
 	if _, e := fx.srv.auth(dev, st, &wire.AuthRequest{ServerName: testHost, Transcript: p.transcript}); e != nil {
 		f.Fatal(e)

@@ -9,7 +9,6 @@ import (
 	_ "crypto/sha256" // the PRF and transcript hashes
 	_ "crypto/sha512"
 	"crypto/x509"
-	"encoding"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 	"io"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/tlsoffload/tlsoffload/certs"
@@ -25,37 +25,47 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 )
 
-// The server's capabilities, in one place. Start intersects a device's
-// offer with these; Auth re-checks what the server negotiated against them,
-// so a device whose cached Start answer is stale cannot get past them.
+// The server's capabilities, in one place: versionAllowed (versions.go:
+// TLS 1.0 to 1.2, within each device's policy), suiteAllowed, groupAllowed
+// and sigAllowed. Start intersects a device's offer with these; Auth
+// re-checks what the server negotiated against them, so a device whose
+// cached Start answer is stale cannot get past them.
 
-// versionAllowed (versions.go): TLS 1.0 to 1.2, within each device's policy.
-
-// suiteAllowed: every row of the handshake package's table.
+// suiteAllowed accepts every row of the handshake package's suite table.
 func suiteAllowed(id uint16) bool { return handshake.SuiteByID(id) != nil }
 
-// ecdheGroups are the groups KeyGen computes.
-var ecdheGroups = []struct {
+// ecdheGroup is a named group and its curve.
+type ecdheGroup struct {
 	id    uint16
 	curve ecdh.Curve
-}{
+}
+
+// ecdheGroups are the groups KeyGen computes.
+var ecdheGroups = []ecdheGroup{
 	{handshake.GroupX25519, ecdh.X25519()},
 	{handshake.GroupP256, ecdh.P256()},
 	{handshake.GroupP384, ecdh.P384()},
 }
 
 func groupCurve(id uint16) ecdh.Curve {
-	for _, g := range ecdheGroups {
-		if g.id == id {
-			return g.curve
-		}
+	if i := slices.IndexFunc(ecdheGroups, func(g ecdheGroup) bool { return g.id == id }); i >= 0 {
+		return ecdheGroups[i].curve
 	}
 	return nil
 }
 
 func groupAllowed(id uint16) bool { return groupCurve(id) != nil }
 
+// sigKind is a signature algorithm's family.
 type sigKind uint8
+
+// sigScheme is a TLS 1.2 signature algorithm: its code point, family and
+// hash.
+type sigScheme struct {
+	id   uint16
+	kind sigKind
+	hash crypto.Hash
+}
 
 const (
 	sigPKCS1 sigKind = iota + 1
@@ -69,11 +79,7 @@ const (
 // only TLS 1.3 binds 0x0403 to P-256), and servers use it so: crypto/tls
 // signs with a P-384 key under ecdsa_secp256r1_sha256 when the client lists
 // that first. So the scheme fixes the hash and the leaf fixes the curve.
-var sigSchemes = []struct {
-	id   uint16
-	kind sigKind
-	hash crypto.Hash
-}{
+var sigSchemes = []sigScheme{
 	{handshake.SigECDSAP256SHA256, sigECDSA, crypto.SHA256},
 	{handshake.SigECDSAP384SHA384, sigECDSA, crypto.SHA384},
 	{handshake.SigECDSAP521SHA512, sigECDSA, crypto.SHA512},
@@ -91,12 +97,7 @@ func sigAllowed(id uint16) bool {
 }
 
 func sigSchemeIndex(id uint16) int {
-	for i, s := range sigSchemes {
-		if s.id == id {
-			return i
-		}
-	}
-	return -1
+	return slices.IndexFunc(sigSchemes, func(s sigScheme) bool { return s.id == id })
 }
 
 // stage is how far one handshake's state has come.
@@ -181,7 +182,7 @@ func (s *Server) Do(ctx context.Context, deviceID string, f *wire.Flight) *wire.
 	st := &hsState{}
 	defer func() { st.wipe() }()
 	var first *wire.Error // a failure before any operation, charged to the first
-	dev, ok := s.cfg.Registry.Lookup(deviceID)
+	dev, ok := s.cfg.Registry.lookup(deviceID)
 	switch {
 	case !ok:
 		first = opErr(wire.StatusAuthFailed, "unknown device")
@@ -409,7 +410,7 @@ func (s *Server) auth(dev *Device, st *hsState, req *wire.AuthRequest) (*wire.Au
 
 	// The hellos (RFC 5246 §7.4.1.3), against what was offered and what
 	// Start allows.
-	if len(ch.Random) != 32 || len(sh.Random) != 32 {
+	if len(ch.Random) != handshake.RandomLen || len(sh.Random) != handshake.RandomLen {
 		return nil, malformed("hello random is not 32 bytes")
 	}
 	if e := checkVersion(dev, ch, sh); e != nil {
@@ -602,6 +603,10 @@ func checkECDHE(suite *handshake.Suite, ch *handshake.ClientHello, sh *handshake
 	return nil
 }
 
+// rsaPremasterLen is the RSA key exchange's premaster: client_version and
+// 46 random bytes (RFC 5246 §7.4.7.1).
+const rsaPremasterLen = 48
+
 // keyGen computes the ClientKeyExchange (RFC 5246 §7.4.7) for the server
 // Auth verified: an ECDHE key pair and shared secret, or a fresh RSA
 // premaster encrypted to the verified leaf key.
@@ -643,7 +648,7 @@ func (s *Server) keyGen(dev *Device, st *hsState) (*wire.KeyGenResponse, *wire.E
 			return nil, opErr(wire.StatusInternal, "no server key")
 		}
 		// RFC 5246 §7.4.7.1: client_version || 46 random bytes.
-		pm := make([]byte, 48)
+		pm := make([]byte, rsaPremasterLen)
 		binary.BigEndian.PutUint16(pm, st.clientVersion)
 		if _, err := io.ReadFull(s.rand(), pm[2:]); err != nil {
 			s.log.Error("offloader: premaster randomness", "err", err)
@@ -708,22 +713,11 @@ func (s *Server) key(st *hsState, req *wire.KeyRequest) (*wire.KeyResponse, *wir
 	return &wire.KeyResponse{MasterSecret: ms, KeyBlock: kb}, nil
 }
 
-func restoreHash(id crypto.Hash, state []byte) (hash.Hash, error) {
-	h := id.New()
-	u, ok := h.(encoding.BinaryUnmarshaler)
-	if !ok {
-		return nil, errors.New("offloader: hash state cannot be restored")
-	}
-	if err := u.UnmarshalBinary(state); err != nil {
-		return nil, err
-	}
-	return h, nil
-}
-
 // equalFoldASCII compares two host names case-insensitively, ignoring one
-// trailing dot on each.
+// trailing dot on each. ASCII only, unlike strings.EqualFold: "K" (U+212A,
+// the Kelvin sign) is not "k" here.
 func equalFoldASCII(a, b string) bool {
-	a, b = trimDot(a), trimDot(b)
+	a, b = strings.TrimSuffix(a, "."), strings.TrimSuffix(b, ".")
 	if len(a) != len(b) {
 		return false
 	}
@@ -740,11 +734,4 @@ func equalFoldASCII(a, b string) bool {
 		}
 	}
 	return true
-}
-
-func trimDot(s string) string {
-	if len(s) > 0 && s[len(s)-1] == '.' {
-		return s[:len(s)-1]
-	}
-	return s
 }

@@ -378,7 +378,7 @@ func TestPanicBecomesInternal(t *testing.T) {
 	fx := newFixture(t, nil)
 	// A state that cannot happen: authed with no suite.
 	st := &hsState{stage: stageAuthed}
-	dev, _ := fx.reg.Lookup(testDevice)
+	dev, _ := fx.reg.lookup(testDevice)
 	_, e := fx.srv.runOp(dev, st, &wire.Request{Op: wire.OpKeyGen, KeyGen: &wire.KeyGenRequest{}})
 	if e == nil || e.Status != wire.StatusInternal {
 		t.Fatalf("panic in an operation: %+v", e)

@@ -148,8 +148,8 @@ func (r *Registry) Remove(id string) {
 	}
 }
 
-// Lookup returns a copy of the device with that id.
-func (r *Registry) Lookup(id string) (*Device, bool) {
+// lookup returns a copy of the device with that id.
+func (r *Registry) lookup(id string) (*Device, bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	d, ok := r.devices[id]
@@ -157,13 +157,6 @@ func (r *Registry) Lookup(id string) (*Device, bool) {
 		return nil, false
 	}
 	return copyDevice(d), true
-}
-
-// Len returns the number of devices.
-func (r *Registry) Len() int {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return len(r.devices)
 }
 
 func copyDevice(d *Device) *Device {

@@ -53,8 +53,8 @@ func TestRegistryAddValidates(t *testing.T) {
 			t.Errorf("Check says %v, Add %v", err2, err)
 		}
 	}
-	if r.Len() != 0 {
-		t.Fatalf("%d devices after refused adds", r.Len())
+	if r.size() != 0 {
+		t.Fatalf("%d devices after refused adds", r.size())
 	}
 	good := []Device{
 		{ID: "a", PSK: psk},
@@ -79,24 +79,24 @@ func TestRegistryCopiesAndRevokes(t *testing.T) {
 		t.Fatal(err)
 	}
 	psk[0], names[0] = 0, "*" // the caller's slices are not the registry's
-	d, ok := r.Lookup("d")
+	d, ok := r.lookup("d")
 	if !ok || d.PSK[0] != 7 || d.AllowedNames[0] != "a.example.com" {
-		t.Fatalf("Lookup: %v %+v", ok, d)
+		t.Fatalf("lookup: %v %+v", ok, d)
 	}
 	d.PSK[0], d.AllowedNames[0] = 0, "*" // nor are the copies it hands out
-	if d2, _ := r.Lookup("d"); d2.PSK[0] != 7 || d2.AllowedNames[0] != "a.example.com" {
-		t.Fatal("a Lookup copy changed the registry")
+	if d2, _ := r.lookup("d"); d2.PSK[0] != 7 || d2.AllowedNames[0] != "a.example.com" {
+		t.Fatal("a lookup copy changed the registry")
 	}
 	// Add with the same id rotates the PSK.
 	if err := r.Add(Device{ID: "d", PSK: bytes.Repeat([]byte{9}, 32)}); err != nil {
 		t.Fatal(err)
 	}
-	if d, _ := r.Lookup("d"); d.PSK[0] != 9 {
+	if d, _ := r.lookup("d"); d.PSK[0] != 9 {
 		t.Fatal("Add did not replace the device")
 	}
 	r.Remove("d")
 	r.Remove("never-there")
-	if _, ok := r.Lookup("d"); ok {
+	if _, ok := r.lookup("d"); ok {
 		t.Fatal("removed device still found")
 	}
 }
@@ -111,7 +111,7 @@ func TestRegistryConcurrent(t *testing.T) {
 			defer wg.Done()
 			for i := 0; i < 200; i++ {
 				_ = r.Add(Device{ID: "d", PSK: psk})
-				if d, ok := r.Lookup("d"); ok && len(d.PSK) != 32 {
+				if d, ok := r.lookup("d"); ok && len(d.PSK) != 32 {
 					t.Error("torn device")
 				}
 				r.Remove("d")

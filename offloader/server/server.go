@@ -38,8 +38,6 @@ import (
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
 )
 
-// Device and Registry live in registry.go.
-
 // Config configures a Server.
 type Config struct {
 	Registry *Registry
@@ -102,12 +100,22 @@ type Server struct {
 
 // Defaults of Config's zero fields.
 const (
-	DefaultMaxInFlight  = 64
-	DefaultFrameTimeout = 10 * time.Second
-	DefaultIdleTimeout  = 5 * time.Minute
-	DefaultTokenTTL     = 30 * time.Second
-	DefaultStartTTL     = 5 * time.Minute
-	TokenKeyLen         = 32
+	defaultMaxInFlight  = 64
+	defaultFrameTimeout = 10 * time.Second
+	defaultIdleTimeout  = 5 * time.Minute
+	defaultTokenTTL     = 30 * time.Second
+	defaultStartTTL     = 5 * time.Minute
+)
+
+// TokenKeyLen is the length of Config.TokenKey (an XChaCha20-Poly1305 key).
+const TokenKeyLen = 32
+
+// After a temporary accept error (out of file descriptors), Serve waits
+// before the next Accept: from acceptBackoffMin, doubling, at most
+// acceptBackoffMax.
+const (
+	acceptBackoffMin = 5 * time.Millisecond
+	acceptBackoffMax = time.Second
 )
 
 // New checks cfg and fills its zero fields with the defaults documented on
@@ -123,19 +131,19 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("offloader: config: negative duration")
 	}
 	if cfg.MaxInFlight == 0 {
-		cfg.MaxInFlight = DefaultMaxInFlight
+		cfg.MaxInFlight = defaultMaxInFlight
 	}
 	if cfg.FrameTimeout == 0 {
-		cfg.FrameTimeout = DefaultFrameTimeout
+		cfg.FrameTimeout = defaultFrameTimeout
 	}
 	if cfg.IdleTimeout == 0 {
-		cfg.IdleTimeout = DefaultIdleTimeout
+		cfg.IdleTimeout = defaultIdleTimeout
 	}
 	if cfg.TokenTTL == 0 {
-		cfg.TokenTTL = DefaultTokenTTL
+		cfg.TokenTTL = defaultTokenTTL
 	}
 	if cfg.StartTTL == 0 {
-		cfg.StartTTL = DefaultStartTTL
+		cfg.StartTTL = defaultStartTTL
 	}
 	if cfg.StartTTL%time.Second != 0 {
 		return nil, errors.New("offloader: config: StartTTL must be whole seconds")
@@ -211,7 +219,7 @@ func (s *Server) Serve(l net.Listener, plaintextOK bool) error {
 			}
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				backoff = min(max(2*backoff, acceptBackoffMin), acceptBackoffMax)
 				s.log.Warn("offloader: accept", "err", err, "retry_in", backoff)
 				time.Sleep(backoff)
 				continue
@@ -371,7 +379,7 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 }
 
 func (s *Server) lookupPSK(id string) ([]byte, bool) {
-	d, ok := s.cfg.Registry.Lookup(id)
+	d, ok := s.cfg.Registry.lookup(id)
 	if !ok {
 		return nil, false
 	}

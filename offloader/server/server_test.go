@@ -243,8 +243,8 @@ func TestNewConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if s.cfg.MaxInFlight != DefaultMaxInFlight || s.cfg.FrameTimeout != DefaultFrameTimeout || s.cfg.IdleTimeout != DefaultIdleTimeout ||
-		s.cfg.TokenTTL != DefaultTokenTTL || s.cfg.StartTTL != DefaultStartTTL || len(s.cfg.TokenKey) != TokenKeyLen {
+	if s.cfg.MaxInFlight != defaultMaxInFlight || s.cfg.FrameTimeout != defaultFrameTimeout || s.cfg.IdleTimeout != defaultIdleTimeout ||
+		s.cfg.TokenTTL != defaultTokenTTL || s.cfg.StartTTL != defaultStartTTL || len(s.cfg.TokenKey) != TokenKeyLen {
 		t.Errorf("defaults not filled: %+v", s.cfg)
 	}
 }

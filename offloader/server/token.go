@@ -3,6 +3,7 @@ package server
 import (
 	"crypto/cipher"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding"
 	"errors"
 	"fmt"
@@ -36,10 +37,12 @@ import (
 //	        client_auth (u8: 0 none, 1 empty, 2 certificate) || sig_scheme (u16) ||
 //	        cert_type (u8) || certificate_digest<u8> || signature_hash_state<u16>
 //
-// Version 2 added the client_auth fields (clientcert.go): the digest binds
-// the token to the Certificate message Auth chose, and the signature hash
-// state carries the CertificateVerify transcript until KeyGen signs it;
-// version 3 the certificate type, which picks that hash before TLS 1.2.
+// The client_auth fields are clientcert.go's: the digest binds the token to
+// the Certificate message Auth chose, the signature hash state carries the
+// CertificateVerify transcript until KeyGen signs it, and the certificate
+// type picks that hash before TLS 1.2. Only this layout is read: a token of
+// any other version does not open. (The number is 3 because two earlier
+// layouts existed during development; none was ever deployed.)
 const tokenVersion = 3
 
 func newTokenAEAD(key []byte) (cipher.AEAD, error) {
@@ -51,7 +54,7 @@ func newTokenAEAD(key []byte) (cipher.AEAD, error) {
 }
 
 func tokenAD(deviceID string, hsID [16]byte) []byte {
-	ad := make([]byte, 0, 2+len(deviceID)+16)
+	ad := make([]byte, 0, 2+len(deviceID)+len(hsID))
 	ad = append(ad, tokenVersion, byte(len(deviceID)))
 	ad = append(ad, deviceID...)
 	return append(ad, hsID[:]...)
@@ -199,7 +202,7 @@ func unmarshalState(plain []byte) (*hsState, int64, error) {
 	if !versionAllowed(st.version) || !st.suite.AllowedIn(st.version) || st.clientVersion < st.version {
 		return nil, 0, errBadState
 	}
-	if len(cr) != 32 || len(sr) != 32 || ems > 1 {
+	if len(cr) != handshake.RandomLen || len(sr) != handshake.RandomLen || ems > 1 {
 		return nil, 0, errBadState
 	}
 	switch st.suite.KeyExchange {
@@ -277,7 +280,7 @@ func readClientAuth(in *cryptobyte.String, st *hsState) error {
 	ca := clientAuthState{mode: clientAuthMode(mode), sigScheme: scheme, certType: certType}
 	switch ca.mode {
 	case clientAuthNone, clientAuthEmpty:
-		wantDigest := 32
+		wantDigest := sha256.Size
 		if ca.mode == clientAuthNone {
 			wantDigest = 0
 		}
@@ -286,7 +289,7 @@ func readClientAuth(in *cryptobyte.String, st *hsState) error {
 		}
 	case clientAuthCert:
 		h := newSigHash(st, certType, scheme)
-		if h == nil || len(digest) != 32 || (st.stage == stageAuthed) != (len(hstate) > 0) {
+		if h == nil || len(digest) != sha256.Size || (st.stage == stageAuthed) != (len(hstate) > 0) {
 			return errBadState
 		}
 		if len(hstate) > 0 {

@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha1"
 	"crypto/x509"
+	"encoding"
 	"fmt"
 	"hash"
 	"slices"
@@ -164,7 +165,7 @@ func cloneTranscript(h hash.Hash) (hash.Hash, error) {
 // its saved state (a token's).
 func restoreTranscript(suite *handshake.Suite, version uint16, state []byte) (hash.Hash, error) {
 	h := handshake.TranscriptHash(suite, version)
-	u, ok := h.(interface{ UnmarshalBinary([]byte) error })
+	u, ok := h.(encoding.BinaryUnmarshaler)
 	if !ok {
 		return nil, fmt.Errorf("offloader: transcript hash cannot be restored")
 	}

@@ -80,8 +80,8 @@ func TestRegistryMinVersion(t *testing.T) {
 	if err := r.Add(Device{ID: "d", PSK: testPSK, MinVersion: handshake.VersionTLS11}); err != nil {
 		t.Fatal(err)
 	}
-	if d, _ := r.Lookup("d"); d.MinVersion != handshake.VersionTLS11 {
-		t.Errorf("Lookup lost MinVersion: %#04x", d.MinVersion)
+	if d, _ := r.lookup("d"); d.MinVersion != handshake.VersionTLS11 {
+		t.Errorf("lookup lost MinVersion: %#04x", d.MinVersion)
 	}
 }
 
@@ -453,7 +453,7 @@ func FuzzLegacyAuth(f *testing.F) {
 		p.rc.NetConn().Close()
 		f.Add(p.transcript)
 	}
-	dev, _ := fx.reg.Lookup(legacyDevice)
+	dev, _ := fx.reg.lookup(legacyDevice)
 	f.Fuzz(func(t *testing.T, transcript []byte) {
 		resp := fx.srv.Do(context.Background(), legacyDevice, pipelined(transcript))
 		for _, r := range resp.Results {
