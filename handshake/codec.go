@@ -1,6 +1,8 @@
 package handshake
 
 import (
+	"math"
+
 	"golang.org/x/crypto/cryptobyte"
 )
 
@@ -89,19 +91,31 @@ func readBody(b []byte, typ uint8) (cryptobyte.String, error) {
 // It returns nil if the builder recorded an error (a field too long for its
 // length prefix, or an error set through b.SetError).
 func marshalMessage(typ uint8, body func(b *cryptobyte.Builder)) []byte {
-	out, err := marshalMessageErr(typ, body)
+	var b cryptobyte.Builder
+	b.AddUint8(typ)
+	b.AddUint24LengthPrefixed(body)
+	out, err := b.Bytes()
 	if err != nil {
 		return nil
 	}
 	return out
 }
 
-// marshalMessageErr is marshalMessage that reports the builder's error.
-func marshalMessageErr(typ uint8, body func(b *cryptobyte.Builder)) ([]byte, error) {
-	var b cryptobyte.Builder
+// marshalBytesMessage is marshalMessage for a body that is one opaque
+// string (ClientKeyExchange, Finished), into a buffer of the message's
+// size: no child builder, one allocation.
+func marshalBytesMessage(typ uint8, body []byte) []byte {
+	if len(body) > maxHandshakeBody {
+		return nil // checked before allocating
+	}
+	b := cryptobyte.NewBuilder(make([]byte, 0, 4+len(body)))
 	b.AddUint8(typ)
-	b.AddUint24LengthPrefixed(body)
-	return b.Bytes()
+	addBytes24(b, body)
+	out, err := b.Bytes()
+	if err != nil {
+		return nil
+	}
+	return out
 }
 
 // builderError is an error a marshaller sets on its builder.
@@ -109,26 +123,51 @@ type builderError string
 
 func (e builderError) Error() string { return "handshake: cannot marshal: " + string(e) }
 
-// addBytes8/16/24 add a length-prefixed vector, recording an error on the
-// builder if v is too long (cryptobyte does the check).
+// errTooLong is the error of a vector over its length prefix.
+const errTooLong = builderError("a field is too long for its length prefix")
+
+// addBytes8/16/24 add an opaque vector with its 1-, 2- or 3-byte length
+// (RFC 5246 §4.3), setting errTooLong on the builder if v does not fit.
+// The length is written from len(v) rather than through a child builder:
+// these leaves are most of a message's vectors, and a child costs an
+// allocation.
 func addBytes8(b *cryptobyte.Builder, v []byte) {
-	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(v) })
+	if len(v) > math.MaxUint8 {
+		b.SetError(errTooLong)
+		return
+	}
+	b.AddUint8(uint8(len(v)))
+	b.AddBytes(v)
 }
 
 func addBytes16(b *cryptobyte.Builder, v []byte) {
-	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(v) })
+	if len(v) > math.MaxUint16 {
+		b.SetError(errTooLong)
+		return
+	}
+	b.AddUint16(uint16(len(v)))
+	b.AddBytes(v)
 }
 
 func addBytes24(b *cryptobyte.Builder, v []byte) {
-	b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(v) })
+	if len(v) > maxHandshakeBody {
+		b.SetError(errTooLong)
+		return
+	}
+	b.AddUint24(uint32(len(v)))
+	b.AddBytes(v)
 }
 
+// addUint16s adds a vector of uint16 values with its 2-byte length.
 func addUint16s(b *cryptobyte.Builder, v []uint16) {
-	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-		for _, x := range v {
-			b.AddUint16(x)
-		}
-	})
+	if 2*len(v) > math.MaxUint16 {
+		b.SetError(errTooLong)
+		return
+	}
+	b.AddUint16(uint16(2 * len(v)))
+	for _, x := range v {
+		b.AddUint16(x)
+	}
 }
 
 // readUint16List reads a uint16-length-prefixed list of uint16 values that

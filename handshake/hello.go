@@ -1,6 +1,8 @@
 package handshake
 
 import (
+	"slices"
+
 	"golang.org/x/crypto/cryptobyte"
 )
 
@@ -21,9 +23,15 @@ func (m *ClientHello) Marshal() []byte {
 // MarshalChecked is Marshal with the reason it failed: a Random that is
 // neither empty (all zeros are sent) nor 32 bytes, a session id over 32
 // bytes, no cipher suite, a ServerName our own parser would refuse (see
-// Unmarshal), an empty ALPN protocol, a field over its length limit, or an
-// Extra extension that repeats a type already sent. A ClientHello-shaping
-// hook can call it to check its work. Errors start with "handshake: ".
+// Unmarshal), an empty ALPN protocol, an Extra extension that repeats a type
+// already sent, or a field over its length limit (checked in that order). A
+// ClientHello-shaping hook can call it to check its work. Errors start with
+// "handshake: ".
+//
+// The hello is built with one cryptobyte.Builder into a buffer of its
+// exact size (clientHelloLen): one allocation for the bytes, and one for
+// each length prefix that is not a plain vector (the body, the extensions
+// block, each extension, server_name's and ALPN's inner lists).
 func (m *ClientHello) MarshalChecked() ([]byte, error) {
 	random, err := helloRandom(m.Random)
 	if err != nil {
@@ -38,121 +46,183 @@ func (m *ClientHello) MarshalChecked() ([]byte, error) {
 	if m.ServerName != "" && !validHostName([]byte(m.ServerName)) {
 		return nil, builderError("server name is not an ASCII host name without a trailing dot")
 	}
-	if out, ok := m.marshalFast(random); ok { // hello_encode.go: sized buffers, same bytes
-		m.Raw = out
-		return out, nil
+	if slices.Contains(m.ALPNProtocols, "") {
+		return nil, builderError("empty ALPN protocol")
 	}
-	out, err := marshalMessageErr(TypeClientHello, func(b *cryptobyte.Builder) {
+	var stack [maxStackExtensions]helloExtension
+	exts := m.appendExtensions(stack[:0])
+	if hasDuplicateType(exts) {
+		return nil, builderError("duplicate extension")
+	}
+	n := m.clientHelloLen(exts)
+	if n > 4+maxHandshakeBody {
+		return nil, errTooLong // checked before allocating
+	}
+	b := cryptobyte.NewBuilder(make([]byte, 0, n))
+	b.AddUint8(TypeClientHello)
+	b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
 		b.AddUint16(m.Version)
 		b.AddBytes(random)
 		addBytes8(b, m.SessionID)
 		addUint16s(b, m.CipherSuites)
-		if len(m.CompressionMethods) == 0 {
-			addBytes8(b, []byte{0})
-		} else {
-			addBytes8(b, m.CompressionMethods)
-		}
-		exts, err := m.extensions()
-		if err != nil {
-			b.SetError(err)
-			return
-		}
-		if exts == nil {
-			return // no extensions block at all (RFC 5246 §7.4.1.2)
-		}
-		seen := extensionSeen{}
-		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-			for _, e := range exts {
-				if !seen.add(e.Type) {
-					b.SetError(builderError("duplicate extension"))
-					return
-				}
-				b.AddUint16(e.Type)
-				addBytes16(b, e.Data)
-			}
-		})
+		addBytes8(b, m.compressionMethods())
+		addExtensions(b, exts, m.Extra, m.addExtensionBody)
 	})
+	out, err := b.Bytes()
 	if err != nil {
-		if _, ok := err.(builderError); !ok {
-			// cryptobyte's own error: a vector over its length prefix.
-			err = builderError("a field is too long for its length prefix")
-		}
-		return nil, err
+		// errTooLong, or cryptobyte's own error for a compound vector
+		// over its length prefix: the same failure.
+		return nil, errTooLong
 	}
 	m.Raw = out
 	return out, nil
 }
 
-// ExtensionTypes lists the extension types Marshal sends, in order: those
-// of the set fields, then Extra's. A client checks a ServerHello's
-// extensions against it (RFC 5246 §7.4.1.4: a server sends only extensions
-// the client offered).
+// compressionMethods is CompressionMethods, or {null} when empty.
+func (m *ClientHello) compressionMethods() []uint8 {
+	if len(m.CompressionMethods) == 0 {
+		return compressionNull
+	}
+	return m.CompressionMethods
+}
+
+// compressionNull is the list of the null compression method alone (RFC
+// 5246 §7.4.1.2); only ever read.
+var compressionNull = []uint8{0}
+
+// ExtensionTypes lists the extension types Marshal sends, in the order it
+// sends them, from the fields alone (nothing is encoded). A client checks a
+// ServerHello's extensions against it (RFC 5246 §7.4.1.4: a server sends
+// only extensions the client offered).
 func (m *ClientHello) ExtensionTypes() []uint16 {
-	exts, _ := m.extensions()
+	var stack [maxStackExtensions]helloExtension
+	exts := m.appendExtensions(stack[:0])
 	types := make([]uint16, len(exts))
 	for i, e := range exts {
-		types[i] = e.Type
+		types[i] = e.typ
 	}
 	return types
 }
 
-// extensions lists the extensions to send, in the order of the struct
-// fields, then Extra. It returns nil if there are none, and the first
-// error of an extension body that does not fit its length prefixes.
-func (m *ClientHello) extensions() ([]Extension, error) {
-	if exts, ok := m.flatExtensions(); ok { // hello_encode.go: one buffer
-		return m.orderExtensions(exts), nil
+// clientFieldExtensions are the extensions of ClientHello's fields, in
+// the order of the fields: the order Marshal sends them in by default.
+var clientFieldExtensions = [...]uint16{
+	ExtServerName, ExtSupportedGroups, ExtECPointFormats, ExtSignatureAlgorithms, ExtALPN,
+	ExtExtendedMasterSecret, ExtRenegotiationInfo, ExtSessionTicket, ExtMaxFragmentLength,
+}
+
+// sends reports whether the field of extension type t is set.
+func (m *ClientHello) sends(t uint16) bool {
+	switch t {
+	case ExtServerName:
+		return m.ServerName != ""
+	case ExtSupportedGroups:
+		return len(m.SupportedGroups) > 0
+	case ExtECPointFormats:
+		return len(m.PointFormats) > 0
+	case ExtSignatureAlgorithms:
+		return len(m.SignatureAlgorithms) > 0
+	case ExtALPN:
+		return len(m.ALPNProtocols) > 0
+	case ExtExtendedMasterSecret:
+		return m.ExtendedMasterSecret
+	case ExtRenegotiationInfo:
+		return m.SecureRenegotiation
+	case ExtSessionTicket:
+		return m.TicketSupported
+	case ExtMaxFragmentLength:
+		return m.MaxFragmentLength != 0
 	}
-	var l extensionList
-	add := l.add
-	if m.ServerName != "" {
+	return false
+}
+
+// appendExtensions appends the extensions Marshal sends, in the order it
+// sends them: those of the set fields, then Extra, then reordered by
+// ExtensionOrder (shape.go).
+func (m *ClientHello) appendExtensions(exts []helloExtension) []helloExtension {
+	for _, t := range clientFieldExtensions {
+		if m.sends(t) {
+			exts = append(exts, helloExtension{typ: t, extra: -1})
+		}
+	}
+	exts = appendExtra(exts, m.Extra)
+	orderExtensions(exts, m.ExtensionOrder)
+	return exts
+}
+
+// addExtensionBody adds the body of the extension of field type t.
+func (m *ClientHello) addExtensionBody(b *cryptobyte.Builder, t uint16) {
+	switch t {
+	case ExtServerName:
 		// RFC 6066 §3: ServerNameList <1..2^16-1> of {name_type, HostName}.
-		add(ExtServerName, func(b *cryptobyte.Builder) {
-			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-				b.AddUint8(0) // host_name
-				addBytes16(b, []byte(m.ServerName))
-			})
+		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+			b.AddUint8(0) // host_name
+			addBytes16(b, []byte(m.ServerName))
 		})
-	}
-	if len(m.SupportedGroups) > 0 {
-		add(ExtSupportedGroups, func(b *cryptobyte.Builder) { addUint16s(b, m.SupportedGroups) })
-	}
-	if len(m.PointFormats) > 0 {
-		add(ExtECPointFormats, func(b *cryptobyte.Builder) { addBytes8(b, m.PointFormats) })
-	}
-	if len(m.SignatureAlgorithms) > 0 {
-		add(ExtSignatureAlgorithms, func(b *cryptobyte.Builder) { addUint16s(b, m.SignatureAlgorithms) })
-	}
-	if len(m.ALPNProtocols) > 0 {
+	case ExtSupportedGroups:
+		addUint16s(b, m.SupportedGroups)
+	case ExtECPointFormats:
+		addBytes8(b, m.PointFormats)
+	case ExtSignatureAlgorithms:
+		addUint16s(b, m.SignatureAlgorithms)
+	case ExtALPN:
 		// RFC 7301 §3.1: ProtocolNameList <2..2^16-1> of ProtocolName <1..2^8-1>.
-		add(ExtALPN, func(b *cryptobyte.Builder) {
-			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-				for _, p := range m.ALPNProtocols {
-					if p == "" {
-						b.SetError(builderError("empty ALPN protocol"))
-						return
-					}
-					addBytes8(b, []byte(p))
-				}
-			})
+		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+			for _, p := range m.ALPNProtocols {
+				addBytes8(b, []byte(p))
+			}
 		})
-	}
-	if m.ExtendedMasterSecret {
-		add(ExtExtendedMasterSecret, func(*cryptobyte.Builder) {})
-	}
-	if m.SecureRenegotiation {
+	case ExtExtendedMasterSecret:
+		// RFC 7627 §5.1: an empty body.
+	case ExtRenegotiationInfo:
 		// RFC 5746 §3.2: opaque renegotiated_connection<0..255>.
-		add(ExtRenegotiationInfo, func(b *cryptobyte.Builder) { addBytes8(b, m.RenegotiationInfo) })
-	}
-	if m.TicketSupported {
+		addBytes8(b, m.RenegotiationInfo)
+	case ExtSessionTicket:
 		// RFC 5077 §3.2: the ticket itself, or empty.
-		add(ExtSessionTicket, func(b *cryptobyte.Builder) { b.AddBytes(m.SessionTicket) })
+		b.AddBytes(m.SessionTicket)
+	case ExtMaxFragmentLength:
+		b.AddUint8(m.MaxFragmentLength)
 	}
-	if m.MaxFragmentLength != 0 {
-		add(ExtMaxFragmentLength, func(b *cryptobyte.Builder) { b.AddUint8(m.MaxFragmentLength) })
+}
+
+// clientHelloLen is the length of the encoded hello with these extensions,
+// header included: the capacity MarshalChecked allocates. It is exact for
+// every hello that fits its length prefixes.
+func (m *ClientHello) clientHelloLen(exts []helloExtension) int {
+	n := 4 + 2 + RandomLen + 1 + len(m.SessionID) + 2 + 2*len(m.CipherSuites) + 1 + len(m.compressionMethods())
+	if len(exts) == 0 {
+		return n
 	}
-	l.exts = append(l.exts, m.Extra...)
-	return m.orderExtensions(l.exts), l.err
+	n += 2 // the extensions block's length
+	for _, e := range exts {
+		n += 4 // type and length
+		if e.extra >= 0 {
+			n += len(m.Extra[e.extra].Data)
+			continue
+		}
+		switch e.typ {
+		case ExtServerName:
+			n += 2 + 1 + 2 + len(m.ServerName)
+		case ExtSupportedGroups:
+			n += 2 + 2*len(m.SupportedGroups)
+		case ExtECPointFormats:
+			n += 1 + len(m.PointFormats)
+		case ExtSignatureAlgorithms:
+			n += 2 + 2*len(m.SignatureAlgorithms)
+		case ExtALPN:
+			n += 2
+			for _, p := range m.ALPNProtocols {
+				n += 1 + len(p)
+			}
+		case ExtRenegotiationInfo:
+			n += 1 + len(m.RenegotiationInfo)
+		case ExtSessionTicket:
+			n += len(m.SessionTicket)
+		case ExtMaxFragmentLength:
+			n++
+		}
+	}
+	return n
 }
 
 func helloRandom(r []byte) ([]byte, error) {
@@ -325,13 +395,23 @@ func validHostName(name []byte) bool {
 }
 
 // Marshal encodes the ServerHello and sets Raw. Extensions is ignored: the
-// set fields are sent in the order renegotiation_info,
-// extended_master_secret, session_ticket, ALPN, server_name,
-// ec_point_formats, max_fragment_length, status_request, then Extra. It
-// returns nil if a field is too long or Random is neither empty nor 32 bytes.
+// set fields are sent in the order of serverFieldExtensions, then Extra.
+// It returns nil if a field is too long, an Extra extension repeats a type
+// already sent, or Random is neither empty nor 32 bytes.
 func (m *ServerHello) Marshal() []byte {
 	random, err := helloRandom(m.Random)
 	if err != nil || len(m.SessionID) > maxSessionID {
+		return nil
+	}
+	var stack [maxStackExtensions]helloExtension
+	exts := stack[:0]
+	for _, t := range serverFieldExtensions {
+		if m.sends(t) {
+			exts = append(exts, helloExtension{typ: t, extra: -1})
+		}
+	}
+	exts = appendExtra(exts, m.Extra)
+	if hasDuplicateType(exts) {
 		return nil
 	}
 	out := marshalMessage(TypeServerHello, func(b *cryptobyte.Builder) {
@@ -340,61 +420,57 @@ func (m *ServerHello) Marshal() []byte {
 		addBytes8(b, m.SessionID)
 		b.AddUint16(m.CipherSuite)
 		b.AddUint8(m.CompressionMethod)
-		exts, err := m.extensions()
-		if err != nil {
-			b.SetError(err)
-			return
-		}
-		if exts == nil {
-			return
-		}
-		seen := extensionSeen{}
-		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-			for _, e := range exts {
-				if !seen.add(e.Type) {
-					b.SetError(builderError("duplicate extension"))
-					return
-				}
-				b.AddUint16(e.Type)
-				addBytes16(b, e.Data)
-			}
-		})
+		addExtensions(b, exts, m.Extra, m.addExtensionBody)
 	})
 	m.Raw = out
 	return out
 }
 
-func (m *ServerHello) extensions() ([]Extension, error) {
-	var l extensionList
-	add := l.add
-	if m.SecureRenegotiation {
-		add(ExtRenegotiationInfo, func(b *cryptobyte.Builder) { addBytes8(b, m.RenegotiationInfo) })
+// serverFieldExtensions are the extensions of ServerHello's fields, in the
+// order Marshal sends them.
+var serverFieldExtensions = [...]uint16{
+	ExtRenegotiationInfo, ExtExtendedMasterSecret, ExtSessionTicket, ExtALPN,
+	ExtServerName, ExtECPointFormats, ExtMaxFragmentLength, ExtStatusRequest,
+}
+
+// sends reports whether the field of extension type t is set.
+func (m *ServerHello) sends(t uint16) bool {
+	switch t {
+	case ExtRenegotiationInfo:
+		return m.SecureRenegotiation
+	case ExtExtendedMasterSecret:
+		return m.ExtendedMasterSecret
+	case ExtSessionTicket:
+		return m.TicketSupported
+	case ExtALPN:
+		return m.ALPNProtocol != ""
+	case ExtServerName:
+		return m.ServerNameAck
+	case ExtECPointFormats:
+		return len(m.PointFormats) > 0
+	case ExtMaxFragmentLength:
+		return m.MaxFragmentLength != 0
+	case ExtStatusRequest:
+		return m.OCSPStapling
 	}
-	if m.ExtendedMasterSecret {
-		add(ExtExtendedMasterSecret, func(*cryptobyte.Builder) {})
+	return false
+}
+
+// addExtensionBody adds the body of the extension of field type t; the
+// acknowledgements (extended_master_secret, session_ticket, server_name,
+// status_request) are empty.
+func (m *ServerHello) addExtensionBody(b *cryptobyte.Builder, t uint16) {
+	switch t {
+	case ExtRenegotiationInfo:
+		addBytes8(b, m.RenegotiationInfo)
+	case ExtALPN:
+		// RFC 7301 §3.1: a ProtocolNameList of exactly one name.
+		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { addBytes8(b, []byte(m.ALPNProtocol)) })
+	case ExtECPointFormats:
+		addBytes8(b, m.PointFormats)
+	case ExtMaxFragmentLength:
+		b.AddUint8(m.MaxFragmentLength)
 	}
-	if m.TicketSupported {
-		add(ExtSessionTicket, func(*cryptobyte.Builder) {})
-	}
-	if m.ALPNProtocol != "" {
-		add(ExtALPN, func(b *cryptobyte.Builder) {
-			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { addBytes8(b, []byte(m.ALPNProtocol)) })
-		})
-	}
-	if m.ServerNameAck {
-		add(ExtServerName, func(*cryptobyte.Builder) {})
-	}
-	if len(m.PointFormats) > 0 {
-		add(ExtECPointFormats, func(b *cryptobyte.Builder) { addBytes8(b, m.PointFormats) })
-	}
-	if m.MaxFragmentLength != 0 {
-		add(ExtMaxFragmentLength, func(b *cryptobyte.Builder) { b.AddUint8(m.MaxFragmentLength) })
-	}
-	if m.OCSPStapling {
-		add(ExtStatusRequest, func(*cryptobyte.Builder) {})
-	}
-	l.exts = append(l.exts, m.Extra...)
-	return l.exts, l.err
 }
 
 // Unmarshal decodes a ServerHello (RFC 5246 §7.4.1.3). Every extension type
@@ -488,19 +564,59 @@ func (m *ServerHello) decodeExtension(typ uint16, data cryptobyte.String) error 
 	return nil
 }
 
-// extensionList collects extensions built with cryptobyte, keeping the
-// first error of a body that does not fit its length prefixes.
-type extensionList struct {
-	exts []Extension
-	err  error
+// maxStackExtensions is how many extensions a hello lists without a heap
+// allocation; a hello with more (only a crafted one) still works.
+const maxStackExtensions = 32
+
+// helloExtension is one extension a hello sends: that of a field (extra <
+// 0) or Extra[extra].
+type helloExtension struct {
+	typ   uint16
+	extra int
 }
 
-func (l *extensionList) add(t uint16, f func(b *cryptobyte.Builder)) {
-	var b cryptobyte.Builder
-	f(&b)
-	data, err := b.Bytes()
-	if err != nil && l.err == nil {
-		l.err = err
+// appendExtra appends the extensions of extra, in order.
+func appendExtra(exts []helloExtension, extra []Extension) []helloExtension {
+	for i, e := range extra {
+		exts = append(exts, helloExtension{typ: e.Type, extra: i})
 	}
-	l.exts = append(l.exts, Extension{Type: t, Data: data})
+	return exts
+}
+
+// hasDuplicateType reports whether two extensions have the same type (RFC
+// 5246 §7.4.1.4: "There MUST NOT be more than one extension of the same
+// type").
+func hasDuplicateType(exts []helloExtension) bool {
+	var stack [maxStackExtensions]uint16
+	types := stack[:0]
+	for _, e := range exts {
+		types = append(types, e.typ)
+	}
+	slices.Sort(types)
+	for i := 1; i < len(types); i++ {
+		if types[i] == types[i-1] {
+			return true
+		}
+	}
+	return false
+}
+
+// addExtensions adds a hello's extensions block (RFC 5246 §7.4.1.2,
+// §7.4.1.4): for each extension its type, then its body — Extra's bytes, or
+// what field adds for a field's type — with a 2-byte length. No
+// extensions, no block at all.
+func addExtensions(b *cryptobyte.Builder, exts []helloExtension, extra []Extension, field func(*cryptobyte.Builder, uint16)) {
+	if len(exts) == 0 {
+		return
+	}
+	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+		for _, e := range exts {
+			b.AddUint16(e.typ)
+			if e.extra >= 0 {
+				addBytes16(b, extra[e.extra].Data)
+				continue
+			}
+			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { field(b, e.typ) })
+		}
+	})
 }

@@ -132,8 +132,10 @@ func marshalNested(m *ClientHello) ([]byte, error) {
 	if l.err != nil {
 		return nil, l.err
 	}
-	exts := m.orderExtensions(l.exts)
-	return marshalMessageErr(TypeClientHello, func(b *cryptobyte.Builder) {
+	exts := refOrderExtensions(l.exts, m.ExtensionOrder)
+	var mb cryptobyte.Builder
+	mb.AddUint8(TypeClientHello)
+	mb.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
 		b.AddUint16(m.Version)
 		b.AddBytes(random)
 		addBytes8(b, m.SessionID)
@@ -158,6 +160,50 @@ func marshalNested(m *ClientHello) ([]byte, error) {
 			}
 		})
 	})
+	return mb.Bytes()
+}
+
+// extensionList collects extensions built with cryptobyte, keeping the
+// first error of a body that does not fit its length prefixes.
+type extensionList struct {
+	exts []Extension
+	err  error
+}
+
+func (l *extensionList) add(t uint16, f func(b *cryptobyte.Builder)) {
+	var b cryptobyte.Builder
+	f(&b)
+	data, err := b.Bytes()
+	if err != nil && l.err == nil {
+		l.err = err
+	}
+	l.exts = append(l.exts, Extension{Type: t, Data: data})
+}
+
+// refOrderExtensions is the ordering the reference encoder had: the listed
+// types first, each taking the first unused extension of its type, then
+// the rest in order.
+func refOrderExtensions(exts []Extension, order []uint16) []Extension {
+	if len(order) == 0 || len(exts) < 2 {
+		return exts
+	}
+	out := make([]Extension, 0, len(exts))
+	used := make([]bool, len(exts))
+	for _, t := range order {
+		for i, e := range exts {
+			if !used[i] && e.Type == t {
+				out = append(out, e)
+				used[i] = true
+				break
+			}
+		}
+	}
+	for i, e := range exts {
+		if !used[i] {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // checkSameEncoding fails if MarshalChecked and the nested-builder

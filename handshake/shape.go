@@ -1,32 +1,24 @@
 package handshake
 
+import "slices"
+
 // This file lets a ClientHello-shaping hook (tlsclient.Config's
 // ShapeClientHello, tlsclient/fingerprint) choose the order of the
 // extensions, which a fingerprint such as JA3 records.
 
-// orderExtensions returns exts in the order of m.ExtensionOrder: the
-// listed types first, in the listed order (a type listed twice counts
-// once), then the unlisted ones in the order given. exts is returned as is
-// when no order is set.
-func (m *ClientHello) orderExtensions(exts []Extension) []Extension {
-	if len(m.ExtensionOrder) == 0 || len(exts) < 2 {
-		return exts
-	}
-	out := make([]Extension, 0, len(exts))
-	used := make([]bool, len(exts))
-	for _, t := range m.ExtensionOrder {
-		for i, e := range exts {
-			if !used[i] && e.Type == t {
-				out = append(out, e)
-				used[i] = true
-				break
-			}
+// orderExtensions puts exts in the order of order, in place: the listed
+// types first, in the listed order (a type listed twice counts once), then
+// the unlisted ones in the order given.
+func orderExtensions(exts []helloExtension, order []uint16) {
+	next := 0 // exts[:next] are placed
+	for _, t := range order {
+		i := slices.IndexFunc(exts[next:], func(e helloExtension) bool { return e.typ == t })
+		if i < 0 {
+			continue
 		}
+		e := exts[next+i]
+		copy(exts[next+1:next+i+1], exts[next:next+i])
+		exts[next] = e
+		next++
 	}
-	for i, e := range exts {
-		if !used[i] {
-			out = append(out, e)
-		}
-	}
-	return out
 }
