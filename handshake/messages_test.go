@@ -6,8 +6,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-
-	"golang.org/x/crypto/cryptobyte"
 )
 
 func seq(n int, start byte) []byte {
@@ -579,23 +577,8 @@ func TestClientHelloExtensionTypes(t *testing.T) {
 	if got := ch.ExtensionTypes(); !equalU16(got, want) {
 		t.Errorf("ExtensionTypes = %v", got)
 	}
-	// The order on the wire is the same: walk the extensions block.
-	s := cryptobyte.String(ch.Marshal()[4:])
-	var sid, suites, comp, exts cryptobyte.String
-	if !s.Skip(2+32) || !s.ReadUint8LengthPrefixed(&sid) || !s.ReadUint16LengthPrefixed(&suites) ||
-		!s.ReadUint8LengthPrefixed(&comp) || !s.ReadUint16LengthPrefixed(&exts) {
-		t.Fatal("cannot walk the ClientHello")
-	}
-	var wire []uint16
-	for !exts.Empty() {
-		var typ uint16
-		var data cryptobyte.String
-		if !exts.ReadUint16(&typ) || !exts.ReadUint16LengthPrefixed(&data) {
-			t.Fatal("bad extension")
-		}
-		wire = append(wire, typ)
-	}
-	if !equalU16(wire, want) {
+	// The order on the wire is the same.
+	if wire := wireExtensions(t, ch.Marshal()); !equalU16(wire, want) {
 		t.Errorf("wire order = %v", wire)
 	}
 	if len((&ClientHello{CipherSuites: []uint16{1}}).ExtensionTypes()) != 0 {

@@ -4,31 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"testing"
-
-	"golang.org/x/crypto/cryptobyte"
 )
-
-// wireExtensionOrder reads the extension types of a marshalled ClientHello
-// in the order they are on the wire.
-func wireExtensionOrder(t *testing.T, msg []byte) []uint16 {
-	t.Helper()
-	s := cryptobyte.String(msg[4:])
-	var sid, suites, comp, exts cryptobyte.String
-	if !s.Skip(2+32) || !s.ReadUint8LengthPrefixed(&sid) || !s.ReadUint16LengthPrefixed(&suites) ||
-		!s.ReadUint8LengthPrefixed(&comp) || !s.ReadUint16LengthPrefixed(&exts) || !s.Empty() {
-		t.Fatalf("bad hello %x", msg)
-	}
-	var types []uint16
-	for !exts.Empty() {
-		var typ uint16
-		var body cryptobyte.String
-		if !exts.ReadUint16(&typ) || !exts.ReadUint16LengthPrefixed(&body) {
-			t.Fatalf("bad extensions %x", msg)
-		}
-		types = append(types, typ)
-	}
-	return types
-}
 
 func TestClientHelloExtensionOrder(t *testing.T) {
 	h := &ClientHello{
@@ -66,7 +42,7 @@ func TestClientHelloExtensionOrder(t *testing.T) {
 			sent = append(sent, typ)
 		}
 	}
-	if got := wireExtensionOrder(t, msg); fmt.Sprint(got) != fmt.Sprint(sent) {
+	if got := wireExtensions(t, msg); fmt.Sprint(got) != fmt.Sprint(sent) {
 		t.Errorf("wire order %v, want %v", got, sent)
 	}
 	if got := h.ExtensionTypes(); fmt.Sprint(got) != fmt.Sprint(sent) {
@@ -85,7 +61,7 @@ func TestClientHelloExtensionOrder(t *testing.T) {
 	// A partial order puts the listed types first, the rest after in the
 	// default order.
 	h.ExtensionOrder = []uint16{21, ExtALPN}
-	got := wireExtensionOrder(t, h.Marshal())
+	got := wireExtensions(t, h.Marshal())
 	want = fmt.Sprint([]uint16{21, ExtALPN, ExtServerName, ExtSupportedGroups, ExtECPointFormats, ExtSignatureAlgorithms,
 		ExtExtendedMasterSecret, ExtRenegotiationInfo, ExtSessionTicket, 0x1a1a, ExtSCT})
 	if fmt.Sprint(got) != want {
