@@ -1,10 +1,6 @@
 package tlsclient
 
-import (
-	"sync"
-
-	"golang.org/x/crypto/cryptobyte"
-)
+import "sync"
 
 // The device's footprint: what a handshake allocates and what a connection
 // keeps once it is idle (issue 4). The record layer gives its buffers back
@@ -40,34 +36,4 @@ func (hs *clientHandshakeState) releaseRaw() {
 		rawPool.Put(hs.rawBox)
 	}
 	hs.raw, hs.rawBox = nil, nil
-}
-
-// helloExtensionTypes lists the extension types of an encoded ClientHello
-// (RFC 5246 §7.4.1.2), read from the bytes sent rather than by encoding
-// every extension a second time. ok is false for bytes that are not a
-// whole ClientHello.
-func helloExtensionTypes(msg []byte) (types []uint16, ok bool) {
-	s := cryptobyte.String(msg)
-	var typ uint8
-	var body, sid, suites, comp, exts cryptobyte.String
-	if !s.ReadUint8(&typ) || !s.ReadUint24LengthPrefixed(&body) || !s.Empty() ||
-		!body.Skip(2+32) || !body.ReadUint8LengthPrefixed(&sid) ||
-		!body.ReadUint16LengthPrefixed(&suites) || !body.ReadUint8LengthPrefixed(&comp) {
-		return nil, false
-	}
-	if body.Empty() {
-		return nil, true // no extensions block
-	}
-	if !body.ReadUint16LengthPrefixed(&exts) || !body.Empty() {
-		return nil, false
-	}
-	for !exts.Empty() {
-		var t uint16
-		var data cryptobyte.String
-		if !exts.ReadUint16(&t) || !exts.ReadUint16LengthPrefixed(&data) {
-			return nil, false
-		}
-		types = append(types, t)
-	}
-	return types, true
 }

@@ -173,11 +173,7 @@ func (hs *clientHandshakeState) sendClientHello() error {
 	}
 	hs.hello = hello
 	hs.offered = make(map[uint16]bool)
-	types, ok := helloExtensionTypes(msg) // footprint.go: no second encoding
-	if !ok {
-		types = hello.ExtensionTypes()
-	}
-	for _, t := range types {
+	for _, t := range hello.ExtensionTypes() { // from the fields: nothing encoded again
 		hs.offered[t] = true
 	}
 	hs.writeTranscript(msg)
