@@ -16,7 +16,7 @@
 // PRF and MD5 || SHA-1 handshake hash of RFC 2246 §5 and RFC 4346 §5, and
 // the older forms of the ServerKeyExchange signature, CertificateRequest
 // and CertificateVerify; the AES-CBC + HMAC suites of RFC 5246, RFC 8422
-// and RFC 5289 beside the AEAD ones (suites_cbc.go), each with the versions
+// and RFC 5289 beside the AEAD ones in the one table, each with the versions
 // it is allowed in. Every codec is built on x/crypto/cryptobyte; parsers
 // consume all input and return *DecodeError or *IllegalParameterError, so
 // the caller picks the alert.

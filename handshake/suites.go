@@ -2,6 +2,7 @@ package handshake
 
 import (
 	"crypto"
+	_ "crypto/sha1"   // registers crypto.SHA1 for the CBC suites' HMAC
 	_ "crypto/sha256" // registers crypto.SHA256 for the PRF
 	_ "crypto/sha512" // registers crypto.SHA384
 
@@ -27,14 +28,14 @@ type Suite struct {
 	// Key block sizes (RFC 5246 §6.3): MACLen is 0 for AEAD suites; IVLen is
 	// the fixed IV (4 for AES-GCM, 12 for ChaCha20-Poly1305).
 	MACLen, KeyLen, IVLen int
-	// Hash is the PRF hash (SHA-256 unless the suite names SHA-384).
+	// Hash is the PRF hash of TLS 1.2 and its transcript hash: SHA-384
+	// for a _SHA384 suite, SHA-256 otherwise (RFC 5246 §5, RFC 5289 §3.2).
 	Hash crypto.Hash
 	// MACHash is the record MAC's hash of a CBC suite (HMAC, RFC 5246
-	// §6.2.3.1); zero for AEAD suites. See suites_cbc.go.
+	// §6.2.3.1); zero for AEAD suites.
 	MACHash crypto.Hash
 	// MinVersion is the lowest protocol version the suite may be
-	// negotiated in; zero means TLS 1.2 (every AEAD and SHA-256/384 suite).
-	// See AllowedIn.
+	// negotiated in (see AllowedIn).
 	MinVersion uint16
 	// NewCipher builds the record protection from this suite's key block
 	// slices (mac is nil for AEAD suites).
@@ -52,29 +53,77 @@ const (
 	TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256   uint16 = 0xcca8
 	TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256 uint16 = 0xcca9
 
+	TLS_RSA_WITH_AES_128_CBC_SHA            uint16 = 0x002f
+	TLS_RSA_WITH_AES_256_CBC_SHA            uint16 = 0x0035
+	TLS_RSA_WITH_AES_128_CBC_SHA256         uint16 = 0x003c
+	TLS_RSA_WITH_AES_256_CBC_SHA256         uint16 = 0x003d
+	TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA    uint16 = 0xc009
+	TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA    uint16 = 0xc00a
+	TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA      uint16 = 0xc013
+	TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA      uint16 = 0xc014
+	TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256 uint16 = 0xc023
+	TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384 uint16 = 0xc024
+	TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256   uint16 = 0xc027
+	TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384   uint16 = 0xc028
+
 	// TLS_EMPTY_RENEGOTIATION_INFO_SCSV (RFC 5746 §3.3).
 	TLS_EMPTY_RENEGOTIATION_INFO_SCSV uint16 = 0x00ff
+	// TLS_FALLBACK_SCSV (RFC 7507) signals a client retrying with a lower
+	// version; tlsclient never retries that way and never sends it.
+	TLS_FALLBACK_SCSV uint16 = 0x5600
 )
 
-// Suites is the table, in the client's default preference order (ECDHE
-// before RSA key exchange, AES-128-GCM first, then ChaCha20-Poly1305).
+// Suites is the table, in the client's default preference order: the AEAD
+// suites (TLS 1.2 only; ECDHE before RSA key exchange, AES-128-GCM first,
+// then ChaCha20-Poly1305), then the CBC ones.
 var Suites = []*Suite{
 	{ID: TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, Name: "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
-		KeyExchange: KeyExchangeECDHEECDSA, KeyLen: 16, IVLen: 4, Hash: crypto.SHA256, NewCipher: aesGCM},
+		KeyExchange: KeyExchangeECDHEECDSA, KeyLen: 16, IVLen: 4, Hash: crypto.SHA256, MinVersion: VersionTLS12, NewCipher: aesGCM},
 	{ID: TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, Name: "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
-		KeyExchange: KeyExchangeECDHERSA, KeyLen: 16, IVLen: 4, Hash: crypto.SHA256, NewCipher: aesGCM},
+		KeyExchange: KeyExchangeECDHERSA, KeyLen: 16, IVLen: 4, Hash: crypto.SHA256, MinVersion: VersionTLS12, NewCipher: aesGCM},
 	{ID: TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, Name: "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
-		KeyExchange: KeyExchangeECDHEECDSA, KeyLen: 32, IVLen: 12, Hash: crypto.SHA256, NewCipher: chacha20Poly1305},
+		KeyExchange: KeyExchangeECDHEECDSA, KeyLen: 32, IVLen: 12, Hash: crypto.SHA256, MinVersion: VersionTLS12, NewCipher: chacha20Poly1305},
 	{ID: TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256, Name: "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
-		KeyExchange: KeyExchangeECDHERSA, KeyLen: 32, IVLen: 12, Hash: crypto.SHA256, NewCipher: chacha20Poly1305},
+		KeyExchange: KeyExchangeECDHERSA, KeyLen: 32, IVLen: 12, Hash: crypto.SHA256, MinVersion: VersionTLS12, NewCipher: chacha20Poly1305},
 	{ID: TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, Name: "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
-		KeyExchange: KeyExchangeECDHEECDSA, KeyLen: 32, IVLen: 4, Hash: crypto.SHA384, NewCipher: aesGCM},
+		KeyExchange: KeyExchangeECDHEECDSA, KeyLen: 32, IVLen: 4, Hash: crypto.SHA384, MinVersion: VersionTLS12, NewCipher: aesGCM},
 	{ID: TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, Name: "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
-		KeyExchange: KeyExchangeECDHERSA, KeyLen: 32, IVLen: 4, Hash: crypto.SHA384, NewCipher: aesGCM},
+		KeyExchange: KeyExchangeECDHERSA, KeyLen: 32, IVLen: 4, Hash: crypto.SHA384, MinVersion: VersionTLS12, NewCipher: aesGCM},
 	{ID: TLS_RSA_WITH_AES_128_GCM_SHA256, Name: "TLS_RSA_WITH_AES_128_GCM_SHA256",
-		KeyExchange: KeyExchangeRSA, KeyLen: 16, IVLen: 4, Hash: crypto.SHA256, NewCipher: aesGCM},
+		KeyExchange: KeyExchangeRSA, KeyLen: 16, IVLen: 4, Hash: crypto.SHA256, MinVersion: VersionTLS12, NewCipher: aesGCM},
 	{ID: TLS_RSA_WITH_AES_256_GCM_SHA384, Name: "TLS_RSA_WITH_AES_256_GCM_SHA384",
-		KeyExchange: KeyExchangeRSA, KeyLen: 32, IVLen: 4, Hash: crypto.SHA384, NewCipher: aesGCM},
+		KeyExchange: KeyExchangeRSA, KeyLen: 32, IVLen: 4, Hash: crypto.SHA384, MinVersion: VersionTLS12, NewCipher: aesGCM},
+
+	// The AES-CBC + HMAC suites (RFC 5246 Appendix A.5, RFC 8422 §6, RFC
+	// 5289), after the AEAD ones so that old servers still work: ECDHE
+	// before RSA key exchange, AES-128 before AES-256, the _SHA suites
+	// (TLS 1.0 to 1.2) before the TLS 1.2-only _SHA256/_SHA384 ones. The
+	// MAC key is as long as the MAC hash's output (RFC 5246 §6.2.3.1), the
+	// IV one AES block.
+	{ID: TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, Name: "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
+		KeyExchange: KeyExchangeECDHEECDSA, MACLen: 20, KeyLen: 16, IVLen: 16, Hash: crypto.SHA256, MACHash: crypto.SHA1, MinVersion: VersionTLS10, NewCipher: cbcSHA1},
+	{ID: TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, Name: "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+		KeyExchange: KeyExchangeECDHERSA, MACLen: 20, KeyLen: 16, IVLen: 16, Hash: crypto.SHA256, MACHash: crypto.SHA1, MinVersion: VersionTLS10, NewCipher: cbcSHA1},
+	{ID: TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA, Name: "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
+		KeyExchange: KeyExchangeECDHEECDSA, MACLen: 20, KeyLen: 32, IVLen: 16, Hash: crypto.SHA256, MACHash: crypto.SHA1, MinVersion: VersionTLS10, NewCipher: cbcSHA1},
+	{ID: TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA, Name: "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
+		KeyExchange: KeyExchangeECDHERSA, MACLen: 20, KeyLen: 32, IVLen: 16, Hash: crypto.SHA256, MACHash: crypto.SHA1, MinVersion: VersionTLS10, NewCipher: cbcSHA1},
+	{ID: TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256, Name: "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256",
+		KeyExchange: KeyExchangeECDHEECDSA, MACLen: 32, KeyLen: 16, IVLen: 16, Hash: crypto.SHA256, MACHash: crypto.SHA256, MinVersion: VersionTLS12, NewCipher: cbcSHA256},
+	{ID: TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256, Name: "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256",
+		KeyExchange: KeyExchangeECDHERSA, MACLen: 32, KeyLen: 16, IVLen: 16, Hash: crypto.SHA256, MACHash: crypto.SHA256, MinVersion: VersionTLS12, NewCipher: cbcSHA256},
+	{ID: TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384, Name: "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384",
+		KeyExchange: KeyExchangeECDHEECDSA, MACLen: 48, KeyLen: 32, IVLen: 16, Hash: crypto.SHA384, MACHash: crypto.SHA384, MinVersion: VersionTLS12, NewCipher: cbcSHA384},
+	{ID: TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384, Name: "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384",
+		KeyExchange: KeyExchangeECDHERSA, MACLen: 48, KeyLen: 32, IVLen: 16, Hash: crypto.SHA384, MACHash: crypto.SHA384, MinVersion: VersionTLS12, NewCipher: cbcSHA384},
+	{ID: TLS_RSA_WITH_AES_128_CBC_SHA, Name: "TLS_RSA_WITH_AES_128_CBC_SHA",
+		KeyExchange: KeyExchangeRSA, MACLen: 20, KeyLen: 16, IVLen: 16, Hash: crypto.SHA256, MACHash: crypto.SHA1, MinVersion: VersionTLS10, NewCipher: cbcSHA1},
+	{ID: TLS_RSA_WITH_AES_256_CBC_SHA, Name: "TLS_RSA_WITH_AES_256_CBC_SHA",
+		KeyExchange: KeyExchangeRSA, MACLen: 20, KeyLen: 32, IVLen: 16, Hash: crypto.SHA256, MACHash: crypto.SHA1, MinVersion: VersionTLS10, NewCipher: cbcSHA1},
+	{ID: TLS_RSA_WITH_AES_128_CBC_SHA256, Name: "TLS_RSA_WITH_AES_128_CBC_SHA256",
+		KeyExchange: KeyExchangeRSA, MACLen: 32, KeyLen: 16, IVLen: 16, Hash: crypto.SHA256, MACHash: crypto.SHA256, MinVersion: VersionTLS12, NewCipher: cbcSHA256},
+	{ID: TLS_RSA_WITH_AES_256_CBC_SHA256, Name: "TLS_RSA_WITH_AES_256_CBC_SHA256",
+		KeyExchange: KeyExchangeRSA, MACLen: 32, KeyLen: 32, IVLen: 16, Hash: crypto.SHA256, MACHash: crypto.SHA256, MinVersion: VersionTLS12, NewCipher: cbcSHA256},
 }
 
 // aesGCM builds AES-GCM record protection (RFC 5288): 4-byte implicit IV.
@@ -86,6 +135,21 @@ func aesGCM(_ uint16, _, key, iv []byte) (record.Cipher, error) {
 // 12-byte IV XORed with the sequence number.
 func chacha20Poly1305(_ uint16, _, key, iv []byte) (record.Cipher, error) {
 	return record.NewChaCha20Poly1305(key, iv)
+}
+
+// cbcSHA1, cbcSHA256 and cbcSHA384 build AES-CBC + HMAC record protection
+// (record.NewCBC): the implicit IV chain in TLS 1.0, an explicit
+// per-record IV from TLS 1.1 on.
+func cbcSHA1(version uint16, mac, key, iv []byte) (record.Cipher, error) {
+	return record.NewCBC(version, crypto.SHA1, mac, key, iv, nil)
+}
+
+func cbcSHA256(version uint16, mac, key, iv []byte) (record.Cipher, error) {
+	return record.NewCBC(version, crypto.SHA256, mac, key, iv, nil)
+}
+
+func cbcSHA384(version uint16, mac, key, iv []byte) (record.Cipher, error) {
+	return record.NewCBC(version, crypto.SHA384, mac, key, iv, nil)
 }
 
 // SuiteByID returns the table row for id, or nil.
@@ -132,4 +196,11 @@ func (s *Suite) Keys(kb []byte) (clientMAC, serverMAC, clientKey, serverKey, cli
 		return nil, nil, nil, nil, nil, nil
 	}
 	return
+}
+
+// AllowedIn reports whether the suite may be negotiated in version: AEAD
+// and _SHA256/_SHA384 suites in TLS 1.2 only, the CBC _SHA suites in TLS
+// 1.0, 1.1 and 1.2.
+func (s *Suite) AllowedIn(version uint16) bool {
+	return version >= s.MinVersion && version <= VersionTLS12
 }

@@ -17,10 +17,27 @@ func TestSuiteTable(t *testing.T) {
 		TLS_RSA_WITH_AES_128_GCM_SHA256,
 		TLS_RSA_WITH_AES_256_GCM_SHA384,
 	}
-	// The AEAD suites come first; the CBC ones follow (TestCBCSuiteTable).
-	aead := Suites[:len(wantOrder)]
-	if got := SuiteIDs(Suites); len(got) != len(wantOrder)+len(cbcSuites) || !equalU16(got[:len(wantOrder)], wantOrder) {
+	// The AEAD suites come first, then the CBC ones (TestCBCSuiteTable).
+	wantOrder = append(wantOrder,
+		TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA,
+		TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA,
+		TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA,
+		TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA,
+		TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256,
+		TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256,
+		TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384,
+		TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384,
+		TLS_RSA_WITH_AES_128_CBC_SHA,
+		TLS_RSA_WITH_AES_256_CBC_SHA,
+		TLS_RSA_WITH_AES_128_CBC_SHA256,
+		TLS_RSA_WITH_AES_256_CBC_SHA256,
+	)
+	if got := SuiteIDs(Suites); !equalU16(got, wantOrder) {
 		t.Fatalf("order = %04x", got)
+	}
+	aead := Suites[:8]
+	if len(cbcSuites()) != 12 || Suites[8].MACLen == 0 {
+		t.Fatal("not 8 AEAD suites then 12 CBC ones")
 	}
 	names := map[uint16]string{
 		TLS_RSA_WITH_AES_128_GCM_SHA256:               "TLS_RSA_WITH_AES_128_GCM_SHA256",
@@ -131,4 +148,15 @@ func TestDefaults(t *testing.T) {
 	if SupportedSignatureAlgorithm(SigEd25519) || SupportedSignatureAlgorithm(0) {
 		t.Error("unsupported algorithm reported supported")
 	}
+}
+
+// cbcSuites are the CBC rows of the table, in order.
+func cbcSuites() []*Suite {
+	var out []*Suite
+	for _, s := range Suites {
+		if s.MACLen > 0 {
+			out = append(out, s)
+		}
+	}
+	return out
 }

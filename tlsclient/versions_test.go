@@ -109,7 +109,7 @@ func TestScriptedHelloVersions(t *testing.T) {
 				if !s.AllowedIn(h.Version) {
 					t.Errorf("%s offered with client_version %#04x", s.Name, h.Version)
 				}
-				aead = aead || !s.IsCBC()
+				aead = aead || s.MACLen == 0
 			}
 			if aead != tc.wantAEAD {
 				t.Errorf("AEAD suites offered: %v, want %v", aead, tc.wantAEAD)
