@@ -308,7 +308,7 @@ func checkCapture(t *testing.T, s *Suite, cp *capture, cert tls.Certificate) {
 	}
 	if s.KeyExchange != KeyExchangeRSA {
 		ske := serverMsgs[idx].(*ServerKeyExchange)
-		p, err := ParseECDHEParams(ske.Body)
+		p, err := ParseECDHEParams(ske.Body, VersionTLS12)
 		if err != nil {
 			t.Fatalf("ParseECDHEParams: %v", err)
 		}

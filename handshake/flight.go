@@ -82,7 +82,8 @@ func (m *ServerKeyExchange) Unmarshal(b []byte) error {
 // curves are deprecated and refused.
 const curveTypeNamedCurve = 3
 
-// parseECDHEParams decodes (RFC 8422 §5.4, TLS 1.2 form):
+// ParseECDHEParams decodes an ECDHE ServerKeyExchange body (RFC 8422
+// §5.4) in version:
 //
 //	struct {
 //	    ECParameters    curve_params;  // curve_type(1) + named_curve(2)
@@ -92,7 +93,12 @@ const curveTypeNamedCurve = 3
 //	    ServerECDHParams params;
 //	    digitally-signed { SignatureAndHashAlgorithm(2); opaque <0..2^16-1> }
 //	} ServerKeyExchange;
-func parseECDHEParams(body []byte) (*ECDHEParams, error) {
+//
+// where before TLS 1.2 the signature carries no SignatureAndHashAlgorithm
+// (RFC 4492 §5.4: RSA signs MD5 || SHA-1, ECDSA SHA-1) and
+// SignatureAlgorithm is left zero. Only named_curve (3) is accepted; the
+// point must be non-empty. The fields alias body.
+func ParseECDHEParams(body []byte, version uint16) (*ECDHEParams, error) {
 	const name = "ServerKeyExchange"
 	s := cryptobyte.String(body)
 	var curveType uint8
@@ -110,7 +116,10 @@ func parseECDHEParams(body []byte) (*ECDHEParams, error) {
 	// What was read so far is ServerECDHParams, the signed bytes.
 	signed := body[:len(body)-len(s)]
 	var sig cryptobyte.String
-	if !s.ReadUint16(&p.SignatureAlgorithm) || !s.ReadUint16LengthPrefixed(&sig) || !s.Empty() {
+	if version >= VersionTLS12 && !s.ReadUint16(&p.SignatureAlgorithm) {
+		return nil, &DecodeError{Message: name, Detail: "bad signature"}
+	}
+	if !s.ReadUint16LengthPrefixed(&sig) || !s.Empty() {
 		return nil, &DecodeError{Message: name, Detail: "bad signature"}
 	}
 	p.PublicKey = point[:len(point):len(point)]
@@ -119,16 +128,20 @@ func parseECDHEParams(body []byte) (*ECDHEParams, error) {
 	return &p, nil
 }
 
-// Marshal encodes the ServerKeyExchange body of these parameters (the
-// inverse of ParseECDHEParams); SignedParams is ignored and recomputed. It
-// returns nil if the point is empty or a field too long.
-func (p *ECDHEParams) Marshal() []byte {
-	if len(p.PublicKey) == 0 {
+// Marshal encodes the ServerKeyExchange body of these parameters in
+// version (the inverse of ParseECDHEParams): without SignatureAlgorithm
+// before TLS 1.2. SignedParams is ignored and recomputed. It returns nil
+// if the point is empty or a field too long.
+func (p *ECDHEParams) Marshal(version uint16) []byte {
+	params := ECDHEParamsToSign(p.Group, p.PublicKey)
+	if params == nil {
 		return nil
 	}
 	var b cryptobyte.Builder
-	b.AddBytes(ECDHEParamsToSign(p.Group, p.PublicKey))
-	b.AddUint16(p.SignatureAlgorithm)
+	b.AddBytes(params)
+	if version >= VersionTLS12 {
+		b.AddUint16(p.SignatureAlgorithm)
+	}
 	addBytes16(&b, p.Signature)
 	out, err := b.Bytes()
 	if err != nil {
@@ -155,21 +168,18 @@ func ECDHEParamsToSign(group uint16, point []byte) []byte {
 	return out
 }
 
-// Marshal encodes the CertificateRequest and sets Raw; nil if
-// CertificateTypes or SignatureAlgorithms is empty, or a field too long.
+// Marshal encodes the CertificateRequest in the form of m.Version and
+// sets Raw: before TLS 1.2 without supported_signature_algorithms (which
+// is then ignored). Nil if CertificateTypes is empty (or, in TLS 1.2,
+// SignatureAlgorithms), or a field too long.
 func (m *CertificateRequest) Marshal() []byte {
-	if len(m.CertificateTypes) == 0 || len(m.SignatureAlgorithms) == 0 {
+	withAlgorithms := hasSignatureAlgorithm(m.Version)
+	if len(m.CertificateTypes) == 0 || withAlgorithms && len(m.SignatureAlgorithms) == 0 {
 		return nil
 	}
-	return m.marshal(true)
-}
-
-// marshal encodes the message, with supported_signature_algorithms (TLS
-// 1.2) or without (TLS 1.0/1.1), and sets Raw.
-func (m *CertificateRequest) marshal(withSignatureAlgorithms bool) []byte {
 	out := marshalMessage(TypeCertificateRequest, func(b *cryptobyte.Builder) {
 		addBytes8(b, m.CertificateTypes)
-		if withSignatureAlgorithms {
+		if withAlgorithms {
 			addUint16s(b, m.SignatureAlgorithms)
 		}
 		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
@@ -186,28 +196,26 @@ func (m *CertificateRequest) marshal(withSignatureAlgorithms bool) []byte {
 	return out
 }
 
-// Unmarshal decodes a TLS 1.2 CertificateRequest (RFC 5246 §7.4.4):
-// certificate_types<1..2^8-1>, supported_signature_algorithms<2..2^16-2>,
-// certificate_authorities<0..2^16-1> of DistinguishedName<1..2^16-1>.
-func (m *CertificateRequest) Unmarshal(b []byte) error { return m.unmarshal(b, true) }
-
-// unmarshal decodes the message with supported_signature_algorithms (TLS
-// 1.2) or without (TLS 1.0/1.1).
-func (m *CertificateRequest) unmarshal(b []byte, withSignatureAlgorithms bool) error {
+// Unmarshal decodes a CertificateRequest in the form of m.Version, which
+// it keeps: in TLS 1.2 (RFC 5246 §7.4.4) certificate_types<1..2^8-1>,
+// supported_signature_algorithms<2..2^16-2>,
+// certificate_authorities<0..2^16-1> of DistinguishedName<1..2^16-1>;
+// before TLS 1.2 (RFC 2246 §7.4.4, RFC 4346 §7.4.4) the same without
+// supported_signature_algorithms, SignatureAlgorithms left nil.
+func (m *CertificateRequest) Unmarshal(b []byte) error {
 	raw := cloneBytes(b)
 	s, err := readBody(raw, TypeCertificateRequest)
 	if err != nil {
 		return err
 	}
 	fail := func(detail string) error { return decodeErr(TypeCertificateRequest, detail) }
-	var r CertificateRequest
-	r.Raw = raw
+	r := CertificateRequest{Version: m.Version, Raw: raw}
 	var types, cas cryptobyte.String
 	if !s.ReadUint8LengthPrefixed(&types) || types.Empty() {
 		return fail("bad certificate_types")
 	}
 	r.CertificateTypes = types[:len(types):len(types)]
-	if withSignatureAlgorithms && !readUint16List(&s, &r.SignatureAlgorithms) {
+	if hasSignatureAlgorithm(m.Version) && !readUint16List(&s, &r.SignatureAlgorithms) {
 		return fail("bad supported_signature_algorithms")
 	}
 	if !s.ReadUint16LengthPrefixed(&cas) || !s.Empty() {
@@ -224,6 +232,13 @@ func (m *CertificateRequest) unmarshal(b []byte, withSignatureAlgorithms bool) e
 	return nil
 }
 
+// hasSignatureAlgorithm reports whether the messages of version name their
+// signature algorithm (RFC 5246 §7.4.1.4.1: TLS 1.2 on); a zero version is
+// TLS 1.2.
+func hasSignatureAlgorithm(version uint16) bool {
+	return version == 0 || version >= VersionTLS12
+}
+
 // Marshal encodes the ServerHelloDone and sets Raw.
 func (m *ServerHelloDone) Marshal() []byte {
 	m.Raw = marshalMessage(TypeServerHelloDone, func(*cryptobyte.Builder) {})
@@ -237,7 +252,7 @@ func (m *ServerHelloDone) Unmarshal(b []byte) error {
 
 // Marshal encodes the ClientKeyExchange and sets Raw.
 func (m *ClientKeyExchange) Marshal() []byte {
-	m.Raw = marshalBytesMessage(TypeClientKeyExchange, m.Body) // hello_encode.go
+	m.Raw = marshalBytesMessage(TypeClientKeyExchange, m.Body)
 	return m.Raw
 }
 
@@ -307,26 +322,32 @@ func ParseRSAClientKeyExchange(body []byte) ([]byte, error) {
 	return enc, nil
 }
 
-// Marshal encodes the CertificateVerify and sets Raw.
+// Marshal encodes the CertificateVerify in the form of m.Version and sets
+// Raw: in TLS 1.2 SignatureAndHashAlgorithm then the signature (RFC 5246
+// §7.4.8), before TLS 1.2 the signature alone (RFC 2246 §7.4.8), with
+// SignatureAlgorithm ignored.
 func (m *CertificateVerify) Marshal() []byte {
 	m.Raw = marshalMessage(TypeCertificateVerify, func(b *cryptobyte.Builder) {
-		b.AddUint16(m.SignatureAlgorithm)
+		if hasSignatureAlgorithm(m.Version) {
+			b.AddUint16(m.SignatureAlgorithm)
+		}
 		addBytes16(b, m.Signature)
 	})
 	return m.Raw
 }
 
-// Unmarshal decodes a TLS 1.2 CertificateVerify (RFC 5246 §7.4.8):
-// SignatureAndHashAlgorithm, then signature<0..2^16-1>.
+// Unmarshal decodes a CertificateVerify in the form of m.Version, which it
+// keeps: signature<0..2^16-1>, after a SignatureAndHashAlgorithm in TLS
+// 1.2 (SignatureAlgorithm is left zero before).
 func (m *CertificateVerify) Unmarshal(b []byte) error {
 	raw := cloneBytes(b)
 	s, err := readBody(raw, TypeCertificateVerify)
 	if err != nil {
 		return err
 	}
-	var v CertificateVerify
-	v.Raw = raw
-	if !s.ReadUint16(&v.SignatureAlgorithm) || !readBytes16(&s, &v.Signature) || !s.Empty() {
+	v := CertificateVerify{Version: m.Version, Raw: raw}
+	if hasSignatureAlgorithm(m.Version) && !s.ReadUint16(&v.SignatureAlgorithm) ||
+		!readBytes16(&s, &v.Signature) || !s.Empty() {
 		return decodeErr(TypeCertificateVerify, "bad signature")
 	}
 	*m = v
@@ -335,7 +356,7 @@ func (m *CertificateVerify) Unmarshal(b []byte) error {
 
 // Marshal encodes the Finished and sets Raw.
 func (m *Finished) Marshal() []byte {
-	m.Raw = marshalBytesMessage(TypeFinished, m.VerifyData) // hello_encode.go
+	m.Raw = marshalBytesMessage(TypeFinished, m.VerifyData)
 	return m.Raw
 }
 

@@ -12,7 +12,7 @@
 // parameters), RFC 7301 (ALPN), RFC 7627 (extended master secret), RFC 5746
 // (renegotiation_info) and RFC 5077 (session_ticket); the TLS 1.2 PRF,
 // master secret, key block and Finished of RFC 5246 §5, §6.3, §8.1 and RFC
-// 7627 §4. For TLS 1.0 and 1.1 (prf10.go, messages10.go): the MD5 ⊕ SHA-1
+// 7627 §4. For TLS 1.0 and 1.1 (prf10.go; the message codecs take the version): the MD5 ⊕ SHA-1
 // PRF and MD5 || SHA-1 handshake hash of RFC 2246 §5 and RFC 4346 §5, and
 // the older forms of the ServerKeyExchange signature, CertificateRequest
 // and CertificateVerify; the AES-CBC + HMAC suites of RFC 5246, RFC 8422
@@ -198,24 +198,24 @@ type ServerKeyExchange struct {
 }
 
 // ECDHEParams is the decoded body of an ECDHE ServerKeyExchange (RFC 8422
-// §5.4) for TLS 1.2 (signature algorithm present).
+// §5.4); see ParseECDHEParams.
 type ECDHEParams struct {
 	Group     uint16 // named_curve
 	PublicKey []byte // the server's point
 	// SignedParams is ServerECDHParams exactly as sent: the bytes the
 	// signature covers after client_random || server_random.
 	SignedParams       []byte
-	SignatureAlgorithm uint16
+	SignatureAlgorithm uint16 // zero before TLS 1.2
 	Signature          []byte
 }
 
-// ParseECDHEParams decodes a TLS 1.2 ECDHE ServerKeyExchange body; only
-// named_curve (3) is accepted; the point must be non-empty.
-// The fields alias body.
-func ParseECDHEParams(body []byte) (*ECDHEParams, error) { return parseECDHEParams(body) }
-
-// CertificateRequest (RFC 5246 §7.4.4), TLS 1.2 form.
+// CertificateRequest (RFC 5246 §7.4.4).
 type CertificateRequest struct {
+	// Version is the negotiated version, which selects the form: before
+	// TLS 1.2 there are no SignatureAlgorithms. It is not on the wire:
+	// Unmarshal reads it, Marshal writes in its form; zero is TLS 1.2.
+	Version uint16
+
 	CertificateTypes       []uint8
 	SignatureAlgorithms    []uint16
 	CertificateAuthorities [][]byte
@@ -248,8 +248,12 @@ type NewSessionTicket struct {
 	Raw          []byte
 }
 
-// CertificateVerify (RFC 5246 §7.4.8), TLS 1.2 form.
+// CertificateVerify (RFC 5246 §7.4.8).
 type CertificateVerify struct {
+	// Version selects the form, as CertificateRequest's: before TLS 1.2
+	// there is no SignatureAlgorithm.
+	Version uint16
+
 	SignatureAlgorithm uint16
 	Signature          []byte
 	Raw                []byte

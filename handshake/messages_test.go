@@ -479,8 +479,8 @@ func TestEmptyBodies(t *testing.T) {
 
 func TestECDHEParams(t *testing.T) {
 	p := &ECDHEParams{Group: GroupX25519, PublicKey: seq(32, 1), SignatureAlgorithm: SigECDSAP256SHA256, Signature: seq(71, 5)}
-	body := p.Marshal()
-	got, err := ParseECDHEParams(body)
+	body := p.Marshal(VersionTLS12)
+	got, err := ParseECDHEParams(body, VersionTLS12)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -492,18 +492,18 @@ func TestECDHEParams(t *testing.T) {
 		t.Errorf("SignedParams = %x", got.SignedParams)
 	}
 	for i := 0; i < len(body); i++ {
-		if _, err := ParseECDHEParams(body[:i]); err == nil {
+		if _, err := ParseECDHEParams(body[:i], VersionTLS12); err == nil {
 			t.Fatalf("prefix of %d bytes parsed", i)
 		}
 	}
-	if _, err := ParseECDHEParams(append(body, 0)); !isDecodeError(err) {
+	if _, err := ParseECDHEParams(append(body, 0), VersionTLS12); !isDecodeError(err) {
 		t.Errorf("trailing byte: %v", err)
 	}
 	explicit := append([]byte{1}, body[1:]...)
-	if _, err := ParseECDHEParams(explicit); !isIllegalParameter(err) {
+	if _, err := ParseECDHEParams(explicit, VersionTLS12); !isIllegalParameter(err) {
 		t.Errorf("explicit curve: %v", err)
 	}
-	if _, err := ParseECDHEParams([]byte{3, 0, 23, 0, 4, 3, 0, 0}); !isDecodeError(err) {
+	if _, err := ParseECDHEParams([]byte{3, 0, 23, 0, 4, 3, 0, 0}, VersionTLS12); !isDecodeError(err) {
 		t.Errorf("empty point: %v", err)
 	}
 }

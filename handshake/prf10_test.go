@@ -292,19 +292,19 @@ func checkLegacyCapture(t *testing.T, v uint16, s *Suite, cp *capture, cert tls.
 		if err := ske.Unmarshal(m); err != nil {
 			t.Fatal(err)
 		}
-		p, err := ParseECDHEParamsVersion(ske.Body, v)
+		p, err := ParseECDHEParams(ske.Body, v)
 		if err != nil {
-			t.Fatalf("ParseECDHEParamsVersion: %v", err)
+			t.Fatalf("ParseECDHEParams: %v", err)
 		}
 		if v < VersionTLS12 {
 			if p.SignatureAlgorithm != 0 {
 				t.Error("a TLS 1.0/1.1 ServerKeyExchange gave a signature algorithm")
 			}
-			if _, err := ParseECDHEParams(ske.Body); err == nil {
+			if _, err := ParseECDHEParams(ske.Body, VersionTLS12); err == nil {
 				t.Error("the TLS 1.2 parser accepted a TLS 1.0/1.1 ServerKeyExchange")
 			}
-			if !bytes.Equal(p.MarshalVersion(v), ske.Body) {
-				t.Error("MarshalVersion does not give the body back")
+			if !bytes.Equal(p.Marshal(v), ske.Body) {
+				t.Error("Marshal does not give the body back")
 			}
 		}
 		signed := append(append(append([]byte(nil), ch.Random...), sh.Random...), p.SignedParams...)
@@ -405,48 +405,52 @@ func TestCBCSuiteTable(t *testing.T) {
 // TestLegacyMessageForms round-trips the TLS 1.0/1.1 forms and checks
 // each version's parser refuses the other's bytes.
 func TestLegacyMessageForms(t *testing.T) {
-	cr := &CertificateRequest{CertificateTypes: []uint8{1, 64}, CertificateAuthorities: [][]byte{[]byte("dn")}}
-	b := cr.MarshalVersion(VersionTLS11)
-	var got CertificateRequest
-	if err := got.UnmarshalVersion(b, VersionTLS10); err != nil || len(got.SignatureAlgorithms) != 0 ||
+	cr := &CertificateRequest{Version: VersionTLS11, CertificateTypes: []uint8{1, 64}, CertificateAuthorities: [][]byte{[]byte("dn")}}
+	b := cr.Marshal()
+	got := CertificateRequest{Version: VersionTLS10}
+	if err := got.Unmarshal(b); err != nil || len(got.SignatureAlgorithms) != 0 ||
 		!bytes.Equal(got.CertificateTypes, cr.CertificateTypes) || len(got.CertificateAuthorities) != 1 {
 		t.Errorf("CertificateRequest 1.0: %v %+v", err, got)
 	}
-	if err := got.UnmarshalVersion(b, VersionTLS12); err == nil {
+	got.Version = VersionTLS12
+	if err := got.Unmarshal(b); err == nil {
 		t.Error("TLS 1.2 parser accepted a TLS 1.0 CertificateRequest")
 	}
-	cr.SignatureAlgorithms = []uint16{SigRSAPKCS1SHA256}
-	if err := got.UnmarshalVersion(cr.MarshalVersion(VersionTLS12), VersionTLS11); err == nil {
+	cr.Version, cr.SignatureAlgorithms = VersionTLS12, []uint16{SigRSAPKCS1SHA256}
+	got.Version = VersionTLS11
+	if err := got.Unmarshal(cr.Marshal()); err == nil {
 		t.Error("TLS 1.1 parser accepted a TLS 1.2 CertificateRequest")
 	}
 	for i := 0; i < len(b)-1; i++ {
-		if err := got.UnmarshalVersion(b[:i], VersionTLS10); err == nil {
+		got.Version = VersionTLS10
+		if err := got.Unmarshal(b[:i]); err == nil {
 			t.Errorf("prefix of %d bytes parsed", i)
 		}
 	}
 
-	cv := &CertificateVerify{SignatureAlgorithm: SigRSAPKCS1SHA256, Signature: []byte("sig")}
-	b = cv.MarshalVersion(VersionTLS10)
-	var gcv CertificateVerify
-	if err := gcv.UnmarshalVersion(b, VersionTLS10); err != nil || gcv.SignatureAlgorithm != 0 || string(gcv.Signature) != "sig" {
+	cv := &CertificateVerify{Version: VersionTLS10, SignatureAlgorithm: SigRSAPKCS1SHA256, Signature: []byte("sig")}
+	b = cv.Marshal()
+	gcv := CertificateVerify{Version: VersionTLS10}
+	if err := gcv.Unmarshal(b); err != nil || gcv.SignatureAlgorithm != 0 || string(gcv.Signature) != "sig" {
 		t.Errorf("CertificateVerify 1.0: %v %+v", err, gcv)
 	}
 	if len(b) != 4+2+3 {
 		t.Errorf("CertificateVerify 1.0 is %d bytes", len(b))
 	}
-	if err := gcv.UnmarshalVersion(cv.MarshalVersion(VersionTLS12), VersionTLS12); err != nil || gcv.SignatureAlgorithm != SigRSAPKCS1SHA256 {
+	cv.Version, gcv.Version = VersionTLS12, VersionTLS12
+	if err := gcv.Unmarshal(cv.Marshal()); err != nil || gcv.SignatureAlgorithm != SigRSAPKCS1SHA256 {
 		t.Errorf("CertificateVerify 1.2: %v", err)
 	}
 
 	p := &ECDHEParams{Group: GroupP256, PublicKey: []byte{4, 1, 2}, Signature: []byte("sig")}
-	body := p.MarshalVersion(VersionTLS10)
-	q, err := ParseECDHEParamsVersion(body, VersionTLS11)
+	body := p.Marshal(VersionTLS10)
+	q, err := ParseECDHEParams(body, VersionTLS11)
 	if err != nil || q.Group != GroupP256 || string(q.Signature) != "sig" || q.SignatureAlgorithm != 0 ||
 		!bytes.Equal(q.SignedParams, ECDHEParamsToSign(GroupP256, p.PublicKey)) {
 		t.Errorf("ECDHE params 1.0: %v %+v", err, q)
 	}
 	for i := 0; i < len(body); i++ {
-		if _, err := ParseECDHEParamsVersion(body[:i], VersionTLS10); err == nil {
+		if _, err := ParseECDHEParams(body[:i], VersionTLS10); err == nil {
 			t.Errorf("prefix of %d bytes parsed", i)
 		}
 	}

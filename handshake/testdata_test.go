@@ -84,14 +84,14 @@ func TestOpenSSLServerFlight(t *testing.T) {
 	if err := ske.Unmarshal(msgs[2]); err != nil {
 		t.Fatal(err)
 	}
-	p, err := ParseECDHEParams(ske.Body)
+	p, err := ParseECDHEParams(ske.Body, VersionTLS12)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p.Group != GroupX25519 || !SupportedSignatureAlgorithm(p.SignatureAlgorithm) || len(p.Signature) != 256 {
 		t.Errorf("params: group %d alg %04x sig %d bytes", p.Group, p.SignatureAlgorithm, len(p.Signature))
 	}
-	if !bytes.Equal(p.Marshal(), ske.Body) {
+	if !bytes.Equal(p.Marshal(VersionTLS12), ske.Body) {
 		t.Error("ECDHEParams.Marshal does not give the body back")
 	}
 }

@@ -163,7 +163,7 @@ func (p *hostilePeer) ske(group uint16, point []byte, tamper func(signed, sig []
 		sig = tamper(params, sig)
 	}
 	body := (&handshake.ECDHEParams{Group: group, PublicKey: point,
-		SignatureAlgorithm: handshake.SigECDSAP256SHA256, Signature: sig}).Marshal()
+		SignatureAlgorithm: handshake.SigECDSAP256SHA256, Signature: sig}).Marshal(handshake.VersionTLS12)
 	return (&handshake.ServerKeyExchange{Body: body}).Marshal()
 }
 

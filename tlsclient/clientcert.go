@@ -73,8 +73,8 @@ func (hs *clientHandshakeState) takeClientAuth(kg *wire.KeyGenResponse, pipeline
 		hs.clientCertMsg, hs.certVerifyMsg = kg.ClientCertificate, nil
 		return nil
 	}
-	var cv handshake.CertificateVerify
-	if kg.CertificateVerify == nil || cv.UnmarshalVersion(kg.CertificateVerify, hs.serverHello.Version) != nil {
+	cv := handshake.CertificateVerify{Version: hs.serverHello.Version}
+	if kg.CertificateVerify == nil || cv.Unmarshal(kg.CertificateVerify) != nil {
 		return bad("client certificate without a well-formed CertificateVerify")
 	}
 	if hs.serverHello.Version >= handshake.VersionTLS12 && !contains(hs.certRequest.SignatureAlgorithms, cv.SignatureAlgorithm) {

@@ -38,7 +38,7 @@ func greaseFlight(group, sigAlg uint16) [][]byte {
 	f := serverFlight()
 	params := &handshake.ECDHEParams{Group: group, PublicKey: bytes.Repeat([]byte{9}, 32),
 		SignatureAlgorithm: sigAlg, Signature: bytes.Repeat([]byte{1}, 256)}
-	f[1] = (&handshake.ServerKeyExchange{Body: params.Marshal()}).Marshal()
+	f[1] = (&handshake.ServerKeyExchange{Body: params.Marshal(handshake.VersionTLS12)}).Marshal()
 	return f
 }
 

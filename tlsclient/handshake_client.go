@@ -299,8 +299,8 @@ func (hs *clientHandshakeState) readServerFlight() error {
 	}
 
 	if msg[0] == handshake.TypeCertificateRequest {
-		cr := new(handshake.CertificateRequest)
-		if err := cr.UnmarshalVersion(msg, hs.version()); err != nil {
+		cr := &handshake.CertificateRequest{Version: hs.version()}
+		if err := cr.Unmarshal(msg); err != nil {
 			return hs.decodeFailure("CertificateRequest", err)
 		}
 		hs.certRequested = true
@@ -327,7 +327,7 @@ func (hs *clientHandshakeState) processServerKeyExchange(msg []byte) error {
 	if err := ske.Unmarshal(msg); err != nil {
 		return hs.decodeFailure("ServerKeyExchange", err)
 	}
-	p, err := handshake.ParseECDHEParamsVersion(ske.Body, hs.version())
+	p, err := handshake.ParseECDHEParams(ske.Body, hs.version())
 	if err != nil {
 		return hs.decodeFailure("ServerKeyExchange", err)
 	}

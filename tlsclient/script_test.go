@@ -134,7 +134,7 @@ func serverFlight() [][]byte {
 	cert := (&handshake.Certificate{Certificates: [][]byte{{0x30, 0x03, 0x02, 0x01, 0x01}}}).Marshal()
 	params := &handshake.ECDHEParams{Group: handshake.GroupX25519, PublicKey: bytes.Repeat([]byte{9}, 32),
 		SignatureAlgorithm: handshake.SigRSAPKCS1SHA256, Signature: bytes.Repeat([]byte{1}, 256)}
-	ske := (&handshake.ServerKeyExchange{Body: params.Marshal()}).Marshal()
+	ske := (&handshake.ServerKeyExchange{Body: params.Marshal(handshake.VersionTLS12)}).Marshal()
 	return [][]byte{cert, ske, (&handshake.ServerHelloDone{}).Marshal()}
 }
 
@@ -508,7 +508,7 @@ func TestScriptedServerFlightOrder(t *testing.T) {
 		{"truncated ServerHelloDone body", [][]byte{flight[0], flight[1], {handshake.TypeServerHelloDone, 0, 0, 1, 0}}, record.AlertDecodeError},
 		{"group not offered", [][]byte{flight[0], (&handshake.ServerKeyExchange{Body: (&handshake.ECDHEParams{
 			Group: handshake.GroupP521, PublicKey: []byte{4, 1}, SignatureAlgorithm: handshake.SigRSAPKCS1SHA256,
-			Signature: []byte{1}}).Marshal()}).Marshal(), flight[2]}, record.AlertIllegalParameter},
+			Signature: []byte{1}}).Marshal(handshake.VersionTLS12)}).Marshal(), flight[2]}, record.AlertIllegalParameter},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, done := runScript(t, nil, func(p *scriptPeer) error {

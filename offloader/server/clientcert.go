@@ -267,7 +267,7 @@ func (s *Server) answerClientAuth(dev *Device, st *hsState, cke []byte, resp *wi
 		s.log.Error("offloader: client certificate signature", "device", dev.ID, "err", err)
 		return opErr(wire.StatusInternal, "client certificate signature failed")
 	}
-	cv := (&handshake.CertificateVerify{SignatureAlgorithm: ca.sigScheme, Signature: sig}).MarshalVersion(st.version)
+	cv := (&handshake.CertificateVerify{Version: st.version, SignatureAlgorithm: ca.sigScheme, Signature: sig}).Marshal()
 	if len(cv) > wire.MaxCertificateVerify {
 		return opErr(wire.StatusInternal, "CertificateVerify too long")
 	}

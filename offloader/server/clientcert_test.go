@@ -576,8 +576,8 @@ func TestLegacyClientCertificate(t *testing.T) {
 					if !bytes.Equal(kg.ClientCertificate, (&handshake.Certificate{Certificates: cl.Chain}).Marshal()) {
 						t.Fatal("not the device's Certificate message")
 					}
-					var cv handshake.CertificateVerify
-					if err := cv.UnmarshalVersion(kg.CertificateVerify, v); err != nil {
+					cv := handshake.CertificateVerify{Version: v}
+					if err := cv.Unmarshal(kg.CertificateVerify); err != nil {
 						t.Fatalf("CertificateVerify in the %#04x form: %v", v, err)
 					}
 					signed := slices.Concat(tr, kg.ClientCertificate, (&handshake.ClientKeyExchange{Body: kg.ClientKeyExchange}).Marshal())

@@ -364,8 +364,8 @@ func parseTranscript(b []byte) (*serverFlight, *wire.Error) {
 		}
 	}
 	if m = take(handshake.TypeCertificateRequest); m != nil {
-		fl.cr = new(handshake.CertificateRequest)
-		if err := fl.cr.UnmarshalVersion(m, fl.sh.Version); err != nil {
+		fl.cr = &handshake.CertificateRequest{Version: fl.sh.Version}
+		if err := fl.cr.Unmarshal(m); err != nil {
 			return nil, malformed(err.Error())
 		}
 	}
@@ -461,7 +461,7 @@ func (s *Server) auth(dev *Device, st *hsState, req *wire.AuthRequest) (*wire.Au
 		}
 		next.rsaKey = pub
 	case handshake.KeyExchangeECDHERSA, handshake.KeyExchangeECDHEECDSA:
-		params, err := handshake.ParseECDHEParamsVersion(fl.ske.Body, sh.Version)
+		params, err := handshake.ParseECDHEParams(fl.ske.Body, sh.Version)
 		if err != nil {
 			return nil, malformed(err.Error())
 		}

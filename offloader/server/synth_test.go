@@ -63,7 +63,7 @@ func (o synth) transcript(t *testing.T) []byte {
 		if err != nil {
 			t.Fatal(err)
 		}
-		body := (&handshake.ECDHEParams{Group: o.group, PublicKey: point, SignatureAlgorithm: o.sigAlg, Signature: sig}).Marshal()
+		body := (&handshake.ECDHEParams{Group: o.group, PublicKey: point, SignatureAlgorithm: o.sigAlg, Signature: sig}).Marshal(handshake.VersionTLS12)
 		out = append(out, (&handshake.ServerKeyExchange{Body: body}).Marshal()...)
 	}
 	if o.certRequest {

@@ -322,11 +322,11 @@ func (o legacySynth) transcript(t *testing.T) []byte {
 	if o.tamper != nil {
 		o.tamper(sig)
 	}
-	body := (&handshake.ECDHEParams{Group: handshake.GroupX25519, PublicKey: point, Signature: sig}).MarshalVersion(o.version)
+	body := (&handshake.ECDHEParams{Group: handshake.GroupX25519, PublicKey: point, Signature: sig}).Marshal(o.version)
 	out := slices.Concat(ch.Marshal(), sh.Marshal(), (&handshake.Certificate{Certificates: o.leaf.Chain}).Marshal(),
 		(&handshake.ServerKeyExchange{Body: body}).Marshal())
-	cr := &handshake.CertificateRequest{CertificateTypes: []uint8{1, 64}}
-	out = append(out, cr.MarshalVersion(o.version)...)
+	cr := &handshake.CertificateRequest{Version: o.version, CertificateTypes: []uint8{1, 64}}
+	out = append(out, cr.Marshal()...)
 	return append(out, (&handshake.ServerHelloDone{}).Marshal()...)
 }
 
