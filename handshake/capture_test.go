@@ -238,7 +238,7 @@ func TestCryptoTLSHandshake(t *testing.T) {
 	t.Setenv("GODEBUG", "tlsrsakex=1") // RSA key exchange is off by default
 	for _, s := range Suites {
 		if s.MACLen > 0 {
-			continue // a CBC suite: TestCryptoTLSLegacyKeySchedule (prf10_test.go)
+			continue // a CBC suite: TestCryptoTLSLegacyKeySchedule (legacy_test.go)
 		}
 		t.Run(s.Name, func(t *testing.T) {
 			cert := ecCert
@@ -337,7 +337,7 @@ func checkCapture(t *testing.T, s *Suite, cp *capture, cert tls.Certificate) {
 	var tr Transcript
 	tr.Write(cp.clientMsgs[0])
 	tr.Write(cp.serverMsgs[0])
-	tr.SetSuite(s)
+	tr.SetSuite(s, VersionTLS12)
 	for _, m := range cp.serverMsgs[1 : idx+1] {
 		tr.Write(m)
 	}
@@ -352,18 +352,18 @@ func checkCapture(t *testing.T, s *Suite, cp *capture, cert tls.Certificate) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := s.ExtendedMasterSecret(pre, sessionHash); !bytes.Equal(got, cp.master) {
+		if got := s.ExtendedMasterSecret(VersionTLS12, pre, sessionHash); !bytes.Equal(got, cp.master) {
 			t.Error("ExtendedMasterSecret differs from crypto/tls's master secret")
 		}
-		if got := s.MasterSecret(pre, ch.Random, sh.Random); bytes.Equal(got, cp.master) {
+		if got := s.MasterSecret(VersionTLS12, pre, ch.Random, sh.Random); bytes.Equal(got, cp.master) {
 			t.Error("the non-EMS master secret matched: EMS was not in use")
 		}
 	} else if _, err := ParseECDHEClientKeyExchange(cke.Body); err != nil {
 		t.Error(err)
 	}
-	_, _, ck, sk, ci, si := s.Keys(s.KeyBlock(cp.master, ch.Random, sh.Random))
+	_, _, ck, sk, ci, si := s.Keys(s.KeyBlock(VersionTLS12, cp.master, ch.Random, sh.Random))
 	clientFin := openFinished(t, s, ck, ci, cp.clientFinishedRecord)
-	want := (&Finished{VerifyData: s.FinishedVerifyData(cp.master, true, tr.Sum())}).Marshal()
+	want := (&Finished{VerifyData: s.FinishedVerifyData(VersionTLS12, cp.master, true, tr.Sum())}).Marshal()
 	if !bytes.Equal(clientFin, want) {
 		t.Errorf("client Finished = %x, want %x", clientFin, want)
 	}
@@ -377,7 +377,7 @@ func checkCapture(t *testing.T, s *Suite, cp *capture, cert tls.Certificate) {
 		tr.Write(m)
 	}
 	serverFin := openFinished(t, s, sk, si, cp.serverFinishedRecord)
-	want = (&Finished{VerifyData: s.FinishedVerifyData(cp.master, false, tr.Sum())}).Marshal()
+	want = (&Finished{VerifyData: s.FinishedVerifyData(VersionTLS12, cp.master, false, tr.Sum())}).Marshal()
 	if !bytes.Equal(serverFin, want) {
 		t.Errorf("server Finished = %x, want %x", serverFin, want)
 	}

@@ -5,21 +5,21 @@
 // use it; it imports only record (for the suite table's cipher
 // constructors), the standard library and x/crypto.
 //
-// Implemented: the TLS 1.2 handshake messages of RFC 5246 §7.4 (plus
+// Implemented: the handshake messages of RFC 5246 §7.4 (plus
 // CertificateStatus, RFC 6066 §8, and NewSessionTicket, RFC 5077 §3.3) with
 // the extensions of RFC 6066 (server_name, max_fragment_length,
 // status_request), RFC 8422 (supported_groups, ec_point_formats, ECDHE
 // parameters), RFC 7301 (ALPN), RFC 7627 (extended master secret), RFC 5746
-// (renegotiation_info) and RFC 5077 (session_ticket); the TLS 1.2 PRF,
-// master secret, key block and Finished of RFC 5246 §5, §6.3, §8.1 and RFC
-// 7627 §4. For TLS 1.0 and 1.1 (prf10.go; the message codecs take the version): the MD5 ⊕ SHA-1
-// PRF and MD5 || SHA-1 handshake hash of RFC 2246 §5 and RFC 4346 §5, and
+// (renegotiation_info) and RFC 5077 (session_ticket); the PRF, master
+// secret, key block and Finished of RFC 5246 §5, §6.3, §8.1 and RFC 7627
+// §4. TLS 1.0 and 1.1 (RFC 2246, RFC 4346) are the same functions given
+// the version: the MD5 ⊕ SHA-1 PRF and MD5 || SHA-1 handshake hash, and
 // the older forms of the ServerKeyExchange signature, CertificateRequest
-// and CertificateVerify; the AES-CBC + HMAC suites of RFC 5246, RFC 8422
-// and RFC 5289 beside the AEAD ones in the one table, each with the versions
-// it is allowed in. Every codec is built on x/crypto/cryptobyte; parsers
-// consume all input and return *DecodeError or *IllegalParameterError, so
-// the caller picks the alert.
+// and CertificateVerify. The suite table holds the AES-CBC + HMAC suites
+// of RFC 5246, RFC 8422 and RFC 5289 beside the AEAD ones, each with the
+// versions it is allowed in. Every codec is built on x/crypto/cryptobyte;
+// parsers consume all input and return *DecodeError or
+// *IllegalParameterError, so the caller picks the alert.
 //
 // Left out: SSL 3.0, 3DES and RC4 suites, TLS 1.3
 // messages (a TLS 1.3 ClientHello's extensions are kept as bytes in Extra),

@@ -1,9 +1,13 @@
 package handshake
 
 import (
-	"crypto"
 	"crypto/hmac"
+	"crypto/md5"
+	"crypto/sha1"
+	"errors"
 	"hash"
+
+	"golang.org/x/crypto/cryptobyte"
 )
 
 // Lengths fixed by the RFCs.
@@ -21,25 +25,54 @@ const (
 	labelServerFinished       = "server finished"
 )
 
-// hash returns the suite's PRF hash; a zero Hash means SHA-256, the TLS 1.2
-// default (RFC 5246 §5).
-func (s *Suite) hash() crypto.Hash {
-	if s.Hash == 0 {
-		return crypto.SHA256
+// The key schedule of TLS 1.0 (RFC 2246), 1.1 (RFC 4346) and 1.2 (RFC
+// 5246). The master secret, key block and Finished formulas are the same
+// in every version (RFC 2246 §8.1, §6.3, §7.4.9); only the PRF and the
+// handshake hash differ, so each function below takes the version and
+// prfForVersion picks the PRF, as crypto/tls's prfForVersion does.
+
+// prfFunc fills out with PRF(secret, label, seed).
+type prfFunc func(out, secret []byte, label string, seed []byte)
+
+// prfForVersion returns the PRF of version for suite s: TLS 1.2's over the
+// suite's hash, or TLS 1.0/1.1's MD5 ⊕ SHA-1.
+func prfForVersion(version uint16, s *Suite) prfFunc {
+	if version >= VersionTLS12 {
+		return prf12(s.Hash.New)
 	}
-	return s.Hash
+	return prf10
 }
 
-// PRF12 fills out with the TLS 1.2 PRF of RFC 5246 §5 over the suite's hash:
-// P_hash(secret, label || seed).
-func (s *Suite) PRF12(out, secret []byte, label string, seed []byte) {
-	labelSeed := make([]byte, 0, len(label)+len(seed))
-	labelSeed = append(labelSeed, label...)
-	labelSeed = append(labelSeed, seed...)
-	pHash(s.hash().New, out, secret, labelSeed)
+// prf12 returns the PRF of TLS 1.2 over hash h (RFC 5246 §5):
+//
+//	PRF(secret, label, seed) = P_<hash>(secret, label + seed)
+func prf12(h func() hash.Hash) prfFunc {
+	return func(out, secret []byte, label string, seed []byte) {
+		pHash(h, out, secret, concat([]byte(label), seed))
+	}
 }
 
-// pHash is P_hash of RFC 5246 §5:
+// prf10 is the PRF of TLS 1.0 and 1.1 (RFC 2246 §5, RFC 4346 §5):
+//
+//	L_S = length in bytes of secret; L_S1 = L_S2 = ceil(L_S / 2);
+//	S1 = the first L_S1 bytes of secret, S2 the last L_S2 (they share
+//	     the middle byte when L_S is odd);
+//	PRF(secret, label, seed) = P_MD5(S1, label + seed) XOR
+//	                           P_SHA-1(S2, label + seed);
+func prf10(out, secret []byte, label string, seed []byte) {
+	labelSeed := concat([]byte(label), seed)
+	half := (len(secret) + 1) / 2
+	s1, s2 := secret[:half], secret[len(secret)-half:]
+	pHash(md5.New, out, s1, labelSeed)
+	x := make([]byte, len(out))
+	pHash(sha1.New, x, s2, labelSeed)
+	for i := range out {
+		out[i] ^= x[i]
+	}
+	clear(x)
+}
+
+// pHash is P_hash of RFC 5246 §5 (RFC 2246 §5):
 //
 //	P_hash(secret, seed) = HMAC_hash(secret, A(1) + seed) +
 //	                       HMAC_hash(secret, A(2) + seed) + ...
@@ -61,45 +94,50 @@ func pHash(h func() hash.Hash, out, secret, seed []byte) {
 	}
 }
 
-// MasterSecret derives the 48-byte master secret of RFC 5246 §8.1:
-// PRF(pre_master_secret, "master secret", ClientHello.random +
-// ServerHello.random)[0..47].
-func (s *Suite) MasterSecret(premaster, clientRandom, serverRandom []byte) []byte {
+// MasterSecret derives the 48-byte master secret with version's PRF (RFC
+// 5246 §8.1, RFC 2246 §8.1): PRF(pre_master_secret, "master secret",
+// ClientHello.random + ServerHello.random)[0..47].
+func (s *Suite) MasterSecret(version uint16, premaster, clientRandom, serverRandom []byte) []byte {
 	out := make([]byte, MasterSecretLen)
-	s.PRF12(out, premaster, labelMasterSecret, concat(clientRandom, serverRandom))
+	prfForVersion(version, s)(out, premaster, labelMasterSecret, concat(clientRandom, serverRandom))
 	return out
 }
 
 // ExtendedMasterSecret derives the master secret of RFC 7627 §4 from the
-// session hash (the transcript hash through ClientKeyExchange):
+// session hash (the transcript hash through ClientKeyExchange, which is
+// MD5 || SHA-1 in TLS 1.0/1.1, RFC 7627 §3, as TranscriptHash gives):
 // PRF(pre_master_secret, "extended master secret", session_hash)[0..47].
-func (s *Suite) ExtendedMasterSecret(premaster, sessionHash []byte) []byte {
+func (s *Suite) ExtendedMasterSecret(version uint16, premaster, sessionHash []byte) []byte {
 	out := make([]byte, MasterSecretLen)
-	s.PRF12(out, premaster, labelExtendedMasterSecret, sessionHash)
+	prfForVersion(version, s)(out, premaster, labelExtendedMasterSecret, sessionHash)
 	return out
 }
 
 // KeyBlock expands the master secret into the key block of RFC 5246 §6.3
-// (note the seed order: server_random || client_random):
-// PRF(SecurityParameters.master_secret, "key expansion",
+// (RFC 2246 §6.3, RFC 4346 §6.3; note the seed order: server_random ||
+// client_random): PRF(SecurityParameters.master_secret, "key expansion",
 // SecurityParameters.server_random + SecurityParameters.client_random).
-func (s *Suite) KeyBlock(master, clientRandom, serverRandom []byte) []byte {
+// The IVs are derived in every version: TLS 1.1 and 1.2 CBC records carry
+// their own IV and ignore them, and as they end the block the bytes before
+// them do not change.
+func (s *Suite) KeyBlock(version uint16, master, clientRandom, serverRandom []byte) []byte {
 	out := make([]byte, s.KeyBlockLen())
-	s.PRF12(out, master, labelKeyExpansion, concat(serverRandom, clientRandom))
+	prfForVersion(version, s)(out, master, labelKeyExpansion, concat(serverRandom, clientRandom))
 	return out
 }
 
-// FinishedVerifyData is the 12-byte verify_data of RFC 5246 §7.4.9 for the
-// client ("client finished") or the server ("server finished") over the
-// transcript hash: PRF(master_secret, finished_label,
+// FinishedVerifyData is the 12-byte verify_data of RFC 5246 §7.4.9 (RFC
+// 2246 §7.4.9) for the client ("client finished") or the server ("server
+// finished") over the transcript hash (MD5 || SHA-1 in TLS 1.0/1.1, as
+// TranscriptHash gives): PRF(master_secret, finished_label,
 // Hash(handshake_messages))[0..11].
-func (s *Suite) FinishedVerifyData(master []byte, client bool, transcriptHash []byte) []byte {
+func (s *Suite) FinishedVerifyData(version uint16, master []byte, client bool, transcriptHash []byte) []byte {
 	label := labelServerFinished
 	if client {
 		label = labelClientFinished
 	}
 	out := make([]byte, VerifyDataLen)
-	s.PRF12(out, master, label, transcriptHash)
+	prfForVersion(version, s)(out, master, label, transcriptHash)
 	return out
 }
 
@@ -129,13 +167,14 @@ func (t *Transcript) Write(msg []byte) {
 	t.buf = append(t.buf, msg...)
 }
 
-// SetSuite fixes the hash; buffered messages are hashed and dropped. Only
-// the first call has an effect: the hash of a handshake never changes.
-func (t *Transcript) SetSuite(s *Suite) {
+// SetSuite fixes the hash to suite s's in version (TranscriptHash);
+// buffered messages are hashed and dropped. Only the first call has an
+// effect: the hash of a handshake never changes.
+func (t *Transcript) SetSuite(s *Suite, version uint16) {
 	if t.h != nil {
 		return
 	}
-	t.h = s.hash().New()
+	t.h = s.TranscriptHash(version)
 	t.h.Write(t.buf)
 	t.buf = nil
 }
@@ -155,4 +194,103 @@ func (t *Transcript) Sum() []byte {
 		}
 	}
 	return t.h.Sum(nil)
+}
+
+// TranscriptHash returns a new running handshake hash for the suite in
+// version: the suite's PRF hash in TLS 1.2 (RFC 5246 §7.4.9), MD5 || SHA-1
+// (36 bytes) in TLS 1.0 and 1.1 (RFC 2246 §7.4.9). Every value it returns implements hash.Cloner and
+// encoding.BinaryMarshaler / BinaryUnmarshaler (the offloader carries the
+// state in a token).
+func (s *Suite) TranscriptHash(version uint16) hash.Hash {
+	if version >= VersionTLS12 {
+		return s.Hash.New()
+	}
+	return newMD5SHA1()
+}
+
+// md5sha1 is the concatenated hash of TLS 1.0/1.1's handshake hash:
+// Sum = MD5(data) || SHA-1(data).
+type md5sha1 struct {
+	md5, sha1 hash.Hash
+}
+
+func newMD5SHA1() *md5sha1 { return &md5sha1{md5: md5.New(), sha1: sha1.New()} }
+
+func (h *md5sha1) Write(p []byte) (int, error) {
+	h.md5.Write(p)
+	h.sha1.Write(p)
+	return len(p), nil
+}
+
+func (h *md5sha1) Sum(b []byte) []byte {
+	return h.sha1.Sum(h.md5.Sum(b))
+}
+
+func (h *md5sha1) Reset()         { h.md5.Reset(); h.sha1.Reset() }
+func (h *md5sha1) Size() int      { return md5.Size + sha1.Size }
+func (h *md5sha1) BlockSize() int { return h.md5.BlockSize() }
+
+// Clone returns an independent copy of the running state.
+func (h *md5sha1) Clone() (hash.Cloner, error) {
+	m, err := h.md5.(hash.Cloner).Clone()
+	if err != nil {
+		return nil, err
+	}
+	s, err := h.sha1.(hash.Cloner).Clone()
+	if err != nil {
+		return nil, err
+	}
+	return &md5sha1{md5: m, sha1: s}, nil
+}
+
+var errMD5SHA1State = errors.New("handshake: bad MD5+SHA-1 hash state")
+
+// MarshalBinary saves the state: md5_state<u16> || sha1_state<u16>.
+func (h *md5sha1) MarshalBinary() ([]byte, error) {
+	m, err := marshalHashState(h.md5)
+	if err != nil {
+		return nil, err
+	}
+	s, err := marshalHashState(h.sha1)
+	if err != nil {
+		return nil, err
+	}
+	var b cryptobyte.Builder
+	addBytes16(&b, m)
+	addBytes16(&b, s)
+	return b.Bytes()
+}
+
+// UnmarshalBinary restores a state MarshalBinary saved.
+func (h *md5sha1) UnmarshalBinary(state []byte) error {
+	in := cryptobyte.String(state)
+	var m, s cryptobyte.String
+	if !in.ReadUint16LengthPrefixed(&m) || !in.ReadUint16LengthPrefixed(&s) || !in.Empty() {
+		return errMD5SHA1State
+	}
+	nm, ns := md5.New(), sha1.New()
+	if err := unmarshalHashState(nm, m); err != nil {
+		return errMD5SHA1State
+	}
+	if err := unmarshalHashState(ns, s); err != nil {
+		return errMD5SHA1State
+	}
+	h.md5, h.sha1 = nm, ns
+	return nil
+}
+
+func marshalHashState(h hash.Hash) ([]byte, error) {
+	m, ok := h.(interface{ MarshalBinary() ([]byte, error) })
+	if !ok {
+		return nil, errMD5SHA1State
+	}
+	return m.MarshalBinary()
+}
+
+func unmarshalHashState(h hash.Hash, state []byte) error {
+	u, ok := h.(interface{ UnmarshalBinary([]byte) error })
+	if !ok {
+		return errMD5SHA1State
+	}
+	return u.UnmarshalBinary(state)
 }

@@ -52,17 +52,17 @@ var prfVectors = []struct {
 
 func TestPRF12Vectors(t *testing.T) {
 	for _, v := range prfVectors {
-		s := &Suite{Hash: v.hash}
+		prf := prf12(v.hash.New)
 		want := unhex(t, v.out)
 		got := make([]byte, len(want))
-		s.PRF12(got, unhex(t, v.secret), v.label, unhex(t, v.seed))
+		prf(got, unhex(t, v.secret), v.label, unhex(t, v.seed))
 		if !bytes.Equal(got, want) {
-			t.Errorf("%v: PRF12 =\n%x\nwant\n%x", v.hash, got, want)
+			t.Errorf("%v: prf12 =\n%x\nwant\n%x", v.hash, got, want)
 		}
 		// Every output length is a prefix of the longer output.
 		for _, n := range []int{0, 1, 31, 32, 33, 48} {
 			short := make([]byte, n)
-			s.PRF12(short, unhex(t, v.secret), v.label, unhex(t, v.seed))
+			prf(short, unhex(t, v.secret), v.label, unhex(t, v.seed))
 			if !bytes.Equal(short, want[:n]) {
 				t.Errorf("%v: %d-byte output is not a prefix", v.hash, n)
 			}
@@ -89,7 +89,8 @@ func refPRF(h func() hash.Hash, secret []byte, label string, seed []byte, n int)
 }
 
 // MasterSecret, ExtendedMasterSecret, KeyBlock and FinishedVerifyData use the
-// right labels, seeds (and seed order) and lengths.
+// right labels, seeds (and seed order) and lengths in TLS 1.2 (the TLS
+// 1.0/1.1 PRF: TestPRFForVersion, TestCryptoTLSLegacyKeySchedule).
 func TestDerivations(t *testing.T) {
 	pre := seq(48, 3)
 	cr, sr := seq(32, 1), seq(32, 101)
@@ -97,20 +98,20 @@ func TestDerivations(t *testing.T) {
 	th := seq(32, 77)
 	for _, s := range Suites {
 		h := s.Hash.New
-		if got, want := s.MasterSecret(pre, cr, sr), refPRF(h, pre, "master secret", append(append([]byte(nil), cr...), sr...), 48); !bytes.Equal(got, want) {
+		if got, want := s.MasterSecret(VersionTLS12, pre, cr, sr), refPRF(h, pre, "master secret", append(append([]byte(nil), cr...), sr...), 48); !bytes.Equal(got, want) {
 			t.Errorf("%s: MasterSecret", s.Name)
 		}
-		if got, want := s.ExtendedMasterSecret(pre, th), refPRF(h, pre, "extended master secret", th, 48); !bytes.Equal(got, want) {
+		if got, want := s.ExtendedMasterSecret(VersionTLS12, pre, th), refPRF(h, pre, "extended master secret", th, 48); !bytes.Equal(got, want) {
 			t.Errorf("%s: ExtendedMasterSecret", s.Name)
 		}
-		kb := s.KeyBlock(master, cr, sr)
+		kb := s.KeyBlock(VersionTLS12, master, cr, sr)
 		if want := refPRF(h, master, "key expansion", append(append([]byte(nil), sr...), cr...), s.KeyBlockLen()); !bytes.Equal(kb, want) {
 			t.Errorf("%s: KeyBlock", s.Name)
 		}
-		if got, want := s.FinishedVerifyData(master, true, th), refPRF(h, master, "client finished", th, 12); !bytes.Equal(got, want) {
+		if got, want := s.FinishedVerifyData(VersionTLS12, master, true, th), refPRF(h, master, "client finished", th, 12); !bytes.Equal(got, want) {
 			t.Errorf("%s: client Finished", s.Name)
 		}
-		if got, want := s.FinishedVerifyData(master, false, th), refPRF(h, master, "server finished", th, 12); !bytes.Equal(got, want) {
+		if got, want := s.FinishedVerifyData(VersionTLS12, master, false, th), refPRF(h, master, "server finished", th, 12); !bytes.Equal(got, want) {
 			t.Errorf("%s: server Finished", s.Name)
 		}
 	}
@@ -129,7 +130,7 @@ func TestTranscript(t *testing.T) {
 		}
 		tr.Write(msgs[0])
 		tr.Write(msgs[1])
-		tr.SetSuite(s)
+		tr.SetSuite(s, VersionTLS12)
 		h := s.Hash.New()
 		h.Write(all[:107])
 		if got := tr.Sum(); !bytes.Equal(got, h.Sum(nil)) {
@@ -138,7 +139,7 @@ func TestTranscript(t *testing.T) {
 		// Sum twice does not disturb the state.
 		tr.Sum()
 		tr.Write(msgs[2])
-		tr.SetSuite(SuiteByID(TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)) // ignored
+		tr.SetSuite(SuiteByID(TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256), VersionTLS12) // ignored
 		tr.Write(msgs[3])
 		h = s.Hash.New()
 		h.Write(all)
@@ -151,7 +152,7 @@ func TestTranscript(t *testing.T) {
 func TestTranscriptSHA256Known(t *testing.T) {
 	var tr Transcript
 	tr.Write([]byte("abc"))
-	tr.SetSuite(SuiteByID(TLS_RSA_WITH_AES_128_GCM_SHA256))
+	tr.SetSuite(SuiteByID(TLS_RSA_WITH_AES_128_GCM_SHA256), VersionTLS12)
 	want := sha256.Sum256([]byte("abc"))
 	if !bytes.Equal(tr.Sum(), want[:]) {
 		t.Error("transcript of \"abc\" is not SHA-256(\"abc\")")

@@ -232,11 +232,11 @@ func (p *hostilePeer) readClientFlight() error {
 		return err
 	}
 	if p.sh.ExtendedMasterSecret {
-		p.master = p.suite.ExtendedMasterSecret(premaster, p.transcriptHash())
+		p.master = p.suite.ExtendedMasterSecret(handshake.VersionTLS12, premaster, p.transcriptHash())
 	} else {
-		p.master = p.suite.MasterSecret(premaster, p.hello.Random, p.sh.Random)
+		p.master = p.suite.MasterSecret(handshake.VersionTLS12, premaster, p.hello.Random, p.sh.Random)
 	}
-	cmac, smac, ckey, skey, civ, siv := p.suite.Keys(p.suite.KeyBlock(p.master, p.hello.Random, p.sh.Random))
+	cmac, smac, ckey, skey, civ, siv := p.suite.Keys(p.suite.KeyBlock(handshake.VersionTLS12, p.master, p.hello.Random, p.sh.Random))
 	rd, err := p.suite.NewCipher(handshake.VersionTLS12, cmac, ckey, civ)
 	if err != nil {
 		return err
@@ -258,7 +258,7 @@ func (p *hostilePeer) readClientFlight() error {
 	if typ != record.TypeHandshake || fin.Unmarshal(msg) != nil {
 		return errors.New("script: want Finished")
 	}
-	if want := p.suite.FinishedVerifyData(p.master, true, p.transcriptHash()); !bytes.Equal(want, fin.VerifyData) {
+	if want := p.suite.FinishedVerifyData(handshake.VersionTLS12, p.master, true, p.transcriptHash()); !bytes.Equal(want, fin.VerifyData) {
 		return errors.New("script: the client's Finished does not verify")
 	}
 	p.msgs = append(p.msgs, bytes.Clone(msg))
@@ -268,7 +268,7 @@ func (p *hostilePeer) readClientFlight() error {
 // sendFinished sends ChangeCipherSpec and Finished; tamper may change
 // verify_data.
 func (p *hostilePeer) sendFinished(tamper func(vd []byte)) error {
-	vd := p.suite.FinishedVerifyData(p.master, false, p.transcriptHash())
+	vd := p.suite.FinishedVerifyData(handshake.VersionTLS12, p.master, false, p.transcriptHash())
 	if tamper != nil {
 		tamper(vd)
 	}

@@ -422,7 +422,7 @@ func TestHostileServer(t *testing.T) {
 				return err
 			}
 			p.master[0] ^= 1 // keys and verify_data from another master secret
-			_, smac, _, skey, _, siv := p.suite.Keys(p.suite.KeyBlock(p.master, p.hello.Random, p.sh.Random))
+			_, smac, _, skey, _, siv := p.suite.Keys(p.suite.KeyBlock(handshake.VersionTLS12, p.master, p.hello.Random, p.sh.Random))
 			wr, err := p.suite.NewCipher(handshake.VersionTLS12, smac, skey, siv)
 			if err != nil {
 				return err

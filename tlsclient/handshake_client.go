@@ -244,7 +244,7 @@ func (hs *clientHandshakeState) processServerHello() error {
 		hs.c.rc.SetMaxFragment(256 << sh.MaxFragmentLength) // RFC 6066 §4: 2^(8+code)
 	}
 	hs.c.rc.SetVersion(sh.Version)
-	hs.transcript.SetSuiteVersion(hs.suite, sh.Version)
+	hs.transcript.SetSuite(hs.suite, sh.Version)
 	hs.config.trace("tls: ServerHello: %s, %s, extended master secret %v", versionName(sh.Version), hs.suite.Name, sh.ExtendedMasterSecret)
 	return nil
 }

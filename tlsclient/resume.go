@@ -162,7 +162,7 @@ func (hs *clientHandshakeState) doResume() error {
 	hs.master = append([]byte(nil), s.master...)
 	defer clear(hs.master)
 	// RFC 5246 §6.3 with the new randoms: the PRF only, on the device.
-	hs.keyBlock = hs.suite.KeyBlockFor(sh.Version, hs.master, hs.hello.Random, sh.Random)
+	hs.keyBlock = hs.suite.KeyBlock(sh.Version, hs.master, hs.hello.Random, sh.Random)
 	write, read, err := hs.ciphers()
 	if err != nil {
 		return err
@@ -191,7 +191,7 @@ func (hs *clientHandshakeState) sendFinished(write record.Cipher) error {
 	if err := rc.WriteChangeCipherSpec(); err != nil {
 		return fmt.Errorf("tlsclient: writing ChangeCipherSpec: %w", err)
 	}
-	verify := hs.suite.FinishedVerifyDataFor(hs.serverHello.Version, hs.master, true, hs.transcript.Sum())
+	verify := hs.suite.FinishedVerifyData(hs.serverHello.Version, hs.master, true, hs.transcript.Sum())
 	fin := (&handshake.Finished{VerifyData: verify}).Marshal()
 	hs.transcript.Write(fin)
 	hs.clientFinished = verify

@@ -59,7 +59,7 @@ func (p *scriptPeer) resume(sh *handshake.ServerHello, ticket *handshake.NewSess
 			return err
 		}
 	}
-	kb := p.suite.KeyBlock(testMaster, p.hello.Random, p.sr)
+	kb := p.suite.KeyBlock(handshake.VersionTLS12, testMaster, p.hello.Random, p.sr)
 	cmac, smac, ckey, skey, civ, siv := p.suite.Keys(kb)
 	rd, err := p.suite.NewCipher(handshake.VersionTLS12, cmac, ckey, civ)
 	if err != nil {
@@ -88,7 +88,7 @@ func (p *scriptPeer) resume(sh *handshake.ServerHello, ticket *handshake.NewSess
 	if typ != record.TypeHandshake || fin.Unmarshal(msg) != nil {
 		return errors.New("want Finished")
 	}
-	if want := p.suite.FinishedVerifyData(testMaster, true, p.sum()); !bytes.Equal(want, fin.VerifyData) {
+	if want := p.suite.FinishedVerifyData(handshake.VersionTLS12, testMaster, true, p.sum()); !bytes.Equal(want, fin.VerifyData) {
 		return errors.New("client Finished does not verify")
 	}
 	if _, err := p.rc.Write([]byte("resumed")); err != nil {

@@ -80,7 +80,7 @@ func (f *fakeOffloader) Do(ctx context.Context, fl *wire.Flight) (*wire.FlightRe
 			suite := handshake.SuiteByID(sh.CipherSuite)
 			res.Key = &wire.KeyResponse{
 				MasterSecret: append([]byte(nil), testMaster...),
-				KeyBlock:     suite.KeyBlock(testMaster, ch.Random, sh.Random),
+				KeyBlock:     suite.KeyBlock(handshake.VersionTLS12, testMaster, ch.Random, sh.Random),
 			}
 		}
 		resp.Results = append(resp.Results, res)
@@ -165,7 +165,7 @@ func (p *scriptPeer) sendServerHello(sh *handshake.ServerHello) error {
 
 func (p *scriptPeer) sum() []byte {
 	var t handshake.Transcript
-	t.SetSuite(p.suite)
+	t.SetSuite(p.suite, handshake.VersionTLS12)
 	for _, m := range p.msgs {
 		t.Write(m)
 	}
@@ -183,7 +183,7 @@ func (p *scriptPeer) readClientFlight() error {
 		return fmt.Errorf("want ClientKeyExchange, got %d/%x", typ, msg[:1])
 	}
 	p.msgs = append(p.msgs, append([]byte(nil), msg...))
-	kb := p.suite.KeyBlock(testMaster, p.hello.Random, p.sr)
+	kb := p.suite.KeyBlock(handshake.VersionTLS12, testMaster, p.hello.Random, p.sr)
 	cmac, smac, ckey, skey, civ, siv := p.suite.Keys(kb)
 	rd, err := p.suite.NewCipher(handshake.VersionTLS12, cmac, ckey, civ)
 	if err != nil {
@@ -206,7 +206,7 @@ func (p *scriptPeer) readClientFlight() error {
 	if typ != record.TypeHandshake || fin.Unmarshal(msg) != nil {
 		return errors.New("want Finished")
 	}
-	if want := p.suite.FinishedVerifyData(testMaster, true, p.sum()); !bytes.Equal(want, fin.VerifyData) {
+	if want := p.suite.FinishedVerifyData(handshake.VersionTLS12, testMaster, true, p.sum()); !bytes.Equal(want, fin.VerifyData) {
 		return errors.New("client Finished does not verify")
 	}
 	p.msgs = append(p.msgs, append([]byte(nil), msg...))
@@ -215,7 +215,7 @@ func (p *scriptPeer) readClientFlight() error {
 
 // sendFinished sends ChangeCipherSpec and Finished, correct unless corrupt.
 func (p *scriptPeer) sendFinished(corrupt bool) error {
-	vd := p.suite.FinishedVerifyData(testMaster, false, p.sum())
+	vd := p.suite.FinishedVerifyData(handshake.VersionTLS12, testMaster, false, p.sum())
 	if corrupt {
 		vd[0] ^= 1
 	}

@@ -107,7 +107,7 @@ func (hs *clientHandshakeState) checkSuiteVersion() error {
 // finishedVerifyData is verify_data for the client or the server with the
 // negotiated version's PRF over the transcript so far.
 func (hs *clientHandshakeState) finishedVerifyData(client bool) []byte {
-	return hs.suite.FinishedVerifyDataFor(hs.version(), hs.master, client, hs.transcript.Sum())
+	return hs.suite.FinishedVerifyData(hs.version(), hs.master, client, hs.transcript.Sum())
 }
 
 func versionNames(vs []uint16) string {

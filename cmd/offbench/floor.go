@@ -166,8 +166,8 @@ func measurePrimitives(e *env, o *options) (*primitives, error) {
 		}},
 		{pPRF, func() error {
 			th := sha256.Sum256(transcript)
-			master := suite.ExtendedMasterSecret(premaster, th[:])
-			_ = suite.KeyBlock(master, cr, sr)
+			master := suite.ExtendedMasterSecret(handshake.VersionTLS12, premaster, th[:])
+			_ = suite.KeyBlock(handshake.VersionTLS12, master, cr, sr)
 			return nil
 		}},
 		{pChannel, func() error {

@@ -165,7 +165,7 @@ func newSigHash(st *hsState, certType uint8, scheme uint16) hash.Hash {
 	case scheme != 0 || st.suite == nil:
 		return nil
 	case certType == certTypeRSASign:
-		return handshake.TranscriptHash(st.suite, st.version) // MD5 || SHA-1 below TLS 1.2
+		return st.suite.TranscriptHash(st.version) // MD5 || SHA-1 below TLS 1.2
 	case certType == certTypeECDSASign:
 		return sha1.New()
 	}

@@ -239,7 +239,7 @@ func (p *peer) finish(t testing.TB, cke []byte, key *wire.KeyResponse) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fin := &handshake.Finished{VerifyData: s.FinishedVerifyData(key.MasterSecret, true, hashOf(s, transcript))}
+	fin := &handshake.Finished{VerifyData: s.FinishedVerifyData(handshake.VersionTLS12, key.MasterSecret, true, hashOf(s, transcript))}
 	finMsg := fin.Marshal()
 	transcript = append(transcript, finMsg...)
 
@@ -272,7 +272,7 @@ func (p *peer) finish(t testing.TB, cke []byte, key *wire.KeyResponse) {
 	if err := sfin.Unmarshal(msg); err != nil {
 		t.Fatal(err)
 	}
-	want := s.FinishedVerifyData(key.MasterSecret, false, hashOf(s, transcript))
+	want := s.FinishedVerifyData(handshake.VersionTLS12, key.MasterSecret, false, hashOf(s, transcript))
 	if !bytes.Equal(sfin.VerifyData, want) {
 		t.Fatal("the server's Finished does not verify under the offloader's master secret")
 	}

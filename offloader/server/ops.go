@@ -474,7 +474,7 @@ func (s *Server) auth(dev *Device, st *hsState, req *wire.AuthRequest) (*wire.Au
 		return nil, opErr(wire.StatusUnsupported, "unsupported key exchange")
 	}
 
-	next.transcript = handshake.TranscriptHash(suite, sh.Version)
+	next.transcript = suite.TranscriptHash(sh.Version)
 	next.transcript.Write(req.Transcript)
 	if fl.cr != nil {
 		chooseClientAuth(dev, fl.cr, req.Transcript, &next)
@@ -703,12 +703,12 @@ func (s *Server) key(st *hsState, req *wire.KeyRequest) (*wire.KeyResponse, *wir
 			return nil, opErr(wire.StatusInternal, "transcript hash")
 		}
 		h.Write((&handshake.ClientKeyExchange{Body: st.cke}).Marshal())
-		ms = st.suite.ExtendedMasterSecretFor(st.version, st.premaster, h.Sum(nil))
+		ms = st.suite.ExtendedMasterSecret(st.version, st.premaster, h.Sum(nil))
 	} else {
-		ms = st.suite.MasterSecretFor(st.version, st.premaster, st.clientRandom, st.serverRandom)
+		ms = st.suite.MasterSecret(st.version, st.premaster, st.clientRandom, st.serverRandom)
 	}
 	st.wipe()
-	kb := st.suite.KeyBlockFor(st.version, ms, st.clientRandom, st.serverRandom)
+	kb := st.suite.KeyBlock(st.version, ms, st.clientRandom, st.serverRandom)
 	st.stage = stageDone
 	return &wire.KeyResponse{MasterSecret: ms, KeyBlock: kb}, nil
 }

@@ -29,7 +29,7 @@ import (
 //     (RFC 2246 §7.4.3), ECDSA signs SHA-1(params) (RFC 4492 §5.4), where
 //     params = client_random || server_random || ServerECDHParams;
 //   - the PRF is MD5 ⊕ SHA-1 and the transcript hash MD5 || SHA-1
-//     (handshake.PRF10, handshake.TranscriptHash), the extended master
+//     (handshake.Suite.MasterSecret and the others, Suite.TranscriptHash), the extended master
 //     secret's session hash included (RFC 7627 §3);
 //   - the CertificateRequest has no supported_signature_algorithms;
 //   - only the CBC _SHA suites are allowed (handshake.Suite.AllowedIn).
@@ -164,7 +164,7 @@ func cloneTranscript(h hash.Hash) (hash.Hash, error) {
 // restoreTranscript rebuilds the transcript hash of suite in version from
 // its saved state (a token's).
 func restoreTranscript(suite *handshake.Suite, version uint16, state []byte) (hash.Hash, error) {
-	h := handshake.TranscriptHash(suite, version)
+	h := suite.TranscriptHash(version)
 	u, ok := h.(encoding.BinaryUnmarshaler)
 	if !ok {
 		return nil, fmt.Errorf("offloader: transcript hash cannot be restored")

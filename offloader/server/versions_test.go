@@ -168,7 +168,7 @@ func (p *legacyPeer) finish(t *testing.T, cke []byte, key *wire.KeyResponse) {
 	ckeMsg := (&handshake.ClientKeyExchange{Body: cke}).Marshal()
 	transcript := append(slices.Clone(p.transcript), ckeMsg...)
 	sum := func(b []byte) []byte {
-		h := handshake.TranscriptHash(s, v)
+		h := s.TranscriptHash(v)
 		h.Write(b)
 		return h.Sum(nil)
 	}
@@ -181,7 +181,7 @@ func (p *legacyPeer) finish(t *testing.T, cke []byte, key *wire.KeyResponse) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	finMsg := (&handshake.Finished{VerifyData: s.FinishedVerifyDataFor(v, key.MasterSecret, true, sum(transcript))}).Marshal()
+	finMsg := (&handshake.Finished{VerifyData: s.FinishedVerifyData(v, key.MasterSecret, true, sum(transcript))}).Marshal()
 	transcript = append(transcript, finMsg...)
 	if err := p.rc.WriteRecords(record.TypeHandshake, ckeMsg); err != nil {
 		t.Fatal(err)
@@ -212,7 +212,7 @@ func (p *legacyPeer) finish(t *testing.T, cke []byte, key *wire.KeyResponse) {
 		if err := sfin.Unmarshal(msg); err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Equal(sfin.VerifyData, s.FinishedVerifyDataFor(v, key.MasterSecret, false, sum(transcript))) {
+		if !bytes.Equal(sfin.VerifyData, s.FinishedVerifyData(v, key.MasterSecret, false, sum(transcript))) {
 			t.Fatal("the server's Finished does not verify under the offloader's master secret")
 		}
 		break
@@ -410,7 +410,7 @@ func TestLegacyTokenState(t *testing.T) {
 	s := handshake.SuiteByID(handshake.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA)
 	st := &hsState{stage: stageAuthed, suite: s, clientVersion: handshake.VersionTLS11, version: handshake.VersionTLS10,
 		clientRandom: randBytes(32), serverRandom: randBytes(32), group: handshake.GroupX25519, serverPoint: randBytes(32),
-		transcript: handshake.TranscriptHash(s, handshake.VersionTLS10)}
+		transcript: s.TranscriptHash(handshake.VersionTLS10)}
 	st.transcript.Write([]byte("transcript"))
 	plain, err := marshalState(st, 1)
 	if err != nil {

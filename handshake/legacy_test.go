@@ -54,9 +54,9 @@ func TestPRF10Split(t *testing.T) {
 			want[i] = md[i] ^ sh[i]
 		}
 		got := make([]byte, 100)
-		PRF10(got, secret, "lbl", seed)
+		prf10(got, secret, "lbl", seed)
 		if !bytes.Equal(got, want) {
-			t.Errorf("secret of %d bytes: PRF10 = %x, want %x", secretLen, got, want)
+			t.Errorf("secret of %d bytes: prf10 = %x, want %x", secretLen, got, want)
 		}
 	}
 }
@@ -65,16 +65,15 @@ func TestPRFForVersion(t *testing.T) {
 	s := SuiteByID(TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)
 	secret, seed := []byte("secret"), []byte("seed")
 	a, b, c := make([]byte, 40), make([]byte, 40), make([]byte, 40)
-	s.PRFFor(VersionTLS12)(a, secret, "x", seed)
-	s.PRF12(b, secret, "x", seed)
-	if !bytes.Equal(a, b) {
-		t.Error("PRFFor(TLS 1.2) is not PRF12")
+	prfForVersion(VersionTLS12, s)(a, secret, "x", seed)
+	if want := refPRF(s.Hash.New, secret, "x", seed, len(a)); !bytes.Equal(a, want) {
+		t.Error("the TLS 1.2 PRF is not P_SHA256")
 	}
 	for _, v := range []uint16{VersionTLS10, VersionTLS11} {
-		s.PRFFor(v)(c, secret, "x", seed)
-		PRF10(b, secret, "x", seed)
+		prfForVersion(v, s)(c, secret, "x", seed)
+		prf10(b, secret, "x", seed)
 		if !bytes.Equal(c, b) || bytes.Equal(c, a) {
-			t.Errorf("PRFFor(%#04x) is not PRF10", v)
+			t.Errorf("the PRF of %#04x is not prf10", v)
 		}
 	}
 }
@@ -86,7 +85,7 @@ func TestPRFForVersion(t *testing.T) {
 func TestTranscriptMD5SHA1(t *testing.T) {
 	var tr Transcript
 	tr.Write([]byte("client hello "))
-	tr.SetSuiteVersion(SuiteByID(TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384), VersionTLS10)
+	tr.SetSuite(SuiteByID(TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384), VersionTLS10)
 	tr.Write([]byte("server hello"))
 	all := []byte("client hello server hello")
 	m, s := md5.Sum(all), sha1.Sum(all)
@@ -98,13 +97,13 @@ func TestTranscriptMD5SHA1(t *testing.T) {
 		t.Fatal("Sum changed the running state")
 	}
 
-	h := TranscriptHash(SuiteByID(TLS_RSA_WITH_AES_128_GCM_SHA256), VersionTLS11)
+	h := SuiteByID(TLS_RSA_WITH_AES_128_GCM_SHA256).TranscriptHash(VersionTLS11)
 	h.Write([]byte("abc"))
 	state, err := h.(encoding.BinaryMarshaler).MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
-	h2 := TranscriptHash(SuiteByID(TLS_RSA_WITH_AES_128_GCM_SHA256), VersionTLS11)
+	h2 := SuiteByID(TLS_RSA_WITH_AES_128_GCM_SHA256).TranscriptHash(VersionTLS11)
 	if err := h2.(encoding.BinaryUnmarshaler).UnmarshalBinary(state); err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +124,7 @@ func TestTranscriptMD5SHA1(t *testing.T) {
 	if err := h2.(encoding.BinaryUnmarshaler).UnmarshalBinary(state[:len(state)-1]); err == nil {
 		t.Error("a truncated state was accepted")
 	}
-	if TranscriptHash(SuiteByID(TLS_RSA_WITH_AES_256_GCM_SHA384), VersionTLS12).Size() != 48 {
+	if SuiteByID(TLS_RSA_WITH_AES_256_GCM_SHA384).TranscriptHash(VersionTLS12).Size() != 48 {
 		t.Error("TLS 1.2 transcript hash is not the suite's")
 	}
 }
@@ -222,7 +221,7 @@ func openCBCRecord(t *testing.T, version uint16, mac crypto.Hash, macKey, key, i
 // version's form and its signature verifies (RSA: PKCS #1 v1.5 over
 // MD5 || SHA-1 without DigestInfo; ECDSA: over SHA-1); for RSA key
 // exchange the premaster, recovered with the server key, gives crypto/tls's
-// master secret through our ExtendedMasterSecretFor over the MD5 || SHA-1
+// master secret through our ExtendedMasterSecret over the MD5 || SHA-1
 // session hash (RFC 7627 §3); the key block derived from the master secret
 // decrypts and authenticates both Finished records, whose verify_data is
 // ours.
@@ -277,7 +276,7 @@ func checkLegacyCapture(t *testing.T, v uint16, s *Suite, cp *capture, cert tls.
 	var tr Transcript
 	tr.Write(cp.clientMsgs[0])
 	tr.Write(cp.serverMsgs[0])
-	tr.SetSuiteVersion(s, v)
+	tr.SetSuite(s, v)
 	idx := 1
 	for ; idx < len(cp.serverMsgs); idx++ {
 		m := cp.serverMsgs[idx]
@@ -344,17 +343,17 @@ func checkLegacyCapture(t *testing.T, v uint16, s *Suite, cp *capture, cert tls.
 		}
 		var ms []byte
 		if sh.ExtendedMasterSecret {
-			ms = s.ExtendedMasterSecretFor(v, pre, tr.Sum())
+			ms = s.ExtendedMasterSecret(v, pre, tr.Sum())
 		} else {
-			ms = s.MasterSecretFor(v, pre, ch.Random, sh.Random)
+			ms = s.MasterSecret(v, pre, ch.Random, sh.Random)
 		}
 		if !bytes.Equal(ms, cp.master) {
 			t.Errorf("master secret (EMS %v) differs from crypto/tls's", sh.ExtendedMasterSecret)
 		}
 	}
-	cm, sm, ck, sk, ci, si := s.Keys(s.KeyBlockFor(v, cp.master, ch.Random, sh.Random))
+	cm, sm, ck, sk, ci, si := s.Keys(s.KeyBlock(v, cp.master, ch.Random, sh.Random))
 	clientFin := openCBCRecord(t, v, s.MACHash, cm, ck, ci, cp.clientFinishedRecord)
-	want := (&Finished{VerifyData: s.FinishedVerifyDataFor(v, cp.master, true, tr.Sum())}).Marshal()
+	want := (&Finished{VerifyData: s.FinishedVerifyData(v, cp.master, true, tr.Sum())}).Marshal()
 	if !bytes.Equal(clientFin, want) {
 		t.Errorf("client Finished = %x, want %x", clientFin, want)
 	}
@@ -363,7 +362,7 @@ func checkLegacyCapture(t *testing.T, v uint16, s *Suite, cp *capture, cert tls.
 		tr.Write(m) // NewSessionTicket
 	}
 	serverFin := openCBCRecord(t, v, s.MACHash, sm, sk, si, cp.serverFinishedRecord)
-	want = (&Finished{VerifyData: s.FinishedVerifyDataFor(v, cp.master, false, tr.Sum())}).Marshal()
+	want = (&Finished{VerifyData: s.FinishedVerifyData(v, cp.master, false, tr.Sum())}).Marshal()
 	if !bytes.Equal(serverFin, want) {
 		t.Errorf("server Finished = %x, want %x", serverFin, want)
 	}
