@@ -263,9 +263,9 @@ func checkCapture(t *testing.T, s *Suite, cp *capture, cert tls.Certificate) {
 		t.Fatalf("client sent %d plaintext messages, want ClientHello and ClientKeyExchange", len(cp.clientMsgs))
 	}
 	parsed := func(b []byte) any {
-		m, err := ParseMessage(b)
+		m, err := parseMessage(b)
 		if err != nil {
-			t.Fatalf("ParseMessage(%x...): %v", b[:min(len(b), 8)], err)
+			t.Fatalf("parseMessage(%x...): %v", b[:min(len(b), 8)], err)
 		}
 		return m
 	}

@@ -6,17 +6,6 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 )
 
-// Message is implemented by every handshake message type of this package.
-type Message interface {
-	// Marshal returns the whole message, 4-byte header included, and sets
-	// the message's Raw. It returns nil if a field exceeds its RFC length
-	// limit (or, for the hellos, breaks a rule a peer would reject, such
-	// as a duplicate extension).
-	Marshal() []byte
-	// Unmarshal decodes a whole message, header included.
-	Unmarshal(b []byte) error
-}
-
 // Limits a parser checks before it allocates.
 const (
 	// MaxCertificates caps the certificate_list of a Certificate message.
@@ -217,12 +206,6 @@ func nonEmpty(v []byte) []byte {
 	return v[:len(v):len(v)]
 }
 
-// cloneBytes copies b so that a decoded message does not alias the caller's
-// buffer (the record layer reuses its own).
-func cloneBytes(b []byte) []byte {
-	return append([]byte(nil), b...)
-}
-
 // extensionSeen tracks the extension types of one hello to refuse
 // duplicates (RFC 5246 §7.4.1.4: "There MUST NOT be more than one
 // extension of the same type").
@@ -236,50 +219,10 @@ func (m extensionSeen) add(t uint16) bool {
 	return true
 }
 
-// ParseMessage decodes one whole handshake message (header included) into a
-// pointer to the message type of its type byte: *ClientHello, *ServerHello,
-// *Certificate, and so on. An unknown type is a *DecodeError.
-func ParseMessage(b []byte) (any, error) {
-	if len(b) == 0 {
-		return nil, &DecodeError{Message: "handshake message", Detail: "empty message"}
-	}
-	var m Message
-	switch b[0] {
-	case TypeHelloRequest:
-		m = new(HelloRequest)
-	case TypeClientHello:
-		m = new(ClientHello)
-	case TypeServerHello:
-		m = new(ServerHello)
-	case TypeNewSessionTicket:
-		m = new(NewSessionTicket)
-	case TypeCertificate:
-		m = new(Certificate)
-	case TypeServerKeyExchange:
-		m = new(ServerKeyExchange)
-	case TypeCertificateRequest:
-		m = new(CertificateRequest)
-	case TypeServerHelloDone:
-		m = new(ServerHelloDone)
-	case TypeCertificateVerify:
-		m = new(CertificateVerify)
-	case TypeClientKeyExchange:
-		m = new(ClientKeyExchange)
-	case TypeFinished:
-		m = new(Finished)
-	case TypeCertificateStatus:
-		m = new(CertificateStatus)
-	default:
-		return nil, &DecodeError{Message: "handshake message", Detail: "unknown message type"}
-	}
-	if err := m.Unmarshal(b); err != nil {
-		return nil, err
-	}
-	return m, nil
-}
-
-// splitMessages is SplitMessages; see messages.go.
-func splitMessages(b []byte) ([][]byte, error) {
+// SplitMessages splits a concatenation of whole handshake messages (headers
+// included) into its messages; it fails on a truncated message. The
+// messages alias b; an empty b gives no messages.
+func SplitMessages(b []byte) ([][]byte, error) {
 	var msgs [][]byte
 	s := cryptobyte.String(b)
 	for !s.Empty() {

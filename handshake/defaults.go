@@ -1,14 +1,13 @@
 package handshake
 
+import "slices"
+
 // The defaults a client offers, in preference order. The suite order is the
 // order of the Suites table.
 
 // DefaultGroups are the named groups offered in supported_groups: X25519
 // first (fast, constant-time), then the NIST curves servers commonly have.
 var DefaultGroups = []uint16{GroupX25519, GroupP256, GroupP384}
-
-// DefaultPointFormats is ec_point_formats {uncompressed} (RFC 8422 §5.1.2).
-var DefaultPointFormats = []uint8{0}
 
 // DefaultSignatureAlgorithms are offered in signature_algorithms and
 // accepted in a ServerKeyExchange: ECDSA, then RSA-PSS, then PKCS #1 v1.5,
@@ -30,10 +29,5 @@ var DefaultSignatureAlgorithms = []uint16{
 // SupportedSignatureAlgorithm reports whether alg is one of
 // DefaultSignatureAlgorithms, the algorithms the verifier implements.
 func SupportedSignatureAlgorithm(alg uint16) bool {
-	for _, a := range DefaultSignatureAlgorithms {
-		if a == alg {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(DefaultSignatureAlgorithms, alg)
 }

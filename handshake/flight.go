@@ -1,6 +1,8 @@
 package handshake
 
 import (
+	"bytes"
+
 	"golang.org/x/crypto/cryptobyte"
 )
 
@@ -32,7 +34,7 @@ func (m *Certificate) Marshal() []byte {
 // ASN.1Cert certificate_list<0..2^24-1>, each ASN.1Cert<1..2^24-1>; at most
 // MaxCertificates. The certificates alias a private copy of b (Raw).
 func (m *Certificate) Unmarshal(b []byte) error {
-	raw := cloneBytes(b)
+	raw := bytes.Clone(b)
 	s, err := readBody(raw, TypeCertificate)
 	if err != nil {
 		return err
@@ -66,7 +68,7 @@ func (m *ServerKeyExchange) Marshal() []byte {
 // its form depends on the suite (see ParseECDHEParams). The body must not
 // be empty.
 func (m *ServerKeyExchange) Unmarshal(b []byte) error {
-	raw := cloneBytes(b)
+	raw := bytes.Clone(b)
 	s, err := readBody(raw, TypeServerKeyExchange)
 	if err != nil {
 		return err
@@ -203,7 +205,7 @@ func (m *CertificateRequest) Marshal() []byte {
 // before TLS 1.2 (RFC 2246 §7.4.4, RFC 4346 §7.4.4) the same without
 // supported_signature_algorithms, SignatureAlgorithms left nil.
 func (m *CertificateRequest) Unmarshal(b []byte) error {
-	raw := cloneBytes(b)
+	raw := bytes.Clone(b)
 	s, err := readBody(raw, TypeCertificateRequest)
 	if err != nil {
 		return err
@@ -259,7 +261,7 @@ func (m *ClientKeyExchange) Marshal() []byte {
 // Unmarshal keeps the ClientKeyExchange body (RFC 5246 §7.4.7) as bytes;
 // it must not be empty (both forms carry a length prefix).
 func (m *ClientKeyExchange) Unmarshal(b []byte) error {
-	raw := cloneBytes(b)
+	raw := bytes.Clone(b)
 	s, err := readBody(raw, TypeClientKeyExchange)
 	if err != nil {
 		return err
@@ -340,7 +342,7 @@ func (m *CertificateVerify) Marshal() []byte {
 // keeps: signature<0..2^16-1>, after a SignatureAndHashAlgorithm in TLS
 // 1.2 (SignatureAlgorithm is left zero before).
 func (m *CertificateVerify) Unmarshal(b []byte) error {
-	raw := cloneBytes(b)
+	raw := bytes.Clone(b)
 	s, err := readBody(raw, TypeCertificateVerify)
 	if err != nil {
 		return err
@@ -364,7 +366,7 @@ func (m *Finished) Marshal() []byte {
 // body. Its length is not checked here: the caller compares it, in
 // constant time, with the 12 bytes it expects.
 func (m *Finished) Unmarshal(b []byte) error {
-	raw := cloneBytes(b)
+	raw := bytes.Clone(b)
 	s, err := readBody(raw, TypeFinished)
 	if err != nil {
 		return err
@@ -386,7 +388,7 @@ func (m *NewSessionTicket) Marshal() []byte {
 // ticket_lifetime_hint, then opaque ticket<0..2^16-1>. An empty ticket is
 // legal: the server keeps the session but will not resume it by ticket.
 func (m *NewSessionTicket) Unmarshal(b []byte) error {
-	raw := cloneBytes(b)
+	raw := bytes.Clone(b)
 	s, err := readBody(raw, TypeNewSessionTicket)
 	if err != nil {
 		return err
@@ -419,7 +421,7 @@ func unmarshalEmpty(b []byte, typ uint8, raw *[]byte) error {
 	if !s.Empty() {
 		return decodeErr(typ, "body is not empty")
 	}
-	*raw = cloneBytes(b)
+	*raw = bytes.Clone(b)
 	return nil
 }
 
@@ -449,7 +451,7 @@ func (m *CertificateStatus) Marshal() []byte {
 // Unmarshal decodes a CertificateStatus: status_type ocsp(1), then
 // OCSPResponse<1..2^24-1>. Other status types are refused.
 func (m *CertificateStatus) Unmarshal(b []byte) error {
-	raw := cloneBytes(b)
+	raw := bytes.Clone(b)
 	s, err := readBody(raw, TypeCertificateStatus)
 	if err != nil {
 		return err

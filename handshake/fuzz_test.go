@@ -28,11 +28,11 @@ func FuzzParseMessage(f *testing.F) {
 				t.Fatal("SplitMessages lost bytes")
 			}
 		}
-		m, err := ParseMessage(b)
+		m, err := parseMessage(b)
 		if err != nil {
 			return
 		}
-		if raw := m.(Message); raw == nil {
+		if raw := m.(message); raw == nil {
 			t.Fatal("nil message without an error")
 		}
 		reparse(t, m)

@@ -1,6 +1,7 @@
 package handshake
 
 import (
+	"bytes"
 	"slices"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -239,7 +240,7 @@ func helloRandom(r []byte) ([]byte, error) {
 // the fields above are decoded and checked; every other extension is kept in
 // Extra, in order. Fields alias a private copy of b, which Raw holds.
 func (m *ClientHello) Unmarshal(b []byte) error {
-	raw := cloneBytes(b)
+	raw := bytes.Clone(b)
 	s, err := readBody(raw, TypeClientHello)
 	if err != nil {
 		return err
@@ -369,8 +370,7 @@ func (m *ClientHello) decodeExtension(typ uint16, data cryptobyte.String) error 
 		if !data.ReadUint8(&m.MaxFragmentLength) || !data.Empty() {
 			return fail("bad max_fragment_length")
 		}
-		if m.MaxFragmentLength < 1 || m.MaxFragmentLength > 4 {
-			// RFC 6066 §4: illegal_parameter for other values.
+		if !validMaxFragmentLength(m.MaxFragmentLength) {
 			return illegalParam(TypeClientHello, "max_fragment_length value not in 1..4")
 		}
 	default:
@@ -378,6 +378,11 @@ func (m *ClientHello) decodeExtension(typ uint16, data cryptobyte.String) error 
 	}
 	return nil
 }
+
+// validMaxFragmentLength reports whether code is a MaxFragmentLength of
+// RFC 6066 §4: 1..4 for 2^9..2^12 bytes; any other value is answered with
+// illegal_parameter.
+func validMaxFragmentLength(code uint8) bool { return code >= 1 && code <= 4 }
 
 // validHostName checks a server_name host_name is printable ASCII without a
 // trailing dot (RFC 6066 §3). It is a syntax check only: the offloader
@@ -479,7 +484,7 @@ func (m *ServerHello) addExtensionBody(b *cryptobyte.Builder, t uint16) {
 // in Extra: whether they were solicited is the client's decision. Fields
 // alias a private copy of b, which Raw holds.
 func (m *ServerHello) Unmarshal(b []byte) error {
-	raw := cloneBytes(b)
+	raw := bytes.Clone(b)
 	s, err := readBody(raw, TypeServerHello)
 	if err != nil {
 		return err
@@ -550,7 +555,7 @@ func (m *ServerHello) decodeExtension(typ uint16, data cryptobyte.String) error 
 		if !data.ReadUint8(&m.MaxFragmentLength) || !data.Empty() {
 			return fail("bad max_fragment_length")
 		}
-		if m.MaxFragmentLength < 1 || m.MaxFragmentLength > 4 {
+		if !validMaxFragmentLength(m.MaxFragmentLength) {
 			return illegalParam(TypeServerHello, "max_fragment_length value not in 1..4")
 		}
 	case ExtStatusRequest:

@@ -30,7 +30,7 @@ func TestHelloEncodingUnchanged(t *testing.T) {
 	ordered.ExtensionOrder = []uint16{ExtALPN, 0x1234, ExtServerName}
 	for _, tc := range []struct {
 		name string
-		msg  Message
+		msg  message
 		want string
 	}{
 		{"ClientHello", fullClientHello(), fullClientHelloHex},

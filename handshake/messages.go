@@ -264,11 +264,6 @@ type HelloRequest struct {
 	Raw []byte
 }
 
-// SplitMessages splits a concatenation of whole handshake messages (headers
-// included) into its messages; it fails on a truncated message. The
-// messages alias b; an empty b gives no messages.
-func SplitMessages(b []byte) ([][]byte, error) { return splitMessages(b) }
-
 // DecodeError is a message that did not parse; the caller sends decode_error.
 type DecodeError struct {
 	Message string // "ServerHello", ...

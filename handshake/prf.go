@@ -6,6 +6,7 @@ import (
 	"crypto/sha1"
 	"errors"
 	"hash"
+	"slices"
 
 	"golang.org/x/crypto/cryptobyte"
 )
@@ -48,7 +49,7 @@ func prfForVersion(version uint16, s *Suite) prfFunc {
 //	PRF(secret, label, seed) = P_<hash>(secret, label + seed)
 func prf12(h func() hash.Hash) prfFunc {
 	return func(out, secret []byte, label string, seed []byte) {
-		pHash(h, out, secret, concat([]byte(label), seed))
+		pHash(h, out, secret, slices.Concat([]byte(label), seed))
 	}
 }
 
@@ -60,7 +61,7 @@ func prf12(h func() hash.Hash) prfFunc {
 //	PRF(secret, label, seed) = P_MD5(S1, label + seed) XOR
 //	                           P_SHA-1(S2, label + seed);
 func prf10(out, secret []byte, label string, seed []byte) {
-	labelSeed := concat([]byte(label), seed)
+	labelSeed := slices.Concat([]byte(label), seed)
 	half := (len(secret) + 1) / 2
 	s1, s2 := secret[:half], secret[len(secret)-half:]
 	pHash(md5.New, out, s1, labelSeed)
@@ -99,7 +100,7 @@ func pHash(h func() hash.Hash, out, secret, seed []byte) {
 // ClientHello.random + ServerHello.random)[0..47].
 func (s *Suite) MasterSecret(version uint16, premaster, clientRandom, serverRandom []byte) []byte {
 	out := make([]byte, MasterSecretLen)
-	prfForVersion(version, s)(out, premaster, labelMasterSecret, concat(clientRandom, serverRandom))
+	prfForVersion(version, s)(out, premaster, labelMasterSecret, slices.Concat(clientRandom, serverRandom))
 	return out
 }
 
@@ -122,7 +123,7 @@ func (s *Suite) ExtendedMasterSecret(version uint16, premaster, sessionHash []by
 // them do not change.
 func (s *Suite) KeyBlock(version uint16, master, clientRandom, serverRandom []byte) []byte {
 	out := make([]byte, s.KeyBlockLen())
-	prfForVersion(version, s)(out, master, labelKeyExpansion, concat(serverRandom, clientRandom))
+	prfForVersion(version, s)(out, master, labelKeyExpansion, slices.Concat(serverRandom, clientRandom))
 	return out
 }
 
@@ -139,11 +140,6 @@ func (s *Suite) FinishedVerifyData(version uint16, master []byte, client bool, t
 	out := make([]byte, VerifyDataLen)
 	prfForVersion(version, s)(out, master, label, transcriptHash)
 	return out
-}
-
-func concat(a, b []byte) []byte {
-	out := make([]byte, 0, len(a)+len(b))
-	return append(append(out, a...), b...)
 }
 
 // Transcript is the running handshake hash. It buffers messages until the

@@ -3,6 +3,8 @@ package handshake
 import (
 	"bytes"
 	"crypto"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -32,7 +34,7 @@ func TestSuiteTable(t *testing.T) {
 		TLS_RSA_WITH_AES_128_CBC_SHA256,
 		TLS_RSA_WITH_AES_256_CBC_SHA256,
 	)
-	if got := SuiteIDs(Suites); !equalU16(got, wantOrder) {
+	if got := SuiteIDs(Suites); !slices.Equal(got, wantOrder) {
 		t.Fatalf("order = %04x", got)
 	}
 	aead := Suites[:8]
@@ -57,24 +59,24 @@ func TestSuiteTable(t *testing.T) {
 			t.Errorf("%04x: name %q", s.ID, s.Name)
 		}
 		wantHash := crypto.SHA256
-		if bytes.HasSuffix([]byte(s.Name), []byte("SHA384")) {
+		if strings.HasSuffix(s.Name, "SHA384") {
 			wantHash = crypto.SHA384
 		}
 		if s.Hash != wantHash || s.MACLen != 0 || s.NewCipher == nil {
 			t.Errorf("%s: hash %v mac %d", s.Name, s.Hash, s.MACLen)
 		}
-		chacha := bytes.Contains([]byte(s.Name), []byte("CHACHA20"))
+		chacha := strings.Contains(s.Name, "CHACHA20")
 		switch {
 		case chacha && (s.KeyLen != 32 || s.IVLen != 12),
 			!chacha && s.IVLen != 4,
-			bytes.Contains([]byte(s.Name), []byte("AES_128")) && s.KeyLen != 16,
-			bytes.Contains([]byte(s.Name), []byte("AES_256")) && s.KeyLen != 32:
+			strings.Contains(s.Name, "AES_128") && s.KeyLen != 16,
+			strings.Contains(s.Name, "AES_256") && s.KeyLen != 32:
 			t.Errorf("%s: key %d iv %d", s.Name, s.KeyLen, s.IVLen)
 		}
 		wantKX := KeyExchangeRSA
-		if bytes.Contains([]byte(s.Name), []byte("ECDHE_RSA")) {
+		if strings.Contains(s.Name, "ECDHE_RSA") {
 			wantKX = KeyExchangeECDHERSA
-		} else if bytes.Contains([]byte(s.Name), []byte("ECDHE_ECDSA")) {
+		} else if strings.Contains(s.Name, "ECDHE_ECDSA") {
 			wantKX = KeyExchangeECDHEECDSA
 		}
 		if s.KeyExchange != wantKX {
@@ -84,18 +86,6 @@ func TestSuiteTable(t *testing.T) {
 	if SuiteByID(TLS_EMPTY_RENEGOTIATION_INFO_SCSV) != nil || SuiteByID(TLS_FALLBACK_SCSV) != nil || SuiteByID(0x000a) != nil {
 		t.Error("SuiteByID found a suite not in the table")
 	}
-}
-
-func equalU16(a, b []uint16) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestKeys(t *testing.T) {
@@ -132,7 +122,7 @@ func TestKeys(t *testing.T) {
 }
 
 func TestDefaults(t *testing.T) {
-	if !equalU16(DefaultGroups, []uint16{GroupX25519, GroupP256, GroupP384}) {
+	if !slices.Equal(DefaultGroups, []uint16{GroupX25519, GroupP256, GroupP384}) {
 		t.Errorf("DefaultGroups = %v", DefaultGroups)
 	}
 	n := len(DefaultSignatureAlgorithms)

@@ -37,7 +37,7 @@ func readTestdata(t testing.TB) map[string][][]byte {
 func TestTestdataParses(t *testing.T) {
 	for name, msgs := range readTestdata(t) {
 		for i, b := range msgs {
-			if _, err := ParseMessage(b); err != nil {
+			if _, err := parseMessage(b); err != nil {
 				t.Errorf("%s message %d: %v", name, i, err)
 			}
 		}
@@ -99,12 +99,12 @@ func TestOpenSSLServerFlight(t *testing.T) {
 // reparse checks the property the fuzz target holds: a message that parsed
 // marshals, and the result parses to the same fields.
 func reparse(t testing.TB, m any) {
-	msg := m.(Message)
+	msg := m.(message)
 	b := msg.Marshal()
 	if b == nil {
 		t.Fatalf("%T parsed but does not marshal", m)
 	}
-	again, err := ParseMessage(b)
+	again, err := parseMessage(b)
 	if err != nil {
 		t.Fatalf("%T: re-marshalled message does not parse: %v", m, err)
 	}
@@ -137,7 +137,7 @@ func sameMessage(a, b any) bool {
 func TestTestdataReparse(t *testing.T) {
 	for _, msgs := range readTestdata(t) {
 		for _, b := range msgs {
-			m, err := ParseMessage(b)
+			m, err := parseMessage(b)
 			if err != nil {
 				t.Fatal(err)
 			}
