@@ -22,7 +22,6 @@ import (
 	"github.com/tlsoffload/tlsoffload/certs"
 	"github.com/tlsoffload/tlsoffload/handshake"
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
-	"golang.org/x/crypto/cryptobyte"
 )
 
 // The server's capabilities, in one place: versionAllowed (versions.go:
@@ -618,7 +617,7 @@ func (s *Server) keyGen(dev *Device, st *hsState) (*wire.KeyGenResponse, *wire.E
 	default:
 		return nil, malformed("keygen already done for this handshake")
 	}
-	var b cryptobyte.Builder
+	var cke []byte
 	switch st.suite.KeyExchange {
 	case handshake.KeyExchangeECDHERSA, handshake.KeyExchangeECDHEECDSA:
 		curve := groupCurve(st.group)
@@ -638,9 +637,7 @@ func (s *Server) keyGen(dev *Device, st *hsState) (*wire.KeyGenResponse, *wire.E
 		if err != nil {
 			return nil, illegal("invalid server ECDHE point")
 		}
-		// RFC 8422 §5.7: opaque point <1..2^8-1>.
-		pub := priv.PublicKey().Bytes()
-		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(pub) })
+		cke = handshake.ECDHEClientKeyExchangeBody(priv.PublicKey().Bytes())
 		// priv goes out of scope here: crypto/ecdh offers no way to zero it.
 		st.premaster = shared
 	case handshake.KeyExchangeRSA:
@@ -659,13 +656,12 @@ func (s *Server) keyGen(dev *Device, st *hsState) (*wire.KeyGenResponse, *wire.E
 			clear(pm)
 			return nil, opErr(wire.StatusInternal, "RSA encryption failed")
 		}
-		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(ct) })
+		cke = handshake.RSAClientKeyExchangeBody(ct)
 		st.premaster = pm
 	default:
 		return nil, opErr(wire.StatusUnsupported, "unsupported key exchange")
 	}
-	cke, err := b.Bytes()
-	if err != nil {
+	if cke == nil {
 		st.wipe()
 		return nil, opErr(wire.StatusInternal, "ClientKeyExchange too long")
 	}
