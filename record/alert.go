@@ -2,6 +2,12 @@ package record
 
 import "strconv"
 
+// AlertLevel values (RFC 5246 §7.2).
+const (
+	alertLevelWarning = 1
+	alertLevelFatal   = 2
+)
+
 // Alert is a TLS alert description (RFC 5246 §7.2). It implements error so a
 // handshake step can return the alert it wants sent.
 type Alert uint8

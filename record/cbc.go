@@ -83,10 +83,10 @@ type cbcMode interface {
 // each record's IV is the last ciphertext block of the previous record); TLS 1.1+ sends a fresh
 // random explicit IV per record drawn from rand (nil: crypto/rand).
 func NewCBC(version uint16, h crypto.Hash, macKey, key, iv []byte, rand io.Reader) (Cipher, error) {
-	if version < 0x0301 || version > 0x0303 {
+	if version < versionTLS10 || version > versionTLS12 {
 		return nil, errors.New("record: AES-CBC is for TLS 1.0, 1.1 and 1.2 only")
 	}
-	c := &cbc{version: version, explicit: version >= 0x0302, rand: rand}
+	c := &cbc{version: version, explicit: version >= versionTLS11, rand: rand}
 	var newHash func() hash.Hash
 	switch h {
 	case crypto.SHA1:

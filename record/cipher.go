@@ -25,10 +25,6 @@ const (
 	chachaKeyLen = chacha20poly1305.KeySize
 )
 
-// A Cipher holds scratch space for its nonce and additional data so that
-// sealing and opening allocate nothing; it therefore belongs to exactly one
-// direction of one connection (the half-connection's lock serialises use).
-
 // aesGCM is the AES-GCM protection of RFC 5288.
 type aesGCM struct {
 	aead  cipher.AEAD

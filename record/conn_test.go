@@ -8,6 +8,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -146,7 +147,7 @@ func TestSequenceNumbers(t *testing.T) {
 		nonces = append(nonces, binary.BigEndian.Uint64(p[5:13]))
 		p = p[5+n:]
 	}
-	if want := []uint64{0, 1, 2, 3, 0}; !equalU64(nonces, want) {
+	if want := []uint64{0, 1, 2, 3, 0}; !slices.Equal(nonces, want) {
 		t.Fatalf("explicit nonces %v, want %v", nonces, want)
 	}
 
@@ -172,18 +173,6 @@ func TestSequenceNumbers(t *testing.T) {
 	c, mc := reader(out[first:], 0x0303, s.cipher(t, 1), nil)
 	_, _, err := c.ReadMessage()
 	wantLocalAlert(t, err, AlertBadRecordMAC, mc)
-}
-
-func equalU64(a, b []uint64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestSequenceNoWrap: 2^64-2 is the last sequence number used; the record

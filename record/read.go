@@ -1,6 +1,7 @@
 package record
 
 import (
+	"encoding/binary"
 	"io"
 	"slices"
 	"sync"
@@ -139,15 +140,14 @@ func (c *Conn) readMessageLocked() (ContentType, []byte, error) {
 			if len(data) != 2 {
 				return 0, nil, AlertDecodeError
 			}
-			const warning, fatal = 1, 2
 			level, desc := data[0], Alert(data[1])
 			if desc == AlertCloseNotify {
 				return 0, nil, io.EOF
 			}
 			switch level {
-			case fatal:
+			case alertLevelFatal:
 				return 0, nil, &AlertError{Alert: desc, Remote: true}
-			case warning:
+			case alertLevelWarning:
 				in.useless++
 				if in.useless > maxUselessRecords {
 					return 0, nil, AlertUnexpectedMessage
@@ -234,11 +234,11 @@ func (c *Conn) readRecord() (ContentType, []byte, error) {
 	default:
 		return 0, nil, AlertUnexpectedMessage
 	}
-	vers := uint16(hdr[1])<<8 | uint16(hdr[2])
+	vers := binary.BigEndian.Uint16(hdr[1:])
 	if in.version != 0 && vers != in.version || in.version == 0 && vers>>8 != 3 {
 		return 0, nil, AlertProtocolVersion
 	}
-	n := int(hdr[3])<<8 | int(hdr[4])
+	n := int(binary.BigEndian.Uint16(hdr[3:]))
 	limit := in.maxFrag
 	if in.cipher != nil {
 		limit += in.cipher.Overhead()
@@ -333,6 +333,10 @@ func (c *Conn) GrowReadBuffer() {
 	c.in.mu.Unlock()
 }
 
+// maxEmptyReads bounds a run of transport reads that return no byte and no
+// error (io.Reader discourages them; io.ErrNoProgress is the answer).
+const maxEmptyReads = 100
+
 // fill reads from the transport until raw holds at least n unconsumed bytes
 // (n <= HeaderLen+MaxCiphertext, and within the record limit readRecord
 // checked). Bytes already read stay in raw whatever the error, so a
@@ -392,7 +396,7 @@ func (c *Conn) fill(n int) error {
 		}
 		if m > 0 {
 			stalls = 0
-		} else if stalls++; stalls >= 100 {
+		} else if stalls++; stalls >= maxEmptyReads {
 			return io.ErrNoProgress
 		}
 	}

@@ -36,11 +36,20 @@ const (
 	MaxHandshake  = 1 << 16      // largest handshake message accepted (certificate chains fit)
 )
 
+// The protocol versions the record layer knows (RFC 5246 Appendix E); the
+// handshake package names them for everyone else, but imports record.
+const (
+	versionTLS10 = 0x0301
+	versionTLS11 = 0x0302
+	versionTLS12 = 0x0303
+)
+
 // Cipher is the protection of one direction of a connection after
 // ChangeCipherSpec. Construct one with NewAESGCM, NewChaCha20Poly1305 or
-// NewCBC.
-// A Cipher keeps scratch space for its nonce, so one value serves exactly one
-// direction of one connection.
+// NewCBC. A Cipher keeps scratch space for its nonce and additional data,
+// so that sealing and opening allocate nothing; one value therefore serves
+// exactly one direction of one connection (the half-connection's lock
+// serialises its use).
 type Cipher interface {
 	// Overhead is the number of bytes a sealed record body adds to its
 	// plaintext; for CBC, the most it can add (largest padding), which is

@@ -1,6 +1,7 @@
 package record
 
 import (
+	"encoding/binary"
 	"errors"
 	"slices"
 	"sync"
@@ -21,10 +22,12 @@ type outHalf struct {
 	alert [2]byte // body of the alert being sent (no allocation per alert)
 }
 
-// Out buffer pools, by size: a small one serves a handshake flight, an
-// alert or a short write; a large one a Write of writeChunkRecords records.
+// smallOutBuf is the size of a small pooled out buffer: a handshake
+// flight, an alert or a short write fits.
 const smallOutBuf = 4 << 10
 
+// The out buffer pools, by size: smallOutBuf, and keepBuf for a Write of
+// writeChunkRecords records.
 var (
 	smallOutPool = sync.Pool{New: func() any {
 		b := make([]byte, 0, smallOutBuf)
@@ -73,8 +76,9 @@ var (
 // ccsBody is the one ChangeCipherSpec message (RFC 5246 §7.1).
 var ccsBody = []byte{1}
 
-// writeChunk is how much application data Write seals before flushing, in
-// records: it bounds the out buffer on a device however large the Write.
+// writeChunkRecords is how much application data Write seals before
+// flushing, in records: it bounds the out buffer on a device however large
+// the Write.
 const writeChunkRecords = 4
 
 // keepBuf is the size of a large pooled out buffer: a Write's chunk of
@@ -147,7 +151,7 @@ func (c *Conn) writeRecordsLocked(typ ContentType, data []byte) error {
 	}
 	vers := o.version
 	if vers == 0 {
-		vers = 0x0301 // RFC 5246 Appendix E.1: the ClientHello record
+		vers = versionTLS10 // RFC 5246 Appendix E.1: the ClientHello record
 	}
 	nrec := (len(data) + o.maxFrag - 1) / o.maxFrag
 	o.takeBuf(len(data) + nrec*(HeaderLen+overhead))
@@ -159,13 +163,14 @@ func (c *Conn) writeRecordsLocked(typ ContentType, data []byte) error {
 		frag := data[:min(len(data), o.maxFrag)]
 		data = data[len(frag):]
 		start := len(o.buf)
-		o.buf = append(o.buf, byte(typ), byte(vers>>8), byte(vers), byte(len(frag)>>8), byte(len(frag)))
+		o.buf = append(o.buf, byte(typ))
+		o.buf = binary.BigEndian.AppendUint16(o.buf, vers)
+		o.buf = binary.BigEndian.AppendUint16(o.buf, uint16(len(frag)))
 		if o.cipher != nil {
 			// The header carries the plaintext length while sealing (it is
 			// part of the additional data), then the body's length.
 			o.buf = o.cipher.seal(o.buf, o.seq, o.buf[start:start+HeaderLen], frag)
-			n := len(o.buf) - start - HeaderLen
-			o.buf[start+3], o.buf[start+4] = byte(n>>8), byte(n)
+			binary.BigEndian.PutUint16(o.buf[start+3:], uint16(len(o.buf)-start-HeaderLen))
 		} else {
 			o.buf = append(o.buf, frag...)
 		}
@@ -246,10 +251,9 @@ func (c *Conn) SendAlert(a Alert) error {
 	if o.err != nil {
 		return o.err
 	}
-	const warning, fatal = 1, 2 // AlertLevel, RFC 5246 §7.2
-	level := byte(fatal)
+	level := byte(alertLevelFatal)
 	if a == AlertCloseNotify || a == AlertNoRenegotiation {
-		level = warning
+		level = alertLevelWarning
 	}
 	o.alert = [2]byte{level, byte(a)}
 	if err := c.writeRecordsLocked(TypeAlert, o.alert[:]); err != nil {
@@ -259,7 +263,7 @@ func (c *Conn) SendAlert(a Alert) error {
 		return err
 	}
 	switch {
-	case level == fatal:
+	case level == alertLevelFatal:
 		o.err = &AlertError{Alert: a}
 	case a == AlertCloseNotify:
 		o.err = errCloseNotifySent
