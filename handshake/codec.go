@@ -16,6 +16,10 @@ const (
 	maxHandshakeBody = 1<<24 - 1
 )
 
+// headerLen is the length of a handshake message's header (RFC 5246
+// §7.4): msg_type(1) || length(3).
+const headerLen = 4
+
 // messageName is the name DecodeError and IllegalParameterError carry.
 func messageName(typ uint8) string {
 	switch typ {
@@ -97,7 +101,7 @@ func marshalBytesMessage(typ uint8, body []byte) []byte {
 	if len(body) > maxHandshakeBody {
 		return nil // checked before allocating
 	}
-	b := cryptobyte.NewBuilder(make([]byte, 0, 4+len(body)))
+	b := cryptobyte.NewBuilder(make([]byte, 0, headerLen+len(body)))
 	b.AddUint8(typ)
 	addBytes24(b, body)
 	out, err := b.Bytes()
@@ -231,7 +235,7 @@ func SplitMessages(b []byte) ([][]byte, error) {
 		var typ uint8
 		var n uint32
 		var msg []byte
-		if !peek.ReadUint8(&typ) || !peek.ReadUint24(&n) || !s.ReadBytes(&msg, 4+int(n)) {
+		if !peek.ReadUint8(&typ) || !peek.ReadUint24(&n) || !s.ReadBytes(&msg, headerLen+int(n)) {
 			return nil, &DecodeError{Message: "handshake messages", Detail: "truncated message"}
 		}
 		msgs = append(msgs, msg[:len(msg):len(msg)])

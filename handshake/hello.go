@@ -56,7 +56,7 @@ func (m *ClientHello) MarshalChecked() ([]byte, error) {
 		return nil, builderError("duplicate extension")
 	}
 	n := m.clientHelloLen(exts)
-	if n > 4+maxHandshakeBody {
+	if n > headerLen+maxHandshakeBody {
 		return nil, errTooLong // checked before allocating
 	}
 	b := cryptobyte.NewBuilder(make([]byte, 0, n))
@@ -157,7 +157,7 @@ func (m *ClientHello) addExtensionBody(b *cryptobyte.Builder, t uint16) {
 	case ExtServerName:
 		// RFC 6066 §3: ServerNameList <1..2^16-1> of {name_type, HostName}.
 		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-			b.AddUint8(0) // host_name
+			b.AddUint8(nameTypeHostName)
 			addBytes16(b, []byte(m.ServerName))
 		})
 	case ExtSupportedGroups:
@@ -190,7 +190,7 @@ func (m *ClientHello) addExtensionBody(b *cryptobyte.Builder, t uint16) {
 // header included: the capacity MarshalChecked allocates. It is exact for
 // every hello that fits its length prefixes.
 func (m *ClientHello) clientHelloLen(exts []helloExtension) int {
-	n := 4 + 2 + RandomLen + 1 + len(m.SessionID) + 2 + 2*len(m.CipherSuites) + 1 + len(m.compressionMethods())
+	n := headerLen + 2 + RandomLen + 1 + len(m.SessionID) + 2 + 2*len(m.CipherSuites) + 1 + len(m.compressionMethods())
 	if len(exts) == 0 {
 		return n
 	}
@@ -315,7 +315,7 @@ func (m *ClientHello) decodeExtension(typ uint16, data cryptobyte.String) error 
 			if !list.ReadUint8(&nameType) || !list.ReadUint16LengthPrefixed(&name) || name.Empty() {
 				return fail("bad server_name entry")
 			}
-			if nameType != 0 {
+			if nameType != nameTypeHostName {
 				continue
 			}
 			if haveHost {
@@ -383,6 +383,9 @@ func (m *ClientHello) decodeExtension(typ uint16, data cryptobyte.String) error 
 // RFC 6066 §4: 1..4 for 2^9..2^12 bytes; any other value is answered with
 // illegal_parameter.
 func validMaxFragmentLength(code uint8) bool { return code >= 1 && code <= 4 }
+
+// nameTypeHostName is the server_name NameType host_name (RFC 6066 §3).
+const nameTypeHostName = 0
 
 // validHostName checks a server_name host_name is printable ASCII without a
 // trailing dot (RFC 6066 §3). It is a syntax check only: the offloader
