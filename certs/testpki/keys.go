@@ -17,6 +17,7 @@ import (
 // takes the next slot, generating its key the first time the slot is used.
 // Consecutive draws therefore give different keys until the ring wraps
 // (ringSize draws of one type). ECDSA keys are cheap and always fresh.
+// RSA2052 has a ring of one: the tests that need it need only its size.
 //
 // Locking: ring.mu guards only the slot table and the draw counter; each slot
 // generates its key inside its own sync.OnceValues, so two goroutines waiting
@@ -26,6 +27,7 @@ import (
 // ringSize is the number of distinct keys per RSA key type before reuse.
 var ringSize = map[KeyType]int{
 	RSA1024: 4,
+	RSA2052: 1,
 	RSA2048: 16,
 	RSA4096: 4,
 }
@@ -70,6 +72,10 @@ func generateKey(kt KeyType) (crypto.Signer, error) {
 		return rsa.GenerateKey(rand.Reader, 2048)
 	case RSA4096:
 		return rsa.GenerateKey(rand.Reader, 4096)
+	case RSA2052:
+		return rsa.GenerateKey(rand.Reader, 2052)
+	case ECDSAP224:
+		return ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
 	case ECDSAP256:
 		return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	case ECDSAP384:
@@ -91,6 +97,10 @@ func (kt KeyType) String() string {
 		return "ECDSAP384"
 	case RSA1024:
 		return "RSA1024"
+	case RSA2052:
+		return "RSA2052"
+	case ECDSAP224:
+		return "ECDSAP224"
 	}
 	return fmt.Sprintf("KeyType(%d)", int(kt))
 }

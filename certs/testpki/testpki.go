@@ -48,6 +48,11 @@ const (
 	ECDSAP256
 	ECDSAP384
 	RSA1024 // weak: must be refused
+	// RSA2052 is a modulus that is not a multiple of 8 bits (profile
+	// webpki refuses it, rfc5280 takes it).
+	RSA2052
+	// ECDSAP224 is a curve TLS does not use: must be refused.
+	ECDSAP224
 )
 
 // Defect selects a bad leaf.
