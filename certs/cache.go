@@ -25,24 +25,28 @@ import (
 //     constraint functions (AddCertWithConstraint), if any, must give the
 //     same answer for the same chain every time;
 //   - the server name, byte for byte;
-//   - MinRSABits.
+//   - MinRSABits, the Profile and the Pins (in their order).
 //
-// Time is the one input that changes: an entry is used only while the
-// verification time lies within every certificate's validity period, of
-// the chain as presented and of the verified chain (its root included),
-// that is from the latest NotBefore to the earliest NotAfter. Inside that
-// window every check Verify makes (weak keys and signatures, key usages,
-// validity, the path to the root, the name) gives the answer it gave when
-// the entry was made; outside it the chain is verified afresh. Refusals are
-// never cached, so a failure always comes from a full verification, and a
-// hostile server cannot fill the cache with chains no root vouches for.
+// Time is the one input that changes, and validity the one rule that
+// reads it. An entry is used only while the verification time lies within
+// the validity period of every certificate of the verified path (its root
+// included) and before any certificate sent along but not valid yet
+// becomes valid (it could open another path). A certificate sent along
+// and unused, valid or expired, does not bound the window: it can only
+// drop out of paths, never change the one chosen. Inside that window a
+// fresh verification accepts the same path (a root of the pool that
+// becomes valid meanwhile could give a second path; the cached one stays
+// valid under every rule); outside it the chain is verified afresh.
+// Refusals are never cached, so a failure always comes from a full
+// verification, and a hostile server cannot fill the cache with chains no
+// root vouches for.
 //
 // The cache holds at most max entries of public data (certificates), each
 // chain at most MaxCachedChainBytes of DER; when full, an arbitrary entry
 // (expired ones first) gives way. The verified chain returned on a hit
 // shares its *x509.Certificate values with other callers: they are
-// read-only. Revocation is not checked by Verify, so caching changes
-// nothing there.
+// read-only. Revocation is not checked by Verify (CheckRevocation runs on
+// every handshake, cached path or not), so caching changes nothing there.
 //
 // A VerifyCache is safe for concurrent use.
 type VerifyCache struct {
@@ -68,6 +72,8 @@ type cacheKey struct {
 	roots      *x509.CertPool
 	name       string
 	minRSABits int
+	profile    Profile
+	pins       string // the pins' digests, concatenated
 }
 
 type cacheEntry struct {
@@ -127,6 +133,14 @@ func (v *Verifier) cacheKey(chain [][]byte, serverName string) (k cacheKey, ok b
 	k.roots = v.Roots
 	k.name = serverName
 	k.minRSABits = v.minRSABits()
+	k.profile = v.Profile
+	if len(v.Pins) > 0 {
+		b := make([]byte, 0, len(v.Pins)*len(Pin{}))
+		for _, p := range v.Pins {
+			b = append(b, p[:]...)
+		}
+		k.pins = string(b)
+	}
 	return k, true
 }
 
@@ -161,23 +175,25 @@ func cloneChain(chain [][]byte) [][]byte {
 // put remembers that chain verified as verified at now. chain is the
 // cache's own copy, which presented and verified were parsed from.
 func (c *VerifyCache) put(k cacheKey, chain [][]byte, presented, verified []*x509.Certificate, now time.Time) {
-	e := &cacheEntry{verified: slices.Clone(verified)}
-	first := true
-	for _, cs := range [][]*x509.Certificate{presented, verified} {
-		for _, cert := range cs {
-			if first || cert.NotBefore.After(e.notBefore) {
-				e.notBefore = cert.NotBefore
-			}
-			if first || cert.NotAfter.Before(e.notAfter) {
-				e.notAfter = cert.NotAfter
-			}
-			first = false
+	if len(verified) == 0 {
+		return
+	}
+	e := &cacheEntry{verified: slices.Clone(verified), notBefore: verified[0].NotBefore, notAfter: verified[0].NotAfter}
+	for _, cert := range verified[1:] {
+		if cert.NotBefore.After(e.notBefore) {
+			e.notBefore = cert.NotBefore
+		}
+		if cert.NotAfter.Before(e.notAfter) {
+			e.notAfter = cert.NotAfter
 		}
 	}
-	if first || now.Before(e.notBefore) || now.After(e.notAfter) {
-		// A certificate sent along that is not valid now: correct to
-		// accept, but no window to cache it in.
-		return
+	for _, cert := range presented {
+		if cert.NotBefore.After(now) && cert.NotBefore.Before(e.notAfter) {
+			e.notAfter = cert.NotBefore.Add(-time.Nanosecond)
+		}
+	}
+	if now.Before(e.notBefore) || now.After(e.notAfter) {
+		return // cannot happen for a path x509 just validated at now
 	}
 	e.chain = chain
 

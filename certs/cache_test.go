@@ -233,3 +233,94 @@ func TestVerifyCacheSkipsLargeChains(t *testing.T) {
 		t.Fatalf("a %d-byte chain was cached", len(chain[0])+len(chain[1])+len(chain[2]))
 	}
 }
+
+// The profile and the pins are part of the key: an answer cached under one
+// never answers for another.
+func TestVerifyCacheKeyProfileAndPins(t *testing.T) {
+	var tw builtTwin
+	for _, x := range builtTwins(t) {
+		if x.Rule == "eku/absent" {
+			tw = x
+		}
+	}
+	cache := certs.NewVerifyCache(0)
+	at := func(p certs.Profile, pins ...certs.Pin) error {
+		v := &certs.Verifier{Roots: tw.bad.Roots, Time: func() time.Time { return now }, Cache: cache, Profile: p, Pins: pins}
+		_, err := v.Verify(tw.bad.Chain, tw.bad.ServerName)
+		return err
+	}
+	if err := at(certs.ProfileRFC5280); err != nil {
+		t.Fatal(err)
+	}
+	if err := at(certs.ProfileRFC5280); err != nil || cache.Hits() != 1 {
+		t.Fatalf("second rfc5280: %v, hits %d", err, cache.Hits())
+	}
+	if err := at(certs.ProfileWebPKI); reasonOf(t, err) != certs.ReasonKeyUsage {
+		t.Errorf("webpki after rfc5280 was cached: %v", err)
+	}
+	other := certs.PinOf(tw.good.Leaf)
+	if err := at(certs.ProfileRFC5280, other); reasonOf(t, err) != certs.ReasonPinMismatch {
+		t.Errorf("with a pin of another key: %v", err)
+	}
+	if err := at(certs.ProfileRFC5280, other, certs.PinOf(tw.bad.Leaf)); err != nil {
+		t.Errorf("with the leaf's pin: %v", err)
+	}
+}
+
+// Every twin, under every profile, gets through a cache the answer it gets
+// without one.
+func TestVerifyCacheSameAnswersTwins(t *testing.T) {
+	cache := certs.NewVerifyCache(0)
+	for _, tw := range builtTwins(t) {
+		for _, c := range []*testpki.Case{tw.bad, tw.good} {
+			for _, p := range profiles {
+				plain, plainErr := verifyTwin(c, p)
+				v := &certs.Verifier{Roots: c.Roots, Time: func() time.Time { return now }, Cache: cache, Profile: p}
+				for round := 0; round < 2; round++ {
+					got, err := v.Verify(c.Chain, c.ServerName)
+					if reasonOf(t, err) != reasonOf(t, plainErr) || !sameChain(got, plain) {
+						t.Fatalf("%s %v round %d: %v, uncached %v", tw.Rule, p, round, err, plainErr)
+					}
+				}
+			}
+		}
+	}
+}
+
+// An unused certificate sent along does not keep a chain out of the cache
+// (expired, it can never be used), but one not valid yet ends the entry
+// when it becomes valid: it could open another path.
+func TestVerifyCacheUnusedCertificates(t *testing.T) {
+	c, err := testpki.CrossSignedExpiredRoot(now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := certs.NewVerifyCache(0)
+	for i := 0; i < 2; i++ {
+		if _, err := verifyAt(c.Roots, cache, now, c.Chain, c.ServerName); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if cache.Hits() != 1 {
+		t.Errorf("chain with an unused expired certificate: hits %d, want 1", cache.Hits())
+	}
+
+	f := newFixture(t)
+	leaf, err := f.p.Issue([]string{"a.example"}, testpki.ECDSAP256, testpki.Good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := *f.mid.cert
+	tmpl.NotBefore = now.Add(2 * time.Hour)
+	future := mk(t, &tmpl, f.root, f.mid.key)
+	chain := append(append([][]byte{}, leaf.Chain...), future.cert.Raw)
+	cache = certs.NewVerifyCache(0)
+	for _, at := range []time.Duration{0, time.Hour, 3 * time.Hour} {
+		if _, err := verifyAt(f.p.Roots, cache, now.Add(at), chain, "a.example"); err != nil {
+			t.Fatalf("at +%v: %v", at, err)
+		}
+	}
+	if cache.Hits() != 1 {
+		t.Errorf("hits %d, want 1 (at +1h, not at +3h once the unused copy is valid)", cache.Hits())
+	}
+}

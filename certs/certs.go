@@ -2,14 +2,31 @@
 // against a root pool and a device's policy, with typed reasons
 // (crypto/x509 underneath). The offloader uses it; the device never does.
 //
-// Verification is RFC 5280 path validation as crypto/x509 does it, plus the
-// checks a TLS client owes RFC 5246 and the CA/Browser Forum baseline that
-// x509 leaves out: RSA keys of at least MinRSABits and ECDSA only on P-256,
-// P-384 and P-521 (RFC 8422); no MD5 or SHA-1 signatures below the root;
-// no CA certificate as a server's leaf. Names are checked as RFC 6125 says
+// Verification builds the path first (RFC 5280 section 6 as crypto/x509
+// does it: signatures, validity, basic and name constraints, policies,
+// extended key usage nested down the chain), then applies the profile's
+// rules to exactly the certificates on that path; among several paths the
+// first that passes every rule wins, and a certificate the server sent but
+// no path uses is never held against it. The profiles (profile.go):
+//
+//   - ProfileWebPKI: the CA/Browser Forum Baseline Requirements as
+//     browser-grade verifiers apply them;
+//   - ProfileRFC5280: RFC 5280 alone, for private PKIs, still refusing weak
+//     keys and signatures;
+//   - ProfileLegacy, the zero value: the checks this package made before
+//     the profiles (crypto/x509 plus weak keys and signatures and no CA as
+//     leaf), kept until the offloader selects a profile per device.
+//
+// In every profile a certificate that is itself one of the roots is
+// accepted as the leaf (a pinned self-signed certificate), its name,
+// validity and key still checked. Names are checked as RFC 6125 says
 // (subjectAltName DNS and IP entries, a wildcard only as the whole leftmost
-// label, no Common Name fallback). Revocation and pins are the caller's
-// (ReasonRevoked and ReasonPinMismatch exist for it to report them).
+// label, no Common Name fallback).
+//
+// Beside Verify: SPKI pins (Verifier.Pins, pins.go), the key usage bound to
+// the key exchange (CheckKeyUsage, CheckCurve: keyusage.go), and revocation
+// (CheckRevocation over a stapled OCSP response and a CRLSet: ocsp.go,
+// crl.go), which the offloader calls on the path Verify returned.
 package certs
 
 import (
@@ -42,6 +59,15 @@ const (
 	ReasonRevoked          Reason = 9
 	ReasonPinMismatch      Reason = 10
 	ReasonNoCertificate    Reason = 11
+	// ReasonNonConforming: a certificate parses but breaks the profile's
+	// encoding rules (missing key identifiers, bad serial, SAN and CN
+	// rules, DNS syntax, criticality, path depth); RuleXxx says which.
+	ReasonNonConforming Reason = 12
+	// ReasonRevocationUnknown: the revocation status could not be
+	// established where it must be: a must-staple certificate without a
+	// staple, a staple that is stale, for another certificate, or not
+	// signed by the issuer or its responder; a stale or unverifiable CRL.
+	ReasonRevocationUnknown Reason = 13
 )
 
 // String returns a short snake_case name ("expired", "unknown_authority"),
@@ -53,15 +79,24 @@ func (r Reason) String() string {
 	return fmt.Sprintf("reason(%d)", uint8(r))
 }
 
-// Error is a refused chain: the reason, a detail, the chain as presented
+// Error is a refused chain: the reason and the rule that refused, the
+// certificate at fault and its position, a detail, the chain as presented
 // (leaf first) and the underlying crypto/x509 error if any.
 //
-// Detail names certificates by position and subject ("leaf \"a.example\"",
-// "chain[1] ...") and says what is wrong with them, in at most MaxDetailLen
-// bytes; it never holds key material. Chain holds the certificates parsed
-// before the refusal (all of them unless the reason is ReasonMalformed).
+// Detail names the certificate by position and subject ("leaf
+// \"a.example\"", "path[1] \"Sub CA\"", "root \"Root CA\"") and says what is
+// wrong with it, in at most MaxDetailLen bytes; it never holds key
+// material. Chain holds the certificates parsed before the refusal (all of
+// them unless the reason is ReasonMalformed).
 type Error struct {
 	Reason Reason
+	Rule   Rule
+	// Cert is the certificate at fault, nil when the refusal is about no
+	// one certificate (an empty chain, no path). Depth is its position on
+	// the path, 0 for the leaf; when no path was found, on the path the
+	// presented certificates would have formed (linked by names).
+	Cert   *x509.Certificate
+	Depth  int
 	Detail string
 	Chain  []*x509.Certificate
 	Err    error
@@ -79,7 +114,10 @@ func (e *Error) Error() string {
 	} else {
 		msg = "certificate refused (" + e.Reason.String() + ")"
 	}
-	if e.Reason == ReasonNameMismatch && e.serverName != "" {
+	switch {
+	case e.Reason == ReasonNameMismatch && e.Rule == RuleNameConstraints:
+		msg = "certificate name not permitted by an issuer's name constraints"
+	case e.Reason == ReasonNameMismatch && e.serverName != "":
 		msg = fmt.Sprintf("certificate is not valid for name %q", e.serverName)
 	}
 	if e.Detail == "" {
@@ -100,15 +138,29 @@ type Verifier struct {
 	// Cache, if not nil, remembers accepted chains (cache.go says exactly
 	// what is kept and for how long); nil verifies every chain afresh.
 	Cache *VerifyCache
+	// Profile selects the rules beyond path validation (profile.go). The
+	// zero value is ProfileLegacy.
+	Profile Profile
+	// Pins, if not empty, are SPKI pins: the verified path (its root
+	// included) must hold a certificate whose key is one of them, or the
+	// chain is refused with ReasonPinMismatch. Among several valid paths
+	// the first holding a pinned key wins.
+	Pins []Pin
 }
 
 // Verify parses chain (DER, leaf first, as in a Certificate message),
 // verifies it for serverName (a DNS name or an IP literal) with serverAuth
-// extended key usage, and returns the verified chain (leaf first, ending at
-// a root) or *Error. Reasons are decided in a fixed order so one defect
-// always gives the same reason: malformed, then weak key, weak signature,
-// CA-as-leaf / key usage, expired / not yet valid, unknown authority, name
-// mismatch.
+// extended key usage under v.Profile, and returns the verified path (leaf
+// first, ending at a root; the leaf alone when it is itself a root) or
+// *Error.
+//
+// Reasons are decided in a fixed order so one chain always gives the same
+// reason: malformed (any presented certificate: the message itself is
+// broken), then on the path: weak key, weak signature, key usage,
+// nonconforming, expired / not yet valid, unknown authority, name mismatch,
+// pin mismatch. When no path exists the order is the same over the path
+// the presented certificates would form by their names, and unknown
+// authority (or crypto/x509's own reason) comes after.
 //
 // A nil Roots means the host's system roots, as in crypto/x509.
 func (v *Verifier) Verify(chain [][]byte, serverName string) ([]*x509.Certificate, error) {

@@ -2,14 +2,12 @@ package certs
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rsa"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -18,18 +16,20 @@ import (
 // reasonInfo is indexed by Reason: its metric-label name and the words that
 // open its error message.
 var reasonInfo = [...]struct{ name, message string }{
-	ReasonNone:             {"none", "certificate accepted"},
-	ReasonExpired:          {"expired", "certificate expired"},
-	ReasonNotYetValid:      {"not_yet_valid", "certificate not yet valid"},
-	ReasonUnknownAuthority: {"unknown_authority", "certificate signed by unknown authority"},
-	ReasonNameMismatch:     {"name_mismatch", "certificate is not valid for the server name"},
-	ReasonKeyUsage:         {"key_usage", "certificate not allowed for TLS server authentication"},
-	ReasonWeakKey:          {"weak_key", "certificate has a weak or unsupported key"},
-	ReasonWeakSignature:    {"weak_signature", "certificate has a weak or unsupported signature"},
-	ReasonMalformed:        {"malformed", "malformed certificate chain"},
-	ReasonRevoked:          {"revoked", "certificate revoked"},
-	ReasonPinMismatch:      {"pin_mismatch", "certificate does not match a pinned key"},
-	ReasonNoCertificate:    {"no_certificate", "no certificate presented"},
+	ReasonNone:              {"none", "certificate accepted"},
+	ReasonExpired:           {"expired", "certificate expired"},
+	ReasonNotYetValid:       {"not_yet_valid", "certificate not yet valid"},
+	ReasonUnknownAuthority:  {"unknown_authority", "certificate signed by unknown authority"},
+	ReasonNameMismatch:      {"name_mismatch", "certificate is not valid for the server name"},
+	ReasonKeyUsage:          {"key_usage", "certificate not allowed for TLS server authentication"},
+	ReasonWeakKey:           {"weak_key", "certificate has a weak or unsupported key"},
+	ReasonWeakSignature:     {"weak_signature", "certificate has a weak or unsupported signature"},
+	ReasonMalformed:         {"malformed", "malformed certificate chain"},
+	ReasonRevoked:           {"revoked", "certificate revoked"},
+	ReasonPinMismatch:       {"pin_mismatch", "certificate does not match a pinned key"},
+	ReasonNoCertificate:     {"no_certificate", "no certificate presented"},
+	ReasonNonConforming:     {"nonconforming", "certificate does not conform to the verification profile"},
+	ReasonRevocationUnknown: {"revocation_unknown", "certificate revocation status unknown"},
 }
 
 // defaultMinRSABits is the smallest RSA modulus accepted when
@@ -50,16 +50,16 @@ func (v *Verifier) minRSABits() int {
 	return defaultMinRSABits
 }
 
-// verify runs the checks in the order the contract fixes. The checks before
-// path validation look at the leaf and at the intermediates that could be on
-// its path (see pathCandidates), so that they decide the reason whatever
-// crypto/x509 would have said first.
+var serverAuthOnly = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+
+// verify parses the chain, builds the paths with crypto/x509 and applies
+// the profile to each until one passes.
 func (v *Verifier) verify(chain [][]byte, serverName string) ([]*x509.Certificate, error) {
 	if len(chain) == 0 {
-		return nil, &Error{Reason: ReasonNoCertificate, Detail: "empty chain"}
+		return nil, &Error{Reason: ReasonNoCertificate, Depth: -1, Detail: "empty chain"}
 	}
 	if len(chain) > MaxChainLen {
-		return nil, &Error{Reason: ReasonMalformed,
+		return nil, &Error{Reason: ReasonMalformed, Rule: RuleChainLength, Depth: -1,
 			Detail: fmt.Sprintf("%d certificates, at most %d accepted", len(chain), MaxChainLen)}
 	}
 	now := v.now()
@@ -79,125 +79,211 @@ func (v *Verifier) verify(chain [][]byte, serverName string) ([]*x509.Certificat
 	for i, der := range chain {
 		c, err := x509.ParseCertificate(der)
 		if err != nil {
-			return nil, &Error{Reason: ReasonMalformed, Detail: clip(position(i) + ": " + trimX509(err)), Chain: certs, Err: err}
+			return nil, &Error{Reason: ReasonMalformed, Rule: RuleParse, Depth: i,
+				Detail: clip(position(i) + ": " + trimX509(err)), Chain: certs, Err: err}
 		}
 		certs = append(certs, c)
 	}
-	refuse := func(r Reason, detail string, err error) ([]*x509.Certificate, error) {
-		return nil, &Error{Reason: r, Detail: clip(detail), Chain: certs, Err: err, serverName: serverName}
-	}
-
-	checked := pathCandidates(certs)
-
-	// Weak keys, then weak signatures.
-	for _, i := range checked {
-		if d := v.weakKey(certs[i]); d != "" {
-			return refuse(ReasonWeakKey, describe(i, certs[i])+": "+d, nil)
+	path, e := v.verifyParsed(certs, serverName, now)
+	if e != nil {
+		e.Detail = clip(e.Detail)
+		e.Chain = certs
+		if e.Rule == RuleServerName {
+			e.serverName = serverName
 		}
+		return nil, e
 	}
-	for _, i := range checked {
-		if d := weakSignature(certs[i].SignatureAlgorithm); d != "" {
-			return refuse(ReasonWeakSignature, describe(i, certs[i])+": "+d, nil)
-		}
+	if cacheable {
+		v.Cache.put(key, chain, certs, path, now)
 	}
+	return path, nil
+}
 
-	// The leaf's own usage: a CA is no server, and an extended key usage
-	// that leaves out serverAuth forbids TLS servers (RFC 5280 4.2.1.12).
-	leaf := certs[0]
-	if leaf.BasicConstraintsValid && leaf.IsCA {
-		return refuse(ReasonKeyUsage, describe(0, leaf)+": is a CA certificate", nil)
-	}
-	if !serverAuthAllowed(leaf) {
-		return refuse(ReasonKeyUsage, describe(0, leaf)+": extended key usage lacks serverAuth", nil)
-	}
-
-	// Validity periods, before x509 so the reason says which bound failed.
-	for _, i := range checked {
-		if r, d := validity(certs[i], now); r != ReasonNone {
-			return refuse(r, describe(i, certs[i])+": "+d, nil)
-		}
-	}
-
-	// Path validation. The name is checked afterwards, not through
-	// VerifyOptions.DNSName: x509 checks it before building the path, and
-	// the contract puts unknown authority first.
+// verifyParsed builds every path crypto/x509 finds (RFC 5280 section 6:
+// signatures, validity, basic and name constraints, policies, extended key
+// usage nested down the chain) and returns the first that passes the
+// profile, or the refusal of the first path.
+func (v *Verifier) verifyParsed(certs []*x509.Certificate, serverName string, now time.Time) ([]*x509.Certificate, *Error) {
 	opts := x509.VerifyOptions{
 		Roots:         v.Roots,
 		Intermediates: x509.NewCertPool(),
 		CurrentTime:   now,
-		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		KeyUsages:     serverAuthOnly,
 	}
 	for _, c := range certs[1:] {
 		opts.Intermediates.AddCert(c)
 	}
-	chains, err := leaf.Verify(opts)
+	paths, err := certs[0].Verify(opts)
 	if err != nil {
-		r, d := classify(err, now)
-		return refuse(r, d, err)
+		return nil, v.diagnose(certs, err, now)
 	}
-
-	if serverName == "" {
-		return refuse(ReasonNameMismatch, "no server name to verify", nil)
+	var first *Error
+	for _, p := range paths {
+		e := v.checkPath(p, serverName)
+		if e == nil {
+			return p, nil
+		}
+		if first == nil {
+			first = e
+		}
 	}
-	if err := leaf.VerifyHostname(serverName); err != nil {
-		return refuse(ReasonNameMismatch, validNames(leaf), err)
-	}
-	if cacheable {
-		v.Cache.put(key, chain, certs, chains[0], now)
-	}
-	return chains[0], nil
+	return nil, first
 }
 
-// pathCandidates returns the indexes of the certificates our own checks
-// apply to: the leaf, and every presented certificate whose subject names
-// the issuer of the leaf or of another such certificate. crypto/x509 links
-// a path by those names, so any path it builds uses only these; certificates
-// a server sends along needlessly (an old cross-sign, another site's chain)
-// are not held against it. A self-issued certificate after the leaf is a
-// root sent along: its key, signature and dates are the trust store's
-// business, so it is left out too (the pool's copy is what x509 uses).
-func pathCandidates(certs []*x509.Certificate) []int {
-	linked := make([]bool, len(certs))
-	linked[0] = true
-	for grew := true; grew; {
-		grew = false
-		for i, c := range certs {
-			if !linked[i] {
+// checkPath applies the profile to a path crypto/x509 built: p ends at a
+// root, and is the root alone when the leaf is itself one. Validity was
+// checked by x509 on every certificate of p.
+func (v *Verifier) checkPath(p []*x509.Certificate, serverName string) *Error {
+	if e := v.checkRules(p, true, time.Time{}); e != nil {
+		return e
+	}
+	leaf := p[0]
+	if serverName == "" {
+		return &Error{Reason: ReasonNameMismatch, Rule: RuleServerName, Cert: leaf, Detail: "no server name to verify"}
+	}
+	if err := leaf.VerifyHostname(serverName); err != nil {
+		return &Error{Reason: ReasonNameMismatch, Rule: RuleServerName, Cert: leaf,
+			Detail: describe(p, 0, true) + ": " + validNames(leaf), Err: err}
+	}
+	if len(v.Pins) > 0 && !pinned(p, v.Pins) {
+		return &Error{Reason: ReasonPinMismatch, Rule: RulePin, Depth: -1,
+			Detail: fmt.Sprintf("no key of the %d certificates of the path is pinned", len(p))}
+	}
+	return nil
+}
+
+// checkRules applies the rules about the certificates themselves, in the
+// order of Verify's doc: weak key, weak signature, key usage,
+// nonconforming, and validity when not anchored (x509 checked it on an
+// anchored path). anchored says whether p ends at a root (a path x509
+// built) or is the path the presented certificates would form (no path
+// was found). A lone anchor (the leaf is a root) gets the key rules only.
+func (v *Verifier) checkRules(p []*x509.Certificate, anchored bool, now time.Time) *Error {
+	rs := v.Profile.rules()
+	lone := anchored && len(p) == 1
+	if rs.emptyEKU && !lone {
+		if e := checkEmptyEKU(p, anchored); e != nil {
+			return e
+		}
+	}
+	for i := range p {
+		if anchored && i == len(p)-1 && !lone && !rs.rootKey {
+			continue // the root's key is the trust store's business
+		}
+		if e := v.checkKey(p, i, anchored, rs); e != nil {
+			return e
+		}
+	}
+	if lone {
+		return nil
+	}
+	for i, c := range below(p, anchored) {
+		if d := weakSignature(c.SignatureAlgorithm); d != "" {
+			return refusal(ReasonWeakSignature, RuleSignature, p, i, anchored, "%s", d)
+		}
+	}
+	if e := checkUsage(p, anchored, rs); e != nil {
+		return e
+	}
+	if e := checkConformance(p, anchored, rs); e != nil {
+		return e
+	}
+	if !anchored {
+		for i, c := range p {
+			if r, d := validity(c, now); r != ReasonNone {
+				return refusal(r, RuleValidity, p, i, anchored, "%s", d)
+			}
+		}
+	}
+	return nil
+}
+
+// diagnose explains why crypto/x509 found no path: the profile's rules
+// over the path the presented certificates would form by their names come
+// first (so a weak key is called weak whatever x509 tripped on), then
+// x509's own error.
+func (v *Verifier) diagnose(certs []*x509.Certificate, xerr error, now time.Time) *Error {
+	var invalid x509.CertificateInvalidError
+	if errors.As(xerr, &invalid) && invalid.Cert == certs[0] && invalid.Reason == x509.Expired && v.isAnchor(certs[0]) {
+		// A root used as the leaf and out of its validity period: only
+		// validity applies to it.
+		p := certs[:1]
+		if r, d := validity(certs[0], now); r != ReasonNone {
+			return refusal(r, RuleValidity, p, 0, true, "%s", d)
+		}
+	}
+	if selfSigned(certs[0]) {
+		// A self-signed leaf has no path but as a root itself: whatever
+		// else is wrong with it, what to say is that it is not trusted.
+		p := certs[:1]
+		return &Error{Reason: ReasonUnknownAuthority, Rule: RuleNoPath, Cert: certs[0], Err: xerr,
+			Detail: describe(p, 0, false) + ": self-signed and not among the roots"}
+	}
+	p := v.presentedPath(certs, now)
+	if e := v.checkRules(p, false, now); e != nil {
+		return e
+	}
+	return classify(xerr, p, now)
+}
+
+// isAnchor reports whether leaf is itself one of the roots, asking x509
+// at a time within the leaf's validity (x509 then answers the leaf alone,
+// without a signature check).
+func (v *Verifier) isAnchor(leaf *x509.Certificate) bool {
+	paths, err := leaf.Verify(x509.VerifyOptions{
+		Roots:       v.Roots,
+		CurrentTime: leaf.NotBefore,
+		KeyUsages:   []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+	})
+	return err == nil && len(paths) == 1 && len(paths[0]) == 1
+}
+
+// presentedPath links the presented certificates from the leaf by names
+// (each one's issuer is the next one's subject), preferring at each step
+// an issuer that is sound now (key, signature, validity), and stops at a
+// self-signed certificate after the leaf: a root sent along, whose pool
+// copy would be the anchor, is left out. It is the path x509 would have
+// tried; certificates sent along for nothing stay out of it.
+func (v *Verifier) presentedPath(certs []*x509.Certificate, now time.Time) []*x509.Certificate {
+	rs := v.Profile.rules()
+	path := []*x509.Certificate{certs[0]}
+	used := make([]bool, len(certs))
+	used[0] = true
+	for cur := certs[0]; ; {
+		pick := -1
+		for j := 1; j < len(certs); j++ {
+			if used[j] || !bytes.Equal(certs[j].RawSubject, cur.RawIssuer) {
 				continue
 			}
-			for j := 1; j < len(certs); j++ {
-				if !linked[j] && bytes.Equal(certs[j].RawSubject, c.RawIssuer) {
-					linked[j], grew = true, true
+			if pick < 0 {
+				pick = j
+			}
+			cand := append(path[:len(path):len(path)], certs[j])
+			if v.checkKey(cand, len(path), false, rs) == nil && weakSignature(certs[j].SignatureAlgorithm) == "" {
+				if r, _ := validity(certs[j], now); r == ReasonNone {
+					pick = j
+					break
 				}
 			}
 		}
-	}
-	out := []int{0}
-	for j := 1; j < len(certs); j++ {
-		if linked[j] && !bytes.Equal(certs[j].RawIssuer, certs[j].RawSubject) {
-			out = append(out, j)
+		if pick < 0 {
+			return path
 		}
+		next := certs[pick]
+		if selfSigned(next) {
+			return path
+		}
+		used[pick] = true
+		path = append(path, next)
+		cur = next
 	}
-	return out
 }
 
-func (v *Verifier) weakKey(c *x509.Certificate) string {
-	switch k := c.PublicKey.(type) {
-	case *rsa.PublicKey:
-		if bits := k.N.BitLen(); bits < v.minRSABits() {
-			return fmt.Sprintf("RSA key of %d bits, at least %d required", bits, v.minRSABits())
-		}
-		return ""
-	case *ecdsa.PublicKey:
-		switch k.Curve {
-		case elliptic.P256(), elliptic.P384(), elliptic.P521():
-			return ""
-		}
-		return "ECDSA key on unsupported curve " + k.Curve.Params().Name
-	case ed25519.PublicKey:
-		return ""
-	}
-	return "unsupported public key algorithm " + c.PublicKeyAlgorithm.String()
+// selfSigned reports whether c is signed by its own key under its own
+// name: a root.
+func selfSigned(c *x509.Certificate) bool {
+	return bytes.Equal(c.RawIssuer, c.RawSubject) &&
+		c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil
 }
 
 func weakSignature(alg x509.SignatureAlgorithm) string {
@@ -237,8 +323,10 @@ func validity(c *x509.Certificate, now time.Time) (Reason, string) {
 	return ReasonNone, ""
 }
 
-// classify maps an error of x509.Certificate.Verify to a reason and detail.
-func classify(err error, now time.Time) (Reason, string) {
+// classify maps an error of x509.Certificate.Verify to a refusal; p is
+// the path the presented certificates would form, to name certificates by
+// their position on it.
+func classify(err error, p []*x509.Certificate, now time.Time) *Error {
 	var (
 		unknown  x509.UnknownAuthorityError
 		invalid  x509.CertificateInvalidError
@@ -247,50 +335,148 @@ func classify(err error, now time.Time) (Reason, string) {
 		critical x509.UnhandledCriticalExtension
 		system   x509.SystemRootsError
 	)
+	e := &Error{Err: err, Depth: -1}
 	switch {
 	case errors.As(err, &unknown):
+		e.Reason, e.Rule = ReasonUnknownAuthority, RuleNoPath
 		if unknown.Cert != nil {
-			return ReasonUnknownAuthority, "no path to a trusted root from issuer " + quoteName(unknown.Cert.Issuer.String())
+			e.Cert, e.Depth = unknown.Cert, locate(p, unknown.Cert)
+			e.Detail = "no path to a trusted root from issuer " + quoteName(unknown.Cert.Issuer.String())
+		} else {
+			e.Detail = "no trusted root"
 		}
-		return ReasonUnknownAuthority, "no trusted root"
 	case errors.As(err, &invalid):
+		e.Reason, e.Rule = ReasonUnknownAuthority, RuleNoPath
 		subject := "certificate"
-		if invalid.Cert != nil {
-			subject = quoteName(invalid.Cert.Subject.String())
+		if c := invalid.Cert; c != nil {
+			e.Cert, e.Depth = c, locate(p, c)
+			subject = describeLocated(p, e.Depth, c)
 		}
 		switch invalid.Reason {
 		case x509.Expired:
-			// x509 says Expired for both bounds; only a root gets here.
+			// x509 says Expired for both bounds.
+			e.Reason, e.Rule, e.Detail = ReasonExpired, RuleValidity, subject+": outside its validity period"
 			if invalid.Cert != nil {
 				if r, d := validity(invalid.Cert, now); r != ReasonNone {
-					return r, subject + ": " + d
+					e.Reason, e.Detail = r, subject+": "+d
 				}
 			}
-			return ReasonExpired, subject + ": outside its validity period"
 		case x509.IncompatibleUsage, x509.CANotAuthorizedForExtKeyUsage:
-			return ReasonKeyUsage, subject + ": extended key usages along the chain do not allow serverAuth"
+			e.Reason, e.Rule = ReasonKeyUsage, RuleChainEKU
+			e.Detail = subject + ": extended key usages along the chain do not allow serverAuth"
 		case x509.NotAuthorizedToSign:
-			return ReasonKeyUsage, subject + ": not allowed to sign certificates"
+			e.Reason, e.Rule = ReasonKeyUsage, RuleNotCA
+			e.Detail = subject + ": not allowed to sign certificates"
 		case x509.CANotAuthorizedForThisName:
-			return ReasonNameMismatch, subject + ": name not permitted by issuer's name constraints"
+			// x509 blames the leaf and names the first name outside the
+			// constraints in its detail: name that name and the
+			// certificate that holds it.
+			e.Reason, e.Rule = ReasonNameMismatch, RuleNameConstraints
+			if i, c := nameHolder(p, invalid.Detail); c != nil {
+				e.Cert, e.Depth, subject = c, i, describeLocated(p, i, c)
+			}
+			e.Detail = subject + ": " + invalid.Detail
 		case x509.TooManyIntermediates:
-			return ReasonUnknownAuthority, subject + ": path length constraint exceeded"
+			e.Rule = RulePathLenLimit
+			e.Detail = subject + ": path length constraint exceeded"
+		case x509.NoValidChains:
+			e.Rule = RulePolicy
+			e.Detail = subject + ": " + trimX509(err)
+		default:
+			e.Detail = subject + ": " + trimX509(err)
 		}
-		return ReasonUnknownAuthority, subject + ": " + trimX509(err)
 	case errors.As(err, &insecure):
-		return ReasonWeakSignature, "signed with " + x509.SignatureAlgorithm(insecure).String()
+		e.Reason, e.Rule = ReasonWeakSignature, RuleSignature
+		e.Detail = "signed with " + x509.SignatureAlgorithm(insecure).String()
 	case errors.As(err, &hostname):
-		return ReasonNameMismatch, trimX509(err)
+		e.Reason, e.Rule, e.Detail = ReasonNameMismatch, RuleServerName, trimX509(err)
 	case errors.As(err, &critical):
-		return ReasonMalformed, "unhandled critical extension"
+		e.Reason, e.Rule, e.Detail = ReasonMalformed, RuleCriticalExtension, "unhandled critical extension"
+		for i, c := range p {
+			if len(c.UnhandledCriticalExtensions) > 0 {
+				e.Cert, e.Depth = c, i
+				e.Detail = describe(p, i, false) + ": unhandled critical extension " + c.UnhandledCriticalExtensions[0].String()
+				break
+			}
+		}
 	case errors.As(err, &system):
-		return ReasonUnknownAuthority, "system roots unavailable"
+		e.Reason, e.Rule, e.Detail = ReasonUnknownAuthority, RuleNoSystemRoots, "system roots unavailable"
+	default:
+		e.Reason, e.Rule, e.Detail = ReasonUnknownAuthority, RuleNoPath, trimX509(err)
 	}
-	return ReasonUnknownAuthority, trimX509(err)
+	return e
 }
 
-// describe names certificate i of a chain for an error detail.
-func describe(i int, c *x509.Certificate) string {
+// locate returns c's position on p, or len(p) for a certificate not on it
+// (a root from the pool, the next step after p).
+func locate(p []*x509.Certificate, c *x509.Certificate) int {
+	for i, x := range p {
+		if x == c || bytes.Equal(x.Raw, c.Raw) {
+			return i
+		}
+	}
+	return len(p)
+}
+
+// describeLocated names c at position i of p, or as a root beyond it.
+func describeLocated(p []*x509.Certificate, i int, c *x509.Certificate) string {
+	if i < len(p) {
+		return describe(p, i, false)
+	}
+	return "root " + quoteName(certName(c))
+}
+
+// nameHolder finds the certificate of p that holds the name x509 quoted
+// first in a constraint violation's detail.
+func nameHolder(p []*x509.Certificate, detail string) (int, *x509.Certificate) {
+	q := strings.IndexByte(detail, '"')
+	if q < 0 {
+		return 0, nil
+	}
+	quoted, err := strconv.QuotedPrefix(detail[q:])
+	if err != nil {
+		return 0, nil
+	}
+	name, err := strconv.Unquote(quoted)
+	if err != nil {
+		return 0, nil
+	}
+	for i, c := range p {
+		if slices.Contains(c.DNSNames, name) || slices.Contains(c.EmailAddresses, name) {
+			return i, c
+		}
+		for _, ip := range c.IPAddresses {
+			if ip.String() == name {
+				return i, c
+			}
+		}
+		for _, u := range c.URIs {
+			if u.String() == name {
+				return i, c
+			}
+		}
+	}
+	return 0, nil
+}
+
+// describe names certificate i of path p for an error detail: "leaf",
+// "root" (the last of an anchored path) or "path[i]", and its name.
+func describe(p []*x509.Certificate, i int, anchored bool) string {
+	var pos string
+	switch {
+	case i == 0:
+		pos = "leaf"
+	case anchored && i == len(p)-1:
+		pos = "root"
+	default:
+		pos = fmt.Sprintf("path[%d]", i)
+	}
+	return pos + " " + quoteName(certName(p[i]))
+}
+
+// certName is the name a certificate is best known by: its commonName,
+// else its first DNS name, else its whole subject.
+func certName(c *x509.Certificate) string {
 	name := c.Subject.CommonName
 	if name == "" && len(c.DNSNames) > 0 {
 		name = c.DNSNames[0]
@@ -298,9 +484,10 @@ func describe(i int, c *x509.Certificate) string {
 	if name == "" {
 		name = c.Subject.String()
 	}
-	return position(i) + " " + quoteName(name)
+	return name
 }
 
+// position names certificate i of the chain as presented.
 func position(i int) string {
 	if i == 0 {
 		return "leaf"

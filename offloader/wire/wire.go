@@ -115,6 +115,10 @@ const (
 	ReasonRevoked          Reason = 9
 	ReasonPinMismatch      Reason = 10
 	ReasonNoCertificate    Reason = 11 // the transcript holds no server certificate
+	// Added for certs' verification profiles and revocation (issue 9):
+	// not yet in reasonWords, so the codec refuses them until they are.
+	ReasonNonConforming     Reason = 12 // a certificate breaks the device's verification profile
+	ReasonRevocationUnknown Reason = 13 // no usable revocation status where one is required
 )
 
 var reasonWords = [...]string{
