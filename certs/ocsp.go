@@ -7,9 +7,12 @@ import (
 	_ "crypto/sha256"
 	_ "crypto/sha512"
 	"crypto/x509"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math/big"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -42,10 +45,16 @@ const (
 // itself a root (a path of one) has no issuer to be revoked by: only its
 // removal from the roots revokes it.
 func CheckRevocation(path []*x509.Certificate, staple []byte, crls *CRLSet, now time.Time) error {
+	return (*StapleCache)(nil).CheckRevocation(path, staple, crls, now)
+}
+
+// CheckRevocation is the package's CheckRevocation with the staple checked
+// through c.
+func (c *StapleCache) CheckRevocation(path []*x509.Certificate, staple []byte, crls *CRLSet, now time.Time) error {
 	if len(path) < 2 {
 		return nil
 	}
-	ocspErr := CheckOCSP(staple, path[0], path[1], now)
+	ocspErr := c.CheckOCSP(staple, path[0], path[1], now)
 	var crlErr error
 	if crls != nil {
 		crlErr = crls.Check(path, now)
@@ -80,87 +89,232 @@ func CheckRevocation(path []*x509.Certificate, staple []byte, crls *CRLSet, now 
 //   - "unknown" refuses.
 //
 // Every other refusal is ReasonRevocationUnknown with a Rule saying which.
+// CheckOCSP verifies the staple's signature every time; a StapleCache
+// does so once per staple.
 func CheckOCSP(staple []byte, leaf, issuer *x509.Certificate, now time.Time) error {
+	return (*StapleCache)(nil).CheckOCSP(staple, leaf, issuer, now)
+}
+
+// stapleFacts is what an authentic staple says about a certificate, and
+// how long its signer may say it.
+type stapleFacts struct {
+	status                            int
+	thisUpdate, nextUpdate, revokedAt time.Time
+	reason                            int
+	// The delegated responder's validity; zero when the issuer signed.
+	signerFrom, signerUntil time.Time
+}
+
+func refuseStaple(leaf *x509.Certificate, r Reason, rule Rule, format string, args ...any) error {
+	return &Error{Reason: r, Rule: rule, Cert: leaf,
+		Detail: clip(describe([]*x509.Certificate{leaf}, 0, false) + ": " + fmt.Sprintf(format, args...))}
+}
+
+// CheckOCSP is the package's CheckOCSP, remembering the staples it found
+// authentic. A nil *StapleCache remembers nothing.
+func (c *StapleCache) CheckOCSP(staple []byte, leaf, issuer *x509.Certificate, now time.Time) error {
 	if leaf == nil || issuer == nil {
 		return &Error{Reason: ReasonNoCertificate, Depth: -1, Detail: "no leaf or no issuer"}
 	}
-	refuse := func(r Reason, rule Rule, format string, args ...any) error {
-		return &Error{Reason: r, Rule: rule, Cert: leaf,
-			Detail: clip(describe([]*x509.Certificate{leaf}, 0, false) + ": " + fmt.Sprintf(format, args...))}
-	}
 	must, err := MustStaple(leaf)
 	if err != nil {
-		return refuse(ReasonMalformed, RuleParse, "%v", trimCerts(err))
+		return refuseStaple(leaf, ReasonMalformed, RuleParse, "%v", trimCerts(err))
 	}
 	if len(staple) == 0 {
 		if must {
-			return refuse(ReasonRevocationUnknown, RuleMustStaple, "must-staple certificate (TLS Feature status_request) and no OCSP response stapled")
+			return refuseStaple(leaf, ReasonRevocationUnknown, RuleMustStaple, "must-staple certificate (TLS Feature status_request) and no OCSP response stapled")
 		}
 		return nil
 	}
 	if len(staple) > MaxOCSPResponseBytes {
-		return refuse(ReasonRevocationUnknown, RuleOCSPMalformed, "stapled OCSP response of %d bytes, at most %d", len(staple), MaxOCSPResponseBytes)
+		return refuseStaple(leaf, ReasonRevocationUnknown, RuleOCSPMalformed, "stapled OCSP response of %d bytes, at most %d", len(staple), MaxOCSPResponseBytes)
 	}
+	if f, ok := c.get(staple, leaf, issuer, now); ok {
+		return judgeStaple(f, leaf, now)
+	}
+	f, err := authenticateStaple(staple, leaf, issuer, now)
+	if err != nil {
+		return err
+	}
+	c.put(staple, leaf, issuer, f, now)
+	return judgeStaple(f, leaf, now)
+}
+
+// authenticateStaple parses staple and checks that it speaks for leaf and
+// is signed by issuer or its delegated responder (valid at now).
+func authenticateStaple(staple []byte, leaf, issuer *x509.Certificate, now time.Time) (stapleFacts, error) {
+	var f stapleFacts
 	resp, err := ocsp.ParseResponseForCert(staple, leaf, nil)
 	if err != nil {
 		var re ocsp.ResponseError
 		var pe ocsp.ParseError
 		switch {
 		case errors.As(err, &re):
-			return refuse(ReasonRevocationUnknown, RuleOCSPMalformed, "stapled OCSP response is an error: %s", re.Status)
+			return f, refuseStaple(leaf, ReasonRevocationUnknown, RuleOCSPMalformed, "stapled OCSP response is an error: %s", re.Status)
 		case errors.As(err, &pe) && string(pe) == "no response matching the supplied certificate":
-			return refuse(ReasonRevocationUnknown, RuleOCSPCertID, "stapled OCSP response is for another certificate")
+			return f, refuseStaple(leaf, ReasonRevocationUnknown, RuleOCSPCertID, "stapled OCSP response is for another certificate")
 		case errors.As(err, &pe) && bytes.HasPrefix([]byte(pe), []byte("bad signature")):
-			return refuse(ReasonRevocationUnknown, RuleOCSPSignature, "stapled OCSP response: %s", string(pe))
+			return f, refuseStaple(leaf, ReasonRevocationUnknown, RuleOCSPSignature, "stapled OCSP response: %s", string(pe))
 		}
-		return refuse(ReasonRevocationUnknown, RuleOCSPMalformed, "stapled OCSP response does not parse")
+		return f, refuseStaple(leaf, ReasonRevocationUnknown, RuleOCSPMalformed, "stapled OCSP response does not parse")
 	}
 
 	// The CertID must name this issuer, not only this serial: serials are
 	// unique per issuer only.
 	nameHash, keyHash, ok := certIDHashes(resp.TBSResponseData, leaf.SerialNumber)
 	if !ok {
-		return refuse(ReasonRevocationUnknown, RuleOCSPMalformed, "stapled OCSP response data does not parse")
+		return f, refuseStaple(leaf, ReasonRevocationUnknown, RuleOCSPMalformed, "stapled OCSP response data does not parse")
 	}
 	if !issuerHashesMatch(resp.IssuerHash, issuer, nameHash, keyHash) {
-		return refuse(ReasonRevocationUnknown, RuleOCSPCertID, "stapled OCSP response names another issuer than %s", quoteName(certName(issuer)))
+		return f, refuseStaple(leaf, ReasonRevocationUnknown, RuleOCSPCertID, "stapled OCSP response names another issuer than %s", quoteName(certName(issuer)))
 	}
 
 	// Who signed it. x/crypto/ocsp has checked the response's signature
 	// under the embedded certificate, if any; nothing yet under the issuer.
 	if d := weakSignature(resp.SignatureAlgorithm); d != "" {
-		return refuse(ReasonRevocationUnknown, RuleOCSPSignature, "stapled OCSP response %s", d)
+		return f, refuseStaple(leaf, ReasonRevocationUnknown, RuleOCSPSignature, "stapled OCSP response %s", d)
 	}
 	switch r := resp.Certificate; {
 	case r == nil:
 		if err := issuer.CheckSignature(resp.SignatureAlgorithm, resp.TBSResponseData, resp.Signature); err != nil {
-			return refuse(ReasonRevocationUnknown, RuleOCSPSignature, "stapled OCSP response not signed by the issuer %s", quoteName(certName(issuer)))
+			return f, refuseStaple(leaf, ReasonRevocationUnknown, RuleOCSPSignature, "stapled OCSP response not signed by the issuer %s", quoteName(certName(issuer)))
 		}
 	case bytes.Equal(r.Raw, issuer.Raw):
 		// Signed by the issuer, which sent itself along.
 	default:
 		if d := delegateDefect(r, issuer, now); d != "" {
-			return refuse(ReasonRevocationUnknown, RuleOCSPResponder, "stapled OCSP response signed by %s, %s", quoteName(certName(r)), d)
+			return f, refuseStaple(leaf, ReasonRevocationUnknown, RuleOCSPResponder, "stapled OCSP response signed by %s, %s", quoteName(certName(r)), d)
 		}
+		f.signerFrom, f.signerUntil = r.NotBefore, r.NotAfter
 	}
+	f.status, f.reason = resp.Status, resp.RevocationReason
+	f.thisUpdate, f.nextUpdate, f.revokedAt = resp.ThisUpdate, resp.NextUpdate, resp.RevokedAt
+	return f, nil
+}
 
-	if resp.Status == ocsp.Revoked {
-		return refuse(ReasonRevoked, RuleOCSPRevoked, "revoked at %s (OCSP, reason %d)", resp.RevokedAt.UTC().Format(time.RFC3339), resp.RevocationReason)
+// judgeStaple applies an authentic staple's facts at now.
+func judgeStaple(f stapleFacts, leaf *x509.Certificate, now time.Time) error {
+	if f.status == ocsp.Revoked {
+		return refuseStaple(leaf, ReasonRevoked, RuleOCSPRevoked, "revoked at %s (OCSP, reason %d)", f.revokedAt.UTC().Format(time.RFC3339), f.reason)
 	}
-	if resp.ThisUpdate.After(now.Add(RevocationSkew)) {
-		return refuse(ReasonRevocationUnknown, RuleOCSPStale, "stapled OCSP response from the future (thisUpdate %s)", resp.ThisUpdate.UTC().Format(time.RFC3339))
+	if f.thisUpdate.After(now.Add(RevocationSkew)) {
+		return refuseStaple(leaf, ReasonRevocationUnknown, RuleOCSPStale, "stapled OCSP response from the future (thisUpdate %s)", f.thisUpdate.UTC().Format(time.RFC3339))
 	}
-	until := resp.NextUpdate
-	if until.IsZero() {
-		until = resp.ThisUpdate.Add(OCSPMaxAge)
+	if until := f.until(); now.After(until.Add(RevocationSkew)) {
+		return refuseStaple(leaf, ReasonRevocationUnknown, RuleOCSPStale, "stapled OCSP response stale since %s", until.UTC().Format(time.RFC3339))
 	}
-	if now.After(until.Add(RevocationSkew)) {
-		return refuse(ReasonRevocationUnknown, RuleOCSPStale, "stapled OCSP response stale since %s", until.UTC().Format(time.RFC3339))
-	}
-	if resp.Status != ocsp.Good {
-		return refuse(ReasonRevocationUnknown, RuleOCSPStatus, "stapled OCSP response says the status is unknown")
+	if f.status != ocsp.Good {
+		return refuseStaple(leaf, ReasonRevocationUnknown, RuleOCSPStatus, "stapled OCSP response says the status is unknown")
 	}
 	return nil
+}
+
+// until is the end of the staple's freshness.
+func (f *stapleFacts) until() time.Time {
+	if f.nextUpdate.IsZero() {
+		return f.thisUpdate.Add(OCSPMaxAge)
+	}
+	return f.nextUpdate
+}
+
+// StapleCache remembers the stapled OCSP responses CheckOCSP found
+// authentic (parsed, for this certificate and issuer, with a good
+// signature), so a staple seen again costs no signature check: servers
+// staple the same response for hours. Keyed by the staple, the leaf and
+// the issuer, each compared byte for byte on a hit; what is kept is the
+// response's content, judged afresh (revoked, fresh, good) at every call.
+// An entry made from a delegated responder is used only within the
+// responder certificate's validity. Refusals are never cached. At most max
+// entries; when full, the stale go first, else an arbitrary one.
+//
+// A StapleCache is safe for concurrent use.
+type StapleCache struct {
+	max int
+
+	mu      sync.Mutex
+	entries map[uint64]*stapleEntry
+	hits    uint64 // for tests
+}
+
+type stapleEntry struct {
+	staple, leaf, issuer []byte
+	facts                stapleFacts
+}
+
+// NewStapleCache returns a cache of at most max staples (0: 512). A
+// negative max gives nil, which caches nothing.
+func NewStapleCache(max int) *StapleCache {
+	if max < 0 {
+		return nil
+	}
+	if max == 0 {
+		max = 512
+	}
+	return &StapleCache{max: max, entries: make(map[uint64]*stapleEntry)}
+}
+
+func stapleKey(staple []byte, leaf, issuer *x509.Certificate) uint64 {
+	var h maphash.Hash
+	h.SetSeed(seed)
+	var n [4]byte
+	for _, b := range [][]byte{staple, leaf.Raw, issuer.Raw} {
+		binary.BigEndian.PutUint32(n[:], uint32(len(b)))
+		h.Write(n[:])
+		h.Write(b)
+	}
+	return h.Sum64()
+}
+
+func (c *StapleCache) get(staple []byte, leaf, issuer *x509.Certificate, now time.Time) (stapleFacts, bool) {
+	if c == nil {
+		return stapleFacts{}, false
+	}
+	k := stapleKey(staple, leaf, issuer)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[k]
+	if !ok || !bytes.Equal(e.staple, staple) || !bytes.Equal(e.leaf, leaf.Raw) || !bytes.Equal(e.issuer, issuer.Raw) {
+		return stapleFacts{}, false
+	}
+	if f := e.facts; !f.signerUntil.IsZero() && (now.Before(f.signerFrom) || now.After(f.signerUntil)) {
+		return stapleFacts{}, false
+	}
+	c.hits++
+	return e.facts, true
+}
+
+func (c *StapleCache) put(staple []byte, leaf, issuer *x509.Certificate, f stapleFacts, now time.Time) {
+	if c == nil {
+		return
+	}
+	k := stapleKey(staple, leaf, issuer)
+	e := &stapleEntry{staple: bytes.Clone(staple), leaf: bytes.Clone(leaf.Raw), issuer: bytes.Clone(issuer.Raw), facts: f}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.entries[k]; !ok && len(c.entries) >= c.max {
+		for k, old := range c.entries {
+			if now.After(old.facts.until().Add(RevocationSkew)) {
+				delete(c.entries, k)
+			}
+		}
+		for k := range c.entries {
+			if len(c.entries) < c.max {
+				break
+			}
+			delete(c.entries, k)
+		}
+	}
+	c.entries[k] = e
+}
+
+// Len returns the number of staples held.
+func (c *StapleCache) Len() int {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
 }
 
 // delegateDefect says why r may not answer for issuer's certificates (RFC

@@ -84,7 +84,15 @@ func makeStaple(t testing.TB, c *testpki.Case, s staple) []byte {
 	return der
 }
 
-func TestCheckOCSP(t *testing.T) {
+type ocspCase struct {
+	name   string
+	c      *testpki.Case
+	staple []byte
+	reason certs.Reason
+	rule   certs.Rule
+}
+
+func ocspCases(t *testing.T) []ocspCase {
 	c := ecCase(t, nil)
 	other := ecCase(t, nil)
 	rsaCase := ecCase(t, func(s *testpki.Spec) { s.IntermediateKey = testpki.RSA2048 })
@@ -111,13 +119,7 @@ func TestCheckOCSP(t *testing.T) {
 	})
 	fresh := staple{status: ocsp.Good, thisUpdate: -time.Hour, next: 3 * 24 * time.Hour}
 
-	cases := []struct {
-		name   string
-		c      *testpki.Case
-		staple []byte
-		reason certs.Reason
-		rule   certs.Rule
-	}{
+	return []ocspCase{
 		{"good, signed by the issuer", c, makeStaple(t, c, fresh), 0, 0},
 		{"good, delegated responder", c, makeStaple(t, c, staple{status: ocsp.Good, thisUpdate: -time.Hour, next: time.Hour, signer: delegateKey, responder: delegate}), 0, 0},
 		{"good, RSA issuer", rsaCase, makeStaple(t, rsaCase, fresh), 0, 0},
@@ -145,7 +147,11 @@ func TestCheckOCSP(t *testing.T) {
 		{"must-staple without a staple", mustStaple, nil, certs.ReasonRevocationUnknown, certs.RuleMustStaple},
 		{"must-staple with a staple", mustStaple, makeStaple(t, mustStaple, fresh), 0, 0},
 	}
-	for _, tt := range cases {
+}
+
+func TestCheckOCSP(t *testing.T) {
+	c := ecCase(t, nil)
+	for _, tt := range ocspCases(t) {
 		t.Run(tt.name, func(t *testing.T) {
 			err := certs.CheckOCSP(tt.staple, tt.c.Leaf, tt.c.Issuer, now)
 			if tt.reason == certs.ReasonNone {
@@ -321,5 +327,61 @@ func TestCheckOCSPOpenSSL(t *testing.T) {
 		if got := reasonOf(t, err); got != tt.want {
 			t.Errorf("%s: %v (%v), want %v", tt.name, got, err, tt.want)
 		}
+	}
+}
+
+// A StapleCache answers as CheckOCSP does, verifies a signature once per
+// staple, and judges freshness afresh at every call.
+func TestStapleCache(t *testing.T) {
+	cache := certs.NewStapleCache(0)
+	for _, tt := range ocspCases(t) {
+		for round := 0; round < 2; round++ {
+			err := cache.CheckOCSP(tt.staple, tt.c.Leaf, tt.c.Issuer, now)
+			plain := certs.CheckOCSP(tt.staple, tt.c.Leaf, tt.c.Issuer, now)
+			if reasonOf(t, err) != reasonOf(t, plain) {
+				t.Fatalf("%s round %d: %v, uncached %v", tt.name, round, err, plain)
+			}
+		}
+	}
+	if cache.Hits() == 0 {
+		t.Fatal("no hit")
+	}
+
+	c := ecCase(t, nil)
+	good := makeStaple(t, c, staple{status: ocsp.Good, thisUpdate: -time.Hour, next: time.Hour})
+	cache = certs.NewStapleCache(1)
+	if err := cache.CheckOCSP(good, c.Leaf, c.Issuer, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := cache.CheckOCSP(good, c.Leaf, c.Issuer, now.Add(3*time.Hour)); reasonOf(t, err) != certs.ReasonRevocationUnknown {
+		t.Errorf("a cached staple three hours on: %v, want stale", err)
+	}
+	if cache.Hits() != 1 {
+		t.Errorf("hits %d, want 1", cache.Hits())
+	}
+	// Another leaf, same staple bytes: not a hit, and refused.
+	other := ecCase(t, nil)
+	if err := cache.CheckOCSP(good, other.Leaf, other.Issuer, now); err == nil || cache.Hits() != 1 {
+		t.Errorf("another leaf: %v, hits %d", err, cache.Hits())
+	}
+	// A delegated responder's entry is used only while the responder is
+	// valid.
+	delegate, key, err := c.Responder(now, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byDelegate := makeStaple(t, c, staple{status: ocsp.Good, thisUpdate: -time.Hour, next: 30 * 24 * time.Hour, signer: key, responder: delegate})
+	if err := cache.CheckOCSP(byDelegate, c.Leaf, c.Issuer, now); err != nil {
+		t.Fatal(err)
+	}
+	hits := cache.Hits()
+	if err := cache.CheckOCSP(byDelegate, c.Leaf, c.Issuer, delegate.NotAfter.Add(time.Hour)); reasonOf(t, err) != certs.ReasonRevocationUnknown || cache.Hits() != hits {
+		t.Errorf("after the responder expired: %v, hits %d -> %d", err, hits, cache.Hits())
+	}
+	if cache.Len() > 1 {
+		t.Errorf("cache of 1 holds %d", cache.Len())
+	}
+	if certs.NewStapleCache(-1) != nil {
+		t.Error("negative size")
 	}
 }
