@@ -25,8 +25,9 @@
 //
 // Beside Verify: SPKI pins (Verifier.Pins, pins.go), the key usage bound to
 // the key exchange (CheckKeyUsage, CheckCurve: keyusage.go), and revocation
-// (CheckRevocation over a stapled OCSP response and a CRLSet: ocsp.go,
-// crl.go), which the offloader calls on the path Verify returned.
+// (CheckRevocation over a stapled OCSP response and a CRLSet, through a
+// StapleCache: ocsp.go, crl.go), which the offloader calls on the path
+// Verify returned. docs/OFFLOADER.md lists every rule with its reference.
 package certs
 
 import (
