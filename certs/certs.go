@@ -93,9 +93,12 @@ type Error struct {
 	Reason Reason
 	Rule   Rule
 	// Cert is the certificate at fault, nil when the refusal is about no
-	// one certificate (an empty chain, no path). Depth is its position on
-	// the path, 0 for the leaf; when no path was found, on the path the
-	// presented certificates would have formed (linked by names).
+	// one certificate (an empty chain, no path, the path's depth) or about
+	// one that does not parse. Depth is its position on the path, 0 for
+	// the leaf; when no path was found, on the path the presented
+	// certificates would have formed (linked by names); for a certificate
+	// that does not parse, its index in the chain as presented; -1 for
+	// none.
 	Cert   *x509.Certificate
 	Depth  int
 	Detail string
