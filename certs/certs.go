@@ -136,8 +136,9 @@ type Verifier struct {
 	Roots *x509.CertPool
 	// Time returns the verification time; nil means time.Now.
 	Time func() time.Time
-	// MinRSABits is the smallest RSA key accepted in the chain (leaf and
-	// intermediates); 0 means 2048.
+	// MinRSABits is the smallest RSA key accepted on the path below the
+	// root; 0 means 2048. ProfileWebPKI never goes below 2048 and holds
+	// the root to it too.
 	MinRSABits int
 	// Cache, if not nil, remembers accepted chains (cache.go says exactly
 	// what is kept and for how long); nil verifies every chain afresh.
