@@ -2,6 +2,7 @@ package server
 
 import (
 	"crypto"
+	"crypto/sha256"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -30,6 +31,15 @@ type Device struct {
 	// offloader signs with the key only over transcripts it parsed itself.
 	ClientCertificate [][]byte
 	ClientKey         crypto.Signer
+	// InsecureSkipVerify accepts the server's chain without verifying it
+	// (roots, names, validity): the leaf the server presented still serves
+	// the key exchange and signs the ServerKeyExchange. For a one-off
+	// device entry such as ocurl's --insecure; never for a real device.
+	InsecureSkipVerify bool
+	// LeafPins, when set, are SHA-256 digests of SubjectPublicKeyInfos:
+	// Auth refuses a leaf whose public key is none of them
+	// (ReasonPinMismatch), verified or not (curl's --pinnedpubkey).
+	LeafPins [][sha256.Size]byte
 
 	cc *clientCert // made by Add from the two fields above; nil without them
 }
@@ -168,8 +178,10 @@ func copyDevice(d *Device) *Device {
 		MinVersion:   d.MinVersion,
 
 		ClientCertificate: cloneChain(d.ClientCertificate),
-		ClientKey:         d.ClientKey,
-		cc:                d.cc, // never modified after Add
+		ClientKey:          d.ClientKey,
+		InsecureSkipVerify: d.InsecureSkipVerify,
+		LeafPins:           slices.Clone(d.LeafPins),
+		cc:                 d.cc, // never modified after Add
 	}
 }
 
