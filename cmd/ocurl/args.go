@@ -3,176 +3,284 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// options are ocurl's parsed command line.
+// options are ocurl's parsed command line. Options apply to every URL, as
+// curl's do; the outputs (-o, -O) and uploads (-T) pair with the URLs in
+// order, as in curl.
 type options struct {
-	url string
+	urls []*urlSpec
 
-	verbose, include, head, silent, showError, fail bool
-	output                                          string
-	headers                                         []string
-	method                                          string
-	data                                            []string
-	resolve                                         []string
-	connectTimeout, maxTime                         time.Duration
+	// What is printed.
+	verbose, include, head, silent, showError bool
+	fail, failWithBody, failEarly             bool
+	progressBar, noProgress                   bool
+	dumpHeader                                string
+	writeOut                                  string
+	createDirs, remoteNameAll, remoteHeader   bool
 
-	cacert     string
+	// The request.
+	method       string
+	headers      []string // -H values in order, @FILE expanded
+	data         []dataArg
+	get          bool
+	user         string
+	userAgent    *string // nil: ocurl's own
+	referer      string
+	autoReferer  bool
+	cookies      []string // -b values: NAME=VALUE strings or files
+	cookieJar    string
+	junkSession  bool
+	rangeSpec    string
+	continueAt   int64 // -C N; -1 with -C -
+	compressed   bool
+	location     bool
+	trusted      bool
+	maxRedirs    int
+	postRedirs   [3]bool // --post301, --post302, --post303
+	maxFilesize  int64
+	expectWait   time.Duration
+	keepSession  bool
+	oauth2Bearer string
+
+	// Proxies.
+	proxy     *string // nil: from the environment
+	proxyUser string
+	noproxy   *string // nil: from the environment
+	tunnel    bool
+
+	// The connection.
+	connectTo      []string
+	resolve        []string
+	retry          int
+	retryDelay     time.Duration
+	retryMaxTime   time.Duration
+	retryAll       bool
+	retryConnRef   bool
+	limitRate      int64
+	maxTime        time.Duration
+	connectTimeout time.Duration
+	parallel       bool
+	parallelMax    int
+	ipVersion      int // 4, 6 or 0 for either
+
+	// TLS.
+	insecure     bool
+	cacert       string
+	capath       string
+	ciphers      string
+	pinnedPubKey string
+	cert, key    string
+	minVersion   uint16 // --tlsv1.x (versions.go); 0: TLS 1.2
+	maxVersion   uint16 // --tls-max; 0: TLS 1.2
+	httpVersion  httpVersion
+
+	// The offloader.
 	offloader  string
 	deviceID   string
 	pskFile    string
 	sequential bool
-	http2      bool
-	help       bool
 
-	minVersion, maxVersion uint16 // --tlsv1.x, --tls-max (versions.go); 0: TLS 1.2
+	help, version bool
 }
 
-// usageError is a command line ocurl cannot run; it exits 2.
-type usageError struct{ msg string }
+// urlSpec is one URL with the output and upload paired with it.
+type urlSpec struct {
+	url        string
+	output     string // -o; "" for stdout unless remoteName
+	remoteName bool   // -O
+	outputSet  bool
+	upload     string // -T; "" for none
+	uploadSet  bool
+}
 
-func (e *usageError) Error() string { return e.msg }
+type httpVersion int
 
-// flagSpec describes one option: its names and whether it takes a value.
+const (
+	httpDefault httpVersion = iota // HTTP/1.1, h2 not offered
+	http11                         // --http1.1
+	http2ALPN                      // --http2: offer h2 in ALPN
+	http2Prior                     // --http2-prior-knowledge
+)
+
+// flagSpec describes one option. A flag without a value is a switch: on
+// sets it, and "--no-NAME" turns it off again, as in curl.
 type flagSpec struct {
 	short byte
 	long  string
-	value bool
-	set   func(o *options, v string) error
+	arg   string // the value's name in --help; "" for a switch
+	help  string // one line for --help; a spec with long "" is a heading
+	on    func(o *options, on bool)
+	set   func(p *parser, v string) error
 }
 
-var flagSpecs = []flagSpec{
-	{'v', "verbose", false, func(o *options, _ string) error { o.verbose = true; return nil }},
-	{'i', "include", false, func(o *options, _ string) error { o.include = true; return nil }},
-	{'I', "head", false, func(o *options, _ string) error { o.head = true; return nil }},
-	{'s', "silent", false, func(o *options, _ string) error { o.silent = true; return nil }},
-	{'S', "show-error", false, func(o *options, _ string) error { o.showError = true; return nil }},
-	{'f', "fail", false, func(o *options, _ string) error { o.fail = true; return nil }},
-	{'h', "help", false, func(o *options, _ string) error { o.help = true; return nil }},
-	{'o', "output", true, func(o *options, v string) error { o.output = v; return nil }},
-	{'H', "header", true, func(o *options, v string) error {
-		if !strings.Contains(v, ":") {
-			return fmt.Errorf("header %q has no colon (want \"Name: value\")", v)
-		}
-		o.headers = append(o.headers, v)
-		return nil
-	}},
-	{'X', "request", true, func(o *options, v string) error { o.method = v; return nil }},
-	{'d', "data", true, func(o *options, v string) error { o.data = append(o.data, v); return nil }},
-	{'m', "max-time", true, func(o *options, v string) (err error) { o.maxTime, err = parseSeconds("max-time", v); return }},
-	{0, "connect-timeout", true, func(o *options, v string) (err error) {
-		o.connectTimeout, err = parseSeconds("connect-timeout", v)
-		return
-	}},
-	{0, "resolve", true, func(o *options, v string) error {
-		if _, _, _, err := parseResolve(v); err != nil {
-			return err
-		}
-		o.resolve = append(o.resolve, v)
-		return nil
-	}},
-	{0, "cacert", true, func(o *options, v string) error { o.cacert = v; return nil }},
-	{0, "offloader", true, func(o *options, v string) error { o.offloader = v; return nil }},
-	{0, "device-id", true, func(o *options, v string) error { o.deviceID = v; return nil }},
-	{0, "psk-file", true, func(o *options, v string) error { o.pskFile = v; return nil }},
-	{0, "sequential", false, func(o *options, _ string) error { o.sequential = true; return nil }},
-	{0, "http2", false, func(o *options, _ string) error { o.http2 = true; return nil }},
-	{'1', "tlsv1", false, func(o *options, _ string) error { o.minVersion = tls10; return nil }},
-	{0, "tlsv1.0", false, func(o *options, _ string) error { o.minVersion = tls10; return nil }},
-	{0, "tlsv1.1", false, func(o *options, _ string) error { o.minVersion = tls11; return nil }},
-	{0, "tlsv1.2", false, func(o *options, _ string) error { o.minVersion = tls12; return nil }},
-	{0, "tls-max", true, func(o *options, v string) (err error) { o.maxVersion, err = parseTLSMax(v); return }},
+// parser holds the state of one command line while it is read.
+type parser struct {
+	o     *options
+	iv    *invocation
+	depth int // -K nesting
 }
 
 // parseArgs reads curl-style arguments: short flags may be combined
-// ("-sSf"), a short flag's value may be attached ("-ofile") or follow, long
-// flags take "--name value" or "--name=value", and "--" ends the flags.
-func parseArgs(args []string) (*options, error) {
-	o := &options{}
-	var urls []string
+// ("-sSf"), a short flag's value may be attached ("-ofile") or follow; long
+// flags take "--name value" (and, beyond curl, "--name=value"); "--" ends
+// the flags; -K FILE reads more arguments from a config file.
+func parseArgs(args []string, iv *invocation) (*options, error) {
+	p := &parser{o: &options{maxRedirs: 50, continueAt: 0, expectWait: time.Second, parallelMax: 50}, iv: iv}
+	if err := p.parse(args); err != nil {
+		return nil, err
+	}
+	o := p.o
+	if o.help || o.version {
+		return o, nil
+	}
+	var urls []*urlSpec
+	for _, u := range o.urls {
+		if u.url != "" {
+			urls = append(urls, u)
+		}
+	}
+	if len(urls) == 0 {
+		return nil, usagef("no URL specified")
+	}
+	o.urls = urls
+	return o, checkOptions(o)
+}
+
+func (p *parser) parse(args []string) error {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		switch {
 		case a == "--":
-			urls = append(urls, args[i+1:]...)
-			i = len(args)
+			for _, u := range args[i+1:] {
+				p.addURL(u)
+			}
+			return nil
 		case strings.HasPrefix(a, "--"):
 			name, val, hasVal := strings.Cut(a[2:], "=")
-			spec := findLong(name)
+			spec, negated := findLong(name)
 			if spec == nil {
-				return nil, &usageError{fmt.Sprintf("option --%s: is unknown", name)}
+				return usagef("option --%s: is unknown", name)
 			}
-			if spec.value && !hasVal {
+			if spec.set == nil {
+				if hasVal {
+					return usagef("option --%s: takes no value", name)
+				}
+				spec.on(p.o, !negated)
+				continue
+			}
+			if negated {
+				return usagef("option --%s: is unknown", name)
+			}
+			if !hasVal {
 				if i+1 >= len(args) {
-					return nil, &usageError{fmt.Sprintf("option --%s: requires a value", name)}
+					return usagef("option --%s: requires parameter", name)
 				}
 				i++
 				val = args[i]
-			} else if !spec.value && hasVal {
-				return nil, &usageError{fmt.Sprintf("option --%s: takes no value", name)}
 			}
-			if err := spec.set(o, val); err != nil {
-				return nil, &usageError{fmt.Sprintf("option --%s: %v", name, err)}
+			if err := p.apply(spec, "--"+name, val); err != nil {
+				return err
 			}
 		case strings.HasPrefix(a, "-") && len(a) > 1:
 			for j := 1; j < len(a); j++ {
 				spec := findShort(a[j])
 				if spec == nil {
-					return nil, &usageError{fmt.Sprintf("option -%c: is unknown", a[j])}
+					return usagef("option -%c: is unknown", a[j])
 				}
-				val := ""
-				if spec.value {
-					if j+1 < len(a) {
-						val = a[j+1:]
-					} else if i+1 < len(args) {
-						i++
-						val = args[i]
-					} else {
-						return nil, &usageError{fmt.Sprintf("option -%c: requires a value", a[j])}
-					}
-					j = len(a)
+				if spec.set == nil {
+					spec.on(p.o, true)
+					continue
 				}
-				if err := spec.set(o, val); err != nil {
-					return nil, &usageError{fmt.Sprintf("option -%c: %v", spec.short, err)}
+				var val string
+				switch {
+				case j+1 < len(a):
+					val = a[j+1:]
+				case i+1 < len(args):
+					i++
+					val = args[i]
+				default:
+					return usagef("option -%c: requires parameter", a[j])
 				}
+				if err := p.apply(spec, "-"+string(a[j]), val); err != nil {
+					return err
+				}
+				break
 			}
 		default:
-			urls = append(urls, a)
-		}
-	}
-	if o.help {
-		return o, nil
-	}
-	switch len(urls) {
-	case 0:
-		return nil, &usageError{"no URL specified"}
-	case 1:
-		o.url = urls[0]
-	default:
-		return nil, &usageError{"only one URL at a time"}
-	}
-	if err := checkVersions(o); err != nil {
-		return nil, err
-	}
-	if o.offloader != "" && (o.deviceID == "" || o.pskFile == "") {
-		return nil, &usageError{"--offloader needs --device-id and --psk-file"}
-	}
-	if o.offloader == "" && (o.deviceID != "" || o.pskFile != "") {
-		return nil, &usageError{"--device-id and --psk-file go with --offloader"}
-	}
-	return o, nil
-}
-
-func findLong(name string) *flagSpec {
-	for i := range flagSpecs {
-		if flagSpecs[i].long == name {
-			return &flagSpecs[i]
+			p.addURL(a)
 		}
 	}
 	return nil
+}
+
+func (p *parser) apply(spec *flagSpec, name, val string) error {
+	if err := spec.set(p, val); err != nil {
+		var f *failure
+		if errors.As(err, &f) {
+			return f
+		}
+		return usagef("option %s: %v", name, err)
+	}
+	return nil
+}
+
+// addURL gives u to the first entry without a URL, as curl pairs URLs with
+// the -o, -O and -T given before or after them.
+func (p *parser) addURL(u string) {
+	for _, s := range p.o.urls {
+		if s.url == "" {
+			s.url = u
+			return
+		}
+	}
+	p.o.urls = append(p.o.urls, &urlSpec{url: u})
+}
+
+// addOutput gives the next -o or -O to the first entry without an output.
+func (p *parser) addOutput(file string, remote bool) {
+	for _, s := range p.o.urls {
+		if !s.outputSet {
+			s.output, s.remoteName, s.outputSet = file, remote, true
+			return
+		}
+	}
+	p.o.urls = append(p.o.urls, &urlSpec{output: file, remoteName: remote, outputSet: true})
+}
+
+// addUpload gives the next -T to the first entry without one.
+func (p *parser) addUpload(file string) {
+	for _, s := range p.o.urls {
+		if !s.uploadSet {
+			s.upload, s.uploadSet = file, true
+			return
+		}
+	}
+	p.o.urls = append(p.o.urls, &urlSpec{upload: file, uploadSet: true})
+}
+
+func usagef(format string, args ...any) *failure {
+	return fail(exitUsage, format, args...)
+}
+
+func findLong(name string) (spec *flagSpec, negated bool) {
+	for i := range flagSpecs {
+		if flagSpecs[i].long == name && name != "" {
+			return &flagSpecs[i], false
+		}
+	}
+	if rest, ok := strings.CutPrefix(name, "no-"); ok {
+		for i := range flagSpecs {
+			if flagSpecs[i].long == rest && flagSpecs[i].set == nil && rest != "" {
+				return &flagSpecs[i], true
+			}
+		}
+	}
+	return nil, false
 }
 
 func findShort(c byte) *flagSpec {
@@ -184,20 +292,162 @@ func findShort(c byte) *flagSpec {
 	return nil
 }
 
-// parseSeconds reads a timeout as curl does (seconds, fractions allowed) or
-// as a Go duration ("1500ms").
-func parseSeconds(name, v string) (time.Duration, error) {
+// checkOptions refuses combinations that cannot run.
+func checkOptions(o *options) error {
+	if err := checkVersions(o); err != nil {
+		return err
+	}
+	if o.offloader != "" && (o.deviceID == "" || o.pskFile == "") {
+		return usagef("--offloader needs --device-id and --psk-file")
+	}
+	if o.offloader == "" && (o.deviceID != "" || o.pskFile != "") {
+		return usagef("--device-id and --psk-file go with --offloader")
+	}
+	return nil
+}
+
+// parseSeconds reads a time as curl does: a non-negative number of seconds,
+// fractions allowed; 0 means no limit. Beyond curl, a Go duration
+// ("1500ms") is accepted. NaN, infinities and negative numbers are refused
+// (curl 7.88 takes NaN as no limit; ocurl says it is not a number).
+func parseSeconds(v string) (time.Duration, error) {
 	if f, err := strconv.ParseFloat(v, 64); err == nil {
-		if f <= 0 || f > 1e6 {
-			return 0, fmt.Errorf("%q is not a positive number of seconds", v)
+		switch {
+		case math.IsNaN(f) || math.IsInf(f, 0):
+			return 0, errors.New("expected a proper numerical parameter")
+		case f < 0:
+			return 0, errors.New("expected a positive numerical parameter")
+		case f > 1e9:
+			return 0, errors.New("too large number")
 		}
 		return time.Duration(f * float64(time.Second)), nil
 	}
 	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("%q is not a number of seconds nor a duration", v)
+	if err != nil || d < 0 {
+		return 0, errors.New("expected a proper numerical parameter")
 	}
 	return d, nil
+}
+
+// parseCount reads a non-negative integer.
+func parseCount(v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, errors.New("expected a proper numerical parameter")
+	}
+	if n < 0 {
+		return 0, errors.New("expected a positive numerical parameter")
+	}
+	return n, nil
+}
+
+// parseSize reads a size as curl does: a number with an optional k, M, G
+// or T suffix (powers of 1024).
+func parseSize(v string) (int64, error) {
+	mult := int64(1)
+	if n := len(v); n > 0 {
+		switch v[n-1] {
+		case 'k', 'K':
+			mult = 1 << 10
+		case 'm', 'M':
+			mult = 1 << 20
+		case 'g', 'G':
+			mult = 1 << 30
+		case 't', 'T':
+			mult = 1 << 40
+		}
+		if mult != 1 {
+			v = v[:n-1]
+		}
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, errors.New("expected a proper numerical parameter")
+	}
+	if f < 0 {
+		return 0, errors.New("expected a positive numerical parameter")
+	}
+	if f*float64(mult) > float64(math.MaxInt64/2) {
+		return 0, errors.New("too large number")
+	}
+	return int64(f * float64(mult)), nil
+}
+
+func sw(f func(o *options, on bool)) func(o *options, on bool) { return f }
+
+// flagSpecs is every option ocurl knows, in the order --help lists them.
+var flagSpecs = []flagSpec{
+	{help: "Output"},
+	{'o', "output", "FILE", "write the body to FILE (pairs with URLs in order; no partial file on failure)", nil,
+		func(p *parser, v string) error { p.addOutput(v, false); return nil }},
+	{'D', "dump-header", "FILE", "write the response heads, as received, to FILE ('-': stdout)", nil,
+		func(p *parser, v string) error { p.o.dumpHeader = v; return nil }},
+	{'v', "verbose", "", "show the connection, the handshake, each offloader call and the headers on stderr",
+		sw(func(o *options, on bool) { o.verbose = on }), nil},
+	{'i', "include", "", "include the response headers in the output",
+		sw(func(o *options, on bool) { o.include = on }), nil},
+	{'I', "head", "", "send a HEAD request and print the headers",
+		sw(func(o *options, on bool) { o.head = on }), nil},
+	{'s', "silent", "", "no progress meter, no error messages",
+		sw(func(o *options, on bool) { o.silent = on }), nil},
+	{'S', "show-error", "", "with -s, still print error messages",
+		sw(func(o *options, on bool) { o.showError = on }), nil},
+	{'f', "fail", "", "exit 22 on an HTTP status of 400 or more, write no body",
+		sw(func(o *options, on bool) { o.fail = on }), nil},
+	{0, "fail-early", "", "with several URLs, stop at the first that fails",
+		sw(func(o *options, on bool) { o.failEarly = on }), nil},
+	{'h', "help", "", "this text",
+		sw(func(o *options, on bool) { o.help = on }), nil},
+	{'V', "version", "", "print the version, protocols and TLS features",
+		sw(func(o *options, on bool) { o.version = on }), nil},
+
+	{help: "Requests"},
+	{'X', "request", "METHOD", "use METHOD (it is kept across redirects)", nil,
+		func(p *parser, v string) error { p.o.method = v; return nil }},
+	{'H', "header", "LINE", "add a request header; 'Name:' removes one, 'Name;' sends it empty; @FILE reads lines", nil,
+		func(p *parser, v string) error { return p.addHeader(v) }},
+	{'d', "data", "DATA", "send DATA in a POST (form-encoded); @FILE reads a file without newlines, @- stdin", nil,
+		func(p *parser, v string) error { return p.addData(dataPlain, v) }},
+
+	{help: "Connection"},
+	{'m', "max-time", "SECONDS", "bound each whole transfer (0: no limit; fractions allowed)", nil,
+		func(p *parser, v string) (err error) { p.o.maxTime, err = parseSeconds(v); return }},
+	{0, "connect-timeout", "SECONDS", "bound connecting, TLS handshake included (0: no limit)", nil,
+		func(p *parser, v string) (err error) { p.o.connectTimeout, err = parseSeconds(v); return }},
+	{0, "resolve", "HOST:PORT:ADDR", "connect to ADDR for HOST:PORT", nil,
+		func(p *parser, v string) error {
+			if _, _, _, err := parseResolve(v); err != nil {
+				return err
+			}
+			p.o.resolve = append(p.o.resolve, v)
+			return nil
+		}},
+
+	{help: "TLS"},
+	{0, "cacert", "FILE", "trust only the roots in FILE (embedded offloader)", nil,
+		func(p *parser, v string) error { p.o.cacert = v; return nil }},
+	{'1', "tlsv1", "", "allow TLS 1.0 and up (as --tlsv1.0)",
+		sw(func(o *options, on bool) { o.minVersion = tls10 }), nil},
+	{0, "tlsv1.0", "", "allow TLS 1.0 and up (deprecated, RFC 8996; the offloader's policy must allow it)",
+		sw(func(o *options, on bool) { o.minVersion = tls10 }), nil},
+	{0, "tlsv1.1", "", "allow TLS 1.1 and up",
+		sw(func(o *options, on bool) { o.minVersion = tls11 }), nil},
+	{0, "tlsv1.2", "", "TLS 1.2 only (the default)",
+		sw(func(o *options, on bool) { o.minVersion = tls12 }), nil},
+	{0, "tls-max", "VERSION", "highest version: 1.0, 1.1, 1.2 or default (1.2)", nil,
+		func(p *parser, v string) (err error) { p.o.maxVersion, err = parseTLSMax(v); return }},
+	{0, "http2", "", "offer h2 and http/1.1 in ALPN; HTTP/2 if the server picks it (https only)",
+		sw(func(o *options, on bool) { o.httpVersion = http2ALPN }), nil},
+
+	{help: "Offloader"},
+	{0, "offloader", "ADDR", "use a running offloader (host:port, several comma-separated, or unix:/path)", nil,
+		func(p *parser, v string) error { p.o.offloader = v; return nil }},
+	{0, "device-id", "ID", "this device's id on that offloader", nil,
+		func(p *parser, v string) error { p.o.deviceID = v; return nil }},
+	{0, "psk-file", "FILE", "this device's pre-shared key (hex)", nil,
+		func(p *parser, v string) error { p.o.pskFile = v; return nil }},
+	{0, "sequential", "", "send the offloader operations one at a time (the patent's sequence)",
+		sw(func(o *options, on bool) { o.sequential = on }), nil},
 }
 
 // parseResolve splits curl's HOST:PORT:ADDR (ADDR may be a bracketed IPv6).
@@ -216,44 +466,3 @@ func parseResolve(v string) (host, port, addr string, err error) {
 	addr = strings.TrimSuffix(strings.TrimPrefix(addr, "["), "]")
 	return strings.ToLower(host), port, addr, nil
 }
-
-const usageText = `Usage: ocurl [options] URL
-
-Fetch URL over HTTP/1.1 with TLS done by tlsoffload: the public-key work of
-each handshake runs on an offloader. With no --offloader, an embedded
-offloader runs in this process and trusts the system roots (or --cacert).
-
-Options:
-  -v, --verbose             trace the handshake and each offloader call on stderr
-  -i, --include             include the response headers in the output
-  -I, --head                send a HEAD request and print the headers
-  -o, --output FILE         write the body to FILE (no partial file on failure)
-  -s, --silent              print no error messages
-  -S, --show-error          with -s, still print error messages
-  -f, --fail                exit 22 on an HTTP status of 400 or more, print no body
-  -H, --header "N: V"       add a request header (repeatable)
-  -X, --request METHOD      use METHOD
-  -d, --data DATA           send DATA as a form POST (@FILE reads a file)
-      --resolve H:P:ADDR    connect to ADDR for host H port P
-      --connect-timeout S   bound connect + TLS handshake (seconds, or 1500ms)
-  -m, --max-time S          bound the whole transfer
-      --cacert FILE         trust only the roots in FILE (embedded offloader)
-      --offloader ADDR      use a running offloader (host:port or unix:/path)
-      --device-id ID        this device's id on that offloader
-      --psk-file FILE       this device's pre-shared key (hex)
-      --sequential          send the offloader operations one at a time
-  -1, --tlsv1               allow TLS 1.0 and up (as --tlsv1.0)
-      --tlsv1.0             allow TLS 1.0 and up (deprecated, RFC 8996; the
-                            offloader's device policy must allow it too)
-      --tlsv1.1             allow TLS 1.1 and up
-      --tlsv1.2             TLS 1.2 only (the default)
-      --tls-max VERSION     highest version: 1.0, 1.1, 1.2 or default (1.2)
-      --http2               offer h2 and http/1.1 in ALPN; use HTTP/2 if the
-                            server picks it (https only; HTTP/1.1 by default)
-  -h, --help                this text
-
-Exit codes: 0 ok, 2 usage, 3 bad URL, 6 could not resolve host, 7 could not
-connect, 22 HTTP error with -f, 23 write error, 26 read error (-d @FILE),
-28 timeout, 35 TLS handshake failed, 56 failure receiving data,
-60 server certificate not trusted.
-`

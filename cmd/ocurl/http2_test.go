@@ -72,7 +72,7 @@ func TestHTTP2(t *testing.T) {
 	}
 
 	code, out, errOut = ocurl("-v", "--http2", "--cacert", s.rootFile, url)
-	for _, want := range []string{"* ALPN: server accepted h2\n", "> GET /page HTTP/2\n", "< HTTP/2.0 200 OK\n", "< X-Proto: HTTP/2.0"} {
+	for _, want := range []string{"* ALPN: server accepted h2\n", "> GET /page HTTP/2\r\n", "< HTTP/2 200 \r\n", "< x-proto: HTTP/2.0"} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("-v --http2: stderr lacks %q:\n%s", want, errOut)
 		}
@@ -82,12 +82,12 @@ func TestHTTP2(t *testing.T) {
 	}
 
 	code, out, _ = ocurl("-i", "--http2", "--cacert", s.rootFile, "-d", "a=1", url)
-	if code != 0 || !strings.HasPrefix(out, "HTTP/2.0 200 OK\r\n") || !strings.HasSuffix(out, "proto=HTTP/2.0 method=POST path=/page host=localhost:"+s.port+" body=a=1") {
+	if code != 0 || !strings.HasPrefix(out, "HTTP/2 200 \r\n") || !strings.HasSuffix(out, "proto=HTTP/2.0 method=POST path=/page host=localhost:"+s.port+" body=a=1") {
 		t.Errorf("-i -d --http2: exit %d out %q", code, out)
 	}
 
 	code, out, _ = ocurl("-I", "--http2", "--cacert", s.rootFile, url)
-	if code != 0 || !strings.HasPrefix(out, "HTTP/2.0 200 OK\r\n") || strings.Contains(out, "proto=") {
+	if code != 0 || !strings.HasPrefix(out, "HTTP/2 200 \r\n") || strings.Contains(out, "proto=") {
 		t.Errorf("-I --http2: exit %d out %q", code, out)
 	}
 
@@ -95,7 +95,7 @@ func TestHTTP2(t *testing.T) {
 	// offered only http/1.1.
 	code, out, errOut = ocurl("-v", "--cacert", s.rootFile, url)
 	if code != 0 || !strings.HasPrefix(out, "proto=HTTP/1.1") || !strings.Contains(errOut, "ALPN: server accepted http/1.1") ||
-		!strings.Contains(errOut, "> GET /page HTTP/1.1\n") {
+		!strings.Contains(errOut, "> GET /page HTTP/1.1\r\n") {
 		t.Errorf("default: exit %d out %q err %s", code, out, errOut)
 	}
 
@@ -128,7 +128,7 @@ func TestHTTP2Fallback(t *testing.T) {
 				tc.alpn != "" && !strings.Contains(errOut, "ALPN: server accepted "+tc.alpn) {
 				t.Errorf("ALPN trace wrong:\n%s", errOut)
 			}
-			if !strings.Contains(errOut, "> POST /f HTTP/1.1\n") || !strings.Contains(errOut, "< HTTP/1.1 200 OK") {
+			if !strings.Contains(errOut, "> POST /f HTTP/1.1\r\n") || !strings.Contains(errOut, "< HTTP/1.1 200 OK") {
 				t.Errorf("-v:\n%s", errOut)
 			}
 		})

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -49,10 +48,10 @@ func newTestServer(t *testing.T, defect testpki.Defect, h http.HandlerFunc) *tes
 	return &testServer{addr: l.Addr().String(), port: port, rootFile: rootFile, pki: p}
 }
 
+// ocurl runs Main's code with no stdin and an empty environment (no
+// proxy from the machine's).
 func ocurl(args ...string) (int, string, string) {
-	var stdout, stderr bytes.Buffer
-	code := Main(args, &stdout, &stderr)
-	return code, stdout.String(), stderr.String()
+	return ocurlIn("", nil, args...)
 }
 
 func echoHandler(w http.ResponseWriter, r *http.Request) {
@@ -158,18 +157,18 @@ func TestExitCodes(t *testing.T) {
 	}{
 		{"no url", nil, exitUsage, "no URL specified", false, false},
 		{"unknown flag", []string{"--bogus", base}, exitUsage, "--bogus: is unknown", false, false},
-		{"missing value", []string{base, "-o"}, exitUsage, "requires a value", false, false},
-		{"bad timeout", []string{"-m", "soon", base}, exitUsage, "option -m: \"soon\" is not a number", false, false},
+		{"missing value", []string{base, "-o"}, exitUsage, "requires parameter", false, false},
+		{"bad timeout", []string{"-m", "soon", base}, exitUsage, "option -m: expected a proper numerical parameter", false, false},
 		{"offloader needs psk", []string{"--offloader", "127.0.0.1:1", base}, exitUsage, "--device-id and --psk-file", false, false},
-		{"bad scheme", []string{"ftp://localhost/"}, exitBadURL, "unsupported scheme", false, false},
-		{"resolve", []string{"--connect-timeout", "5", "https://nonexistent-host.invalid/"}, exitResolve, "could not resolve host", false, false},
-		{"connect", []string{"https://" + deadAddr + "/"}, exitConnect, "failed to connect", false, false},
+		{"bad scheme", []string{"ftp://localhost/"}, exitProtocol, "not supported", false, false},
+		{"resolve", []string{"--connect-timeout", "5", "https://nonexistent-host.invalid/"}, exitResolve, "Could not resolve host", false, false},
+		{"connect", []string{"https://" + deadAddr + "/"}, exitConnect, "Failed to connect", false, false},
 		{"handshake timeout", []string{"--connect-timeout", "0.3", "https://" + silent.Addr().String() + "/"}, exitTimeout, "timed out", false, false},
 		{"max time", []string{"--cacert", s.rootFile, "-m", "0.5", base + "/slow"}, exitTimeout, "timed out", true, false},
 		{"http error with -f", []string{"--cacert", s.rootFile, "-f", base + "/missing"}, exitHTTPError, "404", true, false},
 		{"untrusted", []string{"--cacert", untrusted.rootFile, "https://localhost:" + untrusted.port + "/"}, exitCertificate, "certificate expired", true, false},
 		{"wrong root", []string{"--cacert", untrusted.rootFile, base + "/"}, exitCertificate, "unknown authority", true, false},
-		{"bad cacert", []string{"--cacert", "/nonexistent/root.pem", base + "/"}, exitCACert, "--cacert", false, false},
+		{"bad cacert", []string{"--cacert", "/nonexistent/root.pem", base + "/"}, exitCACert, "certificate file", false, false},
 		{"silent", []string{"-s", "--cacert", s.rootFile, "-f", base + "/missing"}, exitHTTPError, "", true, true},
 		{"silent show error", []string{"-sS", "--cacert", s.rootFile, "-f", base + "/missing"}, exitHTTPError, "404", true, false},
 	}
@@ -191,7 +190,7 @@ func TestExitCodes(t *testing.T) {
 			if tc.silence && stderr != "" {
 				t.Fatalf("-s printed %q", stderr)
 			}
-			if !tc.silence && tc.code != 0 && (!strings.Contains(stderr, tc.stderr) || !strings.HasPrefix(stderr, "ocurl: error: ")) {
+			if !tc.silence && tc.code != 0 && (!strings.Contains(stderr, tc.stderr) || !strings.HasPrefix(stderr, fmt.Sprintf("ocurl: (%d) ", tc.code))) {
 				t.Fatalf("stderr %q does not say %q", stderr, tc.stderr)
 			}
 			if tc.noFile {
@@ -208,22 +207,22 @@ func TestExitCodes(t *testing.T) {
 
 func TestHelp(t *testing.T) {
 	code, out, _ := ocurl("--help")
-	if code != 0 || !strings.Contains(out, "Exit codes:") || !strings.Contains(out, "--offloader") {
+	if code != 0 || !strings.Contains(out, "Exit codes") || !strings.Contains(out, "--offloader") {
 		t.Fatalf("exit %d out %q", code, out)
 	}
 }
 
 func TestParseArgsCombinedShortFlags(t *testing.T) {
-	o, err := parseArgs([]string{"-sSfv", "-ofile", "-H", "A: b", "--max-time=1.5", "--connect-timeout", "200ms", "https://x/"})
+	o, err := parseArgs([]string{"-sSfv", "-ofile", "-H", "A: b", "--max-time=1.5", "--connect-timeout", "200ms", "https://x/"}, &invocation{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !o.silent || !o.showError || !o.fail || !o.verbose || o.output != "file" || len(o.headers) != 1 ||
-		o.maxTime != 1500*time.Millisecond || o.connectTimeout != 200*time.Millisecond || o.url != "https://x/" {
+	if !o.silent || !o.showError || !o.fail || !o.verbose || o.urls[0].output != "file" || len(o.headers) != 1 ||
+		o.maxTime != 1500*time.Millisecond || o.connectTimeout != 200*time.Millisecond || o.urls[0].url != "https://x/" {
 		t.Fatalf("%+v", o)
 	}
-	for _, bad := range [][]string{{"-H", "nocolon", "u"}, {"--resolve", "a:b", "u"}, {"--resolve", "h:99999:1.2.3.4", "u"}, {"u1", "u2"}, {"--verbose=yes", "u"}} {
-		if _, err := parseArgs(bad); err == nil {
+	for _, bad := range [][]string{{"--resolve", "a:b", "u"}, {"--resolve", "h:99999:1.2.3.4", "u"}, {"--verbose=yes", "u"}, {"-m", "NaN", "u"}, {"-m", "-1", "u"}} {
+		if _, err := parseArgs(bad, &invocation{}); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
 	}

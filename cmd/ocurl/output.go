@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 )
@@ -174,4 +176,25 @@ func removeTempsOnSignal() {
 		code := 128 + int(sig.(syscall.Signal))
 		os.Exit(code)
 	}()
+}
+
+// remoteName is -O's file name: the last segment of the URL's path, as
+// curl takes it (still percent-encoded; no directory part).
+func remoteName(u *url.URL) (string, error) {
+	p := u.EscapedPath()
+	name := p[strings.LastIndexByte(p, '/')+1:]
+	if name == "" || name == "." || name == ".." {
+		return "", fail(exitWrite, "Remote file name has no length!")
+	}
+	return name, nil
+}
+
+// createDirs makes the directories a file's path names (--create-dirs),
+// with mode 0750 less the umask as curl does.
+func createDirs(path string) error {
+	dir := filepath.Dir(path)
+	if dir == "." || dir == "/" {
+		return nil
+	}
+	return os.MkdirAll(dir, 0o750)
 }

@@ -49,7 +49,7 @@ func checkVersions(o *options) error {
 		max = tls12
 	}
 	if min > max {
-		return &usageError{fmt.Sprintf("--tls-max %s is below the minimum version %s", versionString(max), versionString(min))}
+		return usagef("--tls-max %s is below the minimum version %s", versionString(max), versionString(min))
 	}
 	return nil
 }

@@ -29,7 +29,7 @@ func TestVersionFlags(t *testing.T) {
 		{[]string{"--tls-max=1.1"}, tls11, tls11},
 		{[]string{"--tls-max", "default"}, 0, tls12},
 	} {
-		o, err := parseArgs(append(tc.args, "https://example.com/"))
+		o, err := parseArgs(append(tc.args, "https://example.com/"), &invocation{})
 		if err != nil || o.minVersion != tc.min || o.maxVersion != tc.max {
 			t.Errorf("%v: min %#04x max %#04x err %v", tc.args, o.minVersion, o.maxVersion, err)
 		}
@@ -40,7 +40,7 @@ func TestVersionFlags(t *testing.T) {
 		{"--tls-max", "ssl3"},
 		{"--tlsv1.0=yes"},
 	} {
-		if code, _, errOut := ocurl(append(args, "https://example.com/")...); code != 2 || !strings.Contains(errOut, "ocurl: error: ") {
+		if code, _, errOut := ocurl(append(args, "https://example.com/")...); code != 2 || !strings.Contains(errOut, "ocurl: (2) ") {
 			t.Errorf("%v: exit %d, %q", args, code, errOut)
 		}
 	}

@@ -177,7 +177,7 @@ func copyDevice(d *Device) *Device {
 		AllowedNames: slices.Clone(d.AllowedNames),
 		MinVersion:   d.MinVersion,
 
-		ClientCertificate: cloneChain(d.ClientCertificate),
+		ClientCertificate:  cloneChain(d.ClientCertificate),
 		ClientKey:          d.ClientKey,
 		InsecureSkipVerify: d.InsecureSkipVerify,
 		LeafPins:           slices.Clone(d.LeafPins),

@@ -1,0 +1,699 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// run is one invocation's state, shared by its transfers.
+type run struct {
+	o      *options
+	iv     *invocation
+	stdout io.Writer
+	stderr io.Writer // line-atomic: parallel transfers share it
+
+	pool    connPool
+	connSeq atomic.Int64
+
+	tlsMu  sync.Mutex
+	tlsS   *tlsSetup
+	tlsErr error
+
+	stdoutTTY, stderrTTY bool
+	stdoutMu             sync.Mutex
+
+	dumpOnce sync.Once
+	dump     *headerDump
+	dumpErr  error
+}
+
+func newRun(o *options, iv *invocation) *run {
+	r := &run{o: o, iv: iv, stdout: iv.stdout, stderr: &lockedWriter{w: iv.stderr}}
+	r.stdoutTTY = isTerminal(iv.stdout)
+	r.stderrTTY = isTerminal(iv.stderr)
+	return r
+}
+
+// lockedWriter makes each Write atomic among goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// tracef prints a -v line not tied to one transfer.
+func (r *run) tracef(format string, args ...any) {
+	if r.o.verbose {
+		fmt.Fprintf(r.stderr, "* "+format+"\n", args...)
+	}
+}
+
+// traceTLS receives tlsclient's trace lines.
+func (r *run) traceTLS(format string, args ...any) { r.tracef(format, args...) }
+
+// tlsSetup makes the offloader at the first https URL, once.
+func (r *run) tlsSetup() (*tlsSetup, error) {
+	r.tlsMu.Lock()
+	defer r.tlsMu.Unlock()
+	if r.tlsS == nil && r.tlsErr == nil {
+		r.tlsS, r.tlsErr = r.newTLSSetup()
+		if r.tlsErr == nil && r.o.insecure && !r.o.silent {
+			fmt.Fprintf(r.stderr, "ocurl: warning: --insecure: the server's certificate is not verified; anyone on the path can read and change this transfer\n")
+		}
+	}
+	return r.tlsS, r.tlsErr
+}
+
+// all runs every URL and returns the exit code: the last transfer's, as
+// curl's (with -Z, the last failed URL's in command-line order).
+func (r *run) all() int {
+	defer func() {
+		r.pool.closeAll()
+		if r.tlsS != nil {
+			r.tlsS.close()
+		}
+	}()
+	codes := make([]int, len(r.o.urls))
+	if r.o.parallel && len(r.o.urls) > 1 {
+		sem := make(chan struct{}, max(1, r.o.parallelMax))
+		var wg sync.WaitGroup
+		for i, spec := range r.o.urls {
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				codes[i] = r.report(r.transfer(i, spec))
+			}()
+		}
+		wg.Wait()
+	} else {
+		for i, spec := range r.o.urls {
+			codes[i] = r.report(r.transfer(i, spec))
+			if codes[i] != 0 && r.o.failEarly {
+				codes = codes[:i+1]
+				break
+			}
+		}
+	}
+	code := exitOK
+	for _, err := range []error{r.saveCookies(), r.closeHeaderDump()} {
+		if err != nil {
+			code = r.report(err)
+		}
+	}
+	if r.o.parallel {
+		for _, c := range codes {
+			if c != 0 {
+				code = c
+			}
+		}
+		return code
+	}
+	if last := codes[len(codes)-1]; last != 0 {
+		return last
+	}
+	return code
+}
+
+// report prints a transfer's error as curl does and returns its code.
+func (r *run) report(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var f *failure
+	if !errors.As(err, &f) {
+		f = &failure{code: exitRecv, err: err}
+	}
+	if !r.o.silent || r.o.showError {
+		printFailure(r.stderr, f)
+	}
+	return f.code
+}
+
+// transfer is one URL's transfer, redirects and retries included.
+type transfer struct {
+	r     *run
+	idx   int
+	spec  *urlSpec
+	start time.Time
+
+	url          *url.URL // the current (in the end, effective) URL
+	t            timing   // of the current request
+	method       string
+	final        *head
+	numRedirects int
+	numConnects  int
+	redirectURL  string
+	redirectTime time.Duration
+	tls          *tlsInfo
+	conn         *conn
+
+	sizeDownload, sizeUpload, sizeHeader, sizeRequest int64
+	contentLength                                     int64
+
+	out       *output
+	headerOut *headerDump
+	exitCode  int
+	err       error
+}
+
+func (x *transfer) tracef(format string, args ...any) {
+	if x.r.o.verbose {
+		fmt.Fprintf(x.r.stderr, "* "+format+"\n", args...)
+	}
+}
+
+// verbose prints a head or request with a "< " or "> " before each line.
+func (x *transfer) verbose(prefix string, block []byte) {
+	if !x.r.o.verbose {
+		return
+	}
+	var b strings.Builder
+	for len(block) > 0 {
+		i := strings.IndexByte(string(block), '\n')
+		line := block
+		if i >= 0 {
+			line, block = block[:i+1], block[i+1:]
+		} else {
+			block = nil
+		}
+		b.WriteString(prefix)
+		b.Write(line)
+		if i < 0 {
+			b.WriteString("\n")
+		}
+	}
+	io.WriteString(x.r.stderr, b.String())
+}
+
+func (x *transfer) traceHandshake(info *tlsInfo) {
+	if !x.r.o.verbose || info == nil {
+		return
+	}
+	resumed := ""
+	if info.resumed {
+		resumed = " (resumed)"
+	}
+	x.tracef("SSL connection using %s / %s%s", info.version, info.cipher, resumed)
+	x.tracef("offloader: %d round trips, %s waiting; handshake %s", info.roundTrips,
+		info.offload.Round(time.Microsecond), info.took.Round(time.Microsecond))
+	if info.alpn != "" {
+		x.tracef("ALPN: server accepted %s", info.alpn)
+	} else {
+		x.tracef("ALPN: server did not agree on a protocol. Uses default.")
+	}
+	if len(info.peer) > 0 {
+		leaf := info.peer[0]
+		x.tracef("Server certificate:")
+		x.tracef(" subject: %s", leaf.Subject)
+		x.tracef(" start date: %s", leaf.NotBefore.UTC().Format("Jan _2 15:04:05 2006 GMT"))
+		x.tracef(" expire date: %s", leaf.NotAfter.UTC().Format("Jan _2 15:04:05 2006 GMT"))
+		x.tracef(" issuer: %s", leaf.Issuer)
+		switch {
+		case x.r.o.insecure && info.verify != 0:
+			x.tracef(" SSL certificate verify result: %d, continuing anyway (--insecure).", info.verify)
+		case x.r.o.insecure:
+			x.tracef(" SSL certificate verify ok (checked again by ocurl; the offloader did not, --insecure).")
+		default:
+			x.tracef(" SSL certificate verify ok (by the offloader).")
+		}
+	}
+}
+
+// transfer runs one URL.
+func (r *run) transfer(idx int, spec *urlSpec) (err error) {
+	x := &transfer{r: r, idx: idx, spec: spec, start: time.Now(), contentLength: -1}
+	defer func() {
+		x.err = err
+		if f := (*failure)(nil); errors.As(err, &f) {
+			x.exitCode = f.code
+		} else if err != nil {
+			x.exitCode = exitRecv
+		}
+		if werr := x.writeOut(); werr != nil && err == nil {
+			err = werr
+		}
+	}()
+	u, err := parseURL(spec.url)
+	if err != nil {
+		if u2, e := url.Parse(spec.url); e == nil {
+			x.url = u2
+		}
+		return err
+	}
+	x.url = u
+	ctx := context.Background()
+	if r.o.maxTime > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, r.o.maxTime)
+		defer cancel()
+	}
+	if x.out, err = r.newOutput(x); err != nil {
+		return err
+	}
+	if x.headerOut, err = r.newHeaderDump(); err != nil {
+		return err
+	}
+	defer x.headerOut.close()
+	err = x.attempt(ctx, u)
+	if err != nil && ctx.Err() != nil {
+		err = fail(exitTimeout, "Operation timed out after %d milliseconds with %d bytes received",
+			time.Since(x.start).Milliseconds(), x.sizeDownload)
+	}
+	if err != nil {
+		x.out.abort()
+		return err
+	}
+	return x.out.commit()
+}
+
+// attempt runs the request and the redirects it leads to.
+func (x *transfer) attempt(ctx context.Context, u *url.URL) error {
+	r := x.r
+	st, err := r.firstRequest(u)
+	if err != nil {
+		return err
+	}
+	for {
+		x.url = u
+		x.t = timing{start: time.Now()}
+		req, err := r.buildRequest(x, st)
+		if err != nil {
+			return err
+		}
+		ex, err := x.roundTrip(ctx, req)
+		if err != nil {
+			return err
+		}
+		final := ex.heads[len(ex.heads)-1]
+		x.final = final
+		if loc := final.get("Location"); loc != "" && final.status/100 == 3 {
+			next, err := u.Parse(loc)
+			if err == nil {
+				x.redirectURL = next.String()
+			}
+			if r.o.location && err == nil {
+				if x.numRedirects >= r.o.maxRedirs && r.o.maxRedirs >= 0 {
+					ex.done(false)
+					return fail(exitTooManyRedirs, "Maximum (%d) redirects followed", r.o.maxRedirs)
+				}
+				if next.Scheme != "http" && next.Scheme != "https" {
+					ex.done(false)
+					return fail(exitProtocol, "Protocol %q not supported (redirect to %s)", next.Scheme, next.Redacted())
+				}
+				if next.Path == "" {
+					next.Path = "/"
+				}
+				x.drain(ex)
+				x.tracef("Issue another request to this URL: '%s'", next.Redacted())
+				st = r.redirected(st, final.status, u, next)
+				u = next
+				x.numRedirects++
+				x.redirectURL = ""
+				x.redirectTime = time.Since(x.start)
+				continue
+			}
+		}
+		return x.deliver(ctx, req, ex)
+	}
+}
+
+// exchange is a response whose body is yet to be read.
+type exchange struct {
+	heads []*head // the 1xx heads, then the final one
+	body  io.Reader
+	conn  *conn
+	done  func(complete bool) // gives the connection back, or closes it
+}
+
+// roundTrip sends req and reads the response heads, on a reused
+// connection or a new one. A reused connection the server closed while it
+// was idle gets one more try on a new connection, as curl does.
+func (x *transfer) roundTrip(ctx context.Context, req *request) (*exchange, error) {
+	for try := 0; ; try++ {
+		c, err := x.connect(ctx, req.url)
+		if err != nil {
+			return nil, err
+		}
+		if !c.reused {
+			x.numConnects++
+		}
+		x.conn, x.tls = c, c.tls
+		var ex *exchange
+		if c.h2 != nil {
+			ex, err = x.exchange2(ctx, c, req)
+		} else {
+			ex, err = x.exchange1(ctx, c, req)
+		}
+		if err != nil && c.reused && try == 0 && isStaleConn(err) {
+			x.tracef("Connection #%d died, retrying with a new connection", c.id)
+			continue
+		}
+		return ex, err
+	}
+}
+
+// isStaleConn reports an error of a kept-alive connection the server had
+// closed: nothing of a response was read.
+func isStaleConn(err error) bool {
+	return err == errEmptyReply || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// exchange1 sends req over HTTP/1.1 and reads the heads.
+func (x *transfer) exchange1(ctx context.Context, c *conn, req *request) (*exchange, error) {
+	req.target = requestTarget(req.url, c.proxied)
+	headBytes := req.head1()
+	x.verbose("> ", headBytes)
+	x.sizeRequest += int64(len(headBytes))
+	x.method = req.method
+
+	// The transfer's deadline (-m) closes the connection under any read
+	// or write still waiting.
+	stop := context.AfterFunc(ctx, func() { c.nc.Close() })
+	var rd io.ReadCloser
+	if req.body != nil {
+		var err error
+		if rd, err = req.body.reader(); err != nil {
+			stop()
+			c.close()
+			return nil, err
+		}
+	}
+	x.t.pretransfer = x.t.since()
+	if _, err := c.nc.Write(headBytes); err != nil {
+		stop()
+		c.close()
+		if rd != nil {
+			rd.Close()
+		}
+		if c.reused {
+			return nil, err // a stale connection: roundTrip tries a new one
+		}
+		return nil, fail(exitSend, "Failed sending data to the peer: %v", err)
+	}
+
+	var sendErr chan error
+	send := func() {
+		sendErr = make(chan error, 1)
+		go func() { sendErr <- x.sendBody(c.nc, rd, req.body.size) }()
+	}
+	expect := false
+	for _, f := range req.fields {
+		if strings.EqualFold(f.name, "Expect") && strings.EqualFold(f.value, "100-continue") {
+			expect = true
+		}
+	}
+	type headResult struct {
+		h   *head
+		err error
+	}
+	var h *head
+	var err error
+	switch {
+	case rd != nil && expect:
+		ch := make(chan headResult, 1)
+		go func() { h, err := readHead(c.br); ch <- headResult{h, err} }()
+		timer := time.NewTimer(x.r.o.expectWait)
+		var hr headResult
+		select {
+		case <-timer.C:
+			x.tracef("Done waiting for 100-continue")
+			send()
+			hr = <-ch
+		case hr = <-ch:
+			timer.Stop()
+			if hr.h != nil && hr.h.status == 100 {
+				send()
+			}
+		}
+		h, err = hr.h, hr.err
+	case rd != nil:
+		send()
+		h, err = readHead(c.br)
+	default:
+		h, err = readHead(c.br)
+	}
+	var heads []*head
+	for {
+		if err != nil {
+			break
+		}
+		if len(heads) == 0 {
+			x.t.starttransfer = x.t.since()
+		}
+		heads = append(heads, h)
+		x.gotHead(h)
+		if h.status/100 != 1 || h.status == 101 {
+			break
+		}
+		h, err = readHead(c.br)
+	}
+	if err != nil {
+		stop()
+		c.close()
+		if sendErr != nil {
+			if serr := <-sendErr; serr != nil {
+				return nil, serr
+			}
+		} else if rd != nil {
+			rd.Close()
+		}
+		if c.reused && len(heads) == 0 && isStaleConn(err) {
+			return nil, err
+		}
+		return nil, x.recvFailure(ctx, err)
+	}
+	final := heads[len(heads)-1]
+	bodySent := sendErr != nil
+	if rd != nil && !bodySent {
+		rd.Close() // the server answered before asking for the body
+	}
+	fr, err := framingOf(req.method, final)
+	if err != nil {
+		stop()
+		c.close()
+		return nil, fail(err.(*headError).code, "%v", err)
+	}
+	x.contentLength = fr.length
+	var body io.Reader
+	switch {
+	case fr.none:
+		body = eofReader{}
+	case fr.chunked:
+		body = &chunkedReader{br: c.br}
+	case fr.length >= 0:
+		body = &lengthReader{r: c.br, n: fr.length}
+	default:
+		body = c.br
+	}
+	reusable := !fr.toClose && final.proto == "HTTP/1.1" && (rd == nil || bodySent) && final.status != 101 &&
+		!hasToken(final.values("Connection"), "close") && !c.proxied && final.status/100 != 1
+	ex := &exchange{heads: heads, body: body, conn: c}
+	ex.done = func(complete bool) {
+		stop()
+		if sendErr != nil {
+			select {
+			case err := <-sendErr:
+				sendErr = nil
+				if err != nil {
+					complete = false
+				}
+			default:
+				complete = false // still sending: the server did not read it all
+			}
+		}
+		if complete && reusable && ctx.Err() == nil {
+			x.tracef("Connection #%d to host %s left intact", c.id, req.url.Hostname())
+			x.r.pool.put(c)
+			return
+		}
+		x.tracef("Closing connection %d", c.id)
+		c.close()
+	}
+	return ex, nil
+}
+
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+func hasToken(values []string, token string) bool {
+	for _, v := range values {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// sendBody writes the request body, chunked when its size is unknown.
+func (x *transfer) sendBody(w io.Writer, rd io.ReadCloser, size int64) error {
+	defer rd.Close()
+	counted := &countWriter{w: w, n: &x.sizeUpload}
+	var dst io.Writer = counted
+	var cw chunkedWriter
+	if size < 0 {
+		cw = chunkedWriter{w: counted}
+		dst = cw
+	}
+	buf := make([]byte, 32<<10)
+	for {
+		n, rerr := rd.Read(buf)
+		if n > 0 {
+			if _, err := dst.Write(buf[:n]); err != nil {
+				return fail(exitSend, "Failed sending data to the peer: %v", err)
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return fail(exitRead, "Failed reading the upload: %v", rerr)
+		}
+	}
+	if size < 0 {
+		if err := cw.close(); err != nil {
+			return fail(exitSend, "Failed sending data to the peer: %v", err)
+		}
+	}
+	return nil
+}
+
+type countWriter struct {
+	w io.Writer
+	n *int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	atomic.AddInt64(c.n, int64(n))
+	return n, err
+}
+
+// gotHead shows a response head as it arrived: -v, -D, and -i (or -I)
+// in the output.
+func (x *transfer) gotHead(h *head) {
+	x.sizeHeader += int64(len(h.raw))
+	x.verbose("< ", h.raw)
+	x.headerOut.write(h.raw)
+	if x.r.o.include || x.r.o.head {
+		x.out.writeHead(h.raw)
+	}
+}
+
+// recvFailure maps an error reading a response to curl's exit codes.
+func (x *transfer) recvFailure(ctx context.Context, err error) error {
+	var he *headError
+	var pe *partialError
+	var f *failure
+	switch {
+	case errors.As(err, &f):
+		return f
+	case ctx.Err() != nil:
+		return fail(exitTimeout, "Operation timed out after %d milliseconds with %d bytes received",
+			time.Since(x.start).Milliseconds(), x.sizeDownload)
+	case errors.As(err, &pe):
+		return fail(exitPartial, "%v", pe)
+	case errors.As(err, &he):
+		return fail(he.code, "%v", he)
+	case isTimeout(err):
+		return fail(exitTimeout, "Operation timed out: %v", err)
+	}
+	return fail(exitRecv, "Failure when receiving data from the peer: %v", err)
+}
+
+// drain reads a redirect's body away so its connection can be reused;
+// a large one closes the connection instead.
+func (x *transfer) drain(ex *exchange) {
+	n, err := io.Copy(io.Discard, io.LimitReader(ex.body, 64<<10))
+	x.sizeDownload += n
+	var probe [1]byte
+	if err == nil {
+		_, err = ex.body.Read(probe[:])
+	}
+	ex.done(err == io.EOF)
+}
+
+// deliver handles the final response: -f, -C's check, and the body.
+func (x *transfer) deliver(ctx context.Context, req *request, ex *exchange) error {
+	o := x.r.o
+	final := ex.heads[len(ex.heads)-1]
+	if final.status >= 400 && (o.fail || o.failWithBody) {
+		if !o.failWithBody {
+			ex.done(false)
+			return fail(exitHTTPError, "The requested URL returned error: %d", final.status)
+		}
+		if err := x.copyBody(ctx, ex, final); err != nil {
+			return err
+		}
+		return fail(exitHTTPError, "The requested URL returned error: %d", final.status)
+	}
+	if o.head {
+		ex.done(true)
+		return nil
+	}
+	return x.copyBody(ctx, ex, final)
+}
+
+// copyBody writes the response body to the output.
+func (x *transfer) copyBody(ctx context.Context, ex *exchange, final *head) error {
+	counted := &countReader{r: ex.body, n: &x.sizeDownload}
+	var src io.Reader = counted
+	buf := make([]byte, 32<<10)
+	for {
+		n, rerr := src.Read(buf)
+		if n > 0 {
+			if err := x.out.writeBody(buf[:n]); err != nil {
+				ex.done(false)
+				return err
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			ex.done(false)
+			return x.recvFailure(ctx, rerr)
+		}
+	}
+	ex.done(true)
+	x.tracef("Received %d bytes of headers and %d bytes of body, sent %d bytes, in %.6f s",
+		x.sizeHeader, x.sizeDownload, x.sizeRequest+x.sizeUpload, time.Since(x.start).Seconds())
+	return nil
+}
+
+type countReader struct {
+	r io.Reader
+	n *int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	atomic.AddInt64(c.n, int64(n))
+	return n, err
+}
+
+func isTimeout(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
