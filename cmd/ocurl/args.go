@@ -27,6 +27,7 @@ type options struct {
 	method       string
 	headers      []string // -H values in order, @FILE expanded
 	data         []dataArg
+	forms        []formArg
 	get          bool
 	user         string
 	userAgent    *string // nil: ocurl's own
@@ -294,6 +295,20 @@ func findShort(c byte) *flagSpec {
 
 // checkOptions refuses combinations that cannot run.
 func checkOptions(o *options) error {
+	methods := 0
+	for _, used := range []bool{o.head, len(o.data) > 0 && !o.get, len(o.forms) > 0} {
+		if used {
+			methods++
+		}
+	}
+	for _, u := range o.urls {
+		if u.upload != "" && (len(o.forms) > 0 || len(o.data) > 0 && !o.get || o.head) {
+			methods = 2
+		}
+	}
+	if methods > 1 {
+		return usagef("You can only select one HTTP request method! (-I, -d, -F and -T exclude each other)")
+	}
 	if err := checkVersions(o); err != nil {
 		return err
 	}
@@ -406,8 +421,28 @@ var flagSpecs = []flagSpec{
 		func(p *parser, v string) error { p.o.method = v; return nil }},
 	{'H', "header", "LINE", "add a request header; 'Name:' removes one, 'Name;' sends it empty; @FILE reads lines", nil,
 		func(p *parser, v string) error { return p.addHeader(v) }},
-	{'d', "data", "DATA", "send DATA in a POST (form-encoded); @FILE reads a file without newlines, @- stdin", nil,
+	{'d', "data", "DATA", "send DATA in a POST (form-encoded; several joined with &); @FILE reads a file without CR/LF, @- stdin", nil,
 		func(p *parser, v string) error { return p.addData(dataPlain, v) }},
+	{0, "data-ascii", "DATA", "as -d", nil,
+		func(p *parser, v string) error { return p.addData(dataPlain, v) }},
+	{0, "data-binary", "DATA", "as -d, but @FILE is sent as it is", nil,
+		func(p *parser, v string) error { return p.addData(dataBinary, v) }},
+	{0, "data-raw", "DATA", "as -d, with no @FILE", nil,
+		func(p *parser, v string) error { return p.addData(dataRaw, v) }},
+	{0, "data-urlencode", "DATA", "as -d, URL-encoded: CONTENT, =CONTENT, NAME=CONTENT, @FILE or NAME@FILE", nil,
+		func(p *parser, v string) error { return p.addData(dataURLEncode, v) }},
+	{0, "json", "DATA", "send JSON (as --data-binary) with Content-Type and Accept application/json", nil,
+		func(p *parser, v string) error { return p.addData(dataJSON, v) }},
+	{'G', "get", "", "send the -d data as the URL's query in a GET",
+		sw(func(o *options, on bool) { o.get = on }), nil},
+	{'F', "form", "NAME=CONTENT", "multipart form field; NAME=@FILE uploads a file, NAME=<FILE sends its content; ;type= ;filename= ;headers=", nil,
+		func(p *parser, v string) error { return p.addForm(v, false) }},
+	{0, "form-string", "NAME=STRING", "multipart form field taken literally (no @, < or ;)", nil,
+		func(p *parser, v string) error { return p.addForm(v, true) }},
+	{'T', "upload-file", "FILE", "PUT FILE (- for stdin, sent chunked); pairs with URLs in order; a URL ending in / gets FILE's name", nil,
+		func(p *parser, v string) error { p.addUpload(v); return nil }},
+	{0, "expect100-timeout", "SECONDS", "how long to wait for 100 Continue before sending a body anyway (default 1)", nil,
+		func(p *parser, v string) (err error) { p.o.expectWait, err = parseSeconds(v); return }},
 
 	{help: "Connection"},
 	{'m', "max-time", "SECONDS", "bound each whole transfer (0: no limit; fractions allowed)", nil,

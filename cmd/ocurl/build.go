@@ -17,9 +17,9 @@ type reqState struct {
 
 // firstRequest is a transfer's first request: HEAD with -I, PUT with -T,
 // POST with -d or -F, else GET; -X changes only the method's name.
-func (r *run) firstRequest(u *url.URL) (*reqState, error) {
+func (r *run) firstRequest(u *url.URL, spec *urlSpec) (*reqState, error) {
 	st := &reqState{u: u, method: "GET", origin: u}
-	b, err := r.makeBody(u)
+	b, err := r.makeBody(spec)
 	if err != nil {
 		return nil, err
 	}
@@ -109,6 +109,14 @@ func (r *run) buildRequest(x *transfer, st *reqState) (*request, error) {
 		early = append(early, builtin{"Cookie", c})
 	}
 	rules := headerRules(o.headers)
+	if hasJSON(o.data) && !o.get {
+		// --json's fields go after the -H ones, unless one names them.
+		for _, f := range []headerRule{{name: "Content-Type", value: "application/json"}, {name: "Accept", value: "application/json"}} {
+			if !hasRule(rules, f.name) {
+				rules = append(rules, f)
+			}
+		}
+	}
 	if !trusted {
 		// Credentials given for one host are not sent to another (curl
 		// 7.58+): custom Authorization and Cookie fields stay behind.
@@ -142,4 +150,13 @@ func (r *run) referer(st *reqState) string {
 		return c.String()
 	}
 	return r.o.referer
+}
+
+func hasRule(rules []headerRule, name string) bool {
+	for _, r := range rules {
+		if strings.EqualFold(r.name, name) {
+			return true
+		}
+	}
+	return false
 }

@@ -5,43 +5,149 @@ import (
 	"strings"
 )
 
-// The -d family: each value is one part of a POST body, joined with '&'.
+// The -d family and --json: each value is one part of a POST body, the
+// parts joined with '&' (two --json parts in a row are joined as they
+// are), as curl builds it. -G sends the same text as the URL's query
+// instead.
 
 type dataKind int
 
 const (
-	dataPlain dataKind = iota // -d, --data-ascii: @FILE read without CR and LF
+	dataPlain     dataKind = iota // -d, --data-ascii: @FILE read without CR and LF
+	dataBinary                    // --data-binary: @FILE read as it is
+	dataRaw                       // --data-raw: no @ at all
+	dataURLEncode                 // --data-urlencode
+	dataJSON                      // --json: as --data-binary, plus JSON's headers
 )
 
-// dataArg is one -d value as given.
+// dataArg is one -d value, its file already read.
 type dataArg struct {
 	kind  dataKind
 	value string
 }
 
-// addData reads one -d value; @FILE (@- for stdin) is read at once, as
-// curl reads it while parsing.
+// addData reads one value; @FILE (@- for stdin) is read at once, as curl
+// reads it while parsing.
 func (p *parser) addData(kind dataKind, v string) error {
-	if name, ok := strings.CutPrefix(v, "@"); ok {
-		b, err := p.readArgFile(name, "-d @"+name)
+	switch kind {
+	case dataPlain, dataBinary, dataJSON:
+		if name, ok := strings.CutPrefix(v, "@"); ok {
+			b, err := p.readArgFile(name, "@"+name)
+			if err != nil {
+				return err
+			}
+			v = string(b)
+			if kind == dataPlain {
+				v = strings.NewReplacer("\r", "", "\n", "").Replace(v)
+			}
+		}
+	case dataURLEncode:
+		enc, err := p.urlEncodeArg(v)
 		if err != nil {
 			return err
 		}
-		v = strings.NewReplacer("\r", "", "\n", "").Replace(string(b))
+		v = enc
 	}
 	p.o.data = append(p.o.data, dataArg{kind, v})
 	return nil
 }
 
+// urlEncodeArg reads --data-urlencode's forms: "content", "=content",
+// "name=content", "@file" and "name@file"; the content is encoded.
+func (p *parser) urlEncodeArg(v string) (string, error) {
+	eq := strings.IndexByte(v, '=')
+	at := strings.IndexByte(v, '@')
+	switch {
+	case eq >= 0 && (at < 0 || eq < at):
+		name := v[:eq]
+		if name == "" {
+			return formEscape(v[eq+1:]), nil
+		}
+		return name + "=" + formEscape(v[eq+1:]), nil
+	case at >= 0:
+		b, err := p.readArgFile(v[at+1:], "--data-urlencode "+v)
+		if err != nil {
+			return "", err
+		}
+		if at == 0 {
+			return formEscape(string(b)), nil
+		}
+		return v[:at] + "=" + formEscape(string(b)), nil
+	}
+	return formEscape(v), nil
+}
+
+// formEscape encodes as curl's --data-urlencode: unreserved characters
+// (RFC 3986 §2.3) as they are, a space as '+', the rest as %XX.
+func formEscape(s string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '.', c == '_', c == '~':
+			b.WriteByte(c)
+		case c == ' ':
+			b.WriteByte('+')
+		default:
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		}
+	}
+	return b.String()
+}
+
+// dataText joins the data parts.
+func dataText(parts []dataArg) string {
+	var b strings.Builder
+	for i, d := range parts {
+		if i > 0 && !(d.kind == dataJSON && parts[i-1].kind == dataJSON) {
+			b.WriteByte('&')
+		}
+		b.WriteString(d.value)
+	}
+	return b.String()
+}
+
+func hasJSON(parts []dataArg) bool {
+	for _, d := range parts {
+		if d.kind == dataJSON {
+			return true
+		}
+	}
+	return false
+}
+
+// withGetData is u with -G's data appended to its query.
+func withGetData(u *url.URL, parts []dataArg) *url.URL {
+	if len(parts) == 0 {
+		return u
+	}
+	c := *u
+	if c.RawQuery != "" {
+		c.RawQuery += "&" + dataText(parts)
+	} else {
+		c.RawQuery = dataText(parts)
+	}
+	return &c
+}
+
 // makeBody is the request body the options describe, nil for none.
-func (r *run) makeBody(u *url.URL) (*body, error) {
-	if len(r.o.data) == 0 {
+func (r *run) makeBody(spec *urlSpec) (*body, error) {
+	if spec.upload != "" {
+		return r.uploadBody(spec.upload)
+	}
+	if len(r.o.forms) > 0 {
+		return r.formBody()
+	}
+	if len(r.o.data) == 0 || r.o.get {
 		return nil, nil
 	}
-	parts := make([]string, len(r.o.data))
-	for i, d := range r.o.data {
-		parts[i] = d.value
+	data := []byte(dataText(r.o.data))
+	ct := "application/x-www-form-urlencoded"
+	if hasJSON(r.o.data) {
+		ct = "" // --json's Content-Type goes with the -H fields
 	}
-	data := []byte(strings.Join(parts, "&"))
-	return &body{kind: bodyData, contentType: "application/x-www-form-urlencoded", size: int64(len(data)), data: data}, nil
+	return &body{kind: bodyData, contentType: ct, size: int64(len(data)), data: data}, nil
 }

@@ -49,6 +49,7 @@ type rawReply struct {
 	continue100 bool   // send "100 Continue" before reading the body
 	data        string // the response bytes
 	close       bool   // close the connection after it
+	early       bool   // answer before reading the body, then close
 }
 
 // newRawServer starts a server; handle is called for each request.
@@ -100,6 +101,13 @@ func (s *rawServer) serve(c net.Conn, id int, handle func(q *rawRequest) rawRepl
 			q.method, q.target = parts[0], parts[1]
 		}
 		reply := handle(q)
+		if reply.early {
+			s.mu.Lock()
+			s.reqs = append(s.reqs, q)
+			s.mu.Unlock()
+			io.WriteString(c, reply.data)
+			return
+		}
 		if reply.continue100 && strings.EqualFold(q.header("Expect"), "100-continue") {
 			io.WriteString(c, "HTTP/1.1 100 Continue\r\n\r\n")
 		}

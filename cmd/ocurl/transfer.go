@@ -256,6 +256,10 @@ func (r *run) transfer(idx int, spec *urlSpec) (err error) {
 		}
 		return err
 	}
+	if r.o.get {
+		u = withGetData(u, r.o.data)
+	}
+	u = uploadURL(u, spec.upload)
 	x.url = u
 	ctx := context.Background()
 	if r.o.maxTime > 0 {
@@ -285,7 +289,7 @@ func (r *run) transfer(idx int, spec *urlSpec) (err error) {
 // attempt runs the request and the redirects it leads to.
 func (x *transfer) attempt(ctx context.Context, u *url.URL) error {
 	r := x.r
-	st, err := r.firstRequest(u)
+	st, err := r.firstRequest(u, x.spec)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// The -d family, --json and -G build the body (or the query) as curl
+// does; the expected requests are what curl 7.88 sends for the same
+// arguments, with ocurl's User-Agent.
+func TestDataFamily(t *testing.T) {
+	s := newRawServer(t, func(q *rawRequest) rawReply { return reply("ok") })
+	dir := t.TempDir()
+	file := writeFile(t, dir, "data", "line1\r\nline2\n")
+	base := "http://" + s.addr
+	for _, tc := range []struct {
+		name  string
+		stdin string
+		args  []string
+		head  string
+		body  string
+	}{
+		{"-d parts and @file", "", []string{"-d", "a=1", "-d", "@" + file, "--data-ascii", "c"},
+			"POST /p HTTP/1.1\r\nHost: %s\r\nUser-Agent: ocurl/1\r\nAccept: */*\r\nContent-Length: 16\r\nContent-Type: application/x-www-form-urlencoded\r\n\r\n",
+			"a=1&line1line2&c"},
+		{"--data-binary keeps newlines", "", []string{"--data-binary", "@" + file}, "", "line1\r\nline2\n"},
+		{"--data-raw has no @", "", []string{"--data-raw", "@" + file}, "", "@" + file},
+		{"-d @- reads stdin", "from\nstdin", []string{"-d", "@-", "-d", "more"}, "", "fromstdin&more"},
+		{"--data-urlencode forms", "", []string{"--data-urlencode", "a b", "--data-urlencode", "=c&d", "--data-urlencode", "n=é/~*",
+			"--data-urlencode", "f@" + file}, "", "a+b&c%26d&n=%C3%A9%2F~%2A&f=line1%0D%0Aline2%0A"},
+		{"--json", "", []string{"-H", "X-A: 1", "--json", `{"a":1}`, "--json", "[2]", "-H", "X-B: 2"},
+			"POST /p HTTP/1.1\r\nHost: %s\r\nUser-Agent: ocurl/1\r\nX-A: 1\r\nX-B: 2\r\nContent-Type: application/json\r\nAccept: application/json\r\nContent-Length: 10\r\n\r\n",
+			`{"a":1}[2]`},
+		{"--json with -H Content-Type", "", []string{"--json", "{}", "-H", "Content-Type: text/x"},
+			"POST /p HTTP/1.1\r\nHost: %s\r\nUser-Agent: ocurl/1\r\nContent-Type: text/x\r\nAccept: application/json\r\nContent-Length: 2\r\n\r\n", "{}"},
+		{"--json then -d", "", []string{"--json", "@" + file, "-d", "k=v"}, "", "line1\r\nline2\n&k=v"},
+		{"-X keeps the body", "", []string{"-X", "PATCH", "-d", "x"},
+			"PATCH /p HTTP/1.1\r\nHost: %s\r\nUser-Agent: ocurl/1\r\nAccept: */*\r\nContent-Length: 1\r\nContent-Type: application/x-www-form-urlencoded\r\n\r\n", "x"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := len(s.requests())
+			code, _, errOut := ocurlIn(tc.stdin, nil, append(tc.args, base+"/p")...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			q := s.requests()[n]
+			if want := strings.ReplaceAll(tc.head, "%s", s.addr); want != "" && q.head != want {
+				t.Errorf("head\n%q\nwant\n%q", q.head, want)
+			}
+			if string(q.body) != tc.body {
+				t.Errorf("body %q, want %q", q.body, tc.body)
+			}
+		})
+	}
+
+	// -G moves the data into the query (after the URL's own), -I -G sends a HEAD.
+	code, _, _ := ocurl("-G", "--data-urlencode", "q=a b", "-d", "x=1", base+"/g?z=0")
+	if q := s.requests()[len(s.requests())-1]; code != 0 || q.method != "GET" || q.target != "/g?z=0&q=a+b&x=1" || len(q.body) != 0 {
+		t.Errorf("-G: exit %d, %s %s body %q", code, q.method, q.target, q.body)
+	}
+	code, _, _ = ocurl("-I", "-G", "-d", "x=1", base+"/h")
+	if q := s.requests()[len(s.requests())-1]; code != 0 || q.method != "HEAD" || q.target != "/h?x=1" {
+		t.Errorf("-I -G: exit %d, %s %s", code, q.method, q.target)
+	}
+
+	for _, args := range [][]string{{"-d", "a", "-F", "b=c"}, {"-I", "-d", "a"}, {"-T", file, "-d", "a"}} {
+		if code, _, errOut := ocurl(append(args, base+"/")...); code != exitUsage || !strings.Contains(errOut, "one HTTP request method") {
+			t.Errorf("%v: exit %d, %s", args, code, errOut)
+		}
+	}
+	if code, _, _ := ocurl("-d", "@/nonexistent/file", base+"/"); code != exitRead {
+		t.Errorf("-d @missing: exit %d, want %d", code, exitRead)
+	}
+}
+
+// -F sends multipart/form-data laid out as curl lays it out.
+func TestForm(t *testing.T) {
+	s := newRawServer(t, func(q *rawRequest) rawReply { return reply("ok") })
+	dir := t.TempDir()
+	file := writeFile(t, dir, "hostname", "vm\n")
+	page := writeFile(t, dir, "page.html", "<p>")
+	code, _, errOut := ocurlIn("from stdin", nil, "-F", "a=1", "-F", "f=@"+file+";type=text/x", "-F", "h=@"+page,
+		"-F", "c=<"+file, "-F", "s=@-;filename=in.bin", "-F", `q="x;y";type=text/q`, "--form-string", "lit=@not;type=a",
+		"-F", `we"ird=v`, "http://"+s.addr+"/f")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	q := s.requests()[0]
+	m := regexp.MustCompile(`Content-Type: multipart/form-data; boundary=(-{24}[0-9a-f]{16})\r\n`).FindStringSubmatch(q.head)
+	if m == nil || q.method != "POST" || !strings.HasPrefix(q.head, "POST /f HTTP/1.1\r\nHost: "+s.addr+"\r\nUser-Agent: ocurl/1\r\nAccept: */*\r\nContent-Length: ") {
+		t.Fatalf("head %q", q.head)
+	}
+	b := m[1]
+	want := "--" + b + "\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n" +
+		"--" + b + "\r\nContent-Disposition: form-data; name=\"f\"; filename=\"hostname\"\r\nContent-Type: text/x\r\n\r\nvm\n\r\n" +
+		"--" + b + "\r\nContent-Disposition: form-data; name=\"h\"; filename=\"page.html\"\r\nContent-Type: text/html\r\n\r\n<p>\r\n" +
+		"--" + b + "\r\nContent-Disposition: form-data; name=\"c\"\r\n\r\nvm\n\r\n" +
+		"--" + b + "\r\nContent-Disposition: form-data; name=\"s\"; filename=\"in.bin\"\r\n\r\nfrom stdin\r\n" +
+		"--" + b + "\r\nContent-Disposition: form-data; name=\"q\"\r\nContent-Type: text/q\r\n\r\nx;y\r\n" +
+		"--" + b + "\r\nContent-Disposition: form-data; name=\"lit\"\r\n\r\n@not;type=a\r\n" +
+		"--" + b + "\r\nContent-Disposition: form-data; name=\"we%22ird\"\r\n\r\nv\r\n" +
+		"--" + b + "--\r\n"
+	if string(q.body) != want {
+		t.Fatalf("body\n%q\nwant\n%q", q.body, want)
+	}
+	if code, _, _ := ocurl("-F", "f=@/nonexistent", "http://"+s.addr+"/"); code != exitRead {
+		t.Errorf("-F @missing: exit %d", code)
+	}
+	if code, _, _ := ocurl("-F", "novalue", "http://"+s.addr+"/"); code != exitUsage {
+		t.Errorf("-F without '=': exit %d", code)
+	}
+}
+
+// -T PUTs a file (its name appended to a URL ending in /), or stdin
+// chunked, after asking "Expect: 100-continue".
+func TestUpload(t *testing.T) {
+	s := newRawServer(t, func(q *rawRequest) rawReply {
+		r := reply("stored")
+		r.continue100 = true
+		return r
+	})
+	dir := t.TempDir()
+	file := writeFile(t, dir, "up.txt", "file body")
+	code, out, errOut := ocurl("-T", file, "http://"+s.addr+"/dir/")
+	q := s.requests()[0]
+	want := "PUT /dir/up.txt HTTP/1.1\r\nHost: " + s.addr + "\r\nUser-Agent: ocurl/1\r\nAccept: */*\r\nContent-Length: 9\r\nExpect: 100-continue\r\n\r\n"
+	if code != 0 || out != "stored" || q.head != want || string(q.body) != "file body" {
+		t.Fatalf("-T file: exit %d out %q err %s\nhead %q\nbody %q", code, out, errOut, q.head, q.body)
+	}
+	code, _, errOut = ocurlIn("streamed\nin", nil, "-T", "-", "-i", "http://"+s.addr+"/in")
+	q = s.requests()[1]
+	want = "PUT /in HTTP/1.1\r\nHost: " + s.addr + "\r\nUser-Agent: ocurl/1\r\nAccept: */*\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n"
+	if code != 0 || q.head != want || string(q.body) != "streamed\nin" {
+		t.Fatalf("-T -: exit %d err %s\nhead %q\nbody %q", code, errOut, q.head, q.body)
+	}
+	// -H 'Expect:' turns the wait off; a server that never says 100 gets
+	// the body after --expect100-timeout.
+	quiet := newRawServer(t, func(q *rawRequest) rawReply { return reply("ok") })
+	for _, args := range [][]string{{"-H", "Expect:"}, {"--expect100-timeout", "0.05"}} {
+		code, _, errOut := ocurl(append(args, "-T", file, "http://"+quiet.addr+"/x")...)
+		q := quiet.requests()[len(quiet.requests())-1]
+		if code != 0 || string(q.body) != "file body" {
+			t.Fatalf("%v: exit %d err %s body %q", args, code, errOut, q.body)
+		}
+	}
+	// A server that answers before the body: no body is sent, the answer stands.
+	refuse := newRawServer(t, func(q *rawRequest) rawReply {
+		return rawReply{data: "HTTP/1.1 413 Too Large\r\nContent-Length: 3\r\nConnection: close\r\n\r\nbig", early: true}
+	})
+	if code, out, errOut := ocurl("-v", "-T", file, "http://"+refuse.addr+"/x"); code != 0 || out != "big" || strings.Contains(errOut, "Done waiting") {
+		t.Fatalf("early answer: exit %d out %q\n%s", code, out, errOut)
+	}
+	if code, _, _ := ocurl("-T", "/nonexistent/file", "http://"+s.addr+"/"); code != exitRead {
+		t.Errorf("-T missing: exit %d", code)
+	}
+	// Two URLs, one -T: the second is a GET.
+	n := len(s.requests())
+	if code, _, _ := ocurl("-T", file, "http://"+s.addr+"/a", "http://"+s.addr+"/b"); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if r := s.requests()[n:]; len(r) != 2 || r[0].method != "PUT" || r[1].method != "GET" {
+		t.Fatalf("requests %v", r)
+	}
+}
