@@ -433,6 +433,41 @@ var flagSpecs = []flagSpec{
 		func(p *parser, v string) error { return p.addData(dataURLEncode, v) }},
 	{0, "json", "DATA", "send JSON (as --data-binary) with Content-Type and Accept application/json", nil,
 		func(p *parser, v string) error { return p.addData(dataJSON, v) }},
+	{'u', "user", "USER:PASSWORD", "Basic authentication (sent only to the URL's host unless --location-trusted)", nil,
+		func(p *parser, v string) error { p.o.user = v; return nil }},
+	{0, "oauth2-bearer", "TOKEN", "send Authorization: Bearer TOKEN", nil,
+		func(p *parser, v string) error { p.o.oauth2Bearer = v; return nil }},
+	{'A', "user-agent", "NAME", "send User-Agent: NAME (\"\" sends none)", nil,
+		func(p *parser, v string) error { p.o.userAgent = &v; return nil }},
+	{'e', "referer", "URL", "send Referer: URL; 'URL;auto' (or ';auto') also sets it on redirects", nil,
+		func(p *parser, v string) error {
+			if ref, ok := strings.CutSuffix(v, ";auto"); ok {
+				p.o.referer, p.o.autoReferer = ref, true
+			} else {
+				p.o.referer = v
+			}
+			return nil
+		}},
+	{'L', "location", "", "follow redirects (301, 302, 303, 307, 308)",
+		sw(func(o *options, on bool) { o.location = on }), nil},
+	{0, "location-trusted", "", "as -L, and send credentials (-u, Authorization, Cookie) to other hosts too",
+		sw(func(o *options, on bool) { o.location, o.trusted = on, on }), nil},
+	{0, "max-redirs", "N", "follow at most N redirects (default 50; -1: no limit); more exit 47", nil,
+		func(p *parser, v string) error {
+			if v == "-1" {
+				p.o.maxRedirs = -1
+				return nil
+			}
+			n, err := parseCount(v)
+			p.o.maxRedirs = n
+			return err
+		}},
+	{0, "post301", "", "keep a POST a POST after a 301",
+		sw(func(o *options, on bool) { o.postRedirs[0] = on }), nil},
+	{0, "post302", "", "keep a POST a POST after a 302",
+		sw(func(o *options, on bool) { o.postRedirs[1] = on }), nil},
+	{0, "post303", "", "keep the method after a 303",
+		sw(func(o *options, on bool) { o.postRedirs[2] = on }), nil},
 	{'G', "get", "", "send the -d data as the URL's query in a GET",
 		sw(func(o *options, on bool) { o.get = on }), nil},
 	{'F', "form", "NAME=CONTENT", "multipart form field; NAME=@FILE uploads a file, NAME=<FILE sends its content; ;type= ;filename= ;headers=", nil,

@@ -17,8 +17,6 @@ func (x *transfer) tunnel(ctx context.Context, c net.Conn, u, proxy *url.URL) er
 	return nil
 }
 
-func (r *run) authorization(u *url.URL) string { return "" }
-
 func (r *run) rangeHeader(x *transfer) string { return "" }
 
 const acceptEncoding = ""
