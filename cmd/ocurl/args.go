@@ -448,6 +448,12 @@ var flagSpecs = []flagSpec{
 			}
 			return nil
 		}},
+	{'b', "cookie", "DATA|FILE", "send NAME=VALUE cookies; a FILE (no '=') loads Netscape cookies and starts the cookie engine", nil,
+		func(p *parser, v string) error { p.o.cookies = append(p.o.cookies, v); return nil }},
+	{'c', "cookie-jar", "FILE", "write all cookies to FILE at the end, as curl writes them ('-': stdout)", nil,
+		func(p *parser, v string) error { p.o.cookieJar = v; return nil }},
+	{'j', "junk-session-cookies", "", "load no session cookies from -b's file",
+		sw(func(o *options, on bool) { o.junkSession = on }), nil},
 	{'L', "location", "", "follow redirects (301, 302, 303, 307, 308)",
 		sw(func(o *options, on bool) { o.location = on }), nil},
 	{0, "location-trusted", "", "as -L, and send credentials (-u, Authorization, Cookie) to other hosts too",

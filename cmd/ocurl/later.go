@@ -21,8 +21,4 @@ func (r *run) rangeHeader(x *transfer) string { return "" }
 
 const acceptEncoding = ""
 
-func (r *run) cookieHeader(u *url.URL) string { return "" }
-
-func (r *run) saveCookies() error { return nil }
-
 func (x *transfer) writeOut() error { return nil }

@@ -32,6 +32,8 @@ type run struct {
 	stdoutTTY, stderrTTY bool
 	stdoutMu             sync.Mutex
 
+	jar *cookieJar // nil: the cookie engine is off
+
 	dumpOnce sync.Once
 	dump     *headerDump
 	dumpErr  error
@@ -88,6 +90,9 @@ func (r *run) all() int {
 			r.tlsS.close()
 		}
 	}()
+	if err := r.newCookieJar(); err != nil {
+		return r.report(err)
+	}
 	codes := make([]int, len(r.o.urls))
 	if r.o.parallel && len(r.o.urls) > 1 {
 		sem := make(chan struct{}, max(1, r.o.parallelMax))
@@ -306,6 +311,7 @@ func (x *transfer) attempt(ctx context.Context, u *url.URL) error {
 		}
 		final := ex.heads[len(ex.heads)-1]
 		x.final = final
+		r.jar.update(u, final)
 		if loc := final.get("Location"); loc != "" && final.status/100 == 3 {
 			next, err := u.Parse(loc)
 			if err == nil {
