@@ -17,8 +17,4 @@ func (x *transfer) tunnel(ctx context.Context, c net.Conn, u, proxy *url.URL) er
 	return nil
 }
 
-func (r *run) rangeHeader(x *transfer) string { return "" }
-
-const acceptEncoding = ""
-
 func (x *transfer) writeOut() error { return nil }

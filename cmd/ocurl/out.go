@@ -19,6 +19,8 @@ type output struct {
 	opened bool
 	err    error // the first write error
 	name   string
+
+	appendMode bool // -C: append to the file in place
 }
 
 func (r *run) newOutput(x *transfer) (*output, error) {
@@ -54,7 +56,16 @@ func (o *output) open() error {
 			return o.err
 		}
 	}
-	f, err := openOutput(o.path)
+	var f *outputFile
+	var err error
+	if o.appendMode {
+		var af *os.File
+		if af, err = os.OpenFile(o.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o666); err == nil {
+			f = &outputFile{File: af}
+		}
+	} else {
+		f, err = openOutput(o.path)
+	}
 	if err != nil {
 		o.err = fail(exitWrite, "Failed to open the file %s: %v", o.path, err)
 		return o.err

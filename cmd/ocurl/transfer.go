@@ -170,6 +170,7 @@ type transfer struct {
 
 	sizeDownload, sizeUpload, sizeHeader, sizeRequest int64
 	contentLength                                     int64
+	resumeFrom                                        int64 // -C
 
 	out       *output
 	headerOut *headerDump
@@ -275,6 +276,8 @@ func (r *run) transfer(idx int, spec *urlSpec) (err error) {
 	if x.out, err = r.newOutput(x); err != nil {
 		return err
 	}
+	x.resumeFrom = r.resumeOffset(x.out.path)
+	x.out.appendMode = x.resumeFrom > 0 && r.o.continueAt != 0
 	if x.headerOut, err = r.newHeaderDump(); err != nil {
 		return err
 	}
@@ -659,6 +662,20 @@ func (x *transfer) deliver(ctx context.Context, req *request, ex *exchange) erro
 		ex.done(true)
 		return nil
 	}
+	skip, err := checkResume(x.resumeFrom, final)
+	if err != nil {
+		ex.done(false)
+		return err
+	}
+	if skip {
+		x.tracef("The file is complete already: nothing to resume")
+		x.drain(ex)
+		return nil
+	}
+	if o.maxFilesize > 0 && x.contentLength > o.maxFilesize {
+		ex.done(false)
+		return fail(exitFileSize, "Maximum file size exceeded (%d > --max-filesize %d)", x.contentLength, o.maxFilesize)
+	}
 	return x.copyBody(ctx, ex, final)
 }
 
@@ -666,9 +683,20 @@ func (x *transfer) deliver(ctx context.Context, req *request, ex *exchange) erro
 func (x *transfer) copyBody(ctx context.Context, ex *exchange, final *head) error {
 	counted := &countReader{r: ex.body, n: &x.sizeDownload}
 	var src io.Reader = counted
+	if x.r.o.compressed {
+		var err error
+		if src, err = decodeBody(src, final); err != nil {
+			ex.done(false)
+			return err
+		}
+	}
 	buf := make([]byte, 32<<10)
 	for {
 		n, rerr := src.Read(buf)
+		if max := x.r.o.maxFilesize; max > 0 && atomic.LoadInt64(&x.sizeDownload) > max {
+			ex.done(false)
+			return fail(exitFileSize, "Maximum file size exceeded (--max-filesize %d)", max)
+		}
 		if n > 0 {
 			if err := x.out.writeBody(buf[:n]); err != nil {
 				ex.done(false)
