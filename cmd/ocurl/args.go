@@ -22,6 +22,7 @@ type options struct {
 	dumpHeader                                string
 	writeOut                                  string
 	createDirs, remoteNameAll, remoteHeader   bool
+	outputDir                                 string
 
 	// The request.
 	method       string
@@ -243,14 +244,14 @@ func (p *parser) addURL(u string) {
 }
 
 // addOutput gives the next -o or -O to the first entry without an output.
-func (p *parser) addOutput(file string, remote bool) {
-	for _, s := range p.o.urls {
+func (o *options) addOutput(file string, remote bool) {
+	for _, s := range o.urls {
 		if !s.outputSet {
 			s.output, s.remoteName, s.outputSet = file, remote, true
 			return
 		}
 	}
-	p.o.urls = append(p.o.urls, &urlSpec{output: file, remoteName: remote, outputSet: true})
+	o.urls = append(o.urls, &urlSpec{output: file, remoteName: remote, outputSet: true})
 }
 
 // addUpload gives the next -T to the first entry without one.
@@ -308,6 +309,9 @@ func checkOptions(o *options) error {
 	}
 	if methods > 1 {
 		return usagef("You can only select one HTTP request method! (-I, -d, -F and -T exclude each other)")
+	}
+	if o.remoteHeader && (o.include || o.head) {
+		return usagef("showing headers and --remote-header-name cannot be combined")
 	}
 	if err := checkVersions(o); err != nil {
 		return err
@@ -394,7 +398,17 @@ func sw(f func(o *options, on bool)) func(o *options, on bool) { return f }
 var flagSpecs = []flagSpec{
 	{help: "Output"},
 	{'o', "output", "FILE", "write the body to FILE (pairs with URLs in order; no partial file on failure)", nil,
-		func(p *parser, v string) error { p.addOutput(v, false); return nil }},
+		func(p *parser, v string) error { p.o.addOutput(v, false); return nil }},
+	{'O', "remote-name", "", "write the body to a file named as the URL's last path segment (pairs with URLs in order)",
+		sw(func(o *options, on bool) { o.addOutput("", true) }), nil},
+	{0, "remote-name-all", "", "-O for every URL without -o",
+		sw(func(o *options, on bool) { o.remoteNameAll = on }), nil},
+	{'J', "remote-header-name", "", "with -O, name the file from Content-Disposition (never overwriting a file)",
+		sw(func(o *options, on bool) { o.remoteHeader = on }), nil},
+	{0, "output-dir", "DIR", "put -o and -O files in DIR", nil,
+		func(p *parser, v string) error { p.o.outputDir = v; return nil }},
+	{0, "create-dirs", "", "create the directories -o, -O and -D name",
+		sw(func(o *options, on bool) { o.createDirs = on }), nil},
 	{'D', "dump-header", "FILE", "write the response heads, as received, to FILE ('-': stdout)", nil,
 		func(p *parser, v string) error { p.o.dumpHeader = v; return nil }},
 	{'v', "verbose", "", "show the connection, the handshake, each offloader call and the headers on stderr",
@@ -409,6 +423,20 @@ var flagSpecs = []flagSpec{
 		sw(func(o *options, on bool) { o.showError = on }), nil},
 	{'f', "fail", "", "exit 22 on an HTTP status of 400 or more, write no body",
 		sw(func(o *options, on bool) { o.fail = on }), nil},
+	{0, "fail-with-body", "", "as -f, but write the body too",
+		sw(func(o *options, on bool) { o.failWithBody = on }), nil},
+	{'w', "write-out", "FORMAT", "print FORMAT after each transfer: %{http_code}, %{time_total}, %{json}... and the offload's %{time_offload}, %{offload_round_trips}, %{tls_version}, %{tls_cipher}, %{tls_resumed}; @FILE reads it", nil,
+		func(p *parser, v string) error {
+			if name, ok := strings.CutPrefix(v, "@"); ok {
+				b, err := p.readArgFile(name, "-w @"+name)
+				if err != nil {
+					return err
+				}
+				v = string(b)
+			}
+			p.o.writeOut = v
+			return nil
+		}},
 	{0, "fail-early", "", "with several URLs, stop at the first that fails",
 		sw(func(o *options, on bool) { o.failEarly = on }), nil},
 	{'h', "help", "", "this text",

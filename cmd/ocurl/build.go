@@ -96,8 +96,9 @@ func (r *run) buildRequest(x *transfer, st *reqState) (*request, error) {
 	if o.compressed {
 		early = append(early, builtin{"Accept-Encoding", acceptEncoding})
 	}
-	if ref := r.referer(st); ref != "" {
-		early = append(early, builtin{"Referer", ref})
+	x.lastReferer = r.referer(st)
+	if x.lastReferer != "" {
+		early = append(early, builtin{"Referer", x.lastReferer})
 	}
 	if proxy != nil && u.Scheme == "http" && !o.tunnel {
 		early = append(early, builtin{"Proxy-Connection", "Keep-Alive"})

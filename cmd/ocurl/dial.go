@@ -143,6 +143,8 @@ func (x *transfer) connect(ctx context.Context, u *url.URL) (*conn, error) {
 		tc, info, err := setup.handshake(cctx, raw, u.Hostname(), r.alpn())
 		if info != nil {
 			x.tls = info
+			x.offloadTime += info.offload
+			x.roundTrips += info.roundTrips
 		}
 		if err != nil {
 			raw.Close()

@@ -16,5 +16,3 @@ func proxyAuth(proxy *url.URL, user string) string { return "" }
 func (x *transfer) tunnel(ctx context.Context, c net.Conn, u, proxy *url.URL) error {
 	return nil
 }
-
-func (x *transfer) writeOut() error { return nil }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"os"
+	"strings"
 	"sync"
 )
 
@@ -38,8 +39,58 @@ func (r *run) newOutput(x *transfer) (*output, error) {
 		}
 		o.path = name
 	}
+	if o.path != "" && r.o.outputDir != "" {
+		o.path = strings.TrimSuffix(r.o.outputDir, "/") + "/" + o.path // prepended even to an absolute name, as curl does
+	}
 	o.name = o.path
 	return o, nil
+}
+
+// useHeaderName applies -J: the Content-Disposition filename of the final
+// response, without any directory part, replaces -O's name; an existing
+// file is not overwritten (exit 23), as curl refuses to.
+func (o *output) useHeaderName(h *head) error {
+	if !o.r.o.remoteHeader || !o.x.spec.remoteName && !o.r.o.remoteNameAll {
+		return nil
+	}
+	name := dispositionName(h.get("Content-Disposition"))
+	if name == "" {
+		return nil
+	}
+	if o.r.o.outputDir != "" {
+		name = strings.TrimSuffix(o.r.o.outputDir, "/") + "/" + name
+	}
+	if _, err := os.Lstat(name); err == nil {
+		o.err = fail(exitWrite, "Refusing to overwrite %s: File exists", name)
+		return o.err
+	}
+	o.path, o.name = name, name
+	return nil
+}
+
+// dispositionName is the filename parameter of a Content-Disposition
+// (quoted or not), reduced to its last path element; "" if none.
+func dispositionName(cd string) string {
+	for _, p := range strings.Split(cd, ";") {
+		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
+		if !ok || !strings.EqualFold(strings.TrimSpace(k), "filename") {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		if len(v) >= 2 && v[0] == '"' {
+			if end := strings.IndexByte(v[1:], '"'); end >= 0 {
+				v = v[1 : 1+end]
+			}
+		}
+		if i := strings.LastIndexAny(v, "/\\"); i >= 0 {
+			v = v[i+1:]
+		}
+		if v == "." || v == ".." {
+			return ""
+		}
+		return v
+	}
+	return ""
 }
 
 func (o *output) open() error {

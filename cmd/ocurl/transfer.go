@@ -159,6 +159,7 @@ type transfer struct {
 
 	url          *url.URL // the current (in the end, effective) URL
 	t            timing   // of the current request
+	acc          timing   // the requests' times added up, as curl adds them
 	method       string
 	final        *head
 	numRedirects int
@@ -167,15 +168,21 @@ type transfer struct {
 	redirectTime time.Duration
 	tls          *tlsInfo
 	conn         *conn
+	lastReferer  string
+	// connectStatus is the proxy's answer to CONNECT (%{http_connect}).
+	connectStatus int
+	offloadTime   time.Duration
+	roundTrips    int
 
 	sizeDownload, sizeUpload, sizeHeader, sizeRequest int64
 	contentLength                                     int64
 	resumeFrom                                        int64 // -C
 
-	out       *output
-	headerOut *headerDump
-	exitCode  int
-	err       error
+	out        *output
+	keepOutput bool // commit the output even though the transfer failed
+	headerOut  *headerDump
+	exitCode   int
+	err        error
 }
 
 func (x *transfer) tracef(format string, args ...any) {
@@ -288,6 +295,12 @@ func (r *run) transfer(idx int, spec *urlSpec) (err error) {
 			time.Since(x.start).Milliseconds(), x.sizeDownload)
 	}
 	if err != nil {
+		if x.keepOutput {
+			if cerr := x.out.commit(); cerr != nil {
+				return cerr
+			}
+			return err
+		}
 		x.out.abort()
 		return err
 	}
@@ -309,6 +322,7 @@ func (x *transfer) attempt(ctx context.Context, u *url.URL) error {
 			return err
 		}
 		ex, err := x.roundTrip(ctx, req)
+		x.accumulate()
 		if err != nil {
 			return err
 		}
@@ -344,6 +358,21 @@ func (x *transfer) attempt(ctx context.Context, u *url.URL) error {
 		}
 		return x.deliver(ctx, req, ex)
 	}
+}
+
+// accumulate adds the request's times to the transfer's: curl reports
+// each phase summed over the redirects, at least 1 µs each.
+func (x *transfer) accumulate() {
+	add := func(acc *time.Duration, d time.Duration) {
+		if d > 0 {
+			*acc += max(d, time.Microsecond)
+		}
+	}
+	add(&x.acc.namelookup, x.t.namelookup)
+	add(&x.acc.connect, x.t.connect)
+	add(&x.acc.appconn, x.t.appconn)
+	add(&x.acc.pretransfer, x.t.pretransfer)
+	add(&x.acc.starttransfer, x.t.starttransfer)
 }
 
 // exchange is a response whose body is yet to be read.
@@ -656,6 +685,7 @@ func (x *transfer) deliver(ctx context.Context, req *request, ex *exchange) erro
 		if err := x.copyBody(ctx, ex, final); err != nil {
 			return err
 		}
+		x.keepOutput = true // the body is the point of --fail-with-body: it stays, as curl leaves it
 		return fail(exitHTTPError, "The requested URL returned error: %d", final.status)
 	}
 	if o.head {
@@ -671,6 +701,10 @@ func (x *transfer) deliver(ctx context.Context, req *request, ex *exchange) erro
 		x.tracef("The file is complete already: nothing to resume")
 		x.drain(ex)
 		return nil
+	}
+	if err := x.out.useHeaderName(final); err != nil {
+		ex.done(false)
+		return err
 	}
 	if o.maxFilesize > 0 && x.contentLength > o.maxFilesize {
 		ex.done(false)
