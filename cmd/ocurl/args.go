@@ -521,6 +521,16 @@ var flagSpecs = []flagSpec{
 	{0, "expect100-timeout", "SECONDS", "how long to wait for 100 Continue before sending a body anyway (default 1)", nil,
 		func(p *parser, v string) (err error) { p.o.expectWait, err = parseSeconds(v); return }},
 
+	{help: "Proxies"},
+	{'x', "proxy", "[http://][USER:PASSWORD@]HOST[:PORT]", "use this HTTP proxy (port 1080 by default; \"\" for none): CONNECT for https, absolute URLs for http; without it http_proxy, https_proxy, all_proxy", nil,
+		func(p *parser, v string) error { p.o.proxy = &v; return nil }},
+	{'U', "proxy-user", "USER:PASSWORD", "Basic authentication to the proxy", nil,
+		func(p *parser, v string) error { p.o.proxyUser = v; return nil }},
+	{0, "noproxy", "LIST", "hosts to reach without the proxy: names (and their subdomains), IPs, CIDR ranges, * for all; without it no_proxy", nil,
+		func(p *parser, v string) error { p.o.noproxy = &v; return nil }},
+	{'p', "proxytunnel", "", "tunnel http URLs through the proxy with CONNECT too",
+		sw(func(o *options, on bool) { o.tunnel = on }), nil},
+
 	{help: "Connection"},
 	{'m', "max-time", "SECONDS", "bound each whole transfer (0: no limit; fractions allowed)", nil,
 		func(p *parser, v string) (err error) { p.o.maxTime, err = parseSeconds(v); return }},

@@ -544,7 +544,7 @@ func (x *transfer) exchange1(ctx context.Context, c *conn, req *request) (*excha
 		body = c.br
 	}
 	reusable := !fr.toClose && final.proto == "HTTP/1.1" && (rd == nil || bodySent) && final.status != 101 &&
-		!hasToken(final.values("Connection"), "close") && !c.proxied && final.status/100 != 1
+		!hasToken(final.values("Connection"), "close") && final.status/100 != 1
 	ex := &exchange{heads: heads, body: body, conn: c}
 	ex.done = func(complete bool) {
 		stop()
