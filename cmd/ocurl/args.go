@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -395,196 +394,228 @@ func parseSize(v string) (int64, error) {
 func sw(f func(o *options, on bool)) func(o *options, on bool) { return f }
 
 // flagSpecs is every option ocurl knows, in the order --help lists them.
-var flagSpecs = []flagSpec{
-	{help: "Output"},
-	{'o', "output", "FILE", "write the body to FILE (pairs with URLs in order; no partial file on failure)", nil,
-		func(p *parser, v string) error { p.o.addOutput(v, false); return nil }},
-	{'O', "remote-name", "", "write the body to a file named as the URL's last path segment (pairs with URLs in order)",
-		sw(func(o *options, on bool) { o.addOutput("", true) }), nil},
-	{0, "remote-name-all", "", "-O for every URL without -o",
-		sw(func(o *options, on bool) { o.remoteNameAll = on }), nil},
-	{'J', "remote-header-name", "", "with -O, name the file from Content-Disposition (never overwriting a file)",
-		sw(func(o *options, on bool) { o.remoteHeader = on }), nil},
-	{0, "output-dir", "DIR", "put -o and -O files in DIR", nil,
-		func(p *parser, v string) error { p.o.outputDir = v; return nil }},
-	{0, "create-dirs", "", "create the directories -o, -O and -D name",
-		sw(func(o *options, on bool) { o.createDirs = on }), nil},
-	{'D', "dump-header", "FILE", "write the response heads, as received, to FILE ('-': stdout)", nil,
-		func(p *parser, v string) error { p.o.dumpHeader = v; return nil }},
-	{'v', "verbose", "", "show the connection, the handshake, each offloader call and the headers on stderr",
-		sw(func(o *options, on bool) { o.verbose = on }), nil},
-	{'i', "include", "", "include the response headers in the output",
-		sw(func(o *options, on bool) { o.include = on }), nil},
-	{'I', "head", "", "send a HEAD request and print the headers",
-		sw(func(o *options, on bool) { o.head = on }), nil},
-	{'s', "silent", "", "no progress meter, no error messages",
-		sw(func(o *options, on bool) { o.silent = on }), nil},
-	{'S', "show-error", "", "with -s, still print error messages",
-		sw(func(o *options, on bool) { o.showError = on }), nil},
-	{'f', "fail", "", "exit 22 on an HTTP status of 400 or more, write no body",
-		sw(func(o *options, on bool) { o.fail = on }), nil},
-	{0, "fail-with-body", "", "as -f, but write the body too",
-		sw(func(o *options, on bool) { o.failWithBody = on }), nil},
-	{'w', "write-out", "FORMAT", "print FORMAT after each transfer: %{http_code}, %{time_total}, %{json}... and the offload's %{time_offload}, %{offload_round_trips}, %{tls_version}, %{tls_cipher}, %{tls_resumed}; @FILE reads it", nil,
-		func(p *parser, v string) error {
-			if name, ok := strings.CutPrefix(v, "@"); ok {
-				b, err := p.readArgFile(name, "-w @"+name)
-				if err != nil {
+// It is set in init: -K's handler looks options up in it.
+var flagSpecs []flagSpec
+
+func init() { flagSpecs = flagTable() }
+
+func flagTable() []flagSpec {
+	return []flagSpec{
+		{help: "Output"},
+		{'o', "output", "FILE", "write the body to FILE (pairs with URLs in order; no partial file on failure)", nil,
+			func(p *parser, v string) error { p.o.addOutput(v, false); return nil }},
+		{'O', "remote-name", "", "write the body to a file named as the URL's last path segment (pairs with URLs in order)",
+			sw(func(o *options, on bool) { o.addOutput("", true) }), nil},
+		{0, "remote-name-all", "", "-O for every URL without -o",
+			sw(func(o *options, on bool) { o.remoteNameAll = on }), nil},
+		{'J', "remote-header-name", "", "with -O, name the file from Content-Disposition (never overwriting a file)",
+			sw(func(o *options, on bool) { o.remoteHeader = on }), nil},
+		{0, "output-dir", "DIR", "put -o and -O files in DIR", nil,
+			func(p *parser, v string) error { p.o.outputDir = v; return nil }},
+		{0, "create-dirs", "", "create the directories -o, -O and -D name",
+			sw(func(o *options, on bool) { o.createDirs = on }), nil},
+		{'D', "dump-header", "FILE", "write the response heads, as received, to FILE ('-': stdout)", nil,
+			func(p *parser, v string) error { p.o.dumpHeader = v; return nil }},
+		{'v', "verbose", "", "show the connection, the handshake, each offloader call and the headers on stderr",
+			sw(func(o *options, on bool) { o.verbose = on }), nil},
+		{'i', "include", "", "include the response headers in the output",
+			sw(func(o *options, on bool) { o.include = on }), nil},
+		{'I', "head", "", "send a HEAD request and print the headers",
+			sw(func(o *options, on bool) { o.head = on }), nil},
+		{'s', "silent", "", "no progress meter, no error messages",
+			sw(func(o *options, on bool) { o.silent = on }), nil},
+		{'S', "show-error", "", "with -s, still print error messages",
+			sw(func(o *options, on bool) { o.showError = on }), nil},
+		{'f', "fail", "", "exit 22 on an HTTP status of 400 or more, write no body",
+			sw(func(o *options, on bool) { o.fail = on }), nil},
+		{0, "fail-with-body", "", "as -f, but write the body too",
+			sw(func(o *options, on bool) { o.failWithBody = on }), nil},
+		{'w', "write-out", "FORMAT", "print FORMAT after each transfer: %{http_code}, %{time_total}, %{json}... and the offload's %{time_offload}, %{offload_round_trips}, %{tls_version}, %{tls_cipher}, %{tls_resumed}; @FILE reads it", nil,
+			func(p *parser, v string) error {
+				if name, ok := strings.CutPrefix(v, "@"); ok {
+					b, err := p.readArgFile(name, "-w @"+name)
+					if err != nil {
+						return err
+					}
+					v = string(b)
+				}
+				p.o.writeOut = v
+				return nil
+			}},
+		{0, "fail-early", "", "with several URLs, stop at the first that fails",
+			sw(func(o *options, on bool) { o.failEarly = on }), nil},
+		{'h', "help", "", "this text",
+			sw(func(o *options, on bool) { o.help = on }), nil},
+		{'V', "version", "", "print the version, protocols and TLS features",
+			sw(func(o *options, on bool) { o.version = on }), nil},
+
+		{'K', "config", "FILE", "read options from FILE ('-': stdin), curl's config format (no .curlrc is read)", nil,
+			func(p *parser, v string) error { return p.config(v) }},
+		{0, "url", "URL", "a URL to fetch (as if given as an argument)", nil,
+			func(p *parser, v string) error { p.addURL(v); return nil }},
+		{'q', "disable", "", "accepted for curl's sake: ocurl reads no .curlrc anyway",
+			sw(func(o *options, on bool) {}), nil},
+
+		{help: "Requests"},
+		{'X', "request", "METHOD", "use METHOD (it is kept across redirects)", nil,
+			func(p *parser, v string) error { p.o.method = v; return nil }},
+		{'H', "header", "LINE", "add a request header; 'Name:' removes one, 'Name;' sends it empty; @FILE reads lines", nil,
+			func(p *parser, v string) error { return p.addHeader(v) }},
+		{'d', "data", "DATA", "send DATA in a POST (form-encoded; several joined with &); @FILE reads a file without CR/LF, @- stdin", nil,
+			func(p *parser, v string) error { return p.addData(dataPlain, v) }},
+		{0, "data-ascii", "DATA", "as -d", nil,
+			func(p *parser, v string) error { return p.addData(dataPlain, v) }},
+		{0, "data-binary", "DATA", "as -d, but @FILE is sent as it is", nil,
+			func(p *parser, v string) error { return p.addData(dataBinary, v) }},
+		{0, "data-raw", "DATA", "as -d, with no @FILE", nil,
+			func(p *parser, v string) error { return p.addData(dataRaw, v) }},
+		{0, "data-urlencode", "DATA", "as -d, URL-encoded: CONTENT, =CONTENT, NAME=CONTENT, @FILE or NAME@FILE", nil,
+			func(p *parser, v string) error { return p.addData(dataURLEncode, v) }},
+		{0, "json", "DATA", "send JSON (as --data-binary) with Content-Type and Accept application/json", nil,
+			func(p *parser, v string) error { return p.addData(dataJSON, v) }},
+		{'u', "user", "USER:PASSWORD", "Basic authentication (sent only to the URL's host unless --location-trusted)", nil,
+			func(p *parser, v string) error { p.o.user = v; return nil }},
+		{0, "oauth2-bearer", "TOKEN", "send Authorization: Bearer TOKEN", nil,
+			func(p *parser, v string) error { p.o.oauth2Bearer = v; return nil }},
+		{'A', "user-agent", "NAME", "send User-Agent: NAME (\"\" sends none)", nil,
+			func(p *parser, v string) error { p.o.userAgent = &v; return nil }},
+		{'e', "referer", "URL", "send Referer: URL; 'URL;auto' (or ';auto') also sets it on redirects", nil,
+			func(p *parser, v string) error {
+				if ref, ok := strings.CutSuffix(v, ";auto"); ok {
+					p.o.referer, p.o.autoReferer = ref, true
+				} else {
+					p.o.referer = v
+				}
+				return nil
+			}},
+		{'b', "cookie", "DATA|FILE", "send NAME=VALUE cookies; a FILE (no '=') loads Netscape cookies and starts the cookie engine", nil,
+			func(p *parser, v string) error { p.o.cookies = append(p.o.cookies, v); return nil }},
+		{'c', "cookie-jar", "FILE", "write all cookies to FILE at the end, as curl writes them ('-': stdout)", nil,
+			func(p *parser, v string) error { p.o.cookieJar = v; return nil }},
+		{'j', "junk-session-cookies", "", "load no session cookies from -b's file",
+			sw(func(o *options, on bool) { o.junkSession = on }), nil},
+		{'r', "range", "RANGE", "ask for bytes RANGE (e.g. 0-499, 500-, -100)", nil,
+			func(p *parser, v string) error { p.o.rangeSpec = v; return nil }},
+		{'C', "continue-at", "OFFSET", "resume at OFFSET; '-' resumes after what the -o file holds (the server must answer 206, else 33)", nil,
+			func(p *parser, v string) (err error) { p.o.continueAt, err = parseContinueAt(v); return }},
+		{0, "compressed", "", "ask for gzip, deflate or br and decode the body",
+			sw(func(o *options, on bool) { o.compressed = on }), nil},
+		{0, "max-filesize", "BYTES", "refuse a body larger than BYTES (k, M, G suffixes); exit 63", nil,
+			func(p *parser, v string) (err error) { p.o.maxFilesize, err = parseSize(v); return }},
+		{'L', "location", "", "follow redirects (301, 302, 303, 307, 308)",
+			sw(func(o *options, on bool) { o.location = on }), nil},
+		{0, "location-trusted", "", "as -L, and send credentials (-u, Authorization, Cookie) to other hosts too",
+			sw(func(o *options, on bool) { o.location, o.trusted = on, on }), nil},
+		{0, "max-redirs", "N", "follow at most N redirects (default 50; -1: no limit); more exit 47", nil,
+			func(p *parser, v string) error {
+				if v == "-1" {
+					p.o.maxRedirs = -1
+					return nil
+				}
+				n, err := parseCount(v)
+				p.o.maxRedirs = n
+				return err
+			}},
+		{0, "post301", "", "keep a POST a POST after a 301",
+			sw(func(o *options, on bool) { o.postRedirs[0] = on }), nil},
+		{0, "post302", "", "keep a POST a POST after a 302",
+			sw(func(o *options, on bool) { o.postRedirs[1] = on }), nil},
+		{0, "post303", "", "keep the method after a 303",
+			sw(func(o *options, on bool) { o.postRedirs[2] = on }), nil},
+		{'G', "get", "", "send the -d data as the URL's query in a GET",
+			sw(func(o *options, on bool) { o.get = on }), nil},
+		{'F', "form", "NAME=CONTENT", "multipart form field; NAME=@FILE uploads a file, NAME=<FILE sends its content; ;type= ;filename= ;headers=", nil,
+			func(p *parser, v string) error { return p.addForm(v, false) }},
+		{0, "form-string", "NAME=STRING", "multipart form field taken literally (no @, < or ;)", nil,
+			func(p *parser, v string) error { return p.addForm(v, true) }},
+		{'T', "upload-file", "FILE", "PUT FILE (- for stdin, sent chunked); pairs with URLs in order; a URL ending in / gets FILE's name", nil,
+			func(p *parser, v string) error { p.addUpload(v); return nil }},
+		{0, "expect100-timeout", "SECONDS", "how long to wait for 100 Continue before sending a body anyway (default 1)", nil,
+			func(p *parser, v string) (err error) { p.o.expectWait, err = parseSeconds(v); return }},
+
+		{help: "Proxies"},
+		{'x', "proxy", "[http://][USER:PASSWORD@]HOST[:PORT]", "use this HTTP proxy (port 1080 by default; \"\" for none): CONNECT for https, absolute URLs for http; without it http_proxy, https_proxy, all_proxy", nil,
+			func(p *parser, v string) error { p.o.proxy = &v; return nil }},
+		{'U', "proxy-user", "USER:PASSWORD", "Basic authentication to the proxy", nil,
+			func(p *parser, v string) error { p.o.proxyUser = v; return nil }},
+		{0, "noproxy", "LIST", "hosts to reach without the proxy: names (and their subdomains), IPs, CIDR ranges, * for all; without it no_proxy", nil,
+			func(p *parser, v string) error { p.o.noproxy = &v; return nil }},
+		{'p', "proxytunnel", "", "tunnel http URLs through the proxy with CONNECT too",
+			sw(func(o *options, on bool) { o.tunnel = on }), nil},
+
+		{help: "Connection"},
+		{'m', "max-time", "SECONDS", "bound each whole transfer (0: no limit; fractions allowed)", nil,
+			func(p *parser, v string) (err error) { p.o.maxTime, err = parseSeconds(v); return }},
+		{0, "connect-timeout", "SECONDS", "bound connecting, TLS handshake included (0: no limit)", nil,
+			func(p *parser, v string) (err error) { p.o.connectTimeout, err = parseSeconds(v); return }},
+		{0, "resolve", "[+]HOST:PORT:ADDR[,ADDR]", "resolve HOST (or * for any) for PORT to these addresses, tried in turn; -HOST:PORT drops an entry", nil,
+			func(p *parser, v string) error {
+				if _, err := parseResolve(v); err != nil {
 					return err
 				}
-				v = string(b)
-			}
-			p.o.writeOut = v
-			return nil
-		}},
-	{0, "fail-early", "", "with several URLs, stop at the first that fails",
-		sw(func(o *options, on bool) { o.failEarly = on }), nil},
-	{'h', "help", "", "this text",
-		sw(func(o *options, on bool) { o.help = on }), nil},
-	{'V', "version", "", "print the version, protocols and TLS features",
-		sw(func(o *options, on bool) { o.version = on }), nil},
-
-	{help: "Requests"},
-	{'X', "request", "METHOD", "use METHOD (it is kept across redirects)", nil,
-		func(p *parser, v string) error { p.o.method = v; return nil }},
-	{'H', "header", "LINE", "add a request header; 'Name:' removes one, 'Name;' sends it empty; @FILE reads lines", nil,
-		func(p *parser, v string) error { return p.addHeader(v) }},
-	{'d', "data", "DATA", "send DATA in a POST (form-encoded; several joined with &); @FILE reads a file without CR/LF, @- stdin", nil,
-		func(p *parser, v string) error { return p.addData(dataPlain, v) }},
-	{0, "data-ascii", "DATA", "as -d", nil,
-		func(p *parser, v string) error { return p.addData(dataPlain, v) }},
-	{0, "data-binary", "DATA", "as -d, but @FILE is sent as it is", nil,
-		func(p *parser, v string) error { return p.addData(dataBinary, v) }},
-	{0, "data-raw", "DATA", "as -d, with no @FILE", nil,
-		func(p *parser, v string) error { return p.addData(dataRaw, v) }},
-	{0, "data-urlencode", "DATA", "as -d, URL-encoded: CONTENT, =CONTENT, NAME=CONTENT, @FILE or NAME@FILE", nil,
-		func(p *parser, v string) error { return p.addData(dataURLEncode, v) }},
-	{0, "json", "DATA", "send JSON (as --data-binary) with Content-Type and Accept application/json", nil,
-		func(p *parser, v string) error { return p.addData(dataJSON, v) }},
-	{'u', "user", "USER:PASSWORD", "Basic authentication (sent only to the URL's host unless --location-trusted)", nil,
-		func(p *parser, v string) error { p.o.user = v; return nil }},
-	{0, "oauth2-bearer", "TOKEN", "send Authorization: Bearer TOKEN", nil,
-		func(p *parser, v string) error { p.o.oauth2Bearer = v; return nil }},
-	{'A', "user-agent", "NAME", "send User-Agent: NAME (\"\" sends none)", nil,
-		func(p *parser, v string) error { p.o.userAgent = &v; return nil }},
-	{'e', "referer", "URL", "send Referer: URL; 'URL;auto' (or ';auto') also sets it on redirects", nil,
-		func(p *parser, v string) error {
-			if ref, ok := strings.CutSuffix(v, ";auto"); ok {
-				p.o.referer, p.o.autoReferer = ref, true
-			} else {
-				p.o.referer = v
-			}
-			return nil
-		}},
-	{'b', "cookie", "DATA|FILE", "send NAME=VALUE cookies; a FILE (no '=') loads Netscape cookies and starts the cookie engine", nil,
-		func(p *parser, v string) error { p.o.cookies = append(p.o.cookies, v); return nil }},
-	{'c', "cookie-jar", "FILE", "write all cookies to FILE at the end, as curl writes them ('-': stdout)", nil,
-		func(p *parser, v string) error { p.o.cookieJar = v; return nil }},
-	{'j', "junk-session-cookies", "", "load no session cookies from -b's file",
-		sw(func(o *options, on bool) { o.junkSession = on }), nil},
-	{'r', "range", "RANGE", "ask for bytes RANGE (e.g. 0-499, 500-, -100)", nil,
-		func(p *parser, v string) error { p.o.rangeSpec = v; return nil }},
-	{'C', "continue-at", "OFFSET", "resume at OFFSET; '-' resumes after what the -o file holds (the server must answer 206, else 33)", nil,
-		func(p *parser, v string) (err error) { p.o.continueAt, err = parseContinueAt(v); return }},
-	{0, "compressed", "", "ask for gzip, deflate or br and decode the body",
-		sw(func(o *options, on bool) { o.compressed = on }), nil},
-	{0, "max-filesize", "BYTES", "refuse a body larger than BYTES (k, M, G suffixes); exit 63", nil,
-		func(p *parser, v string) (err error) { p.o.maxFilesize, err = parseSize(v); return }},
-	{'L', "location", "", "follow redirects (301, 302, 303, 307, 308)",
-		sw(func(o *options, on bool) { o.location = on }), nil},
-	{0, "location-trusted", "", "as -L, and send credentials (-u, Authorization, Cookie) to other hosts too",
-		sw(func(o *options, on bool) { o.location, o.trusted = on, on }), nil},
-	{0, "max-redirs", "N", "follow at most N redirects (default 50; -1: no limit); more exit 47", nil,
-		func(p *parser, v string) error {
-			if v == "-1" {
-				p.o.maxRedirs = -1
+				p.o.resolve = append(p.o.resolve, v)
 				return nil
-			}
-			n, err := parseCount(v)
-			p.o.maxRedirs = n
-			return err
-		}},
-	{0, "post301", "", "keep a POST a POST after a 301",
-		sw(func(o *options, on bool) { o.postRedirs[0] = on }), nil},
-	{0, "post302", "", "keep a POST a POST after a 302",
-		sw(func(o *options, on bool) { o.postRedirs[1] = on }), nil},
-	{0, "post303", "", "keep the method after a 303",
-		sw(func(o *options, on bool) { o.postRedirs[2] = on }), nil},
-	{'G', "get", "", "send the -d data as the URL's query in a GET",
-		sw(func(o *options, on bool) { o.get = on }), nil},
-	{'F', "form", "NAME=CONTENT", "multipart form field; NAME=@FILE uploads a file, NAME=<FILE sends its content; ;type= ;filename= ;headers=", nil,
-		func(p *parser, v string) error { return p.addForm(v, false) }},
-	{0, "form-string", "NAME=STRING", "multipart form field taken literally (no @, < or ;)", nil,
-		func(p *parser, v string) error { return p.addForm(v, true) }},
-	{'T', "upload-file", "FILE", "PUT FILE (- for stdin, sent chunked); pairs with URLs in order; a URL ending in / gets FILE's name", nil,
-		func(p *parser, v string) error { p.addUpload(v); return nil }},
-	{0, "expect100-timeout", "SECONDS", "how long to wait for 100 Continue before sending a body anyway (default 1)", nil,
-		func(p *parser, v string) (err error) { p.o.expectWait, err = parseSeconds(v); return }},
-
-	{help: "Proxies"},
-	{'x', "proxy", "[http://][USER:PASSWORD@]HOST[:PORT]", "use this HTTP proxy (port 1080 by default; \"\" for none): CONNECT for https, absolute URLs for http; without it http_proxy, https_proxy, all_proxy", nil,
-		func(p *parser, v string) error { p.o.proxy = &v; return nil }},
-	{'U', "proxy-user", "USER:PASSWORD", "Basic authentication to the proxy", nil,
-		func(p *parser, v string) error { p.o.proxyUser = v; return nil }},
-	{0, "noproxy", "LIST", "hosts to reach without the proxy: names (and their subdomains), IPs, CIDR ranges, * for all; without it no_proxy", nil,
-		func(p *parser, v string) error { p.o.noproxy = &v; return nil }},
-	{'p', "proxytunnel", "", "tunnel http URLs through the proxy with CONNECT too",
-		sw(func(o *options, on bool) { o.tunnel = on }), nil},
-
-	{help: "Connection"},
-	{'m', "max-time", "SECONDS", "bound each whole transfer (0: no limit; fractions allowed)", nil,
-		func(p *parser, v string) (err error) { p.o.maxTime, err = parseSeconds(v); return }},
-	{0, "connect-timeout", "SECONDS", "bound connecting, TLS handshake included (0: no limit)", nil,
-		func(p *parser, v string) (err error) { p.o.connectTimeout, err = parseSeconds(v); return }},
-	{0, "resolve", "HOST:PORT:ADDR", "connect to ADDR for HOST:PORT", nil,
-		func(p *parser, v string) error {
-			if _, _, _, err := parseResolve(v); err != nil {
+			}},
+		{0, "connect-to", "HOST1:PORT1:HOST2:PORT2", "connect to HOST2:PORT2 for HOST1:PORT1 (the URL's name stays in SNI, Host and the certificate check); empty fields match any or keep", nil,
+			func(p *parser, v string) error {
+				if _, err := parseConnectTo(v); err != nil {
+					return err
+				}
+				p.o.connectTo = append(p.o.connectTo, v)
+				return nil
+			}},
+		{'4', "ipv4", "", "resolve names to IPv4 addresses only",
+			sw(func(o *options, on bool) { o.ipVersion = 4 }), nil},
+		{'6', "ipv6", "", "resolve names to IPv6 addresses only",
+			sw(func(o *options, on bool) { o.ipVersion = 6 }), nil},
+		{0, "retry", "N", "retry a transient failure (timeout, unresolved name, HTTP 408/429/500/502/503/504) N times", nil,
+			func(p *parser, v string) (err error) { p.o.retry, err = parseCount(v); return }},
+		{0, "retry-delay", "SECONDS", "wait this long between retries (default: Retry-After, or 1 s doubling up to 10 min)", nil,
+			func(p *parser, v string) (err error) { p.o.retryDelay, err = parseSeconds(v); return }},
+		{0, "retry-max-time", "SECONDS", "start no retry after this long (0: no limit)", nil,
+			func(p *parser, v string) (err error) { p.o.retryMaxTime, err = parseSeconds(v); return }},
+		{0, "retry-all-errors", "", "with --retry, retry on any error",
+			sw(func(o *options, on bool) { o.retryAll = on }), nil},
+		{0, "retry-connrefused", "", "with --retry, retry a refused connection too",
+			sw(func(o *options, on bool) { o.retryConnRef = on }), nil},
+		{0, "limit-rate", "SPEED", "cap each transfer at SPEED bytes per second (k, M, G suffixes), both ways", nil,
+			func(p *parser, v string) (err error) { p.o.limitRate, err = parseSize(v); return }},
+		{'Z', "parallel", "", "run the URLs at the same time",
+			sw(func(o *options, on bool) { o.parallel = on }), nil},
+		{0, "parallel-max", "N", "at most N transfers at once with -Z (default 50, at most 300)", nil,
+			func(p *parser, v string) error {
+				n, err := parseCount(v)
+				if err == nil && (n < 1 || n > 300) {
+					n = 50 // as curl, out of range means the default
+				}
+				p.o.parallelMax = n
 				return err
-			}
-			p.o.resolve = append(p.o.resolve, v)
-			return nil
-		}},
+			}},
 
-	{help: "TLS"},
-	{0, "cacert", "FILE", "trust only the roots in FILE (embedded offloader)", nil,
-		func(p *parser, v string) error { p.o.cacert = v; return nil }},
-	{'1', "tlsv1", "", "allow TLS 1.0 and up (as --tlsv1.0)",
-		sw(func(o *options, on bool) { o.minVersion = tls10 }), nil},
-	{0, "tlsv1.0", "", "allow TLS 1.0 and up (deprecated, RFC 8996; the offloader's policy must allow it)",
-		sw(func(o *options, on bool) { o.minVersion = tls10 }), nil},
-	{0, "tlsv1.1", "", "allow TLS 1.1 and up",
-		sw(func(o *options, on bool) { o.minVersion = tls11 }), nil},
-	{0, "tlsv1.2", "", "TLS 1.2 only (the default)",
-		sw(func(o *options, on bool) { o.minVersion = tls12 }), nil},
-	{0, "tls-max", "VERSION", "highest version: 1.0, 1.1, 1.2 or default (1.2)", nil,
-		func(p *parser, v string) (err error) { p.o.maxVersion, err = parseTLSMax(v); return }},
-	{0, "http2", "", "offer h2 and http/1.1 in ALPN; HTTP/2 if the server picks it (https only)",
-		sw(func(o *options, on bool) { o.httpVersion = http2ALPN }), nil},
+		{help: "TLS"},
+		{0, "cacert", "FILE", "trust only the roots in FILE (embedded offloader)", nil,
+			func(p *parser, v string) error { p.o.cacert = v; return nil }},
+		{'1', "tlsv1", "", "allow TLS 1.0 and up (as --tlsv1.0)",
+			sw(func(o *options, on bool) { o.minVersion = tls10 }), nil},
+		{0, "tlsv1.0", "", "allow TLS 1.0 and up (deprecated, RFC 8996; the offloader's policy must allow it)",
+			sw(func(o *options, on bool) { o.minVersion = tls10 }), nil},
+		{0, "tlsv1.1", "", "allow TLS 1.1 and up",
+			sw(func(o *options, on bool) { o.minVersion = tls11 }), nil},
+		{0, "tlsv1.2", "", "TLS 1.2 only (the default)",
+			sw(func(o *options, on bool) { o.minVersion = tls12 }), nil},
+		{0, "tls-max", "VERSION", "highest version: 1.0, 1.1, 1.2 or default (1.2)", nil,
+			func(p *parser, v string) (err error) { p.o.maxVersion, err = parseTLSMax(v); return }},
+		{0, "http2", "", "offer h2 and http/1.1 in ALPN; HTTP/2 if the server picks it (https only)",
+			sw(func(o *options, on bool) { o.httpVersion = http2ALPN }), nil},
 
-	{help: "Offloader"},
-	{0, "offloader", "ADDR", "use a running offloader (host:port, several comma-separated, or unix:/path)", nil,
-		func(p *parser, v string) error { p.o.offloader = v; return nil }},
-	{0, "device-id", "ID", "this device's id on that offloader", nil,
-		func(p *parser, v string) error { p.o.deviceID = v; return nil }},
-	{0, "psk-file", "FILE", "this device's pre-shared key (hex)", nil,
-		func(p *parser, v string) error { p.o.pskFile = v; return nil }},
-	{0, "sequential", "", "send the offloader operations one at a time (the patent's sequence)",
-		sw(func(o *options, on bool) { o.sequential = on }), nil},
-}
-
-// parseResolve splits curl's HOST:PORT:ADDR (ADDR may be a bracketed IPv6).
-func parseResolve(v string) (host, port, addr string, err error) {
-	host, rest, ok := strings.Cut(v, ":")
-	if !ok {
-		return "", "", "", errors.New("want HOST:PORT:ADDR")
+		{help: "Offloader"},
+		{0, "offloader", "ADDR", "use a running offloader (host:port, several comma-separated, or unix:/path)", nil,
+			func(p *parser, v string) error { p.o.offloader = v; return nil }},
+		{0, "device-id", "ID", "this device's id on that offloader", nil,
+			func(p *parser, v string) error { p.o.deviceID = v; return nil }},
+		{0, "psk-file", "FILE", "this device's pre-shared key (hex)", nil,
+			func(p *parser, v string) error { p.o.pskFile = v; return nil }},
+		{0, "sequential", "", "send the offloader operations one at a time (the patent's sequence)",
+			sw(func(o *options, on bool) { o.sequential = on }), nil},
 	}
-	port, addr, ok = strings.Cut(rest, ":")
-	if !ok || host == "" || addr == "" {
-		return "", "", "", errors.New("want HOST:PORT:ADDR")
-	}
-	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-		return "", "", "", fmt.Errorf("port %q is not a number", port)
-	}
-	addr = strings.TrimSuffix(strings.TrimPrefix(addr, "["), "]")
-	return strings.ToLower(host), port, addr, nil
 }

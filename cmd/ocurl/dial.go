@@ -119,8 +119,9 @@ func (x *transfer) connect(ctx context.Context, u *url.URL) (*conn, error) {
 		host, port = proxy.Hostname(), portOf(proxy)
 		tunnel = u.Scheme == "https" || r.o.tunnel
 		c.proxied = !tunnel
-	} else {
-		host, port = r.connectTo(host, port)
+	} else if h, p := r.connectTo(host, port); h != host || p != port {
+		x.tracef("Connecting to hostname: %s port %s (--connect-to)", h, p)
+		host, port = h, p
 	}
 	raw, err := x.dialHost(cctx, host, port, proxy != nil)
 	if err != nil {
@@ -231,16 +232,16 @@ func (x *transfer) dialHost(ctx context.Context, host, port string, isProxy bool
 	if isProxy {
 		what = "Failed to connect to the proxy"
 	}
-	return nil, fail(exitConnect, "%s %s port %s: %v", what, host, port, dialReason(last))
+	return nil, fail(exitConnect, "%s %s port %s: %w", what, host, port, dialCause(last))
 }
 
-// dialReason is the part of a dial error that says why.
-func dialReason(err error) string {
+// dialCause is the part of a dial error that says why.
+func dialCause(err error) error {
 	var op *net.OpError
 	if errors.As(err, &op) && op.Err != nil {
-		return op.Err.Error()
+		return op.Err
 	}
-	return err.Error()
+	return err
 }
 
 // lookup resolves host: an IP literal as itself, a --resolve entry, or
@@ -269,20 +270,4 @@ func (r *run) lookup(ctx context.Context, host, port string) ([]string, error) {
 		return nil, errors.New("no address of the wanted family")
 	}
 	return out, nil
-}
-
-// resolved returns the --resolve addresses for host and port.
-func (r *run) resolved(host, port string) []string {
-	for _, rv := range r.o.resolve {
-		h, p, a, _ := parseResolve(rv)
-		if strings.EqualFold(h, host) && p == port {
-			return []string{a}
-		}
-	}
-	return nil
-}
-
-// connectTo maps host and port through --connect-to.
-func (r *run) connectTo(host, port string) (string, string) {
-	return host, port
 }

@@ -166,6 +166,22 @@ func (o *output) writeBody(p []byte) error {
 	return o.write(p)
 }
 
+// reset empties what a failed attempt wrote to a file before a retry;
+// stdout cannot be taken back.
+func (o *output) reset() error {
+	o.err = nil
+	if o.file == nil || o.file.final == "" {
+		return nil
+	}
+	if _, err := o.file.Seek(0, io.SeekStart); err != nil {
+		return fail(exitWrite, "Failed to truncate the output for a retry: %v", err)
+	}
+	if err := o.file.Truncate(0); err != nil {
+		return fail(exitWrite, "Failed to truncate the output for a retry: %v", err)
+	}
+	return nil
+}
+
 // commit ends a transfer that succeeded: the file is made whole (an empty
 // body still makes an empty file).
 func (o *output) commit() error {

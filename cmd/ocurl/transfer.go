@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -178,6 +179,7 @@ type transfer struct {
 	contentLength                                     int64
 	resumeFrom                                        int64 // -C
 
+	retry      *retryState // nil without --retry
 	out        *output
 	keepOutput bool // commit the output even though the transfer failed
 	headerOut  *headerDump
@@ -274,12 +276,6 @@ func (r *run) transfer(idx int, spec *urlSpec) (err error) {
 	}
 	u = uploadURL(u, spec.upload)
 	x.url = u
-	ctx := context.Background()
-	if r.o.maxTime > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, r.o.maxTime)
-		defer cancel()
-	}
 	if x.out, err = r.newOutput(x); err != nil {
 		return err
 	}
@@ -289,10 +285,33 @@ func (r *run) transfer(idx int, spec *urlSpec) (err error) {
 		return err
 	}
 	defer x.headerOut.close()
-	err = x.attempt(ctx, u)
-	if err != nil && ctx.Err() != nil {
-		err = fail(exitTimeout, "Operation timed out after %d milliseconds with %d bytes received",
-			time.Since(x.start).Milliseconds(), x.sizeDownload)
+	if r.o.retry > 0 {
+		x.retry = r.newRetryState()
+	}
+	for {
+		err = x.attemptWithin(u)
+		if err == nil || x.retry == nil {
+			break
+		}
+		reason := x.retryReason(err)
+		var rh *retryHTTP
+		errors.As(err, &rh)
+		wait := x.retryWait(rh)
+		if reason == "" || (rh == nil && !r.canRetry(x.retry, wait)) {
+			break
+		}
+		x.retry.left--
+		if !r.o.silent {
+			fmt.Fprintf(r.stderr, "Warning: Problem : %s. Will retry in %s seconds. %d retries left.\n",
+				reason, strconv.FormatFloat(wait.Seconds(), 'f', -1, 64), x.retry.left)
+		}
+		time.Sleep(wait)
+		if r.o.retryDelay == 0 && (rh == nil || rh.retryAfter == 0) {
+			x.retry.delay = min(2*x.retry.delay, 10*time.Minute)
+		}
+		if err := x.restart(); err != nil {
+			return err
+		}
 	}
 	if err != nil {
 		if x.keepOutput {
@@ -305,6 +324,32 @@ func (r *run) transfer(idx int, spec *urlSpec) (err error) {
 		return err
 	}
 	return x.out.commit()
+}
+
+// attemptWithin runs one attempt bounded by -m.
+func (x *transfer) attemptWithin(u *url.URL) error {
+	ctx := context.Background()
+	if x.r.o.maxTime > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, x.r.o.maxTime)
+		defer cancel()
+	}
+	err := x.attempt(ctx, u)
+	if err != nil && ctx.Err() != nil {
+		err = fail(exitTimeout, "Operation timed out after %d milliseconds with %d bytes received",
+			time.Since(x.start).Milliseconds(), x.sizeDownload)
+	}
+	return err
+}
+
+// restart forgets a failed attempt before a retry: what -w reports is
+// the last attempt's, and a file written so far is emptied.
+func (x *transfer) restart() error {
+	x.final, x.numRedirects, x.redirectURL, x.redirectTime = nil, 0, "", 0
+	x.sizeDownload, x.sizeUpload, x.sizeHeader, x.sizeRequest = 0, 0, 0, 0
+	x.acc, x.contentLength, x.connectStatus = timing{}, -1, 0
+	x.start = time.Now()
+	return x.out.reset()
 }
 
 // attempt runs the request and the redirects it leads to.
@@ -588,6 +633,7 @@ func hasToken(values []string, token string) bool {
 // sendBody writes the request body, chunked when its size is unknown.
 func (x *transfer) sendBody(w io.Writer, rd io.ReadCloser, size int64) error {
 	defer rd.Close()
+	rd = readCloser{newRateLimited(rd, x.r.o.limitRate), rd}
 	counted := &countWriter{w: w, n: &x.sizeUpload}
 	var dst io.Writer = counted
 	var cw chunkedWriter
@@ -616,6 +662,11 @@ func (x *transfer) sendBody(w io.Writer, rd io.ReadCloser, size int64) error {
 		}
 	}
 	return nil
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
 }
 
 type countWriter struct {
@@ -677,6 +728,10 @@ func (x *transfer) drain(ex *exchange) {
 func (x *transfer) deliver(ctx context.Context, req *request, ex *exchange) error {
 	o := x.r.o
 	final := ex.heads[len(ex.heads)-1]
+	if rh := x.retryAnswer(final); rh != nil {
+		x.drain(ex)
+		return rh
+	}
 	if final.status >= 400 && (o.fail || o.failWithBody) {
 		if !o.failWithBody {
 			ex.done(false)
@@ -715,7 +770,7 @@ func (x *transfer) deliver(ctx context.Context, req *request, ex *exchange) erro
 
 // copyBody writes the response body to the output.
 func (x *transfer) copyBody(ctx context.Context, ex *exchange, final *head) error {
-	counted := &countReader{r: ex.body, n: &x.sizeDownload}
+	counted := &countReader{r: newRateLimited(ex.body, x.r.o.limitRate), n: &x.sizeDownload}
 	var src io.Reader = counted
 	if x.r.o.compressed {
 		var err error

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// --retry N retries a transfer that failed for a reason curl calls
+// transient: a timeout (28), a name that did not resolve (6, 5), an HTTP
+// 408, 429, 500, 502, 503 or 504 answer; a refused connection too with
+// --retry-connrefused, and anything with --retry-all-errors. The wait is
+// --retry-delay, or a Retry-After the server sent, or curl's backoff (1 s,
+// doubling, at most 10 min); --retry-max-time bounds the whole. Unlike
+// curl, the body of an answer that will be retried is not written (curl
+// writes it, then truncates a file or leaves it on stdout).
+
+// retryStatuses are the HTTP answers curl retries.
+var retryStatuses = map[int]bool{408: true, 429: true, 500: true, 502: true, 503: true, 504: true}
+
+// retryHTTP is an answer that is being retried (its body was not written).
+type retryHTTP struct {
+	status     int
+	retryAfter time.Duration // from Retry-After; 0 if none
+}
+
+func (e *retryHTTP) Error() string { return fmt.Sprintf("HTTP error %d", e.status) }
+
+// retryState counts the retries of one transfer.
+type retryState struct {
+	left  int
+	delay time.Duration // the next backoff delay
+	start time.Time
+}
+
+func (r *run) newRetryState() *retryState {
+	return &retryState{left: r.o.retry, delay: time.Second, start: time.Now()}
+}
+
+// canRetry reports whether another attempt fits: one is left, and it
+// starts within --retry-max-time.
+func (r *run) canRetry(rs *retryState, wait time.Duration) bool {
+	if rs.left <= 0 {
+		return false
+	}
+	if m := r.o.retryMaxTime; m > 0 && time.Since(rs.start)+wait > m {
+		return false
+	}
+	return true
+}
+
+// retryAnswer decides, before a body is written, whether an HTTP answer is
+// retried.
+func (x *transfer) retryAnswer(h *head) *retryHTTP {
+	if x.retry == nil || !retryStatuses[h.status] {
+		return nil
+	}
+	e := &retryHTTP{status: h.status}
+	if ra := strings.TrimSpace(h.get("Retry-After")); ra != "" && (h.status == 429 || h.status == 503) {
+		if n, err := strconv.Atoi(ra); err == nil && n >= 0 {
+			e.retryAfter = time.Duration(n) * time.Second
+		} else if t, err := time.Parse(time.RFC1123, ra); err == nil {
+			e.retryAfter = max(time.Until(t), 0)
+		}
+	}
+	if !x.r.canRetry(x.retry, x.retryWait(e)) {
+		return nil
+	}
+	return e
+}
+
+// retryWait is how long to wait before the next attempt.
+func (x *transfer) retryWait(e *retryHTTP) time.Duration {
+	switch {
+	case x.r.o.retryDelay > 0:
+		return x.r.o.retryDelay
+	case e != nil && e.retryAfter > 0:
+		return e.retryAfter
+	}
+	return x.retry.delay
+}
+
+// retryReason says why err is worth another attempt, "" if it is not.
+func (x *transfer) retryReason(err error) string {
+	var rh *retryHTTP
+	if errors.As(err, &rh) {
+		return "HTTP error"
+	}
+	var f *failure
+	code := exitRecv
+	if errors.As(err, &f) {
+		code = f.code
+	}
+	switch {
+	case code == exitTimeout:
+		return "timeout"
+	case code == exitResolve || code == exitProxyResolve:
+		return "timeout" // curl counts a name that did not resolve as one
+	case code == exitConnect && x.r.o.retryConnRef && errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case x.r.o.retryAll && code != exitUsage:
+		return "error"
+	}
+	return ""
+}
