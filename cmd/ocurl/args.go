@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -593,8 +594,24 @@ func flagTable() []flagSpec {
 			}},
 
 		{help: "TLS"},
+		{'k', "insecure", "", "do not verify the server's certificate (embedded offloader; a warning says so)",
+			sw(func(o *options, on bool) { o.insecure = on }), nil},
 		{0, "cacert", "FILE", "trust only the roots in FILE (embedded offloader)", nil,
 			func(p *parser, v string) error { p.o.cacert = v; return nil }},
+		{0, "capath", "DIR", "trust the roots in the PEM files of DIR too (embedded offloader)", nil,
+			func(p *parser, v string) error { p.o.capath = v; return nil }},
+		{0, "pinnedpubkey", "sha256//HASH[;...]|FILE", "the server's public key must be one of these (checked by the embedded offloader); 90 if not", nil,
+			func(p *parser, v string) error { p.o.pinnedPubKey = v; return nil }},
+		{0, "ciphers", "LIST", "offer only these TLS 1.2-and-below suites (OpenSSL names, ':'-separated); 59 if none is known", nil,
+			func(p *parser, v string) error { p.o.ciphers = v; return nil }},
+		{'E', "cert", "FILE", "client certificate (PEM, leaf first; the key may follow); the key stays in the embedded offloader", nil,
+			func(p *parser, v string) error { p.o.cert = v; return nil }},
+		{0, "key", "FILE", "the client certificate's private key (PEM, not encrypted)", nil,
+			func(p *parser, v string) error { p.o.key = v; return nil }},
+		{0, "cert-type", "PEM", "PEM only", nil,
+			func(p *parser, v string) error { return pemOnly(v) }},
+		{0, "key-type", "PEM", "PEM only", nil,
+			func(p *parser, v string) error { return pemOnly(v) }},
 		{'1', "tlsv1", "", "allow TLS 1.0 and up (as --tlsv1.0)",
 			sw(func(o *options, on bool) { o.minVersion = tls10 }), nil},
 		{0, "tlsv1.0", "", "allow TLS 1.0 and up (deprecated, RFC 8996; the offloader's policy must allow it)",
@@ -605,8 +622,12 @@ func flagTable() []flagSpec {
 			sw(func(o *options, on bool) { o.minVersion = tls12 }), nil},
 		{0, "tls-max", "VERSION", "highest version: 1.0, 1.1, 1.2 or default (1.2)", nil,
 			func(p *parser, v string) (err error) { p.o.maxVersion, err = parseTLSMax(v); return }},
-		{0, "http2", "", "offer h2 and http/1.1 in ALPN; HTTP/2 if the server picks it (https only)",
+		{0, "http1.1", "", "HTTP/1.1 only (the default): offer only http/1.1 in ALPN",
+			sw(func(o *options, on bool) { o.httpVersion = http11 }), nil},
+		{0, "http2", "", "offer h2 and http/1.1 in ALPN; HTTP/2 if the server picks it (https; http:// stays HTTP/1.1, no h2c upgrade)",
 			sw(func(o *options, on bool) { o.httpVersion = http2ALPN }), nil},
+		{0, "http2-prior-knowledge", "", "HTTP/2 without asking: at once over http://, h2 in ALPN over https://",
+			sw(func(o *options, on bool) { o.httpVersion = http2Prior }), nil},
 
 		{help: "Offloader"},
 		{0, "offloader", "ADDR", "use a running offloader (host:port, several comma-separated, or unix:/path)", nil,
@@ -618,4 +639,11 @@ func flagTable() []flagSpec {
 		{0, "sequential", "", "send the offloader operations one at a time (the patent's sequence)",
 			sw(func(o *options, on bool) { o.sequential = on }), nil},
 	}
+}
+
+func pemOnly(v string) error {
+	if !strings.EqualFold(v, "PEM") {
+		return fmt.Errorf("%q: only PEM is supported", v)
+	}
+	return nil
 }

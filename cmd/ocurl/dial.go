@@ -127,6 +127,7 @@ func (x *transfer) connect(ctx context.Context, u *url.URL) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	x.tracef("Connected to %s (%s) port %s (#%d)", host, hostOf(raw.RemoteAddr()), port, c.id)
 	if tunnel {
 		if err := x.tunnel(cctx, raw, u, proxy); err != nil {
 			raw.Close()
@@ -217,7 +218,6 @@ func (x *transfer) dialHost(ctx context.Context, host, port string, isProxy bool
 		c, err := d.DialContext(ctx, "tcp", target)
 		if err == nil {
 			x.t.connect = x.t.since()
-			x.tracef("Connected to %s (%s) port %s (#%d)", host, a, port, r.connSeq.Load())
 			return c, nil
 		}
 		last = err
@@ -270,4 +270,12 @@ func (r *run) lookup(ctx context.Context, host, port string) ([]string, error) {
 		return nil, errors.New("no address of the wanted family")
 	}
 	return out, nil
+}
+
+func hostOf(a net.Addr) string {
+	h, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	return h
 }

@@ -221,7 +221,7 @@ func TestUnreachableOffloader(t *testing.T) {
 		t.Fatalf("exit %d, stderr %s", code, errOut)
 	}
 	// The options the remote offloader's policy decides are refused.
-	for _, opt := range [][]string{{"--cacert", s.rootFile}} {
+	for _, opt := range [][]string{{"-k"}, {"--pinnedpubkey", "sha256//AAAA"}, {"--cacert", s.rootFile}, {"--capath", t.TempDir()}, {"--cert", s.rootFile}} {
 		args := append(append([]string{"--offloader", addr, "--device-id", "d1", "--psk-file", psk}, opt...), "https://localhost:"+s.port+"/")
 		if code, _, errOut := ocurl(args...); code != exitNotHere || !strings.Contains(errOut, "needs the embedded offloader") {
 			t.Errorf("%v with --offloader: exit %d, stderr %s", opt, code, errOut)
