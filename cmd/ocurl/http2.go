@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/net/http2/hpack"
 )
@@ -301,6 +302,7 @@ func (x *transfer) exchange2(ctx context.Context, c *conn, req *request) (*excha
 		if rd, err = req.body.reader(); err != nil {
 			return nil, err
 		}
+		atomic.StoreInt64(&x.uploadSize, req.body.size)
 	}
 	var body io.Reader
 	if rd != nil {
@@ -325,7 +327,7 @@ func (x *transfer) exchange2(ctx context.Context, c *conn, req *request) (*excha
 	for _, h := range heads {
 		x.gotHead(h)
 	}
-	x.contentLength = resp.ContentLength
+	atomic.StoreInt64(&x.contentLength, resp.ContentLength)
 	ex := &exchange{heads: heads, conn: c}
 	ex.body = &h2Body{r: resp.Body, want: resp.ContentLength}
 	ex.done = func(complete bool) {

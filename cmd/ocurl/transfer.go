@@ -176,7 +176,8 @@ type transfer struct {
 	roundTrips    int
 
 	sizeDownload, sizeUpload, sizeHeader, sizeRequest int64
-	contentLength                                     int64
+	contentLength                                     int64 // atomic: the meter reads it
+	uploadSize                                        int64 // atomic: the body's size, for the meter
 	resumeFrom                                        int64 // -C
 
 	retry      *retryState // nil without --retry
@@ -288,6 +289,8 @@ func (r *run) transfer(idx int, spec *urlSpec) (err error) {
 	if r.o.retry > 0 {
 		x.retry = r.newRetryState()
 	}
+	m := r.startMeter(x)
+	defer m.finish()
 	for {
 		err = x.attemptWithin(u)
 		if err == nil || x.retry == nil {
@@ -337,7 +340,7 @@ func (x *transfer) attemptWithin(u *url.URL) error {
 	err := x.attempt(ctx, u)
 	if err != nil && ctx.Err() != nil {
 		err = fail(exitTimeout, "Operation timed out after %d milliseconds with %d bytes received",
-			time.Since(x.start).Milliseconds(), x.sizeDownload)
+			time.Since(x.start).Milliseconds(), atomic.LoadInt64(&x.sizeDownload))
 	}
 	return err
 }
@@ -346,8 +349,11 @@ func (x *transfer) attemptWithin(u *url.URL) error {
 // the last attempt's, and a file written so far is emptied.
 func (x *transfer) restart() error {
 	x.final, x.numRedirects, x.redirectURL, x.redirectTime = nil, 0, "", 0
-	x.sizeDownload, x.sizeUpload, x.sizeHeader, x.sizeRequest = 0, 0, 0, 0
-	x.acc, x.contentLength, x.connectStatus = timing{}, -1, 0
+	atomic.StoreInt64(&x.sizeDownload, 0)
+	atomic.StoreInt64(&x.sizeUpload, 0)
+	atomic.StoreInt64(&x.contentLength, -1)
+	x.sizeHeader, x.sizeRequest = 0, 0
+	x.acc, x.connectStatus = timing{}, 0
 	x.start = time.Now()
 	return x.out.reset()
 }
@@ -480,6 +486,7 @@ func (x *transfer) exchange1(ctx context.Context, c *conn, req *request) (*excha
 			c.close()
 			return nil, err
 		}
+		atomic.StoreInt64(&x.uploadSize, req.body.size)
 	}
 	x.t.pretransfer = x.t.since()
 	if _, err := c.nc.Write(headBytes); err != nil {
@@ -576,7 +583,7 @@ func (x *transfer) exchange1(ctx context.Context, c *conn, req *request) (*excha
 		c.close()
 		return nil, fail(err.(*headError).code, "%v", err)
 	}
-	x.contentLength = fr.length
+	atomic.StoreInt64(&x.contentLength, fr.length)
 	var body io.Reader
 	switch {
 	case fr.none:
@@ -594,15 +601,19 @@ func (x *transfer) exchange1(ctx context.Context, c *conn, req *request) (*excha
 	ex.done = func(complete bool) {
 		stop()
 		if sendErr != nil {
+			// The server answered; the sender is done or about to be,
+			// unless the server answered without reading the body.
+			grace := time.NewTimer(50 * time.Millisecond)
 			select {
 			case err := <-sendErr:
 				sendErr = nil
 				if err != nil {
 					complete = false
 				}
-			default:
+			case <-grace.C:
 				complete = false // still sending: the server did not read it all
 			}
+			grace.Stop()
 		}
 		if complete && reusable && ctx.Err() == nil {
 			x.tracef("Connection #%d to host %s left intact", c.id, req.url.Hostname())
@@ -701,7 +712,7 @@ func (x *transfer) recvFailure(ctx context.Context, err error) error {
 		return f
 	case ctx.Err() != nil:
 		return fail(exitTimeout, "Operation timed out after %d milliseconds with %d bytes received",
-			time.Since(x.start).Milliseconds(), x.sizeDownload)
+			time.Since(x.start).Milliseconds(), atomic.LoadInt64(&x.sizeDownload))
 	case errors.As(err, &pe):
 		return fail(exitPartial, "%v", pe)
 	case errors.As(err, &he):
@@ -716,7 +727,7 @@ func (x *transfer) recvFailure(ctx context.Context, err error) error {
 // a large one closes the connection instead.
 func (x *transfer) drain(ex *exchange) {
 	n, err := io.Copy(io.Discard, io.LimitReader(ex.body, 64<<10))
-	x.sizeDownload += n
+	atomic.AddInt64(&x.sizeDownload, n)
 	var probe [1]byte
 	if err == nil {
 		_, err = ex.body.Read(probe[:])
@@ -802,7 +813,7 @@ func (x *transfer) copyBody(ctx context.Context, ex *exchange, final *head) erro
 	}
 	ex.done(true)
 	x.tracef("Received %d bytes of headers and %d bytes of body, sent %d bytes, in %.6f s",
-		x.sizeHeader, x.sizeDownload, x.sizeRequest+x.sizeUpload, time.Since(x.start).Seconds())
+		x.sizeHeader, atomic.LoadInt64(&x.sizeDownload), x.sizeRequest+atomic.LoadInt64(&x.sizeUpload), time.Since(x.start).Seconds())
 	return nil
 }
 

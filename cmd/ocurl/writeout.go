@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -103,10 +104,10 @@ func (x *transfer) variables() map[string]wvar {
 		scheme = strings.ToUpper(x.url.Scheme)
 	}
 	str("scheme", scheme)
-	num("size_download", x.sizeDownload)
+	num("size_download", atomic.LoadInt64(&x.sizeDownload))
 	num("size_header", x.sizeHeader)
 	num("size_request", x.sizeRequest)
-	num("size_upload", x.sizeUpload)
+	num("size_upload", atomic.LoadInt64(&x.sizeUpload))
 	total := time.Since(x.start)
 	speed := func(n int64) int64 {
 		if total <= 0 {
@@ -114,8 +115,8 @@ func (x *transfer) variables() map[string]wvar {
 		}
 		return int64(float64(n) / total.Seconds())
 	}
-	num("speed_download", speed(x.sizeDownload))
-	num("speed_upload", speed(x.sizeUpload))
+	num("speed_download", speed(atomic.LoadInt64(&x.sizeDownload)))
+	num("speed_upload", speed(atomic.LoadInt64(&x.sizeUpload)))
 	var verify int64
 	var certs string
 	nCerts := 0
