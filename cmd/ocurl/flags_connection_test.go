@@ -83,14 +83,30 @@ func TestRetry(t *testing.T) {
 	code, stdout, errOut := ocurl("--retry", "3", "--retry-delay", "0.01", "-o", out, "-w", "%{http_code}", "http://"+s.addr+"/")
 	got, _ := os.ReadFile(out)
 	if code != 0 || string(got) != "ok" || stdout != "200" ||
-		strings.Count(errOut, "Warning: Problem : HTTP error. Will retry in 0.01 seconds.") != 2 || !strings.Contains(errOut, "2 retries left") {
+		errOut != "Warning: Problem : HTTP error. Will retry in 0.01 seconds. 3 retries left.\n"+
+			"Warning: Problem : HTTP error. Will retry in 0.01 seconds. 2 retries left.\n" {
 		t.Fatalf("exit %d file %q stdout %q err %s", code, got, stdout, errOut)
+	}
+	// On stdout the retried answers' bodies stay, as curl leaves them; -f
+	// writes none and prints each attempt's error (-S) before the warning.
+	mu.Lock()
+	n = 0
+	mu.Unlock()
+	if code, stdout, _ := ocurl("-s", "--retry", "3", "--retry-delay", "0.01", "http://"+s.addr+"/"); code != 0 || stdout != "busybusyok" {
+		t.Fatalf("stdout: exit %d stdout %q", code, stdout)
+	}
+	mu.Lock()
+	n = 0
+	mu.Unlock()
+	if code, stdout, errOut := ocurl("-sSf", "--retry", "3", "--retry-delay", "0.01", "http://"+s.addr+"/"); code != 0 || stdout != "ok" ||
+		errOut != strings.Repeat("ocurl: (22) The requested URL returned error: 503\n", 2) {
+		t.Fatalf("-sSf: exit %d stdout %q err %q", code, stdout, errOut)
 	}
 	// Out of retries, the last answer stands (body and all).
 	mu.Lock()
 	n = 0
 	mu.Unlock()
-	if code, stdout, _ := ocurl("-s", "--retry", "1", "--retry-delay", "0.01", "http://"+s.addr+"/"); code != 0 || stdout != "busy" {
+	if code, stdout, _ := ocurl("-s", "--retry", "1", "--retry-delay", "0.01", "http://"+s.addr+"/"); code != 0 || stdout != "busybusy" {
 		t.Fatalf("out of retries: exit %d stdout %q", code, stdout)
 	}
 	// --retry-max-time 0.001 leaves no time for a retry.
@@ -108,7 +124,7 @@ func TestRetry(t *testing.T) {
 		t.Fatalf("refused without --retry-connrefused: exit %d %s", code, errOut)
 	}
 	if code, _, errOut := ocurl("--retry", "2", "--retry-delay", "0.01", "--retry-connrefused", deadURL); code != exitConnect ||
-		strings.Count(errOut, "Problem : connection refused.") != 2 {
+		strings.Count(errOut, "Problem : connection refused.") != 2 || strings.Count(errOut, "ocurl: (7) ") != 3 {
 		t.Fatalf("--retry-connrefused: exit %d %s", code, errOut)
 	}
 	// A body cut short is retried only with --retry-all-errors.
@@ -119,7 +135,7 @@ func TestRetry(t *testing.T) {
 		t.Fatalf("partial without --retry-all-errors: exit %d %s", code, errOut)
 	}
 	if code, _, errOut := ocurl("--retry", "1", "--retry-delay", "0.01", "--retry-all-errors", "http://"+trunc.addr+"/"); code != exitPartial ||
-		!strings.Contains(errOut, "Problem : error. Will retry") {
+		!strings.Contains(errOut, "ocurl: (18) transfer closed with 5 bytes remaining to read\nWarning: Problem (retrying all errors). Will retry in 0.01 seconds. 1 retries left.\n") {
 		t.Fatalf("--retry-all-errors: exit %d %s", code, errOut)
 	}
 	// A timeout is retried.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -134,6 +135,12 @@ func TestWriteOut(t *testing.T) {
 		if j[k] != v {
 			t.Errorf("%%{json} %s = %#v, want %#v", k, j[k], v)
 		}
+	}
+	// Over redirects, size_download is the last body's; size_header adds up.
+	addr, _ := newHTTPServer(t, redirectHandler)
+	code, out, _ = ocurl("-sL", "-o", filepath.Join(t.TempDir(), "f"), "-w", "%{size_download} %{num_redirects}", "http://"+addr+"/r/302")
+	if want := fmt.Sprint(len(`GET /echo body="" auth="" cookie="" referer=""`), " 1"); code != 0 || out != want {
+		t.Fatalf("-L size_download: %q, want %q", out, want)
 	}
 	code, out, _ = ocurl("-s", "-o", filepath.Join(t.TempDir(), "f"), "-w", "%{header_json}", url)
 	if code != 0 || out != "{\"content-type\":[\"text/x\"],\n\"x-a\":[\"1\",\"2\"],\n\"content-length\":[\"5\"]\n}" {

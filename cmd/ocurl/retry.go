@@ -14,20 +14,36 @@ import (
 // 408, 429, 500, 502, 503 or 504 answer; a refused connection too with
 // --retry-connrefused, and anything with --retry-all-errors. The wait is
 // --retry-delay, or a Retry-After the server sent, or curl's backoff (1 s,
-// doubling, at most 10 min); --retry-max-time bounds the whole. Unlike
-// curl, the body of an answer that will be retried is not written (curl
-// writes it, then truncates a file or leaves it on stdout).
+// doubling, at most 10 min); --retry-max-time bounds the whole. As in
+// curl, each failed attempt's error is printed before the warning, the
+// body of a retried answer is written (a file is emptied again before the
+// next attempt; stdout keeps it) unless -f, and the warning counts the
+// retry about to be made among those left.
 
 // retryStatuses are the HTTP answers curl retries.
 var retryStatuses = map[int]bool{408: true, 429: true, 500: true, 502: true, 503: true, 504: true}
 
-// retryHTTP is an answer that is being retried (its body was not written).
+// retryHTTP is an answer that is being retried; with -f it carries the
+// failure (22) it also is.
 type retryHTTP struct {
 	status     int
 	retryAfter time.Duration // from Retry-After; 0 if none
+	f          *failure
 }
 
-func (e *retryHTTP) Error() string { return fmt.Sprintf("HTTP error %d", e.status) }
+func (e *retryHTTP) Error() string {
+	if e.f != nil {
+		return e.f.Error()
+	}
+	return fmt.Sprintf("HTTP error %d", e.status)
+}
+
+func (e *retryHTTP) Unwrap() error {
+	if e.f != nil {
+		return e.f
+	}
+	return nil
+}
 
 // retryState counts the retries of one transfer.
 type retryState struct {
@@ -87,7 +103,7 @@ func (x *transfer) retryWait(e *retryHTTP) time.Duration {
 func (x *transfer) retryReason(err error) string {
 	var rh *retryHTTP
 	if errors.As(err, &rh) {
-		return "HTTP error"
+		return " : HTTP error"
 	}
 	var f *failure
 	code := exitRecv
@@ -96,13 +112,13 @@ func (x *transfer) retryReason(err error) string {
 	}
 	switch {
 	case code == exitTimeout:
-		return "timeout"
+		return " : timeout"
 	case code == exitResolve || code == exitProxyResolve:
-		return "timeout" // curl counts a name that did not resolve as one
+		return " : timeout" // curl counts a name that did not resolve as one
 	case code == exitConnect && x.r.o.retryConnRef && errors.Is(err, syscall.ECONNREFUSED):
-		return "connection refused"
+		return " : connection refused"
 	case x.r.o.retryAll && code != exitUsage:
-		return "error"
+		return " (retrying all errors)"
 	}
 	return ""
 }

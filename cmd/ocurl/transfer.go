@@ -303,11 +303,14 @@ func (r *run) transfer(idx int, spec *urlSpec) (err error) {
 		if reason == "" || (rh == nil && !r.canRetry(x.retry, wait)) {
 			break
 		}
-		x.retry.left--
+		if f := (*failure)(nil); errors.As(err, &f) && (!r.o.silent || r.o.showError) {
+			printFailure(r.stderr, f)
+		}
 		if !r.o.silent {
-			fmt.Fprintf(r.stderr, "Warning: Problem : %s. Will retry in %s seconds. %d retries left.\n",
+			fmt.Fprintf(r.stderr, "Warning: Problem%s. Will retry in %s seconds. %d retries left.\n",
 				reason, strconv.FormatFloat(wait.Seconds(), 'f', -1, 64), x.retry.left)
 		}
+		x.retry.left--
 		time.Sleep(wait)
 		if r.o.retryDelay == 0 && (rh == nil || rh.retryAfter == 0) {
 			x.retry.delay = min(2*x.retry.delay, 10*time.Minute)
@@ -368,6 +371,10 @@ func (x *transfer) attempt(ctx context.Context, u *url.URL) error {
 	for {
 		x.url = u
 		x.t = timing{start: time.Now()}
+		// As curl's, the body counts are the last request's; the header
+		// counts add up over the redirects.
+		atomic.StoreInt64(&x.sizeDownload, 0)
+		atomic.StoreInt64(&x.sizeUpload, 0)
 		req, err := r.buildRequest(x, st)
 		if err != nil {
 			return err
@@ -739,20 +746,28 @@ func (x *transfer) drain(ex *exchange) {
 func (x *transfer) deliver(ctx context.Context, req *request, ex *exchange) error {
 	o := x.r.o
 	final := ex.heads[len(ex.heads)-1]
-	if rh := x.retryAnswer(final); rh != nil {
-		x.drain(ex)
-		return rh
-	}
+	rh := x.retryAnswer(final) // non-nil: another attempt follows
 	if final.status >= 400 && (o.fail || o.failWithBody) {
-		if !o.failWithBody {
+		f := fail(exitHTTPError, "The requested URL returned error: %d", final.status)
+		if o.failWithBody {
+			if err := x.copyBody(ctx, ex, final); err != nil {
+				return err
+			}
+			x.keepOutput = rh == nil // the body is the point of --fail-with-body: it stays, as curl leaves it
+		} else {
 			ex.done(false)
-			return fail(exitHTTPError, "The requested URL returned error: %d", final.status)
 		}
+		if rh != nil {
+			rh.f = f
+			return rh
+		}
+		return f
+	}
+	if rh != nil {
 		if err := x.copyBody(ctx, ex, final); err != nil {
 			return err
 		}
-		x.keepOutput = true // the body is the point of --fail-with-body: it stays, as curl leaves it
-		return fail(exitHTTPError, "The requested URL returned error: %d", final.status)
+		return rh
 	}
 	if o.head {
 		ex.done(true)
