@@ -447,6 +447,7 @@ func flagTable() []flagSpec {
 				p.o.writeOut = v
 				return nil
 			}},
+		{help: "General"},
 		{0, "fail-early", "", "with several URLs, stop at the first that fails",
 			sw(func(o *options, on bool) { o.failEarly = on }), nil},
 		{'h', "help", "", "this text",

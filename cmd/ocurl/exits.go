@@ -26,7 +26,6 @@ const (
 	exitTimeout       = 28 // a time limit passed
 	exitRange         = 33 // the server cannot resume (-C)
 	exitTLS           = 35 // TLS handshake failed (or the offloader did)
-	exitBadArg        = 43 // internal: a bad argument (should not happen)
 	exitTooManyRedirs = 47 // more redirects than --max-redirs
 	exitEmptyReply    = 52 // the server closed without a reply
 	exitSend          = 55 // sending to the server failed
@@ -62,7 +61,6 @@ var exitCodes = []struct {
 	{exitTimeout, "timeout (-m, --connect-timeout)"},
 	{exitRange, "the server does not support the byte range asked for (-C)"},
 	{exitTLS, "TLS handshake failed, or the offloader is unreachable or refused"},
-	{exitBadArg, "internal error"},
 	{exitTooManyRedirs, "more redirects than --max-redirs"},
 	{exitEmptyReply, "the server closed the connection without a reply"},
 	{exitSend, "sending to the server failed"},

@@ -70,9 +70,19 @@ const helpRules = `
 Rules:
   A URL without a scheme is http://, curl's guess, so that commands typed
   for curl do the same; type https:// for TLS. ocurl speaks http and https.
-  Options apply to every URL; -o/-O and -T pair with the URLs in order.
+  Options apply to every URL; -o/-O and -T pair with the URLs in order;
+  the exit code is the last URL's (with -Z, the last failed URL's).
   A switch can be turned off with --no-NAME; --name=value works too.
   Errors print as "ocurl: (N) message", N the exit code, often with a hint.
+  HTTP/1.1 unless --http2 (curl offers h2 by default).
+  -o never leaves a partial regular file: a failed transfer leaves the old
+  file or none (curl leaves what it received).
+  The progress meter shows only when stderr is a terminal (curl also
+  writes it into pipes and files), and not with -Z.
+  -u USER without a password sends an empty one (curl would prompt).
+  Times take fractions of a second everywhere (--retry-delay too).
+  -k, --pinnedpubkey, --cacert, --capath and --cert/--key configure the
+  embedded offloader; with --offloader its own config decides them.
 
 Not supported (curl has them): other protocols (ftp, file, ...), HTTP/3,
   TLS 1.3, .curlrc (only -K), URL globbing ({a,b}, [1-9]), --next,
