@@ -256,14 +256,6 @@ func (t *tlsSetup) handshakeFailure(err error, info *tlsInfo) error {
 	return &failure{code: exitTLS, err: fmt.Errorf("TLS connect error: %v", err)}
 }
 
-// negotiated reports the protocol ALPN agreed on c ("" for none).
-func negotiated(c net.Conn) string {
-	if tc, ok := c.(*tlsclient.Conn); ok {
-		return tc.ConnectionState().NegotiatedProtocol
-	}
-	return ""
-}
-
 // verifyCode is OpenSSL's X509_V_ERR code for a refusal, as curl's
 // %{ssl_verify_result} reports it.
 func verifyCode(r wire.Reason, chain []*x509.Certificate) int64 {

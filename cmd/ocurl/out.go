@@ -254,9 +254,6 @@ func (h *headerDump) write(p []byte) {
 	}
 }
 
-// close is called per transfer; the file itself closes with the run.
-func (h *headerDump) close() {}
-
 func (r *run) closeHeaderDump() error {
 	if r.dump != nil && r.dump.f != nil {
 		err := r.dump.f.Close()

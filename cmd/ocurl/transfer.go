@@ -285,7 +285,6 @@ func (r *run) transfer(idx int, spec *urlSpec) (err error) {
 	if x.headerOut, err = r.newHeaderDump(); err != nil {
 		return err
 	}
-	defer x.headerOut.close()
 	if r.o.retry > 0 {
 		x.retry = r.newRetryState()
 	}

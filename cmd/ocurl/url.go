@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"net"
 	"net/url"
 	"strconv"
@@ -110,5 +109,3 @@ func effectiveURL(u *url.URL) string {
 func sameOrigin(a, b *url.URL) bool {
 	return strings.EqualFold(a.Hostname(), b.Hostname()) && portOf(a) == portOf(b) && a.Scheme == b.Scheme
 }
-
-func describeURL(u *url.URL) string { return fmt.Sprintf("%s://%s", u.Scheme, u.Host) }
