@@ -76,6 +76,12 @@ func TestRedirectMethods(t *testing.T) {
 			}
 		})
 	}
+	// A body from stdin cannot be sent twice: a 307 after -T - exits 65,
+	// as curl's "necessary data rewind wasn't possible".
+	code0, _, errOut0 := ocurlIn("streamed", nil, "-L", "-T", "-", "-H", "Expect:", "http://"+addr+"/r/307")
+	if code0 != exitRewind || !strings.Contains(errOut0, "rewind") {
+		t.Fatalf("-T - then 307: exit %d %s", code0, errOut0)
+	}
 	// -I follows with HEAD, printing each head.
 	code, out, _ := ocurl("-IL", "http://"+addr+"/r/303")
 	if code != 0 || !strings.HasPrefix(out, "HTTP/1.1 303 See Other\r\n") || !strings.Contains(out, "\r\n\r\nHTTP/1.1 200 OK\r\n") {
