@@ -48,6 +48,7 @@ type options struct {
 	expectWait   time.Duration
 	keepSession  bool
 	oauth2Bearer string
+	pathAsIs     bool
 
 	// Proxies.
 	proxy     *string // nil: from the environment
@@ -528,6 +529,8 @@ func flagTable() []flagSpec {
 			sw(func(o *options, on bool) { o.postRedirs[1] = on }), nil},
 		{0, "post303", "", "keep the method after a 303",
 			sw(func(o *options, on bool) { o.postRedirs[2] = on }), nil},
+		{0, "path-as-is", "", "send the path as given: no squashing of /./ and /../ (which ocurl does, as curl)",
+			sw(func(o *options, on bool) { o.pathAsIs = on }), nil},
 		{'G', "get", "", "send the -d data as the URL's query in a GET",
 			sw(func(o *options, on bool) { o.get = on }), nil},
 		{'F', "form", "NAME=CONTENT", "multipart form field; NAME=@FILE uploads a file, NAME=<FILE sends its content; ;type= ;filename= ;headers=", nil,

@@ -276,6 +276,14 @@ func TestURLRules(t *testing.T) {
 	if code, out, _ := ocurl("HTTP://" + s.addr + "/upper#frag"); code != 0 || out != "/upper" {
 		t.Errorf("upper-case scheme with a fragment: exit %d out %q", code, out)
 	}
+	// Dot segments are squashed as curl squashes them, unless --path-as-is;
+	// %{url_effective} keeps user info, as curl's.
+	if code, out, _ := ocurl("-w", "|%{url_effective}", "http://u:p@"+s.addr+"/a/../b/./c/..?q=%41"); code != 0 || out != "/b/?q=%41|http://u:p@"+s.addr+"/b/?q=%41" {
+		t.Errorf("dot segments: exit %d out %q", code, out)
+	}
+	if code, out, _ := ocurl("--path-as-is", "http://"+s.addr+"/a/../b"); code != 0 || out != "/a/../b" {
+		t.Errorf("--path-as-is: exit %d out %q", code, out)
+	}
 	for _, tc := range []struct {
 		url  string
 		code int

@@ -276,6 +276,9 @@ func (r *run) transfer(idx int, spec *urlSpec) (err error) {
 		u = withGetData(u, r.o.data)
 	}
 	u = uploadURL(u, spec.upload)
+	if !r.o.pathAsIs {
+		u = squashDots(u)
+	}
 	x.url = u
 	if x.out, err = r.newOutput(x); err != nil {
 		return err
@@ -402,6 +405,9 @@ func (x *transfer) attempt(ctx context.Context, u *url.URL) error {
 				}
 				if next.Path == "" {
 					next.Path = "/"
+				}
+				if !r.o.pathAsIs {
+					next = squashDots(next)
 				}
 				x.drain(ex)
 				x.tracef("Issue another request to this URL: '%s'", next.Redacted())

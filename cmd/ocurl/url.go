@@ -57,6 +57,48 @@ func parseURL(s string) (*url.URL, error) {
 	return u, nil
 }
 
+// squashDots removes "." and ".." segments from u's path (RFC 3986
+// §5.2.4), as curl does unless --path-as-is.
+func squashDots(u *url.URL) *url.URL {
+	ep := u.EscapedPath()
+	norm := removeDotSegments(ep)
+	if norm == ep {
+		return u
+	}
+	c := *u
+	if p, err := url.PathUnescape(norm); err == nil {
+		c.Path, c.RawPath = p, norm
+	}
+	return &c
+}
+
+func removeDotSegments(p string) string {
+	var out []string
+	segs := strings.Split(p, "/")
+	for i, s := range segs {
+		switch s {
+		case ".":
+			if i == len(segs)-1 {
+				out = append(out, "")
+			}
+		case "..":
+			if len(out) > 1 {
+				out = out[:len(out)-1]
+			}
+			if i == len(segs)-1 {
+				out = append(out, "")
+			}
+		default:
+			out = append(out, s)
+		}
+	}
+	r := strings.Join(out, "/")
+	if strings.HasPrefix(p, "/") && !strings.HasPrefix(r, "/") {
+		r = "/" + r
+	}
+	return r
+}
+
 func isScheme(s string) bool {
 	if s == "" {
 		return false
@@ -94,14 +136,13 @@ func requestTarget(u *url.URL, absolute bool) string {
 	return t
 }
 
-// effectiveURL is u as %{url_effective} shows it.
+// effectiveURL is u as %{url_effective} shows it (user info included,
+// as curl shows it).
 func effectiveURL(u *url.URL) string {
 	if u == nil {
 		return ""
 	}
-	c := *u
-	c.User = nil
-	return c.String()
+	return u.String()
 }
 
 // sameOrigin reports whether a redirect stays on the host (and port and
