@@ -35,14 +35,16 @@ func TestInsecure(t *testing.T) {
 		{testpki.Expired, "10"},
 		{testpki.WrongName, "62"},
 		{testpki.UnknownRoot, "20"},
+		{testpki.SelfSigned, "18"},
 		{testpki.Good, "0"},
 	} {
 		t.Run(tc.defect.String(), func(t *testing.T) {
 			s := newTestServer(t, tc.defect, echoHandler)
 			url := "https://localhost:" + s.port + "/k"
 			if tc.defect != testpki.Good {
-				if code, _, _ := ocurl("--cacert", s.rootFile, url); code != exitCertificate {
-					t.Fatalf("without -k: exit %d", code)
+				// Refused without -k, %{ssl_verify_result} says why all the same.
+				if code, out, _ := ocurl("--cacert", s.rootFile, "-w", "%{ssl_verify_result}", url); code != exitCertificate || out != tc.verify {
+					t.Fatalf("without -k: exit %d, verify result %q", code, out)
 				}
 			}
 			code, out, errOut := ocurl("-k", "--cacert", s.rootFile, "-w", "|%{ssl_verify_result}", url)

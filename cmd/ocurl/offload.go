@@ -6,6 +6,7 @@ package main
 // the exit codes need. Everything else in ocurl sees tlsSetup and tlsInfo.
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -229,7 +230,15 @@ func (t *tlsSetup) handshake(ctx context.Context, raw net.Conn, serverName strin
 func (t *tlsSetup) handshakeFailure(err error, info *tlsInfo) error {
 	var certErr *tlsclient.CertificateError
 	if errors.As(err, &certErr) && certErr.Err != nil && certErr.Err.Status == wire.StatusInvalidCertificate {
-		info.verify = verifyCode(certErr.Err.Reason, nil)
+		var chain []*x509.Certificate
+		for _, der := range certErr.Chain {
+			c, err := x509.ParseCertificate(der)
+			if err != nil {
+				break
+			}
+			chain = append(chain, c)
+		}
+		info.verify = verifyCode(certErr.Err.Reason, chain)
 		if certErr.Err.Reason == wire.ReasonPinMismatch {
 			info.verify = 0
 			return &failure{code: exitPinned, err: fmt.Errorf("SSL: public key does not match pinned public key: %v", err)}
@@ -259,15 +268,23 @@ func (t *tlsSetup) handshakeFailure(err error, info *tlsInfo) error {
 // verifyCode is OpenSSL's X509_V_ERR code for a refusal, as curl's
 // %{ssl_verify_result} reports it.
 func verifyCode(r wire.Reason, chain []*x509.Certificate) int64 {
+	// OpenSSL builds the chain before any other check, so a self-signed
+	// leaf that is not trusted is 18 whatever else is wrong with it, and
+	// an untrusted self-signed root sent along is 19.
+	if r != wire.ReasonNone && r != wire.ReasonPinMismatch && len(chain) > 0 {
+		if selfSigned(chain[0]) {
+			return 18 // self-signed certificate
+		}
+		if last := chain[len(chain)-1]; r == wire.ReasonUnknownAuthority && selfSigned(last) {
+			return 19 // self-signed certificate in certificate chain
+		}
+	}
 	switch r {
 	case wire.ReasonExpired:
 		return 10 // certificate has expired
 	case wire.ReasonNotYetValid:
 		return 9 // certificate is not yet valid
 	case wire.ReasonUnknownAuthority:
-		if len(chain) == 1 && chain[0].CheckSignatureFrom(chain[0]) == nil {
-			return 18 // self-signed certificate
-		}
 		return 20 // unable to get local issuer certificate
 	case wire.ReasonNameMismatch:
 		return 62 // hostname mismatch
@@ -283,6 +300,11 @@ func verifyCode(r wire.Reason, chain []*x509.Certificate) int64 {
 		return 0
 	}
 	return 1 // unspecified
+}
+
+// selfSigned reports a certificate that names and signs itself.
+func selfSigned(c *x509.Certificate) bool {
+	return bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil
 }
 
 // pinOf is the digest --pinnedpubkey compares: SHA-256 of the key's
