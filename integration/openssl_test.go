@@ -96,7 +96,7 @@ func TestOcurlOpenSSLEmbeddedOffloader(t *testing.T) {
 			if code != 60 {
 				t.Fatalf("exit %d, want 60\nstderr: %s", code, stderr)
 			}
-			if stdout != "" || !strings.Contains(stderr, "ocurl: error:") || !strings.Contains(stderr, "ocurl: hint:") {
+			if stdout != "" || !strings.Contains(stderr, "ocurl: (60) ") || !strings.Contains(stderr, "ocurl: hint:") {
 				t.Fatalf("stdout %q\nstderr %q", stdout, stderr)
 			}
 		})
