@@ -62,27 +62,28 @@ func (r *run) newCookieJar() error {
 		if strings.Contains(b, "=") || b == "" {
 			continue
 		}
-		if err := r.jar.load(b, r.iv.stdin, r.o.junkSession); err != nil {
-			return err
-		}
+		r.jar.load(b, r.iv.stdin, r.o.junkSession)
 	}
 	return nil
 }
 
 // load reads a cookie file: Netscape lines, or Set-Cookie: header lines.
 // A file that cannot be read is ignored, as curl ignores it.
-func (j *cookieJar) load(name string, stdin io.Reader, junkSession bool) error {
-	var rd io.Reader
-	if name == "-" {
-		rd = stdin
-	} else {
+func (j *cookieJar) load(name string, stdin io.Reader, junkSession bool) {
+	rd := stdin
+	if name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
-			return nil
+			return
 		}
 		defer f.Close()
 		rd = f
 	}
+	j.loadFrom(rd, junkSession)
+}
+
+// loadFrom reads cookies from rd.
+func (j *cookieJar) loadFrom(rd io.Reader, junkSession bool) {
 	sc := bufio.NewScanner(io.LimitReader(rd, maxCookieFile))
 	sc.Buffer(make([]byte, 64<<10), maxHeaderLine)
 	for sc.Scan() {
@@ -112,6 +113,9 @@ func (j *cookieJar) load(name string, stdin io.Reader, junkSession bool) error {
 		if junkSession && exp == 0 {
 			continue
 		}
+		if hasControl(f[5]) || hasControl(f[6]) || f[5] == "" {
+			continue
+		}
 		c := &cookie{name: f[5], value: f[6], domain: strings.ToLower(strings.TrimPrefix(f[0], ".")),
 			tailmatch: strings.EqualFold(f[1], "TRUE"), path: f[2], secure: strings.EqualFold(f[3], "TRUE"),
 			httpOnly: httpOnly, expires: exp}
@@ -119,7 +123,6 @@ func (j *cookieJar) load(name string, stdin io.Reader, junkSession bool) error {
 		j.store(c)
 		j.mu.Unlock()
 	}
-	return nil
 }
 
 func cutPrefixFold(s, prefix string) (string, bool) {
@@ -169,8 +172,8 @@ func (j *cookieJar) setCookie(u *url.URL, v string) {
 	parts := strings.Split(v, ";")
 	name, value, ok := strings.Cut(parts[0], "=")
 	name, value = strings.TrimSpace(name), strings.TrimSpace(value)
-	if !ok || name == "" || len(v) > maxHeaderLine {
-		return
+	if !ok || name == "" || len(v) > maxHeaderLine || hasControl(name) || hasControl(value) {
+		return // control characters (a tab would break the jar's lines) are refused, as curl refuses them
 	}
 	c := &cookie{name: name, value: strings.Trim(value, `"`)}
 	domainAttr, havePath := "", false
@@ -181,9 +184,12 @@ func (j *cookieJar) setCookie(u *url.URL, v string) {
 		k, val = strings.ToLower(strings.TrimSpace(k)), strings.TrimSpace(val)
 		switch k {
 		case "domain":
+			if hasControl(val) {
+				return
+			}
 			domainAttr = strings.ToLower(strings.TrimPrefix(val, "."))
 		case "path":
-			if strings.HasPrefix(val, "/") {
+			if strings.HasPrefix(val, "/") && !hasControl(val) {
 				c.path, havePath = val, true
 			}
 		case "secure":
@@ -242,6 +248,15 @@ func (j *cookieJar) setCookie(u *url.URL, v string) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.store(c)
+}
+
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
 }
 
 func isLocalhost(host string) bool {
