@@ -22,8 +22,8 @@ import (
 	"time"
 
 	"github.com/tlsoffload/tlsoffload/certs"
-	"github.com/tlsoffload/tlsoffload/offloader/server"
 	"github.com/tlsoffload/tlsoffload/offloader/client"
+	"github.com/tlsoffload/tlsoffload/offloader/server"
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
 	"github.com/tlsoffload/tlsoffload/tlsclient"
 )
