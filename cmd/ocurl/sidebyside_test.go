@@ -1,0 +1,779 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tlsoffload/tlsoffload/internal/testserver"
+)
+
+// The side-by-side test runs Debian's curl and ocurl with the same
+// arguments against the same testserver, each in a fresh directory of its
+// own, and compares what a user sees: the exit code, stdout, the files left
+// in the directory (names, contents, modes), the "(N)" code of each error
+// line on stderr, and what the proxy was asked to do. Both trust the test
+// root through --cacert (curl with OpenSSL, ocurl with its embedded
+// offloader), given first to every case unless the case says noCA.
+//
+// Run one case with: go test ./cmd/ocurl -run 'TestSideBySide/^NAME$' -v
+//
+// Placeholders in arguments, input files and environment values:
+//
+//	{https} {h2} {http} {mtls}   the server's URLs (https://localhost:PORT, ...)
+//	{port} {h2port} {httpport}   their ports
+//	{root} {clientcert} {clientkey} {pin} {refused}
+//	{proxy} {authproxy}          proxies of this run's own (each tool has its own)
+//	{tool}                       "curl-N" or "ocurl-N", unique per run (for /flaky
+//	                             ids, which must not be printed)
+
+// sideCase is one invocation.
+type sideCase struct {
+	name  string
+	args  []string
+	files map[string]string // input files, written into each tool's directory first
+	stdin string
+	env   []string // NAME=VALUE added to the environment
+	noCA  bool     // do not prepend --cacert {root}
+	// timing: -w prints times; each number with six decimals becomes "T".
+	timing bool
+	// jsonKeys: stdout is -w '%{json}'; compare only these keys.
+	jsonKeys []string
+	// except names aspects not compared ("stdout", "files", "exit",
+	// "stderr"), each with the reason the difference is on purpose.
+	except map[string]string
+}
+
+// pendingSideBySide are cases ocurl does not pass yet (issue 7), with what
+// is missing. A pending case that fails is reported as skipped with its
+// differences; one that passes fails the test, so the list cannot go
+// stale. It must be empty when issue 7 is done.
+//
+// A pending case that passes is run again before it counts as passing
+// (confirmRuns times, or confirmRunsByChance for a case in byChance, which
+// ocurl passes now and then by chance): a case must not leave the list on
+// a lucky run.
+var pendingSideBySide = map[string]string{
+	"get":                       `sends "Connection: close"`,
+	"get-http":                  `sends "Connection: close"`,
+	"get-ip-literal":            `sends "Connection: close"`,
+	"include":                   "headers in wire order and case",
+	"include-echo":              `sends "Connection: close"; headers in wire order`,
+	"include-chunked":           "shows Transfer-Encoding",
+	"include-no-reason":         "headers in wire order (map order today, right by chance)",
+	"head":                      "headers in wire order (map order today, right by chance)",
+	"head-raw":                  "headers in wire order and case",
+	"remote-name":               "-O, -J",
+	"remote-header-name":        "-O, -J",
+	"remote-header-name-path":   "-O, -J",
+	"create-dirs":               "--create-dirs",
+	"dump-header":               "-D",
+	"dump-header-stdout":        "-D",
+	"status-500-include":        "headers in wire order (map order today, right by chance)",
+	"fail":                      `"ocurl: (N) message"`,
+	"fail-with-body":            `"ocurl: (N) message", --fail-with-body`,
+	"fail-output-file":          `"ocurl: (N) message"`,
+	"location-301":              "-L",
+	"location-302-post":         "-L",
+	"location-303-post":         "-L",
+	"location-307-post":         "-L",
+	"location-308-data-binary":  "-L",
+	"location-chain":            "-L",
+	"location-include":          "-L",
+	"max-redirs":                "-L, --max-redirs (47)",
+	"redirect-loop":             "-L (47 after 50)",
+	"location-other-host":       "-L",
+	"location-trusted":          "-L, --location-trusted",
+	"data":                      `sends "Connection: close"`,
+	"data-file":                 `sends "Connection: close"`,
+	"data-binary":               "--data-binary",
+	"data-raw":                  "--data-raw",
+	"data-urlencode":            "--data-urlencode",
+	"data-stdin":                "-d @-",
+	"json":                      "--json",
+	"form":                      "-F",
+	"upload":                    "-T",
+	"upload-to-dir":             "-T",
+	"upload-stdin":              "-T",
+	"get-with-data":             "-G",
+	"request-delete":            `sends "Connection: close"`,
+	"user":                      "-u",
+	"user-wrong":                "-u",
+	"user-agent":                "-A",
+	"referer":                   "-e",
+	"header-replace":            `-H replaces built-in headers; sends "Connection: close"`,
+	"header-remove":             `sends "Connection: close"`,
+	"header-empty":              "-H 'Name;'",
+	"header-file":               "-H @file",
+	"header-host":               `sends "Connection: close"`,
+	"cookie-send":               "-b, -c",
+	"cookie-jar":                "-b, -c",
+	"cookie-file":               "-b, -c",
+	"cookie-engine-redirect":    "-b, -c",
+	"range":                     "-r",
+	"range-suffix":              "-r",
+	"range-416":                 "-r",
+	"resume":                    "-C -",
+	"compressed-gzip":           "--compressed",
+	"compressed-deflate":        "--compressed",
+	"compressed-br":             "--compressed",
+	"compressed-auto":           "--compressed",
+	"write-out":                 "-w",
+	"write-out-tls":             "-w",
+	"write-out-timing":          "-w",
+	"write-out-json":            "-w",
+	"proxy-connect":             "-x",
+	"proxy-forward":             "-x",
+	"proxy-user":                "-x, -U",
+	"proxy-auth-missing":        "-x (56 on a 407)",
+	"proxy-env":                 `https_proxy; sends "Connection: close"`,
+	"proxy-env-no-proxy":        `no_proxy; sends "Connection: close"`,
+	"noproxy":                   "--noproxy",
+	"resolve":                   `sends "Connection: close"`,
+	"resolve-wildcard":          "--resolve *",
+	"connect-to":                "--connect-to",
+	"retry":                     "--retry",
+	"retry-all-errors":          "--retry-all-errors",
+	"multiple-urls":             "several URLs",
+	"multiple-outputs":          "several URLs",
+	"output-order":              "several URLs, -o in URL order",
+	"parallel":                  "-Z",
+	"config-file":               "-K",
+	"url-option":                "--url",
+	"limit-rate":                "--limit-rate",
+	"max-time-0":                "-m 0",
+	"http2":                     `"HTTP/2 200" and headers as received`,
+	"http1.1":                   "--http1.1",
+	"http2-prior-knowledge":     "--http2-prior-knowledge",
+	"insecure":                  "-k",
+	"pinnedpubkey":              "--pinnedpubkey",
+	"client-cert":               "--cert, --key",
+	"exit-1-protocol":           "exit 1 for an unsupported scheme",
+	"exit-3-port":               "exit 3 for a bad port",
+	"exit-3-space":              `"ocurl: (N) message"`,
+	"exit-7-refused":            `"ocurl: (N) message"`,
+	"exit-7-refused-https":      `"ocurl: (N) message"`,
+	"exit-18-truncated":         "exit 18",
+	"exit-18-truncated-chunked": "exit 18",
+	"exit-18-output-file":       "exit 18",
+	"exit-22":                   `"ocurl: (N) message"`,
+	"exit-28-timeout":           `"ocurl: (N) message"`,
+	"exit-35-no-client-cert":    `"ocurl: (N) message"`,
+	"exit-47":                   "-L, --max-redirs (47)",
+	"exit-60-untrusted":         `"ocurl: (N) message"`,
+	"exit-60-wrong-name":        `"ocurl: (N) message"`,
+	"exit-77-cacert":            `"ocurl: (N) message"`,
+	"exit-90-pin":               "--pinnedpubkey (90)",
+	"no-scheme":                 "a URL without a scheme (curl guesses http)",
+}
+
+// How often a pending case must pass in a row to count as passing.
+const (
+	confirmRuns         = 3
+	confirmRunsByChance = 100
+)
+
+// byChance are pending cases ocurl passes by chance today: it prints the
+// response headers in Go's map order, right for two or three headers about
+// 65-90 % of the time. Issue 7 makes that order the wire order.
+var byChance = map[string]bool{"head": true, "status-500-include": true, "include-no-reason": true}
+
+// runCounter makes {tool} unique per run.
+var runCounter atomic.Int64
+
+const (
+	body12   = "binary\nbody\n"
+	formText = "x=1\ny=2\n"
+	upText   = "hello upload\n"
+)
+
+var sideCases = []sideCase{
+	// Fetching and output.
+	{name: "get", args: []string{"{https}/echo"}},
+	{name: "get-http", args: []string{"{http}/echo?a=1"}},
+	{name: "get-ip-literal", args: []string{"https://127.0.0.1:{port}/echo"}},
+	{name: "include", args: []string{"-i", "{https}/raw/headers"}},
+	{name: "include-echo", args: []string{"-i", "{https}/echo"}},
+	{name: "include-chunked", args: []string{"-i", "{https}/chunked?chunks=4"}},
+	{name: "include-no-reason", args: []string{"-i", "{https}/raw/no-reason"}},
+	{name: "head", args: []string{"-I", "{https}/text/1000"}},
+	{name: "head-raw", args: []string{"-I", "{https}/raw/headers"}},
+	{name: "output", args: []string{"-o", "out.txt", "{https}/text/1000"}},
+	{name: "output-binary", args: []string{"-o", "out.bin", "{https}/bytes/100000"}},
+	{name: "output-large", args: []string{"-o", "large.bin", "{https}/bytes/20000000"}},
+	{name: "stdout-binary", args: []string{"{https}/bytes/3000"}},
+	{name: "remote-name", args: []string{"-O", "{https}/text/2048"}},
+	{name: "remote-header-name", args: []string{"-OJ", "{https}/disposition?filename=report.txt"}},
+	{name: "remote-header-name-path", args: []string{"-OJ", "{https}/disposition?filename=../evil.txt"}},
+	{name: "create-dirs", args: []string{"--create-dirs", "-o", "a/b/c.txt", "{https}/text/24"}},
+	{name: "dump-header", args: []string{"-D", "hdr.txt", "{https}/raw/headers"}},
+	{name: "dump-header-stdout", args: []string{"-D", "-", "{https}/status/202"}},
+	{name: "chunked", args: []string{"{https}/chunked?chunks=5&size=7"}},
+	{name: "slow-body", args: []string{"{https}/slow?chunks=3&delay=50ms"}},
+	{name: "status-404", args: []string{"{https}/status/404"}},
+	{name: "status-500-include", args: []string{"-i", "{https}/status/500"}},
+	{name: "fail", args: []string{"-f", "{https}/status/404"}},
+	{name: "fail-silent", args: []string{"-sf", "{https}/status/500"}},
+	{name: "fail-with-body", args: []string{"--fail-with-body", "{https}/status/503"}},
+	{name: "fail-output-file", args: []string{"-f", "-o", "out.txt", "{https}/status/500"}},
+
+	// Redirects.
+	{name: "redirect-not-followed", args: []string{"{https}/redirect/302"}},
+	{name: "location-301", args: []string{"-L", "{https}/redirect/301"}},
+	{name: "location-302-post", args: []string{"-L", "-d", "a=1", "{https}/redirect/302"}},
+	{name: "location-303-post", args: []string{"-L", "-d", "a=1", "{https}/redirect/303"}},
+	{name: "location-307-post", args: []string{"-L", "-d", "a=1", "{https}/redirect/307"}},
+	{name: "location-308-data-binary", args: []string{"-L", "--data-binary", "@body.bin", "{https}/redirect/308"}, files: map[string]string{"body.bin": body12}},
+	{name: "location-chain", args: []string{"-L", "{https}/chain/5?code=307"}},
+	{name: "location-include", args: []string{"-iL", "{https}/chain/2"}},
+	{name: "max-redirs", args: []string{"-L", "--max-redirs", "2", "{https}/chain/5"}},
+	{name: "redirect-loop", args: []string{"-L", "{https}/loop"}},
+	{name: "location-other-host", args: []string{"-L", "-u", "u:p", "--resolve", "other.test:{port}:127.0.0.1", "{https}/redirect/302?to=https://other.test:{port}/echo"}},
+	{name: "location-trusted", args: []string{"-L", "--location-trusted", "-u", "u:p", "--resolve", "other.test:{port}:127.0.0.1", "{https}/redirect/302?to=https://other.test:{port}/echo"}},
+
+	// Request bodies and methods.
+	{name: "data", args: []string{"-d", "a=1", "-d", "b=2", "{https}/echo"}},
+	{name: "data-file", args: []string{"-d", "@form.txt", "{https}/echo"}, files: map[string]string{"form.txt": formText}},
+	{name: "data-binary", args: []string{"--data-binary", "@form.txt", "{https}/echo"}, files: map[string]string{"form.txt": formText}},
+	{name: "data-raw", args: []string{"--data-raw", "@form.txt", "{https}/echo"}},
+	{name: "data-urlencode", args: []string{"--data-urlencode", "q=a b&c/d", "{https}/echo"}},
+	{name: "data-stdin", args: []string{"-d", "@-", "{https}/echo"}, stdin: formText},
+	{name: "json", args: []string{"--json", `{"a":1}`, "{https}/echo"}},
+	{name: "form", args: []string{"-F", "name=value", "-F", "file=@up.txt", "-F", "typed=@up.txt;type=application/x-test", "{https}/upload"}, files: map[string]string{"up.txt": upText}},
+	{name: "upload", args: []string{"-T", "up.txt", "{https}/upload"}, files: map[string]string{"up.txt": upText}},
+	{name: "upload-to-dir", args: []string{"-T", "up.txt", "{https}/upload/"}, files: map[string]string{"up.txt": upText}},
+	{name: "upload-stdin", args: []string{"-T", "-", "{https}/upload"}, stdin: upText},
+	{name: "get-with-data", args: []string{"-G", "-d", "a=1", "-d", "b=x", "{https}/echo"}},
+	{name: "request-delete", args: []string{"-X", "DELETE", "{https}/echo"}},
+
+	// Credentials and headers.
+	{name: "user", args: []string{"-u", "alice:s3cret", "{https}/basic-auth/alice/s3cret"}},
+	{name: "user-wrong", args: []string{"-u", "alice:nope", "{https}/basic-auth/alice/s3cret"}},
+	{name: "user-agent", args: []string{"-A", "agent/9", "{https}/echo"}},
+	{name: "referer", args: []string{"-e", "https://ref.test/page", "{https}/echo"}},
+	{name: "header-replace", args: []string{"-H", "user-agent: mine", "-H", "Accept: text/plain", "{https}/echo"}},
+	{name: "header-remove", args: []string{"-H", "Accept:", "{https}/echo"}},
+	{name: "header-empty", args: []string{"-H", "X-Empty;", "{https}/echo"}},
+	{name: "header-file", args: []string{"-H", "@headers.txt", "{https}/echo"}, files: map[string]string{"headers.txt": "X-From-File: one\nX-Second: two\n"}},
+	{name: "header-host", args: []string{"-H", "Host: virtual.test", "{http}/echo"}},
+
+	// Cookies.
+	{name: "cookie-send", args: []string{"-b", "a=1; b=2", "{https}/cookies"}},
+	{name: "cookie-jar", args: []string{"-c", "jar.txt", "{https}/cookies/fixed"}},
+	{name: "cookie-file", args: []string{"-b", "jar.txt", "{https}/cookies"}, files: map[string]string{"jar.txt": "# Netscape HTTP Cookie File\n\n#HttpOnly_localhost\tFALSE\t/\tFALSE\t0\tsession\tabc123\nlocalhost\tFALSE\t/\tFALSE\t1924992000\ttheme\tdark\nlocalhost\tFALSE\t/other\tFALSE\t0\tother\tno\n"}},
+	{name: "cookie-engine-redirect", args: []string{"-L", "-b", "", "{https}/cookies/fixed?redirect=/cookies"}},
+
+	// Ranges and resume.
+	{name: "range", args: []string{"-r", "0-99", "{https}/text/1000"}},
+	{name: "range-suffix", args: []string{"-r", "-100", "{https}/text/1000"}},
+	{name: "range-416", args: []string{"-r", "5000-6000", "{https}/text/1000"}},
+	{name: "resume", args: []string{"-C", "-", "-o", "part.txt", "{https}/text/1000"}, files: map[string]string{"part.txt": string(testserver.Text(0, 300))}},
+
+	// Compression.
+	{name: "compressed-gzip", args: []string{"--compressed", "{https}/compress/gzip"}},
+	{name: "compressed-deflate", args: []string{"--compressed", "{https}/compress/deflate"}},
+	{name: "compressed-br", args: []string{"--compressed", "{https}/compress/br"}},
+	{name: "compressed-auto", args: []string{"--compressed", "-i", "{https}/compress/auto"}},
+	{name: "not-compressed", args: []string{"-o", "raw.gz", "{https}/compress/gzip"}},
+
+	// -w.
+	{name: "write-out", args: []string{"-L", "-o", "out.txt", "-w", "%{http_code} %{response_code} %{size_download} %{num_redirects} %{content_type} %{url_effective}\\n", "{https}/chain/2"}},
+	{name: "write-out-tls", args: []string{"-o", "out.txt", "-w", "%{ssl_verify_result} %{scheme} %{method} %{http_version}\\n", "{https}/echo"}},
+	{name: "write-out-timing", args: []string{"-o", "out.txt", "-w", "%{time_namelookup} %{time_connect} %{time_appconnect} %{time_total}\\n", "{https}/echo"}, timing: true},
+	{name: "write-out-json", args: []string{"-o", "out.txt", "-w", "%{json}", "{https}/status/404"},
+		jsonKeys: []string{"http_code", "response_code", "url_effective", "num_redirects", "size_download", "content_type", "method", "scheme", "exitcode", "http_version", "ssl_verify_result", "filename_effective"}},
+
+	// Proxies.
+	{name: "proxy-connect", args: []string{"-x", "{proxy}", "{https}/echo"}},
+	{name: "proxy-forward", args: []string{"-x", "{proxy}", "{http}/echo"}},
+	{name: "proxy-user", args: []string{"-x", "{authproxy}", "-U", "puser:ppass", "{https}/echo"}},
+	{name: "proxy-auth-missing", args: []string{"-x", "{authproxy}", "{https}/echo"}},
+	{name: "proxy-env", args: []string{"{https}/echo"}, env: []string{"https_proxy={proxy}"}},
+	{name: "proxy-env-no-proxy", args: []string{"{http}/echo"}, env: []string{"http_proxy={proxy}", "no_proxy=localhost"}},
+	{name: "noproxy", args: []string{"--noproxy", "*", "{http}/echo"}, env: []string{"http_proxy={proxy}"}},
+
+	// Connection.
+	{name: "resolve", args: []string{"--resolve", "server.test:{port}:127.0.0.1", "https://server.test:{port}/echo"}},
+	{name: "resolve-wildcard", args: []string{"--resolve", "*:{port}:127.0.0.1", "https://server.test:{port}/echo"}},
+	{name: "connect-to", args: []string{"--connect-to", "other.test:443:localhost:{port}", "https://other.test/echo"}},
+	{name: "retry", args: []string{"--retry", "2", "--retry-delay", "1", "{https}/flaky?id={tool}-retry&fail=1"}},
+	{name: "retry-all-errors", args: []string{"-f", "--retry", "1", "--retry-delay", "1", "--retry-all-errors", "{https}/flaky?id={tool}-all&fail=1&code=404"}},
+	{name: "multiple-urls", args: []string{"{https}/text/12", "{https}/status/200"}},
+	{name: "multiple-outputs", args: []string{"-o", "a.txt", "{https}/text/24", "-o", "b.txt", "{https}/status/201"}},
+	{name: "output-order", args: []string{"{https}/text/12", "-o", "d.txt", "{https}/status/200"}},
+	{name: "parallel", args: []string{"-Z", "-o", "p1.txt", "{https}/text/1000", "-o", "p2.bin", "{https}/bytes/100000"}},
+	{name: "config-file", args: []string{"-K", "conf.txt"}, files: map[string]string{"conf.txt": "# a config\nurl = \"{https}/echo\"\nheader: \"X-From-Config: yes\"\n-o out.txt\nwrite-out = \"code %{http_code}\\n\"\n"}},
+	{name: "url-option", args: []string{"--url", "{https}/echo"}},
+	{name: "limit-rate", args: []string{"--limit-rate", "200k", "-o", "out.txt", "{https}/text/40000"}},
+	{name: "max-time-0", args: []string{"-m", "0", "{https}/slow?head=100ms"}},
+	{name: "http2", args: []string{"--http2", "-i", "{h2}/echo"}},
+	{name: "http1.1", args: []string{"--http1.1", "{h2}/echo"}},
+	{name: "http2-prior-knowledge", args: []string{"--http2-prior-knowledge", "{http}/echo"}},
+
+	// TLS.
+	{name: "insecure", args: []string{"-k", "{https}/echo"}, noCA: true},
+	{name: "pinnedpubkey", args: []string{"--pinnedpubkey", "{pin}", "{https}/echo"}},
+	{name: "client-cert", args: []string{"--cert", "{clientcert}", "--key", "{clientkey}", "{mtls}/echo"}},
+
+	// Errors and their exit codes.
+	{name: "exit-1-protocol", args: []string{"foo://localhost/"}},
+	{name: "exit-3-port", args: []string{"https://localhost:99999/"}},
+	{name: "exit-3-space", args: []string{"http://exa mple.com/"}},
+	{name: "exit-6-resolve", args: []string{"https://nonexistent.invalid/"}},
+	{name: "exit-7-refused", args: []string{"http://{refused}/"}},
+	{name: "exit-7-refused-https", args: []string{"https://{refused}/"}},
+	{name: "exit-18-truncated", args: []string{"{https}/truncated?length=1000&send=100"}},
+	{name: "exit-18-truncated-chunked", args: []string{"{https}/truncated-chunked"}},
+	{name: "exit-18-output-file", args: []string{"-o", "out.txt", "{https}/truncated?length=5000&send=1000"},
+		except: map[string]string{"files": "ocurl writes a regular file through a temporary file and leaves no partial file after a failure (issue 7, item 1); curl keeps what arrived"}},
+	{name: "exit-22", args: []string{"-sSf", "{https}/status/403"}},
+	{name: "exit-28-timeout", args: []string{"-m", "1", "{https}/slow?head=5s"}},
+	{name: "exit-35-no-client-cert", args: []string{"{mtls}/echo"}},
+	{name: "exit-47", args: []string{"-L", "--max-redirs", "0", "{https}/redirect/302"}},
+	{name: "exit-60-untrusted", args: []string{"{https}/echo"}, noCA: true},
+	{name: "exit-60-wrong-name", args: []string{"--resolve", "wrong.example:{port}:127.0.0.1", "https://wrong.example:{port}/echo"}},
+	{name: "exit-77-cacert", args: []string{"--cacert", "missing.pem", "{https}/echo"}, noCA: true},
+	{name: "exit-90-pin", args: []string{"--pinnedpubkey", "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "{https}/echo"}},
+	{name: "no-scheme", args: []string{"localhost:{httpport}/echo"}},
+}
+
+// toolResult is what one tool did.
+type toolResult struct {
+	exit           int
+	stdout, stderr string
+	files          map[string]fileResult
+	proxy          []string
+	err            error // the tool could not be run at all
+}
+
+type fileResult struct {
+	mode fs.FileMode
+	data string
+}
+
+// requireCurl finds Debian's curl, or skips (fails under
+// TLSOFFLOAD_REQUIRE_PEERS=1, as CI sets).
+func requireCurl(t *testing.T) string {
+	t.Helper()
+	path, err := exec.LookPath("curl")
+	if err != nil {
+		if os.Getenv("TLSOFFLOAD_REQUIRE_PEERS") == "1" {
+			t.Fatal("curl is not installed and TLSOFFLOAD_REQUIRE_PEERS=1 (.ci/run installs it)")
+		}
+		t.Skip("curl is not installed")
+	}
+	return path
+}
+
+// ocurlBinary links this test binary as DIR/ocurl: run by that name,
+// TestMain runs ocurl's main.
+func ocurlBinary(t *testing.T) string {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "ocurl")
+	if err := os.Symlink(self, bin); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+func TestSideBySide(t *testing.T) {
+	curl := requireCurl(t)
+	ocurl := ocurlBinary(t)
+	srv := testserver.Start(t)
+
+	names := map[string]bool{}
+	for _, c := range sideCases {
+		if names[c.name] {
+			t.Fatalf("two cases named %s", c.name)
+		}
+		names[c.name] = true
+	}
+	for name := range pendingSideBySide {
+		if !names[name] {
+			t.Errorf("pendingSideBySide names %s, which is no case", name)
+		}
+	}
+	for name := range byChance {
+		if _, ok := pendingSideBySide[name]; !ok {
+			t.Errorf("byChance names %s, which is not pending", name)
+		}
+	}
+
+	for _, c := range sideCases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			var res [2]toolResult
+			var wg sync.WaitGroup
+			for i, bin := range []string{curl, ocurl} {
+				tool := []string{"curl", "ocurl"}[i]
+				dir := filepath.Join(t.TempDir(), tool)
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					res[i] = runTool(srv, c, tool, bin, dir)
+				}()
+			}
+			wg.Wait()
+			diffs := compareResults(c, res[0], res[1])
+			reason, isPending := pendingSideBySide[c.name]
+			runs := confirmRuns
+			if byChance[c.name] {
+				runs = confirmRunsByChance
+			}
+			if isPending && len(diffs) == 0 {
+				for run := 2; run <= runs && len(diffs) == 0; run++ {
+					diffs = compareResults(c, res[0], runTool(srv, c, "ocurl", ocurl, filepath.Join(t.TempDir(), "ocurl")))
+					if len(diffs) > 0 {
+						diffs = append([]string{fmt.Sprintf("(passed, then failed on run %d: ocurl's output is not the same every time)", run)}, diffs...)
+					}
+				}
+			}
+			switch {
+			case len(diffs) == 0 && isPending:
+				t.Errorf("case %s passes now (%d runs): remove it from pendingSideBySide", c.name, runs)
+			case len(diffs) == 0:
+			case isPending:
+				t.Skipf("pending (%s):\n%s", reason, strings.Join(diffs, "\n"))
+			default:
+				t.Errorf("ocurl %s\n%s", strings.Join(c.args, " "), strings.Join(diffs, "\n"))
+			}
+		})
+	}
+}
+
+// runTool runs one tool for one case in dir, with proxies of its own.
+func runTool(srv *testserver.Server, c sideCase, tool, bin, dir string) toolResult {
+	proxy, err := testserver.NewProxy(testserver.ProxyConfig{})
+	if err != nil {
+		return toolResult{err: err}
+	}
+	defer proxy.Close()
+	authProxy, err := testserver.NewProxy(testserver.ProxyConfig{User: "puser", Password: "ppass"})
+	if err != nil {
+		return toolResult{err: err}
+	}
+	defer authProxy.Close()
+
+	expand := strings.NewReplacer(
+		"{https}", srv.URL, "{h2}", srv.H2URL, "{http}", srv.HTTPURL, "{mtls}", srv.MTLSURL,
+		"{port}", srv.Port, "{h2port}", srv.H2Port, "{httpport}", srv.HTTPPort,
+		"{root}", srv.RootFile, "{clientcert}", srv.ClientCertFile, "{clientkey}", srv.ClientKeyFile,
+		"{pin}", srv.Pin, "{refused}", srv.RefusedAddr,
+		"{proxy}", proxy.URL, "{authproxy}", authProxy.URL, "{tool}", fmt.Sprintf("%s-%d", tool, runCounter.Add(1)),
+	).Replace
+
+	work := filepath.Join(dir, "work")
+	home := filepath.Join(dir, "home")
+	tmp := filepath.Join(dir, "tmp")
+	for _, d := range []string{work, home, tmp} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return toolResult{err: err}
+		}
+	}
+	for name, content := range c.files {
+		p := filepath.Join(work, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return toolResult{err: err}
+		}
+		if err := os.WriteFile(p, []byte(expand(content)), 0o644); err != nil {
+			return toolResult{err: err}
+		}
+	}
+
+	var args []string
+	if !c.noCA {
+		args = append(args, "--cacert", srv.RootFile)
+	}
+	for _, a := range c.args {
+		args = append(args, expand(a))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = work
+	// A clean environment: no proxy variables or curlrc from the machine.
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "TMPDIR=" + tmp, "LC_ALL=C"}
+	for _, e := range c.env {
+		cmd.Env = append(cmd.Env, expand(e))
+	}
+	cmd.Stdin = strings.NewReader(c.stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	r := toolResult{}
+	if err := cmd.Run(); err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok || ctx.Err() != nil {
+			return toolResult{err: fmt.Errorf("%s: %v (stderr %q)", tool, err, stderr.String())}
+		}
+		r.exit = ee.ExitCode()
+	}
+	r.stdout, r.stderr = stdout.String(), stderr.String()
+	r.files, err = readTree(work)
+	if err != nil {
+		return toolResult{err: err}
+	}
+	for _, p := range []*testserver.Proxy{proxy, authProxy} {
+		for _, rec := range p.Records() {
+			r.proxy = append(r.proxy, rec.String())
+		}
+	}
+	return r
+}
+
+// readTree returns every regular file under dir by its slash path.
+func readTree(dir string) (map[string]fileResult, error) {
+	files := map[string]fileResult{}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		switch {
+		case d.IsDir():
+			if rel != "." {
+				files[filepath.ToSlash(rel)+"/"] = fileResult{mode: info.Mode().Perm() | fs.ModeDir}
+			}
+		case info.Mode().IsRegular():
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			files[filepath.ToSlash(rel)] = fileResult{mode: info.Mode().Perm(), data: string(b)}
+		default:
+			files[filepath.ToSlash(rel)] = fileResult{mode: info.Mode()}
+		}
+		return nil
+	})
+	return files, err
+}
+
+// Normalisations: what must differ between the tools, each on purpose.
+var (
+	// The User-Agent names the tool and its version.
+	userAgentRE = regexp.MustCompile(`\bo?curl/[0-9A-Za-z._+~-]+`)
+	// Times of -w differ from run to run.
+	timingRE = regexp.MustCompile(`\b[0-9]+\.[0-9]{6}\b`)
+	// Error lines: "curl: (N) ..." and "ocurl: (N) ..."; the messages may
+	// differ, the codes may not.
+	errLineRE = regexp.MustCompile(`(?m)^(?:curl|ocurl): \(([0-9]+)\) `)
+)
+
+func normalise(c sideCase, s string) string {
+	s = userAgentRE.ReplaceAllString(s, "UA")
+	if c.timing {
+		s = timingRE.ReplaceAllString(s, "T")
+	}
+	if len(c.jsonKeys) > 0 {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(s), &m); err != nil {
+			return "not JSON: " + s
+		}
+		keep := map[string]any{}
+		for _, k := range c.jsonKeys {
+			keep[k] = m[k]
+		}
+		b, _ := json.Marshal(keep)
+		s = string(b)
+	}
+	return s
+}
+
+// normaliseFile: a cookie jar's comment header names the program that wrote
+// it ("generated by libcurl"), and the order of its lines has no meaning.
+func normaliseFile(data string) string {
+	if !strings.HasPrefix(data, "# Netscape HTTP Cookie File") {
+		return data
+	}
+	var lines []string
+	for _, l := range strings.Split(data, "\n") {
+		if l == "" || (strings.HasPrefix(l, "#") && !strings.HasPrefix(l, "#HttpOnly_")) {
+			continue
+		}
+		lines = append(lines, l)
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+// compareResults lists every difference that is not on purpose.
+func compareResults(c sideCase, curl, ocurl toolResult) []string {
+	if curl.err != nil || ocurl.err != nil {
+		return []string{fmt.Sprintf("could not run: curl: %v; ocurl: %v", curl.err, ocurl.err)}
+	}
+	var diffs []string
+	if _, ok := c.except["exit"]; !ok && curl.exit != ocurl.exit {
+		diffs = append(diffs, fmt.Sprintf("exit code: curl %d, ocurl %d", curl.exit, ocurl.exit))
+	}
+	if _, ok := c.except["stdout"]; !ok {
+		if d := diffText("stdout", normalise(c, curl.stdout), normalise(c, ocurl.stdout)); d != "" {
+			diffs = append(diffs, d)
+		}
+	}
+	if _, ok := c.except["stderr"]; !ok {
+		for _, m := range errLineRE.FindAllStringSubmatch(curl.stderr, -1) {
+			want := regexp.MustCompile(`(?m)^ocurl: \(` + m[1] + `\) `)
+			if !want.MatchString(ocurl.stderr) {
+				diffs = append(diffs, fmt.Sprintf("stderr: curl says %q, ocurl has no \"ocurl: (%s) \" line; ocurl's stderr:\n%s", strings.TrimSpace(firstLine(curl.stderr[strings.Index(curl.stderr, m[0]):])), m[1], indent(ocurl.stderr)))
+			}
+		}
+	}
+	if _, ok := c.except["files"]; !ok {
+		diffs = append(diffs, diffFiles(curl.files, ocurl.files)...)
+	}
+	if strings.Join(curl.proxy, "\n") != strings.Join(ocurl.proxy, "\n") {
+		diffs = append(diffs, fmt.Sprintf("proxy log: curl\n%s\nocurl\n%s", indent(strings.Join(curl.proxy, "\n")), indent(strings.Join(ocurl.proxy, "\n"))))
+	}
+	return diffs
+}
+
+func diffFiles(curl, ocurl map[string]fileResult) []string {
+	var names []string
+	for n := range curl {
+		names = append(names, n)
+	}
+	for n := range ocurl {
+		if _, ok := curl[n]; !ok {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	var diffs []string
+	for _, n := range names {
+		cf, cok := curl[n]
+		of, ook := ocurl[n]
+		switch {
+		case !ook:
+			diffs = append(diffs, fmt.Sprintf("file %s: written by curl (%d bytes), not by ocurl", n, len(cf.data)))
+		case !cok:
+			diffs = append(diffs, fmt.Sprintf("file %s: written by ocurl (%d bytes), not by curl", n, len(of.data)))
+		default:
+			if cf.mode != of.mode {
+				diffs = append(diffs, fmt.Sprintf("file %s: mode curl %v, ocurl %v", n, cf.mode, of.mode))
+			}
+			if d := diffText("file "+n, normaliseFile(cf.data), normaliseFile(of.data)); d != "" {
+				diffs = append(diffs, d)
+			}
+		}
+	}
+	return diffs
+}
+
+// diffText describes how two outputs differ: sizes and the first
+// differing line with its neighbours (as quoted strings, so CR, tabs and
+// binary show).
+func diffText(what, curl, ocurl string) string {
+	if curl == ocurl {
+		return ""
+	}
+	cl, ol := strings.SplitAfter(curl, "\n"), strings.SplitAfter(ocurl, "\n")
+	i := 0
+	for i < len(cl) && i < len(ol) && cl[i] == ol[i] {
+		i++
+	}
+	show := func(lines []string) string {
+		var b strings.Builder
+		for j := max(0, i-2); j < min(len(lines), i+3); j++ {
+			mark := "  "
+			if j == i {
+				mark = "> "
+			}
+			fmt.Fprintf(&b, "      %s%.200q\n", mark, lines[j])
+		}
+		return b.String()
+	}
+	return fmt.Sprintf("%s differs (curl %d bytes, ocurl %d bytes) at line %d:\n    curl:\n%s    ocurl:\n%s", what, len(curl), len(ocurl), i+1, show(cl), show(ol))
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
+func indent(s string) string {
+	if s == "" {
+		return "      (nothing)"
+	}
+	return "      " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n      ")
+}
+
+// TestSideBySideCompare checks the comparison itself: each aspect that
+// differs is reported, and only the normalised differences pass.
+func TestSideBySideCompare(t *testing.T) {
+	base := func() toolResult {
+		return toolResult{
+			stdout: "header: User-Agent: curl/7.88.1\n",
+			stderr: "curl: (22) The requested URL returned error: 404\n",
+			exit:   22,
+			files: map[string]fileResult{
+				"jar.txt": {mode: 0o644, data: "# Netscape HTTP Cookie File\n# generated by libcurl\n\nb\t2\na\t1\n"},
+			},
+			proxy: []string{"CONNECT localhost:1 200 auth=none"},
+		}
+	}
+	curl := base()
+	same := base()
+	same.stdout = "header: User-Agent: ocurl/1\n"
+	same.stderr = "ocurl: (22) the requested URL returned error: 404\nocurl: hint: …\n"
+	same.files = map[string]fileResult{"jar.txt": {mode: 0o644, data: "# Netscape HTTP Cookie File\n\na\t1\nb\t2\n"}}
+	if d := compareResults(sideCase{}, curl, same); len(d) != 0 {
+		t.Fatalf("equal results after normalisation differ:\n%s", strings.Join(d, "\n"))
+	}
+
+	for name, change := range map[string]func(*toolResult){
+		"exit code":  func(r *toolResult) { r.exit = 0 },
+		"stdout":     func(r *toolResult) { r.stdout += "x" },
+		"stderr":     func(r *toolResult) { r.stderr = "ocurl: error: 404\n" },
+		"file jar":   func(r *toolResult) { r.files["jar.txt"] = fileResult{mode: 0o644, data: "a\t1\n"} },
+		"mode":       func(r *toolResult) { r.files["jar.txt"] = fileResult{mode: 0o600, data: same.files["jar.txt"].data} },
+		"not by":     func(r *toolResult) { delete(r.files, "jar.txt") },
+		"proxy log":  func(r *toolResult) { r.proxy = nil },
+		"could not":  func(r *toolResult) { r.err = fmt.Errorf("boom") },
+		"written by": func(r *toolResult) { r.files["extra"] = fileResult{} },
+	} {
+		o := base()
+		o.stdout, o.stderr = same.stdout, same.stderr
+		o.files = map[string]fileResult{"jar.txt": same.files["jar.txt"]}
+		change(&o)
+		d := strings.Join(compareResults(sideCase{}, curl, o), "\n")
+		if !strings.Contains(d, strings.Fields(name)[0]) {
+			t.Errorf("%s: not reported; got %q", name, d)
+		}
+	}
+
+	// An aspect in except is not compared.
+	o := same
+	o.exit = 0
+	if d := compareResults(sideCase{except: map[string]string{"exit": "on purpose"}}, curl, o); len(d) != 0 {
+		t.Errorf("except exit: %v", d)
+	}
+	// Timings and JSON keys.
+	c := sideCase{timing: true}
+	if normalise(c, "0.000123 1.500000\n") != normalise(c, "0.004567 0.000001\n") {
+		t.Error("timings not normalised")
+	}
+	c = sideCase{jsonKeys: []string{"http_code"}}
+	if normalise(c, `{"http_code":200,"curl_version":"x"}`) != normalise(c, `{"curl_version":"y","http_code":200}`) ||
+		normalise(c, `{"http_code":200}`) == normalise(c, `{"http_code":404}`) {
+		t.Error("JSON keys not compared as asked")
+	}
+}
