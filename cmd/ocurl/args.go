@@ -334,7 +334,7 @@ func parseSeconds(v string) (time.Duration, error) {
 	if f, err := strconv.ParseFloat(v, 64); err == nil {
 		switch {
 		case math.IsNaN(f) || math.IsInf(f, 0):
-			return 0, errors.New("expected a proper numerical parameter")
+			return 0, fmt.Errorf("expected a proper numerical parameter (%q is not a number of seconds)", v)
 		case f < 0:
 			return 0, errors.New("expected a positive numerical parameter")
 		case f > 1e9:
@@ -344,7 +344,7 @@ func parseSeconds(v string) (time.Duration, error) {
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil || d < 0 {
-		return 0, errors.New("expected a proper numerical parameter")
+		return 0, fmt.Errorf("expected a proper numerical parameter (%q is not a number of seconds)", v)
 	}
 	return d, nil
 }
@@ -440,8 +440,12 @@ func flagTable() []flagSpec {
 			func(p *parser, v string) error {
 				if name, ok := strings.CutPrefix(v, "@"); ok {
 					b, err := p.readArgFile(name, "-w @"+name)
-					if err != nil {
+					if errors.Is(err, errTooLarge) {
 						return err
+					}
+					if err != nil {
+						// curl 7.88 warns and writes nothing.
+						p.warnf("Failed to read %s", name)
 					}
 					v = string(b)
 				}

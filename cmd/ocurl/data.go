@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"net/url"
 	"strings"
 )
@@ -27,12 +28,13 @@ type dataArg struct {
 }
 
 // addData reads one value; @FILE (@- for stdin) is read at once, as curl
-// reads it while parsing.
+// reads it while parsing. A file that cannot be read is curl's warning and
+// an empty part, not an error.
 func (p *parser) addData(kind dataKind, v string) error {
 	switch kind {
 	case dataPlain, dataBinary, dataJSON:
 		if name, ok := strings.CutPrefix(v, "@"); ok {
-			b, err := p.readArgFile(name, "@"+name)
+			b, err := p.readDataFile(name, name)
 			if err != nil {
 				return err
 			}
@@ -65,9 +67,12 @@ func (p *parser) urlEncodeArg(v string) (string, error) {
 		}
 		return name + "=" + formEscape(v[eq+1:]), nil
 	case at >= 0:
-		b, err := p.readArgFile(v[at+1:], "--data-urlencode "+v)
+		b, err := p.readDataFile(v[at+1:], v)
 		if err != nil {
 			return "", err
+		}
+		if b == nil {
+			return "", nil // unreadable: an empty part, without the name (curl's)
 		}
 		if at == 0 {
 			return formEscape(string(b)), nil
@@ -75,6 +80,25 @@ func (p *parser) urlEncodeArg(v string) (string, error) {
 		return v[:at] + "=" + formEscape(string(b)), nil
 	}
 	return formEscape(v), nil
+}
+
+// readDataFile reads a -d family @FILE. One that cannot be read is, as in
+// curl 7.88, a warning (unless -s) and no data: the request goes out with
+// an empty part (nil, where a file read and empty is a non-nil empty
+// slice). Only a file too large to hold is an error (26).
+func (p *parser) readDataFile(name, arg string) ([]byte, error) {
+	b, err := p.readArgFile(name, "@"+name)
+	if errors.Is(err, errTooLarge) {
+		return nil, err
+	}
+	if err != nil {
+		p.warnf("Couldn't read data from file %q, this makes an empty POST.", arg)
+		return nil, nil
+	}
+	if b == nil {
+		b = []byte{} // read, and empty: nil means unreadable
+	}
+	return b, nil
 }
 
 // formEscape encodes as curl's --data-urlencode: unreserved characters

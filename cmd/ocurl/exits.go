@@ -38,6 +38,7 @@ const (
 	exitRewind        = 65 // a body from stdin cannot be sent twice
 	exitCACert        = 77 // --cacert/--capath unusable
 	exitPinned        = 90 // --pinnedpubkey does not match
+	exitHTTP2Stream   = 92 // the server reset the HTTP/2 stream
 )
 
 var exitCodes = []struct {
@@ -57,7 +58,7 @@ var exitCodes = []struct {
 	{exitPartial, "the body ended before its announced length"},
 	{exitHTTPError, "HTTP status 400 or more with -f/--fail-with-body"},
 	{exitWrite, "writing the output failed (disk full, reader of stdout gone, binary to a terminal refused)"},
-	{exitRead, "reading a local file failed (-d @FILE, -T, -F, -K, -H @FILE)"},
+	{exitRead, "reading a local file failed (-T, -F, -K; a -d, -H or -w @FILE that cannot be read is a warning, as in curl)"},
 	{exitTimeout, "timeout (-m, --connect-timeout)"},
 	{exitRange, "the server does not support the byte range asked for (-C)"},
 	{exitTLS, "TLS handshake failed, or the offloader is unreachable or refused"},
@@ -73,6 +74,7 @@ var exitCodes = []struct {
 	{exitRewind, "a body read from stdin (-T -) would have to be sent again (redirect, retry)"},
 	{exitCACert, "--cacert/--capath cannot be read"},
 	{exitPinned, "the server's public key does not match --pinnedpubkey"},
+	{exitHTTP2Stream, "the server reset the HTTP/2 stream (RST_STREAM)"},
 }
 
 // failure is an error with the exit code and the hint ocurl prints for it.

@@ -69,8 +69,16 @@ func TestDataFamily(t *testing.T) {
 			t.Errorf("%v: exit %d, %s", args, code, errOut)
 		}
 	}
-	if code, _, _ := ocurl("-d", "@/nonexistent/file", base+"/"); code != exitRead {
-		t.Errorf("-d @missing: exit %d, want %d", code, exitRead)
+	// A data file that cannot be read is curl 7.88's warning and an empty
+	// part; -w @missing writes nothing.
+	for _, args := range [][]string{{"-d", "@/nonexistent/file"}, {"--data-binary", "@/nonexistent/file"}, {"--json", "@/nonexistent/file"},
+		{"--data-urlencode", "n@/nonexistent/file"}} {
+		code, out, errOut := ocurl(append(args, "-w", "@/nonexistent/format", base+"/m")...)
+		q := s.requests()[len(s.requests())-1]
+		if code != 0 || out != "ok" || q.method != "POST" || q.target != "/m" || len(q.body) != 0 ||
+			!strings.Contains(errOut, "Warning: Couldn't read data from file \"") || !strings.Contains(errOut, "Warning: Failed to read /nonexistent/format\n") {
+			t.Errorf("%v: exit %d out %q err %q, sent %s %s %q", args, code, out, errOut, q.method, q.target, q.body)
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -77,7 +78,34 @@ type h2Recorder struct {
 	inBlock bool
 	fields  []hpack.HeaderField // of the block being decoded
 	heads   [][]hpack.HeaderField
-	broken  bool // a block too large or undecodable: stop recording
+	broken  bool     // a block too large or undecodable: stop recording
+	reset   *h2Reset // the last RST_STREAM since forget
+}
+
+// h2Reset is a RST_STREAM the server sent (RFC 9113 §6.4).
+type h2Reset struct {
+	stream, code uint32
+}
+
+// h2ErrorNames are RFC 9113 §7's error codes, as curl names them.
+var h2ErrorNames = []string{"NO_ERROR", "PROTOCOL_ERROR", "INTERNAL_ERROR", "FLOW_CONTROL_ERROR",
+	"SETTINGS_TIMEOUT", "STREAM_CLOSED", "FRAME_SIZE_ERROR", "REFUSED_STREAM", "CANCEL",
+	"COMPRESSION_ERROR", "CONNECT_ERROR", "ENHANCE_YOUR_CALM", "INADEQUATE_SECURITY", "HTTP_1_1_REQUIRED"}
+
+// failure is curl's error for a reset stream: 92.
+func (r *h2Reset) failure() *failure {
+	name := "unknown"
+	if int(r.code) < len(h2ErrorNames) {
+		name = h2ErrorNames[r.code]
+	}
+	return fail(exitHTTP2Stream, "HTTP/2 stream %d was not closed cleanly: %s (err %d)", r.stream, name, r.code)
+}
+
+// lastReset returns the RST_STREAM received since forget, if any.
+func (r *h2Recorder) lastReset() *h2Reset {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.reset
 }
 
 // maxRecordedBlock bounds one header block the recorder keeps.
@@ -116,7 +144,7 @@ func (r *h2Recorder) feed(b []byte) {
 		}
 		length := int(uint32(r.pending[0])<<16 | uint32(r.pending[1])<<8 | uint32(r.pending[2]))
 		typ := r.pending[3]
-		if len(r.pending) == 9 && typ != 0x1 && typ != 0x9 {
+		if len(r.pending) == 9 && typ != 0x1 && typ != 0x9 && (typ != 0x3 || length != 4) {
 			r.pending, r.skip = r.pending[:0], length // not a header block: skip the payload
 			continue
 		}
@@ -127,7 +155,14 @@ func (r *h2Recorder) feed(b []byte) {
 		if len(r.pending) < 9+length {
 			continue
 		}
-		r.frame(typ, r.pending[4], r.pending[9:9+length])
+		if typ == 0x3 {
+			r.reset = &h2Reset{
+				stream: binary.BigEndian.Uint32(r.pending[5:9]) & 0x7fffffff,
+				code:   binary.BigEndian.Uint32(r.pending[9:13]),
+			}
+		} else {
+			r.frame(typ, r.pending[4], r.pending[9:9+length])
+		}
 		r.pending = r.pending[:0]
 	}
 }
@@ -183,6 +218,13 @@ func (r *h2Recorder) take() (heads [][]hpack.HeaderField, ok bool) {
 	defer r.mu.Unlock()
 	heads, r.heads = r.heads, nil
 	return heads, !r.broken
+}
+
+// forget drops what was recorded so far: heads and a reset.
+func (r *h2Recorder) forget() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.heads, r.reset = nil, nil
 }
 
 // h2Head builds a head as curl prints an HTTP/2 response: "HTTP/2 200 "
@@ -259,7 +301,7 @@ func (c *h2Conn) roundTrip(ctx context.Context, req *request, body io.Reader) ([
 	if ua := hreq.Header["User-Agent"]; len(ua) == 0 {
 		hreq.Header["User-Agent"] = []string{""}
 	}
-	c.rec.take() // forget anything recorded before this request
+	c.rec.forget() // anything recorded before this request
 	resp, err := c.cc.RoundTrip(hreq)
 	if err != nil {
 		return nil, nil, err
@@ -321,6 +363,9 @@ func (x *transfer) exchange2(ctx context.Context, c *conn, req *request) (*excha
 		if ctx.Err() != nil {
 			return nil, x.recvFailure(ctx, ctx.Err())
 		}
+		if rst := c.h2.rec.lastReset(); rst != nil {
+			return nil, rst.failure()
+		}
 		return nil, fail(exitHTTP2, "HTTP/2 request failed: %v", err)
 	}
 	x.t.starttransfer = x.t.since()
@@ -329,7 +374,7 @@ func (x *transfer) exchange2(ctx context.Context, c *conn, req *request) (*excha
 	}
 	atomic.StoreInt64(&x.contentLength, resp.ContentLength)
 	ex := &exchange{heads: heads, conn: c}
-	ex.body = &h2Body{r: resp.Body, want: resp.ContentLength}
+	ex.body = &h2Body{r: resp.Body, want: resp.ContentLength, rec: c.h2.rec}
 	ex.done = func(complete bool) {
 		resp.Body.Close()
 		if rd != nil {
@@ -346,19 +391,24 @@ func (x *transfer) exchange2(ctx context.Context, c *conn, req *request) (*excha
 	return ex, nil
 }
 
-// h2Body maps net/http's HTTP/2 body errors to curl's: a body shorter
-// than its Content-Length is a partial transfer (18), a reset stream an
-// HTTP/2 error (16).
+// h2Body maps net/http's HTTP/2 body errors to curl's: a stream the
+// server reset is curl's 92 (whether or not the body was cut short), a
+// body shorter than its Content-Length otherwise a partial transfer (18),
+// anything else an HTTP/2 error (16).
 type h2Body struct {
 	r    io.Reader
 	want int64
 	got  int64
+	rec  *h2Recorder
 }
 
 func (b *h2Body) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	b.got += int64(n)
 	if err != nil && err != io.EOF {
+		if rst := b.rec.lastReset(); rst != nil {
+			return n, rst.failure()
+		}
 		if b.want >= 0 && b.got < b.want {
 			return n, &partialError{b.want - b.got}
 		}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"io"
 	"net/url"
 	"os"
@@ -115,8 +117,13 @@ func (p *parser) addHeader(v string) error {
 		return nil
 	}
 	b, err := p.readArgFile(name, "-H @"+name)
-	if err != nil {
+	if errors.Is(err, errTooLarge) {
 		return err
+	}
+	if err != nil {
+		// curl 7.88 warns and goes on without the file's headers.
+		p.warnf("Failed to open %s!", name)
+		return nil
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		line = strings.TrimRight(line, "\r")
@@ -144,9 +151,20 @@ func (p *parser) readArgFile(name, what string) ([]byte, error) {
 		return nil, fail(exitRead, "%s: %v", what, err)
 	}
 	if len(b) > maxArgFile {
-		return nil, fail(exitRead, "%s: larger than %d bytes", what, maxArgFile)
+		return nil, fail(exitRead, "%s: %w", what, errTooLarge)
 	}
 	return b, nil
+}
+
+// errTooLarge is a file an option names that is larger than maxArgFile.
+var errTooLarge = fmt.Errorf("larger than %d bytes", maxArgFile)
+
+// warnf prints one of curl's "Warning: ..." lines while the arguments are
+// read, unless -s came before (curl checks -s at the moment it warns too).
+func (p *parser) warnf(format string, args ...any) {
+	if !p.o.silent {
+		fmt.Fprintf(p.iv.stderr, "Warning: "+format+"\n", args...)
+	}
 }
 
 // maxArgFile bounds what an option reads into memory from a file or stdin.

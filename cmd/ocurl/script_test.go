@@ -26,54 +26,6 @@ func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){"ocurl": main})
 }
 
-// pendingScripts are scripts ocurl does not pass yet (issue 7), with what
-// is missing. A pending script that fails is reported as skipped, with its
-// log; one that passes fails the test, so this list cannot go stale. It
-// must be empty when issue 7 is done.
-var pendingScripts = map[string]string{
-	"bad_url":              "exit 3 for a bad port, 1 for an unsupported scheme",
-	"basic_auth":           "-u",
-	"certificate":          `"ocurl: (N) message", --pinnedpubkey (90), exit 77 for --cacert`,
-	"client_cert":          "--cert, --key",
-	"compressed":           "--compressed",
-	"config_file":          "-K",
-	"connect_errors":       `"ocurl: (N) message"`,
-	"cookies":              "-b, -c",
-	"dump_header":          "-D",
-	"fail":                 `"ocurl: (N) message", --fail-with-body`,
-	"form_upload":          "-F",
-	"head":                 "headers as received, -L",
-	"headers":              "-A, -e, -H rules, -H @file",
-	"help":                 "--help with every option and exit code",
-	"http2":                `"HTTP/2 200", --http1.1, --http2-prior-knowledge`,
-	"include_headers":      "-D; headers in wire order and case",
-	"insecure":             "-k",
-	"limit_rate":           "--limit-rate",
-	"max_redirs":           "-L, --max-redirs (47)",
-	"max_time_usage":       "-m NaN is accepted",
-	"multiple_urls":        "several URLs, -Z, --url",
-	"no_partial_file":      "exit 18 for a truncated body",
-	"output_file":          "--create-dirs",
-	"post_data":            "--data-binary, --data-raw, --data-urlencode, @-, --json, -G",
-	"proxy":                "-x, -U",
-	"proxy_env":            "https_proxy, http_proxy, no_proxy, --noproxy",
-	"put_upload":           "-T",
-	"ranges":               "-r, -w",
-	"redirect_credentials": "-L, -u, --location-trusted",
-	"redirect_methods":     "-L",
-	"redirects":            "-L, -w",
-	"remote_name":          "-O, -J, --output-dir",
-	"resolve_connect_to":   "--resolve * and +, --connect-to",
-	"resume":               "-C",
-	"retry":                "--retry, --retry-delay, --retry-all-errors",
-	"stdout_closed":        "exit 23 when stdout's reader goes away",
-	"stdout_stderr":        `"ocurl: (N) message", -v header lines`,
-	"timeout":              `"ocurl: (N) message", -m 0`,
-	"truncated":            "exit 18 (HTTP/2: 92)",
-	"write_out":            "-w",
-	"write_out_offload":    "-w with the offload's variables",
-}
-
 // TestScript runs testdata/script/*.txtar: one script per behaviour, each
 // running ocurl against testserver. A script sees, in its environment:
 //
@@ -105,16 +57,7 @@ var pendingScripts = map[string]string{
 func TestScript(t *testing.T) {
 	srv := testserver.Start(t)
 	asCurl := os.Getenv("OCURL_SCRIPT_CURL") == "1"
-	for name := range pendingScripts {
-		if _, err := os.Stat(filepath.Join("testdata", "script", name+".txtar")); err != nil {
-			t.Errorf("pendingScripts names %s, which has no script", name)
-		}
-	}
-	pending := pendingScripts
-	if asCurl {
-		pending = nil
-	}
-	testscript.RunT(&scriptT{T: t, pending: pending}, testscript.Params{
+	testscript.Run(t, testscript.Params{
 		Dir:         filepath.Join("testdata", "script"),
 		WorkdirRoot: t.TempDir(),
 		Setup: func(env *testscript.Env) error {
@@ -342,49 +285,3 @@ func processUmask() (fs.FileMode, error) {
 	}
 	return 0, errors.New("no Umask line in /proc/self/status")
 }
-
-// scriptT runs the scripts as subtests of t; those named in pending are
-// expected to fail (see pendingScripts).
-type scriptT struct {
-	*testing.T
-	pending map[string]string
-}
-
-func (s *scriptT) Verbose() bool { return testing.Verbose() }
-
-func (s *scriptT) Run(name string, f func(testscript.T)) {
-	s.T.Run(name, func(t *testing.T) {
-		reason, isPending := s.pending[name]
-		if !isPending {
-			f(&scriptT{T: t})
-			return
-		}
-		p := &pendingT{T: t, reason: reason}
-		defer func() {
-			if !p.failed {
-				t.Errorf("script %s passes now: remove it from pendingScripts", name)
-			}
-		}()
-		f(p)
-	})
-}
-
-func (s *scriptT) Skip(args ...any)  { s.T.Skip(args...) }
-func (s *scriptT) Fatal(args ...any) { s.T.Fatal(args...) }
-func (s *scriptT) Log(args ...any)   { s.T.Log(args...) }
-
-// pendingT turns a pending script's failure into a skip that shows why.
-type pendingT struct {
-	*testing.T
-	reason string
-	failed bool
-}
-
-func (p *pendingT) Verbose() bool                     { return testing.Verbose() }
-func (p *pendingT) Run(string, func(testscript.T))    { p.T.Fatal("pendingT: nested Run") }
-func (p *pendingT) Skip(args ...any)                  { p.failed = true; p.T.Skip(args...) }
-func (p *pendingT) Log(args ...any)                   { p.T.Log(args...) }
-func (p *pendingT) FailNow()                          { p.failed = true; p.T.Skipf("pending: %s", p.reason) }
-func (p *pendingT) Fatal(args ...any)                 { p.T.Log(args...); p.FailNow() }
-func (p *pendingT) Parallel()                         { p.T.Parallel() }
-func (p *pendingT) Errorf(format string, args ...any) { p.T.Logf(format, args...); p.failed = true }

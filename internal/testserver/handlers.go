@@ -221,7 +221,14 @@ func (s *Server) echo(w http.ResponseWriter, r *http.Request) {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "method: %s\nuri: %s\nproto: %s\nhost: %s\n", r.Method, r.RequestURI, r.Proto, r.Host)
-	writeHeaderLines(&b, "header: ", r.Header)
+	h := r.Header
+	if rewrite := s.opts.EchoUserAgent; rewrite != nil && len(h["User-Agent"]) > 0 {
+		h = h.Clone()
+		for i, v := range h["User-Agent"] {
+			h["User-Agent"][i] = rewrite(v)
+		}
+	}
+	writeHeaderLines(&b, "header: ", h)
 	if len(r.TransferEncoding) > 0 {
 		fmt.Fprintf(&b, "transfer-encoding: %s\n", strings.Join(r.TransferEncoding, ", "))
 	}

@@ -143,6 +143,7 @@ type Server struct {
 	// RefusedAddr is a 127.0.0.1 address where connections are refused.
 	RefusedAddr string
 
+	opts    Options
 	ctx     context.Context
 	cancel  context.CancelFunc
 	servers []*http.Server
@@ -155,6 +156,28 @@ type Server struct {
 	requests []Request
 	flaky    map[string]int
 	closed   bool
+}
+
+// Options change what a server serves; the zero value is the default
+// server Start starts.
+type Options struct {
+	// EchoUserAgent, if set, rewrites the User-Agent value /echo shows (what
+	// Requests records stays as received). The side-by-side test of ocurl
+	// against curl uses it to show each tool's own product token
+	// ("curl/7.88.1", "ocurl/1") as one word, so the echoed body, and with it
+	// Content-Length and %{size_download}, does not differ by the length of
+	// a tool's name.
+	EchoUserAgent func(string) string
+	// Defect makes the server's leaf certificate bad in that way
+	// (testpki.Expired, testpki.WrongName, ...), for tests of refusals and
+	// of -k.
+	Defect testpki.Defect
+	// MinVersion and MaxVersion bound the TLS versions the https listeners
+	// speak (default TLS 1.0 to TLS 1.2).
+	MinVersion, MaxVersion uint16
+	// NoALPN: the https listeners take no part in ALPN (a server from before
+	// RFC 7301); H2URL then speaks HTTP/1.1 only.
+	NoALPN bool
 }
 
 // Request is what the server recorded about one request.
@@ -173,7 +196,13 @@ var (
 // into a new t.TempDir().
 func Start(t testing.TB) *Server {
 	t.Helper()
-	s, err := New(t.TempDir())
+	return StartWith(t, Options{})
+}
+
+// StartWith is Start with options.
+func StartWith(t testing.TB, opts Options) *Server {
+	t.Helper()
+	s, err := NewWith(t.TempDir(), opts)
 	if err != nil {
 		t.Fatalf("testserver: %v", err)
 	}
@@ -184,11 +213,16 @@ func Start(t testing.TB) *Server {
 // New starts a server writing its files (root, client certificate) into
 // dir. The caller must Close it.
 func New(dir string) (*Server, error) {
+	return NewWith(dir, Options{})
+}
+
+// NewWith is New with options.
+func NewWith(dir string, opts Options) (*Server, error) {
 	p, err := pkiOnce()
 	if err != nil {
 		return nil, err
 	}
-	leaf, err := p.Issue(Names, testpki.ECDSAP256, testpki.Good)
+	leaf, err := p.Issue(Names, testpki.ECDSAP256, opts.Defect)
 	if err != nil {
 		return nil, err
 	}
@@ -197,6 +231,7 @@ func New(dir string) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
+		opts:     opts,
 		PKI:      p,
 		Leaf:     leaf,
 		Roots:    p.Roots,
@@ -220,11 +255,18 @@ func New(dir string) (*Server, error) {
 			s.Close()
 		}
 	}()
+	minV, maxV := opts.MinVersion, opts.MaxVersion
+	if minV == 0 {
+		minV = tls.VersionTLS10
+	}
+	if maxV == 0 {
+		maxV = tls.VersionTLS12
+	}
 	tlsConfig := func() *tls.Config {
 		return &tls.Config{
 			Certificates: []tls.Certificate{leaf.TLSCertificate()},
-			MinVersion:   tls.VersionTLS10,
-			MaxVersion:   tls.VersionTLS12,
+			MinVersion:   minV,
+			MaxVersion:   maxV,
 		}
 	}
 	var h1, h2, plain http.Protocols
@@ -265,9 +307,14 @@ func New(dir string) (*Server, error) {
 			BaseContext:       func(net.Listener) context.Context { return s.ctx },
 		}
 		s.servers = append(s.servers, hs)
-		if l.tls != nil {
+		switch {
+		case l.tls != nil && opts.NoALPN:
+			// ServeTLS would offer http/1.1 in ALPN: serve TLS of our own.
+			hs.Protocols = &h1
+			go hs.Serve(tls.NewListener(ln, l.tls))
+		case l.tls != nil:
 			go hs.ServeTLS(ln, "", "")
-		} else {
+		default:
 			go hs.Serve(ln)
 		}
 	}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/andybalholm/brotli"
 
+	"github.com/tlsoffload/tlsoffload/certs/testpki"
 	"github.com/tlsoffload/tlsoffload/internal/testserver"
 )
 
@@ -653,5 +654,44 @@ func TestHeadersSorted(t *testing.T) {
 	}
 	if !sort.StringsAreSorted(names) || len(names) < 3 {
 		t.Errorf("headers not sorted: %v", names)
+	}
+}
+
+// Options: the echoed User-Agent rewritten (Requests keeps it as sent), a
+// defective leaf, TLS versions and no ALPN.
+func TestOptions(t *testing.T) {
+	s := testserver.StartWith(t, testserver.Options{
+		EchoUserAgent: func(v string) string { return strings.ToUpper(v) },
+		Defect:        testpki.Expired,
+		MinVersion:    tls.VersionTLS11,
+		MaxVersion:    tls.VersionTLS11,
+		NoALPN:        true,
+	})
+	var state tls.ConnectionState
+	tr := &http.Transport{
+		TLSClientConfig:   &tls.Config{RootCAs: s.Roots, MinVersion: tls.VersionTLS10, NextProtos: []string{"h2", "http/1.1"}},
+		ForceAttemptHTTP2: true,
+	}
+	// The expired leaf fails verification; checking all but the time shows
+	// the rest of the chain is right.
+	if _, err := (&http.Client{Transport: tr}).Get(s.URL + "/echo"); err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Fatalf("an expired leaf was accepted or refused for another reason: %v", err)
+	}
+	tr = &http.Transport{
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS10, NextProtos: []string{"h2", "http/1.1"},
+			VerifyConnection: func(cs tls.ConnectionState) error { state = cs; return nil }},
+		ForceAttemptHTTP2: true,
+	}
+	c := &http.Client{Transport: tr, Timeout: 20 * time.Second}
+	r := get(t, c, s.H2URL+"/echo", "User-Agent", "tool/1")
+	wantStatus(t, r, 200)
+	if !strings.Contains(r.body, "header: User-Agent: TOOL/1\n") || !strings.Contains(r.body, "proto: HTTP/1.1\n") {
+		t.Fatalf("body %q: want the rewritten User-Agent, over HTTP/1.1", r.body)
+	}
+	if state.Version != tls.VersionTLS11 || state.NegotiatedProtocol != "" {
+		t.Fatalf("version %#x, ALPN %q; want TLS 1.1 and no ALPN", state.Version, state.NegotiatedProtocol)
+	}
+	if reqs := s.Requests(); reqs[len(reqs)-1].Header.Get("User-Agent") != "tool/1" {
+		t.Fatalf("Requests recorded %q", reqs[len(reqs)-1].Header.Get("User-Agent"))
 	}
 }
