@@ -106,6 +106,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/raw", s.raw)
 	mux.HandleFunc("/raw/{name}", s.raw)
 	mux.HandleFunc("/flaky", s.flakyHandler)
+	mux.HandleFunc("/rendezvous", s.rendezvous)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		if s.closed {
@@ -782,8 +783,9 @@ func (s *Server) flakyHandler(w http.ResponseWriter, r *http.Request) {
 	id := q.Get("id")
 	fail, err1 := intParam(q.Get("fail"), 1, 0, 1000)
 	code, err2 := intParam(q.Get("code"), http.StatusServiceUnavailable, 400, 599)
-	if id == "" || err1 != nil || err2 != nil {
-		badRequest(w, "flaky: want id=ID, fail in [0, 1000], code in [400, 599]")
+	delay, err3 := durationParam(q.Get("delay"), 0)
+	if id == "" || err1 != nil || err2 != nil || err3 != nil {
+		badRequest(w, "flaky: want id=ID, fail in [0, 1000], code in [400, 599], delay in [0, %s]", maxDelay)
 		return
 	}
 	io.Copy(io.Discard, r.Body)
@@ -793,9 +795,52 @@ func (s *Server) flakyHandler(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	textHeader(w)
 	if seen < fail {
+		if !sleep(r.Context(), delay) {
+			return
+		}
 		w.WriteHeader(code)
 		fmt.Fprintf(w, "failure %d of %d\n", seen+1, fail)
 		return
 	}
 	fmt.Fprintf(w, "ok after %d failures\n", fail)
+}
+
+// rendezvousWait bounds how long /rendezvous holds a request.
+const rendezvousWait = 10 * time.Second
+
+func (s *Server) rendezvous(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	id := q.Get("id")
+	n, err := intParam(q.Get("n"), 2, 1, 100)
+	if id == "" || err != nil {
+		badRequest(w, "rendezvous: want id=ID and n in [1, 100]")
+		return
+	}
+	s.mu.Lock()
+	rv := s.rendezvousOf[id]
+	if rv == nil {
+		rv = &meeting{all: make(chan struct{})}
+		s.rendezvousOf[id] = rv
+	}
+	rv.arrived++
+	if rv.arrived == n {
+		close(rv.all)
+	}
+	s.mu.Unlock()
+	t := time.NewTimer(rendezvousWait)
+	defer t.Stop()
+	textHeader(w)
+	select {
+	case <-rv.all:
+		io.WriteString(w, "together\n")
+	case <-t.C:
+		io.WriteString(w, "alone\n")
+	case <-r.Context().Done():
+	}
+}
+
+// meeting is one /rendezvous id: how many came, closed when all did.
+type meeting struct {
+	arrived int
+	all     chan struct{}
 }

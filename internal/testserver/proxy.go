@@ -29,6 +29,9 @@ type ProxyRecord struct {
 	Target string
 	// ProxyAuthorization is the header as received ("" when absent).
 	ProxyAuthorization string
+	// Head is the request line and header lines byte for byte as the
+	// client sent them, the blank line included.
+	Head string
 	// Status is the proxy's own answer: 200 for an established tunnel, 407,
 	// 502 for a target it would not or could not reach, or the forwarded
 	// response's status.
@@ -220,13 +223,20 @@ func dialTarget(hostport string) (net.Conn, error) {
 
 func (p *Proxy) handle(c net.Conn) {
 	c.SetReadDeadline(time.Now().Add(30 * time.Second))
-	br := bufio.NewReader(c)
+	// The head is read byte for byte first (for Head), then parsed; br
+	// goes on with what follows it.
+	raw := bufio.NewReader(c)
+	head, err := readRawHead(raw)
+	if err != nil {
+		return
+	}
+	br := bufio.NewReader(io.MultiReader(strings.NewReader(head), raw))
 	req, err := http.ReadRequest(br)
 	if err != nil {
 		return
 	}
 	c.SetReadDeadline(time.Time{})
-	rec := &ProxyRecord{Method: req.Method, ProxyAuthorization: req.Header.Get("Proxy-Authorization")}
+	rec := &ProxyRecord{Method: req.Method, Head: head, ProxyAuthorization: req.Header.Get("Proxy-Authorization")}
 	if req.Method == http.MethodConnect {
 		rec.Target = req.RequestURI
 	} else {

@@ -21,7 +21,8 @@
 // a PKI made once per process; RootFile is its root as PEM, written into
 // t.TempDir() (for --cacert). RefusedAddr is a loopback address where a TCP
 // connection is refused (a socket bound but not listening, held for the
-// server's lifetime, so no other process takes the port meanwhile).
+// server's lifetime, so no other process takes the port meanwhile). SilentAddr
+// accepts connections and never sends a byte.
 //
 // Every handler answers on every listener, with no Date header (so two runs
 // print the same bytes), and stops early when the client goes away or the
@@ -73,10 +74,22 @@
 //	/raw?status=S&h=N:V...&body=B
 //	                            the same, built from the query: status line
 //	                            "HTTP/1.1 S", each h a header line as given, the body
-//	/flaky?id=ID[&fail=N&code=C] answers C (default 503) to the first N (default
-//	                            1) requests for ID, then 200 "ok after N failures\n"
+//	/flaky?id=ID[&fail=N&code=C&delay=D]
+//	                            answers C (default 503) to the first N (default
+//	                            1) requests for ID, D after they arrived (default
+//	                            0), then 200 "ok after N failures\n" at once
+//	/rendezvous?id=ID[&n=N]     holds each request until N (default 2) requests
+//	                            for ID have arrived, then answers "together\n";
+//	                            after 10 s, "alone\n" (proves requests run at once)
 //
 // Requests() lists the requests the server saw (the last 1000).
+//
+// StartWith takes Options: a defective leaf certificate, other TLS
+// versions, no ALPN, a rewritten echoed User-Agent.
+//
+// StartRaw starts a Raw server instead, for tests that need exact bytes
+// both ways: it records each request head as it arrived and answers with
+// the bytes a handler gives.
 //
 // StartProxy starts an HTTP proxy: CONNECT tunnels (for https URLs) and
 // absolute-form forwarding (for http URLs), optionally requiring
@@ -142,20 +155,25 @@ type Server struct {
 
 	// RefusedAddr is a 127.0.0.1 address where connections are refused.
 	RefusedAddr string
+	// SilentAddr is a 127.0.0.1 address that accepts connections and never
+	// sends a byte (for handshake and connect timeouts).
+	SilentAddr string
 
 	opts    Options
 	ctx     context.Context
 	cancel  context.CancelFunc
 	servers []*http.Server
 	refused io.Closer
+	silent  net.Listener
 
 	handlers sync.WaitGroup // in-flight handlers, waited for by Close
 
-	mu       sync.Mutex
-	hijacked map[net.Conn]struct{}
-	requests []Request
-	flaky    map[string]int
-	closed   bool
+	mu           sync.Mutex
+	hijacked     map[net.Conn]struct{}
+	requests     []Request
+	flaky        map[string]int
+	rendezvousOf map[string]*meeting
+	closed       bool
 }
 
 // Options change what a server serves; the zero value is the default
@@ -231,12 +249,13 @@ func NewWith(dir string, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		opts:     opts,
-		PKI:      p,
-		Leaf:     leaf,
-		Roots:    p.Roots,
-		hijacked: make(map[net.Conn]struct{}),
-		flaky:    make(map[string]int),
+		opts:         opts,
+		PKI:          p,
+		Leaf:         leaf,
+		Roots:        p.Roots,
+		hijacked:     make(map[net.Conn]struct{}),
+		flaky:        make(map[string]int),
+		rendezvousOf: make(map[string]*meeting),
 	}
 	spki := sha256.Sum256(leaf.Cert.RawSubjectPublicKeyInfo)
 	s.Pin = "sha256//" + base64.StdEncoding.EncodeToString(spki[:])
@@ -324,6 +343,12 @@ func NewWith(dir string, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.RefusedAddr, s.refused = addr, closer
+	if s.silent, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		return nil, err
+	}
+	s.SilentAddr = s.silent.Addr().String()
+	s.handlers.Add(1)
+	go s.holdSilent()
 	ok = true
 	return s, nil
 }
@@ -358,12 +383,39 @@ func (s *Server) Close() {
 	if s.refused != nil {
 		s.refused.Close()
 	}
+	if s.silent != nil {
+		s.silent.Close()
+	}
 	done := make(chan struct{})
 	go func() { s.handlers.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		fmt.Fprintln(os.Stderr, "testserver: handlers still running 10s after Close")
+	}
+}
+
+// holdSilent accepts on SilentAddr and holds each connection, reading and
+// discarding, until the client or Close ends it.
+func (s *Server) holdSilent() {
+	defer s.handlers.Done()
+	for {
+		c, err := s.silent.Accept()
+		if err != nil {
+			return
+		}
+		forget, ok := s.trackHijacked(c)
+		if !ok {
+			c.Close()
+			return
+		}
+		s.handlers.Add(1)
+		go func() {
+			defer s.handlers.Done()
+			defer forget()
+			io.Copy(io.Discard, c)
+			c.Close()
+		}()
 	}
 }
 

@@ -561,6 +561,118 @@ func TestFlaky(t *testing.T) {
 		t.Errorf("other id: %d %q", r.StatusCode, r.body)
 	}
 	wantStatus(t, get(t, c, s.URL+"/flaky"), 400)
+
+	// delay holds the failures only.
+	start := time.Now()
+	if r := get(t, c, s.URL+"/flaky?id=z&delay=300ms"); r.StatusCode != 503 || time.Since(start) < 300*time.Millisecond {
+		t.Errorf("delayed failure: %d after %v", r.StatusCode, time.Since(start))
+	}
+	wantStatus(t, get(t, c, s.URL+"/flaky?id=z&delay=30s"), 200)
+}
+
+// /rendezvous answers "together" once n requests for an id are in.
+func TestRendezvous(t *testing.T) {
+	s := testserver.Start(t)
+	c := client(s, false)
+	bodies := make(chan string, 3)
+	for range 3 {
+		go func() {
+			resp, err := c.Get(s.URL + "/rendezvous?id=a&n=3")
+			if err != nil {
+				bodies <- err.Error()
+				return
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			bodies <- string(b)
+		}()
+	}
+	for range 3 {
+		if b := <-bodies; b != "together\n" {
+			t.Errorf("body %q", b)
+		}
+	}
+	wantStatus(t, get(t, c, s.URL+"/rendezvous?id=b&n=0"), 400)
+}
+
+// SilentAddr accepts and never answers; Close ends its connections.
+func TestSilentAddr(t *testing.T) {
+	s, err := testserver.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", s.SilentAddr)
+	if err != nil {
+		s.Close()
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	io.WriteString(conn, "GET / HTTP/1.1\r\n\r\n")
+	conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if n, err := conn.Read(make([]byte, 1)); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read %d bytes, %v; want nothing until the deadline", n, err)
+	}
+	s.Close()
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := conn.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("after Close: %v, want the connection closed", err)
+	}
+}
+
+// Raw records request heads byte for byte and answers with the bytes the
+// handler gives: 100 Continue on request, chunked bodies decoded, early
+// answers, several requests on one connection.
+func TestRawServer(t *testing.T) {
+	r := testserver.StartRaw(t, func(q *testserver.RawRequest) testserver.RawReply {
+		switch q.Target {
+		case "/early":
+			return testserver.RawReply{Data: "HTTP/1.1 413 No\r\nContent-Length: 0\r\n\r\n", Early: true}
+		case "/continue":
+			return testserver.RawReply{Data: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", Continue100: true}
+		}
+		return testserver.Reply("got " + q.Method + " " + q.Target + " " + q.Header("x-A"))
+	})
+	conn, err := net.Dial("tcp", r.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	head1 := "GET /a HTTP/1.1\r\nhost: x\r\nX-a: 1\r\n\r\n"
+	io.WriteString(conn, head1)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if string(b) != "got GET /a 1" {
+		t.Fatalf("body %q", b)
+	}
+	io.WriteString(conn, "PUT /continue HTTP/1.1\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n")
+	if line, _ := br.ReadString('\n'); line != "HTTP/1.1 100 Continue\r\n" {
+		t.Fatalf("no 100 Continue: %q", line)
+	}
+	br.ReadString('\n')
+	io.WriteString(conn, "3\r\nabc\r\n2;x=y\r\nde\r\n0\r\nTrailer: t\r\n\r\n")
+	if resp, err = http.ReadResponse(br, nil); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("%v %v", resp, err)
+	}
+	io.ReadAll(resp.Body)
+	reqs := r.Requests()
+	if len(reqs) != 2 || reqs[0].Head != head1 || string(reqs[1].Body) != "abcde" || reqs[1].Conn != 0 || r.Connections() != 1 {
+		t.Fatalf("requests %+v, %d connections", reqs, r.Connections())
+	}
+
+	c2, err := net.Dial("tcp", r.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	io.WriteString(c2, "POST /early HTTP/1.1\r\nContent-Length: 100\r\n\r\n")
+	resp, err = http.ReadResponse(bufio.NewReader(c2), nil)
+	if err != nil || resp.StatusCode != 413 || r.Last().Target != "/early" || r.Last().Conn != 1 {
+		t.Fatalf("early: %v %v, last %+v", resp, err, r.Last())
+	}
 }
 
 func TestRefusedAddr(t *testing.T) {
@@ -631,6 +743,27 @@ func TestProxy(t *testing.T) {
 	}
 	if resp.StatusCode != 407 || resp.Header.Get("Proxy-Authenticate") != `Basic realm="testproxy"` {
 		t.Errorf("407: %d %v", resp.StatusCode, resp.Header)
+	}
+	if h := auth.Records()[2].Head; h != "CONNECT localhost:"+s.Port+" HTTP/1.1\r\nHost: localhost:"+s.Port+"\r\n\r\n" {
+		t.Errorf("Head %q: want the request head byte for byte", h)
+	}
+
+	// A head in odd case and order is recorded as sent; a forwarded body
+	// arrives whole.
+	conn2, err := net.Dial("tcp", open.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn2.Close()
+	head := "POST http://localhost:" + s.HTTPPort + "/echo HTTP/1.1\r\nhost: localhost:" + s.HTTPPort + "\r\nX-b: 1\r\ncontent-length: 5\r\n\r\n"
+	io.WriteString(conn2, head+"hello")
+	resp, err = http.ReadResponse(bufio.NewReader(conn2), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if recs := open.Records(); recs[len(recs)-1].Head != head || !strings.Contains(string(b), "\nhello") {
+		t.Errorf("forwarded POST: Head %q, body %q", recs[len(recs)-1].Head, b)
 	}
 
 	// Tunnel byte counts are final once the client is done.
