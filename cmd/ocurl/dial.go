@@ -41,6 +41,18 @@ func (c *conn) close() {
 	c.nc.Close()
 }
 
+// abort closes the connection at once, under any read or write still
+// waiting on it: the socket first, without a TLS close_notify. A server
+// that sees close_notify may answer it (net/http ends a waiting handler
+// and sends "200, no body"), and that answer must not be read as the
+// response: a deadline (-m) is a failure (28), never a short success.
+func (c *conn) abort() {
+	if t, ok := c.nc.(interface{ NetConn() net.Conn }); ok {
+		t.NetConn().Close()
+	}
+	c.nc.Close()
+}
+
 // connPool keeps idle connections for the next URL or redirect, one per
 // key, as curl reuses a connection.
 type connPool struct {

@@ -489,7 +489,7 @@ func (x *transfer) exchange1(ctx context.Context, c *conn, req *request) (*excha
 
 	// The transfer's deadline (-m) closes the connection under any read
 	// or write still waiting.
-	stop := context.AfterFunc(ctx, func() { c.nc.Close() })
+	stop := context.AfterFunc(ctx, c.abort)
 	var rd io.ReadCloser
 	if req.body != nil {
 		var err error
