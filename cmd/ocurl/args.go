@@ -585,7 +585,7 @@ func flagTable() []flagSpec {
 			func(p *parser, v string) (err error) { p.o.retry, err = parseCount(v); return }},
 		{0, "retry-delay", "SECONDS", "wait this long between retries (default: Retry-After, or 1 s doubling up to 10 min)", nil,
 			func(p *parser, v string) (err error) { p.o.retryDelay, err = parseSeconds(v); return }},
-		{0, "retry-max-time", "SECONDS", "start no retry after this long (0: no limit)", nil,
+		{0, "retry-max-time", "SECONDS", "decide no retry once this long has passed since the first attempt (0: no limit)", nil,
 			func(p *parser, v string) (err error) { p.o.retryMaxTime, err = parseSeconds(v); return }},
 		{0, "retry-all-errors", "", "with --retry, retry on any error",
 			sw(func(o *options, on bool) { o.retryAll = on }), nil},

@@ -109,11 +109,14 @@ func TestRetry(t *testing.T) {
 	if code, stdout, _ := ocurl("-s", "--retry", "1", "--retry-delay", "0.01", "http://"+s.addr+"/"); code != 0 || stdout != "busybusy" {
 		t.Fatalf("out of retries: exit %d stdout %q", code, stdout)
 	}
-	// --retry-max-time 0.001 leaves no time for a retry.
+	// --retry-max-time: no retry is decided once it has passed since the
+	// first attempt, as in curl; the wait before a retry does not count
+	// against it. The first attempt (well within 0.25 s) is retried although
+	// its 0.4 s wait ends past the limit; the second, after that wait, is not.
 	mu.Lock()
 	n = 0
 	mu.Unlock()
-	if code, stdout, errOut := ocurl("--retry", "3", "--retry-delay", "0.01", "--retry-max-time", "0.001", "http://"+s.addr+"/"); code != 0 || stdout != "busy" || errOut != "" {
+	if code, stdout, errOut := ocurl("--retry", "3", "--retry-delay", "0.4", "--retry-max-time", "0.25", "http://"+s.addr+"/"); code != 0 || stdout != "busybusy" || strings.Count(errOut, "Will retry") != 1 {
 		t.Fatalf("--retry-max-time: exit %d stdout %q err %q", code, stdout, errOut)
 	}
 

@@ -14,11 +14,12 @@ import (
 // 408, 429, 500, 502, 503 or 504 answer; a refused connection too with
 // --retry-connrefused, and anything with --retry-all-errors. The wait is
 // --retry-delay, or a Retry-After the server sent, or curl's backoff (1 s,
-// doubling, at most 10 min); --retry-max-time bounds the whole. As in
-// curl, each failed attempt's error is printed before the warning, the
-// body of a retried answer is written (a file is emptied again before the
-// next attempt; stdout keeps it) unless -f, and the warning counts the
-// retry about to be made among those left.
+// doubling, at most 10 min); no retry is decided once --retry-max-time
+// has passed since the first attempt. As in curl, each failed attempt's
+// error is printed before the warning, the body of a retried answer is
+// written (a file is emptied again before the next attempt; stdout keeps
+// it) unless -f, and the warning counts the retry about to be made among
+// those left.
 
 // retryStatuses are the HTTP answers curl retries.
 var retryStatuses = map[int]bool{408: true, 429: true, 500: true, 502: true, 503: true, 504: true}
@@ -56,13 +57,15 @@ func (r *run) newRetryState() *retryState {
 	return &retryState{left: r.o.retry, delay: time.Second, start: time.Now()}
 }
 
-// canRetry reports whether another attempt fits: one is left, and it
-// starts within --retry-max-time.
-func (r *run) canRetry(rs *retryState, wait time.Duration) bool {
+// canRetry reports whether another attempt may be made: one is left, and
+// --retry-max-time has not passed yet since the first attempt began. As in
+// curl, the wait before the attempt does not count: a retry decided in
+// time is made even if it starts, or runs, past the limit.
+func (r *run) canRetry(rs *retryState) bool {
 	if rs.left <= 0 {
 		return false
 	}
-	if m := r.o.retryMaxTime; m > 0 && time.Since(rs.start)+wait > m {
+	if m := r.o.retryMaxTime; m > 0 && time.Since(rs.start) >= m {
 		return false
 	}
 	return true
@@ -82,7 +85,7 @@ func (x *transfer) retryAnswer(h *head) *retryHTTP {
 			e.retryAfter = max(time.Until(t), 0)
 		}
 	}
-	if !x.r.canRetry(x.retry, x.retryWait(e)) {
+	if !x.r.canRetry(x.retry) {
 		return nil
 	}
 	return e

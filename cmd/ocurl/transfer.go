@@ -302,7 +302,7 @@ func (r *run) transfer(idx int, spec *urlSpec) (err error) {
 		var rh *retryHTTP
 		errors.As(err, &rh)
 		wait := x.retryWait(rh)
-		if reason == "" || (rh == nil && !r.canRetry(x.retry, wait)) {
+		if reason == "" || (rh == nil && !r.canRetry(x.retry)) {
 			break
 		}
 		if f := (*failure)(nil); errors.As(err, &f) && (!r.o.silent || r.o.showError) {
