@@ -28,7 +28,7 @@ type cookie struct {
 	name, value string
 	domain      string // without a leading dot
 	tailmatch   bool   // a Domain= cookie: sent to subdomains too
-	path        string
+	path        string // as written in the jar; matched as spath()
 	secure      bool
 	httpOnly    bool
 	expires     int64 // Unix seconds; 0 for a session cookie
@@ -138,7 +138,7 @@ func cutPrefixFold(s, prefix string) (string, bool) {
 func (j *cookieJar) store(c *cookie) {
 	now := j.now().Unix()
 	for i, old := range j.cookies {
-		if old.name == c.name && old.domain == c.domain && old.path == c.path {
+		if old.name == c.name && old.domain == c.domain && old.spath() == c.spath() {
 			if c.expires != 0 && c.expires <= now {
 				j.cookies = append(j.cookies[:i], j.cookies[i+1:]...)
 				return
@@ -267,13 +267,29 @@ func isLocalhost(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// defaultCookiePath is RFC 6265 §5.1.4's default-path.
+// defaultCookiePath is the path of a cookie set without one, as curl
+// keeps it: the request's path up to and including its last '/' (RFC 6265
+// §5.1.4's default-path and a slash; spath drops the slash to match).
 func defaultCookiePath(p string) string {
 	i := strings.LastIndexByte(p, '/')
 	if i <= 0 {
 		return "/"
 	}
-	return p[:i]
+	return p[:i+1]
+}
+
+// spath is the path the cookie is matched and replaced by, as
+// curl's sanitize_cookie_path makes it: no surrounding quotes, "/" if it
+// does not start with one, no trailing slash.
+func (c *cookie) spath() string {
+	p := strings.Trim(c.path, `"`)
+	if !strings.HasPrefix(p, "/") {
+		return "/"
+	}
+	if len(p) > 1 && strings.HasSuffix(p, "/") {
+		p = p[:len(p)-1]
+	}
+	return p
 }
 
 func pathMatch(cookiePath, reqPath string) bool {
@@ -309,7 +325,7 @@ func (j *cookieJar) header(u *url.URL) string {
 		if !(host == c.domain || c.tailmatch && strings.HasSuffix(host, "."+c.domain)) {
 			continue
 		}
-		if !pathMatch(c.path, u.EscapedPath()) {
+		if !pathMatch(c.spath(), u.EscapedPath()) {
 			continue
 		}
 		match = append(match, c)
@@ -318,7 +334,7 @@ func (j *cookieJar) header(u *url.URL) string {
 	sort.SliceStable(match, func(a, b int) bool {
 		ca, cb := match[a], match[b]
 		if len(ca.path) != len(cb.path) {
-			return len(ca.path) > len(cb.path)
+			return len(ca.path) > len(cb.path) // the path as kept, trailing slash and all (curl's cookie_sort)
 		}
 		if len(ca.domain) != len(cb.domain) {
 			return len(ca.domain) > len(cb.domain)
