@@ -10,35 +10,37 @@ import (
 // --help prints; a test checks every constant is in it.
 const (
 	exitOK            = 0
-	exitProtocol      = 1  // unsupported protocol
-	exitUsage         = 2  // bad command line
-	exitBadURL        = 3  // malformed URL
-	exitNotHere       = 4  // an option this configuration cannot honour
-	exitProxyResolve  = 5  // could not resolve the proxy
-	exitResolve       = 6  // could not resolve the host
-	exitConnect       = 7  // could not connect
-	exitWeirdReply    = 8  // the server's reply is not HTTP
-	exitHTTP2         = 16 // HTTP/2 framing error
-	exitPartial       = 18 // the body ended early
-	exitHTTPError     = 22 // HTTP status >= 400 with -f
-	exitWrite         = 23 // writing the output failed
-	exitRead          = 26 // reading a local file failed
-	exitTimeout       = 28 // a time limit passed
-	exitRange         = 33 // the server cannot resume (-C)
-	exitTLS           = 35 // TLS handshake failed (or the offloader did)
-	exitTooManyRedirs = 47 // more redirects than --max-redirs
-	exitEmptyReply    = 52 // the server closed without a reply
-	exitSend          = 55 // sending to the server failed
-	exitRecv          = 56 // receiving from the server failed
-	exitClientCert    = 58 // --cert/--key unusable
-	exitCipher        = 59 // --ciphers names no usable suite
-	exitCertificate   = 60 // the server's certificate is not trusted
-	exitEncoding      = 61 // bad Content-Encoding data
-	exitFileSize      = 63 // --max-filesize exceeded
-	exitRewind        = 65 // a body from stdin cannot be sent twice
-	exitCACert        = 77 // --cacert/--capath unusable
-	exitPinned        = 90 // --pinnedpubkey does not match
-	exitHTTP2Stream   = 92 // the server reset the HTTP/2 stream
+	exitProtocol      = 1   // unsupported protocol
+	exitUsage         = 2   // bad command line
+	exitBadURL        = 3   // malformed URL
+	exitNotHere       = 4   // an option this configuration cannot honour
+	exitProxyResolve  = 5   // could not resolve the proxy
+	exitResolve       = 6   // could not resolve the host
+	exitConnect       = 7   // could not connect
+	exitWeirdReply    = 8   // the server's reply is not HTTP
+	exitHTTP2         = 16  // HTTP/2 framing error
+	exitPartial       = 18  // the body ended early
+	exitHTTPError     = 22  // HTTP status >= 400 with -f
+	exitWrite         = 23  // writing the output failed
+	exitRead          = 26  // reading a local file failed
+	exitTimeout       = 28  // a time limit passed
+	exitRange         = 33  // the server cannot resume (-C)
+	exitTLS           = 35  // TLS handshake failed (or the offloader did)
+	exitTooManyRedirs = 47  // more redirects than --max-redirs
+	exitEmptyReply    = 52  // the server closed without a reply
+	exitSend          = 55  // sending to the server failed
+	exitRecv          = 56  // receiving from the server failed
+	exitClientCert    = 58  // --cert/--key unusable
+	exitCipher        = 59  // --ciphers names no usable suite
+	exitCertificate   = 60  // the server's certificate is not trusted
+	exitEncoding      = 61  // bad Content-Encoding data
+	exitFileSize      = 63  // --max-filesize exceeded
+	exitRewind        = 65  // a body from stdin cannot be sent twice
+	exitCACert        = 77  // --cacert/--capath unusable
+	exitPinned        = 90  // --pinnedpubkey does not match
+	exitHTTP2Stream   = 92  // the server reset the HTTP/2 stream
+	exitInterrupted   = 130 // SIGINT (128+2), as a shell reports curl killed by it
+	exitTerminated    = 143 // SIGTERM (128+15)
 )
 
 var exitCodes = []struct {
@@ -75,6 +77,8 @@ var exitCodes = []struct {
 	{exitCACert, "--cacert/--capath cannot be read"},
 	{exitPinned, "the server's public key does not match --pinnedpubkey"},
 	{exitHTTP2Stream, "the server reset the HTTP/2 stream (RST_STREAM)"},
+	{exitInterrupted, "interrupted (SIGINT); a temporary -o file is removed"},
+	{exitTerminated, "terminated (SIGTERM); a temporary -o file is removed"},
 }
 
 // failure is an error with the exit code and the hint ocurl prints for it.

@@ -162,7 +162,7 @@ func forgetTemp(name string, remove bool) {
 }
 
 // removeTempsOnSignal removes every temporary output file and exits with
-// 128+signal when ocurl is interrupted or terminated. Only the command's
+// 128+signal (130, 143) when ocurl is interrupted or terminated. Only the command's
 // main installs it; Main, as tests call it, leaves signals alone.
 func removeTempsOnSignal() {
 	ch := make(chan os.Signal, 1)
@@ -173,7 +173,10 @@ func removeTempsOnSignal() {
 		for name := range temps.names {
 			os.Remove(name)
 		}
-		code := 128 + int(sig.(syscall.Signal))
+		code := exitInterrupted
+		if sig == syscall.SIGTERM {
+			code = exitTerminated
+		}
 		os.Exit(code)
 	}()
 }
