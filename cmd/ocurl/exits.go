@@ -51,7 +51,7 @@ var exitCodes = []struct {
 	{exitProtocol, "unsupported protocol (ocurl speaks http and https)"},
 	{exitUsage, "bad command line (unknown option, missing or bad value)"},
 	{exitBadURL, "malformed URL"},
-	{exitNotHere, "an option this setup cannot honour (-k, --pinnedpubkey, --cacert, --cert with --offloader)"},
+	{exitNotHere, "an option this setup cannot honour: -k, --pinnedpubkey, --cacert, --capath, --cert/--key with --offloader (its device policy decides them), a proxy other than HTTP"},
 	{exitProxyResolve, "could not resolve the proxy's host"},
 	{exitResolve, "could not resolve the host"},
 	{exitConnect, "could not connect to the host or proxy"},

@@ -231,7 +231,7 @@ func TestUnreachableOffloader(t *testing.T) {
 	// The options the remote offloader's policy decides are refused.
 	for _, opt := range [][]string{{"-k"}, {"--pinnedpubkey", "sha256//AAAA"}, {"--cacert", s.rootFile}, {"--capath", t.TempDir()}, {"--cert", s.rootFile}} {
 		args := append(append([]string{"--offloader", addr, "--device-id", "d1", "--psk-file", psk}, opt...), "https://localhost:"+s.port+"/")
-		if code, _, errOut := ocurl(args...); code != exitNotHere || !strings.Contains(errOut, "needs the embedded offloader") {
+		if code, _, errOut := ocurl(args...); code != exitNotHere || !strings.Contains(errOut, "cannot be used with --offloader "+addr+": ") || !strings.Contains(errOut, "\nocurl: hint: ") {
 			t.Errorf("%v with --offloader: exit %d, stderr %s", opt, code, errOut)
 		}
 	}

@@ -74,15 +74,8 @@ func (r *run) newTLSSetup() (*tlsSetup, error) {
 		Trace:        r.traceTLS,
 	}}
 	if o.offloader != "" {
-		for _, c := range []struct {
-			set  bool
-			flag string
-		}{{o.insecure, "-k/--insecure"}, {o.pinnedPubKey != "", "--pinnedpubkey"}, {o.cacert != "", "--cacert"},
-			{o.capath != "", "--capath"}, {o.cert != "" || o.key != "", "--cert/--key"}} {
-			if c.set {
-				return nil, fail(exitNotHere, "%s needs the embedded offloader: with --offloader %s the device's policy there decides", c.flag, o.offloader).
-					withHint("the remote offloader's config sets this device's roots, pins and client certificate; the protocol cannot ask for others yet")
-			}
+		if err := refuseWithRemote(o); err != nil {
+			return nil, err
 		}
 		pskHex, err := os.ReadFile(o.pskFile)
 		if err != nil {
