@@ -74,7 +74,7 @@ var exitCodes = []struct {
 	{exitEncoding, "the body's Content-Encoding data is corrupt"},
 	{exitFileSize, "the body is larger than --max-filesize"},
 	{exitRewind, "a body read from stdin (-T -) would have to be sent again (redirect, retry)"},
-	{exitCACert, "--cacert/--capath cannot be read"},
+	{exitCACert, "--cacert cannot be read or holds no certificate"},
 	{exitPinned, "the server's public key does not match --pinnedpubkey"},
 	{exitHTTP2Stream, "the server reset the HTTP/2 stream (RST_STREAM)"},
 	{exitInterrupted, "interrupted (SIGINT); a temporary -o file is removed"},

@@ -142,11 +142,21 @@ func TestCapath(t *testing.T) {
 	if code, _, errOut := ocurl("--capath", dir, url); code != 0 {
 		t.Fatalf("--capath: exit %d %s", code, errOut)
 	}
-	if code, _, _ := ocurl("--capath", t.TempDir(), url); code != exitCACert {
-		t.Fatalf("empty --capath: exit %d", code)
+	// One that cannot be read or holds no certificate adds no root: a
+	// warning, then 60, as curl with OpenSSL (which does not warn).
+	empty := t.TempDir()
+	if code, _, errOut := ocurl("--capath", empty, url); code != exitCertificate || !strings.HasPrefix(errOut, "Warning: --capath "+empty+": no PEM certificate in it\n") {
+		t.Fatalf("empty --capath: exit %d %q", code, errOut)
 	}
-	if code, _, _ := ocurl("--capath", filepath.Join(dir, "none"), url); code != exitCACert {
-		t.Fatalf("missing --capath: exit %d", code)
+	missing := filepath.Join(dir, "none")
+	if code, _, errOut := ocurl("--capath", missing, url); code != exitCertificate || !strings.HasPrefix(errOut, "Warning: --capath "+missing+": ") {
+		t.Fatalf("missing --capath: exit %d %q", code, errOut)
+	}
+	if code, _, errOut := ocurl("-s", "--capath", missing, url); code != exitCertificate || errOut != "" {
+		t.Fatalf("-s, missing --capath: exit %d %q", code, errOut)
+	}
+	if code, _, errOut := ocurl("--cacert", s.rootFile, "--capath", missing, url); code != 0 {
+		t.Fatalf("--cacert and a missing --capath: exit %d %q", code, errOut)
 	}
 }
 

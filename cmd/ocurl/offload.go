@@ -95,7 +95,7 @@ func (r *run) newTLSSetup() (*tlsSetup, error) {
 	}
 
 	dev := server.Device{ID: "ocurl", AllowedNames: []string{"*"}, MinVersion: o.minVersion, InsecureSkipVerify: o.insecure}
-	roots, err := loadRoots(o.cacert, o.capath)
+	roots, err := loadRoots(o.cacert, o.capath, r.warnf)
 	if err != nil {
 		return nil, err
 	}

@@ -33,8 +33,10 @@ func readTLSFile(path string) ([]byte, error) {
 
 // loadRoots reads --cacert (a PEM bundle) and --capath (a directory of PEM
 // files, as c_rehash leaves it); nil when neither is given (the system
-// roots).
-func loadRoots(cacert, capath string) (*x509.CertPool, error) {
+// roots). As with curl and OpenSSL, a --capath that cannot be read or holds
+// no certificate adds no root (warn says so) rather than failing: a server
+// it should have vouched for is then refused with 60.
+func loadRoots(cacert, capath string, warn func(format string, args ...any)) (*x509.CertPool, error) {
 	if cacert == "" && capath == "" {
 		return nil, nil
 	}
@@ -51,7 +53,7 @@ func loadRoots(cacert, capath string) (*x509.CertPool, error) {
 	if capath != "" {
 		entries, err := os.ReadDir(capath)
 		if err != nil {
-			return nil, fail(exitCACert, "error setting certificate path: %v", err)
+			warn("--capath %s: %v", capath, err)
 		}
 		n := 0
 		for _, e := range entries {
@@ -66,8 +68,8 @@ func loadRoots(cacert, capath string) (*x509.CertPool, error) {
 				n++
 			}
 		}
-		if n == 0 {
-			return nil, fail(exitCACert, "error setting certificate path: no PEM certificate in %s", capath)
+		if n == 0 && err == nil {
+			warn("--capath %s: no PEM certificate in it", capath)
 		}
 	}
 	return pool, nil

@@ -69,6 +69,13 @@ func (r *run) tracef(format string, args ...any) {
 // traceTLS receives tlsclient's trace lines.
 func (r *run) traceTLS(format string, args ...any) { r.tracef(format, args...) }
 
+// warnf prints one of curl's "Warning: ..." lines, unless -s.
+func (r *run) warnf(format string, args ...any) {
+	if !r.o.silent {
+		fmt.Fprintf(r.stderr, "Warning: "+format+"\n", args...)
+	}
+}
+
 // tlsSetup makes the offloader at the first https URL, once.
 func (r *run) tlsSetup() (*tlsSetup, error) {
 	r.tlsMu.Lock()
