@@ -5,16 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/tlsoffload/tlsoffload/certs/testpki"
+	"github.com/tlsoffload/tlsoffload/internal/testserver"
 )
 
 // wireHead is a response head with what net/http would lose: lower and
@@ -32,13 +29,13 @@ const wireHead = "HTTP/1.1 200 OK\r\n" +
 // -i, -D and -v show the response head exactly as it came: wire order,
 // wire case, every field; twice the same bytes.
 func TestWireHeadersVerbatim(t *testing.T) {
-	s := newRawServer(t, func(q *rawRequest) rawReply {
-		if q.method == "HEAD" {
-			return rawReply{data: strings.Replace(wireHead, "Transfer-Encoding: chunked\r\n", "", 1)}
+	s := testserver.StartRaw(t, func(q *testserver.RawRequest) testserver.RawReply {
+		if q.Method == "HEAD" {
+			return testserver.RawReply{Data: strings.Replace(wireHead, "Transfer-Encoding: chunked\r\n", "", 1)}
 		}
-		return rawReply{data: wireHead + "5\r\nhello\r\n6\r\n world\r\n0\r\nTrailer-X: t\r\n\r\n"}
+		return testserver.RawReply{Data: wireHead + "5\r\nhello\r\n6\r\n world\r\n0\r\nTrailer-X: t\r\n\r\n"}
 	})
-	url := "http://" + s.addr + "/h"
+	url := "http://" + s.Addr + "/h"
 	var first string
 	for i := 0; i < 2; i++ {
 		code, out, errOut := ocurl("-i", url)
@@ -104,9 +101,11 @@ func TestBrokenResponses(t *testing.T) {
 		{"head cut", "HTTP/1.1 200 OK\r\nX-A: b\r\n", exitRecv, "middle of the response headers"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newRawServer(t, func(q *rawRequest) rawReply { return rawReply{data: tc.data, close: true} })
+			s := testserver.StartRaw(t, func(q *testserver.RawRequest) testserver.RawReply {
+				return testserver.RawReply{Data: tc.data, Close: true}
+			})
 			out := filepath.Join(t.TempDir(), "out")
-			code, stdout, errOut := ocurl("-o", out, "http://"+s.addr+"/")
+			code, stdout, errOut := ocurl("-o", out, "http://"+s.Addr+"/")
 			if code != tc.code || !strings.Contains(errOut, tc.msg) || !strings.HasPrefix(errOut, fmt.Sprintf("ocurl: (%d) ", tc.code)) {
 				t.Fatalf("exit %d (want %d), stderr %q (want %q)", code, tc.code, errOut, tc.msg)
 			}
@@ -125,33 +124,33 @@ func TestBrokenResponses(t *testing.T) {
 // -H's place (Host in its own), 'Name:' removes one, 'Name;' sends one
 // empty, and a line that is no header is ignored, as in curl.
 func TestRequestHeaderRules(t *testing.T) {
-	s := newRawServer(t, func(q *rawRequest) rawReply { return reply("ok") })
+	s := testserver.StartRaw(t, func(q *testserver.RawRequest) testserver.RawReply { return reply("ok") })
 	hdrFile := writeFile(t, t.TempDir(), "hdrs", "X-From-File: 1\r\n\nX-Second: 2\n")
 	code, _, errOut := ocurl("-H", "User-Agent: X", "-H", "Accept;", "-H", "X-Foo: 1", "-H", "host: foo",
-		"-H", "Empty:", "-H", "not a header", "-H", "@"+hdrFile, "-d", "a=b", "http://"+s.addr+"/a")
+		"-H", "Empty:", "-H", "not a header", "-H", "@"+hdrFile, "-d", "a=b", "http://"+s.Addr+"/a")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	want := "POST /a HTTP/1.1\r\nHost: foo\r\nUser-Agent: X\r\nAccept:\r\nX-Foo: 1\r\nX-From-File: 1\r\nX-Second: 2\r\n" +
 		"Content-Length: 3\r\nContent-Type: application/x-www-form-urlencoded\r\n\r\n"
-	if got := s.requests()[0].head; got != want {
+	if got := s.Requests()[0].Head; got != want {
 		t.Fatalf("request head\n%q\nwant (curl's order)\n%q", got, want)
 	}
 
-	code, _, _ = ocurl("-H", "User-Agent:", "-H", "Content-Type: text/x", "-d", "xx", "http://"+s.addr+"/b")
-	want = "POST /b HTTP/1.1\r\nHost: " + s.addr + "\r\nAccept: */*\r\nContent-Type: text/x\r\nContent-Length: 2\r\n\r\n"
-	if got := s.requests()[1].head; code != 0 || got != want {
+	code, _, _ = ocurl("-H", "User-Agent:", "-H", "Content-Type: text/x", "-d", "xx", "http://"+s.Addr+"/b")
+	want = "POST /b HTTP/1.1\r\nHost: " + s.Addr + "\r\nAccept: */*\r\nContent-Type: text/x\r\nContent-Length: 2\r\n\r\n"
+	if got := s.Requests()[1].Head; code != 0 || got != want {
 		t.Fatalf("request head\n%q\nwant\n%q", got, want)
 	}
 	// A header file that cannot be read is curl 7.88's warning (none with
 	// -s), and the request goes out without it.
-	if code, _, errOut := ocurl("-H", "@/nonexistent/headers", "http://"+s.addr+"/c"); code != 0 || errOut != "Warning: Failed to open /nonexistent/headers!\n" {
+	if code, _, errOut := ocurl("-H", "@/nonexistent/headers", "http://"+s.Addr+"/c"); code != 0 || errOut != "Warning: Failed to open /nonexistent/headers!\n" {
 		t.Fatalf("-H @missing: exit %d %q", code, errOut)
 	}
-	if got := s.requests()[2].head; got != "GET /c HTTP/1.1\r\nHost: "+s.addr+"\r\nUser-Agent: ocurl/1\r\nAccept: */*\r\n\r\n" {
+	if got := s.Requests()[2].Head; got != "GET /c HTTP/1.1\r\nHost: "+s.Addr+"\r\nUser-Agent: ocurl/1\r\nAccept: */*\r\n\r\n" {
 		t.Fatalf("-H @missing sent %q", got)
 	}
-	if code, _, errOut := ocurl("-s", "-H", "@/nonexistent/headers", "http://"+s.addr+"/"); code != 0 || errOut != "" {
+	if code, _, errOut := ocurl("-s", "-H", "@/nonexistent/headers", "http://"+s.Addr+"/"); code != 0 || errOut != "" {
 		t.Fatalf("-s -H @missing: exit %d %q", code, errOut)
 	}
 }
@@ -159,80 +158,88 @@ func TestRequestHeaderRules(t *testing.T) {
 // Several URLs share a kept-alive connection; one the server closed while
 // idle gets a second try on a new connection.
 func TestKeepAlive(t *testing.T) {
-	s := newRawServer(t, func(q *rawRequest) rawReply { return reply("one") })
-	url := "http://" + s.addr + "/"
+	s := testserver.StartRaw(t, func(q *testserver.RawRequest) testserver.RawReply { return reply("one") })
+	url := "http://" + s.Addr + "/"
 	code, out, errOut := ocurl("-v", url, url, url)
-	if code != 0 || out != "oneoneone" || s.connections() != 1 || strings.Count(errOut, "Re-using existing connection #0") != 2 {
-		t.Fatalf("exit %d out %q, %d connections\n%s", code, out, s.connections(), errOut)
+	if code != 0 || out != "oneoneone" || s.Connections() != 1 || strings.Count(errOut, "Re-using existing connection #0") != 2 {
+		t.Fatalf("exit %d out %q, %d connections\n%s", code, out, s.Connections(), errOut)
 	}
 
-	closing := newRawServer(t, func(q *rawRequest) rawReply {
+	closing := testserver.StartRaw(t, func(q *testserver.RawRequest) testserver.RawReply {
 		r := reply("two")
-		r.close = true // no "Connection: close": ocurl finds out on reuse
+		r.Close = true // no "Connection: close": ocurl finds out on reuse
 		return r
 	})
-	url = "http://" + closing.addr + "/"
+	url = "http://" + closing.Addr + "/"
 	code, out, errOut = ocurl(url, url)
-	if code != 0 || out != "twotwo" || closing.connections() != 2 {
-		t.Fatalf("stale connection: exit %d out %q, %d connections\n%s", code, out, closing.connections(), errOut)
+	if code != 0 || out != "twotwo" || closing.Connections() != 2 {
+		t.Fatalf("stale connection: exit %d out %q, %d connections\n%s", code, out, closing.Connections(), errOut)
 	}
 }
 
 // With several URLs the exit code is the last transfer's, as curl's;
 // --fail-early stops at the first failure.
 func TestSeveralURLs(t *testing.T) {
-	s := newRawServer(t, func(q *rawRequest) rawReply { return reply("ok") })
-	dead, _ := net.Listen("tcp", "127.0.0.1:0")
-	deadURL := "http://" + dead.Addr().String() + "/"
-	dead.Close()
-	good := "http://" + s.addr + "/"
-	if code, out, _ := ocurl("-s", deadURL, good); code != 0 || out != "ok" {
+	s := testserver.Start(t)
+	dead := "http://" + s.RefusedAddr + "/"
+	good := s.HTTPURL + "/text/3"
+	if code, out, _ := ocurl("-s", dead, good); code != 0 || out != "lin" {
 		t.Errorf("failure then success: exit %d out %q", code, out)
 	}
-	if code, out, _ := ocurl("-s", good, deadURL); code != exitConnect || out != "ok" {
+	if code, out, _ := ocurl("-s", good, dead); code != exitConnect || out != "lin" {
 		t.Errorf("success then failure: exit %d out %q", code, out)
 	}
-	if code, out, _ := ocurl("-s", "--fail-early", deadURL, good); code != exitConnect || out != "" {
+	if code, out, _ := ocurl("-s", "--fail-early", dead, good); code != exitConnect || out != "" {
 		t.Errorf("--fail-early: exit %d out %q", code, out)
 	}
 }
 
 // -m 0 is no limit; -m NaN and negative times are usage errors.
 func TestMaxTimeValues(t *testing.T) {
-	s := newRawServer(t, func(q *rawRequest) rawReply {
-		time.Sleep(200 * time.Millisecond)
-		return reply("slow")
-	})
-	if code, out, errOut := ocurl("-m", "0", "--connect-timeout", "0", "http://"+s.addr+"/"); code != 0 || out != "slow" {
+	s := testserver.Start(t)
+	slow := s.HTTPURL + "/slow?head=200ms&chunks=1"
+	if code, out, errOut := ocurl("-m", "0", "--connect-timeout", "0", slow); code != 0 || out != "chunk 0\n" {
 		t.Errorf("-m 0: exit %d out %q err %q", code, out, errOut)
 	}
 	for _, v := range []string{"NaN", "-1", "inf", "1x", ""} {
-		if code, _, errOut := ocurl("-m", v, "http://"+s.addr+"/"); code != exitUsage || !strings.Contains(errOut, "ocurl: (2) option -m: ") {
+		if code, _, errOut := ocurl("-m", v, slow); code != exitUsage || !strings.Contains(errOut, "ocurl: (2) option -m: ") {
 			t.Errorf("-m %q: exit %d err %q", v, code, errOut)
 		}
 	}
-	if code, _, errOut := ocurl("-m", "0.05", "http://"+s.addr+"/"); code != exitTimeout || !strings.Contains(errOut, "timed out") {
+	if code, _, errOut := ocurl("-m", "0.05", slow); code != exitTimeout || !strings.Contains(errOut, "timed out") {
 		t.Errorf("-m 0.05: exit %d err %q", code, errOut)
 	}
 }
 
 // An offloader that cannot be reached is a TLS failure (35) whose hint
-// names the offloader, not the server.
+// names the offloader, not the server. The options a remote offloader's
+// device policy decides are refused (4), each saying what decides instead
+// (testdata/script/offloader.txtar shows the messages whole).
 func TestUnreachableOffloader(t *testing.T) {
-	s := newTestServer(t, testpki.Good, echoHandler)
-	dead, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := dead.Addr().String()
-	dead.Close()
+	s := testserver.Start(t)
+	addr := s.RefusedAddr
 	psk := writeFile(t, t.TempDir(), "psk", strings.Repeat("ab", 32))
-	code, _, errOut := ocurl("--offloader", addr, "--device-id", "d1", "--psk-file", psk, "https://localhost:"+s.port+"/")
+	remote := []string{"--offloader", addr, "--device-id", "d1", "--psk-file", psk}
+	code, _, errOut := ocurl(append(remote, s.URL+"/echo")...)
 	if code != exitTLS || !strings.Contains(errOut, "ocurl: hint: is the offloader running at "+addr+"?") {
 		t.Fatalf("exit %d, stderr %s", code, errOut)
 	}
-	// The options the remote offloader's policy decides are refused.
-	for _, opt := range [][]string{{"-k"}, {"--pinnedpubkey", "sha256//AAAA"}, {"--cacert", s.rootFile}, {"--capath", t.TempDir()}, {"--cert", s.rootFile}} {
-		args := append(append([]string{"--offloader", addr, "--device-id", "d1", "--psk-file", psk}, opt...), "https://localhost:"+s.port+"/")
-		if code, _, errOut := ocurl(args...); code != exitNotHere || !strings.Contains(errOut, "cannot be used with --offloader "+addr+": ") || !strings.Contains(errOut, "\nocurl: hint: ") {
-			t.Errorf("%v with --offloader: exit %d, stderr %s", opt, code, errOut)
+	for _, tc := range []struct {
+		opt  []string
+		flag string
+		hint string
+	}{
+		{[]string{"-k"}, "-k/--insecure", "roots_file of device \"d1\""},
+		{[]string{"--pinnedpubkey", s.Pin}, "--pinnedpubkey", "run without --offloader"},
+		{[]string{"--cacert", s.RootFile}, "--cacert", "roots_file for device \"d1\""},
+		{[]string{"--capath", t.TempDir()}, "--capath", "roots_file for device \"d1\""},
+		{[]string{"--cert", s.ClientCertFile, "--key", s.ClientKeyFile}, "--cert/--key", "client_cert_file and client_key_file for device \"d1\""},
+	} {
+		args := append(append(append([]string{}, remote...), tc.opt...), s.URL+"/echo")
+		code, out, errOut := ocurl(args...)
+		if code != exitNotHere || out != "" || !strings.HasPrefix(errOut, "ocurl: (4) "+tc.flag+" cannot be used with --offloader "+addr+": ") ||
+			!strings.Contains(errOut, "\nocurl: hint: ") || !strings.Contains(errOut, tc.hint) {
+			t.Errorf("%v with --offloader: exit %d, stderr %s", tc.opt, code, errOut)
 		}
 	}
 }
@@ -240,22 +247,8 @@ func TestUnreachableOffloader(t *testing.T) {
 // A reader of stdout that goes away makes ocurl exit 23, not die of
 // SIGPIPE (141 in a shell).
 func TestStdoutReaderGone(t *testing.T) {
-	bin := buildOcurl(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		chunk := bytes.Repeat([]byte("x"), 64<<10)
-		for i := 0; i < 256; i++ {
-			if _, err := w.Write(chunk); err != nil {
-				return
-			}
-		}
-	})}
-	go srv.Serve(l)
-	defer srv.Close()
-	cmd := exec.Command(bin, "-sS", "http://"+l.Addr().String()+"/")
+	s := testserver.Start(t)
+	cmd := exec.Command(ocurlBinary(t), "-sS", s.HTTPURL+"/bytes/16777216")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -277,19 +270,19 @@ func TestStdoutReaderGone(t *testing.T) {
 // A URL without a scheme is http://, as curl guesses; bad URLs exit 3,
 // other schemes 1.
 func TestURLRules(t *testing.T) {
-	s := newRawServer(t, func(q *rawRequest) rawReply { return reply(q.target) })
-	if code, out, errOut := ocurl(s.addr + "/guess?q=1"); code != 0 || out != "/guess?q=1" {
+	s := testserver.StartRaw(t, func(q *testserver.RawRequest) testserver.RawReply { return reply(q.Target) })
+	if code, out, errOut := ocurl(s.Addr + "/guess?q=1"); code != 0 || out != "/guess?q=1" {
 		t.Errorf("scheme-less: exit %d out %q err %q", code, out, errOut)
 	}
-	if code, out, _ := ocurl("HTTP://" + s.addr + "/upper#frag"); code != 0 || out != "/upper" {
+	if code, out, _ := ocurl("HTTP://" + s.Addr + "/upper#frag"); code != 0 || out != "/upper" {
 		t.Errorf("upper-case scheme with a fragment: exit %d out %q", code, out)
 	}
 	// Dot segments are squashed as curl squashes them, unless --path-as-is;
 	// %{url_effective} keeps user info, as curl's.
-	if code, out, _ := ocurl("-w", "|%{url_effective}", "http://u:p@"+s.addr+"/a/../b/./c/..?q=%41"); code != 0 || out != "/b/?q=%41|http://u:p@"+s.addr+"/b/?q=%41" {
+	if code, out, _ := ocurl("-w", "|%{url_effective}", "http://u:p@"+s.Addr+"/a/../b/./c/..?q=%41"); code != 0 || out != "/b/?q=%41|http://u:p@"+s.Addr+"/b/?q=%41" {
 		t.Errorf("dot segments: exit %d out %q", code, out)
 	}
-	if code, out, _ := ocurl("--path-as-is", "http://"+s.addr+"/a/../b"); code != 0 || out != "/a/../b" {
+	if code, out, _ := ocurl("--path-as-is", "http://"+s.Addr+"/a/../b"); code != 0 || out != "/a/../b" {
 		t.Errorf("--path-as-is: exit %d out %q", code, out)
 	}
 	for _, tc := range []struct {
@@ -298,7 +291,7 @@ func TestURLRules(t *testing.T) {
 	}{
 		{"http://127.0.0.1:99999/", exitBadURL},
 		{"http://a b/", exitBadURL},
-		{"http://" + s.addr + "/a b", exitBadURL},
+		{"http://" + s.Addr + "/a b", exitBadURL},
 		{"http://[::1/", exitBadURL},
 		{"https://", exitBadURL},
 		{"http://:80/", exitBadURL},

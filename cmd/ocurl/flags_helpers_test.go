@@ -1,152 +1,25 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"io"
-	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/tlsoffload/tlsoffload/internal/testserver"
 )
 
-// rawServer is a TCP server that answers HTTP/1.1 requests with exactly
-// the bytes a test gives, so tests see what ocurl sends and control every
-// byte it receives.
-type rawServer struct {
-	addr string
-	l    net.Listener
+// The flag tests run ocurl's Main in-process (ocurl, ocurlIn) against
+// internal/testserver: its Server for what net/http can serve, its Raw
+// server where a test needs the exact bytes of a request or a response,
+// its Proxy for -x. Tests that need a real process (signals, a closed
+// stdout, a umask) run ocurlBinary.
 
-	mu    sync.Mutex
-	reqs  []*rawRequest
-	conns int
-}
-
-// rawRequest is one request as received.
-type rawRequest struct {
-	head   string // request line and header lines, CRLF-terminated, blank line included
-	body   []byte
-	conn   int // which connection (0-based)
-	method string
-	target string
-}
-
-func (q *rawRequest) header(name string) string {
-	for _, line := range strings.Split(q.head, "\r\n")[1:] {
-		n, v, ok := strings.Cut(line, ":")
-		if ok && strings.EqualFold(n, name) {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
-}
-
-// rawReply is what the server sends for one request.
-type rawReply struct {
-	continue100 bool   // send "100 Continue" before reading the body
-	data        string // the response bytes
-	close       bool   // close the connection after it
-	early       bool   // answer before reading the body, then close
-}
-
-// newRawServer starts a server; handle is called for each request.
-func newRawServer(t *testing.T, handle func(q *rawRequest) rawReply) *rawServer {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &rawServer{addr: l.Addr().String(), l: l}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { l.Close(); wg.Wait() })
-	wg.Go(func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			s.mu.Lock()
-			id := s.conns
-			s.conns++
-			s.mu.Unlock()
-			wg.Go(func() { s.serve(c, id, handle) })
-		}
-	})
-	t.Cleanup(func() { l.Close() })
-	return s
-}
-
-func (s *rawServer) serve(c net.Conn, id int, handle func(q *rawRequest) rawReply) {
-	defer c.Close()
-	br := bufio.NewReader(c)
-	for {
-		var head strings.Builder
-		for {
-			line, err := br.ReadString('\n')
-			head.WriteString(line)
-			if err != nil {
-				return
-			}
-			if line == "\r\n" || line == "\n" {
-				break
-			}
-		}
-		q := &rawRequest{head: head.String(), conn: id}
-		first, _, _ := strings.Cut(q.head, "\r\n")
-		parts := strings.Fields(first)
-		if len(parts) >= 2 {
-			q.method, q.target = parts[0], parts[1]
-		}
-		reply := handle(q)
-		if reply.early {
-			s.mu.Lock()
-			s.reqs = append(s.reqs, q)
-			s.mu.Unlock()
-			io.WriteString(c, reply.data)
-			return
-		}
-		if reply.continue100 && strings.EqualFold(q.header("Expect"), "100-continue") {
-			io.WriteString(c, "HTTP/1.1 100 Continue\r\n\r\n")
-		}
-		if n, err := strconv.Atoi(q.header("Content-Length")); err == nil {
-			q.body = make([]byte, n)
-			if _, err := io.ReadFull(br, q.body); err != nil {
-				return
-			}
-		} else if strings.EqualFold(q.header("Transfer-Encoding"), "chunked") {
-			b, err := io.ReadAll(&chunkedReader{br: br})
-			if err != nil {
-				return
-			}
-			q.body = b
-		}
-		s.mu.Lock()
-		s.reqs = append(s.reqs, q)
-		s.mu.Unlock()
-		if _, err := io.WriteString(c, reply.data); err != nil || reply.close {
-			return
-		}
-	}
-}
-
-func (s *rawServer) requests() []*rawRequest {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]*rawRequest(nil), s.reqs...)
-}
-
-func (s *rawServer) connections() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.conns
-}
-
-// reply is a 200 response with a Content-Length body.
-func reply(body string) rawReply {
-	return rawReply{data: "HTTP/1.1 200 OK\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body}
+// ocurl runs Main's code with no stdin and an empty environment (no
+// proxy from the machine's).
+func ocurl(args ...string) (int, string, string) {
+	return ocurlIn("", nil, args...)
 }
 
 // ocurlIn runs ocurl with stdin and an environment of its own.
@@ -157,6 +30,76 @@ func ocurlIn(stdin string, env map[string]string, args ...string) (int, string, 
 	code := iv.main(args)
 	return code, stdout.String(), stderr.String()
 }
+
+// ocurlBinary links this test binary as DIR/ocurl: run by that name,
+// TestMain runs ocurl's main (testscript.Main dispatches on the name).
+func ocurlBinary(t *testing.T) string {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "ocurl")
+	if err := os.Symlink(self, bin); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// echo is testserver's /echo answer, read back.
+type echo struct {
+	method, uri, proto, host string
+	headers                  map[string][]string // by the name as sent
+	transferEncoding         string
+	clientCert               string
+	bodyLength               string
+	body                     string
+	raw                      string
+}
+
+// header returns the values of a request header, joined with ", ".
+func (e echo) header(name string) string {
+	return strings.Join(e.headers[name], ", ")
+}
+
+// parseEcho reads an /echo answer; a body that is not one fails the test.
+func parseEcho(t *testing.T, out string) echo {
+	t.Helper()
+	e := echo{headers: map[string][]string{}, raw: out}
+	head, body, hasBody := strings.Cut(out, "\nbody:\n")
+	if hasBody {
+		e.body = body
+	}
+	for _, line := range strings.Split(head, "\n") {
+		k, v, _ := strings.Cut(line, ": ")
+		switch k {
+		case "method":
+			e.method = v
+		case "uri":
+			e.uri = v
+		case "proto":
+			e.proto = v
+		case "host":
+			e.host = v
+		case "header":
+			name, value, _ := strings.Cut(v, ": ")
+			e.headers[name] = append(e.headers[name], value)
+		case "transfer-encoding":
+			e.transferEncoding = v
+		case "client-certificate":
+			e.clientCert = v
+		case "body-length":
+			e.bodyLength = v
+		}
+	}
+	if e.method == "" || e.bodyLength == "" {
+		t.Fatalf("not an /echo answer: %q", out)
+	}
+	return e
+}
+
+// reply is a Raw 200 answer with body.
+var reply = testserver.Reply
 
 // writeFile writes a file in dir and returns its path.
 func writeFile(t *testing.T, dir, name, content string) string {

@@ -9,39 +9,67 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/tlsoffload/tlsoffload/internal/testserver"
 	"unsafe"
 )
 
-// openPTY opens a pseudo-terminal pair through /dev/ptmx, its output
+// newPTY opens a pseudo-terminal pair through /dev/ptmx, its output
 // processing off so the bytes read are the bytes written.
-func openPTY(t *testing.T) (master, tty *os.File) {
-	t.Helper()
+func newPTY() (master, tty *os.File, err error) {
 	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
 	if err != nil {
-		t.Skipf("no pseudo-terminals here: %v", err)
+		return nil, nil, errNoPTY{err}
+	}
+	ioctl := func(f *os.File, req uintptr, arg unsafe.Pointer) error {
+		if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, f.Fd(), req, uintptr(arg)); e != 0 {
+			return e
+		}
+		return nil
 	}
 	var unlock int32
-	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, m.Fd(), syscall.TIOCSPTLCK, uintptr(unsafe.Pointer(&unlock))); e != 0 {
-		m.Close()
-		t.Fatalf("unlockpt: %v", e)
-	}
 	var n uint32
-	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, m.Fd(), syscall.TIOCGPTN, uintptr(unsafe.Pointer(&n))); e != 0 {
+	if err := ioctl(m, syscall.TIOCSPTLCK, unsafe.Pointer(&unlock)); err != nil {
 		m.Close()
-		t.Fatalf("ptsname: %v", e)
+		return nil, nil, fmt.Errorf("unlockpt: %v", err)
+	}
+	if err := ioctl(m, syscall.TIOCGPTN, unsafe.Pointer(&n)); err != nil {
+		m.Close()
+		return nil, nil, fmt.Errorf("ptsname: %v", err)
 	}
 	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
 	if err != nil {
 		m.Close()
-		t.Fatal(err)
+		return nil, nil, err
 	}
 	var tio syscall.Termios
-	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, s.Fd(), syscall.TCGETS, uintptr(unsafe.Pointer(&tio))); e != 0 {
-		t.Fatal(e)
+	err = ioctl(s, syscall.TCGETS, unsafe.Pointer(&tio))
+	if err == nil {
+		tio.Oflag &^= syscall.OPOST
+		err = ioctl(s, syscall.TCSETS, unsafe.Pointer(&tio))
 	}
-	tio.Oflag &^= syscall.OPOST
-	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, s.Fd(), syscall.TCSETS, uintptr(unsafe.Pointer(&tio))); e != 0 {
-		t.Fatal(e)
+	if err != nil {
+		m.Close()
+		s.Close()
+		return nil, nil, fmt.Errorf("termios: %v", err)
+	}
+	return m, s, nil
+}
+
+// errNoPTY: the machine has no pseudo-terminals (tests skip).
+type errNoPTY struct{ err error }
+
+func (e errNoPTY) Error() string { return "no pseudo-terminals here: " + e.err.Error() }
+
+// openPTY is newPTY for a test, closed at its end.
+func openPTY(t *testing.T) (master, tty *os.File) {
+	t.Helper()
+	m, s, err := newPTY()
+	if _, ok := err.(errNoPTY); ok {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close(); s.Close() })
 	return m, s
@@ -71,9 +99,9 @@ func onTerminal(t *testing.T, toTTY bool, env map[string]string, args ...string)
 // curl's format; -s, --no-progress-meter and a body on the terminal turn
 // it off; -# draws the bar.
 func TestProgressMeter(t *testing.T) {
-	body := strings.Repeat("m", 5000)
-	s := newRawServer(t, func(q *rawRequest) rawReply { return reply(body) })
-	url := "http://" + s.addr + "/"
+	s := testserver.Start(t)
+	body := string(testserver.Text(0, 5000))
+	url := s.HTTPURL + "/text/5000"
 	code, term, out := onTerminal(t, false, nil, url)
 	final := regexp.MustCompile(`\r100  5000  100  5000    0     0  [ 0-9kMG.]{5}      0 --:--:-- --:--:-- --:--:-- [ 0-9kMG.]{5}\n$`)
 	if code != 0 || out != body || !strings.HasPrefix(term, meterHeader+"\r  0     0    0     0    0     0      0      0 --:--:-- --:--:-- --:--:--     0") ||
@@ -97,10 +125,7 @@ func TestProgressMeter(t *testing.T) {
 		t.Errorf("stderr not a terminal: %q", errOut)
 	}
 	// A failed transfer ends the meter's line before the error.
-	trunc := newRawServer(t, func(q *rawRequest) rawReply {
-		return rawReply{data: "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", close: true}
-	})
-	code, term, _ = onTerminal(t, false, nil, "http://"+trunc.addr+"/")
+	code, term, _ = onTerminal(t, false, nil, s.HTTPURL+"/truncated?length=10&send=5")
 	if code != exitPartial || !strings.Contains(term, "\r 50    10   50     5    0     0") || !strings.HasSuffix(term, "\nocurl: (18) transfer closed with 5 bytes remaining to read\n") {
 		t.Errorf("failure: exit %d, terminal %q", code, term)
 	}
@@ -108,8 +133,8 @@ func TestProgressMeter(t *testing.T) {
 
 // Binary data is not written to a terminal unless asked for with -o -.
 func TestBinaryToTerminal(t *testing.T) {
-	s := newRawServer(t, func(q *rawRequest) rawReply { return reply("bin\x00ary") })
-	url := "http://" + s.addr + "/"
+	s := testserver.Start(t)
+	url := rawURL(s.HTTPURL, []string{"Content-Length: 7"}, []byte("bin\x00ary"))
 	code, term, _ := onTerminal(t, true, nil, url)
 	if code != exitWrite || strings.Contains(term, "bin\x00") || !strings.Contains(term, "ocurl: (23) Binary output can mess up your terminal") ||
 		!strings.Contains(term, `ocurl: hint: use "--output -"`) {

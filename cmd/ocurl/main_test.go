@@ -1,12 +1,7 @@
 package main
 
 import (
-	"crypto/tls"
 	"fmt"
-	"io"
-	"log"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,138 +9,68 @@ import (
 	"time"
 
 	"github.com/tlsoffload/tlsoffload/certs/testpki"
+	"github.com/tlsoffload/tlsoffload/internal/testserver"
 )
 
-// testServer is a crypto/tls HTTP server with a testpki certificate, and the
-// root file that trusts it.
-type testServer struct {
-	addr, port, rootFile string
-	pki                  *testpki.PKI
-}
-
-func newTestServer(t *testing.T, defect testpki.Defect, h http.HandlerFunc) *testServer {
-	t.Helper()
-	p, err := testpki.New(time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := p.Issue([]string{"localhost", "127.0.0.1"}, testpki.ECDSAP256, defect)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{leaf.TLSCertificate()}, MaxVersion: tls.VersionTLS12})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: h, ErrorLog: log.New(io.Discard, "", 0)} // refused handshakes are the point
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	rootFile, err := p.WriteRoot(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	return &testServer{addr: l.Addr().String(), port: port, rootFile: rootFile, pki: p}
-}
-
-// ocurl runs Main's code with no stdin and an empty environment (no
-// proxy from the machine's).
-func ocurl(args ...string) (int, string, string) {
-	return ocurlIn("", nil, args...)
-}
-
-func echoHandler(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	switch r.URL.Path {
-	case "/missing":
-		http.Error(w, "no such page", http.StatusNotFound)
-		return
-	case "/slow":
-		time.Sleep(3 * time.Second)
-	}
-	w.Header().Set("X-Test", "yes")
-	fmt.Fprintf(w, "%s %s host=%s ua=%s custom=%s ctype=%s body=%s", r.Method, r.URL.Path, r.Host,
-		r.UserAgent(), r.Header.Get("X-Custom"), r.Header.Get("Content-Type"), body)
-}
-
 func TestFetchAndOptions(t *testing.T) {
-	s := newTestServer(t, testpki.Good, echoHandler)
-	url := "https://localhost:" + s.port + "/page"
+	s := testserver.Start(t)
+	url := s.URL + "/echo/page"
 
-	code, out, errOut := ocurl("--cacert", s.rootFile, url)
-	if code != 0 || !strings.HasPrefix(out, "GET /page host=localhost:"+s.port+" ua=ocurl/1") {
+	code, out, errOut := ocurl("--cacert", s.RootFile, url)
+	if e := parseEcho(t, out); code != 0 || e.method != "GET" || e.uri != "/echo/page" || e.host != "localhost:"+s.Port || e.header("User-Agent") != "ocurl/1" {
 		t.Fatalf("plain GET: exit %d out %q err %q", code, out, errOut)
 	}
 
-	code, out, _ = ocurl("--cacert", s.rootFile, "-X", "PUT", "-H", "X-Custom: 42", "-d", "a=1", "-d", "b=2", url)
-	if code != 0 || !strings.HasPrefix(out, "PUT /page") || !strings.Contains(out, "custom=42") ||
-		!strings.Contains(out, "ctype=application/x-www-form-urlencoded body=a=1&b=2") {
+	code, out, _ = ocurl("--cacert", s.RootFile, "-X", "PUT", "-H", "X-Custom: 42", "-d", "a=1", "-d", "b=2", url)
+	if e := parseEcho(t, out); code != 0 || e.method != "PUT" || e.header("X-Custom") != "42" ||
+		e.header("Content-Type") != "application/x-www-form-urlencoded" || e.body != "a=1&b=2" {
 		t.Fatalf("-X -H -d: exit %d out %q", code, out)
 	}
 
-	dataFile := filepath.Join(t.TempDir(), "data")
-	os.WriteFile(dataFile, []byte("from=file\n"), 0o644)
-	code, out, _ = ocurl("--cacert", s.rootFile, "-d", "@"+dataFile, url)
-	if code != 0 || !strings.HasPrefix(out, "POST /page") || !strings.Contains(out, "body=from=file") {
+	dataFile := writeFile(t, t.TempDir(), "data", "from=file\n")
+	code, out, _ = ocurl("--cacert", s.RootFile, "-d", "@"+dataFile, url)
+	if e := parseEcho(t, out); code != 0 || e.method != "POST" || e.body != "from=file" {
 		t.Fatalf("-d @file: exit %d out %q", code, out)
 	}
 
-	code, out, _ = ocurl("-i", "--cacert", s.rootFile, url)
-	if code != 0 || !strings.HasPrefix(out, "HTTP/1.1 200 OK\r\n") || !strings.Contains(out, "X-Test: yes\r\n") ||
-		!strings.Contains(out, "\r\n\r\nGET /page") {
+	code, out, _ = ocurl("-i", "--cacert", s.RootFile, url)
+	if code != 0 || !strings.HasPrefix(out, "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n") ||
+		!strings.Contains(out, "\r\n\r\nmethod: GET\n") {
 		t.Fatalf("-i: exit %d out %q", code, out)
 	}
 
-	code, out, _ = ocurl("-I", "--cacert", s.rootFile, url)
-	if code != 0 || !strings.HasPrefix(out, "HTTP/1.1 200 OK\r\n") || strings.Contains(out, "GET /page") {
+	code, out, _ = ocurl("-I", "--cacert", s.RootFile, url)
+	if code != 0 || !strings.HasPrefix(out, "HTTP/1.1 200 OK\r\n") || strings.Contains(out, "method:") {
 		t.Fatalf("-I: exit %d out %q", code, out)
 	}
 
 	// -v traces the handshake and the offloader on stderr, never on stdout.
-	code, out, errOut = ocurl("-v", "--cacert", s.rootFile, url)
+	code, out, errOut = ocurl("-v", "--cacert", s.RootFile, url)
 	if code != 0 || strings.Contains(out, "* ") ||
 		!strings.Contains(errOut, "offloader: auth+keygen+key in 1 round trip") ||
-		!strings.Contains(errOut, "> GET /page HTTP/1.1") || !strings.Contains(errOut, "< HTTP/1.1 200 OK") {
+		!strings.Contains(errOut, "> GET /echo/page HTTP/1.1") || !strings.Contains(errOut, "< HTTP/1.1 200 OK") {
 		t.Fatalf("-v: exit %d\nout %q\nerr %s", code, out, errOut)
 	}
 
 	// --resolve sends the name in SNI and Host while connecting elsewhere.
-	code, out, errOut = ocurl("--cacert", s.rootFile, "--resolve", "localhost:"+s.port+":127.0.0.1", url)
-	if code != 0 || !strings.Contains(out, "host=localhost:"+s.port) {
+	code, out, errOut = ocurl("--cacert", s.RootFile, "--resolve", "server.test:"+s.Port+":127.0.0.1", testserver.URLFor(s.URL, "server.test")+"/echo")
+	if e := parseEcho(t, out); code != 0 || e.host != "server.test:"+s.Port {
 		t.Fatalf("--resolve: exit %d out %q err %q", code, out, errOut)
 	}
 
 	// -o writes the body to a file and nothing to stdout.
 	outFile := filepath.Join(t.TempDir(), "page.txt")
-	code, out, _ = ocurl("--cacert", s.rootFile, "-o", outFile, url)
+	code, out, _ = ocurl("--cacert", s.RootFile, "-o", outFile, url)
 	got, _ := os.ReadFile(outFile)
-	if code != 0 || out != "" || !strings.HasPrefix(string(got), "GET /page") {
+	if code != 0 || out != "" || !strings.HasPrefix(string(got), "method: GET\nuri: /echo/page\n") {
 		t.Fatalf("-o: exit %d out %q file %q", code, out, got)
 	}
 }
 
 func TestExitCodes(t *testing.T) {
-	s := newTestServer(t, testpki.Good, echoHandler)
-	base := "https://localhost:" + s.port
-
-	closed, _ := net.Listen("tcp", "127.0.0.1:0")
-	deadAddr := closed.Addr().String()
-	closed.Close()
-
-	// A server that accepts and never answers: the handshake must time out.
-	silent, _ := net.Listen("tcp", "127.0.0.1:0")
-	defer silent.Close()
-	go func() {
-		for {
-			c, err := silent.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
-
-	untrusted := newTestServer(t, testpki.Expired, echoHandler)
+	s := testserver.Start(t)
+	expired := testserver.StartWith(t, testserver.Options{Defect: testpki.Expired})
+	base := s.URL
 
 	cases := []struct {
 		name    string
@@ -162,15 +87,15 @@ func TestExitCodes(t *testing.T) {
 		{"offloader needs psk", []string{"--offloader", "127.0.0.1:1", base}, exitUsage, "--device-id and --psk-file", false, false},
 		{"bad scheme", []string{"ftp://localhost/"}, exitProtocol, "not supported", false, false},
 		{"resolve", []string{"--connect-timeout", "5", "https://nonexistent-host.invalid/"}, exitResolve, "Could not resolve host", false, false},
-		{"connect", []string{"https://" + deadAddr + "/"}, exitConnect, "Failed to connect", false, false},
-		{"handshake timeout", []string{"--connect-timeout", "0.3", "https://" + silent.Addr().String() + "/"}, exitTimeout, "timed out", false, false},
-		{"max time", []string{"--cacert", s.rootFile, "-m", "0.5", base + "/slow"}, exitTimeout, "timed out", true, false},
-		{"http error with -f", []string{"--cacert", s.rootFile, "-f", base + "/missing"}, exitHTTPError, "404", true, false},
-		{"untrusted", []string{"--cacert", untrusted.rootFile, "https://localhost:" + untrusted.port + "/"}, exitCertificate, "certificate expired", true, false},
-		{"wrong root", []string{"--cacert", untrusted.rootFile, base + "/"}, exitCertificate, "unknown authority", true, false},
+		{"connect", []string{"https://" + s.RefusedAddr + "/"}, exitConnect, "Failed to connect", false, false},
+		{"handshake timeout", []string{"--connect-timeout", "0.3", "https://" + s.SilentAddr + "/"}, exitTimeout, "timed out", false, false},
+		{"max time", []string{"--cacert", s.RootFile, "-m", "0.5", base + "/slow?head=3s"}, exitTimeout, "timed out", true, false},
+		{"http error with -f", []string{"--cacert", s.RootFile, "-f", base + "/status/404"}, exitHTTPError, "404", true, false},
+		{"untrusted", []string{"--cacert", expired.RootFile, expired.URL + "/echo"}, exitCertificate, "certificate expired", true, false},
+		{"wrong root", []string{"--cacert", writeFile(t, t.TempDir(), "other.pem", string(otherRoot(t))), base + "/echo"}, exitCertificate, "unknown authority", true, false},
 		{"bad cacert", []string{"--cacert", "/nonexistent/root.pem", base + "/"}, exitCACert, "certificate file", false, false},
-		{"silent", []string{"-s", "--cacert", s.rootFile, "-f", base + "/missing"}, exitHTTPError, "", true, true},
-		{"silent show error", []string{"-sS", "--cacert", s.rootFile, "-f", base + "/missing"}, exitHTTPError, "404", true, false},
+		{"silent", []string{"-s", "--cacert", s.RootFile, "-f", base + "/status/404"}, exitHTTPError, "", true, true},
+		{"silent show error", []string{"-sS", "--cacert", s.RootFile, "-f", base + "/status/404"}, exitHTTPError, "404", true, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -203,6 +128,17 @@ func TestExitCodes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// otherRoot is the root of a PKI of its own, which vouches for nothing
+// testserver serves.
+func otherRoot(t *testing.T) []byte {
+	t.Helper()
+	p, err := testpki.New(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.RootPEM()
 }
 
 func TestHelp(t *testing.T) {

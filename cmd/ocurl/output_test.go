@@ -5,18 +5,16 @@ import (
 	"errors"
 	"io"
 	"io/fs"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/tlsoffload/tlsoffload/certs/testpki"
+	"github.com/tlsoffload/tlsoffload/internal/testserver"
 )
 
 // -o onto a character device writes through it: the node stays a device.
@@ -27,12 +25,12 @@ func TestOutputCharDeviceStaysDevice(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("mknod needs root")
 	}
-	s := newTestServer(t, testpki.Good, echoHandler)
+	s := testserver.Start(t)
 	dev := filepath.Join(t.TempDir(), "null")
 	if err := syscall.Mknod(dev, syscall.S_IFCHR|0o666, int(mkdev(1, 3))); err != nil {
 		t.Fatalf("mknod: %v", err)
 	}
-	code, out, errOut := ocurl("--cacert", s.rootFile, "-o", dev, "https://localhost:"+s.port+"/page")
+	code, out, errOut := ocurl("--cacert", s.RootFile, "-o", dev, s.URL+"/echo/page")
 	if code != 0 || out != "" {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
@@ -52,7 +50,7 @@ func mkdev(major, minor uint32) uint64 {
 
 // -o onto a FIFO writes into it, for the reader at the other end.
 func TestOutputFIFO(t *testing.T) {
-	s := newTestServer(t, testpki.Good, echoHandler)
+	s := testserver.Start(t)
 	fifo := filepath.Join(t.TempDir(), "pipe")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
@@ -74,10 +72,10 @@ func TestOutputFIFO(t *testing.T) {
 	var readErr error
 	var wg sync.WaitGroup
 	wg.Go(func() { got, readErr = io.ReadAll(r) })
-	code, _, errOut := ocurl("--cacert", s.rootFile, "-o", fifo, "https://localhost:"+s.port+"/fifo")
+	code, _, errOut := ocurl("--cacert", s.RootFile, "-o", fifo, s.URL+"/echo/fifo")
 	keep.Close()
 	wg.Wait()
-	if code != 0 || readErr != nil || !strings.HasPrefix(string(got), "GET /fifo") {
+	if code != 0 || readErr != nil || !strings.HasPrefix(string(got), "method: GET\nuri: /echo/fifo\n") {
 		t.Fatalf("exit %d, stderr %q; reader got %q, %v", code, errOut, got, readErr)
 	}
 	fi, _ := os.Lstat(fifo)
@@ -90,8 +88,8 @@ func TestOutputFIFO(t *testing.T) {
 // link; a file that is replaced keeps its mode; a dangling link creates its
 // target.
 func TestOutputSymlink(t *testing.T) {
-	s := newTestServer(t, testpki.Good, echoHandler)
-	url := "https://localhost:" + s.port + "/linked"
+	s := testserver.Start(t)
+	url := s.URL + "/echo/linked"
 	dir := t.TempDir()
 	target := filepath.Join(dir, "real.txt")
 	link := filepath.Join(dir, "link.txt")
@@ -104,7 +102,7 @@ func TestOutputSymlink(t *testing.T) {
 	if err := os.Symlink("real.txt", link); err != nil {
 		t.Fatal(err)
 	}
-	if code, _, errOut := ocurl("--cacert", s.rootFile, "-o", link, url); code != 0 {
+	if code, _, errOut := ocurl("--cacert", s.RootFile, "-o", link, url); code != 0 {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
 	fi, err := os.Lstat(link)
@@ -112,7 +110,7 @@ func TestOutputSymlink(t *testing.T) {
 		t.Fatalf("the link is gone or replaced: %v, %v", fi, err)
 	}
 	got, _ := os.ReadFile(target)
-	if !strings.HasPrefix(string(got), "GET /linked") {
+	if !strings.HasPrefix(string(got), "method: GET\nuri: /echo/linked\n") {
 		t.Fatalf("target holds %q", got)
 	}
 	if fi, _ := os.Stat(target); fi.Mode().Perm() != 0o640 {
@@ -123,13 +121,13 @@ func TestOutputSymlink(t *testing.T) {
 	if err := os.Symlink("created.txt", dangling); err != nil {
 		t.Fatal(err)
 	}
-	if code, _, errOut := ocurl("--cacert", s.rootFile, "-o", dangling, url); code != 0 {
+	if code, _, errOut := ocurl("--cacert", s.RootFile, "-o", dangling, url); code != 0 {
 		t.Fatalf("dangling link: exit %d, stderr %q", code, errOut)
 	}
 	if fi, err := os.Lstat(dangling); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
 		t.Fatalf("the dangling link was replaced: %v, %v", fi, err)
 	}
-	if got, err := os.ReadFile(filepath.Join(dir, "created.txt")); err != nil || !strings.HasPrefix(string(got), "GET /linked") {
+	if got, err := os.ReadFile(filepath.Join(dir, "created.txt")); err != nil || !strings.HasPrefix(string(got), "method: GET\nuri: /echo/linked\n") {
 		t.Fatalf("the link's target holds %q, %v", got, err)
 	}
 	assertNoTemps(t, dir)
@@ -137,28 +135,19 @@ func TestOutputSymlink(t *testing.T) {
 
 // A failed transfer leaves an existing regular file as it was.
 func TestOutputFailureKeepsOldFile(t *testing.T) {
-	s := newTestServer(t, testpki.Good, truncatingHandler)
+	s := testserver.Start(t)
 	out := filepath.Join(t.TempDir(), "keep.txt")
 	if err := os.WriteFile(out, []byte("precious"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, _, errOut := ocurl("--cacert", s.rootFile, "-o", out, "https://localhost:"+s.port+"/")
-	if code == 0 {
-		t.Fatalf("a truncated body succeeded; stderr %q", errOut)
+	code, _, errOut := ocurl("--cacert", s.RootFile, "-o", out, s.URL+"/truncated?length=100000&send=13")
+	if code != exitPartial {
+		t.Fatalf("a truncated body: exit %d, stderr %q", code, errOut)
 	}
 	if got, _ := os.ReadFile(out); string(got) != "precious" {
 		t.Fatalf("the old file now holds %q", got)
 	}
 	assertNoTemps(t, filepath.Dir(out))
-}
-
-// truncatingHandler promises more body than it sends, then drops the
-// connection.
-func truncatingHandler(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Length", "100000")
-	io.WriteString(w, "only a little")
-	w.(http.Flusher).Flush()
-	panic(http.ErrAbortHandler)
 }
 
 func assertNoTemps(t *testing.T, dir string) {
@@ -175,28 +164,13 @@ func assertNoTemps(t *testing.T, dir string) {
 // umask, and SIGINT or SIGTERM in the middle of a body removes the
 // temporary file.
 func TestOutputBinaryUmaskAndSignals(t *testing.T) {
-	bin := buildOcurl(t)
-	release := make(chan struct{})
-	var once sync.Once
-	t.Cleanup(func() { once.Do(func() { close(release) }) })
-	s := newTestServer(t, testpki.Good, func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/stall" {
-			w.Header().Set("Content-Length", "1000000")
-			io.WriteString(w, strings.Repeat("x", 4096))
-			w.(http.Flusher).Flush()
-			select {
-			case <-release:
-			case <-r.Context().Done():
-			}
-			return
-		}
-		io.WriteString(w, "small body")
-	})
-	base := "https://localhost:" + s.port
+	bin := ocurlBinary(t)
+	s := testserver.Start(t)
+	base := s.URL
 
 	dir := t.TempDir()
 	out := filepath.Join(dir, "umask.txt")
-	cmd := exec.Command("/bin/sh", "-c", `umask 027 && exec "$0" "$@"`, bin, "-s", "--cacert", s.rootFile, "-o", out, base+"/")
+	cmd := exec.Command("/bin/sh", "-c", `umask 027 && exec "$0" "$@"`, bin, "-s", "--cacert", s.RootFile, "-o", out, base+"/text/10")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("ocurl: %v\n%s", err, b)
 	}
@@ -206,7 +180,7 @@ func TestOutputBinaryUmaskAndSignals(t *testing.T) {
 
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		out := filepath.Join(dir, "stalled-"+sig.String())
-		cmd := exec.Command(bin, "-s", "--cacert", s.rootFile, "-o", out, base+"/stall")
+		cmd := exec.Command(bin, "-s", "--cacert", s.RootFile, "-o", out, base+"/slow?chunks=2&delay=30s")
 		stderr, _ := cmd.StderrPipe()
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -245,18 +219,4 @@ func tempHasData(dir string) bool {
 		}
 	}
 	return false
-}
-
-// buildOcurl builds the command into the test's temp dir.
-func buildOcurl(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "ocurl")
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	if out, err := exec.Command(goBin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
 }

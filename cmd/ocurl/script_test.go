@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -12,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
@@ -43,6 +46,10 @@ func TestMain(m *testing.M) {
 // and these commands besides testscript's:
 //
 //	exits N PROG ARGS...        run PROG, want exit code N (stdout and stderr kept)
+//	tty [-stdout] N PROG ARGS...  the same with stderr (and with -stdout, stdout
+//	                            too) on a pseudo-terminal: stderr is then what
+//	                            the terminal showed (scripts using it start
+//	                            with "[!pty] skip")
 //	errmsg N [REGEXP]           stderr has the line "ocurl: (N) " and REGEXP after it
 //	proxylog [auth]             print the records of PROXY (or AUTHPROXY)
 //	crlf FILE                   turn FILE's LF line ends into CRLF
@@ -51,9 +58,10 @@ func TestMain(m *testing.M) {
 //	cmppattern bytes|text FILE OFF N  FILE must be that body exactly
 //	perm FILE MODE              FILE has MODE less the umask (e.g. 0666)
 //
-// OCURL_SCRIPT_CURL=1 runs every "exits N ocurl" with Debian's curl instead
-// (and errmsg wants "curl: (N)"): a script curl fails is suspect, unless it
-// says it checks an ocurl-only behaviour.
+// OCURL_SCRIPT_CURL=1 runs every "exits N ocurl" (and "tty N ocurl") with
+// Debian's curl instead (and errmsg wants "curl: (N)"): a script curl fails
+// is suspect, unless it says it checks an ocurl-only behaviour. A line for
+// ocurl only starts with the condition [ocurl].
 func TestScript(t *testing.T) {
 	srv := testserver.Start(t)
 	asCurl := os.Getenv("OCURL_SCRIPT_CURL") == "1"
@@ -93,7 +101,23 @@ func TestScript(t *testing.T) {
 			env.Values[curlModeKey{}] = asCurl
 			return nil
 		},
+		Condition: func(cond string) (bool, error) {
+			switch cond {
+			case "ocurl":
+				return !asCurl, nil
+			case "pty":
+				m, s, err := newPTY()
+				if err != nil {
+					return false, nil
+				}
+				m.Close()
+				s.Close()
+				return true, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
 		Cmds: map[string]func(*testscript.TestScript, bool, []string){
+			"tty":        cmdTTY,
 			"exits":      cmdExits,
 			"errmsg":     cmdErrmsg,
 			"proxylog":   cmdProxylog,
@@ -138,6 +162,78 @@ func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
 	if got != want {
 		ts.Fatalf("%s exited %d, want %d", prog, got, want)
 	}
+}
+
+// tty [-stdout] N PROG ARGS...
+func cmdTTY(ts *testscript.TestScript, neg bool, args []string) {
+	toTTY := len(args) > 0 && args[0] == "-stdout"
+	if toTTY {
+		args = args[1:]
+	}
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: tty [-stdout] N PROG [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("tty: %q is not an exit code", args[0])
+	}
+	prog := args[1]
+	if prog == "ocurl" && curlMode(ts) {
+		prog = "curl"
+	}
+	path := ""
+	for _, dir := range filepath.SplitList(ts.Getenv("PATH")) {
+		if p := filepath.Join(dir, prog); fileIsExecutable(p) {
+			path = p
+			break
+		}
+	}
+	if path == "" {
+		ts.Fatalf("tty: %s is not on PATH", prog)
+	}
+	master, tty, err := newPTY()
+	ts.Check(err)
+	defer master.Close()
+	read := make(chan []byte)
+	go func() {
+		b, _ := io.ReadAll(master) // EIO once every copy of tty is closed
+		read <- b
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, args[2:]...)
+	cmd.Dir = ts.MkAbs(".")
+	cmd.Env = []string{"PATH=" + ts.Getenv("PATH"), "HOME=" + ts.Getenv("HOME"), "TMPDIR=" + ts.Getenv("TMPDIR"), "LC_ALL=C"}
+	if c := ts.Getenv("COLUMNS"); c != "" {
+		cmd.Env = append(cmd.Env, "COLUMNS="+c)
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, tty
+	if toTTY {
+		cmd.Stdout = tty
+	}
+	err = cmd.Run()
+	tty.Close()
+	terminal := <-read
+	got := 0
+	var exitErr *exec.ExitError
+	switch {
+	case errors.As(err, &exitErr):
+		got = exitErr.ExitCode()
+	case err != nil:
+		ts.Fatalf("tty: %v", err)
+	}
+	ts.Stdout().Write(out.Bytes())
+	ts.Stderr().Write(terminal)
+	if got != want {
+		ts.Logf("[terminal]\n%q", terminal)
+		ts.Fatalf("%s exited %d, want %d", prog, got, want)
+	}
+}
+
+func fileIsExecutable(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
 }
 
 // errmsg N [REGEXP]

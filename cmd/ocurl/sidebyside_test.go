@@ -35,6 +35,8 @@ import (
 //	{https} {h2} {http} {mtls}   the server's URLs (https://localhost:PORT, ...)
 //	{port} {h2port} {httpport}   their ports
 //	{root} {clientcert} {clientkey} {pin} {refused}
+//	{capath}                     a directory holding the root under its
+//	                             OpenSSL hash name (openssl rehash), for both
 //	{proxy} {authproxy}          proxies of this run's own (each tool has its own)
 //	{tool}                       "curl-N" or "ocurl-N", unique per run (for /flaky
 //	                             ids, which must not be printed)
@@ -79,6 +81,10 @@ var sideCases = []sideCase{
 	{name: "output", args: []string{"-o", "out.txt", "{https}/text/1000"}},
 	{name: "output-binary", args: []string{"-o", "out.bin", "{https}/bytes/100000"}},
 	{name: "output-large", args: []string{"-o", "large.bin", "{https}/bytes/20000000"}},
+	{name: "progress-bar", args: []string{"-#", "-o", "out.txt", "{https}/text/5000"}},
+	{name: "long-names", args: []string{"--location", "--include", "--user-agent", "agent/2", "--referer", "https://ref.test/", "--header", "X-A: 1",
+		"--user", "u:p", "--data-raw", "x=1", "--output", "out.txt", "--dump-header", "hdr.txt", "--write-out", "%{http_code} %{num_redirects}\\n", "{https}/redirect/307"}},
+	{name: "long-names-proxy", args: []string{"--proxy", "{authproxy}", "--proxy-user", "puser:ppass", "--insecure", "--silent", "--show-error", "--fail", "{https}/status/404"}, noCA: true},
 	{name: "stdout-binary", args: []string{"{https}/bytes/3000"}},
 	{name: "remote-name", args: []string{"-O", "{https}/text/2048"}},
 	{name: "remote-header-name", args: []string{"-OJ", "{https}/disposition?filename=report.txt"}},
@@ -139,6 +145,7 @@ var sideCases = []sideCase{
 	{name: "cookie-send", args: []string{"-b", "a=1; b=2", "{https}/cookies"}},
 	{name: "cookie-jar", args: []string{"-c", "jar.txt", "{https}/cookies/fixed"}},
 	{name: "cookie-file", args: []string{"-b", "jar.txt", "{https}/cookies"}, files: map[string]string{"jar.txt": "# Netscape HTTP Cookie File\n\n#HttpOnly_localhost\tFALSE\t/\tFALSE\t0\tsession\tabc123\nlocalhost\tFALSE\t/\tFALSE\t1924992000\ttheme\tdark\nlocalhost\tFALSE\t/other\tFALSE\t0\tother\tno\n"}},
+	{name: "cookie-default-path", args: []string{"-c", "jar.txt", "-L", "{https}/cookies/set?c=a%3D1&c=b%3D2%3B%20Path%3D%2Fcookies%2F&redirect=/cookies"}},
 	{name: "cookie-engine-redirect", args: []string{"-L", "-b", "", "{https}/cookies/fixed?redirect=/cookies"}},
 
 	// Ranges and resume.
@@ -175,6 +182,7 @@ var sideCases = []sideCase{
 	{name: "resolve-wildcard", args: []string{"--resolve", "*:{port}:127.0.0.1", "https://server.test:{port}/echo"}},
 	{name: "connect-to", args: []string{"--connect-to", "other.test:443:localhost:{port}", "https://other.test/echo"}},
 	{name: "retry", args: []string{"--retry", "2", "--retry-delay", "1", "{https}/flaky?id={tool}-retry&fail=1"}},
+	{name: "retry-max-time", args: []string{"--retry", "5", "--retry-delay", "1", "--retry-max-time", "1", "{https}/flaky?id={tool}-max&fail=5"}},
 	{name: "retry-all-errors", args: []string{"-f", "--retry", "1", "--retry-delay", "1", "--retry-all-errors", "{https}/flaky?id={tool}-all&fail=1&code=404"}},
 	{name: "multiple-urls", args: []string{"{https}/text/12", "{https}/status/200"}},
 	{name: "multiple-outputs", args: []string{"-o", "a.txt", "{https}/text/24", "-o", "b.txt", "{https}/status/201"}},
@@ -192,6 +200,12 @@ var sideCases = []sideCase{
 	{name: "insecure", args: []string{"-k", "{https}/echo"}, noCA: true},
 	{name: "pinnedpubkey", args: []string{"--pinnedpubkey", "{pin}", "{https}/echo"}},
 	{name: "client-cert", args: []string{"--cert", "{clientcert}", "--key", "{clientkey}", "{mtls}/echo"}},
+	{name: "ciphers", args: []string{"--ciphers", "ECDHE-ECDSA-AES256-GCM-SHA384", "{https}/echo"}},
+	{name: "ciphers-list", args: []string{"--ciphers", "TLS_AES_128_GCM_SHA256:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-SHA", "{https}/echo"}},
+	{name: "ciphers-unknown", args: []string{"--ciphers", "NO-SUCH-SUITE", "{https}/echo"}},
+	{name: "ciphers-mismatch", args: []string{"--ciphers", "AES128-GCM-SHA256", "{https}/echo"}},
+	{name: "capath", args: []string{"--capath", "{capath}", "{https}/echo"}, noCA: true},
+	{name: "capath-empty", args: []string{"--capath", "empty", "{https}/echo"}, files: map[string]string{"empty/.keep": ""}, noCA: true},
 
 	// Errors and their exit codes.
 	{name: "exit-1-protocol", args: []string{"foo://localhost/"}},
@@ -243,25 +257,11 @@ func requireCurl(t *testing.T) string {
 	return path
 }
 
-// ocurlBinary links this test binary as DIR/ocurl: run by that name,
-// TestMain runs ocurl's main.
-func ocurlBinary(t *testing.T) string {
-	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "ocurl")
-	if err := os.Symlink(self, bin); err != nil {
-		t.Fatal(err)
-	}
-	return bin
-}
-
 func TestSideBySide(t *testing.T) {
 	curl := requireCurl(t)
 	ocurl := ocurlBinary(t)
-	srv := sideServer(t)
+	ts := sideServer(t)
+	srv := &sideWorld{Server: ts, capath: capathDir(t, ts.RootFile)}
 
 	names := map[string]bool{}
 	for _, c := range sideCases {
@@ -274,6 +274,9 @@ func TestSideBySide(t *testing.T) {
 	for _, c := range sideCases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
+			if srv.capath == "" && strings.Contains(strings.Join(c.args, " "), "{capath}") {
+				t.Skip("openssl is not installed (it makes {capath})")
+			}
 			var res [2]toolResult
 			var wg sync.WaitGroup
 			for i, bin := range []string{curl, ocurl} {
@@ -286,11 +289,46 @@ func TestSideBySide(t *testing.T) {
 				}()
 			}
 			wg.Wait()
+			t.Logf("curl and ocurl: exit %d and %d, %d and %d bytes of stdout, %d and %d files", res[0].exit, res[1].exit,
+				len(res[0].stdout), len(res[1].stdout), len(res[0].files), len(res[1].files))
 			if diffs := compareResults(c, res[0], res[1]); len(diffs) > 0 {
 				t.Errorf("ocurl %s\n%s", strings.Join(c.args, " "), strings.Join(diffs, "\n"))
 			}
 		})
 	}
+}
+
+// sideWorld is what both tools see: the server and {capath}.
+type sideWorld struct {
+	*testserver.Server
+	capath string // "" without openssl
+}
+
+// capathDir makes {capath}: the test root under its OpenSSL subject hash,
+// as c_rehash leaves a CA directory (curl with OpenSSL looks certificates
+// up by that name; ocurl reads every file). "" if openssl is missing,
+// which fails under TLSOFFLOAD_REQUIRE_PEERS=1.
+func capathDir(t *testing.T, rootFile string) string {
+	openssl, err := exec.LookPath("openssl")
+	if err != nil {
+		if os.Getenv("TLSOFFLOAD_REQUIRE_PEERS") == "1" {
+			t.Fatal("openssl is not installed and TLSOFFLOAD_REQUIRE_PEERS=1")
+		}
+		return ""
+	}
+	hash, err := exec.Command(openssl, "x509", "-subject_hash", "-noout", "-in", rootFile).Output()
+	if err != nil {
+		t.Fatalf("openssl x509 -subject_hash: %v", err)
+	}
+	root, err := os.ReadFile(rootFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, strings.TrimSpace(string(hash))+".0"), root, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // sideServer is the server both tools talk to. Its /echo shows each
@@ -306,7 +344,7 @@ func sideServer(t *testing.T) *testserver.Server {
 }
 
 // runTool runs one tool for one case in dir, with proxies of its own.
-func runTool(srv *testserver.Server, c sideCase, tool, bin, dir string) toolResult {
+func runTool(srv *sideWorld, c sideCase, tool, bin, dir string) toolResult {
 	proxy, err := testserver.NewProxy(testserver.ProxyConfig{})
 	if err != nil {
 		return toolResult{err: err}
@@ -322,7 +360,7 @@ func runTool(srv *testserver.Server, c sideCase, tool, bin, dir string) toolResu
 		"{https}", srv.URL, "{h2}", srv.H2URL, "{http}", srv.HTTPURL, "{mtls}", srv.MTLSURL,
 		"{port}", srv.Port, "{h2port}", srv.H2Port, "{httpport}", srv.HTTPPort,
 		"{root}", srv.RootFile, "{clientcert}", srv.ClientCertFile, "{clientkey}", srv.ClientKeyFile,
-		"{pin}", srv.Pin, "{refused}", srv.RefusedAddr,
+		"{pin}", srv.Pin, "{refused}", srv.RefusedAddr, "{capath}", srv.capath,
 		"{proxy}", proxy.URL, "{authproxy}", authProxy.URL, "{tool}", fmt.Sprintf("%s-%d", tool, runCounter.Add(1)),
 	).Replace
 

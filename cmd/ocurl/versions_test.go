@@ -2,16 +2,11 @@ package main
 
 import (
 	"crypto/tls"
-	"io"
-	"log"
-	"net"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/tlsoffload/tlsoffload/certs/testpki"
+	"github.com/tlsoffload/tlsoffload/internal/testserver"
 )
 
 func TestVersionFlags(t *testing.T) {
@@ -46,54 +41,32 @@ func TestVersionFlags(t *testing.T) {
 	}
 }
 
-// TestTLS10Server fetches from a crypto/tls server that speaks TLS 1.0
-// only: refused by default (exit 35), fetched with --tlsv1.0, whose
-// minimum the embedded offloader's device policy follows.
+// TestTLS10Server fetches from a server that speaks TLS 1.0 only: refused
+// by default (exit 35), fetched with --tlsv1.0, whose minimum the embedded
+// offloader's device policy follows.
 func TestTLS10Server(t *testing.T) {
-	p, err := testpki.New(time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := p.Issue([]string{"localhost"}, testpki.RSA2048, testpki.Good)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{leaf.TLSCertificate()},
-		MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{ErrorLog: log.New(io.Discard, "", 0), Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "hello over "+tls.VersionName(r.TLS.Version))
-	})}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	root, err := p.WriteRoot(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	url := "https://localhost:" + port + "/"
+	s := testserver.StartWith(t, testserver.Options{MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS10})
+	url := s.URL + "/echo"
 
-	code, out, errOut := ocurl("--cacert", root, url)
+	code, out, errOut := ocurl("--cacert", s.RootFile, url)
 	if code != 35 || out != "" || !strings.Contains(errOut, "version") {
 		t.Errorf("default: exit %d, stdout %q, stderr %q; want 35 and a version error", code, out, errOut)
 	}
-	code, out, errOut = ocurl("--cacert", root, "--tlsv1.2", url)
+	code, _, errOut = ocurl("--cacert", s.RootFile, "--tlsv1.2", url)
 	if code != 35 {
 		t.Errorf("--tlsv1.2: exit %d, stderr %q", code, errOut)
 	}
-	code, _, errOut = ocurl("--cacert", root, "--tlsv1.0", "-v", "-o", filepath.Join(t.TempDir(), "body"), url)
-	if code != 0 || !strings.Contains(errOut, "tls: ServerHello: TLS 1.0, TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA") {
+	code, _, errOut = ocurl("--cacert", s.RootFile, "--tlsv1.0", "-v", "-o", filepath.Join(t.TempDir(), "body"), url)
+	if code != 0 || !strings.Contains(errOut, "tls: ServerHello: TLS 1.0, TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA") {
 		t.Errorf("-v does not name the version and suite: exit %d\n%s", code, errOut)
 	}
 	for _, flag := range []string{"--tlsv1.0", "-1"} {
-		code, out, errOut = ocurl("--cacert", root, flag, url)
-		if code != 0 || out != "hello over TLS 1.0" {
+		code, out, errOut = ocurl("--cacert", s.RootFile, flag, "-w", "|%{tls_version}", url)
+		if code != 0 || !strings.HasPrefix(out, "method: GET\n") || !strings.HasSuffix(out, "|TLSv1.0") {
 			t.Errorf("%s: exit %d, stdout %q, stderr %q", flag, code, out, errOut)
 		}
 	}
-	code, _, errOut = ocurl("--cacert", root, "--tlsv1.1", url)
+	code, _, errOut = ocurl("--cacert", s.RootFile, "--tlsv1.1", url)
 	if code != 35 {
 		t.Errorf("--tlsv1.1 against a TLS 1.0 server: exit %d, stderr %q", code, errOut)
 	}
