@@ -80,13 +80,24 @@ Rules:
   The progress meter shows only when stderr is a terminal (curl also
   writes it into pipes and files), and not with -Z.
   -u USER without a password sends an empty one (curl would prompt).
-  Times take fractions of a second everywhere (--retry-delay too).
+  Times take fractions of a second everywhere (--retry-delay too); a time
+  that is not a number (-m NaN, inf) is a usage error (curl 7.88 takes
+  NaN as no limit).
+  As in curl, a -d, --json, -H or -w @FILE that cannot be read is a
+  warning (an empty part, no headers, no format), and a --capath that
+  cannot be read adds no root (a warning, then 60 if nothing else trusts
+  the server); -T, -F and -K files that cannot be read are errors (26).
   -k, --pinnedpubkey, --cacert, --capath and --cert/--key configure the
-  embedded offloader; with --offloader its own config decides them.
+  embedded offloader; with --offloader the device's policy on that
+  offloader decides them and ocurl refuses them (4): the protocol cannot
+  ask it for others yet.
 
 Not supported (curl has them): other protocols (ftp, file, ...), HTTP/3,
-  TLS 1.3, .curlrc (only -K), URL globbing ({a,b}, [1-9]), --next,
-  authentication other than Basic, HTTPS proxies and SOCKS, encrypted keys.
+  HTTP/1.0 (-0), TLS 1.3, .curlrc (only -K), URL globbing ({a,b}, [1-9]),
+  --next, authentication other than Basic and Bearer, HTTPS and SOCKS
+  proxies, encrypted keys and --cert-type other than PEM, zstd,
+  --trace/--trace-ascii (use -v), --stderr, -R, -z, --unix-socket,
+  --interface.
 `
 
 // versionText is -V: ocurl's version, protocols and TLS features.
