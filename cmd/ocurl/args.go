@@ -49,6 +49,7 @@ type options struct {
 	keepSession  bool
 	oauth2Bearer string
 	pathAsIs     bool
+	globoff      bool
 
 	// Proxies.
 	proxy     *string // nil: from the environment
@@ -535,6 +536,8 @@ func flagTable() []flagSpec {
 			sw(func(o *options, on bool) { o.postRedirs[2] = on }), nil},
 		{0, "path-as-is", "", "send the path as given: no squashing of /./ and /../ (which ocurl does, as curl)",
 			sw(func(o *options, on bool) { o.pathAsIs = on }), nil},
+		{'g', "globoff", "", "send [ ] { } in a URL as they are (ocurl does no URL globbing; without -g such a URL is refused, 3)",
+			sw(func(o *options, on bool) { o.globoff = on }), nil},
 		{'G', "get", "", "send the -d data as the URL's query in a GET",
 			sw(func(o *options, on bool) { o.get = on }), nil},
 		{'F', "form", "NAME=CONTENT", "multipart form field; NAME=@FILE uploads a file, NAME=<FILE sends its content; ;type= ;filename= ;headers=", nil,

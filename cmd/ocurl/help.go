@@ -93,11 +93,11 @@ Rules:
   ask it for others yet.
 
 Not supported (curl has them): other protocols (ftp, file, ...), HTTP/3,
-  HTTP/1.0 (-0), TLS 1.3, .curlrc (only -K), URL globbing ({a,b}, [1-9]),
-  --next, authentication other than Basic and Bearer, HTTPS and SOCKS
-  proxies, encrypted keys and --cert-type other than PEM, zstd,
-  --trace/--trace-ascii (use -v), --stderr, -R, -z, --unix-socket,
-  --interface.
+  HTTP/1.0 (-0), TLS 1.3, .curlrc (only -K), URL globbing ({a,b}, [1-9]:
+  such a URL is refused, 3, unless -g sends it as typed), --next,
+  authentication other than Basic and Bearer, HTTPS and SOCKS proxies,
+  encrypted keys and --cert-type other than PEM, zstd, --trace and
+  --trace-ascii (use -v), --stderr, -R, -z, --unix-socket, --interface.
 `
 
 // versionText is -V: ocurl's version, protocols and TLS features.

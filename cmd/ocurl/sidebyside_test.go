@@ -207,10 +207,16 @@ var sideCases = []sideCase{
 	{name: "capath", args: []string{"--capath", "{capath}", "{https}/echo"}, noCA: true},
 	{name: "capath-empty", args: []string{"--capath", "empty", "{https}/echo"}, files: map[string]string{"empty/.keep": ""}, noCA: true},
 
+	// Brackets and braces: curl globs them; ocurl refuses (3) all but "[]".
+	{name: "globoff", args: []string{"-g", "{https}/echo?q={a,b}&r=[1-3]"}},
+	{name: "glob-empty-brackets", args: []string{"{https}/echo?a[]=1&a[]=2"}},
+
 	// Errors and their exit codes.
 	{name: "exit-1-protocol", args: []string{"foo://localhost/"}},
 	{name: "exit-3-port", args: []string{"https://localhost:99999/"}},
 	{name: "exit-3-space", args: []string{"http://exa mple.com/"}},
+	{name: "exit-3-glob-range", args: []string{"{https}/echo/[a]"}},
+	{name: "exit-3-glob-brace", args: []string{"{https}/echo/x}"}},
 	{name: "exit-6-resolve", args: []string{"https://nonexistent.invalid/"}},
 	{name: "exit-7-refused", args: []string{"http://{refused}/"}},
 	{name: "exit-7-refused-https", args: []string{"https://{refused}/"}},

@@ -273,6 +273,9 @@ func (r *run) transfer(idx int, spec *urlSpec) (err error) {
 		}
 	}()
 	u, err := parseURL(spec.url)
+	if err == nil && !r.o.globoff {
+		err = refuseGlob(spec.url)
+	}
 	if err != nil {
 		if u2, e := url.Parse(spec.url); e == nil {
 			x.url = u2

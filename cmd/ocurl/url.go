@@ -57,6 +57,41 @@ func parseURL(s string) (*url.URL, error) {
 	return u, nil
 }
 
+// refuseGlob refuses a URL curl would glob: '[', ']', '{' or '}' after
+// the host (an IPv6 address is in brackets), but for "[]", which curl
+// sends as it is. curl expands {a,b} and [1-9]
+// into several URLs and refuses a pattern it cannot read (3); ocurl does
+// no globbing, and sending the characters as typed would fetch something
+// else than curl does, silently. So they are refused (3) unless -g, which
+// sends them as they are, as curl's -g does.
+func refuseGlob(raw string) error {
+	start := 0
+	if i := strings.Index(raw, "://"); i >= 0 {
+		start = i + 3
+	}
+	if j := strings.IndexAny(raw[start:], "/?#"); j >= 0 {
+		start += j
+	} else {
+		return nil
+	}
+	rest := raw[start:]
+	for k := 0; k < len(rest); k++ {
+		switch rest[k] {
+		case '[':
+			if k+1 < len(rest) && rest[k+1] == ']' {
+				k++ // "[]" is no pattern: curl sends it as it is
+				continue
+			}
+		case ']', '{', '}':
+		default:
+			continue
+		}
+		return fail(exitBadURL, "URL globbing is not supported: %q in %s", rest[k], rest).
+			withHint("ocurl fetches one URL per argument; -g (--globoff) sends [ ] { } as they are, or write them as %%5B %%5D %%7B %%7D")
+	}
+	return nil
+}
+
 // squashDots removes "." and ".." segments from u's path (RFC 3986
 // §5.2.4), as curl does unless --path-as-is.
 func squashDots(u *url.URL) *url.URL {
