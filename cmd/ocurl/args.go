@@ -448,7 +448,7 @@ func flagTable() []flagSpec {
 						// curl 7.88 warns and writes nothing.
 						p.warnf("Failed to read %s", name)
 					}
-					v = string(b)
+					v = formatFromFile(b)
 				}
 				p.o.writeOut = v
 				return nil

@@ -292,3 +292,25 @@ func jsonText(v any) string {
 	}
 	return strings.TrimSuffix(b.String(), "\n")
 }
+
+// formatFromFile is a -w @FILE format as curl 7.88 reads it (its
+// file2string): a line at a time, at most 255 bytes at once as fgets
+// reads them, each piece cut at its first CR, then its LF (and a NUL),
+// and the pieces joined. So the file's line ends are not in the format
+// (a newline is written \n), and a CR ends the rest of its line.
+func formatFromFile(b []byte) string {
+	var f strings.Builder
+	for len(b) > 0 {
+		n := min(len(b), 255)
+		if i := strings.IndexByte(string(b[:n]), '\n'); i >= 0 {
+			n = i + 1
+		}
+		piece := string(b[:n])
+		b = b[n:]
+		if i := strings.IndexAny(piece, "\r\n\x00"); i >= 0 {
+			piece = piece[:i]
+		}
+		f.WriteString(piece)
+	}
+	return f.String()
+}
