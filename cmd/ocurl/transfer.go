@@ -183,9 +183,12 @@ type transfer struct {
 	roundTrips    int
 
 	sizeDownload, sizeUpload, sizeHeader, sizeRequest int64
-	contentLength                                     int64 // atomic: the meter reads it
-	uploadSize                                        int64 // atomic: the body's size, for the meter
-	resumeFrom                                        int64 // -C
+	// sizeRequestBody is the part of the bodies curl counts in
+	// %{size_request} (requestBodyCounted): sizeRequest stays the heads.
+	sizeRequestBody int64
+	contentLength   int64 // atomic: the meter reads it
+	uploadSize      int64 // atomic: the body's size, for the meter
+	resumeFrom      int64 // -C
 
 	retry      *retryState // nil without --retry
 	out        *output
@@ -367,7 +370,7 @@ func (x *transfer) restart() error {
 	atomic.StoreInt64(&x.sizeDownload, 0)
 	atomic.StoreInt64(&x.sizeUpload, 0)
 	atomic.StoreInt64(&x.contentLength, -1)
-	x.sizeHeader, x.sizeRequest = 0, 0
+	x.sizeHeader, x.sizeRequest, x.sizeRequestBody = 0, 0, 0
 	x.acc, x.connectStatus = timing{}, 0
 	x.start = time.Now()
 	return x.out.reset()
@@ -489,6 +492,14 @@ func isStaleConn(err error) bool {
 	return err == errEmptyReply || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
+// requestBodyCounted reports whether curl 7.88 counts an HTTP/1.1
+// request's body in %{size_request}: it sends a -d/--json body of less
+// than 64 KiB in one piece with the head (no Expect: 100-continue), and
+// counts that piece; a larger, chunked, -F or -T body goes on its own.
+func requestBodyCounted(b *body, expect bool) bool {
+	return b.kind == bodyData && b.size >= 0 && b.size < 64<<10 && !expect
+}
+
 // exchange1 sends req over HTTP/1.1 and reads the heads.
 func (x *transfer) exchange1(ctx context.Context, c *conn, req *request) (*exchange, error) {
 	req.target = requestTarget(req.url, c.proxied)
@@ -533,6 +544,9 @@ func (x *transfer) exchange1(ctx context.Context, c *conn, req *request) (*excha
 		if strings.EqualFold(f.name, "Expect") && strings.EqualFold(f.value, "100-continue") {
 			expect = true
 		}
+	}
+	if rd != nil && requestBodyCounted(req.body, expect) {
+		x.sizeRequestBody += req.body.size
 	}
 	type headResult struct {
 		h   *head

@@ -106,7 +106,7 @@ func (x *transfer) variables() map[string]wvar {
 	str("scheme", scheme)
 	num("size_download", atomic.LoadInt64(&x.sizeDownload))
 	num("size_header", x.sizeHeader)
-	num("size_request", x.sizeRequest)
+	num("size_request", x.sizeRequest+x.sizeRequestBody)
 	num("size_upload", atomic.LoadInt64(&x.sizeUpload))
 	total := time.Since(x.start)
 	speed := func(n int64) int64 {
