@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"net/url"
 	"strings"
 	"testing"
@@ -57,6 +58,36 @@ func FuzzConfigLine(f *testing.F) {
 		args, err := configLine(line)
 		if err == nil && len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 			t.Fatalf("option %q without a dash", args[0])
+		}
+	})
+}
+
+// A URL from the command line never panics; refused, it is exit 1 or 3.
+func FuzzURLArg(f *testing.F) {
+	f.Add("https://u:p@[::1]:8443/a/[1-3]?q={x}&r[]=1#f")
+	f.Add("example.com/x]")
+	f.Add("http:/h/p")
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, check := range []func(string) error{
+			func(s string) error { _, err := parseURL(s); return err },
+			refuseGlob,
+		} {
+			var fl *failure
+			if err := check(s); err != nil && (!errors.As(err, &fl) || fl.code != exitBadURL && fl.code != exitProtocol) {
+				t.Fatalf("%q: %v", s, err)
+			}
+		}
+	})
+}
+
+// A -w @FILE format keeps no line end, CR or NUL, and only shrinks.
+func FuzzFormatFromFile(f *testing.F) {
+	f.Add([]byte("%{http_code}\r\nx\ny\rz\n"))
+	f.Add([]byte(strings.Repeat("a", 300) + "\rb\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s := formatFromFile(b)
+		if strings.ContainsAny(s, "\r\n\x00") || len(s) > len(b) {
+			t.Fatalf("%q gives %q", b, s)
 		}
 	})
 }
