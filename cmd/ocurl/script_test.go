@@ -58,13 +58,24 @@ func TestMain(m *testing.M) {
 //	cmppattern bytes|text FILE OFF N  FILE must be that body exactly
 //	perm FILE MODE              FILE has MODE less the umask (e.g. 0666)
 //
-// OCURL_SCRIPT_CURL=1 runs every "exits N ocurl" (and "tty N ocurl") with
-// Debian's curl instead (and errmsg wants "curl: (N)"): a script curl fails
-// is suspect, unless it says it checks an ocurl-only behaviour. A line for
-// ocurl only starts with the condition [ocurl].
+// TestScriptWithCurl runs the same scripts with Debian's curl in place of
+// ocurl (OCURL_SCRIPT_CURL=1 makes TestScript do so too).
 func TestScript(t *testing.T) {
+	runScripts(t, os.Getenv("OCURL_SCRIPT_CURL") == "1")
+}
+
+// TestScriptWithCurl runs every "exits N ocurl" (and "tty N ocurl") with
+// Debian's curl instead (and errmsg wants "curl: (N)"), so each script is
+// checked against what curl does: a line for ocurl only starts with the
+// condition [ocurl], a script for ocurl only with "[!ocurl] skip". Like the
+// side-by-side test, it fails without curl under TLSOFFLOAD_REQUIRE_PEERS=1.
+func TestScriptWithCurl(t *testing.T) {
+	requireCurl(t)
+	runScripts(t, true)
+}
+
+func runScripts(t *testing.T, asCurl bool) {
 	srv := testserver.Start(t)
-	asCurl := os.Getenv("OCURL_SCRIPT_CURL") == "1"
 	testscript.Run(t, testscript.Params{
 		Dir:         filepath.Join("testdata", "script"),
 		WorkdirRoot: t.TempDir(),
