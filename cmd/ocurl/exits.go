@@ -50,7 +50,7 @@ var exitCodes = []struct {
 	{exitOK, "success"},
 	{exitProtocol, "unsupported protocol (ocurl speaks http and https)"},
 	{exitUsage, "bad command line (unknown option, missing or bad value)"},
-	{exitBadURL, "malformed URL"},
+	{exitBadURL, "malformed URL, or one curl would glob ([ ] { } after the host; -g sends them)"},
 	{exitNotHere, "an option this setup cannot honour: -k, --pinnedpubkey, --cacert, --capath, --cert/--key with --offloader (its device policy decides them), a proxy other than HTTP"},
 	{exitProxyResolve, "could not resolve the proxy's host"},
 	{exitResolve, "could not resolve the host"},
