@@ -97,7 +97,8 @@ Not supported (curl has them): other protocols (ftp, file, ...), HTTP/3,
   such a URL is refused, 3, unless -g sends it as typed), --next,
   authentication other than Basic and Bearer, HTTPS and SOCKS proxies,
   encrypted keys and --cert-type other than PEM, zstd, --trace and
-  --trace-ascii (use -v), --stderr, -R, -z, --unix-socket, --interface.
+  --trace-ascii (use -v), --stderr, --raw, -R, -z, --unix-socket,
+  --interface.
 `
 
 // versionText is -V: ocurl's version, protocols and TLS features.
