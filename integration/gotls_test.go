@@ -132,7 +132,7 @@ func TestGoTLSServerSequentialMode(t *testing.T) {
 	leaf := issue(t, testpki.ECDSAP256, testpki.Good)
 	addr := startGoTLSServer(t, &tls.Config{Certificates: []tls.Certificate{leaf.TLSCertificate()}})
 	cfg := env.config("localhost")
-	cfg.Sequential = true
+	cfg.Offloader = env.sequentialClient(t)
 	c, err := (&tlsclient.Dialer{Config: cfg}).DialContext(context.Background(), "tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -233,8 +233,8 @@ func TestBadCertificatesRefused(t *testing.T) {
 			if !errors.As(err, &ce) {
 				t.Fatalf("want *tlsclient.CertificateError, got %T %v", err, err)
 			}
-			if ce.Err.Status != wire.StatusInvalidCertificate || ce.Err.Reason != tc.reason {
-				t.Fatalf("got status %v reason %v, want reason %v (%v)", ce.Err.Status, ce.Err.Reason, tc.reason, err)
+			if wireErr(ce).Status != wire.StatusInvalidCertificate || wireErr(ce).Reason != tc.reason {
+				t.Fatalf("got status %v reason %v, want reason %v (%v)", wireErr(ce).Status, wireErr(ce).Reason, tc.reason, err)
 			}
 			if len(ce.Chain) == 0 {
 				t.Fatal("error carries no chain as evidence")

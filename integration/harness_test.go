@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -26,6 +27,7 @@ import (
 	"github.com/tlsoffload/tlsoffload/certs/testpki"
 	"github.com/tlsoffload/tlsoffload/offloader/client"
 	"github.com/tlsoffload/tlsoffload/offloader/server"
+	"github.com/tlsoffload/tlsoffload/offloader/wire"
 	"github.com/tlsoffload/tlsoffload/tlsclient"
 )
 
@@ -119,6 +121,28 @@ func newOffloader(t testing.TB, roots *x509.CertPool, allowed ...string) *offloa
 	}
 	t.Cleanup(func() { cl.Close(); srv.Close() })
 	return &offloaderEnv{srv: srv, addr: l.Addr().String(), psk: psk, client: cl}
+}
+
+// wireErr is the offloader's *wire.Error a *tlsclient.CertificateError
+// wraps, or a zero one.
+func wireErr(ce *tlsclient.CertificateError) *wire.Error {
+	var we *wire.Error
+	if !errors.As(ce.Err, &we) {
+		return &wire.Error{}
+	}
+	return we
+}
+
+// sequentialClient is a second client of e's offloader, in the patent's
+// sequential mode (Auth, KeyGen and Key one flight at a time).
+func (e *offloaderEnv) sequentialClient(t *testing.T) *client.Client {
+	t.Helper()
+	cl, err := client.New(client.Config{Addrs: []string{e.addr}, DeviceID: deviceID, PSK: e.psk, Sequential: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Close() })
+	return cl
 }
 
 func (e *offloaderEnv) config(serverName string) *tlsclient.Config {

@@ -315,7 +315,7 @@ func (p *hostilePeer) expectAlert() error {
 }
 
 // kit is one offloader and one client Config shared by a test's cases
-// (the shared Start cache keeps Start off most cases' path).
+// (the client's Start cache keeps Start off most cases' path).
 type kit struct {
 	env  *offloaderEnv
 	leaf *testpki.Leaf
@@ -327,7 +327,6 @@ func newKit(t *testing.T) *kit {
 	p := testPKI(t)
 	env := newOffloader(t, p.Roots)
 	cfg := env.config("localhost")
-	cfg.StartCache = tlsclient.NewStartCache(16)
 	return &kit{env: env, leaf: issue(t, testpki.ECDSAP256, testpki.Good), cfg: cfg}
 }
 

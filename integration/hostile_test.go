@@ -140,7 +140,7 @@ func TestHostileServer(t *testing.T) {
 	certificate := func(status wire.Status, alert record.Alert) func(t *testing.T, clientErr, serverErr error) {
 		return func(t *testing.T, clientErr, serverErr error) {
 			var ce *tlsclient.CertificateError
-			if !errors.As(clientErr, &ce) || ce.Err == nil || ce.Err.Status != status {
+			if !errors.As(clientErr, &ce) || wireErr(ce).Status != status {
 				t.Errorf("client error %v (%T), want *tlsclient.CertificateError with status %v", clientErr, clientErr, status)
 			}
 			var got *record.AlertError
@@ -380,7 +380,7 @@ func TestHostileServer(t *testing.T) {
 			return [][]byte{p.certificate(), ske, serverHelloDone()}
 		}), func(t *testing.T, clientErr, serverErr error) {
 			var ce *tlsclient.CertificateError
-			if !errors.As(clientErr, &ce) || ce.Err.Status != wire.StatusBadSignature {
+			if !errors.As(clientErr, &ce) || wireErr(ce).Status != wire.StatusBadSignature {
 				t.Errorf("client error %v, want *tlsclient.CertificateError with a bad signature", clientErr)
 			}
 			var got *record.AlertError
@@ -449,7 +449,7 @@ func TestHostileServer(t *testing.T) {
 	// patent's one request per flight with the state token in between
 	// (the refusals after ServerHelloDone take another path there).
 	seq := &kit{env: k.env, leaf: k.leaf, cfg: k.env.config("localhost")}
-	seq.cfg.StartCache, seq.cfg.Sequential = k.cfg.StartCache, true
+	seq.cfg.Offloader = k.env.sequentialClient(t)
 	for _, mode := range []struct {
 		name string
 		k    *kit
@@ -775,7 +775,7 @@ func TestHostileRelay(t *testing.T) {
 			return rec
 		}), record.AlertDecryptError, func(t *testing.T, err error) {
 			var ce *tlsclient.CertificateError
-			if !errors.As(err, &ce) || ce.Err.Status != wire.StatusBadSignature {
+			if !errors.As(err, &ce) || wireErr(ce).Status != wire.StatusBadSignature {
 				t.Errorf("client error %v, want *tlsclient.CertificateError with a bad signature", err)
 			}
 		}},
@@ -784,7 +784,7 @@ func TestHostileRelay(t *testing.T) {
 			return rec
 		}), record.AlertDecryptError, func(t *testing.T, err error) {
 			var ce *tlsclient.CertificateError
-			if !errors.As(err, &ce) || ce.Err.Status != wire.StatusBadSignature {
+			if !errors.As(err, &ce) || wireErr(ce).Status != wire.StatusBadSignature {
 				t.Errorf("client error %v, want *tlsclient.CertificateError with a bad signature", err)
 			}
 		}},

@@ -74,7 +74,9 @@ func (e *matrixEnv) clientCertCell(p *matrixPeer, v *matrixVersion, s *matrixSui
 			off := newMatrixOffloader(t, dev)
 			cfg := e.config(v, s)
 			cfg.Offloader = off.client
-			cfg.Sequential = sequential
+			if sequential {
+				cfg.Offloader = off.sequentialClient(t)
+			}
 			ex, err := fetchPaths(cfg, srv.addr, p.paths)
 			if err != nil {
 				return err

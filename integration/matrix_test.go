@@ -236,16 +236,31 @@ func (r *matrixResults) add(cell *matrixCell, err error) {
 	r.lines = append(r.lines, matrixLine{cell, err})
 }
 
-// countingOffloader counts the flights a connection sends its offloader.
+// countingOffloader counts a connection's round trips to its offloader
+// (client.WithRoundTripHook).
 type countingOffloader struct {
 	inner tlsclient.Offloader
 	calls atomic.Int64
 }
 
-func (c *countingOffloader) Do(ctx context.Context, f *wire.Flight) (*wire.FlightResponse, error) {
-	c.calls.Add(1)
-	return c.inner.Do(ctx, f)
+// CachedStart lets the Dialer see the client's Start cache, as without
+// the counter.
+func (c *countingOffloader) CachedStart(name string, offer tlsclient.Offer) (tlsclient.Offer, bool) {
+	if sc, ok := c.inner.(tlsclient.StartCacher); ok {
+		return sc.CachedStart(name, offer)
+	}
+	return tlsclient.Offer{}, false
 }
+
+func (c *countingOffloader) Start(ctx context.Context, name string, offer tlsclient.Offer) (tlsclient.Offer, error) {
+	return c.inner.Start(client.WithRoundTripHook(ctx, c.count), name, offer)
+}
+
+func (c *countingOffloader) KeyExchange(ctx context.Context, sf *tlsclient.ServerFlight) (*tlsclient.ClientFlight, error) {
+	return c.inner.KeyExchange(client.WithRoundTripHook(ctx, c.count), sf)
+}
+
+func (c *countingOffloader) count(string, time.Duration, error) { c.calls.Add(1) }
 
 // keepingCache is a session cache that also remembers the last session put.
 type keepingCache struct {
@@ -532,7 +547,7 @@ func (e *matrixEnv) sequentialCell(p *matrixPeer, v *matrixVersion, k matrixKey,
 	return &matrixCell{peer: p.name, version: v.name, suite: s.openssl, key: k.name, mode: "sequential",
 		run: func(t *testing.T, srv *peerServer) error {
 			cfg := e.config(v, s)
-			cfg.Sequential = true
+			cfg.Offloader = e.off.sequentialClient(t)
 			ex, err := fetchPaths(cfg, srv.addr, p.paths)
 			if err != nil {
 				return err
@@ -596,9 +611,8 @@ func (e *matrixEnv) resumeRun(t *testing.T, srv *peerServer, p *matrixPeer, v *m
 	// nothing.
 	off := newMatrixOffloader(t, dev)
 	cfg.Offloader = off.client
-	// One device, one Config: its Start answer is cached by the
+	// One device, one client: its Start answer is cached by the
 	// full handshake, so the resumed one needs no Start either.
-	cfg.StartCache = tlsclient.NewStartCache(4)
 	resumedBefore := 0
 	if srv.out != nil {
 		resumedBefore = strings.Count(srv.out.String(), gnutlsResumedMarker)
@@ -705,8 +719,8 @@ func (e *matrixEnv) badCertCell(p *matrixPeer, name string, key testpki.KeyType,
 			if !errors.As(err, &ce) {
 				return fmt.Errorf("want *tlsclient.CertificateError, got %T: %v", err, err)
 			}
-			if ce.Err.Status != wire.StatusInvalidCertificate || ce.Err.Reason != reason {
-				return fmt.Errorf("got status %v reason %v, want reason %v", ce.Err.Status, ce.Err.Reason, reason)
+			if wireErr(ce).Status != wire.StatusInvalidCertificate || wireErr(ce).Reason != reason {
+				return fmt.Errorf("got status %v reason %v, want reason %v", wireErr(ce).Status, wireErr(ce).Reason, reason)
 			}
 			if ex.calls == 0 {
 				return errors.New("refused without asking the offloader")

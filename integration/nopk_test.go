@@ -98,8 +98,8 @@ func TestDevicePerformsNoPublicKeyOperation(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	// The first handshake fills the Start cache and opens the channel.
-	cfg := &tlsclient.Config{Offloader: cl, ServerName: "localhost", StartCache: tlsclient.NewStartCache(16)}
+	// The first handshake fills the client's Start cache and opens the channel.
+	cfg := &tlsclient.Config{Offloader: cl, ServerName: "localhost"}
 	d := &tlsclient.Dialer{Config: cfg}
 	dial := func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -168,7 +168,7 @@ func TestOpenSSLBadCertificates(t *testing.T) {
 			addr := startOpenSSL(t, issue(t, testpki.ECDSAP256, tc.d), "-www")
 			_, err := (&tlsclient.Dialer{Config: env.config("localhost")}).DialContext(context.Background(), "tcp", addr)
 			var ce *tlsclient.CertificateError
-			if !errors.As(err, &ce) || ce.Err.Reason != tc.reason {
+			if !errors.As(err, &ce) || wireErr(ce).Reason != tc.reason {
 				t.Fatalf("want reason %v, got %v", tc.reason, err)
 			}
 		})

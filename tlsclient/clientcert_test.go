@@ -1,4 +1,4 @@
-package tlsclient
+package tlsclient_test
 
 import (
 	"bytes"
@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -16,8 +15,10 @@ import (
 
 	"github.com/tlsoffload/tlsoffload/certs/testpki"
 	"github.com/tlsoffload/tlsoffload/handshake"
+	"github.com/tlsoffload/tlsoffload/internal/offloadtest"
+	"github.com/tlsoffload/tlsoffload/offloader/client"
 	"github.com/tlsoffload/tlsoffload/offloader/server"
-	"github.com/tlsoffload/tlsoffload/offloader/wire"
+	. "github.com/tlsoffload/tlsoffload/tlsclient"
 )
 
 // Client certificates held by the offloader, against real servers: the
@@ -47,30 +48,27 @@ func deviceLeaf(t testing.TB, kt testpki.KeyType) *testpki.Leaf {
 }
 
 // certOffloader is an in-process offloader whose device holds leaf (none
-// when nil), with the flights counted and each KeyGen answer kept.
+// when nil), keeping each key exchange's answer.
 type certOffloader struct {
-	countingOffloader
+	*offloadtest.Offloader
+	edit func(*ClientFlight) // changes answers, to play an odd offloader
+
 	mu     sync.Mutex
-	keyGen *wire.KeyGenResponse
-	edit   func(*wire.FlightResponse) // changes answers, to play an odd offloader
+	answer *ClientFlight
 }
 
-func (c *certOffloader) Do(ctx context.Context, f *wire.Flight) (*wire.FlightResponse, error) {
-	fr, err := c.countingOffloader.Do(ctx, f)
+func (c *certOffloader) KeyExchange(ctx context.Context, f *ServerFlight) (*ClientFlight, error) {
+	cf, err := c.Offloader.KeyExchange(ctx, f)
 	if err != nil {
 		return nil, err
 	}
 	if c.edit != nil {
-		c.edit(fr)
+		c.edit(cf)
 	}
 	c.mu.Lock()
-	for _, r := range fr.Results {
-		if r.KeyGen != nil {
-			c.keyGen = r.KeyGen
-		}
-	}
+	c.answer = cf
 	c.mu.Unlock()
-	return fr, nil
+	return cf, nil
 }
 
 // sigAlg is the algorithm of the CertificateVerify the offloader returned, or 0.
@@ -78,45 +76,35 @@ func (c *certOffloader) sigAlg(t testing.TB) uint16 {
 	t.Helper()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.keyGen == nil || c.keyGen.CertificateVerify == nil {
+	if c.answer == nil || c.answer.CertificateVerify == nil {
 		return 0
 	}
 	var cv handshake.CertificateVerify
-	if err := cv.Unmarshal(c.keyGen.CertificateVerify); err != nil {
+	if err := cv.Unmarshal(c.answer.CertificateVerify); err != nil {
 		t.Fatal(err)
 	}
 	return cv.SignatureAlgorithm
 }
 
-func newCertOffloader(t testing.TB, leaf *testpki.Leaf) *certOffloader {
-	return newCertOffloaderMin(t, leaf, 0)
+func newCertOffloader(t testing.TB, leaf *testpki.Leaf, cc client.Config) *certOffloader {
+	return newCertOffloaderMin(t, leaf, 0, cc)
 }
 
 // newCertOffloaderMin is newCertOffloader for a device allowed versions
 // from minVersion (0: TLS 1.2).
-func newCertOffloaderMin(t testing.TB, leaf *testpki.Leaf, minVersion uint16) *certOffloader {
+func newCertOffloaderMin(t testing.TB, leaf *testpki.Leaf, minVersion uint16, cc client.Config) *certOffloader {
 	t.Helper()
 	e := getRealEnv(t)
-	d := server.Device{ID: "cert-dev", PSK: bytes.Repeat([]byte{9}, 32), Roots: e.pki.Roots, AllowedNames: []string{"*"}, MinVersion: minVersion}
+	d := server.Device{ID: "cert-dev", Roots: e.pki.Roots, AllowedNames: []string{"*"}, MinVersion: minVersion}
 	if leaf != nil {
 		d.ClientCertificate, d.ClientKey = leaf.Chain, leaf.Key
 	}
-	reg := server.NewRegistry()
-	if err := reg.Add(d); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(server.Config{Registry: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	c := &certOffloader{}
-	c.next = srv.Local(d.ID)
-	return c
+	cc.Trace = t.Logf
+	return &certOffloader{Offloader: offloadtest.New(t, d, cc)}
 }
 
 func certConfig(t testing.TB, off *certOffloader) *Config {
-	return &Config{Offloader: off, ServerName: testServerName, Trace: func(format string, args ...any) { t.Logf(format, args...) }}
+	return &Config{Offloader: off, ServerName: testServerName, Trace: t.Logf}
 }
 
 // clientAuthServer runs a crypto/tls server asking for a client
@@ -150,10 +138,8 @@ func TestClientCertificateCryptoTLS(t *testing.T) {
 				t.Run(fmt.Sprintf("%s/sequential=%v/server=%s", tc.name, sequential, serverLeaf.Cert.PublicKeyAlgorithm), func(t *testing.T) {
 					leaf := deviceLeaf(t, tc.key)
 					addr, seen := clientAuthServer(t, serverLeaf, tls.RequireAndVerifyClientCert)
-					off := newCertOffloader(t, leaf)
-					cfg := certConfig(t, off)
-					cfg.Sequential = sequential
-					c := dialClient(t, addr, cfg)
+					off := newCertOffloader(t, leaf, client.Config{Sequential: sequential})
+					c := dialClient(t, addr, certConfig(t, off))
 					if err := c.Handshake(); err != nil {
 						t.Fatal(err)
 					}
@@ -164,11 +150,11 @@ func TestClientCertificateCryptoTLS(t *testing.T) {
 					if got := off.sigAlg(t); got != tc.wantAlg {
 						t.Errorf("CertificateVerify algorithm %#04x, want %#04x", got, tc.wantAlg)
 					}
-					want := int32(2) // Start, then Auth+KeyGen+Key: still one round trip
+					want := uint64(2) // Start, then Auth+KeyGen+Key: still one round trip
 					if sequential {
 						want = 4
 					}
-					if n := off.flights.Load(); n != want {
+					if n := off.Flights(); n != want {
 						t.Errorf("%d offloader flights, want %d", n, want)
 					}
 				})
@@ -184,7 +170,7 @@ func TestNoClientCertificateConfigured(t *testing.T) {
 	for _, mode := range []tls.ClientAuthType{tls.RequestClientCert, tls.RequireAnyClientCert} {
 		t.Run(mode.String(), func(t *testing.T) {
 			addr, seen := clientAuthServer(t, e.rsa, mode)
-			off := newCertOffloader(t, nil)
+			off := newCertOffloader(t, nil, client.Config{})
 			c := dialClient(t, addr, certConfig(t, off))
 			err := c.Handshake()
 			if mode == tls.RequireAnyClientCert {
@@ -201,52 +187,15 @@ func TestNoClientCertificateConfigured(t *testing.T) {
 			if got := <-seen; len(got) != 0 {
 				t.Fatalf("the server saw %d certificates", len(got))
 			}
-			if off.keyGen == nil || !bytes.Equal(off.keyGen.ClientCertificate, emptyCertificateMsg) {
+			if off.answer == nil || !bytes.Equal(off.answer.Certificate, emptyCertificateMsg) {
 				t.Fatal("the offloader did not answer with an empty Certificate")
 			}
 		})
 	}
 }
 
-// An offloader that predates client certificates returns no answer: the
-// device sends an empty Certificate itself. Sequentially it tells Key so;
-// pipelined with EMS it cannot, and says why instead of failing at Finished.
-func TestClientCertificateOldOffloader(t *testing.T) {
-	e := getRealEnv(t)
-	strip := func(fr *wire.FlightResponse) {
-		for _, r := range fr.Results {
-			if r.KeyGen != nil {
-				r.KeyGen.ClientCertificate, r.KeyGen.CertificateVerify = nil, nil
-			}
-		}
-	}
-	t.Run("sequential", func(t *testing.T) {
-		addr, seen := clientAuthServer(t, e.rsa, tls.RequestClientCert)
-		off := newCertOffloader(t, nil)
-		off.edit = strip
-		cfg := certConfig(t, off)
-		cfg.Sequential = true
-		c := dialClient(t, addr, cfg)
-		if err := c.Handshake(); err != nil {
-			t.Fatal(err)
-		}
-		echoBothWays(t, c)
-		if got := <-seen; len(got) != 0 {
-			t.Fatalf("the server saw %d certificates", len(got))
-		}
-	})
-	t.Run("pipelined", func(t *testing.T) {
-		addr, _ := clientAuthServer(t, e.rsa, tls.RequestClientCert)
-		off := newCertOffloader(t, nil)
-		off.edit = strip
-		c := dialClient(t, addr, certConfig(t, off))
-		err := c.Handshake()
-		var oe *OffloaderError
-		if !errors.As(err, &oe) || !strings.Contains(err.Error(), "CertificateRequest") {
-			t.Fatalf("err = %v, want an OffloaderError about the CertificateRequest", err)
-		}
-	})
-}
+// emptyCertificateMsg is a Certificate message with no certificates.
+var emptyCertificateMsg = (&handshake.Certificate{}).Marshal()
 
 // The device checks the offloader's answer before sending it.
 func TestClientCertificateBadAnswers(t *testing.T) {
@@ -256,29 +205,26 @@ func TestClientCertificateBadAnswers(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		mode tls.ClientAuthType // NoClientCert: the server asks for none
-		edit func(kg *wire.KeyGenResponse)
+		edit func(cf *ClientFlight)
 		want string
 	}{
-		{"certificate unasked", tls.NoClientCert, func(kg *wire.KeyGenResponse) { kg.ClientCertificate = certMsg }, "asked for none"},
-		{"algorithm not requested", tls.RequestClientCert, func(kg *wire.KeyGenResponse) {
-			kg.CertificateVerify = (&handshake.CertificateVerify{SignatureAlgorithm: 0xfe00, Signature: []byte{1}}).Marshal()
+		{"certificate unasked", tls.NoClientCert, func(cf *ClientFlight) { cf.Certificate = certMsg }, "asked for none"},
+		{"algorithm not requested", tls.RequestClientCert, func(cf *ClientFlight) {
+			cf.CertificateVerify = (&handshake.CertificateVerify{SignatureAlgorithm: 0xfe00, Signature: []byte{1}}).Marshal()
 		}, "did not ask for"},
-		{"certificate without verify", tls.RequestClientCert, func(kg *wire.KeyGenResponse) { kg.CertificateVerify = nil }, "CertificateVerify"},
-		{"verify after no certificate", tls.RequestClientCert, func(kg *wire.KeyGenResponse) { kg.ClientCertificate = emptyCertificateMsg }, "without a client certificate"},
-		{"certificate does not parse", tls.RequestClientCert, func(kg *wire.KeyGenResponse) {
-			kg.ClientCertificate = []byte{handshake.TypeCertificate, 0, 0, 3, 0, 0, 9}
+		{"certificate without verify", tls.RequestClientCert, func(cf *ClientFlight) { cf.CertificateVerify = nil }, "CertificateVerify"},
+		{"verify after no certificate", tls.RequestClientCert, func(cf *ClientFlight) { cf.Certificate = emptyCertificateMsg }, "without a client certificate"},
+		{"certificate does not parse", tls.RequestClientCert, func(cf *ClientFlight) {
+			cf.Certificate = []byte{handshake.TypeCertificate, 0, 0, 3, 0, 0, 9}
 		}, "does not parse"},
+		{"no answer to the request", tls.RequestClientCert, func(cf *ClientFlight) {
+			cf.Certificate, cf.CertificateVerify = nil, nil
+		}, "no answer to the server's CertificateRequest"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			addr, _ := clientAuthServer(t, e.ecdsa, tc.mode)
-			off := newCertOffloader(t, leaf)
-			off.edit = func(fr *wire.FlightResponse) {
-				for _, r := range fr.Results {
-					if r.KeyGen != nil {
-						tc.edit(r.KeyGen)
-					}
-				}
-			}
+			off := newCertOffloader(t, leaf, client.Config{})
+			off.edit = tc.edit
 			c := dialClient(t, addr, certConfig(t, off))
 			err := c.Handshake()
 			var oe *OffloaderError
@@ -315,7 +261,7 @@ func TestClientCertificateOpenSSL(t *testing.T) {
 			leaf := deviceLeaf(t, tc.key)
 			addr := opensslServer(t, e.rsa, "", "-tls1_2", "-www",
 				"-Verify", "1", "-verify_return_error", "-CAfile", rootFile, "-client_sigalgs", tc.sigalgs)
-			off := newCertOffloader(t, leaf)
+			off := newCertOffloader(t, leaf, client.Config{})
 			cfg := certConfig(t, off)
 			cfg.ServerName = ""
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -339,7 +285,7 @@ func TestClientCertificateOpenSSL(t *testing.T) {
 			if got := off.sigAlg(t); got != tc.want {
 				t.Errorf("CertificateVerify algorithm %#04x, want %#04x", got, tc.want)
 			}
-			if n := off.flights.Load(); n != 2 {
+			if n := off.Flights(); n != 2 {
 				t.Errorf("%d offloader flights, want 2", n)
 			}
 		})
@@ -365,10 +311,9 @@ func TestClientCertificateLegacyVersions(t *testing.T) {
 						seen <- c.ConnectionState().PeerCertificates
 						echo(c)
 					})
-					off := newCertOffloaderMin(t, leaf, handshake.VersionTLS10)
+					off := newCertOffloaderMin(t, leaf, handshake.VersionTLS10, client.Config{Sequential: sequential})
 					cfg := certConfig(t, off)
 					cfg.MinVersion = handshake.VersionTLS10
-					cfg.Sequential = sequential
 					c := dialClient(t, addr, cfg)
 					if err := c.Handshake(); err != nil {
 						t.Fatal(err)

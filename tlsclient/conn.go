@@ -68,11 +68,15 @@ type Conn struct {
 	config     *Config
 	serverName string
 
-	hsMu         sync.Mutex
-	hsDone       atomic.Bool
-	hsErr        error
-	pendingStart <-chan startResult // a Start the Dialer runs during the TCP dial
-	state        connState
+	hsMu   sync.Mutex
+	hsDone atomic.Bool
+	hsErr  error
+	state  connState
+
+	// Set by Dialer before the handshake: the Start answer it found
+	// cached, or the one it runs while dialling (handshake_client.go).
+	startReady   *startResult
+	pendingStart <-chan startResult
 
 	readMu  sync.Mutex
 	pending []byte // application data not yet returned by Read; aliases the record layer's buffer
@@ -104,7 +108,7 @@ type connState struct {
 }
 
 type startResult struct {
-	params *startParams
+	params Offer
 	err    error
 }
 
@@ -402,8 +406,9 @@ type Dialer struct {
 }
 
 // DialContext connects to addr and completes the handshake within ctx. The
-// offloader's Start (when not cached) runs while the TCP connection is
-// dialled, so it adds no round trip of its own.
+// offloader's Start runs while the TCP connection is dialled, so it adds no
+// round trip of its own, unless the Offloader has the answer cached
+// (StartCacher).
 func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	cfg := d.Config
 	if cfg == nil {
@@ -417,16 +422,22 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 		}
 		serverName = host
 	}
-	req, err := cfg.startRequest(verifyName(serverName))
+	offer, err := cfg.offer(verifyName(serverName))
 	if err != nil {
 		return nil, err
 	}
 
-	// A cached Start answer needs no goroutine: the handshake reads the
-	// cache itself (a goroutine per dial costs the device more CPU, in
-	// scheduler wake-ups, than the cache look-up).
+	// A cached Start answer needs no goroutine (a goroutine per dial costs
+	// the device more CPU, in scheduler wake-ups, than the look-up).
+	var ready *startResult
 	var startCh chan startResult
-	if cfg.startCache().get(req, cfg.now()) == nil {
+	if sc, ok := cfg.Offloader.(StartCacher); ok {
+		if allowed, ok := sc.CachedStart(verifyName(serverName), offer); ok {
+			p, err := narrow(offer, allowed)
+			ready = &startResult{p, err}
+		}
+	}
+	if ready == nil {
 		startCh = make(chan startResult, 1)
 		go func() {
 			p, err := cfg.start(ctx, serverName)
@@ -443,9 +454,7 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 		return nil, err
 	}
 	c := newConn(raw, cfg, serverName)
-	if startCh != nil {
-		c.pendingStart = startCh
-	}
+	c.startReady, c.pendingStart = ready, startCh
 	if err := c.HandshakeContext(ctx); err != nil {
 		raw.Close()
 		return nil, err

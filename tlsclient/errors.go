@@ -1,35 +1,39 @@
 package tlsclient
 
 import (
-	"github.com/tlsoffload/tlsoffload/offloader/wire"
+	"strconv"
+
 	"github.com/tlsoffload/tlsoffload/record"
 )
 
 // CertificateError is a server the offloader refused to trust: the chain
 // did not verify for the server name, or the ServerKeyExchange signature
-// did not. The alert sent to the server follows the reason (bad_certificate,
-// certificate_expired, unknown_ca, ...). errors.As(err, **wire.Error) reaches
-// the offloader's verdict, and errors.Is(err, record.AlertX) tests the alert
-// sent, as for *ProtocolError.
+// did not. The alert sent to the server follows Reason (bad_certificate,
+// certificate_expired, unknown_ca, ...). Err is the offloader's verdict
+// (a *Refusal, wrapping offloader/client's *wire.Error), reached by
+// errors.As; errors.Is(err, record.AlertX) tests the alert sent, as for
+// *ProtocolError.
 type CertificateError struct {
 	ServerName string
 	Chain      [][]byte // as the server presented it (DER, leaf first)
-	Err        *wire.Error
+	Reason     CertificateReason
 	Alert      record.Alert // sent to the server
+	Err        error
 }
 
 func (e *CertificateError) Error() string {
-	return "tlsclient: server certificate for " + quote(e.ServerName) + " refused: " + e.Err.Error()
+	return "tlsclient: server certificate for " + strconv.Quote(e.ServerName) + " refused: " + e.Err.Error()
 }
 
 // Unwrap returns the offloader's verdict and the alert sent.
 func (e *CertificateError) Unwrap() []error { return []error{e.Err, e.Alert} }
 
-// OffloaderError is a handshake that failed because the offloader could not
-// be used: unreachable, channel refused (wrong PSK), timed out, or an
-// operation failed for a reason other than the server's certificate.
+// OffloaderError is a handshake that failed because of the offloader:
+// unreachable, channel refused (wrong PSK), timed out, a refusal by the
+// device's policy (a *Refusal with FaultPolicy), or an answer the client
+// could not use.
 type OffloaderError struct {
-	Op  string // "dial", "start", "auth", "keygen", "key", "flight"
+	Op  string // the Offloader call: "start" or "key exchange"
 	Err error
 }
 
@@ -38,10 +42,10 @@ func (e *OffloaderError) Unwrap() error { return e.Err }
 
 // ProtocolError is a server that broke the TLS protocol: a message out of
 // order, a parameter never offered, a Finished that did not verify, or an
-// illegal parameter the offloader found (Err is then its *wire.Error with
-// wire.StatusIllegalParameter, e.g. an invalid ECDHE point). Alert
-// is the alert sent to the server for it; Err, when set, is the underlying
-// cause (e.g. a *handshake.DecodeError). errors.As reaches both, and
+// illegal parameter the offloader found (Err is then its *Refusal with
+// FaultIllegalParameter, e.g. an invalid ECDHE point). Alert is the alert
+// sent to the server for it; Err, when set, is the underlying cause (e.g.
+// a *handshake.DecodeError). errors.As reaches both, and
 // errors.Is(err, record.AlertX) tests the alert.
 type ProtocolError struct {
 	Detail string
@@ -69,22 +73,19 @@ func (e *ProtocolError) Unwrap() []error {
 }
 
 // certAlert is the alert for a refused certificate (RFC 5246 §7.2.2).
-func certAlert(werr *wire.Error) record.Alert {
-	if werr.Status == wire.StatusBadSignature {
+func certAlert(r CertificateReason) record.Alert {
+	switch r {
+	case ReasonBadSignature:
 		return record.AlertDecryptError
-	}
-	switch werr.Reason {
-	case wire.ReasonExpired:
+	case ReasonExpired:
 		return record.AlertCertificateExpired
-	case wire.ReasonUnknownAuthority:
+	case ReasonUnknownAuthority:
 		return record.AlertUnknownCA
-	case wire.ReasonKeyUsage:
+	case ReasonKeyUsage:
 		return record.AlertUnsupportedCertificate
-	case wire.ReasonRevoked:
+	case ReasonRevoked:
 		return record.AlertCertificateRevoked
 	}
 	// not yet valid, name mismatch, weak key or signature, pins, malformed.
 	return record.AlertBadCertificate
 }
-
-func quote(s string) string { return "\"" + s + "\"" }

@@ -1,18 +1,18 @@
 package tlsclient_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
 	"log"
-	"log/slog"
 	"net"
 	"net/http"
 	"time"
 
 	"github.com/tlsoffload/tlsoffload/certs/testpki"
+	"github.com/tlsoffload/tlsoffload/internal/offloadtest"
+	"github.com/tlsoffload/tlsoffload/offloader/client"
 	"github.com/tlsoffload/tlsoffload/offloader/server"
 	"github.com/tlsoffload/tlsoffload/tlsclient"
 )
@@ -95,14 +95,11 @@ func exampleH2Server() (url string, off tlsclient.Offloader, stop func()) {
 	})}
 	go srv.Serve(l)
 
-	reg := server.NewRegistry()
-	psk := bytes.Repeat([]byte{1}, 32)
-	if err := reg.Add(server.Device{ID: "example", PSK: psk, Roots: pki.Roots, AllowedNames: []string{"*"}}); err != nil {
-		log.Fatal(err)
-	}
-	o, err := server.New(server.Config{Registry: reg, Logger: slog.New(slog.DiscardHandler)})
+	// The real offloader's server and client, joined by net.Pipe.
+	o, err := offloadtest.Start(server.Config{},
+		server.Device{ID: "example", Roots: pki.Roots, AllowedNames: []string{"*"}}, client.Config{})
 	if err != nil {
 		log.Fatal(err)
 	}
-	return "https://" + l.Addr().String() + "/", o.Local("example"), func() { srv.Close(); o.Close() }
+	return "https://" + l.Addr().String() + "/", o, func() { srv.Close(); o.Close() }
 }

@@ -1,4 +1,4 @@
-package tlsclient
+package tlsclient_test
 
 import (
 	"bytes"
@@ -8,11 +8,14 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	. "github.com/tlsoffload/tlsoffload/tlsclient"
 )
 
 // oneSessionCache offers the same session under every key (the key digests
 // the Start answer, which the fuzz function need not reproduce) and keeps
-// nothing it is given, so every fuzz run starts from the same session.
+// nothing it is given, so every fuzz run starts from the same session
+// (the handshake zeroes only what an LRUSessionCache hands it).
 type oneSessionCache struct {
 	mu   sync.Mutex
 	sess *ClientSession
@@ -25,14 +28,14 @@ func (c *oneSessionCache) Get(string) (*ClientSession, bool) {
 	if c.sess == nil {
 		return nil, false
 	}
-	return c.sess.clone(), true
+	return c.sess, true
 }
 
 func (c *oneSessionCache) Put(_ string, s *ClientSession) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if s != nil {
-		c.put = s.clone()
+		c.put = s
 	}
 }
 
@@ -59,7 +62,7 @@ func captureResumption(t testing.TB) (*ClientSession, []byte) {
 				io.Copy(io.Discard, srv)
 			}
 		}()
-		rc := &recordingConn{Conn: cc}
+		rc := &RecordingConn{Conn: cc}
 		cfg, _ := e.config(t)
 		cfg.Trace, cfg.SessionCache, cfg.Rand = nil, cache, rand
 		c := Client(rc, cfg)
@@ -68,9 +71,7 @@ func captureResumption(t testing.TB) (*ClientSession, []byte) {
 			t.Fatalf("handshake with crypto/tls: %v", err)
 		}
 		c.Close()
-		rc.mu.Lock()
-		defer rc.mu.Unlock()
-		return bytes.Clone(rc.got.Bytes())
+		return rc.Bytes()
 	}
 	run(nil)
 	if cache.put == nil {

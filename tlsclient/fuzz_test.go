@@ -28,24 +28,29 @@ func (r *recordingConn) Read(b []byte) (int, error) {
 	return n, err
 }
 
+// Bytes returns a copy of what was read so far.
+func (r *recordingConn) Bytes() []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return bytes.Clone(r.got.Bytes())
+}
+
 // captureCryptoTLSFlight records what a crypto/tls server sends our client
 // (its first flight, then its alert at our dummy ClientKeyExchange).
 func captureCryptoTLSFlight(t testing.TB) []byte {
-	e := getRealEnv(t)
+	scfg := goTLSServerConfig(t)
 	cc, sc := net.Pipe()
 	go func() {
 		defer sc.Close()
 		sc.SetDeadline(time.Now().Add(5 * time.Second))
-		tls.Server(sc, tlsServerConfig(e.ecdsa)).Handshake()
+		tls.Server(sc, scfg).Handshake()
 	}()
 	rc := &recordingConn{Conn: cc}
-	c := Client(rc, &Config{Offloader: &fakeOffloader{}, ServerName: testServerName})
+	c := Client(rc, &Config{Offloader: &scriptOffloader{}, ServerName: testServerName})
 	c.SetDeadline(time.Now().Add(5 * time.Second))
 	c.Handshake()
 	cc.Close()
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return rc.got.Bytes()
+	return rc.Bytes()
 }
 
 func rec(typ record.ContentType, body []byte) []byte {
@@ -82,7 +87,7 @@ func FuzzServerFlight(f *testing.F) {
 			sc.Write(server)
 			sc.Close()
 		}()
-		cfg := &Config{Offloader: &fakeOffloader{}, ServerName: testServerName,
+		cfg := &Config{Offloader: &scriptOffloader{}, ServerName: testServerName,
 			Rand: bytes.NewReader(bytes.Repeat([]byte{0x11}, 1024))}
 		c := Client(cc, cfg)
 		c.SetDeadline(time.Now().Add(5 * time.Second))

@@ -21,7 +21,7 @@ const (
 // greaseConfig shapes the hello as a browser preset would: GREASE first in
 // suites, groups and signature algorithms, and a GREASE extension.
 func greaseConfig() *Config {
-	return &Config{Offloader: &fakeOffloader{}, ServerName: testServerName,
+	return &Config{Offloader: &scriptOffloader{}, ServerName: testServerName,
 		ShapeClientHello: func(h *handshake.ClientHello) error {
 			h.CipherSuites = append([]uint16{greaseSuite}, h.CipherSuites...)
 			h.SupportedGroups = append([]uint16{greaseGroup}, h.SupportedGroups...)

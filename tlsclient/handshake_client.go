@@ -6,30 +6,26 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
+	"slices"
 
 	"github.com/tlsoffload/tlsoffload/handshake"
-	"github.com/tlsoffload/tlsoffload/offloader/wire"
 	"github.com/tlsoffload/tlsoffload/record"
 )
 
 // clientHandshakeState is one full TLS 1.2 handshake (RFC 5246 §7.3), run
 // once per Conn. Its methods follow the message sequence:
 //
-//	start                 Start answer (cache, or one offloader call)
+//	start                 Offloader.Start: what the ClientHello may offer
 //	sendClientHello       ClientHello                     →
 //	readServerHello       ←  ServerHello
 //	readServerFlight      ←  Certificate, ServerKeyExchange*, CertificateRequest*, ServerHelloDone
-//	offload               Auth + KeyGen + Key (one offloader round trip)
+//	offload               Offloader.KeyExchange: verdict, ClientKeyExchange, keys
 //	sendClientFlight      Certificate*, ClientKeyExchange, ChangeCipherSpec, Finished →
 //	readSessionTicket     ←  NewSessionTicket*
 //	readFinished          ←  ChangeCipherSpec, Finished
 //
 // The device parses no certificate and performs no public-key operation:
 // the raw server messages go to the offloader.
-// maxIgnoredHelloRequests bounds the HelloRequests a handshake ignores.
-const maxIgnoredHelloRequests = 16
-
 type clientHandshakeState struct {
 	helloRequests int // ignored so far (readHandshake)
 
@@ -39,7 +35,7 @@ type clientHandshakeState struct {
 	serverName string // as configured; verifyName / sniName derive from it
 
 	// Set by start and sendClientHello.
-	params  *startParams
+	params  Offer // the Config's lists as far as Start allows them
 	hello   *handshake.ClientHello
 	offered map[uint16]bool // extension types actually sent
 
@@ -68,7 +64,6 @@ type clientHandshakeState struct {
 	keyBlock      []byte
 
 	clientFinished []byte
-	lastToken      []byte // the sequential mode's state token from the last flight
 
 	res resumeState // session resumption (resume.go)
 }
@@ -111,21 +106,27 @@ func (hs *clientHandshakeState) handshake() error {
 	return nil
 }
 
-// start gets the parameters the ClientHello may offer: from a Start the
-// Dialer ran while dialling, from the cache, or from one offloader call.
-func (hs *clientHandshakeState) start() error {
-	if ch := hs.c.pendingStart; ch != nil {
-		hs.c.pendingStart = nil
+// start gets what the ClientHello may offer: from the Start the Dialer
+// found cached or ran while dialling, or from Offloader.Start.
+func (hs *clientHandshakeState) start() (err error) {
+	c := hs.c
+	switch {
+	case c.startReady != nil:
+		r := c.startReady
+		c.startReady = nil
+		hs.params, err = r.params, r.err
+	case c.pendingStart != nil:
+		ch := c.pendingStart
+		c.pendingStart = nil
 		select {
 		case r := <-ch:
-			hs.params = r.params
-			return r.err
+			hs.params, err = r.params, r.err
 		case <-hs.ctx.Done():
-			return hs.ctx.Err()
+			err = hs.ctx.Err()
 		}
+	default:
+		hs.params, err = hs.config.start(hs.ctx, hs.serverName)
 	}
-	p, err := hs.config.start(hs.ctx, hs.serverName)
-	hs.params = p
 	return err
 }
 
@@ -138,12 +139,12 @@ func (hs *clientHandshakeState) sendClientHello() error {
 		Version:              hs.helloVersion(),
 		Random:               random,
 		SessionID:            []byte{},
-		CipherSuites:         hs.params.suites,
+		CipherSuites:         hs.params.CipherSuites,
 		CompressionMethods:   []uint8{0},
 		ServerName:           sniName(hs.serverName),
-		SupportedGroups:      hs.params.groups,
+		SupportedGroups:      hs.params.Groups,
 		PointFormats:         []uint8{0}, // uncompressed (RFC 8422 §5.1.2)
-		SignatureAlgorithms:  hs.params.sigAlgs,
+		SignatureAlgorithms:  hs.params.SignatureAlgorithms,
 		ALPNProtocols:        hs.config.NextProtos,
 		ExtendedMasterSecret: true,
 		SecureRenegotiation:  true,
@@ -212,7 +213,7 @@ func (hs *clientHandshakeState) processServerHello() error {
 		return err
 	}
 	hs.suite = handshake.SuiteByID(sh.CipherSuite)
-	if hs.suite == nil || !contains(hs.hello.CipherSuites, sh.CipherSuite) {
+	if hs.suite == nil || !slices.Contains(hs.hello.CipherSuites, sh.CipherSuite) {
 		return hs.fail(record.AlertIllegalParameter, fmt.Sprintf("server chose cipher suite %#04x, which was not offered", sh.CipherSuite), nil)
 	}
 	if err := hs.checkSuiteVersion(); err != nil {
@@ -234,7 +235,7 @@ func (hs *clientHandshakeState) processServerHello() error {
 	if sh.SecureRenegotiation && len(sh.RenegotiationInfo) != 0 {
 		return hs.fail(record.AlertHandshakeFailure, "server sent a non-empty renegotiation_info on an initial handshake", nil)
 	}
-	if sh.ALPNProtocol != "" && !contains(hs.hello.ALPNProtocols, sh.ALPNProtocol) {
+	if sh.ALPNProtocol != "" && !slices.Contains(hs.hello.ALPNProtocols, sh.ALPNProtocol) {
 		return hs.fail(record.AlertIllegalParameter, "server chose an application protocol that was not offered", nil)
 	}
 	if sh.MaxFragmentLength != 0 {
@@ -334,10 +335,10 @@ func (hs *clientHandshakeState) processServerKeyExchange(msg []byte) error {
 	if err := hs.refuseGREASEKeyExchange(p.Group, p.SignatureAlgorithm); err != nil {
 		return err
 	}
-	if !contains(hs.hello.SupportedGroups, p.Group) {
+	if !slices.Contains(hs.hello.SupportedGroups, p.Group) {
 		return hs.fail(record.AlertIllegalParameter, fmt.Sprintf("server chose group %d, which was not offered", p.Group), nil)
 	}
-	if hs.version() >= handshake.VersionTLS12 && !contains(hs.hello.SignatureAlgorithms, p.SignatureAlgorithm) {
+	if hs.version() >= handshake.VersionTLS12 && !slices.Contains(hs.hello.SignatureAlgorithms, p.SignatureAlgorithm) {
 		return hs.fail(record.AlertIllegalParameter, fmt.Sprintf("server signed with scheme %#04x, which was not offered", p.SignatureAlgorithm), nil)
 	}
 	hs.curve = p.Group
@@ -345,124 +346,85 @@ func (hs *clientHandshakeState) processServerKeyExchange(msg []byte) error {
 	return nil
 }
 
-// offload sends Auth, KeyGen and Key: pipelined in one flight, or one per
-// flight with the state token threaded through (Config.Sequential).
+// offload hands the server's flight to the offloader and keeps its answer,
+// checked: a ClientKeyExchange, the answer to a CertificateRequest
+// (clientcert.go), and keys of the lengths the suite needs.
 func (hs *clientHandshakeState) offload() error {
-	if len(hs.raw) > wire.MaxTranscript {
-		return hs.fail(record.AlertInternalError, "server flight too large for the offloader", nil)
+	sh := hs.serverHello
+	cf, err := hs.config.Offloader.KeyExchange(hs.ctx, &ServerFlight{
+		ServerName:           verifyName(hs.serverName),
+		Transcript:           hs.raw,
+		Certificates:         hs.chain,
+		Version:              sh.Version,
+		CipherSuite:          sh.CipherSuite,
+		ClientRandom:         hs.hello.Random,
+		ServerRandom:         sh.Random,
+		ExtendedMasterSecret: sh.ExtendedMasterSecret,
+		Group:                hs.curve,
+		CertificateRequest:   hs.certRequest,
+	})
+	if err != nil {
+		return hs.offloadFailure(err)
 	}
-	var hid [16]byte
-	if _, err := io.ReadFull(hs.config.rand(), hid[:]); err != nil {
-		return fmt.Errorf("tlsclient: reading random: %w", err)
+	if cf == nil {
+		return hs.offloaderFailure(errors.New("no answer"))
 	}
-	reqs := []wire.Request{
-		{Op: wire.OpAuth, Auth: &wire.AuthRequest{ServerName: verifyName(hs.serverName), Transcript: hs.raw}},
-		{Op: wire.OpKeyGen, KeyGen: &wire.KeyGenRequest{}},
-		{Op: wire.OpKey, Key: &wire.KeyRequest{}}, // the offloader knows the client Certificate it chose
-	}
-
-	var results []wire.Result
-	t0 := time.Now()
-	if !hs.config.Sequential {
-		f := &wire.Flight{ID: flightID(hid), HandshakeID: hid, Requests: reqs}
-		res, err := hs.do(f, "flight")
-		if err != nil {
-			return err
-		}
-		hs.config.trace("offloader: auth+keygen+key in 1 round trip, %s", roundDuration(time.Since(t0)))
-		results = res
-	} else {
-		var token []byte
-		for i, req := range reqs {
-			t1 := time.Now()
-			if req.Op == wire.OpKey {
-				req.Key = &wire.KeyRequest{ClientMessages: hs.keyClientMessages(results[1].KeyGen)}
-			}
-			f := &wire.Flight{ID: flightID(hid) + uint32(i), HandshakeID: hid, Token: token, Requests: []wire.Request{req}}
-			res, err := hs.do(f, req.Op.String())
-			if err != nil {
-				return err
-			}
-			hs.config.trace("offloader: %s in 1 round trip, %s", req.Op, roundDuration(time.Since(t1)))
-			if res[0].Err != nil {
-				return hs.offloadFailure(res[0].Err)
-			}
-			results = append(results, res[0])
-			token = hs.lastToken
-		}
-		hs.config.trace("offloader: auth, keygen, key in 3 round trips, %s", roundDuration(time.Since(t0)))
-	}
-	for _, r := range results {
-		if r.Err != nil {
-			return hs.offloadFailure(r.Err)
-		}
-	}
-	// The answer refers to the certificates the server sent by index.
-	if err := results[0].Auth.ResolvePresented(hs.chain); err != nil {
-		return hs.offloaderFailure("auth", err)
-	}
-	hs.verifiedChain = results[0].Auth.VerifiedChain
-	hs.ckeBody = results[1].KeyGen.ClientKeyExchange
-	hs.master = results[2].Key.MasterSecret
-	hs.keyBlock = results[2].Key.KeyBlock
-	if len(hs.ckeBody) == 0 {
-		return hs.offloaderFailure("keygen", errors.New("empty ClientKeyExchange"))
-	}
-	if err := hs.takeClientAuth(results[1].KeyGen, !hs.config.Sequential); err != nil {
+	hs.verifiedChain = cf.Peer.Chain
+	hs.ckeBody = cf.ClientKeyExchange
+	hs.master, hs.keyBlock = cf.MasterSecret, cf.KeyBlock
+	if err := hs.checkOffload(cf); err != nil {
 		clear(hs.master)
 		clear(hs.keyBlock)
 		return err
 	}
-	if len(hs.master) != 48 || len(hs.keyBlock) != hs.suite.KeyBlockLen() {
-		clear(hs.master)
-		clear(hs.keyBlock)
-		return hs.offloaderFailure("key", errors.New("master secret or key block of the wrong length"))
+	return nil
+}
+
+func (hs *clientHandshakeState) checkOffload(cf *ClientFlight) error {
+	if len(hs.ckeBody) == 0 {
+		return hs.offloaderFailure(errors.New("empty ClientKeyExchange"))
+	}
+	if err := hs.takeClientAuth(cf); err != nil {
+		return err
+	}
+	if len(hs.master) != handshake.MasterSecretLen || len(hs.keyBlock) != hs.suite.KeyBlockLen() {
+		return hs.offloaderFailure(errors.New("master secret or key block of the wrong length"))
 	}
 	return nil
 }
 
-// do runs one flight bound to the handshake's context and checks the shape
-// of the answer; a failure sends internal_error (best effort).
-func (hs *clientHandshakeState) do(f *wire.Flight, op string) ([]wire.Result, error) {
-	fr, err := hs.config.Offloader.Do(hs.ctx, f)
-	if err != nil {
-		return nil, hs.offloaderFailure(op, err)
+// offloadFailure maps a failed KeyExchange to the alert sent and the error
+// returned, as the offloader's *Refusal says: a refused certificate or
+// signature is the server's fault (*CertificateError), and so is an
+// illegal parameter the offloader found in the server's messages
+// (*ProtocolError, illegal_parameter); a policy refusal is a
+// handshake_failure, anything else an offloader that could not be used
+// (*OffloaderError both).
+func (hs *clientHandshakeState) offloadFailure(err error) error {
+	var r *Refusal
+	if errors.As(err, &r) {
+		switch r.Fault {
+		case FaultIllegalParameter:
+			hs.config.trace("tls: the offloader refused the server's handshake: %v", err)
+			return hs.fail(record.AlertIllegalParameter, "server handshake refused by the offloader", err)
+		case FaultCertificate:
+			alert := certAlert(r.Reason)
+			hs.c.rc.SendAlert(alert)
+			hs.config.trace("tls: the offloader refused the server: %v", err)
+			return &CertificateError{ServerName: verifyName(hs.serverName), Chain: hs.chain, Reason: r.Reason, Alert: alert, Err: err}
+		case FaultPolicy:
+			hs.c.rc.SendAlert(record.AlertHandshakeFailure)
+			return &OffloaderError{Op: "key exchange", Err: err}
+		}
 	}
-	res, err := checkResults(f, fr)
-	if err != nil {
-		hs.c.rc.SendAlert(record.AlertInternalError)
-		return nil, err
-	}
-	hs.lastToken = fr.Token
-	return res, nil
+	return hs.offloaderFailure(err)
 }
 
-// offloadFailure maps a failed operation to the error returned and the
-// alert sent: a refused certificate or signature is the server's fault
-// (*CertificateError), and so is an illegal parameter the offloader found
-// in the server's messages (*ProtocolError, illegal_parameter); anything
-// else is the offloader's (*OffloaderError).
-func (hs *clientHandshakeState) offloadFailure(werr *wire.Error) error {
-	switch werr.Status {
-	case wire.StatusIllegalParameter:
-		hs.config.trace("offloader: %s refused the server's handshake: %s", werr.Op, werr)
-		return hs.fail(record.AlertIllegalParameter, "server handshake refused by the offloader", werr)
-	case wire.StatusInvalidCertificate, wire.StatusBadSignature:
-		alert := certAlert(werr)
-		hs.c.rc.SendAlert(alert)
-		hs.config.trace("offloader: %s refused the server: %s", werr.Op, werr)
-		return &CertificateError{ServerName: verifyName(hs.serverName), Chain: hs.chain, Err: werr, Alert: alert}
-	case wire.StatusPolicyDenied, wire.StatusUnsupported:
-		hs.c.rc.SendAlert(record.AlertHandshakeFailure)
-	default:
-		hs.c.rc.SendAlert(record.AlertInternalError)
-	}
-	return &OffloaderError{Op: werr.Op.String(), Err: werr}
-}
-
-func (hs *clientHandshakeState) offloaderFailure(op string, err error) error {
+// offloaderFailure is an offloader that could not be used: internal_error
+// (best effort) and *OffloaderError.
+func (hs *clientHandshakeState) offloaderFailure(err error) error {
 	hs.c.rc.SendAlert(record.AlertInternalError)
-	return &OffloaderError{Op: op, Err: err}
+	return &OffloaderError{Op: "key exchange", Err: err}
 }
 
 // sendClientFlight writes the client's second flight in one transport
@@ -598,7 +560,7 @@ func (hs *clientHandshakeState) readHandshake(want ...uint8) ([]byte, error) {
 			}
 			continue
 		}
-		if len(msg) < 4 || !contains(want, msg[0]) {
+		if len(msg) < 4 || !slices.Contains(want, msg[0]) {
 			got := "message"
 			if len(msg) > 0 {
 				got = messageName(msg[0])
@@ -608,6 +570,9 @@ func (hs *clientHandshakeState) readHandshake(want ...uint8) ([]byte, error) {
 		return msg, nil
 	}
 }
+
+// maxIgnoredHelloRequests bounds the HelloRequests a handshake ignores.
+const maxIgnoredHelloRequests = 16
 
 func (hs *clientHandshakeState) writeTranscript(msg []byte) {
 	hs.transcript.Write(msg)

@@ -1,11 +1,9 @@
 package tlsclient
 
 import (
-	"context"
 	"errors"
 	"testing"
 
-	"github.com/tlsoffload/tlsoffload/offloader/wire"
 	"github.com/tlsoffload/tlsoffload/record"
 )
 
@@ -14,13 +12,8 @@ import (
 // *ProtocolError that reaches both the alert and the offloader's verdict,
 // never an *OffloaderError.
 func TestScriptedOffloaderIllegalParameter(t *testing.T) {
-	werr := &wire.Error{Op: wire.OpAuth, Status: wire.StatusIllegalParameter, Detail: "server chose a group that was not offered"}
-	off := &fakeOffloader{}
-	cfg := &Config{Offloader: off, ServerName: testServerName, StartCache: NewStartCache(1)}
-	if _, err := cfg.start(context.Background(), testServerName); err != nil {
-		t.Fatal(err)
-	}
-	off.authErr = werr
+	verdict := &Refusal{Fault: FaultIllegalParameter, Err: errors.New("offloader: auth: server chose a group that was not offered")}
+	cfg := &Config{Offloader: &scriptOffloader{err: verdict}, ServerName: testServerName}
 	c, done := runScript(t, cfg, func(p *scriptPeer) error {
 		if err := p.readClientHello(); err != nil {
 			return err
@@ -44,8 +37,8 @@ func TestScriptedOffloaderIllegalParameter(t *testing.T) {
 	if errors.As(err, &oe) {
 		t.Errorf("err = %v is an *OffloaderError: the offloader is not at fault", err)
 	}
-	var got *wire.Error
-	if !errors.As(err, &got) || got != werr || !errors.Is(err, wire.StatusIllegalParameter) {
+	var got *Refusal
+	if !errors.As(err, &got) || got != verdict {
 		t.Errorf("the offloader's verdict is not reachable from %v", err)
 	}
 }

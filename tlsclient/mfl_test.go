@@ -1,4 +1,4 @@
-package tlsclient
+package tlsclient_test
 
 import (
 	"bufio"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/tlsoffload/tlsoffload/handshake"
 	"github.com/tlsoffload/tlsoffload/record"
+	. "github.com/tlsoffload/tlsoffload/tlsclient"
 )
 
 // recordRelay is a TCP relay between a client and a server that parses
@@ -281,41 +282,5 @@ func TestMaxFragmentLengthIgnored(t *testing.T) {
 	}
 	if serr := <-serverErr; serr == nil || !strings.Contains(serr.Error(), "handshake failure") {
 		t.Errorf("server saw %v, want the handshake_failure alert", serr)
-	}
-}
-
-func TestMaxFragmentLengthConfig(t *testing.T) {
-	e := getRealEnv(t)
-	for _, tc := range []struct {
-		n       int
-		require bool
-		ok      bool
-	}{
-		{512, false, true}, {1024, false, true}, {2048, true, true}, {4096, false, true},
-		{256, false, false}, {1000, false, false}, {8192, false, false}, {-1, false, false}, {0, true, false},
-	} {
-		cfg, off := e.config(t)
-		cfg.MaxFragmentLength, cfg.RequireMaxFragmentLength = tc.n, tc.require
-		code, err := cfg.maxFragmentCode()
-		if (err == nil) != tc.ok {
-			t.Errorf("%d require %v: err %v", tc.n, tc.require, err)
-		}
-		if tc.ok && 256<<code != tc.n {
-			t.Errorf("%d: code %d", tc.n, code)
-		}
-		if tc.ok {
-			continue
-		}
-		// A bad Config fails before any offloader call or byte sent.
-		a, b := net.Pipe()
-		c := Client(a, cfg)
-		if err := c.Handshake(); err == nil || !strings.Contains(err.Error(), "Config.") {
-			t.Errorf("%d: Handshake err %v, want a Config error", tc.n, err)
-		}
-		if off.flights.Load() != 0 {
-			t.Errorf("%d: offloader called for a bad Config", tc.n)
-		}
-		a.Close()
-		b.Close()
 	}
 }

@@ -1,4 +1,4 @@
-package tlsclient
+package tlsclient_test
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tlsoffload/tlsoffload/certs/testpki"
+	. "github.com/tlsoffload/tlsoffload/tlsclient"
 )
 
 // opensslServer runs `openssl s_server` on a free loopback port with leaf's

@@ -1,4 +1,4 @@
-package tlsclient
+package tlsclient_test
 
 import (
 	"bytes"
@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"sync"
@@ -17,26 +16,27 @@ import (
 
 	"github.com/tlsoffload/tlsoffload/certs/testpki"
 	"github.com/tlsoffload/tlsoffload/handshake"
+	"github.com/tlsoffload/tlsoffload/internal/offloadtest"
+	"github.com/tlsoffload/tlsoffload/offloader/client"
 	"github.com/tlsoffload/tlsoffload/offloader/server"
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
 	"github.com/tlsoffload/tlsoffload/record"
+	. "github.com/tlsoffload/tlsoffload/tlsclient"
 )
 
 // testServerName is the name the test leaves are issued for; servers
 // listen on loopback and the client dials 127.0.0.1 with this name.
 const testServerName = "server.test"
 
-// realEnv is a test PKI and an in-process offloader trusting its root,
-// made once per test binary (RSA key generation is slow).
+// realEnv is a test PKI, made once per test binary (RSA key generation is
+// slow); config gives each test an in-process offloader trusting its root
+// (internal/offloadtest: the real server and client over net.Pipe).
 type realEnv struct {
-	pki      *testpki.PKI
-	rsa      *testpki.Leaf
-	ecdsa    *testpki.Leaf
-	expired  *testpki.Leaf
-	unknown  *testpki.Leaf
-	ipLeaf   *testpki.Leaf
-	srv      *server.Server
-	deviceID string
+	pki     *testpki.PKI
+	rsa     *testpki.Leaf
+	ecdsa   *testpki.Leaf
+	expired *testpki.Leaf
+	unknown *testpki.Leaf
 }
 
 var (
@@ -59,7 +59,7 @@ func newRealEnv() (*realEnv, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &realEnv{pki: pki, deviceID: "dev"}
+	e := &realEnv{pki: pki}
 	names := []string{testServerName, "127.0.0.1"}
 	for _, l := range []struct {
 		dst    **testpki.Leaf
@@ -76,58 +76,27 @@ func newRealEnv() (*realEnv, error) {
 			return nil, err
 		}
 	}
-	reg := server.NewRegistry()
-	psk := bytes.Repeat([]byte{7}, 32)
-	if err := reg.Add(server.Device{ID: e.deviceID, PSK: psk, Roots: pki.Roots, AllowedNames: []string{"*"}}); err != nil {
-		return nil, err
-	}
-	e.srv, err = server.New(server.Config{
-		Registry: reg,
-		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		return nil, err
-	}
 	return e, nil
 }
 
-// countingOffloader wraps an Offloader and counts flights and requests by op.
-type countingOffloader struct {
-	next    Offloader
-	flights atomic.Int32
-	mu      sync.Mutex
-	ops     []wire.Op
+// device is the device entry of the test offloaders: trusting the test
+// root, for any name.
+func (e *realEnv) device() server.Device {
+	return server.Device{ID: "dev", Roots: e.pki.Roots, AllowedNames: []string{"*"}}
 }
 
-func (c *countingOffloader) Do(ctx context.Context, f *wire.Flight) (*wire.FlightResponse, error) {
-	c.flights.Add(1)
-	c.mu.Lock()
-	for _, r := range f.Requests {
-		c.ops = append(c.ops, r.Op)
-	}
-	c.mu.Unlock()
-	return c.next.Do(ctx, f)
+// config returns a Config on an offloader of the test's own, whose
+// server's counters say what the test's handshakes asked of it.
+func (e *realEnv) config(t testing.TB) (*Config, *offloadtest.Offloader) {
+	return e.configWith(t, e.device(), client.Config{})
 }
 
-func (c *countingOffloader) count(op wire.Op) int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := 0
-	for _, o := range c.ops {
-		if o == op {
-			n++
-		}
-	}
-	return n
-}
-
-func (e *realEnv) config(t testing.TB) (*Config, *countingOffloader) {
-	off := &countingOffloader{next: e.srv.Local(e.deviceID)}
-	return &Config{
-		Offloader:  off,
-		ServerName: testServerName,
-		Trace:      func(format string, args ...any) { t.Logf(format, args...) },
-	}, off
+// configWith is config for device dev and a client configured by cc
+// (tracing into the test log).
+func (e *realEnv) configWith(t testing.TB, dev server.Device, cc client.Config) (*Config, *offloadtest.Offloader) {
+	cc.Trace = t.Logf
+	off := offloadtest.New(t, dev, cc)
+	return &Config{Offloader: off, ServerName: testServerName, Trace: t.Logf}, off
 }
 
 // serveTLS runs a crypto/tls server on loopback; handle runs for each
@@ -265,7 +234,7 @@ func TestHandshakeEverySuiteAndGroup(t *testing.T) {
 				if len(cs.TLSUnique) != 12 {
 					t.Errorf("TLSUnique = %x, want the 12-byte client Finished (EMS on)", cs.TLSUnique)
 				}
-				if n := off.flights.Load(); n != 2 {
+				if n := off.Flights(); n != 2 {
 					t.Errorf("%d offloader flights, want 2 (start, then auth+keygen+key)", n)
 				}
 				// the second call is served from the cache made on first parse
@@ -358,23 +327,21 @@ func TestSequentialMode(t *testing.T) {
 	addr := serveTLS(t, tlsServerConfig(e.rsa), echo)
 	var states []tls.ConnectionState
 	for _, seq := range []bool{false, true} {
-		cfg, off := e.config(t)
-		cfg.Sequential = seq
-		cfg.StartCache = NewStartCache(4)
+		cfg, off := e.configWith(t, e.device(), client.Config{Sequential: seq})
 		c := dialClient(t, addr, cfg)
 		if err := c.Handshake(); err != nil {
 			t.Fatalf("sequential=%v: %v", seq, err)
 		}
 		echoBothWays(t, c)
-		want := int32(2)
+		want := uint64(2)
 		if seq {
 			want = 4
 		}
-		if n := off.flights.Load(); n != want {
+		if n := off.Flights(); n != want {
 			t.Errorf("sequential=%v: %d flights, want %d", seq, n, want)
 		}
-		for _, op := range []wire.Op{wire.OpStart, wire.OpAuth, wire.OpKeyGen, wire.OpKey} {
-			if n := off.count(op); n != 1 {
+		for _, op := range []string{"start", "auth", "keygen", "key"} {
+			if n := off.Requests(op); n != 1 {
 				t.Errorf("sequential=%v: %s requested %d times", seq, op, n)
 			}
 		}
@@ -399,22 +366,20 @@ func TestStartCacheHit(t *testing.T) {
 		echoBothWays(t, c)
 		c.Close()
 	}
-	if n := off.count(wire.OpStart); n != 1 {
+	if n := off.Requests("start"); n != 1 {
 		t.Errorf("Start called %d times for two handshakes, want 1", n)
 	}
-	if n := off.count(wire.OpAuth); n != 2 {
+	if n := off.Requests("auth"); n != 2 {
 		t.Errorf("Auth called %d times, want 2", n)
 	}
 	// Another list offered is another entry.
 	cfg2 := *cfg
-	cfg2.privateCache = nil
-	cfg2.StartCache = cfg.startCache()
 	cfg2.CipherSuites = []uint16{handshake.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384}
 	c := dialClient(t, addr, &cfg2)
 	if err := c.Handshake(); err != nil {
 		t.Fatal(err)
 	}
-	if n := off.count(wire.OpStart); n != 2 {
+	if n := off.Requests("start"); n != 2 {
 		t.Errorf("Start called %d times after a new suite list, want 2", n)
 	}
 }
@@ -426,11 +391,12 @@ func TestCertificateRefused(t *testing.T) {
 		leaf   *testpki.Leaf
 		sni    string
 		alert  record.Alert
-		reason wire.Reason
+		reason CertificateReason
+		wire   wire.Reason
 	}{
-		{"expired", e.expired, testServerName, record.AlertCertificateExpired, wire.ReasonExpired},
-		{"unknown root", e.unknown, testServerName, record.AlertUnknownCA, wire.ReasonUnknownAuthority},
-		{"wrong name", e.ecdsa, "other.test", record.AlertBadCertificate, wire.ReasonNameMismatch},
+		{"expired", e.expired, testServerName, record.AlertCertificateExpired, ReasonExpired, wire.ReasonExpired},
+		{"unknown root", e.unknown, testServerName, record.AlertUnknownCA, ReasonUnknownAuthority, wire.ReasonUnknownAuthority},
+		{"wrong name", e.ecdsa, "other.test", record.AlertBadCertificate, ReasonNameMismatch, wire.ReasonNameMismatch},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			serverErr := make(chan error, 1)
@@ -457,11 +423,11 @@ func TestCertificateRefused(t *testing.T) {
 			if !errors.As(err, &ce) {
 				t.Fatalf("err = %v, want *CertificateError", err)
 			}
-			if ce.Err.Reason != tc.reason || len(ce.Chain) != len(tc.leaf.Chain) || ce.ServerName != tc.sni {
+			if ce.Reason != tc.reason || len(ce.Chain) != len(tc.leaf.Chain) || ce.ServerName != tc.sni {
 				t.Errorf("CertificateError %+v, want reason %v", ce, tc.reason)
 			}
 			var werr *wire.Error
-			if !errors.As(err, &werr) || werr.Status != wire.StatusInvalidCertificate {
+			if !errors.As(err, &werr) || werr.Status != wire.StatusInvalidCertificate || werr.Reason != tc.wire {
 				t.Errorf("errors.As wire.Error: %v", werr)
 			}
 			if !errors.Is(err, tc.alert) || ce.Alert != tc.alert {
@@ -632,7 +598,7 @@ func TestDialerStartsWhileDialling(t *testing.T) {
 		echoBothWays(t, c)
 		c.Close()
 	}
-	if n := off.count(wire.OpStart); n != 1 {
+	if n := off.Requests("start"); n != 1 {
 		t.Errorf("Start called %d times for two dials, want 1 (then cached)", n)
 	}
 	// A dial that fails closes nothing it should not and reports the error.
@@ -652,15 +618,17 @@ type startGate struct {
 	accepted <-chan struct{}
 }
 
-func (g *startGate) Do(ctx context.Context, f *wire.Flight) (*wire.FlightResponse, error) {
-	if f.Requests[0].Op == wire.OpStart {
-		select {
-		case <-g.accepted:
-		case <-time.After(5 * time.Second):
-			return nil, errors.New("start: the TCP connection was not dialled meanwhile")
-		}
+func (g *startGate) Start(ctx context.Context, name string, offer Offer) (Offer, error) {
+	select {
+	case <-g.accepted:
+	case <-time.After(5 * time.Second):
+		return Offer{}, errors.New("start: the TCP connection was not dialled meanwhile")
 	}
-	return g.next.Do(ctx, f)
+	return g.next.Start(ctx, name, offer)
+}
+
+func (g *startGate) KeyExchange(ctx context.Context, f *ServerFlight) (*ClientFlight, error) {
+	return g.next.KeyExchange(ctx, f)
 }
 
 func TestDialerStartConcurrentWithDial(t *testing.T) {

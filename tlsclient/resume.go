@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/tlsoffload/tlsoffload/handshake"
@@ -60,7 +61,7 @@ func (hs *clientHandshakeState) loadSession() {
 		hs.config.trace("tls: session expired, full handshake")
 		return
 	}
-	if !contains(hs.params.suites, s.suite) || len(s.master) != handshake.MasterSecretLen ||
+	if !slices.Contains(hs.params.CipherSuites, s.suite) || len(s.master) != handshake.MasterSecretLen ||
 		!s.ems && !hs.config.ResumeWithoutEMS {
 		return
 	}

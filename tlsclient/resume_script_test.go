@@ -19,11 +19,11 @@ import (
 
 // scriptSession returns a Config on a fake offloader whose cache holds a
 // session for the scripted server, and the cache key.
-func scriptSession(t *testing.T, mutate func(*ClientSession)) (*Config, *fakeOffloader, string) {
+func scriptSession(t *testing.T, mutate func(*ClientSession)) (*Config, *scriptOffloader, string) {
 	t.Helper()
-	off := &fakeOffloader{}
+	off := &scriptOffloader{}
 	cfg := &Config{Offloader: off, ServerName: testServerName, SessionCache: NewLRUSessionCache(4)}
-	key := newKeyFor(t, cfg) // caches the Start answer too
+	key := newKeyFor(t, cfg)
 	now := time.Now()
 	s := &ClientSession{
 		version: handshake.VersionTLS12, suite: scriptSuite, master: append([]byte(nil), testMaster...), ems: true,
@@ -34,9 +34,6 @@ func scriptSession(t *testing.T, mutate func(*ClientSession)) (*Config, *fakeOff
 		mutate(s)
 	}
 	cfg.SessionCache.Put(key, s)
-	off.mu.Lock()
-	off.flights = 0
-	off.mu.Unlock()
 	return cfg, off, key
 }
 
@@ -126,8 +123,8 @@ func TestScriptedResumeByID(t *testing.T) {
 	}
 	mu.Unlock()
 	cs := c.ConnectionState()
-	if !cs.DidResume || off.flights != 0 {
-		t.Errorf("DidResume %v, %d offloader flights", cs.DidResume, off.flights)
+	if n := off.keyExchanges(); !cs.DidResume || n != 0 {
+		t.Errorf("DidResume %v, %d key exchanges", cs.DidResume, n)
 	}
 	// The renewed ticket replaced the session id; its hint caps the TTL.
 	s, ok := cfg.SessionCache.Get(key)

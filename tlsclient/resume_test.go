@@ -1,4 +1,4 @@
-package tlsclient
+package tlsclient_test
 
 import (
 	"bytes"
@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -16,45 +15,11 @@ import (
 	"time"
 
 	"github.com/tlsoffload/tlsoffload/handshake"
-	"github.com/tlsoffload/tlsoffload/offloader/server"
+	"github.com/tlsoffload/tlsoffload/internal/offloadtest"
+	"github.com/tlsoffload/tlsoffload/offloader/client"
 	"github.com/tlsoffload/tlsoffload/record"
+	. "github.com/tlsoffload/tlsoffload/tlsclient"
 )
-
-// meteredEnv is an offloader of its own whose counters the test reads,
-// behind a counting wrapper: two independent witnesses that a resumed
-// handshake calls no offloader.
-type meteredEnv struct {
-	srv *server.Server
-}
-
-func newMeteredEnv(t *testing.T) *meteredEnv {
-	t.Helper()
-	e := getRealEnv(t)
-	devices := server.NewRegistry()
-	if err := devices.Add(server.Device{ID: "dev", PSK: bytes.Repeat([]byte{9}, 32), Roots: e.pki.Roots, AllowedNames: []string{"*"}}); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(server.Config{
-		Registry: devices,
-		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &meteredEnv{srv: srv}
-}
-
-// requests sums the operations the offloader ran, over every op and result.
-func (m *meteredEnv) requests(t *testing.T) uint64 {
-	t.Helper()
-	var sum uint64
-	for _, op := range m.srv.Stats().Ops {
-		for _, n := range op.Results {
-			sum += n
-		}
-	}
-	return sum
-}
 
 // traceLog collects trace lines so a test can look for one.
 type traceLog struct {
@@ -89,9 +54,11 @@ func (l *traceLog) reset() {
 	l.mu.Unlock()
 }
 
-// resumeConfig is a Config on the metered offloader with a session cache.
-func resumeConfig(t *testing.T, m *meteredEnv) (*Config, *countingOffloader, *traceLog) {
-	off := &countingOffloader{next: m.srv.Local("dev")}
+// resumeConfig is a Config with a session cache on an offloader of the
+// test's own, whose server counts what the handshakes asked of it.
+func resumeConfig(t *testing.T) (*Config, *offloadtest.Offloader, *traceLog) {
+	e := getRealEnv(t)
+	off := offloadtest.New(t, e.device(), client.Config{Trace: t.Logf})
 	cfg := &Config{
 		Offloader:    off,
 		ServerName:   testServerName,
@@ -113,13 +80,12 @@ func handshakeEcho(t *testing.T, addr string, cfg *Config) (*Conn, error) {
 
 func TestResumeTicketNoOffloaderCall(t *testing.T) {
 	e := getRealEnv(t)
-	m := newMeteredEnv(t)
 	states := make(chan tls.ConnectionState, 4)
 	addr := serveTLS(t, tlsServerConfig(e.ecdsa), func(c *tls.Conn) {
 		states <- c.ConnectionState()
 		echo(c)
 	})
-	cfg, off, trace := resumeConfig(t, m)
+	cfg, off, trace := resumeConfig(t)
 
 	c1, err := handshakeEcho(t, addr, cfg)
 	if err != nil {
@@ -130,10 +96,10 @@ func TestResumeTicketNoOffloaderCall(t *testing.T) {
 		t.Fatal("first handshake resumed")
 	}
 	s, ok := cfg.SessionCache.Get(newKeyFor(t, cfg))
-	if !ok || !s.HasTicket() || !s.ems {
+	if !ok || !s.HasTicket() || !s.EMS() {
 		t.Fatalf("no ticket session cached after the full handshake: %v %+v", ok, s)
 	}
-	flights, reqs := off.flights.Load(), m.requests(t)
+	flights, reqs := off.Flights(), requests(off)
 	if reqs == 0 {
 		t.Fatal("the metrics counted no request for a full handshake")
 	}
@@ -152,10 +118,10 @@ func TestResumeTicketNoOffloaderCall(t *testing.T) {
 	if !cs.DidResume {
 		t.Error("DidResume false")
 	}
-	if n := off.flights.Load(); n != flights {
+	if n := off.Flights(); n != flights {
 		t.Errorf("resumed handshake made %d offloader calls", n-flights)
 	}
-	if got := m.requests(t); got != reqs {
+	if got := requests(off); got != reqs {
 		t.Errorf("the offloader's request count went from %v to %v on a resumed handshake", reqs, got)
 	}
 	for _, line := range []string{"tls: resuming session (ticket)", "tls: resumed: no offloader call"} {
@@ -178,10 +144,10 @@ func TestResumeTicketNoOffloaderCall(t *testing.T) {
 	// The server renewed the ticket (crypto/tls sends a new one on every
 	// resumption): the cache holds the new one, which resumes in turn.
 	s2, ok := cfg.SessionCache.Get(newKeyFor(t, cfg))
-	if !ok || bytes.Equal(s2.ticket, s.ticket) {
+	if !ok || bytes.Equal(s2.Ticket(), s.Ticket()) {
 		t.Fatal("ticket not renewed in the cache")
 	}
-	if !s2.created.Equal(s.created) {
+	if !s2.Created().Equal(s.Created()) {
 		t.Error("a renewed ticket restarted the session's age")
 	}
 	c3, err := handshakeEcho(t, addr, cfg)
@@ -192,36 +158,34 @@ func TestResumeTicketNoOffloaderCall(t *testing.T) {
 	if !(<-states).DidResume || !c3.ConnectionState().DidResume {
 		t.Error("renewed ticket did not resume")
 	}
-	if n := off.flights.Load(); n != flights {
+	if n := off.Flights(); n != flights {
 		t.Errorf("%d offloader calls after two resumptions", n-flights)
 	}
 }
 
 // newKeyFor is the cache key a handshake with cfg uses (the Start answer
-// is cached, so this makes no offloader call).
+// is cached, so this makes no offloader round trip).
 func newKeyFor(t *testing.T, cfg *Config) string {
 	t.Helper()
-	p, err := cfg.start(t.Context(), cfg.ServerName)
+	key, err := SessionKey(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := &clientHandshakeState{config: cfg, serverName: cfg.ServerName, params: p}
-	return hs.sessionKey()
+	return key
 }
 
 func TestResumeDeclinedRunsFullHandshake(t *testing.T) {
 	e := getRealEnv(t)
-	m := newMeteredEnv(t)
 	// A fresh server key per listener: the second server cannot decrypt
 	// the first one's ticket.
 	addr1 := serveTLS(t, tlsServerConfig(e.ecdsa), echo)
 	addr2 := serveTLS(t, tlsServerConfig(e.ecdsa), echo)
-	cfg, off, trace := resumeConfig(t, m)
+	cfg, off, trace := resumeConfig(t)
 	if _, err := handshakeEcho(t, addr1, cfg); err != nil {
 		t.Fatal(err)
 	}
 	old, _ := cfg.SessionCache.Get(newKeyFor(t, cfg))
-	flights := off.flights.Load()
+	flights := off.Flights()
 	trace.reset()
 	c, err := handshakeEcho(t, addr2, cfg)
 	if err != nil {
@@ -233,25 +197,23 @@ func TestResumeDeclinedRunsFullHandshake(t *testing.T) {
 	if !trace.has("tls: resuming session (ticket)") || !trace.has("tls: server declined resumption") {
 		t.Error("the ticket was not offered, or the decline not traced")
 	}
-	if off.flights.Load() == flights {
+	if off.Flights() == flights {
 		t.Error("full handshake made no offloader call")
 	}
 	s, ok := cfg.SessionCache.Get(newKeyFor(t, cfg))
-	if !ok || bytes.Equal(s.ticket, old.ticket) || bytes.Equal(s.master, old.master) {
+	if !ok || bytes.Equal(s.Ticket(), old.Ticket()) || bytes.Equal(s.Master(), old.Master()) {
 		t.Error("the new session did not replace the old one")
 	}
 }
 
 func TestResumeExpired(t *testing.T) {
 	e := getRealEnv(t)
-	m := newMeteredEnv(t)
 	addr := serveTLS(t, tlsServerConfig(e.ecdsa), echo)
-	cfg, off, trace := resumeConfig(t, m)
+	cfg, off, trace := resumeConfig(t)
 	var mu sync.Mutex
 	now := time.Now()
 	cfg.Time = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	cfg.SessionTTL = time.Hour
-	cfg.StartCache = NewStartCache(4)
 	if _, err := handshakeEcho(t, addr, cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +224,7 @@ func TestResumeExpired(t *testing.T) {
 	mu.Lock()
 	now = now.Add(time.Hour)
 	mu.Unlock()
-	flights := off.flights.Load()
+	flights := off.Flights()
 	c, err := handshakeEcho(t, addr, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -273,22 +235,21 @@ func TestResumeExpired(t *testing.T) {
 	if !trace.has("tls: session expired") {
 		t.Error("no trace of the expiry")
 	}
-	if off.flights.Load() == flights {
+	if off.Flights() == flights {
 		t.Error("no full handshake after expiry")
 	}
 }
 
 func TestResumePolicyChangeIsNewKey(t *testing.T) {
 	e := getRealEnv(t)
-	m := newMeteredEnv(t)
 	addr := serveTLS(t, tlsServerConfig(e.ecdsa), echo)
-	cfg, _, _ := resumeConfig(t, m)
+	cfg, _, _ := resumeConfig(t)
 	cfg.CipherSuites = []uint16{handshake.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, handshake.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384}
 	if _, err := handshakeEcho(t, addr, cfg); err != nil {
 		t.Fatal(err)
 	}
 	// The same suite stays offered, but the list differs: a policy change.
-	cfg2, off2, trace2 := resumeConfig(t, m)
+	cfg2, off2, trace2 := resumeConfig(t)
 	cfg2.SessionCache = cfg.SessionCache
 	cfg2.CipherSuites = []uint16{handshake.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256}
 	c, err := handshakeEcho(t, addr, cfg2)
@@ -298,7 +259,7 @@ func TestResumePolicyChangeIsNewKey(t *testing.T) {
 	if c.ConnectionState().DidResume || trace2.has("tls: resuming session") {
 		t.Error("a session made under another suite list was resumed")
 	}
-	if off2.flights.Load() == 0 {
+	if off2.Flights() == 0 {
 		t.Error("no offloader call")
 	}
 	if n := cfg.SessionCache.(*LRUSessionCache).Len(); n != 2 {
@@ -319,16 +280,15 @@ func TestResumePolicyChangeIsNewKey(t *testing.T) {
 // secret, and drops the session.
 func TestResumeEMSMismatch(t *testing.T) {
 	e := getRealEnv(t)
-	m := newMeteredEnv(t)
 	addr := serveTLS(t, tlsServerConfig(e.ecdsa), echo)
-	cfg, _, _ := resumeConfig(t, m)
+	cfg, _, _ := resumeConfig(t)
 	if _, err := handshakeEcho(t, addr, cfg); err != nil {
 		t.Fatal(err)
 	}
 	key := newKeyFor(t, cfg)
 	s, _ := cfg.SessionCache.Get(key)
 	// The session claims no EMS; crypto/tls resumes with the extension.
-	s.ems = false
+	s.SetEMS(false)
 	cfg.ResumeWithoutEMS = true
 	cfg.SessionCache.Put(key, s)
 	c := dialClient(t, addr, cfg)
@@ -350,8 +310,7 @@ func TestResumeEMSMismatch(t *testing.T) {
 // extension off: a session claiming EMS resumed without it is refused.
 func TestResumeEMSMissing(t *testing.T) {
 	addr := startOpenSSLServer(t, "-ExtendedMasterSecret", "-www")
-	m := newMeteredEnv(t)
-	cfg, _, _ := resumeConfig(t, m)
+	cfg, _, _ := resumeConfig(t)
 	// By default a session without EMS is not kept (RFC 7627 §5.3).
 	if err := getPage(t, addr, cfg, false); err != nil {
 		t.Fatal(err)
@@ -372,10 +331,10 @@ func TestResumeEMSMissing(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, ok := cfg.SessionCache.Get(key)
-	if !ok || s.ems {
-		t.Fatalf("session %v ems %v", ok, ok && s.ems)
+	if !ok || s.EMS() {
+		t.Fatalf("session %v ems %v", ok, ok && s.EMS())
 	}
-	s.ems = true
+	s.SetEMS(true)
 	cfg.SessionCache.Put(key, s)
 	err := getPage(t, addr, cfg, true)
 	if !errors.Is(err, record.AlertHandshakeFailure) {
@@ -402,8 +361,7 @@ func TestResumeOpenSSL(t *testing.T) {
 				args = append(args, tc.arg)
 			}
 			addr := startOpenSSLServer(t, "", append(args, "-www")...)
-			m := newMeteredEnv(t)
-			cfg, off, trace := resumeConfig(t, m)
+			cfg, off, trace := resumeConfig(t)
 			if err := getPage(t, addr, cfg, false); err != nil {
 				t.Fatal(err)
 			}
@@ -411,7 +369,7 @@ func TestResumeOpenSSL(t *testing.T) {
 			if !ok || s.HasTicket() == (tc.arg == "-no_ticket") {
 				t.Fatalf("cached %v, ticket %v", ok, ok && s.HasTicket())
 			}
-			flights, reqs := off.flights.Load(), m.requests(t)
+			flights, reqs := off.Flights(), requests(off)
 			trace.reset()
 			if err := getPage(t, addr, cfg, true); err != nil {
 				t.Fatal(err)
@@ -419,7 +377,7 @@ func TestResumeOpenSSL(t *testing.T) {
 			if !trace.has(tc.trace) || !trace.has("tls: resumed: no offloader call") {
 				t.Errorf("trace lacks %q", tc.trace)
 			}
-			if off.flights.Load() != flights || m.requests(t) != reqs {
+			if off.Flights() != flights || requests(off) != reqs {
 				t.Error("the resumed handshake called the offloader")
 			}
 		})
@@ -455,64 +413,18 @@ func getPage(t *testing.T, addr string, cfg *Config, reused bool) error {
 	return nil
 }
 
-func TestLRUSessionCacheBounded(t *testing.T) {
-	c := NewLRUSessionCache(2)
-	mk := func(b byte) *ClientSession {
-		return &ClientSession{master: bytes.Repeat([]byte{b}, 48), sessionID: []byte{b}}
-	}
-	a, b, d := mk(1), mk(2), mk(3)
-	c.Put("a", a)
-	c.Put("b", b)
-	if _, ok := c.Get("a"); !ok { // a is now the most recently used
-		t.Fatal("a missing")
-	}
-	c.Put("d", d)
-	if c.Len() != 2 {
-		t.Fatalf("Len = %d, want 2", c.Len())
-	}
-	if _, ok := c.Get("b"); ok {
-		t.Error("the least recently used session was not evicted")
-	}
-	if !bytes.Equal(b.master, make([]byte, 48)) {
-		t.Error("evicted session's master secret not zeroed")
-	}
-	got, ok := c.Get("a")
-	if !ok || !bytes.Equal(got.master, bytes.Repeat([]byte{1}, 48)) {
-		t.Fatal("a lost or damaged")
-	}
-	// Get hands out copies: zeroing the cache's does not reach them.
-	c.Put("a", nil)
-	if !bytes.Equal(a.master, make([]byte, 48)) || !bytes.Equal(got.master, bytes.Repeat([]byte{1}, 48)) {
-		t.Error("removal: the stored secret is not zeroed, or the copy was")
-	}
-	if _, ok := c.Get("a"); ok || c.Len() != 1 {
-		t.Error("Put(nil) did not remove")
-	}
-	// Replacing a key zeroes the replaced session, but not when it is the same.
-	e := mk(4)
-	c.Put("d", e)
-	if !bytes.Equal(d.master, make([]byte, 48)) {
-		t.Error("replaced session not zeroed")
-	}
-	c.Put("d", e)
-	if !bytes.Equal(e.master, bytes.Repeat([]byte{4}, 48)) {
-		t.Error("putting the same session again zeroed it")
-	}
-}
-
 // TestResumeConcurrent resumes one session from several connections at
 // once (a ticket may be used again) while the cache renews it; run with
 // -race it checks the cache and the session copies are safe to share.
 func TestResumeConcurrent(t *testing.T) {
 	e := getRealEnv(t)
-	m := newMeteredEnv(t)
 	addr := serveTLS(t, tlsServerConfig(e.ecdsa), echo)
-	cfg, off, _ := resumeConfig(t, m)
+	cfg, off, _ := resumeConfig(t)
 	cfg.Trace = nil
 	if _, err := handshakeEcho(t, addr, cfg); err != nil {
 		t.Fatal(err)
 	}
-	flights := off.flights.Load()
+	flights := off.Flights()
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for range 8 {
@@ -541,7 +453,7 @@ func TestResumeConcurrent(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	if n := off.flights.Load(); n != flights {
+	if n := off.Flights(); n != flights {
 		t.Errorf("%d offloader calls for resumed handshakes", n-flights)
 	}
 }
@@ -550,18 +462,17 @@ func TestResumeConcurrent(t *testing.T) {
 // request, resumes every connection after the first without the offloader.
 func TestResumeHTTPTransport(t *testing.T) {
 	e := getRealEnv(t)
-	m := newMeteredEnv(t)
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "resumed=%v", r.TLS.DidResume)
 	}))
 	srv.TLS = tlsServerConfig(e.ecdsa)
 	srv.StartTLS()
 	defer srv.Close()
-	cfg, off, _ := resumeConfig(t, m)
+	cfg, off, _ := resumeConfig(t)
 	tr := &http.Transport{DialTLSContext: (&Dialer{Config: cfg}).DialContext, DisableKeepAlives: true}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 20 * time.Second}
-	var flights int32
+	var flights uint64
 	for i := range 3 {
 		resp, err := client.Get(srv.URL)
 		if err != nil {
@@ -576,10 +487,10 @@ func TestResumeHTTPTransport(t *testing.T) {
 			t.Errorf("request %d: %q, want %q", i, body, want)
 		}
 		if i == 0 {
-			flights = off.flights.Load()
+			flights = off.Flights()
 		}
 	}
-	if n := off.flights.Load(); n != flights {
+	if n := off.Flights(); n != flights {
 		t.Errorf("%d offloader calls for resumed connections", n-flights)
 	}
 }
@@ -588,4 +499,13 @@ func TestResumeHTTPTransport(t *testing.T) {
 // leaf and the extra arguments; sslOptions go to an openssl.cnf Options line.
 func startOpenSSLServer(t *testing.T, sslOptions string, args ...string) string {
 	return opensslServer(t, getRealEnv(t).rsa, sslOptions, append([]string{"-tls1_2"}, args...)...)
+}
+
+// requests sums the operations off's server ran, over every op and result.
+func requests(off *offloadtest.Offloader) uint64 {
+	var sum uint64
+	for _, op := range []string{"start", "auth", "keygen", "key"} {
+		sum += off.Requests(op)
+	}
+	return sum
 }

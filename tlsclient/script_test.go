@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/tlsoffload/tlsoffload/handshake"
-	"github.com/tlsoffload/tlsoffload/offloader/wire"
 	"github.com/tlsoffload/tlsoffload/record"
 )
 
@@ -22,70 +21,52 @@ import (
 // record layer, with a fake offloader whose master secret it knows, to
 // send what no well-behaved server sends.
 
-// testMaster is the master secret the fake offloader hands out.
+// testMaster is the master secret the scripted offloader hands out.
 var testMaster = bytes.Repeat([]byte{0x4d}, 48)
 
-// fakeOffloader answers like an offloader that trusts every server: Start
-// allows what is offered, Auth accepts, KeyGen returns a dummy point, Key
-// returns testMaster and its key block. authErr / doErr inject failures.
-type fakeOffloader struct {
-	authErr *wire.Error
-	doErr   error
+// scriptOffloader is an in-process Offloader for scripted servers: Start
+// allows what is offered (or what allow keeps of it), KeyExchange trusts
+// any server and hands out testMaster and its key block, or fails with err.
+type scriptOffloader struct {
+	allow func(Offer) Offer
+	err   error
 
-	mu         sync.Mutex
-	transcript []byte // the last Auth transcript
-	flights    int
+	mu     sync.Mutex
+	starts int
+	calls  int           // KeyExchange calls
+	last   *ServerFlight // the last KeyExchange's flight
 }
 
-func (f *fakeOffloader) Do(ctx context.Context, fl *wire.Flight) (*wire.FlightResponse, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.flights++
-	if f.doErr != nil {
-		return nil, f.doErr
+func (o *scriptOffloader) Start(_ context.Context, _ string, offer Offer) (Offer, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.starts++
+	if o.allow != nil {
+		return o.allow(offer), nil
 	}
-	resp := &wire.FlightResponse{ID: fl.ID}
-	failed := false
-	for _, r := range fl.Requests {
-		res := wire.Result{Op: r.Op}
-		if failed {
-			res.Err = &wire.Error{Op: r.Op, Status: wire.StatusAborted}
-			resp.Results = append(resp.Results, res)
-			continue
-		}
-		switch r.Op {
-		case wire.OpStart:
-			s := r.Start
-			res.Start = &wire.StartResponse{Versions: s.Versions, CipherSuites: s.CipherSuites,
-				Groups: s.Groups, SignatureAlgorithms: s.SignatureAlgorithms, TTL: time.Minute}
-		case wire.OpAuth:
-			if f.authErr != nil {
-				res.Err, failed = f.authErr, true
-				break
-			}
-			f.transcript = append([]byte(nil), r.Auth.Transcript...)
-			res.Auth = &wire.AuthResponse{}
-		case wire.OpKeyGen:
-			res.KeyGen = &wire.KeyGenResponse{ClientKeyExchange: handshake.ECDHEClientKeyExchangeBody([]byte{4, 1, 2, 3})}
-		case wire.OpKey:
-			msgs, err := handshake.SplitMessages(f.transcript)
-			if err != nil || len(msgs) < 2 {
-				return nil, errors.New("fake: no transcript")
-			}
-			var ch handshake.ClientHello
-			var sh handshake.ServerHello
-			if ch.Unmarshal(msgs[0]) != nil || sh.Unmarshal(msgs[1]) != nil {
-				return nil, errors.New("fake: bad transcript")
-			}
-			suite := handshake.SuiteByID(sh.CipherSuite)
-			res.Key = &wire.KeyResponse{
-				MasterSecret: append([]byte(nil), testMaster...),
-				KeyBlock:     suite.KeyBlock(handshake.VersionTLS12, testMaster, ch.Random, sh.Random),
-			}
-		}
-		resp.Results = append(resp.Results, res)
+	return offer, nil
+}
+
+func (o *scriptOffloader) KeyExchange(_ context.Context, f *ServerFlight) (*ClientFlight, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.calls++
+	o.last = f
+	if o.err != nil {
+		return nil, o.err
 	}
-	return resp, nil
+	return &ClientFlight{
+		ClientKeyExchange: handshake.ECDHEClientKeyExchangeBody([]byte{4, 1, 2, 3}),
+		MasterSecret:      bytes.Clone(testMaster),
+		KeyBlock:          handshake.SuiteByID(f.CipherSuite).KeyBlock(f.Version, testMaster, f.ClientRandom, f.ServerRandom),
+	}, nil
+}
+
+// keyExchanges reports how many KeyExchange calls were made.
+func (o *scriptOffloader) keyExchanges() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.calls
 }
 
 // scriptPeer is the server side of a scripted handshake.
@@ -274,7 +255,7 @@ func runScript(t *testing.T, cfg *Config, script func(p *scriptPeer) error) (*Co
 		done <- script(&scriptPeer{conn: c, rc: record.NewConn(c)})
 	}()
 	if cfg == nil {
-		cfg = &Config{Offloader: &fakeOffloader{}, ServerName: testServerName}
+		cfg = &Config{Offloader: &scriptOffloader{}, ServerName: testServerName}
 	}
 	return dialClient(t, l.Addr().String(), cfg), done
 }
@@ -322,7 +303,7 @@ func TestScriptedFullHandshake(t *testing.T) {
 
 func TestScriptedClientHello(t *testing.T) {
 	var hello *handshake.ClientHello
-	cfg := &Config{Offloader: &fakeOffloader{}, ServerName: "Server.Test.", NextProtos: []string{"h2"},
+	cfg := &Config{Offloader: &scriptOffloader{}, ServerName: "Server.Test.", NextProtos: []string{"h2"},
 		Rand: bytes.NewReader(bytes.Repeat([]byte{0xaa}, 64))}
 	c, done := runScript(t, cfg, func(p *scriptPeer) error {
 		err := p.readClientHello()
@@ -356,7 +337,7 @@ func TestScriptedClientHello(t *testing.T) {
 }
 
 func TestScriptedShapeClientHello(t *testing.T) {
-	cfg := &Config{Offloader: &fakeOffloader{}, ServerName: testServerName,
+	cfg := &Config{Offloader: &scriptOffloader{}, ServerName: testServerName,
 		ShapeClientHello: func(h *handshake.ClientHello) error {
 			h.Extra = append(h.Extra, handshake.Extension{Type: 0x7777, Data: []byte{1}})
 			h.CipherSuites = h.CipherSuites[:1]
@@ -437,7 +418,7 @@ func TestScriptedServerHelloChecks(t *testing.T) {
 }
 
 func TestScriptedALPNNotOffered(t *testing.T) {
-	cfg := &Config{Offloader: &fakeOffloader{}, ServerName: testServerName, NextProtos: []string{"http/1.1"}}
+	cfg := &Config{Offloader: &scriptOffloader{}, ServerName: testServerName, NextProtos: []string{"http/1.1"}}
 	c, done := runScript(t, cfg, func(p *scriptPeer) error {
 		if err := p.readClientHello(); err != nil {
 			return err
@@ -689,34 +670,33 @@ func TestScriptedReadBuffersLargeRecord(t *testing.T) {
 	}
 }
 
+// The offloader's verdict decides the alert sent and the error returned.
+// (offloader/client turns the protocol's statuses into these refusals;
+// its tests and the real ones here check that part.)
 func TestScriptedOffloaderErrors(t *testing.T) {
+	cause := errors.New("the offloader's own error")
+	cert := func(r CertificateReason) error { return &Refusal{Fault: FaultCertificate, Reason: r, Err: cause} }
 	for _, tc := range []struct {
 		name    string
-		off     *fakeOffloader
+		err     error
 		alert   record.Alert
 		certErr bool
 	}{
-		{"expired", &fakeOffloader{authErr: &wire.Error{Op: wire.OpAuth, Status: wire.StatusInvalidCertificate, Reason: wire.ReasonExpired}}, record.AlertCertificateExpired, true},
-		{"not yet valid", &fakeOffloader{authErr: &wire.Error{Op: wire.OpAuth, Status: wire.StatusInvalidCertificate, Reason: wire.ReasonNotYetValid}}, record.AlertBadCertificate, true},
-		{"unknown ca", &fakeOffloader{authErr: &wire.Error{Op: wire.OpAuth, Status: wire.StatusInvalidCertificate, Reason: wire.ReasonUnknownAuthority}}, record.AlertUnknownCA, true},
-		{"name", &fakeOffloader{authErr: &wire.Error{Op: wire.OpAuth, Status: wire.StatusInvalidCertificate, Reason: wire.ReasonNameMismatch}}, record.AlertBadCertificate, true},
-		{"key usage", &fakeOffloader{authErr: &wire.Error{Op: wire.OpAuth, Status: wire.StatusInvalidCertificate, Reason: wire.ReasonKeyUsage}}, record.AlertUnsupportedCertificate, true},
-		{"revoked", &fakeOffloader{authErr: &wire.Error{Op: wire.OpAuth, Status: wire.StatusInvalidCertificate, Reason: wire.ReasonRevoked}}, record.AlertCertificateRevoked, true},
-		{"pin", &fakeOffloader{authErr: &wire.Error{Op: wire.OpAuth, Status: wire.StatusInvalidCertificate, Reason: wire.ReasonPinMismatch}}, record.AlertBadCertificate, true},
-		{"bad signature", &fakeOffloader{authErr: &wire.Error{Op: wire.OpAuth, Status: wire.StatusBadSignature}}, record.AlertDecryptError, true},
-		{"policy", &fakeOffloader{authErr: &wire.Error{Op: wire.OpAuth, Status: wire.StatusPolicyDenied}}, record.AlertHandshakeFailure, false},
-		{"unsupported", &fakeOffloader{authErr: &wire.Error{Op: wire.OpAuth, Status: wire.StatusUnsupported}}, record.AlertHandshakeFailure, false},
-		{"internal", &fakeOffloader{authErr: &wire.Error{Op: wire.OpAuth, Status: wire.StatusInternal}}, record.AlertInternalError, false},
+		{"expired", cert(ReasonExpired), record.AlertCertificateExpired, true},
+		{"not yet valid", cert(ReasonNotYetValid), record.AlertBadCertificate, true},
+		{"unknown ca", cert(ReasonUnknownAuthority), record.AlertUnknownCA, true},
+		{"name", cert(ReasonNameMismatch), record.AlertBadCertificate, true},
+		{"key usage", cert(ReasonKeyUsage), record.AlertUnsupportedCertificate, true},
+		{"revoked", cert(ReasonRevoked), record.AlertCertificateRevoked, true},
+		{"pin", cert(ReasonPinMismatch), record.AlertBadCertificate, true},
+		{"bad signature", cert(ReasonBadSignature), record.AlertDecryptError, true},
+		{"policy", &Refusal{Fault: FaultPolicy, Err: cause}, record.AlertHandshakeFailure, false},
+		{"wrapped policy", fmt.Errorf("wrapped: %w", &Refusal{Fault: FaultPolicy, Err: cause}), record.AlertHandshakeFailure, false},
+		{"unknown fault", &Refusal{Fault: 99, Err: cause}, record.AlertInternalError, false},
+		{"unusable", cause, record.AlertInternalError, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			// Start must succeed: fill the cache first with a working fake.
-			cfg := &Config{Offloader: tc.off, ServerName: testServerName, StartCache: NewStartCache(1)}
-			authErr := tc.off.authErr
-			tc.off.authErr = nil
-			if _, err := cfg.start(context.Background(), testServerName); err != nil {
-				t.Fatal(err)
-			}
-			tc.off.authErr = authErr
+			cfg := &Config{Offloader: &scriptOffloader{err: tc.err}, ServerName: testServerName}
 			c, done := runScript(t, cfg, func(p *scriptPeer) error {
 				if err := p.readClientHello(); err != nil {
 					return err
@@ -734,27 +714,26 @@ func TestScriptedOffloaderErrors(t *testing.T) {
 			}
 			var ce *CertificateError
 			var oe *OffloaderError
-			if tc.certErr && (!errors.As(err, &ce) || ce.Err != authErr || ce.ServerName != testServerName || len(ce.Chain) != 1) {
+			if tc.certErr && (!errors.As(err, &ce) || ce.Err != tc.err || ce.Alert != tc.alert ||
+				ce.ServerName != testServerName || len(ce.Chain) != 1) {
 				t.Errorf("err = %v, want *CertificateError", err)
 			}
-			if !tc.certErr && (!errors.As(err, &oe) || oe.Op != "auth") {
-				t.Errorf("err = %v, want *OffloaderError for auth", err)
+			if !tc.certErr && (!errors.As(err, &oe) || oe.Op != "key exchange") {
+				t.Errorf("err = %v, want *OffloaderError for the key exchange", err)
 			}
-			var werr *wire.Error
-			if !errors.As(err, &werr) || werr.Status != authErr.Status {
-				t.Errorf("wire.Error not reachable from %v", err)
+			if !errors.Is(err, cause) {
+				t.Errorf("the offloader's error is not reachable from %v", err)
+			}
+			if tc.certErr && !errors.Is(err, tc.alert) {
+				t.Errorf("the alert is not reachable from %v", err)
 			}
 		})
 	}
 }
 
 func TestScriptedOffloaderDown(t *testing.T) {
-	off := &fakeOffloader{}
-	cfg := &Config{Offloader: off, ServerName: testServerName, StartCache: NewStartCache(1)}
-	if _, err := cfg.start(context.Background(), testServerName); err != nil {
-		t.Fatal(err)
-	}
-	off.doErr = errors.New("connection refused")
+	off := &scriptOffloader{err: errors.New("connection refused")}
+	cfg := &Config{Offloader: off, ServerName: testServerName}
 	c, done := runScript(t, cfg, func(p *scriptPeer) error {
 		if err := p.readClientHello(); err != nil {
 			return err
@@ -767,7 +746,7 @@ func TestScriptedOffloaderDown(t *testing.T) {
 	})
 	err := c.Handshake()
 	var oe *OffloaderError
-	if !errors.As(err, &oe) || oe.Op != "flight" {
+	if !errors.As(err, &oe) || oe.Op != "key exchange" {
 		t.Errorf("err = %v, want *OffloaderError", err)
 	}
 	var ae *record.AlertError
@@ -776,7 +755,7 @@ func TestScriptedOffloaderDown(t *testing.T) {
 	}
 
 	// Start failing: no ClientHello is sent at all.
-	cfg2 := &Config{Offloader: &fakeOffloader{doErr: errors.New("down")}, ServerName: testServerName}
+	cfg2 := &Config{Offloader: failingStart{errors.New("down")}, ServerName: testServerName}
 	c2, done2 := runScript(t, cfg2, func(p *scriptPeer) error { return p.readClientHello() })
 	err = c2.Handshake()
 	if !errors.As(err, &oe) || oe.Op != "start" {
@@ -786,6 +765,14 @@ func TestScriptedOffloaderDown(t *testing.T) {
 	if serr := <-done2; serr == nil {
 		t.Error("a ClientHello was sent without a Start answer")
 	}
+}
+
+// failingStart is an offloader whose Start fails.
+type failingStart struct{ err error }
+
+func (f failingStart) Start(context.Context, string, Offer) (Offer, error) { return Offer{}, f.err }
+func (f failingStart) KeyExchange(context.Context, *ServerFlight) (*ClientFlight, error) {
+	return nil, errors.New("KeyExchange without a Start")
 }
 
 func TestDeadlineNoAnswer(t *testing.T) {
@@ -850,13 +837,13 @@ func TestConfigChecks(t *testing.T) {
 		want string
 	}{
 		{"no offloader", Config{ServerName: "a"}, "Offloader"},
-		{"no name", Config{Offloader: &fakeOffloader{}}, "ServerName"},
-		{"TLS 1.3 max", Config{Offloader: &fakeOffloader{}, ServerName: "a", MaxVersion: handshake.VersionTLS13}, "MaxVersion"},
-		{"SSL 3.0 min", Config{Offloader: &fakeOffloader{}, ServerName: "a", MinVersion: 0x0300}, "MinVersion"},
-		{"min above max", Config{Offloader: &fakeOffloader{}, ServerName: "a", MinVersion: handshake.VersionTLS12, MaxVersion: handshake.VersionTLS11}, "MinVersion"},
-		{"AEAD only at TLS 1.1", Config{Offloader: &fakeOffloader{}, ServerName: "a", MinVersion: handshake.VersionTLS10, MaxVersion: handshake.VersionTLS11,
+		{"no name", Config{Offloader: &scriptOffloader{}}, "ServerName"},
+		{"TLS 1.3 max", Config{Offloader: &scriptOffloader{}, ServerName: "a", MaxVersion: handshake.VersionTLS13}, "MaxVersion"},
+		{"SSL 3.0 min", Config{Offloader: &scriptOffloader{}, ServerName: "a", MinVersion: 0x0300}, "MinVersion"},
+		{"min above max", Config{Offloader: &scriptOffloader{}, ServerName: "a", MinVersion: handshake.VersionTLS12, MaxVersion: handshake.VersionTLS11}, "MinVersion"},
+		{"AEAD only at TLS 1.1", Config{Offloader: &scriptOffloader{}, ServerName: "a", MinVersion: handshake.VersionTLS10, MaxVersion: handshake.VersionTLS11,
 			CipherSuites: []uint16{handshake.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}}, "CipherSuites"},
-		{"unknown suite", Config{Offloader: &fakeOffloader{}, ServerName: "a", CipherSuites: []uint16{0x0005}}, "CipherSuites"},
+		{"unknown suite", Config{Offloader: &scriptOffloader{}, ServerName: "a", CipherSuites: []uint16{0x0005}}, "CipherSuites"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := tc.cfg.start(context.Background(), tc.cfg.ServerName)
@@ -864,33 +851,6 @@ func TestConfigChecks(t *testing.T) {
 				t.Errorf("err = %v, want one naming %s", err, tc.want)
 			}
 		})
-	}
-}
-
-func TestStartCacheEviction(t *testing.T) {
-	now := time.Unix(1000, 0)
-	sc := NewStartCache(2)
-	req := func(name string) *wire.StartRequest {
-		return &wire.StartRequest{ServerName: name, Versions: []uint16{handshake.VersionTLS12}, CipherSuites: []uint16{1}}
-	}
-	resp := &wire.StartResponse{TTL: time.Minute}
-	sc.put(req("a"), resp, now)
-	sc.put(req("b"), resp, now)
-	sc.put(req("c"), resp, now) // evicts a, the oldest
-	if sc.get(req("a"), now) != nil || sc.get(req("b"), now) == nil || sc.get(req("c"), now) == nil {
-		t.Error("eviction did not drop the oldest entry")
-	}
-	if sc.get(req("b"), now.Add(time.Minute)) != nil {
-		t.Error("entry served past its TTL")
-	}
-	other := req("c")
-	other.CipherSuites = []uint16{2}
-	if sc.get(other, now) != nil {
-		t.Error("an answer for other offered suites was served")
-	}
-	sc.put(req("z"), &wire.StartResponse{TTL: 0}, now)
-	if sc.get(req("z"), now) != nil {
-		t.Error("a zero TTL answer was cached")
 	}
 }
 
@@ -921,5 +881,69 @@ func TestScriptedReadDeadlineAfterHandshake(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// cachingOffloader is a scriptOffloader that says it has every Start
+// answer cached (StartCacher).
+type cachingOffloader struct {
+	scriptOffloader
+	cached int
+}
+
+func (o *cachingOffloader) CachedStart(_ string, offer Offer) (Offer, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.cached++
+	return offer, true
+}
+
+// A Dialer whose Offloader has the Start answer cached uses it: it runs no
+// Start (and so no goroutine for one), and the handshake asks for none.
+// One without the answer runs Start once, while dialling.
+func TestDialerStartCached(t *testing.T) {
+	for _, cached := range []bool{true, false} {
+		t.Run(fmt.Sprint("cached=", cached), func(t *testing.T) {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			done := make(chan error, 1)
+			go func() {
+				c, err := l.Accept()
+				if err != nil {
+					done <- err
+					return
+				}
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				done <- (&scriptPeer{conn: c, rc: record.NewConn(c)}).fullHandshake()
+			}()
+			co := &cachingOffloader{}
+			var off Offloader = co
+			if !cached {
+				off = &co.scriptOffloader
+			}
+			cfg := &Config{Offloader: off, ServerName: testServerName}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c, err := (&Dialer{Config: cfg}).DialContext(ctx, "tcp", l.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Close()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			wantStarts, wantCached := 0, 1
+			if !cached {
+				wantStarts, wantCached = 1, 0
+			}
+			if co.starts != wantStarts || co.cached != wantCached || co.keyExchanges() != 1 {
+				t.Errorf("%d Start, %d CachedStart, %d KeyExchange calls; want %d, %d, 1",
+					co.starts, co.cached, co.keyExchanges(), wantStarts, wantCached)
+			}
+		})
 	}
 }

@@ -178,10 +178,10 @@ func (hs *clientHandshakeState) sessionKey() string {
 			h.Write(b[:])
 		}
 	}
-	put16s(hs.params.versions)
-	put16s(hs.params.suites)
-	put16s(hs.params.groups)
-	put16s(hs.params.sigAlgs)
+	put16s(hs.params.Versions)
+	put16s(hs.params.CipherSuites)
+	put16s(hs.params.Groups)
+	put16s(hs.params.SignatureAlgorithms)
 	for _, p := range hs.config.NextProtos {
 		h.Write([]byte{byte(len(p))})
 		h.Write([]byte(p))

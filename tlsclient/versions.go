@@ -2,6 +2,8 @@ package tlsclient
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/tlsoffload/tlsoffload/handshake"
 	"github.com/tlsoffload/tlsoffload/record"
@@ -66,28 +68,25 @@ func suitesForVersions(ids, versions []uint16) []uint16 {
 }
 
 func maxVersion(versions []uint16) uint16 {
-	var max uint16
-	for _, v := range versions {
-		if v > max {
-			max = v
-		}
+	if len(versions) == 0 {
+		return 0
 	}
-	return max
+	return slices.Max(versions)
 }
 
 // version is the negotiated version once the ServerHello is read.
 func (hs *clientHandshakeState) version() uint16 { return hs.serverHello.Version }
 
 // helloVersion is ClientHello.client_version: the highest version allowed.
-func (hs *clientHandshakeState) helloVersion() uint16 { return maxVersion(hs.params.versions) }
+func (hs *clientHandshakeState) helloVersion() uint16 { return maxVersion(hs.params.Versions) }
 
 // checkServerVersion checks the ServerHello's version against the versions
 // offered (RFC 5246 Appendix E.1) and the downgrade sentinel (RFC 8446
 // §4.1.3).
 func (hs *clientHandshakeState) checkServerVersion() error {
 	sh := hs.serverHello
-	if !contains(hs.params.versions, sh.Version) {
-		return hs.fail(record.AlertProtocolVersion, fmt.Sprintf("server chose version %#04x, which was not offered (%s)", sh.Version, versionNames(hs.params.versions)), nil)
+	if !slices.Contains(hs.params.Versions, sh.Version) {
+		return hs.fail(record.AlertProtocolVersion, fmt.Sprintf("server chose version %#04x, which was not offered (%s)", sh.Version, versionNames(hs.params.Versions)), nil)
 	}
 	if downgraded(hs.helloVersion(), sh.Version, sh.Random) {
 		return hs.fail(record.AlertIllegalParameter, "server random signals a downgrade", nil)
@@ -111,14 +110,11 @@ func (hs *clientHandshakeState) finishedVerifyData(client bool) []byte {
 }
 
 func versionNames(vs []uint16) string {
-	s := ""
+	names := make([]string, len(vs))
 	for i, v := range vs {
-		if i > 0 {
-			s += ", "
-		}
-		s += versionName(v)
+		names[i] = versionName(v)
 	}
-	return s
+	return strings.Join(names, ", ")
 }
 
 func versionName(v uint16) string {

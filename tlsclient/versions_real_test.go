@@ -1,4 +1,4 @@
-package tlsclient
+package tlsclient_test
 
 import (
 	"bytes"
@@ -7,16 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tlsoffload/tlsoffload/certs/testpki"
 	"github.com/tlsoffload/tlsoffload/handshake"
-	"github.com/tlsoffload/tlsoffload/offloader/server"
-	"github.com/tlsoffload/tlsoffload/offloader/wire"
+	"github.com/tlsoffload/tlsoffload/internal/offloadtest"
+	"github.com/tlsoffload/tlsoffload/offloader/client"
 	"github.com/tlsoffload/tlsoffload/record"
+	. "github.com/tlsoffload/tlsoffload/tlsclient"
 )
 
 // goTLSHasSuite reports whether crypto/tls implements suite id (it has no
@@ -32,35 +31,20 @@ func goTLSHasSuite(id uint16) bool {
 	return false
 }
 
-var (
-	legacyOnce sync.Once
-	legacySrv  *server.Server
-	legacyErr  error
-)
-
 // legacyConfig is a client Config allowing TLS 1.0 to 1.2, with an
-// in-process offloader whose device policy allows them too.
-func legacyConfig(t testing.TB) *Config {
+// offloader of the test's own whose device policy allows them too.
+func legacyConfig(t testing.TB) (*Config, *offloadtest.Offloader) {
 	t.Helper()
 	e := getRealEnv(t)
-	legacyOnce.Do(func() {
-		reg := server.NewRegistry()
-		if legacyErr = reg.Add(server.Device{ID: "legacy", PSK: bytes.Repeat([]byte{8}, 32), Roots: e.pki.Roots,
-			AllowedNames: []string{"*"}, MinVersion: handshake.VersionTLS10}); legacyErr != nil {
-			return
-		}
-		legacySrv, legacyErr = server.New(server.Config{Registry: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	})
-	if legacyErr != nil {
-		t.Fatal(legacyErr)
-	}
-	return &Config{
-		Offloader:  legacySrv.Local("legacy"),
-		ServerName: testServerName,
-		MinVersion: handshake.VersionTLS10,
-		Trace:      func(format string, args ...any) { t.Logf(format, args...) },
-	}
+	dev := e.device()
+	dev.ID, dev.MinVersion = "legacy", handshake.VersionTLS10
+	cfg, off := e.configWith(t, dev, client.Config{})
+	cfg.MinVersion = handshake.VersionTLS10
+	return cfg, off
 }
+
+// versionName is the version's name, as crypto/tls spells it.
+func versionName(v uint16) string { return tls.VersionName(v) }
 
 type legacyCase struct {
 	version uint16
@@ -103,7 +87,7 @@ func TestLegacyVersionsGoTLS(t *testing.T) {
 			scfg.MinVersion, scfg.MaxVersion = tc.version, tc.version
 			scfg.CipherSuites = []uint16{tc.suite}
 			addr := serveTLS(t, scfg, echo)
-			c := dialClient(t, addr, legacyConfig(t))
+			c := dialClient(t, addr, legacyCfg(t))
 			if err := c.Handshake(); err != nil {
 				t.Fatal(err)
 			}
@@ -154,7 +138,7 @@ func TestLegacyRefusedByDevicePolicy(t *testing.T) {
 		t.Errorf("ClientHello offered %#04x despite the device policy", hello.Version)
 	}
 	// The same Config through a device allowed TLS 1.0 succeeds.
-	lc := legacyConfig(t)
+	lc, _ := legacyConfig(t)
 	c = dialClient(t, tls10Server(t, e.rsa), lc)
 	if err := c.Handshake(); err != nil {
 		t.Fatal(err)
@@ -193,7 +177,7 @@ func TestOpenSSLLegacyVersions(t *testing.T) {
 				leaf = e.ecdsa
 			}
 			addr := startOpenSSLVersion(t, leaf, tc.flag, tc.cipher)
-			cfg := legacyConfig(t)
+			cfg, _ := legacyConfig(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			nc, err := (&Dialer{Config: cfg}).DialContext(ctx, "tcp", addr)
@@ -252,9 +236,7 @@ func TestLegacyCertificateRequestAndResumption(t *testing.T) {
 				}
 				echo(c)
 			})
-			cfg := legacyConfig(t)
-			off := &countingOffloader{next: cfg.Offloader}
-			cfg.Offloader = off
+			cfg, off := legacyConfig(t)
 			cfg.SessionCache = NewLRUSessionCache(4)
 			for i := 0; i < 2; i++ {
 				c := dialClient(t, addr, cfg)
@@ -271,7 +253,7 @@ func TestLegacyCertificateRequestAndResumption(t *testing.T) {
 					t.Errorf("server got %d client certificates", n)
 				}
 			}
-			if n := off.count(wire.OpKey); n != 1 {
+			if n := off.Requests("key"); n != 1 {
 				t.Errorf("%d Key operations for a full and a resumed handshake, want 1", n)
 			}
 		})
@@ -283,4 +265,9 @@ func TestLegacyCertificateRequestAndResumption(t *testing.T) {
 // 3 refuses TLS 1.0/1.1 and SHA-1 signatures above it).
 func startOpenSSLVersion(t *testing.T, leaf *testpki.Leaf, versionFlag, cipher string) string {
 	return opensslServer(t, leaf, "", versionFlag, "-cipher", cipher+":@SECLEVEL=0", "-www")
+}
+
+func legacyCfg(t testing.TB) *Config {
+	cfg, _ := legacyConfig(t)
+	return cfg
 }

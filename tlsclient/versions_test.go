@@ -8,33 +8,15 @@ import (
 	"testing"
 
 	"github.com/tlsoffload/tlsoffload/handshake"
-	"github.com/tlsoffload/tlsoffload/offloader/wire"
 	"github.com/tlsoffload/tlsoffload/record"
 )
 
-// policyOffloader is a fakeOffloader whose Start answers only versions.
-type policyOffloader struct {
-	fakeOffloader
-	versions []uint16
-}
-
-func (o *policyOffloader) Do(ctx context.Context, f *wire.Flight) (*wire.FlightResponse, error) {
-	resp, err := o.fakeOffloader.Do(ctx, f)
-	if err != nil {
-		return nil, err
-	}
-	for i := range resp.Results {
-		if s := resp.Results[i].Start; s != nil {
-			var vs []uint16
-			for _, v := range s.Versions {
-				if slices.Contains(o.versions, v) {
-					vs = append(vs, v)
-				}
-			}
-			s.Versions = vs
-		}
-	}
-	return resp, nil
+// policyOffloader is a scriptOffloader whose Start allows only versions.
+func policyOffloader(versions []uint16) *scriptOffloader {
+	return &scriptOffloader{allow: func(o Offer) Offer {
+		o.Versions = slices.DeleteFunc(slices.Clone(o.Versions), func(v uint16) bool { return !slices.Contains(versions, v) })
+		return o
+	}}
 }
 
 func TestVersionsConfig(t *testing.T) {
@@ -74,9 +56,9 @@ func TestScriptedHelloVersions(t *testing.T) {
 		{"policy 1.2 only", handshake.VersionTLS10, 0, []uint16{handshake.VersionTLS12}, handshake.VersionTLS12, true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var off Offloader = &fakeOffloader{}
+			off := &scriptOffloader{}
 			if tc.policy != nil {
-				off = &policyOffloader{versions: tc.policy}
+				off = policyOffloader(tc.policy)
 			}
 			cfg := &Config{Offloader: off, ServerName: testServerName, MinVersion: tc.min, MaxVersion: tc.max}
 			var h *handshake.ClientHello
@@ -148,7 +130,7 @@ func legacyCBCSuite() uint16 { return handshake.TLS_ECDHE_RSA_WITH_AES_128_CBC_S
 
 func TestScriptedLegacyVersionChecks(t *testing.T) {
 	all := func() *Config {
-		return &Config{Offloader: &fakeOffloader{}, ServerName: testServerName, MinVersion: handshake.VersionTLS10}
+		return &Config{Offloader: &scriptOffloader{}, ServerName: testServerName, MinVersion: handshake.VersionTLS10}
 	}
 	downgrade := func(v uint16) func(sh *handshake.ServerHello) {
 		return func(sh *handshake.ServerHello) {
@@ -177,7 +159,7 @@ func TestScriptedLegacyVersionChecks(t *testing.T) {
 	})
 	t.Run("TLS 1.0 refused by the device policy", func(t *testing.T) {
 		cfg := all()
-		cfg.Offloader = &policyOffloader{versions: []uint16{handshake.VersionTLS11, handshake.VersionTLS12}}
+		cfg.Offloader = policyOffloader([]uint16{handshake.VersionTLS11, handshake.VersionTLS12})
 		legacyServerHelloCase(t, cfg, record.AlertProtocolVersion, func(sh *handshake.ServerHello) {
 			sh.Version = handshake.VersionTLS10
 			sh.CipherSuite = legacyCBCSuite()
@@ -193,7 +175,7 @@ func TestScriptedLegacyVersionChecks(t *testing.T) {
 }
 
 func TestStartNoVersionAllowed(t *testing.T) {
-	cfg := &Config{Offloader: &policyOffloader{versions: []uint16{handshake.VersionTLS12}}, ServerName: testServerName,
+	cfg := &Config{Offloader: policyOffloader([]uint16{handshake.VersionTLS12}), ServerName: testServerName,
 		MinVersion: handshake.VersionTLS10, MaxVersion: handshake.VersionTLS11}
 	_, err := cfg.start(context.Background(), testServerName)
 	var oe *OffloaderError

@@ -66,10 +66,8 @@ func (r *run) newTLSSetup() (*tlsSetup, error) {
 	}
 	t := &tlsSetup{template: tlsclient.Config{
 		CipherSuites: suites,
-		Sequential:   o.sequential,
 		MinVersion:   o.minVersion,
 		MaxVersion:   o.maxVersion,
-		StartCache:   tlsclient.NewStartCache(8),
 		SessionCache: tlsclient.NewLRUSessionCache(8),
 		Trace:        r.traceTLS,
 	}}
@@ -85,7 +83,8 @@ func (r *run) newTLSSetup() (*tlsSetup, error) {
 		if err != nil || len(psk) < wire.MinPSKLen || len(psk) > wire.MaxPSKLen {
 			return nil, usagef("--psk-file %s: want %d..%d bytes as hex (offloader psk makes one)", o.pskFile, wire.MinPSKLen, wire.MaxPSKLen)
 		}
-		cl, err := client.New(client.Config{Addrs: strings.Split(o.offloader, ","), DeviceID: o.deviceID, PSK: psk})
+		cl, err := client.New(client.Config{Addrs: strings.Split(o.offloader, ","), DeviceID: o.deviceID, PSK: psk,
+			Sequential: o.sequential, Trace: r.traceTLS})
 		if err != nil {
 			return nil, usagef("--offloader: %v", err)
 		}
@@ -126,9 +125,11 @@ func (r *run) newTLSSetup() (*tlsSetup, error) {
 	}
 	srvCtx, stop := context.WithCancel(context.Background())
 	cl, err := client.New(client.Config{
-		Addrs:    []string{"embedded"},
-		DeviceID: dev.ID,
-		PSK:      dev.PSK,
+		Addrs:      []string{"embedded"},
+		DeviceID:   dev.ID,
+		PSK:        dev.PSK,
+		Sequential: o.sequential,
+		Trace:      r.traceTLS,
 		Dial: func(ctx context.Context, addr string) (net.Conn, error) {
 			devEnd, srvEnd := net.Pipe()
 			go srv.ServeConn(srvCtx, srvEnd, false)
@@ -155,30 +156,26 @@ func (r *run) newTLSSetup() (*tlsSetup, error) {
 	return t, nil
 }
 
-// countingOffloader measures one handshake's offloader calls.
-type countingOffloader struct {
-	inner tlsclient.Offloader
-
+// roundTripCounter measures one handshake's offloader round trips, through
+// client.WithRoundTripHook.
+type roundTripCounter struct {
 	mu    sync.Mutex
 	calls int
 	spent time.Duration
 }
 
-func (c *countingOffloader) Do(ctx context.Context, f *wire.Flight) (*wire.FlightResponse, error) {
-	t0 := time.Now()
-	resp, err := c.inner.Do(ctx, f)
+func (c *roundTripCounter) hook(ops string, took time.Duration, err error) {
 	c.mu.Lock()
 	c.calls++
-	c.spent += time.Since(t0)
+	c.spent += took
 	c.mu.Unlock()
-	return resp, err
 }
 
 // handshake runs TLS over raw for serverName, offering alpn.
 func (t *tlsSetup) handshake(ctx context.Context, raw net.Conn, serverName string, alpn []string) (net.Conn, *tlsInfo, error) {
 	cfg := t.template
-	counter := &countingOffloader{inner: t.template.Offloader}
-	cfg.Offloader = counter
+	counter := &roundTripCounter{}
+	ctx = client.WithRoundTripHook(ctx, counter.hook)
 	cfg.ServerName = serverName
 	cfg.NextProtos = alpn
 	start := time.Now()
@@ -222,7 +219,8 @@ func (t *tlsSetup) handshake(ctx context.Context, raw net.Conn, serverName strin
 // handshakeFailure maps a handshake error to its exit code and hint.
 func (t *tlsSetup) handshakeFailure(err error, info *tlsInfo) error {
 	var certErr *tlsclient.CertificateError
-	if errors.As(err, &certErr) && certErr.Err != nil && certErr.Err.Status == wire.StatusInvalidCertificate {
+	var werr *wire.Error
+	if errors.As(err, &certErr) && errors.As(certErr.Err, &werr) && werr.Status == wire.StatusInvalidCertificate {
 		var chain []*x509.Certificate
 		for _, der := range certErr.Chain {
 			c, err := x509.ParseCertificate(der)
@@ -231,8 +229,8 @@ func (t *tlsSetup) handshakeFailure(err error, info *tlsInfo) error {
 			}
 			chain = append(chain, c)
 		}
-		info.verify = verifyCode(certErr.Err.Reason, chain)
-		if certErr.Err.Reason == wire.ReasonPinMismatch {
+		info.verify = verifyCode(werr.Reason, chain)
+		if werr.Reason == wire.ReasonPinMismatch {
 			info.verify = 0
 			return &failure{code: exitPinned, err: fmt.Errorf("SSL: public key does not match pinned public key: %v", err)}
 		}

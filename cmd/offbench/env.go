@@ -108,8 +108,12 @@ func newEnv(o *options) (_ *env, err error) {
 	return e, nil
 }
 
-func (e *env) newOffloadClient(addr string) (*client.Client, error) {
-	return client.New(client.Config{Addrs: []string{addr}, DeviceID: deviceID, PSK: e.psk})
+func (e *env) newOffloadClient(addr string, opts ...func(*client.Config)) (*client.Client, error) {
+	cfg := client.Config{Addrs: []string{addr}, DeviceID: deviceID, PSK: e.psk}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return client.New(cfg)
 }
 
 func (e *env) close() {

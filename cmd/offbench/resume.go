@@ -17,21 +17,35 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tlsoffload/tlsoffload/offloader/wire"
+	"github.com/tlsoffload/tlsoffload/offloader/client"
 	"github.com/tlsoffload/tlsoffload/tlsclient"
 )
 
-// countingOffloader counts the flights a device sends: resumed handshakes
-// must send none.
+// countingOffloader counts a device's round trips to its offloader
+// (client.WithRoundTripHook): resumed handshakes must make none.
 type countingOffloader struct {
 	off   tlsclient.Offloader
 	calls atomic.Int64
 }
 
-func (c *countingOffloader) Do(ctx context.Context, f *wire.Flight) (*wire.FlightResponse, error) {
-	c.calls.Add(1)
-	return c.off.Do(ctx, f)
+// CachedStart lets the Dialer see the client's Start cache, as without
+// the counter.
+func (c *countingOffloader) CachedStart(name string, offer tlsclient.Offer) (tlsclient.Offer, bool) {
+	if sc, ok := c.off.(tlsclient.StartCacher); ok {
+		return sc.CachedStart(name, offer)
+	}
+	return tlsclient.Offer{}, false
 }
+
+func (c *countingOffloader) Start(ctx context.Context, name string, offer tlsclient.Offer) (tlsclient.Offer, error) {
+	return c.off.Start(client.WithRoundTripHook(ctx, c.count), name, offer)
+}
+
+func (c *countingOffloader) KeyExchange(ctx context.Context, sf *tlsclient.ServerFlight) (*tlsclient.ClientFlight, error) {
+	return c.off.KeyExchange(client.WithRoundTripHook(ctx, c.count), sf)
+}
+
+func (c *countingOffloader) count(string, time.Duration, error) { c.calls.Add(1) }
 
 // resumingConfig is the offloaded Config for c with a session cache, primed
 // by one full handshake, and the counter of its offloader calls.

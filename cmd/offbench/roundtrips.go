@@ -129,6 +129,17 @@ func measureRoundTrips(e *env, o *options, rep *report) error {
 		return err
 	}
 	defer slow.Close()
+	sequential := func(cfg *client.Config) { cfg.Sequential = true }
+	seqDirect, err := e.newOffloadClient(e.offAddr, sequential)
+	if err != nil {
+		return err
+	}
+	defer seqDirect.Close()
+	seqSlow, err := e.newOffloadClient(proxy.addr(), sequential)
+	if err != nil {
+		return err
+	}
+	defer seqSlow.Close()
 	c := hsCases[0]
 	addr := e.tlsAddr(c)
 	rtt := 2 * o.delay
@@ -144,14 +155,12 @@ func measureRoundTrips(e *env, o *options, rep *report) error {
 		goal               string // "" for none
 	}{
 		{"full handshake, pipelined (Auth+KeyGen+Key in one flight)", "1×", false, false, goalRTFull},
-		{"full handshake, sequential (Config.Sequential)", "3× (4× with Start uncached)", true, false, ""},
+		{"full handshake, sequential (client.Config.Sequential)", "3× (4× with Start uncached)", true, false, ""},
 		{"resumption (session ticket, Config.SessionCache)", "0×", false, true, goalRTResume},
 	}
 	for _, m := range modes {
 		lat := func(off *client.Client) func() (net.Conn, error) {
 			cfg := e.deviceConfig(c, off)
-			cfg.Sequential = m.sequential
-			cfg.StartCache = tlsclient.NewStartCache(4)
 			if m.resume {
 				cfg.SessionCache = tlsclient.NewLRUSessionCache(8)
 			}
@@ -169,6 +178,9 @@ func measureRoundTrips(e *env, o *options, rep *report) error {
 			}
 		}
 		directDial, slowDial := lat(e.offload), lat(slow)
+		if m.sequential {
+			directDial, slowDial = lat(seqDirect), lat(seqSlow)
+		}
 		var direct, delayed samples
 		for r := 0; r < o.runs; r++ {
 			d, err := handshakeLatency(o.latencyN, directDial)
@@ -210,7 +222,14 @@ func measureRoundTrips(e *env, o *options, rep *report) error {
 // Start, over the delayed path, in units of the added RTT (the channel is
 // already open; the Start cache is fresh each time).
 func firstHandshakeUnits(e *env, o *options, proxy *delayProxy, c hsCase, addr string) (samples, error) {
-	slow, err := e.newOffloadClient(proxy.addr())
+	// Clients that keep no Start answer: every handshake asks Start.
+	uncached := func(cfg *client.Config) { cfg.StartCacheSize = -1 }
+	direct, err := e.newOffloadClient(e.offAddr, uncached)
+	if err != nil {
+		return nil, err
+	}
+	defer direct.Close()
+	slow, err := e.newOffloadClient(proxy.addr(), uncached)
 	if err != nil {
 		return nil, err
 	}
@@ -218,13 +237,11 @@ func firstHandshakeUnits(e *env, o *options, proxy *delayProxy, c hsCase, addr s
 	rtt := 2 * o.delay
 	fresh := func(off *client.Client) func() (net.Conn, error) {
 		return func() (net.Conn, error) {
-			cfg := e.deviceConfig(c, off)
-			cfg.StartCache = tlsclient.NewStartCache(4)
-			return dialDevice(cfg, addr)
+			return dialDevice(e.deviceConfig(c, off), addr)
 		}
 	}
 	// Open both channels first.
-	for _, d := range []func() (net.Conn, error){fresh(e.offload), fresh(slow)} {
+	for _, d := range []func() (net.Conn, error){fresh(direct), fresh(slow)} {
 		conn, err := d()
 		if err != nil {
 			return nil, err
@@ -233,7 +250,7 @@ func firstHandshakeUnits(e *env, o *options, proxy *delayProxy, c hsCase, addr s
 	}
 	var units samples
 	for r := 0; r < o.runs; r++ {
-		d, err := handshakeLatency(o.latencyN, fresh(e.offload))
+		d, err := handshakeLatency(o.latencyN, fresh(direct))
 		if err != nil {
 			return nil, err
 		}

@@ -1,12 +1,16 @@
-// Package client is the device's side of the offloader protocol: one
-// long-lived PSK channel per offloader address, flights multiplexed on it by
-// id, reconnection on failure and fail-over across addresses, every call
-// bound to the caller's context. It implements tlsclient.Offloader and
-// imports no server code.
+// Package client is the device's side of the offloader protocol. It
+// implements tlsclient.Offloader (offload.go): Start answered from a
+// per-Client cache or by one Start flight, the key exchange as one
+// pipelined flight or the patent's sequence (Config.Sequential) with the
+// offloader's state token between flights. Under it, one long-lived PSK
+// channel per offloader address, flights multiplexed on it by id,
+// reconnection on failure and fail-over across addresses, every call bound
+// to the caller's context. It imports no server code.
 package client
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -35,6 +39,18 @@ type Config struct {
 	// DialTimeout bounds connecting and opening one channel (0: 5s).
 	DialTimeout time.Duration
 	Rand        io.Reader // nil: crypto/rand
+
+	// Sequential makes KeyExchange send Auth, KeyGen and Key one flight
+	// at a time (the patent's sequence, three round trips) instead of one
+	// pipelined flight.
+	Sequential bool
+	// StartCacheSize bounds the Start answers kept for their TTL (0: 128);
+	// a negative size keeps none, so every handshake asks Start.
+	StartCacheSize int
+	// Trace, when set, receives a line for each offloader round trip with
+	// its duration, and for each Start answered from the cache (ocurl -v
+	// prints them).
+	Trace func(format string, args ...any)
 }
 
 const defaultDialTimeout = 5 * time.Second
@@ -70,6 +86,7 @@ type Client struct {
 	cancel   context.CancelFunc
 
 	dialSem chan struct{}
+	cache   *startCache // Start answers (offload.go)
 
 	mu     sync.Mutex
 	cur    *conn // nil before the first Do and after Close
@@ -109,25 +126,41 @@ func New(cfg Config) (*Client, error) {
 		closeCtx: ctx,
 		cancel:   cancel,
 		dialSem:  make(chan struct{}, 1),
+		cache:    newStartCache(cfg.StartCacheSize),
 	}, nil
+}
+
+func (c *Client) rand() io.Reader {
+	if c.cfg.Rand != nil {
+		return c.cfg.Rand
+	}
+	return rand.Reader
 }
 
 // errClosed is returned by Do after Close and to the calls Close fails.
 var errClosed = fmt.Errorf("client: %w", net.ErrClosed)
 
-// Do sends the flight and waits for its answer or ctx. A transport failure
-// fails the calls in flight on that channel, and the next call reconnects
-// (trying the addresses in order). Errors: *wire.Error with
-// StatusAuthFailed for a refused PSK; a wrapped net error for an offloader
-// that is down; ctx.Err() when the context ends first.
+// Do sends one flight and waits for its answer or ctx: the protocol-level
+// call under Start and KeyExchange, for tools and tests that speak the
+// protocol themselves. A transport failure fails the calls in flight on
+// that channel, and the next call reconnects (trying the addresses in
+// order). The answer holds one result per request, in order, each failed
+// or with its op's body. Errors: *wire.Error with StatusAuthFailed for a
+// refused PSK, StatusMalformed for an answer of the wrong shape; a wrapped
+// net error for an offloader that is down; ctx.Err() when the context ends
+// first.
 //
 // Do overwrites f.ID with an id unique on the channel it is sent on.
-func (c *Client) Do(ctx context.Context, f *wire.Flight) (*wire.FlightResponse, error) {
+func (c *Client) Do(ctx context.Context, f *wire.Flight) (resp *wire.FlightResponse, err error) {
 	if f == nil {
 		return nil, errors.New("client: nil flight")
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if hook := roundTripHook(ctx); hook != nil {
+		t0 := time.Now()
+		defer func() { hook(opsOf(f), time.Since(t0), err) }()
 	}
 	// A flight sent on a channel that had been idle may meet the
 	// offloader's idle close: the channel dies with the flight unanswered.
@@ -140,6 +173,15 @@ func (c *Client) Do(ctx context.Context, f *wire.Flight) (*wire.FlightResponse, 
 		resp, _, err = c.doOnce(ctx, f)
 	}
 	return resp, err
+}
+
+// opsOf names a flight's operations for WithRoundTripHook.
+func opsOf(f *wire.Flight) string {
+	ops := make([]string, len(f.Requests))
+	for i, r := range f.Requests {
+		ops[i] = r.Op.String()
+	}
+	return strings.Join(ops, "+")
 }
 
 // resendable reports whether err is a channel that died under the flight,

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -19,6 +18,8 @@ import (
 
 	"github.com/tlsoffload/tlsoffload/certs/testpki"
 	"github.com/tlsoffload/tlsoffload/handshake"
+	"github.com/tlsoffload/tlsoffload/internal/offloadtest"
+	"github.com/tlsoffload/tlsoffload/offloader/client"
 	"github.com/tlsoffload/tlsoffload/offloader/server"
 	"github.com/tlsoffload/tlsoffload/tlsclient"
 	"github.com/tlsoffload/tlsoffload/tlsclient/fingerprint"
@@ -29,7 +30,7 @@ const serverName = "server.test"
 // env is a test PKI and an in-process offloader trusting it, made once.
 type env struct {
 	rsa, ecdsa *testpki.Leaf
-	srv        *server.Server
+	dev        server.Device
 }
 
 var (
@@ -55,12 +56,7 @@ func getEnv(t *testing.T) *env {
 			envErr = err
 			return
 		}
-		reg := server.NewRegistry()
-		if err := reg.Add(server.Device{ID: "dev", PSK: bytes.Repeat([]byte{7}, 32), Roots: pki.Roots, AllowedNames: []string{"*"}}); err != nil {
-			envErr = err
-			return
-		}
-		e.srv, envErr = server.New(server.Config{Registry: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		e.dev = server.Device{ID: "dev", Roots: pki.Roots, AllowedNames: []string{"*"}}
 		envVal = e
 	})
 	if envErr != nil {
@@ -76,7 +72,7 @@ func (e *env) config(t *testing.T, id utls.ClientHelloID) *tlsclient.Config {
 		t.Fatal(err)
 	}
 	return &tlsclient.Config{
-		Offloader:        e.srv.Local("dev"),
+		Offloader:        offloadtest.New(t, e.dev, client.Config{}),
 		ServerName:       serverName,
 		NextProtos:       []string{"h2", "http/1.1"},
 		ShapeClientHello: s.Shape,

@@ -1,0 +1,249 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/tlsoffload/tlsoffload/offloader/wire"
+	"github.com/tlsoffload/tlsoffload/tlsclient"
+)
+
+// The protocol's modes, behind tlsclient's semantic seam: Start answered
+// from the Client's cache or by one Start flight; the key exchange as one
+// pipelined flight of Auth, KeyGen and Key (one round trip), or, with
+// Config.Sequential, as the patent's sequence of three flights with the
+// offloader's sealed state token carried from each answer to the next
+// request. Inputs are checked against the protocol's limits before any
+// round trip; answers are checked once, here (Do already holds them to one
+// result per request, in order).
+
+var (
+	_ tlsclient.Offloader   = (*Client)(nil)
+	_ tlsclient.StartCacher = (*Client)(nil)
+)
+
+// Start answers tlsclient's Start: from the cache while the offloader's
+// last answer for this server name and offer is fresh, else with one Start
+// round trip. A refusal (policy, unsupported) is a *tlsclient.Refusal
+// wrapping the *wire.Error.
+func (c *Client) Start(ctx context.Context, serverName string, offer tlsclient.Offer) (tlsclient.Offer, error) {
+	req, err := startRequest(serverName, offer)
+	if err != nil {
+		return tlsclient.Offer{}, err
+	}
+	key := cacheKey(req)
+	if allowed, ok := c.cache.get(key, time.Now()); ok {
+		c.trace("offloader: start for %q from cache", serverName)
+		return allowed, nil
+	}
+	hid, err := c.handshakeID()
+	if err != nil {
+		return tlsclient.Offer{}, err
+	}
+	t0 := time.Now()
+	fr, err := c.Do(ctx, &wire.Flight{HandshakeID: hid, Requests: []wire.Request{{Op: wire.OpStart, Start: req}}})
+	c.trace("offloader: start in 1 round trip, %s", roundDuration(time.Since(t0)))
+	if err != nil {
+		return tlsclient.Offer{}, err
+	}
+	res := fr.Results[0]
+	if res.Err != nil {
+		return tlsclient.Offer{}, refusal(res.Err)
+	}
+	allowed := tlsclient.Offer{
+		Versions:            res.Start.Versions,
+		CipherSuites:        res.Start.CipherSuites,
+		Groups:              res.Start.Groups,
+		SignatureAlgorithms: res.Start.SignatureAlgorithms,
+	}
+	if res.Start.TTL > 0 {
+		c.cache.put(key, allowed, time.Now().Add(res.Start.TTL))
+	}
+	return allowed, nil
+}
+
+// CachedStart returns the cached answer Start would, without a round trip.
+func (c *Client) CachedStart(serverName string, offer tlsclient.Offer) (tlsclient.Offer, bool) {
+	req, err := startRequest(serverName, offer)
+	if err != nil {
+		return tlsclient.Offer{}, false
+	}
+	allowed, ok := c.cache.get(cacheKey(req), time.Now())
+	if ok {
+		c.trace("offloader: start for %q from cache", serverName)
+	}
+	return allowed, ok
+}
+
+// startRequest is the Start request for an offer, checked against the
+// protocol's limits.
+func startRequest(serverName string, offer tlsclient.Offer) (*wire.StartRequest, error) {
+	if len(serverName) > wire.MaxServerName {
+		return nil, fmt.Errorf("client: server name longer than %d bytes", wire.MaxServerName)
+	}
+	req := &wire.StartRequest{
+		ServerName:          serverName,
+		Versions:            offer.Versions,
+		CipherSuites:        offer.CipherSuites,
+		Groups:              offer.Groups,
+		SignatureAlgorithms: offer.SignatureAlgorithms,
+	}
+	for _, l := range [][]uint16{req.Versions, req.CipherSuites, req.Groups, req.SignatureAlgorithms} {
+		if len(l) > wire.MaxListLen {
+			return nil, fmt.Errorf("client: an offer lists at most %d entries", wire.MaxListLen)
+		}
+	}
+	return req, nil
+}
+
+// KeyExchange answers tlsclient's KeyExchange with Auth, KeyGen and Key:
+// one pipelined flight, or three sequential ones (Config.Sequential). The
+// first operation that fails decides the error: a *tlsclient.Refusal
+// wrapping its *wire.Error when it refused the server or its parameters,
+// the *wire.Error itself otherwise.
+func (c *Client) KeyExchange(ctx context.Context, sf *tlsclient.ServerFlight) (*tlsclient.ClientFlight, error) {
+	if len(sf.ServerName) > wire.MaxServerName {
+		return nil, fmt.Errorf("client: server name longer than %d bytes", wire.MaxServerName)
+	}
+	if len(sf.Transcript) > wire.MaxTranscript {
+		return nil, fmt.Errorf("client: server flight of %d bytes, larger than the offloader takes (%d)", len(sf.Transcript), wire.MaxTranscript)
+	}
+	hid, err := c.handshakeID()
+	if err != nil {
+		return nil, err
+	}
+	reqs := []wire.Request{
+		{Op: wire.OpAuth, Auth: &wire.AuthRequest{ServerName: sf.ServerName, Transcript: sf.Transcript}},
+		{Op: wire.OpKeyGen, KeyGen: &wire.KeyGenRequest{}},
+		// The offloader knows the client Certificate it chose.
+		{Op: wire.OpKey, Key: &wire.KeyRequest{}},
+	}
+	var results []wire.Result
+	t0 := time.Now()
+	if !c.cfg.Sequential {
+		fr, err := c.Do(ctx, &wire.Flight{HandshakeID: hid, Requests: reqs})
+		if err != nil {
+			return nil, err
+		}
+		c.trace("offloader: auth+keygen+key in 1 round trip, %s", roundDuration(time.Since(t0)))
+		results = fr.Results
+	} else {
+		var token []byte
+		for _, req := range reqs {
+			t1 := time.Now()
+			fr, err := c.Do(ctx, &wire.Flight{HandshakeID: hid, Token: token, Requests: []wire.Request{req}})
+			if err != nil {
+				return nil, err
+			}
+			c.trace("offloader: %s in 1 round trip, %s", req.Op, roundDuration(time.Since(t1)))
+			if e := fr.Results[0].Err; e != nil {
+				return nil, refusal(e)
+			}
+			results = append(results, fr.Results[0])
+			token = fr.Token
+		}
+		c.trace("offloader: auth, keygen, key in 3 round trips, %s", roundDuration(time.Since(t0)))
+	}
+	for _, r := range results {
+		if r.Err != nil {
+			return nil, refusal(r.Err)
+		}
+	}
+	auth, kg, key := results[0].Auth, results[1].KeyGen, results[2].Key
+	// The verdict refers to the certificates the server sent by index.
+	if err := auth.ResolvePresented(sf.Certificates); err != nil {
+		return nil, err
+	}
+	return &tlsclient.ClientFlight{
+		ClientKeyExchange: kg.ClientKeyExchange,
+		Certificate:       kg.ClientCertificate,
+		CertificateVerify: kg.CertificateVerify,
+		MasterSecret:      key.MasterSecret,
+		KeyBlock:          key.KeyBlock,
+		Peer:              tlsclient.PeerVerification{Chain: auth.VerifiedChain},
+	}, nil
+}
+
+// refusal is a failed operation's error for tlsclient: a *tlsclient.Refusal
+// when the offloader refused the server, its parameters or the device's
+// policy forbids them; the *wire.Error itself for anything else (the
+// offloader could not be used).
+func refusal(e *wire.Error) error {
+	switch e.Status {
+	case wire.StatusInvalidCertificate:
+		return &tlsclient.Refusal{Fault: tlsclient.FaultCertificate, Reason: certReason(e.Reason), Err: e}
+	case wire.StatusBadSignature:
+		return &tlsclient.Refusal{Fault: tlsclient.FaultCertificate, Reason: tlsclient.ReasonBadSignature, Err: e}
+	case wire.StatusIllegalParameter:
+		return &tlsclient.Refusal{Fault: tlsclient.FaultIllegalParameter, Err: e}
+	case wire.StatusPolicyDenied, wire.StatusUnsupported:
+		return &tlsclient.Refusal{Fault: tlsclient.FaultPolicy, Err: e}
+	}
+	return e
+}
+
+// certReasons maps the protocol's reasons to tlsclient's.
+var certReasons = [...]tlsclient.CertificateReason{
+	wire.ReasonNone:             tlsclient.ReasonOther,
+	wire.ReasonExpired:          tlsclient.ReasonExpired,
+	wire.ReasonNotYetValid:      tlsclient.ReasonNotYetValid,
+	wire.ReasonUnknownAuthority: tlsclient.ReasonUnknownAuthority,
+	wire.ReasonNameMismatch:     tlsclient.ReasonNameMismatch,
+	wire.ReasonKeyUsage:         tlsclient.ReasonKeyUsage,
+	wire.ReasonWeakKey:          tlsclient.ReasonWeakKey,
+	wire.ReasonWeakSignature:    tlsclient.ReasonWeakSignature,
+	wire.ReasonMalformed:        tlsclient.ReasonMalformed,
+	wire.ReasonRevoked:          tlsclient.ReasonRevoked,
+	wire.ReasonPinMismatch:      tlsclient.ReasonPinMismatch,
+	wire.ReasonNoCertificate:    tlsclient.ReasonNoCertificate,
+}
+
+func certReason(r wire.Reason) tlsclient.CertificateReason {
+	if int(r) < len(certReasons) {
+		return certReasons[r]
+	}
+	return tlsclient.ReasonOther
+}
+
+// handshakeID is a fresh random id for one handshake's flights.
+func (c *Client) handshakeID() (id [16]byte, err error) {
+	if _, err := io.ReadFull(c.rand(), id[:]); err != nil {
+		return id, fmt.Errorf("client: reading random: %w", err)
+	}
+	return id, nil
+}
+
+func (c *Client) trace(format string, args ...any) {
+	if c.cfg.Trace != nil {
+		c.cfg.Trace(format, args...)
+	}
+}
+
+// roundDuration rounds a duration above a millisecond to microseconds, for
+// trace lines.
+func roundDuration(d time.Duration) time.Duration {
+	if d > time.Millisecond {
+		return d.Round(time.Microsecond)
+	}
+	return d
+}
+
+// roundTripHookKey is the context key of WithRoundTripHook.
+type roundTripHookKey struct{}
+
+// WithRoundTripHook returns a copy of ctx carrying hook: every offloader
+// round trip made by a Client call with that context (Start, KeyExchange,
+// Do) reports, once it ended, the operations it carried ("start",
+// "auth+keygen+key", "auth", …), how long it took and its error. As
+// net/http/httptrace does for HTTP, it lets a caller (ocurl's -w and -v)
+// count one handshake's round trips among concurrent ones.
+func WithRoundTripHook(ctx context.Context, hook func(ops string, took time.Duration, err error)) context.Context {
+	return context.WithValue(ctx, roundTripHookKey{}, hook)
+}
+
+func roundTripHook(ctx context.Context) func(string, time.Duration, error) {
+	h, _ := ctx.Value(roundTripHookKey{}).(func(string, time.Duration, error))
+	return h
+}
