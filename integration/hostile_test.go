@@ -449,7 +449,15 @@ func TestHostileServer(t *testing.T) {
 	// patent's one request per flight with the state token in between
 	// (the refusals after ServerHelloDone take another path there).
 	seq := &kit{env: k.env, leaf: k.leaf, cfg: k.env.config("localhost")}
-	seq.cfg.Offloader = k.env.sequentialClient(t)
+	seqClient := k.env.sequentialClient(t)
+	seq.cfg.Offloader = seqClient
+	// Open its channel now, so the leak checks below count its goroutines
+	// in their "before", as they do the pipelined client's.
+	if _, err := seqClient.Start(context.Background(), "localhost", tlsclient.Offer{
+		Versions: []uint16{0x0303}, CipherSuites: []uint16{0xc02b}, SignatureAlgorithms: []uint16{0x0403},
+	}); err != nil {
+		t.Fatal(err)
+	}
 	for _, mode := range []struct {
 		name string
 		k    *kit

@@ -155,7 +155,7 @@ func measureRoundTrips(e *env, o *options, rep *report) error {
 		goal               string // "" for none
 	}{
 		{"full handshake, pipelined (Auth+KeyGen+Key in one flight)", "1×", false, false, goalRTFull},
-		{"full handshake, sequential (client.Config.Sequential)", "3× (4× with Start uncached)", true, false, ""},
+		{"full handshake, sequential (Config.Sequential)", "3× (4× with Start uncached)", true, false, ""},
 		{"resumption (session ticket, Config.SessionCache)", "0×", false, true, goalRTResume},
 	}
 	for _, m := range modes {
