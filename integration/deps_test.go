@@ -78,3 +78,24 @@ func listDeps(t *testing.T, pkgs ...string) []string {
 	}
 	return deps
 }
+
+// noPublicKeyOnDevice are the standard packages of TLS, X.509 and
+// public-key cryptography: the device does none of it (the offloader does),
+// so its packages link none. math/big and encoding/asn1 are not listed:
+// crypto/rand (math/big, for Prime and Int) and x/crypto/cryptobyte
+// (encoding/asn1, for its ASN.1 readers) import them at package level, so
+// every package using either depends on them; whether a device binary keeps
+// their code is a question for its symbols, not its package list.
+var noPublicKeyOnDevice = []string{"crypto/tls", "crypto/x509", "crypto/rsa", "crypto/ecdsa", "crypto/ecdh"}
+
+func TestDeviceLinksNoPublicKeyCode(t *testing.T) {
+	checkDeps(t, "device path", devicePackages, noPublicKeyOnDevice)
+	// And the check can fail: the conversion to crypto/tls's
+	// ConnectionState, kept out of tlsclient for this, links them.
+	deps := listDeps(t, "github.com/tlsoffload/tlsoffload/tlsclient/tlsstate")
+	for _, p := range []string{"crypto/tls", "crypto/x509"} {
+		if !slices.Contains(deps, p) {
+			t.Errorf("tlsclient/tlsstate links no %s: is the check still looking?", p)
+		}
+	}
+}

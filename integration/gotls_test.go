@@ -16,6 +16,7 @@ import (
 	"github.com/tlsoffload/tlsoffload/offloader/client"
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
 	"github.com/tlsoffload/tlsoffload/tlsclient"
+	"github.com/tlsoffload/tlsoffload/tlsclient/tlsstate"
 )
 
 // suiteCase is one cell: a suite with the key type its certificate needs.
@@ -91,7 +92,7 @@ func echo(t *testing.T, env *offloaderEnv, addr, serverName string) tls.Connecti
 	if string(got) != msg {
 		t.Fatal("echo differs")
 	}
-	return c.(*tlsclient.Conn).ConnectionState()
+	return tlsstate.Convert(c.(*tlsclient.Conn).ConnectionState())
 }
 
 func TestGoTLSServerEverySuiteAndGroup(t *testing.T) {

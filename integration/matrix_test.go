@@ -68,6 +68,7 @@ import (
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
 	"github.com/tlsoffload/tlsoffload/record"
 	"github.com/tlsoffload/tlsoffload/tlsclient"
+	"github.com/tlsoffload/tlsoffload/tlsclient/tlsstate"
 )
 
 // matrixVersion is one protocol version, named as each peer names it.
@@ -305,7 +306,7 @@ func fetchPaths(cfg *tlsclient.Config, addr string, paths []string) (*exchange, 
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(30 * time.Second))
-	ex := &exchange{state: conn.(*tlsclient.Conn).ConnectionState(), calls: counter.calls.Load()}
+	ex := &exchange{state: tlsstate.Convert(conn.(*tlsclient.Conn).ConnectionState()), calls: counter.calls.Load()}
 	br := bufio.NewReader(conn)
 	for i, p := range paths {
 		closing := ""

@@ -15,6 +15,7 @@ import (
 	"github.com/tlsoffload/tlsoffload/certs/testpki"
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
 	"github.com/tlsoffload/tlsoffload/tlsclient"
+	"github.com/tlsoffload/tlsoffload/tlsclient/tlsstate"
 )
 
 // opensslGroup is OpenSSL's name for each group of groupCases.
@@ -39,7 +40,7 @@ func getOpenSSLWWW(t *testing.T, env *offloaderEnv, addr string) (string, tls.Co
 	if err != nil {
 		t.Fatalf("read page: %v", err)
 	}
-	return string(page), c.(*tlsclient.Conn).ConnectionState()
+	return string(page), tlsstate.Convert(c.(*tlsclient.Conn).ConnectionState())
 }
 
 // OpenSSL's s_server over every suite and group, each cell a real process.

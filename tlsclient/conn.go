@@ -38,8 +38,6 @@ package tlsclient
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -101,10 +99,6 @@ type connState struct {
 	resumed       bool
 	chain         [][]byte // as presented
 	verifiedChain [][]byte // from the offloader's Auth
-
-	parsed         bool // PeerCertificates and VerifiedChains parsed
-	peerCerts      []*x509.Certificate
-	verifiedChains [][]*x509.Certificate
 }
 
 type startResult struct {
@@ -349,51 +343,49 @@ func (c *Conn) earliestDeadline() time.Time {
 	return w
 }
 
-// ConnectionState returns the negotiated parameters in crypto/tls's form.
-// PeerCertificates and VerifiedChains are parsed on the first call (the
-// handshake itself parses no certificate on the device).
-func (c *Conn) ConnectionState() tls.ConnectionState {
+// ConnectionState is what a connection negotiated, in the device's own
+// terms: certificates stay DER, as the device parses none (the offloader
+// verified them). tlsclient/tlsstate converts it to crypto/tls's
+// ConnectionState with parsed certificates, for programs that want that.
+type ConnectionState struct {
+	Version           uint16
+	HandshakeComplete bool
+	CipherSuite       uint16
+	// CurveID is the ECDHE group of the session's full handshake (kept on
+	// resumption), 0 for RSA key exchange.
+	CurveID            uint16
+	NegotiatedProtocol string // ALPN; "" if none
+	ServerName         string // the name verified, without a trailing dot
+	DidResume          bool
+	TLSUnique          []byte // RFC 5929; nil without extended master secret
+	// PeerCertificates is the server's chain as it presented it (DER,
+	// leaf first), also on resumption.
+	PeerCertificates [][]byte
+	// Verified is the offloader's verdict on the server.
+	Verified PeerVerification
+}
+
+// ConnectionState returns what the connection negotiated; before the
+// handshake completes, only what is known.
+func (c *Conn) ConnectionState() ConnectionState {
 	c.hsMu.Lock()
 	defer c.hsMu.Unlock()
 	s := &c.state
-	cs := tls.ConnectionState{
-		Version:                    s.version,
-		HandshakeComplete:          s.complete,
-		CipherSuite:                s.suite,
-		CurveID:                    tls.CurveID(s.curve),
-		NegotiatedProtocol:         s.alpn,
-		NegotiatedProtocolIsMutual: true,
-		ServerName:                 verifyName(c.serverName),
-		TLSUnique:                  s.tlsUnique,
-		DidResume:                  s.resumed,
+	cs := ConnectionState{
+		Version:            s.version,
+		HandshakeComplete:  s.complete,
+		CipherSuite:        s.suite,
+		CurveID:            s.curve,
+		NegotiatedProtocol: s.alpn,
+		ServerName:         verifyName(c.serverName),
+		TLSUnique:          s.tlsUnique,
+		DidResume:          s.resumed,
 	}
-	if !s.complete {
-		return cs
+	if s.complete {
+		cs.PeerCertificates = s.chain
+		cs.Verified = PeerVerification{Chain: s.verifiedChain}
 	}
-	if !s.parsed {
-		s.parsed = true
-		s.peerCerts = parseCerts(s.chain)
-		if v := parseCerts(s.verifiedChain); len(v) > 0 {
-			s.verifiedChains = [][]*x509.Certificate{v}
-		}
-	}
-	cs.PeerCertificates = s.peerCerts
-	cs.VerifiedChains = s.verifiedChains
 	return cs
-}
-
-// parseCerts parses DER certificates, stopping at the first that fails (the
-// offloader already refused a chain that does not parse).
-func parseCerts(ders [][]byte) []*x509.Certificate {
-	var out []*x509.Certificate
-	for _, der := range ders {
-		cert, err := x509.ParseCertificate(der)
-		if err != nil {
-			break
-		}
-		out = append(out, cert)
-	}
-	return out
 }
 
 // Dialer dials TCP and runs the handshake; its DialContext fits

@@ -22,6 +22,7 @@ import (
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
 	"github.com/tlsoffload/tlsoffload/record"
 	. "github.com/tlsoffload/tlsoffload/tlsclient"
+	"github.com/tlsoffload/tlsoffload/tlsclient/tlsstate"
 )
 
 // testServerName is the name the test leaves are issued for; servers
@@ -211,7 +212,7 @@ func TestHandshakeEverySuiteAndGroup(t *testing.T) {
 				if got := <-serverSuite; got != s.ID {
 					t.Errorf("server negotiated %#04x", got)
 				}
-				cs := c.ConnectionState()
+				cs := tlsstate.Convert(c.ConnectionState())
 				if cs.Version != tls.VersionTLS12 || !cs.HandshakeComplete || cs.DidResume {
 					t.Errorf("state: version %#x complete %v resumed %v", cs.Version, cs.HandshakeComplete, cs.DidResume)
 				}
@@ -237,9 +238,9 @@ func TestHandshakeEverySuiteAndGroup(t *testing.T) {
 				if n := off.Flights(); n != 2 {
 					t.Errorf("%d offloader flights, want 2 (start, then auth+keygen+key)", n)
 				}
-				// the second call is served from the cache made on first parse
-				if cs2 := c.ConnectionState(); cs2.PeerCertificates[0] != cs.PeerCertificates[0] {
-					t.Error("certificates parsed again on the second ConnectionState")
+				// tlsclient's own state carries the chain as DER, unparsed.
+				if own := c.ConnectionState(); len(own.PeerCertificates) != 2 || !bytes.Equal(own.PeerCertificates[0], leaf.Cert.Raw) {
+					t.Error("ConnectionState.PeerCertificates is not the DER the server presented")
 				}
 			})
 		}
@@ -266,7 +267,7 @@ func TestALPN(t *testing.T) {
 			if err := c.Handshake(); err != nil {
 				t.Fatal(err)
 			}
-			if got := c.ConnectionState().NegotiatedProtocol; got != tc.want {
+			if got := tlsstate.Convert(c.ConnectionState()).NegotiatedProtocol; got != tc.want {
 				t.Errorf("NegotiatedProtocol = %q, want %q", got, tc.want)
 			}
 			echoBothWays(t, c)
@@ -345,7 +346,7 @@ func TestSequentialMode(t *testing.T) {
 				t.Errorf("sequential=%v: %s requested %d times", seq, op, n)
 			}
 		}
-		states = append(states, c.ConnectionState())
+		states = append(states, tlsstate.Convert(c.ConnectionState()))
 	}
 	a, b := states[0], states[1]
 	if a.CipherSuite != b.CipherSuite || a.Version != b.Version || !a.PeerCertificates[0].Equal(b.PeerCertificates[0]) ||
@@ -544,7 +545,7 @@ func TestConcurrentReadWrite(t *testing.T) {
 	if werr != nil || rerr != nil {
 		t.Fatalf("write %v, read %v", werr, rerr)
 	}
-	if !c.ConnectionState().HandshakeComplete {
+	if !tlsstate.Convert(c.ConnectionState()).HandshakeComplete {
 		t.Error("handshake not complete")
 	}
 }

@@ -159,7 +159,7 @@ func (hs *clientHandshakeState) doResume() error {
 		return hs.fail(record.AlertIllegalParameter, "server resumed the session with another max_fragment_length", nil)
 	}
 	hs.res.didResume = true
-	hs.chain, hs.verifiedChain = s.chain, s.verifiedChain
+	hs.chain, hs.verifiedChain, hs.curve = s.chain, s.verifiedChain, s.curve
 	hs.master = append([]byte(nil), s.master...)
 	defer clear(hs.master)
 	// RFC 5246 §6.3 with the new randoms: the PRF only, on the device.
@@ -228,6 +228,7 @@ func (hs *clientHandshakeState) saveSession() {
 		s = &ClientSession{
 			version:       hs.serverHello.Version,
 			suite:         hs.suite.ID,
+			curve:         hs.curve,
 			master:        append([]byte(nil), hs.master...),
 			ems:           hs.serverHello.ExtendedMasterSecret,
 			alpn:          hs.serverHello.ALPNProtocol,

@@ -19,6 +19,7 @@ import (
 	"github.com/tlsoffload/tlsoffload/offloader/client"
 	"github.com/tlsoffload/tlsoffload/record"
 	. "github.com/tlsoffload/tlsoffload/tlsclient"
+	"github.com/tlsoffload/tlsoffload/tlsclient/tlsstate"
 )
 
 // traceLog collects trace lines so a test can look for one.
@@ -92,9 +93,10 @@ func TestResumeTicketNoOffloaderCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	c1.Close()
-	if (<-states).DidResume || c1.ConnectionState().DidResume {
+	if (<-states).DidResume || tlsstate.Convert(c1.ConnectionState()).DidResume {
 		t.Fatal("first handshake resumed")
 	}
+	firstCurve := c1.ConnectionState().CurveID
 	s, ok := cfg.SessionCache.Get(newKeyFor(t, cfg))
 	if !ok || !s.HasTicket() || !s.EMS() {
 		t.Fatalf("no ticket session cached after the full handshake: %v %+v", ok, s)
@@ -114,9 +116,13 @@ func TestResumeTicketNoOffloaderCall(t *testing.T) {
 	if !ss.DidResume {
 		t.Error("server did not resume")
 	}
-	cs := c2.ConnectionState()
+	cs := tlsstate.Convert(c2.ConnectionState())
 	if !cs.DidResume {
 		t.Error("DidResume false")
+	}
+	// The session's group is reported on resumption too (it read 0).
+	if got := c2.ConnectionState().CurveID; got == 0 || got != firstCurve {
+		t.Errorf("CurveID on resumption = %d, the full handshake's %d", got, firstCurve)
 	}
 	if n := off.Flights(); n != flights {
 		t.Errorf("resumed handshake made %d offloader calls", n-flights)
@@ -155,7 +161,7 @@ func TestResumeTicketNoOffloaderCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	c3.Close()
-	if !(<-states).DidResume || !c3.ConnectionState().DidResume {
+	if !(<-states).DidResume || !tlsstate.Convert(c3.ConnectionState()).DidResume {
 		t.Error("renewed ticket did not resume")
 	}
 	if n := off.Flights(); n != flights {
@@ -191,7 +197,7 @@ func TestResumeDeclinedRunsFullHandshake(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.ConnectionState().DidResume {
+	if tlsstate.Convert(c.ConnectionState()).DidResume {
 		t.Error("DidResume on a declined ticket")
 	}
 	if !trace.has("tls: resuming session (ticket)") || !trace.has("tls: server declined resumption") {
@@ -229,7 +235,7 @@ func TestResumeExpired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.ConnectionState().DidResume || trace.has("tls: resuming session") {
+	if tlsstate.Convert(c.ConnectionState()).DidResume || trace.has("tls: resuming session") {
 		t.Error("an expired session was offered")
 	}
 	if !trace.has("tls: session expired") {
@@ -256,7 +262,7 @@ func TestResumePolicyChangeIsNewKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.ConnectionState().DidResume || trace2.has("tls: resuming session") {
+	if tlsstate.Convert(c.ConnectionState()).DidResume || trace2.has("tls: resuming session") {
 		t.Error("a session made under another suite list was resumed")
 	}
 	if off2.Flights() == 0 {
@@ -270,7 +276,7 @@ func TestResumePolicyChangeIsNewKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.ConnectionState().DidResume {
+	if !tlsstate.Convert(c.ConnectionState()).DidResume {
 		t.Error("the original policy did not resume")
 	}
 }
@@ -301,8 +307,8 @@ func TestResumeEMSMismatch(t *testing.T) {
 	}
 	// The next handshake is a full one and succeeds.
 	c, err = handshakeEcho(t, addr, cfg)
-	if err != nil || c.ConnectionState().DidResume {
-		t.Fatalf("after the drop: err %v, resumed %v", err, c.ConnectionState().DidResume)
+	if err != nil || tlsstate.Convert(c.ConnectionState()).DidResume {
+		t.Fatalf("after the drop: err %v, resumed %v", err, tlsstate.Convert(c.ConnectionState()).DidResume)
 	}
 }
 
@@ -393,8 +399,8 @@ func getPage(t *testing.T, addr string, cfg *Config, reused bool) error {
 	if err := c.Handshake(); err != nil {
 		return err
 	}
-	if c.ConnectionState().DidResume != reused {
-		t.Errorf("DidResume = %v, want %v", c.ConnectionState().DidResume, reused)
+	if tlsstate.Convert(c.ConnectionState()).DidResume != reused {
+		t.Errorf("DidResume = %v, want %v", tlsstate.Convert(c.ConnectionState()).DidResume, reused)
 	}
 	if _, err := io.WriteString(c, "GET / HTTP/1.0\r\n\r\n"); err != nil {
 		return err
@@ -443,7 +449,7 @@ func TestResumeConcurrent(t *testing.T) {
 				errs <- err
 				return
 			}
-			if !c.ConnectionState().DidResume {
+			if !tlsstate.Convert(c.ConnectionState()).DidResume {
 				errs <- errors.New("not resumed")
 			}
 		}()

@@ -24,6 +24,7 @@ type ClientSession struct {
 	// Negotiated by the full handshake.
 	version uint16
 	suite   uint16
+	curve   uint16 // ECDHE group of the full handshake, 0 for RSA
 	master  []byte // 48 bytes
 	ems     bool   // RFC 7627: the master secret is the extended one
 	alpn    string

@@ -16,6 +16,7 @@ import (
 	"github.com/tlsoffload/tlsoffload/offloader/client"
 	"github.com/tlsoffload/tlsoffload/record"
 	. "github.com/tlsoffload/tlsoffload/tlsclient"
+	"github.com/tlsoffload/tlsoffload/tlsclient/tlsstate"
 )
 
 // goTLSHasSuite reports whether crypto/tls implements suite id (it has no
@@ -91,7 +92,7 @@ func TestLegacyVersionsGoTLS(t *testing.T) {
 			if err := c.Handshake(); err != nil {
 				t.Fatal(err)
 			}
-			st := c.ConnectionState()
+			st := tlsstate.Convert(c.ConnectionState())
 			if st.Version != tc.version || st.CipherSuite != tc.suite {
 				t.Fatalf("negotiated %#04x %#04x", st.Version, st.CipherSuite)
 			}
@@ -143,7 +144,7 @@ func TestLegacyRefusedByDevicePolicy(t *testing.T) {
 	if err := c.Handshake(); err != nil {
 		t.Fatal(err)
 	}
-	if v := c.ConnectionState().Version; v != handshake.VersionTLS10 {
+	if v := tlsstate.Convert(c.ConnectionState()).Version; v != handshake.VersionTLS10 {
 		t.Errorf("version %#04x", v)
 	}
 }
@@ -190,7 +191,7 @@ func TestOpenSSLLegacyVersions(t *testing.T) {
 			if err := c.Handshake(); err != nil {
 				t.Fatal(err)
 			}
-			if st := c.ConnectionState(); st.Version != tc.version || st.CipherSuite != tc.suite {
+			if st := tlsstate.Convert(c.ConnectionState()); st.Version != tc.version || st.CipherSuite != tc.suite {
 				t.Fatalf("negotiated %#04x %#04x", st.Version, st.CipherSuite)
 			}
 			if _, err := io.WriteString(c, "GET / HTTP/1.0\r\n\r\n"); err != nil {
@@ -243,7 +244,7 @@ func TestLegacyCertificateRequestAndResumption(t *testing.T) {
 				if err := c.Handshake(); err != nil {
 					t.Fatalf("connection %d: %v", i, err)
 				}
-				st := c.ConnectionState()
+				st := tlsstate.Convert(c.ConnectionState())
 				if st.Version != v || st.DidResume != (i == 1) {
 					t.Fatalf("connection %d: version %#04x resumed %v", i, st.Version, st.DidResume)
 				}

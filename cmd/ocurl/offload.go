@@ -26,6 +26,7 @@ import (
 	"github.com/tlsoffload/tlsoffload/offloader/server"
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
 	"github.com/tlsoffload/tlsoffload/tlsclient"
+	"github.com/tlsoffload/tlsoffload/tlsclient/tlsstate"
 )
 
 // tlsSetup is the TLS side of a run, made at the first https connection:
@@ -188,7 +189,7 @@ func (t *tlsSetup) handshake(ctx context.Context, raw net.Conn, serverName strin
 	if err != nil {
 		return nil, info, t.handshakeFailure(err, info)
 	}
-	st := tc.ConnectionState()
+	st := tlsstate.Convert(tc.ConnectionState())
 	info.version = versionName(st.Version)
 	info.cipher = cipherName(st.CipherSuite)
 	info.alpn = st.NegotiatedProtocol

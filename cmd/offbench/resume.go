@@ -19,6 +19,7 @@ import (
 
 	"github.com/tlsoffload/tlsoffload/offloader/client"
 	"github.com/tlsoffload/tlsoffload/tlsclient"
+	"github.com/tlsoffload/tlsoffload/tlsclient/tlsstate"
 )
 
 // countingOffloader counts a device's round trips to its offloader
@@ -76,7 +77,7 @@ func resumedShare(n int, dial func() (net.Conn, error)) (int, error) {
 		case *tls.Conn:
 			st = c.ConnectionState()
 		case *tlsclient.Conn:
-			st = c.ConnectionState()
+			st = tlsstate.Convert(c.ConnectionState())
 		}
 		if st.DidResume {
 			resumed++
