@@ -9,13 +9,10 @@
 // first that passes every rule wins, and a certificate the server sent but
 // no path uses is never held against it. The profiles (profile.go):
 //
-//   - ProfileWebPKI: the CA/Browser Forum Baseline Requirements as
-//     browser-grade verifiers apply them;
+//   - ProfileWebPKI, the zero value: the CA/Browser Forum Baseline
+//     Requirements as browser-grade verifiers apply them;
 //   - ProfileRFC5280: RFC 5280 alone, for private PKIs, still refusing weak
-//     keys and signatures;
-//   - ProfileLegacy, the zero value: the checks this package made before
-//     the profiles (crypto/x509 plus weak keys and signatures and no CA as
-//     leaf), kept until the offloader selects a profile per device.
+//     keys and signatures.
 //
 // In every profile a certificate that is itself one of the roots is
 // accepted as the leaf (a pinned self-signed certificate), its name,
@@ -144,7 +141,7 @@ type Verifier struct {
 	// what is kept and for how long); nil verifies every chain afresh.
 	Cache *VerifyCache
 	// Profile selects the rules beyond path validation (profile.go). The
-	// zero value is ProfileLegacy.
+	// zero value is ProfileWebPKI.
 	Profile Profile
 	// Pins, if not empty, are SPKI pins: the verified path (its root
 	// included) must hold a certificate whose key is one of them, or the

@@ -19,16 +19,10 @@ import (
 type Profile uint8
 
 const (
-	// ProfileLegacy is the zero value: the checks of this package before
-	// the profiles existed (path validation, RSA of MinRSABits, the three
-	// NIST curves, no MD5 or SHA-1 below the root, no CA as the leaf, an
-	// extended key usage allowing serverAuth if any). It is what a
-	// Verifier without a Profile applies until the offloader chooses one
-	// per device; ParseProfile never returns it.
-	ProfileLegacy Profile = iota
 	// ProfileWebPKI is the CA/Browser Forum Baseline Requirements as
-	// browser-grade verifiers apply them. The default of a device.
-	ProfileWebPKI
+	// browser-grade verifiers apply them: the zero value, and the default
+	// of a device.
+	ProfileWebPKI Profile = iota
 	// ProfileRFC5280 is RFC 5280 alone, for private PKIs that predate the
 	// Baseline Requirements, with the weak-key and weak-signature rules and
 	// a bound on name-constraint work.
@@ -39,8 +33,7 @@ const (
 // the leaf and the root (rustls-webpki's bound; real paths have 1 to 3).
 const MaxIntermediates = 6
 
-// MaxNameConstraintWork bounds, in every profile but ProfileLegacy, the
-// name-constraint comparisons a path may cost: the names of its
+// MaxNameConstraintWork bounds, in every profile, the name-constraint comparisons a path may cost: the names of its
 // certificates (subjectAltName entries) times the constraints of its CAs.
 // A path built to make constraint checking slow is refused before it is
 // ground through; real paths cost a few hundred.
@@ -58,11 +51,9 @@ func ParseProfile(s string) (Profile, error) {
 	return 0, fmt.Errorf("certs: unknown verification profile %q (want \"webpki\" or \"rfc5280\")", s)
 }
 
-// String returns "webpki", "rfc5280" or "legacy".
+// String returns "webpki" or "rfc5280", as ParseProfile reads them.
 func (p Profile) String() string {
 	switch p {
-	case ProfileLegacy:
-		return "legacy"
 	case ProfileWebPKI:
 		return "webpki"
 	case ProfileRFC5280:
@@ -101,8 +92,13 @@ func (p Profile) rules() rules {
 	case ProfileRFC5280:
 		return rules{emptyEKU: true, ncWork: true}
 	}
-	return rules{caAsLeaf: true}
+	// An unknown profile (a value no constant names) gets the strictest:
+	// nothing is let through by a mistake.
+	return ProfileWebPKI.rules()
 }
+
+// Valid reports whether p is one of the profiles this package defines.
+func (p Profile) Valid() bool { return p == ProfileWebPKI || p == ProfileRFC5280 }
 
 var (
 	oidExtSKI               = asn1.ObjectIdentifier{2, 5, 29, 14}

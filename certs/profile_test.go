@@ -18,69 +18,69 @@ import (
 // "path[1]", "root", or "" for a refusal about the path), and whether
 // crypto/x509 refuses Bad too.
 type twinWant struct {
-	webpki, rfc5280, legacy certs.Reason
-	rule                    certs.Rule
-	at                      string
-	x509Refuses             bool
+	webpki, rfc5280 certs.Reason
+	rule            certs.Rule
+	at              string
+	x509Refuses     bool
 }
 
 var twinWants = map[string]twinWant{
-	"eku/absent":       {certs.ReasonKeyUsage, 0, 0, certs.RuleLeafEKU, "leaf", false},
-	"eku/any-only":     {certs.ReasonKeyUsage, 0, 0, certs.RuleLeafEKU, "leaf", false},
-	"eku/empty":        {certs.ReasonMalformed, certs.ReasonMalformed, 0, certs.RuleEmptyEKU, "leaf", false},
-	"eku/client-only":  {certs.ReasonKeyUsage, certs.ReasonKeyUsage, certs.ReasonKeyUsage, certs.RuleLeafEKU, "leaf", true},
-	"eku/intermediate": {certs.ReasonKeyUsage, certs.ReasonKeyUsage, certs.ReasonKeyUsage, certs.RuleChainEKU, "leaf", true},
-	"eku/root":         {certs.ReasonKeyUsage, 0, 0, certs.RuleRootEKU, "root", false},
+	"eku/absent":       {certs.ReasonKeyUsage, 0, certs.RuleLeafEKU, "leaf", false},
+	"eku/any-only":     {certs.ReasonKeyUsage, 0, certs.RuleLeafEKU, "leaf", false},
+	"eku/empty":        {certs.ReasonMalformed, certs.ReasonMalformed, certs.RuleEmptyEKU, "leaf", false},
+	"eku/client-only":  {certs.ReasonKeyUsage, certs.ReasonKeyUsage, certs.RuleLeafEKU, "leaf", true},
+	"eku/intermediate": {certs.ReasonKeyUsage, certs.ReasonKeyUsage, certs.RuleChainEKU, "leaf", true},
+	"eku/root":         {certs.ReasonKeyUsage, 0, certs.RuleRootEKU, "root", false},
 
-	"aki/leaf":         {certs.ReasonNonConforming, 0, 0, certs.RuleAKI, "leaf", false},
-	"aki/intermediate": {certs.ReasonNonConforming, 0, 0, certs.RuleAKI, "path[1]", false},
-	"aki/critical":     {certs.ReasonMalformed, certs.ReasonMalformed, certs.ReasonMalformed, certs.RuleParse, "leaf", true},
-	"ski/intermediate": {certs.ReasonNonConforming, 0, 0, certs.RuleSKI, "path[1]", false},
-	"ski/root":         {certs.ReasonNonConforming, 0, 0, certs.RuleSKI, "root", false},
-	"keyid/mismatch":   {certs.ReasonNonConforming, 0, 0, certs.RuleKeyID, "leaf", false},
+	"aki/leaf":         {certs.ReasonNonConforming, 0, certs.RuleAKI, "leaf", false},
+	"aki/intermediate": {certs.ReasonNonConforming, 0, certs.RuleAKI, "path[1]", false},
+	"aki/critical":     {certs.ReasonMalformed, certs.ReasonMalformed, certs.RuleParse, "leaf", true},
+	"ski/intermediate": {certs.ReasonNonConforming, 0, certs.RuleSKI, "path[1]", false},
+	"ski/root":         {certs.ReasonNonConforming, 0, certs.RuleSKI, "root", false},
+	"keyid/mismatch":   {certs.ReasonNonConforming, 0, certs.RuleKeyID, "leaf", false},
 
-	"serial/zero":      {certs.ReasonNonConforming, 0, 0, certs.RuleSerial, "leaf", false},
-	"serial/21-octets": {certs.ReasonNonConforming, 0, 0, certs.RuleSerial, "leaf", false},
-	"serial/negative":  {certs.ReasonMalformed, certs.ReasonMalformed, certs.ReasonMalformed, certs.RuleParse, "leaf", true},
+	"serial/zero":      {certs.ReasonNonConforming, 0, certs.RuleSerial, "leaf", false},
+	"serial/21-octets": {certs.ReasonNonConforming, 0, certs.RuleSerial, "leaf", false},
+	"serial/negative":  {certs.ReasonMalformed, certs.ReasonMalformed, certs.RuleParse, "leaf", true},
 
-	"san/missing":          {certs.ReasonNonConforming, certs.ReasonNameMismatch, certs.ReasonNameMismatch, certs.RuleSANMissing, "leaf", true},
-	"san/not-critical":     {certs.ReasonNonConforming, 0, 0, certs.RuleSANCritical, "leaf", false},
-	"cn/not-in-san":        {certs.ReasonNonConforming, 0, 0, certs.RuleCommonName, "leaf", false},
-	"cn/case":              {certs.ReasonNonConforming, 0, 0, certs.RuleCommonName, "leaf", false},
-	"cn/two":               {certs.ReasonNonConforming, 0, 0, certs.RuleCommonName, "leaf", false},
-	"dns/underscore":       {certs.ReasonNonConforming, 0, 0, certs.RuleDNSUnderscore, "leaf", false},
-	"dns/syntax":           {certs.ReasonNonConforming, 0, 0, certs.RuleDNSSyntax, "leaf", false},
-	"dns/wildcard-suffix":  {certs.ReasonNonConforming, 0, 0, certs.RuleWildcardSuffix, "leaf", false},
-	"dns/wildcard-multi":   {certs.ReasonNonConforming, 0, 0, certs.RuleWildcard, "leaf", false},
-	"dns/wildcard-partial": {certs.ReasonNonConforming, 0, 0, certs.RuleWildcard, "leaf", false},
-	"name/mismatch":        {certs.ReasonNameMismatch, certs.ReasonNameMismatch, certs.ReasonNameMismatch, certs.RuleServerName, "leaf", true},
+	"san/missing":          {certs.ReasonNonConforming, certs.ReasonNameMismatch, certs.RuleSANMissing, "leaf", true},
+	"san/not-critical":     {certs.ReasonNonConforming, 0, certs.RuleSANCritical, "leaf", false},
+	"cn/not-in-san":        {certs.ReasonNonConforming, 0, certs.RuleCommonName, "leaf", false},
+	"cn/case":              {certs.ReasonNonConforming, 0, certs.RuleCommonName, "leaf", false},
+	"cn/two":               {certs.ReasonNonConforming, 0, certs.RuleCommonName, "leaf", false},
+	"dns/underscore":       {certs.ReasonNonConforming, 0, certs.RuleDNSUnderscore, "leaf", false},
+	"dns/syntax":           {certs.ReasonNonConforming, 0, certs.RuleDNSSyntax, "leaf", false},
+	"dns/wildcard-suffix":  {certs.ReasonNonConforming, 0, certs.RuleWildcardSuffix, "leaf", false},
+	"dns/wildcard-multi":   {certs.ReasonNonConforming, 0, certs.RuleWildcard, "leaf", false},
+	"dns/wildcard-partial": {certs.ReasonNonConforming, 0, certs.RuleWildcard, "leaf", false},
+	"name/mismatch":        {certs.ReasonNameMismatch, certs.ReasonNameMismatch, certs.RuleServerName, "leaf", true},
 
-	"leaf/ca":            {certs.ReasonKeyUsage, 0, certs.ReasonKeyUsage, certs.RuleCAAsLeaf, "leaf", false},
-	"leaf/key-cert-sign": {certs.ReasonKeyUsage, 0, 0, certs.RuleLeafKeyCertSign, "leaf", false},
-	"bc/not-critical":    {certs.ReasonNonConforming, 0, 0, certs.RuleBasicConstraints, "path[1]", false},
-	"nc/leaf":            {certs.ReasonNonConforming, 0, 0, certs.RuleNameConstraintsLeaf, "leaf", false},
-	"nc/not-critical":    {certs.ReasonNonConforming, 0, 0, certs.RuleNameConstraintsCrit, "path[1]", false},
-	"nc/leading-period":  {certs.ReasonNonConforming, 0, 0, certs.RuleNameConstraintsSyn, "path[1]", false},
-	"nc/violated":        {certs.ReasonNameMismatch, certs.ReasonNameMismatch, certs.ReasonNameMismatch, certs.RuleNameConstraints, "leaf", true},
-	"nc/work":            {certs.ReasonNonConforming, certs.ReasonNonConforming, 0, certs.RuleNameConstraintsWork, "", false},
-	"pc/not-critical":    {certs.ReasonNonConforming, 0, 0, certs.RulePolicyConstraints, "path[1]", false},
-	"depth/7":            {certs.ReasonNonConforming, 0, 0, certs.RulePathDepth, "", false},
+	"leaf/ca":            {certs.ReasonKeyUsage, 0, certs.RuleCAAsLeaf, "leaf", false},
+	"leaf/key-cert-sign": {certs.ReasonKeyUsage, 0, certs.RuleLeafKeyCertSign, "leaf", false},
+	"bc/not-critical":    {certs.ReasonNonConforming, 0, certs.RuleBasicConstraints, "path[1]", false},
+	"nc/leaf":            {certs.ReasonNonConforming, 0, certs.RuleNameConstraintsLeaf, "leaf", false},
+	"nc/not-critical":    {certs.ReasonNonConforming, 0, certs.RuleNameConstraintsCrit, "path[1]", false},
+	"nc/leading-period":  {certs.ReasonNonConforming, 0, certs.RuleNameConstraintsSyn, "path[1]", false},
+	"nc/violated":        {certs.ReasonNameMismatch, certs.ReasonNameMismatch, certs.RuleNameConstraints, "leaf", true},
+	"nc/work":            {certs.ReasonNonConforming, certs.ReasonNonConforming, certs.RuleNameConstraintsWork, "", false},
+	"pc/not-critical":    {certs.ReasonNonConforming, 0, certs.RulePolicyConstraints, "path[1]", false},
+	"depth/7":            {certs.ReasonNonConforming, 0, certs.RulePathDepth, "", false},
 
-	"rsa/leaf-1024":                     {certs.ReasonWeakKey, certs.ReasonWeakKey, certs.ReasonWeakKey, certs.RuleRSASize, "leaf", false},
-	"rsa/modulus":                       {certs.ReasonWeakKey, 0, 0, certs.RuleRSAModulus, "leaf", false},
-	"rsa/intermediate-1024":             {certs.ReasonWeakKey, certs.ReasonWeakKey, certs.ReasonWeakKey, certs.RuleRSASize, "path[1]", false},
-	"rsa/root-1024":                     {certs.ReasonWeakKey, 0, 0, certs.RuleRSASize, "root", false},
-	"rsa/self-issued-intermediate-1024": {certs.ReasonWeakKey, certs.ReasonWeakKey, certs.ReasonWeakKey, certs.RuleRSASize, "path[1]", false},
-	"curve/p224":                        {certs.ReasonWeakKey, certs.ReasonWeakKey, certs.ReasonWeakKey, certs.RuleCurve, "leaf", false},
-	"sig/sha1-leaf":                     {certs.ReasonWeakSignature, certs.ReasonWeakSignature, certs.ReasonWeakSignature, certs.RuleSignature, "leaf", true},
-	"sig/sha1-intermediate":             {certs.ReasonWeakSignature, certs.ReasonWeakSignature, certs.ReasonWeakSignature, certs.RuleSignature, "path[1]", true},
+	"rsa/leaf-1024":                     {certs.ReasonWeakKey, certs.ReasonWeakKey, certs.RuleRSASize, "leaf", false},
+	"rsa/modulus":                       {certs.ReasonWeakKey, 0, certs.RuleRSAModulus, "leaf", false},
+	"rsa/intermediate-1024":             {certs.ReasonWeakKey, certs.ReasonWeakKey, certs.RuleRSASize, "path[1]", false},
+	"rsa/root-1024":                     {certs.ReasonWeakKey, 0, certs.RuleRSASize, "root", false},
+	"rsa/self-issued-intermediate-1024": {certs.ReasonWeakKey, certs.ReasonWeakKey, certs.RuleRSASize, "path[1]", false},
+	"curve/p224":                        {certs.ReasonWeakKey, certs.ReasonWeakKey, certs.RuleCurve, "leaf", false},
+	"sig/sha1-leaf":                     {certs.ReasonWeakSignature, certs.ReasonWeakSignature, certs.RuleSignature, "leaf", true},
+	"sig/sha1-intermediate":             {certs.ReasonWeakSignature, certs.ReasonWeakSignature, certs.RuleSignature, "path[1]", true},
 
-	"validity/leaf-expired":         {certs.ReasonExpired, certs.ReasonExpired, certs.ReasonExpired, certs.RuleValidity, "leaf", true},
-	"validity/leaf-not-yet-valid":   {certs.ReasonNotYetValid, certs.ReasonNotYetValid, certs.ReasonNotYetValid, certs.RuleValidity, "leaf", true},
-	"validity/intermediate-expired": {certs.ReasonExpired, certs.ReasonExpired, certs.ReasonExpired, certs.RuleValidity, "path[1]", true},
-	"anchor/leaf-not-trusted":       {certs.ReasonUnknownAuthority, certs.ReasonUnknownAuthority, certs.ReasonUnknownAuthority, certs.RuleNoPath, "leaf", true},
-	"anchor/leaf-expired":           {certs.ReasonExpired, certs.ReasonExpired, certs.ReasonExpired, certs.RuleValidity, "leaf", true},
-	"anchor/leaf-wrong-name":        {certs.ReasonNameMismatch, certs.ReasonNameMismatch, certs.ReasonNameMismatch, certs.RuleServerName, "leaf", true},
+	"validity/leaf-expired":         {certs.ReasonExpired, certs.ReasonExpired, certs.RuleValidity, "leaf", true},
+	"validity/leaf-not-yet-valid":   {certs.ReasonNotYetValid, certs.ReasonNotYetValid, certs.RuleValidity, "leaf", true},
+	"validity/intermediate-expired": {certs.ReasonExpired, certs.ReasonExpired, certs.RuleValidity, "path[1]", true},
+	"anchor/leaf-not-trusted":       {certs.ReasonUnknownAuthority, certs.ReasonUnknownAuthority, certs.RuleNoPath, "leaf", true},
+	"anchor/leaf-expired":           {certs.ReasonExpired, certs.ReasonExpired, certs.RuleValidity, "leaf", true},
+	"anchor/leaf-wrong-name":        {certs.ReasonNameMismatch, certs.ReasonNameMismatch, certs.RuleServerName, "leaf", true},
 }
 
 type builtTwin struct {
@@ -118,16 +118,13 @@ func builtTwins(t testing.TB) []builtTwin {
 	return twinCases
 }
 
-var profiles = []certs.Profile{certs.ProfileWebPKI, certs.ProfileRFC5280, certs.ProfileLegacy}
+var profiles = []certs.Profile{certs.ProfileWebPKI, certs.ProfileRFC5280}
 
 func (w twinWant) reason(p certs.Profile) certs.Reason {
-	switch p {
-	case certs.ProfileWebPKI:
-		return w.webpki
-	case certs.ProfileRFC5280:
+	if p == certs.ProfileRFC5280 {
 		return w.rfc5280
 	}
-	return w.legacy
+	return w.webpki
 }
 
 func verifyTwin(c *testpki.Case, p certs.Profile) ([]*x509.Certificate, error) {
@@ -228,7 +225,7 @@ func TestParseProfile(t *testing.T) {
 		}
 	}
 	for _, p := range profiles {
-		if back, err := certs.ParseProfile(p.String()); p != certs.ProfileLegacy && (err != nil || back != p) {
+		if back, err := certs.ParseProfile(p.String()); err != nil || back != p {
 			t.Errorf("%v does not round-trip", p)
 		}
 	}

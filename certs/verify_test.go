@@ -148,6 +148,15 @@ type verifyCase struct {
 	want   certs.Reason
 }
 
+// rfc5280 is the fixture's verifier under ProfileRFC5280, for the cases
+// about path validation whose certificates webpki refuses for another
+// rule first (profile_test.go's twins cover those rules).
+func rfc5280(f *fixture) *certs.Verifier {
+	v := f.verifier()
+	v.Profile = certs.ProfileRFC5280
+	return v
+}
+
 func issue(names []string, kt testpki.KeyType, d testpki.Defect) func(*testing.T, *fixture) [][]byte {
 	return func(t *testing.T, f *fixture) [][]byte {
 		l, err := f.p.Issue(names, kt, d)
@@ -254,11 +263,18 @@ func verifyCases() []verifyCase {
 		{name: "good/upper case name", chain: issue([]string{"a.example"}, testpki.ECDSAP256, testpki.Good), server: "A.EXAMPLE"},
 		{name: "good/trailing dot", chain: issue([]string{"a.example"}, testpki.ECDSAP256, testpki.Good), server: "a.example."},
 		{name: "good/wildcard", chain: issue([]string{"*.example"}, testpki.ECDSAP256, testpki.Good), server: "a.example"},
-		{name: "good/EKU any", chain: leafWith(nil, func(c *x509.Certificate) { c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageAny} })},
-		{name: "good/no EKU", chain: leafWith(nil, func(c *x509.Certificate) { c.ExtKeyUsage = nil })},
-		{name: "good/root sent along, SHA-1, RSA-1024", chain: sha1Root, v: sha1RootV},
+		{name: "good/EKU any", chain: leafWith(nil, func(c *x509.Certificate) { c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageAny} }), v: rfc5280},
+		{name: "good/no EKU", chain: leafWith(nil, func(c *x509.Certificate) { c.ExtKeyUsage = nil }), v: rfc5280},
+		{name: "good/root sent along, SHA-1, RSA-1024", chain: sha1Root, v: func(f *fixture) *certs.Verifier {
+			v := sha1RootV(f)
+			v.Profile = certs.ProfileRFC5280
+			return v
+		}},
+		{name: "weak key/root RSA-1024 under webpki", chain: sha1Root, v: sha1RootV, want: certs.ReasonWeakKey},
 		{name: "good/RSA1024 with MinRSABits 1024", chain: issue([]string{"a.example"}, testpki.RSA1024, testpki.Good),
-			v: func(f *fixture) *certs.Verifier { v := f.verifier(); v.MinRSABits = 1024; return v }},
+			v: func(f *fixture) *certs.Verifier { v := rfc5280(f); v.MinRSABits = 1024; return v }},
+		{name: "weak key/MinRSABits 1024 does not lower webpki", chain: issue([]string{"a.example"}, testpki.RSA1024, testpki.Good),
+			v: func(f *fixture) *certs.Verifier { v := f.verifier(); v.MinRSABits = 1024; return v }, want: certs.ReasonWeakKey},
 
 		{name: "good/needless extra certificates ignored", chain: func(t *testing.T, f *fixture) [][]byte {
 			good := issue([]string{"a.example"}, testpki.ECDSAP256, testpki.Good)(t, f)
@@ -374,7 +390,7 @@ func verifyCases() []verifyCase {
 			sub := mk(t, caTemplate("sub intermediate"), f.mid, ecKey(t, elliptic.P256()))
 			return ders(mk(t, leafTemplate("a.example"), sub, ecKey(t, elliptic.P256())), sub, f.mid)
 		}, want: certs.ReasonUnknownAuthority},
-		{name: "unknown authority/intermediate not a CA", chain: midWith(nil, func(c *x509.Certificate) { c.IsCA = false }), want: certs.ReasonUnknownAuthority},
+		{name: "unknown authority/intermediate not a CA", chain: midWith(nil, func(c *x509.Certificate) { c.IsCA = false }), v: rfc5280, want: certs.ReasonUnknownAuthority},
 		{name: "unknown authority/system roots", chain: issue([]string{"a.example"}, testpki.ECDSAP256, testpki.Good),
 			v: func(*fixture) *certs.Verifier { return &certs.Verifier{Time: func() time.Time { return now }} }, want: certs.ReasonUnknownAuthority},
 
@@ -385,7 +401,7 @@ func verifyCases() []verifyCase {
 		{name: "name/odd bytes in the name", chain: issue([]string{"a.example"}, testpki.ECDSAP256, testpki.Good), server: "a.example/", want: certs.ReasonNameMismatch},
 		{name: "name/excluded by name constraints", chain: midWith(nil, func(c *x509.Certificate) {
 			c.PermittedDNSDomains = []string{"allowed.example"}
-		}), want: certs.ReasonNameMismatch},
+		}), v: rfc5280, want: certs.ReasonNameMismatch},
 	}
 }
 
