@@ -79,6 +79,11 @@ func sampleResponses() []*FlightResponse {
 			ClientCertificate: hsMsg(11, seq(600)), CertificateVerify: hsMsg(15, seq(260))}}}},
 		{ID: 9, Results: []Result{{Op: OpKeyGen, KeyGen: &KeyGenResponse{ClientKeyExchange: seq(33),
 			ClientCertificate: hsMsg(11, []byte{0, 0, 0})}}}},
+		// The reasons added for the verification profiles and revocation.
+		{ID: 12, Results: []Result{{Op: OpAuth, Err: &Error{Op: OpAuth, Status: StatusInvalidCertificate, Reason: ReasonNonConforming,
+			Detail: `leaf "a.example": no authority key identifier`}}}},
+		{ID: 13, Results: []Result{{Op: OpAuth, Err: &Error{Op: OpAuth, Status: StatusInvalidCertificate, Reason: ReasonRevocationUnknown,
+			Detail: `leaf "a.example": stapled OCSP response stale since 2020-01-01T00:00:00Z`}}}},
 	}
 }
 
@@ -388,7 +393,7 @@ func TestFlightResponseLimits(t *testing.T) {
 		"detail on ok":   append(hdr(1), res(OpKeyGen, 0, 0, []byte("x"), []byte{0, 1, 1})...),
 		"reason on ok":   append(hdr(1), res(OpKeyGen, 0, 1, nil, []byte{0, 1, 1})...),
 		"unknown status": append(hdr(1), res(OpAuth, 14, 0, nil, nil)...),
-		"unknown reason": append(hdr(1), res(OpAuth, 1, 12, nil, nil)...),
+		"unknown reason": append(hdr(1), res(OpAuth, 1, 14, nil, nil)...),
 		"stray reason":   append(hdr(1), res(OpAuth, 6, 1, nil, nil)...),
 		"ok op 0":        append(hdr(1), res(0, 0, 0, nil, nil)...),
 		"op 5":           append(hdr(1), res(5, 4, 0, nil, nil)...),
@@ -444,7 +449,7 @@ func TestErrorStrings(t *testing.T) {
 			t.Errorf("status %d has no words", s)
 		}
 	}
-	for r := ReasonNone; r <= ReasonNoCertificate; r++ {
+	for r := ReasonNone; r <= ReasonRevocationUnknown; r++ {
 		if strings.Contains(r.String(), "reason(") {
 			t.Errorf("reason %d has no words", r)
 		}

@@ -115,10 +115,15 @@ const (
 	ReasonRevoked          Reason = 9
 	ReasonPinMismatch      Reason = 10
 	ReasonNoCertificate    Reason = 11 // the transcript holds no server certificate
-	// Added for certs' verification profiles and revocation (issue 9):
-	// not yet in reasonWords, so the codec refuses them until they are.
-	ReasonNonConforming     Reason = 12 // a certificate breaks the device's verification profile
-	ReasonRevocationUnknown Reason = 13 // no usable revocation status where one is required
+	// ReasonNonConforming: a certificate breaks the encoding rules of the
+	// device's verification profile (key identifiers, serial, SAN and CN,
+	// DNS syntax, criticality, path depth).
+	ReasonNonConforming Reason = 12
+	// ReasonRevocationUnknown: no usable revocation status where one is
+	// required: a must-staple certificate without a staple; a staple that
+	// is stale, for another certificate or not signed by the issuer or its
+	// responder; a CRL of the issuer that is stale or does not verify.
+	ReasonRevocationUnknown Reason = 13
 )
 
 var reasonWords = [...]string{
@@ -134,6 +139,9 @@ var reasonWords = [...]string{
 	ReasonRevoked:          "certificate revoked",
 	ReasonPinMismatch:      "pin mismatch",
 	ReasonNoCertificate:    "no certificate",
+
+	ReasonNonConforming:     "nonconforming certificate",
+	ReasonRevocationUnknown: "revocation status unknown",
 }
 
 func (r Reason) String() string {
@@ -143,7 +151,7 @@ func (r Reason) String() string {
 	return "reason(" + itoa(int(r)) + ")"
 }
 
-func (r Reason) known() bool { return int(r) < len(reasonWords) }
+func (r Reason) known() bool { return int(r) < len(reasonWords) && reasonWords[r] != "" }
 
 // Error is a failed operation: the status, its reason and a short detail
 // that never contains key material. errors.Is(err, StatusX) works.
