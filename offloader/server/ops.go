@@ -10,7 +10,6 @@ import (
 	_ "crypto/sha512"
 	"crypto/x509"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -310,16 +309,18 @@ func intersect(list []uint16, ok func(uint16) bool) []uint16 {
 
 // serverFlight is the transcript of an Auth request, parsed.
 type serverFlight struct {
-	ch   handshake.ClientHello
-	sh   handshake.ServerHello
-	cert handshake.Certificate
-	ske  *handshake.ServerKeyExchange  // nil when absent
-	cr   *handshake.CertificateRequest // nil when absent
+	ch     handshake.ClientHello
+	sh     handshake.ServerHello
+	cert   handshake.Certificate
+	status *handshake.CertificateStatus  // the stapled OCSP response; nil when absent
+	ske    *handshake.ServerKeyExchange  // nil when absent
+	cr     *handshake.CertificateRequest // nil when absent
 }
 
 // parseTranscript splits the transcript into ClientHello, ServerHello,
-// Certificate, ServerKeyExchange (optional here), CertificateRequest
-// (optional), ServerHelloDone and nothing else, and parses each.
+// Certificate, CertificateStatus (optional: RFC 6066 §8),
+// ServerKeyExchange (optional here), CertificateRequest (optional),
+// ServerHelloDone and nothing else, and parses each.
 func parseTranscript(b []byte) (*serverFlight, *wire.Error) {
 	if len(b) > wire.MaxTranscript {
 		return nil, malformed("transcript too long")
@@ -355,6 +356,12 @@ func parseTranscript(b []byte) (*serverFlight, *wire.Error) {
 	}
 	if err := fl.cert.Unmarshal(m); err != nil {
 		return nil, malformed(err.Error())
+	}
+	if m = take(handshake.TypeCertificateStatus); m != nil {
+		fl.status = new(handshake.CertificateStatus)
+		if err := fl.status.Unmarshal(m); err != nil {
+			return nil, malformed(err.Error())
+		}
 	}
 	if m = take(handshake.TypeServerKeyExchange); m != nil {
 		fl.ske = new(handshake.ServerKeyExchange)
@@ -435,13 +442,23 @@ func (s *Server) auth(dev *Device, st *hsState, req *wire.AuthRequest) (*wire.Au
 	case !ecdhe && fl.ske != nil:
 		return nil, malformed("transcript: ServerKeyExchange with RSA key exchange")
 	}
+	if e := checkServerExtensions(fl); e != nil {
+		return nil, e
+	}
 
-	// The chain.
+	// The chain, its revocation, and what its key may do in this key
+	// exchange (verify.go).
 	chain, e := s.verifyChain(dev, fl.cert.Certificates, req.ServerName)
 	if e != nil {
 		return nil, e
 	}
+	if e := s.checkRevocation(dev, chain, fl.status); e != nil {
+		return nil, e
+	}
 	leaf := chain[0]
+	if e := s.checkKeyUse(dev, suite, ch, leaf); e != nil {
+		return nil, e
+	}
 
 	next := hsState{
 		stage:         stageAuthed,
@@ -507,24 +524,13 @@ func (s *Server) verifyChain(dev *Device, chain [][]byte, serverName string) ([]
 			return nil, opErr(wire.StatusInternal, "no system roots")
 		}
 	}
-	v := certs.Verifier{Roots: roots, Time: s.cfg.Time}
-	if dev.Roots != nil { // a fixed pool: its pointer keys the cache
+	v := certs.Verifier{Roots: roots, Time: s.cfg.Time, Profile: dev.Profile, Pins: dev.Pins}
+	if dev.Roots != nil { // a fixed pool: its pointer keys the cache, with the profile and pins
 		v.Cache = s.verified
 	}
 	verified, err := v.Verify(chain, serverName)
 	if err != nil {
-		var ce *certs.Error
-		if errors.As(err, &ce) {
-			d := ce.Detail
-			if d == "" {
-				d = ce.Reason.String()
-			}
-			e := opErr(wire.StatusInvalidCertificate, d)
-			e.Reason = wire.Reason(ce.Reason)
-			return nil, e
-		}
-		s.log.Error("offloader: certificate verification", "err", err)
-		return nil, opErr(wire.StatusInternal, "certificate verification failed")
+		return nil, s.certRefusal(dev, err)
 	}
 	if len(verified) == 0 {
 		return nil, opErr(wire.StatusInternal, "empty verified chain")

@@ -26,7 +26,7 @@ func TestPipelinedHandshakes(t *testing.T) {
 		{"ECDHE_RSA/P-384/SHA384/PSS", hsOpts{suite: handshake.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, groups: []uint16{handshake.GroupP384}, sigs: []uint16{handshake.SigRSAPSSRSAESHA384}, ems: true, leaf: rsaLeaf}},
 		{"ECDHE_RSA/ChaCha20", hsOpts{suite: handshake.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256, ems: true, leaf: rsaLeaf}},
 		{"ECDHE_ECDSA/P-256 cert", hsOpts{suite: handshake.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, ems: true, sni: testHost, leaf: p256}},
-		{"ECDHE_ECDSA/P-384 cert/no EMS", hsOpts{suite: handshake.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, groups: []uint16{handshake.GroupP256}, leaf: p384}},
+		{"ECDHE_ECDSA/P-384 cert/no EMS", hsOpts{suite: handshake.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, groups: []uint16{handshake.GroupP256, handshake.GroupP384}, leaf: p384}},
 		{"RSA kx/EMS", hsOpts{suite: handshake.TLS_RSA_WITH_AES_128_GCM_SHA256, ems: true, leaf: rsaLeaf}},
 		{"RSA kx/SHA384/no EMS", hsOpts{suite: handshake.TLS_RSA_WITH_AES_256_GCM_SHA384, leaf: rsaLeaf}},
 		{"ECDHE_RSA/EMS/client certificate asked", hsOpts{suite: handshake.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, ems: true, leaf: rsaLeaf, clientAuth: true}},

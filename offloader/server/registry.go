@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/tlsoffload/tlsoffload/certs"
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
 )
 
@@ -41,6 +42,19 @@ type Device struct {
 	// (ReasonPinMismatch), verified or not (curl's --pinnedpubkey).
 	LeafPins [][sha256.Size]byte
 
+	// Profile is the verification profile of this device's servers:
+	// certs.ProfileWebPKI (the zero value) or certs.ProfileRFC5280.
+	Profile certs.Profile
+	// Pins, when set, are SPKI pins (certs.Verifier.Pins): the verified
+	// path, its root included, must hold a certificate whose key is one
+	// of them (ReasonPinMismatch). Unlike LeafPins they need a verified
+	// path, so they cannot go with InsecureSkipVerify.
+	Pins []certs.Pin
+	// CRLs, when set, are checked against the verified path at every Auth
+	// (certs.CRLSet.Check, with the stapled OCSP response: certs.
+	// CheckRevocation). Immutable once made: a reload builds a new set.
+	CRLs *certs.CRLSet
+
 	cc *clientCert // made by Add from the two fields above; nil without them
 }
 
@@ -69,7 +83,8 @@ var ErrInvalidDevice = errors.New("offloader: invalid device")
 type DeviceError struct {
 	ID string // the entry's id, as given
 	// Field is "ID", "PSK", "MinVersion", "AllowedNames" (Index says which
-	// pattern), "ClientCertificate" or "ClientKey".
+	// pattern), "ClientCertificate", "ClientKey", "Profile", "Pins" or
+	// "CRLs".
 	Field string
 	Index int
 	Err   error
@@ -93,7 +108,10 @@ func (e *DeviceError) Is(target error) bool { return target == ErrInvalidDevice 
 //   - MinVersion: 0 (TLS 1.2), or TLS 1.0, 1.1 or 1.2 (versions.go);
 //   - AllowedNames: patterns certs.MatchName can match (checkPattern);
 //   - ClientCertificate and ClientKey: both or neither, as clientcert.go
-//     says (newClientCert).
+//     says (newClientCert);
+//   - Profile: one certs defines (certs.Profile.Valid);
+//   - Pins and CRLs: not with InsecureSkipVerify (nothing is verified to
+//     check them against).
 func (d *Device) Check() error {
 	_, err := d.check()
 	return err
@@ -115,6 +133,15 @@ func (d *Device) check() (*clientCert, error) {
 		if err := checkPattern(p); err != nil {
 			return nil, &DeviceError{ID: d.ID, Field: "AllowedNames", Index: i, Err: err}
 		}
+	}
+	if !d.Profile.Valid() {
+		return nil, fail("Profile", fmt.Errorf("unknown verification profile %d (want webpki or rfc5280)", uint8(d.Profile)))
+	}
+	if d.InsecureSkipVerify && len(d.Pins) > 0 {
+		return nil, fail("Pins", errors.New("need a verified path, and InsecureSkipVerify is set (LeafPins pin the leaf without one)"))
+	}
+	if d.InsecureSkipVerify && d.CRLs != nil {
+		return nil, fail("CRLs", errors.New("need a verified path, and InsecureSkipVerify is set"))
 	}
 	if len(d.ClientCertificate) == 0 && d.ClientKey == nil {
 		return nil, nil
@@ -181,7 +208,10 @@ func copyDevice(d *Device) *Device {
 		ClientKey:          d.ClientKey,
 		InsecureSkipVerify: d.InsecureSkipVerify,
 		LeafPins:           slices.Clone(d.LeafPins),
-		cc:                 d.cc, // never modified after Add
+		Profile:            d.Profile,
+		Pins:               slices.Clone(d.Pins),
+		CRLs:               d.CRLs, // immutable
+		cc:                 d.cc,   // never modified after Add
 	}
 }
 

@@ -16,9 +16,12 @@
 // or RFC 7627 §4 and the key block of RFC 5246 §6.3, and client
 // certificates held for the device (RFC 5246 §7.4.4, §7.4.6, §7.4.8:
 // clientcert.go): the offloader answers a CertificateRequest and signs the
-// CertificateVerify with RSA PKCS #1 v1.5, RSA-PSS or ECDSA. Left out:
-// SSL 3.0, finite-field DHE, and revocation or pinning beyond what
-// package certs does.
+// CertificateVerify with RSA PKCS #1 v1.5, RSA-PSS or ECDSA. Verification
+// (verify.go) is package certs' under the device's profile and pins, then
+// revocation (an OCSP response stapled in a CertificateStatus, RFC 6066
+// §8; the device's CRLs) and the leaf's key usage for the key exchange.
+// Left out: SSL 3.0, finite-field DHE, and fetching revocation data (OCSP
+// requests, CRL distribution points).
 package server
 
 import (
@@ -63,7 +66,9 @@ type Config struct {
 	// device's root pool, the name, used only within every certificate's
 	// validity) so a server seen again is not path-validated again; 0:
 	// certs.DefaultVerifyCacheSize, negative: no cache. Devices with the
-	// system roots (Roots nil) are always verified afresh.
+	// system roots (Roots nil) are always verified afresh. It bounds the
+	// stapled OCSP responses remembered as authentic the same way
+	// (certs.StapleCache, judged afresh at every use).
 	VerifyCacheSize int
 }
 
@@ -84,6 +89,7 @@ type Server struct {
 	log       *slog.Logger
 	tokenAEAD cipher.AEAD
 	verified  *certs.VerifyCache // nil: none
+	staples   *certs.StapleCache // nil: none
 	sem       chan struct{}
 	ctx       context.Context // canceled by Close
 	cancel    context.CancelFunc
@@ -178,6 +184,7 @@ func New(cfg Config) (*Server, error) {
 		log:       cfg.Logger,
 		tokenAEAD: aead,
 		verified:  certs.NewVerifyCache(cfg.VerifyCacheSize),
+		staples:   certs.NewStapleCache(cfg.VerifyCacheSize),
 		sem:       make(chan struct{}, cfg.MaxInFlight),
 		ctx:       ctx,
 		cancel:    cancel,

@@ -31,15 +31,35 @@ type synth struct {
 	signer       crypto.Signer
 	signOpts     crypto.SignerOpts
 	certRequest  bool
+	name         string  // ClientHello server_name; "": testHost
+	chStatus     bool    // the ClientHello offers status_request (RFC 6066 §8)
+	shStatus     bool    // the ServerHello echoes it
+	status       []byte  // a whole CertificateStatus message after the Certificate; nil: none
+	shPoints     []uint8 // the ServerHello's ec_point_formats; nil: none
 }
 
-func (o synth) transcript(t *testing.T) []byte {
+// statusRequestBody is a ClientHello's status_request: ocsp, no responder
+// ids, no request extensions.
+var statusRequestBody = []byte{1, 0, 0, 0, 0}
+
+// stapling has the hellos negotiate status_request and the server staple
+// resp (a DER OCSPResponse).
+func (o *synth) stapling(resp []byte) {
+	o.chStatus, o.shStatus = true, true
+	o.status = (&handshake.CertificateStatus{OCSPResponse: resp}).Marshal()
+}
+
+func (o synth) transcript(t testing.TB) []byte {
 	t.Helper()
 	ch := &handshake.ClientHello{
 		Version: cmp.Or(o.chVersion, handshake.VersionTLS12), Random: randBytes(32), CipherSuites: []uint16{o.suite},
-		ServerName: testHost, SupportedGroups: o.chGroups, SignatureAlgorithms: o.chSigs, ExtendedMasterSecret: o.chEMS,
+		ServerName: cmp.Or(o.name, testHost), SupportedGroups: o.chGroups, SignatureAlgorithms: o.chSigs, ExtendedMasterSecret: o.chEMS,
 	}
-	sh := &handshake.ServerHello{Version: o.shVersion, Random: randBytes(32), CipherSuite: o.shSuite, ExtendedMasterSecret: o.shEMS}
+	if o.chStatus {
+		ch.Extra = []handshake.Extension{{Type: handshake.ExtStatusRequest, Data: statusRequestBody}}
+	}
+	sh := &handshake.ServerHello{Version: o.shVersion, Random: randBytes(32), CipherSuite: o.shSuite, ExtendedMasterSecret: o.shEMS,
+		OCSPStapling: o.shStatus, PointFormats: o.shPoints}
 	if sh.Version == 0 {
 		sh.Version = handshake.VersionTLS12
 	}
@@ -48,6 +68,7 @@ func (o synth) transcript(t *testing.T) []byte {
 	}
 	out := append(ch.Marshal(), sh.Marshal()...)
 	out = append(out, (&handshake.Certificate{Certificates: o.chain}).Marshal()...)
+	out = append(out, o.status...)
 	if o.ske {
 		curve := map[uint16]ecdh.Curve{handshake.GroupX25519: ecdh.X25519(), handshake.GroupP256: ecdh.P256(), handshake.GroupP384: ecdh.P384(), handshake.GroupP521: ecdh.P521()}[o.group]
 		k, err := curve.GenerateKey(rand.Reader)

@@ -299,7 +299,8 @@ type legacySynth struct {
 func (o legacySynth) transcript(t *testing.T) []byte {
 	t.Helper()
 	ch := &handshake.ClientHello{Version: o.version, Random: randBytes(32), CipherSuites: []uint16{o.suite},
-		ServerName: testHost, SupportedGroups: []uint16{handshake.GroupX25519}}
+		// P-256 offered for the ECDSA leaf's curve (RFC 4492 §5.3), X25519 used.
+		ServerName: testHost, SupportedGroups: []uint16{handshake.GroupX25519, handshake.GroupP256}}
 	if o.shSuite != 0 {
 		ch.CipherSuites = append(ch.CipherSuites, o.shSuite)
 	}
