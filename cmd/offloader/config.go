@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tlsoffload/tlsoffload/certs"
 	"github.com/tlsoffload/tlsoffload/offloader/server"
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
 	"go.yaml.in/yaml/v3"
@@ -50,6 +51,10 @@ type fileDevice struct {
 
 	ClientCertFile string `yaml:"client_cert_file"`
 	ClientKeyFile  string `yaml:"client_key_file"`
+
+	Profile  string   `yaml:"profile"`
+	Pins     []string `yaml:"pins"`
+	CRLsFile string   `yaml:"crls_file"`
 }
 
 // config is a loaded and validated configuration, every value in its
@@ -271,6 +276,9 @@ func loadConfig(path string) (*config, error) {
 				return nil, fail(field("client_key_file"), err)
 			}
 		}
+		if err := loadVerification(&d, fd, rel, fail, field); err != nil {
+			return nil, err
+		}
 		if err := d.Check(); err != nil {
 			name, err := deviceField(fd, rel, err)
 			return nil, fail(field(name), err)
@@ -282,6 +290,40 @@ func loadConfig(path string) (*config, error) {
 		c.devices = append(c.devices, d)
 	}
 	return c, nil
+}
+
+// loadVerification fills the device's verification policy: profile
+// (certs.ParseProfile: "webpki", the default, or "rfc5280"), pins
+// (certs.ParsePin each) and crls_file (certs.LoadCRLFile, read at every
+// load, so a reload takes a new CRL).
+func loadVerification(d *server.Device, fd fileDevice, rel func(string) string,
+	fail func(string, error) error, field func(string) string) error {
+	var err error
+	if d.Profile, err = certs.ParseProfile(fd.Profile); err != nil {
+		return fail(field("profile"), trimCerts(err))
+	}
+	for i, p := range fd.Pins {
+		pin, err := certs.ParsePin(p)
+		if err != nil {
+			return fail(field(fmt.Sprintf("pins[%d]", i)), trimCerts(err))
+		}
+		d.Pins = append(d.Pins, pin)
+	}
+	if fd.CRLsFile != "" {
+		if d.CRLs, err = certs.LoadCRLFile(rel(fd.CRLsFile)); err != nil {
+			return fail(field("crls_file"), trimCerts(err))
+		}
+	}
+	return nil
+}
+
+// trimCerts drops the "certs: " a message of package certs opens with:
+// the config error names the field instead.
+func trimCerts(err error) error {
+	if msg, ok := strings.CutPrefix(err.Error(), "certs: "); ok {
+		return errors.New(msg)
+	}
+	return err
 }
 
 // checkListen accepts "unix:/path" or "host:port" and reports whether the
@@ -389,6 +431,12 @@ func deviceField(fd fileDevice, rel func(string) string, err error) (string, err
 		return "client_cert_file", fmt.Errorf("%s: %w", rel(fd.ClientCertFile), de.Err)
 	case "ClientKey":
 		return "client_key_file", fmt.Errorf("%s: %w (certificate %s)", rel(fd.ClientKeyFile), de.Err, rel(fd.ClientCertFile))
+	case "Profile":
+		return "profile", de.Err
+	case "Pins":
+		return "pins", de.Err
+	case "CRLs":
+		return "crls_file", fmt.Errorf("%s: %w", rel(fd.CRLsFile), de.Err)
 	}
 	return "", err
 }

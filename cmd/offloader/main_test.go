@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/tlsoffload/tlsoffload/certs"
 )
 
 const (
@@ -69,6 +71,31 @@ func rootPEM(t *testing.T) string {
 	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 }
 
+// testPin is an SPKI pin in the config's form.
+const testPin = "sha256/47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+
+// crlPEM is an empty CRL of a fresh CA, in PEM.
+func crlPEM(t *testing.T) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CRL issuer"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		SubjectKeyId: []byte{1, 2, 3},
+	}
+	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
+		Number: big.NewInt(1), ThisUpdate: time.Now().Add(-time.Hour), NextUpdate: time.Now().Add(time.Hour),
+	}, ca, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}))
+}
+
 // TestCheckValid loads a config using every field; its files are named
 // relative to the config's directory, which is not the working directory.
 func TestCheckValid(t *testing.T) {
@@ -92,10 +119,14 @@ devices:
     roots_file: roots.pem
     allowed_names: ["*"]
     min_version: "1.0"
+    profile: rfc5280
+    pins: ["` + testPin + `"]
+    crls_file: crls/ca.crl
 `,
 		"etc/keys/token.hex":    tokenHex + "\n",
 		"etc/keys/sensor-2.psk": "  " + pskHex + "\n\n",
 		"etc/roots.pem":         rootPEM(t),
+		"etc/crls/ca.crl":       crlPEM(t),
 	})
 	path := filepath.Join(dir, "etc/offloader.yaml")
 	code, out, errOut := run("check", "--config", path)
@@ -117,6 +148,15 @@ devices:
 	}
 	if cfg.devices[0].Roots != nil {
 		t.Error("a device without roots_file has roots")
+	}
+	if cfg.devices[0].Profile != certs.ProfileWebPKI || d.Profile != certs.ProfileRFC5280 {
+		t.Errorf("profile: %v %v, want webpki by default and rfc5280 as set", cfg.devices[0].Profile, d.Profile)
+	}
+	if len(cfg.devices[0].Pins) != 0 || len(d.Pins) != 1 || d.Pins[0].String() != testPin {
+		t.Errorf("pins: %v %v", cfg.devices[0].Pins, d.Pins)
+	}
+	if cfg.devices[0].CRLs != nil || d.CRLs.Len() != 1 {
+		t.Errorf("crls_file: %v, %d CRLs", cfg.devices[0].CRLs, d.CRLs.Len())
 	}
 	if cfg.devices[0].MinVersion != 0x0303 || d.MinVersion != 0x0301 {
 		t.Errorf("min_version: %#04x %#04x, want TLS 1.2 by default and TLS 1.0 as set", cfg.devices[0].MinVersion, d.MinVersion)
@@ -191,6 +231,16 @@ func TestBadConfigs(t *testing.T) {
 			`devices[0].min_version: "ssl3" is not a TLS version`},
 		{"empty pattern", dev("    psk: " + pskHex + "\n    allowed_names: ['']\n"), nil,
 			`devices[0].allowed_names[0]: "" is not a name pattern`},
+		{"unknown profile", dev("    psk: " + pskHex + "\n    profile: legacy\n"), nil,
+			`devices[0].profile: unknown verification profile "legacy" (want "webpki" or "rfc5280")`},
+		{"pin without its prefix", dev("    psk: " + pskHex + "\n    pins: [\"" + testPin + "\", \"" + testPin[len("sha256/"):] + "\"]\n"), nil,
+			`devices[0].pins[1]: pin "` + testPin[len("sha256/"):] + `" does not begin with "sha256/"`},
+		{"pin too short", dev("    psk: " + pskHex + "\n    pins: [\"sha256/AAAA\"]\n"), nil,
+			`devices[0].pins[0]: pin "sha256/AAAA": want 44 base64 characters`},
+		{"crls_file missing", dev("    psk: " + pskHex + "\n    crls_file: ca.crl\n"), nil,
+			"devices[0].crls_file: CRL file: open DIR/ca.crl: no such file"},
+		{"crls_file of certificates", dev("    psk: " + pskHex + "\n    crls_file: ca.crl\n"), map[string]string{"ca.crl": roots},
+			`devices[0].crls_file: CRL file DIR/ca.crl: PEM block "CERTIFICATE", want "X509 CRL"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
