@@ -7,7 +7,9 @@ package integration
 // resumption by id and by ticket (no offloader call, counted by the client
 // and by the offloader's own counters); client certificates held by the
 // offloader, against each peer requiring one; bad certificates refused
-// with the right reason; ocurl against nginx, file compared byte for byte. TestMatrix prints one line
+// with the right reason; key usage bound to the key exchange and a pinned
+// `openssl req -x509` certificate (matrix_verify_test.go); ocurl against
+// nginx, file compared byte for byte. TestMatrix prints one line
 // per cell and a total on stdout (go test -v -run TestMatrix ./integration/
 // shows them; .ci/run does).
 //

@@ -40,6 +40,9 @@ type peerOpts struct {
 	// clientCA, when set, makes the server require a client certificate
 	// issued under it (PEM).
 	clientCA []byte
+	// keyUsageViolations makes a server that checks its own certificate's
+	// keyUsage (gnutls-serv) serve it for any suite.
+	keyUsageViolations bool
 }
 
 // peerServer is a running peer.
@@ -250,6 +253,9 @@ var gnutlsPeer = &matrixPeer{
 		// narrows each connection to one suite.
 		prio := "NORMAL:+RSA:+AES-128-CBC:+AES-256-CBC:+SHA1:+SHA256:+SHA384:-VERS-ALL:+" + o.version.gnutls +
 			":%VERIFY_ALLOW_SIGN_WITH_SHA1"
+		if o.keyUsageViolations {
+			prio += ":%DEBUG_ALLOW_KEY_USAGE_VIOLATIONS"
+		}
 		return startPolled(t, bin, func(addr string) ([]string, string) {
 			_, port, _ := net.SplitHostPort(addr)
 			args := []string{"--http", "--port", port, "--x509certfile", chainFile, "--x509keyfile", keyFile, "--priority", prio}
