@@ -36,7 +36,10 @@ const (
 	AlertNoRenegotiation        Alert = 100
 	AlertUnsupportedExtension   Alert = 110
 	AlertUnrecognizedName       Alert = 112
-	AlertNoApplicationProtocol  Alert = 120
+	// AlertBadCertificateStatusResponse: the stapled OCSP response is not
+	// satisfactory (RFC 6066 §8).
+	AlertBadCertificateStatusResponse Alert = 113
+	AlertNoApplicationProtocol        Alert = 120
 )
 
 // Error returns "tls: " and the alert's RFC name in words, e.g.
@@ -50,30 +53,31 @@ func (a Alert) Error() string {
 
 // alertNames are the descriptions of RFC 5246 §7.2 and later RFCs, in words.
 var alertNames = map[Alert]string{
-	AlertCloseNotify:            "close notify",
-	AlertUnexpectedMessage:      "unexpected message",
-	AlertBadRecordMAC:           "bad record MAC",
-	AlertRecordOverflow:         "record overflow",
-	AlertHandshakeFailure:       "handshake failure",
-	AlertBadCertificate:         "bad certificate",
-	AlertUnsupportedCertificate: "unsupported certificate",
-	AlertCertificateRevoked:     "revoked certificate",
-	AlertCertificateExpired:     "expired certificate",
-	AlertCertificateUnknown:     "unknown certificate",
-	AlertIllegalParameter:       "illegal parameter",
-	AlertUnknownCA:              "unknown certificate authority",
-	AlertAccessDenied:           "access denied",
-	AlertDecodeError:            "error decoding message",
-	AlertDecryptError:           "error decrypting message",
-	AlertProtocolVersion:        "protocol version not supported",
-	AlertInsufficientSecurity:   "insufficient security level",
-	AlertInternalError:          "internal error",
-	AlertInappropriateFallback:  "inappropriate fallback",
-	AlertUserCanceled:           "user canceled",
-	AlertNoRenegotiation:        "no renegotiation",
-	AlertUnsupportedExtension:   "unsupported extension",
-	AlertUnrecognizedName:       "unrecognized name",
-	AlertNoApplicationProtocol:  "no application protocol",
+	AlertCloseNotify:                  "close notify",
+	AlertUnexpectedMessage:            "unexpected message",
+	AlertBadRecordMAC:                 "bad record MAC",
+	AlertRecordOverflow:               "record overflow",
+	AlertHandshakeFailure:             "handshake failure",
+	AlertBadCertificate:               "bad certificate",
+	AlertUnsupportedCertificate:       "unsupported certificate",
+	AlertCertificateRevoked:           "revoked certificate",
+	AlertCertificateExpired:           "expired certificate",
+	AlertCertificateUnknown:           "unknown certificate",
+	AlertIllegalParameter:             "illegal parameter",
+	AlertUnknownCA:                    "unknown certificate authority",
+	AlertAccessDenied:                 "access denied",
+	AlertDecodeError:                  "error decoding message",
+	AlertDecryptError:                 "error decrypting message",
+	AlertProtocolVersion:              "protocol version not supported",
+	AlertInsufficientSecurity:         "insufficient security level",
+	AlertInternalError:                "internal error",
+	AlertInappropriateFallback:        "inappropriate fallback",
+	AlertUserCanceled:                 "user canceled",
+	AlertNoRenegotiation:              "no renegotiation",
+	AlertUnsupportedExtension:         "unsupported extension",
+	AlertUnrecognizedName:             "unrecognized name",
+	AlertBadCertificateStatusResponse: "bad certificate status response",
+	AlertNoApplicationProtocol:        "no application protocol",
 }
 
 // AlertError is an alert that ended (or, for a warning, interrupted) the
