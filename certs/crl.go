@@ -120,7 +120,7 @@ func ParseCRLs(data []byte) (*CRLSet, error) {
 	}
 	s := &CRLSet{byIssuer: make(map[string][]*crl)}
 	for i, der := range ders {
-		rl, err := x509.ParseRevocationList(der)
+		rl, err := parseRevocationList(der)
 		if err != nil {
 			return nil, fmt.Errorf("certs: CRL %d: %s", i+1, trimX509(err))
 		}
@@ -151,6 +151,69 @@ func ParseCRLs(data []byte) (*CRLSet, error) {
 		s.n++
 	}
 	return s, nil
+}
+
+// parseRevocationList parses a CRL with crypto/x509, which takes version 2
+// CRLs only. A version 1 CRL (no version field, RFC 5280 5.1.2.1: what
+// `openssl ca -gencrl` makes unless crl_extensions are configured) is
+// parsed as the version 2 CRL with the same fields, then given back its
+// own encoding so that its signature is checked over the bytes signed. A
+// version 1 CRL has no extensions, nor have its entries: one that has is
+// refused.
+func parseRevocationList(der []byte) (*x509.RevocationList, error) {
+	rl, err := x509.ParseRevocationList(der)
+	if err == nil {
+		return rl, nil
+	}
+	v2, tbs, ok := asVersion2CRL(der)
+	if !ok {
+		return nil, err
+	}
+	rl, err2 := x509.ParseRevocationList(v2)
+	if err2 != nil {
+		return nil, err2
+	}
+	if len(rl.Extensions) > 0 {
+		return nil, errors.New("x509: version 1 CRL with extensions")
+	}
+	for _, e := range rl.RevokedCertificateEntries {
+		if len(e.Extensions) > 0 {
+			return nil, errors.New("x509: version 1 CRL with entry extensions")
+		}
+	}
+	rl.Raw, rl.RawTBSRevocationList = der, tbs
+	return rl, nil
+}
+
+// asVersion2CRL re-encodes a CertificateList whose TBSCertList has no
+// version field with version v2 (1) inserted, and returns the original
+// TBSCertList element; ok is false for anything else.
+func asVersion2CRL(der []byte) (v2, tbs []byte, ok bool) {
+	in := cryptobyte.String(der)
+	var list, tbsElem, rest cryptobyte.String
+	if !in.ReadASN1(&list, cbasn1.SEQUENCE) || !in.Empty() ||
+		!list.ReadASN1Element(&tbsElem, cbasn1.SEQUENCE) {
+		return nil, nil, false
+	}
+	rest = list
+	body := tbsElem
+	var fields cryptobyte.String
+	if !body.ReadASN1(&fields, cbasn1.SEQUENCE) || fields.PeekASN1Tag(cbasn1.INTEGER) {
+		return nil, nil, false
+	}
+	var b cryptobyte.Builder
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+			b.AddASN1Int64(1)
+			b.AddBytes(fields)
+		})
+		b.AddBytes(rest)
+	})
+	out, err := b.Bytes()
+	if err != nil {
+		return nil, nil, false
+	}
+	return out, tbsElem, true
 }
 
 // knownCRLExtension: CRL extensions crypto/x509 parses (authority key

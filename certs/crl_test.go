@@ -1,6 +1,7 @@
 package certs_test
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -12,6 +13,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
 	"github.com/tlsoffload/tlsoffload/certs"
 	"github.com/tlsoffload/tlsoffload/certs/testpki"
@@ -217,4 +221,85 @@ func TestCRLSetRevokesIntermediate(t *testing.T) {
 	if err := s.Check(path, now); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A version 1 CRL (no version field, no extensions: what `openssl ca
+// -gencrl` makes by default) is taken as a version 2 one is, its
+// signature checked over the bytes the issuer signed.
+func TestCRLVersion1(t *testing.T) {
+	for _, kt := range []testpki.KeyType{testpki.ECDSAP256, testpki.RSA2048} {
+		c, err := testpki.Build(now, testpki.Spec{Names: []string{"v1.example"}, LeafKey: testpki.ECDSAP256, IntermediateKey: kt, RootKey: testpki.ECDSAP256})
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := []*x509.Certificate{c.Leaf, c.Issuer, c.RootCerts[0]}
+		v1 := func(serials ...*big.Int) []byte {
+			der, err := testpki.MakeCRLv1(c.Issuer, c.IssuerKey, now.Add(-time.Hour), now.Add(time.Hour), serials...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := x509.ParseRevocationList(der); err == nil {
+				t.Fatal("crypto/x509 parses the version 1 CRL itself: the test would test nothing")
+			}
+			return der
+		}
+		listed, unlisted, empty := v1(big.NewInt(3), c.Leaf.SerialNumber), v1(big.NewInt(3)), v1()
+		// The same CRL with a serial changed: its signature no longer holds.
+		tampered := bytes.Clone(listed)
+		at := bytes.Index(tampered, []byte{0x02, 0x01, 0x03})
+		if at < 0 {
+			t.Fatal("serial 3 not found in the CRL")
+		}
+		tampered[at+2] = 4
+		for _, tt := range []struct {
+			name   string
+			der    []byte
+			reason certs.Reason
+		}{
+			{"listed", listed, certs.ReasonRevoked},
+			{"not listed", unlisted, certs.ReasonNone},
+			{"no entries", empty, certs.ReasonNone},
+			{"tampered", tampered, certs.ReasonRevocationUnknown},
+		} {
+			s, err := certs.ParseCRLs(crlPEM(tt.der))
+			if err != nil {
+				t.Fatalf("%v %s: %v", kt, tt.name, err)
+			}
+			err = s.Check(path, now)
+			var ce *certs.Error
+			switch {
+			case tt.reason == certs.ReasonNone && err != nil:
+				t.Errorf("%v %s: %v", kt, tt.name, err)
+			case tt.reason != certs.ReasonNone && (!errors.As(err, &ce) || ce.Reason != tt.reason):
+				t.Errorf("%v %s: %v, want %v", kt, tt.name, err, tt.reason)
+			}
+		}
+	}
+	// A CRL without a version field but with extensions is malformed.
+	c := ecCase(t, nil)
+	v2, err := c.CRL(now.Add(-time.Hour), now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := certs.ParseCRLs(withoutVersion(t, v2)); err == nil || !strings.Contains(err.Error(), "version 1 CRL with extensions") {
+		t.Errorf("a version 1 CRL with extensions: %v", err)
+	}
+}
+
+// withoutVersion re-encodes a version 2 CRL without its version field.
+func withoutVersion(t *testing.T, der []byte) []byte {
+	t.Helper()
+	in := cryptobyte.String(der)
+	var list, tbs, rest cryptobyte.String
+	var version int64
+	if !in.ReadASN1(&list, cbasn1.SEQUENCE) || !list.ReadASN1(&tbs, cbasn1.SEQUENCE) || !tbs.ReadASN1Integer(&version) {
+		t.Fatal("not a version 2 CRL")
+	}
+	rest = list
+	var b cryptobyte.Builder
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { b.AddBytes(tbs) })
+		b.AddBytes(rest)
+	})
+	return b.BytesOrPanic()
 }

@@ -127,9 +127,14 @@ func FuzzParseCRLs(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	v1, err := testpki.MakeCRLv1(c.Issuer, c.IssuerKey, now.Add(-time.Hour), now.Add(time.Hour), c.Leaf.SerialNumber)
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Add(a)
 	f.Add(append(append([]byte{}, a...), b...))
 	f.Add(crlPEM(a, b))
+	f.Add(v1) // version 1: re-encoded before crypto/x509 parses it
 	f.Add([]byte("-----BEGIN X509 CRL-----\n-----END X509 CRL-----\n"))
 	path := []*x509.Certificate{c.Leaf, c.Issuer, c.RootCerts[0]}
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -2,13 +2,19 @@ package testpki
 
 import (
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
 	"fmt"
 	"math/big"
 	"time"
+
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // Twin is a chain that breaks exactly one verification rule and its
@@ -609,4 +615,55 @@ func randomTag() string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b) // crypto/rand.Read does not fail
 	return hex.EncodeToString(b)
+}
+
+// MakeCRLv1 returns a version 1 DER CRL (RFC 5280 5.1.2.1: no version
+// field, no extensions, as `openssl ca -gencrl` makes without
+// crl_extensions) signed by issuer with an ECDSA or RSA key over SHA-256,
+// listing serials (revoked an hour before thisUpdate). crypto/x509 makes
+// version 2 CRLs only, so this one is encoded here.
+func MakeCRLv1(issuer *x509.Certificate, key crypto.Signer, thisUpdate, nextUpdate time.Time, serials ...*big.Int) ([]byte, error) {
+	var alg []byte
+	switch key.Public().(type) {
+	case *ecdsa.PublicKey:
+		alg = []byte{0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02} // ecdsa-with-SHA256
+	case *rsa.PublicKey:
+		alg = []byte{0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b, 0x05, 0x00} // sha256WithRSAEncryption
+	default:
+		return nil, fmt.Errorf("testpki: CRL v1: key %T", key.Public())
+	}
+	utc := func(b *cryptobyte.Builder, t time.Time) { b.AddASN1UTCTime(t.UTC().Truncate(time.Second)) }
+	var tb cryptobyte.Builder
+	tb.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddBytes(alg)
+		b.AddBytes(issuer.RawSubject)
+		utc(b, thisUpdate)
+		utc(b, nextUpdate)
+		if len(serials) > 0 {
+			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+				for _, s := range serials {
+					b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+						b.AddASN1BigInt(s)
+						utc(b, thisUpdate.Add(-time.Hour))
+					})
+				}
+			})
+		}
+	})
+	tbs, err := tb.Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("testpki: CRL v1: %w", err)
+	}
+	digest := sha256.Sum256(tbs)
+	sig, err := key.Sign(rand.Reader, digest[:], crypto.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("testpki: CRL v1: %w", err)
+	}
+	var b cryptobyte.Builder
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddBytes(tbs)
+		b.AddBytes(alg)
+		b.AddASN1BitString(sig)
+	})
+	return b.Bytes()
 }
