@@ -12,6 +12,8 @@ package integration
 // the key lacked, and the unsupported_certificate alert, every suite the
 // usage does not allow, and completes the one it allows on the same
 // server: so a refusal cannot come from the certificate being unusable.
+// Against nginx, ocurl does the same per cell: exit 60 with a message
+// naming the usage, or the file byte for byte.
 //
 // What the peers do with such certificates (each handled here):
 //   - OpenSSL s_server and nginx serve them for any suite without looking
@@ -83,6 +85,10 @@ func verifyGroups(t *testing.T, e *matrixEnv) []*matrixGroup {
 		}
 		leaf := &testpki.Leaf{Chain: c.Chain, Key: c.LeafKey, Cert: c.Leaf}
 		dev := server.Device{ID: deviceID, Roots: c.Roots, AllowedNames: []string{"*"}}
+		rootFile := filepath.Join(t.TempDir(), "root.pem")
+		if err := os.WriteFile(rootFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.RootCerts[0].Raw}), 0o600); err != nil {
+			t.Fatal(err)
+		}
 		for _, p := range e.peers {
 			g := &matrixGroup{name: p.name + "/key-usage/" + kc.name, peer: p,
 				opts: func(t *testing.T) peerOpts {
@@ -90,6 +96,9 @@ func verifyGroups(t *testing.T, e *matrixEnv) []*matrixGroup {
 				}}
 			for i, s := range kuSuites {
 				g.cells = append(g.cells, e.keyUsageCell(p, kc, s, kc.want[i], dev))
+				if p == nginxPeer {
+					g.cells = append(g.cells, ocurlKeyUsageCell(p, kc, s, kc.want[i], rootFile))
+				}
 			}
 			groups = append(groups, g)
 		}
@@ -170,6 +179,39 @@ func (e *matrixEnv) keyUsageCell(p *matrixPeer, kc kuCase, s *matrixSuite, want 
 			}
 			if ce.Alert != record.AlertUnsupportedCertificate {
 				return fmt.Errorf("alert %v sent, want unsupported_certificate", ce.Alert)
+			}
+			return nil
+		}}
+}
+
+// ocurlKeyUsageCell fetches nginx's file with ocurl --cacert root
+// --ciphers s from a server whose leaf has kc's keyUsage: exit 60 with a
+// message naming the usage want, or (want "") the file byte for byte.
+func ocurlKeyUsageCell(p *matrixPeer, kc kuCase, s *matrixSuite, want, rootFile string) *matrixCell {
+	mode := "ocurl-key-usage-" + kc.name
+	if want != "" {
+		mode = "ocurl-refuse-key-usage-" + kc.name
+	}
+	return &matrixCell{peer: p.name, version: tls12.name, suite: s.openssl, key: "rsa2048", mode: mode,
+		run: func(t *testing.T, srv *peerServer) error {
+			out := filepath.Join(t.TempDir(), "got.bin")
+			_, port, _ := net.SplitHostPort(srv.addr)
+			code, _, stderr := runOcurl(t, "-sS", "--cacert", rootFile, "--ciphers", s.openssl, "-o", out,
+				"--resolve", "localhost:"+port+":127.0.0.1", "https://localhost:"+port+"/blob.bin")
+			if want == "" {
+				if code != 0 {
+					return fmt.Errorf("ocurl: exit %d: %s", code, stderr)
+				}
+				if got, err := os.ReadFile(out); err != nil || string(got) != string(nginxBlob) {
+					return fmt.Errorf("ocurl wrote %d bytes that differ from the %d served (%v)", len(got), len(nginxBlob), err)
+				}
+				return nil
+			}
+			if code != 60 || !strings.Contains(stderr, "ocurl: (60) ") || !strings.Contains(stderr, want) {
+				return fmt.Errorf("ocurl: exit %d: %q, want exit 60 naming %s", code, stderr, want)
+			}
+			if _, err := os.Stat(out); err == nil {
+				return errors.New("ocurl left an output file after refusing the certificate")
 			}
 			return nil
 		}}
