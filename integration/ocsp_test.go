@@ -72,16 +72,7 @@ func (ca *ocspCA) respond(t *testing.T, bin string, leaf *x509.Certificate, stat
 	if signer == "" {
 		signer, signerKey = ca.cert, ca.key
 	}
-	// index.txt: status, expiry, revocation time, serial (hex), file, subject.
-	revoked := ""
-	if status == "R" {
-		revoked = time.Now().Add(-time.Hour).UTC().Format("060102150405Z")
-	}
-	line := strings.Join([]string{status, leaf.NotAfter.UTC().Format("060102150405Z"), revoked,
-		fmt.Sprintf("%X", leaf.SerialNumber), "unknown", "/CN=" + leaf.Subject.CommonName}, "\t") + "\n"
-	if err := os.WriteFile(ca.index, []byte(line), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	ca.setStatus(t, leaf, status)
 	leafFile := writePEM(t, filepath.Join(ca.dir, "leaf.pem"), "CERTIFICATE", leaf.Raw)
 	req := filepath.Join(ca.dir, "req.der")
 	resp := filepath.Join(t.TempDir(), "resp.der")
@@ -97,8 +88,29 @@ func (ca *ocspCA) respond(t *testing.T, bin string, leaf *x509.Certificate, stat
 	return resp
 }
 
+// setStatus makes the CA's index hold leaf alone, with status "V" (valid)
+// or "R" (revoked an hour ago).
+func (ca *ocspCA) setStatus(t *testing.T, leaf *x509.Certificate, status string) {
+	t.Helper()
+	// index.txt: status, expiry, revocation time, serial (hex), file, subject.
+	revoked := ""
+	if status == "R" {
+		revoked = time.Now().Add(-time.Hour).UTC().Format("060102150405Z")
+	}
+	serial := fmt.Sprintf("%X", leaf.SerialNumber)
+	if len(serial)%2 == 1 {
+		serial = "0" + serial // openssl ca reads whole octets
+	}
+	line := strings.Join([]string{status, leaf.NotAfter.UTC().Format("060102150405Z"), revoked,
+		serial, "unknown", "/CN=" + leaf.Subject.CommonName}, "\t") + "\n"
+	if err := os.WriteFile(ca.index, []byte(line), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // crl makes, with `openssl ca -gencrl`, a CRL of the CA's index as the
-// last respond left it (a leaf with status "R" is listed), valid a day.
+// last setStatus or respond left it (a leaf with status "R" is listed),
+// valid a day.
 func (ca *ocspCA) crl(t *testing.T, bin string) string {
 	t.Helper()
 	cnf := filepath.Join(ca.dir, "ca.cnf")

@@ -1,0 +1,138 @@
+package integration
+
+// A device's verification policy as an operator writes it (issue 9):
+// profile, pins and crls_file in `offloader serve`'s config, each device
+// tried with ocurl through the daemon against openssl s_server.
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tlsoffload/tlsoffload/certs/testpki"
+)
+
+// spkiPin is the config's form of c's key pin.
+func spkiPin(c *x509.Certificate) string {
+	sum := sha256.Sum256(c.RawSubjectPublicKeyInfo)
+	return "sha256/" + base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// TestDevicePolicyThroughOffloaderProcess: one daemon, one device per
+// policy; for each, ocurl's exit code and message against a real server.
+func TestDevicePolicyThroughOffloaderProcess(t *testing.T) {
+	bin := requirePeer(t, "openssl")
+	now := time.Now()
+	build := func(s testpki.Spec) *testpki.Case {
+		s.Names = []string{"localhost", "127.0.0.1"}
+		s.LeafKey, s.IntermediateKey, s.RootKey = testpki.ECDSAP256, testpki.ECDSAP256, testpki.ECDSAP256
+		c, err := testpki.Build(now, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	// A private PKI's leaf without authorityKeyIdentifier: RFC 5280 lets it
+	// through (4.2.1.1 makes it a CA's duty, not the verifier's), the
+	// Baseline Requirements do not (7.1.2.3).
+	noAKI := build(testpki.Spec{LeafDER: func(tbs *testpki.TBS) { tbs.Remove(testpki.OIDAuthorityKeyID) }})
+	if len(noAKI.Leaf.AuthorityKeyId) != 0 {
+		t.Fatal("the leaf has an authorityKeyIdentifier: the case would test nothing")
+	}
+	sound := build(testpki.Spec{})
+	other := build(testpki.Spec{}) // its root's key is pinned by nobody here
+
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	rootPEM := func(c *testpki.Case) []byte {
+		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.RootCerts[0].Raw})
+	}
+	write("noaki-root.pem", rootPEM(noAKI))
+	write("sound-root.pem", rootPEM(sound))
+	// The sound leaf revoked by its issuer's CRL, made by openssl ca.
+	ca := newOCSPCA(t, "sound", sound.Issuer, sound.IssuerKey)
+	ca.setStatus(t, sound.Leaf, "R")
+	crl, err := os.ReadFile(ca.crl(t, bin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write("sound.crl", crl)
+
+	type device struct {
+		id, policy string // policy: YAML lines of the device entry beyond id, psk and allowed_names
+	}
+	devices := []device{
+		{"webpki", "    roots_file: noaki-root.pem\n"},
+		{"explicit-webpki", "    roots_file: noaki-root.pem\n    profile: webpki\n"},
+		{"rfc5280", "    roots_file: noaki-root.pem\n    profile: rfc5280\n"},
+		{"pinned-root", "    roots_file: sound-root.pem\n    pins: [\"" + spkiPin(sound.RootCerts[0]) + "\"]\n"},
+		{"pinned-other", "    roots_file: sound-root.pem\n    pins: [\"" + spkiPin(other.RootCerts[0]) + "\"]\n"},
+		{"crl", "    roots_file: sound-root.pem\n    crls_file: sound.crl\n"},
+		{"no-crl", "    roots_file: sound-root.pem\n"},
+	}
+	var cfg strings.Builder
+	cfg.WriteString("listen: \"127.0.0.1:0\"\ndevices:\n")
+	psks := map[string]string{}
+	for _, d := range devices {
+		psk := make([]byte, 32)
+		rand.Read(psk)
+		psks[d.id] = write(d.id+".psk", []byte(hex.EncodeToString(psk)+"\n"))
+		fmt.Fprintf(&cfg, "  - id: %s\n    psk_file: %s.psk\n    allowed_names: [\"*\"]\n%s", d.id, d.id, d.policy)
+	}
+	cfgFile := write("offloader.yaml", []byte(cfg.String()))
+	off := startListeningProcess(t, buildBinary(t, "cmd/offloader"), []string{"serve", "--config", cfgFile},
+		regexp.MustCompile(`listening on (\S+)`))
+
+	servers := map[*testpki.Case]string{}
+	for _, c := range []*testpki.Case{noAKI, sound} {
+		servers[c] = startOpenSSL(t, &testpki.Leaf{Chain: c.Chain, Key: c.LeafKey, Cert: c.Leaf}, "-www", "-tls1_2")
+	}
+	for _, tc := range []struct {
+		device string
+		c      *testpki.Case
+		code   int    // ocurl's exit code
+		says   string // in its stderr when refused
+	}{
+		{"webpki", noAKI, 60, "nonconforming certificate: leaf \"localhost\": no authority key identifier"},
+		{"explicit-webpki", noAKI, 60, "no authority key identifier"},
+		{"rfc5280", noAKI, 0, ""},
+		{"pinned-root", sound, 0, ""},
+		{"pinned-other", sound, 90, "pinned"},
+		{"crl", sound, 60, "certificate revoked: leaf \"localhost\": revoked at"},
+		{"no-crl", sound, 0, ""},
+	} {
+		t.Run(tc.device, func(t *testing.T) {
+			_, port, _ := strings.Cut(servers[tc.c], ":")
+			code, stdout, stderr := runOcurl(t, "-sS", "--offloader", off, "--device-id", tc.device, "--psk-file", psks[tc.device],
+				"--resolve", "localhost:"+port+":127.0.0.1", "https://localhost:"+port+"/")
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d\nstdout: %.200s\nstderr: %s", code, tc.code, stdout, stderr)
+			}
+			if tc.code == 0 {
+				if !strings.Contains(stdout, "Cipher is") {
+					t.Fatalf("s_server's page not fetched: %.300s", stdout)
+				}
+				return
+			}
+			if !strings.Contains(stderr, tc.says) {
+				t.Fatalf("stderr %q does not say %q", stderr, tc.says)
+			}
+		})
+	}
+}
