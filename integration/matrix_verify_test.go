@@ -13,7 +13,8 @@ package integration
 // usage does not allow, and completes the one it allows on the same
 // server: so a refusal cannot come from the certificate being unusable.
 // Against nginx, ocurl does the same per cell: exit 60 with a message
-// naming the usage, or the file byte for byte.
+// naming the usage, or the file byte for byte. Against GnuTLS, an ECDSA
+// leaf allowing keyAgreement only is refused for ECDHE_ECDSA.
 //
 // What the peers do with such certificates (each handled here):
 //   - OpenSSL s_server and nginx serve them for any suite without looking
@@ -102,6 +103,35 @@ func verifyGroups(t *testing.T, e *matrixEnv) []*matrixGroup {
 			}
 			groups = append(groups, g)
 		}
+	}
+
+	// An ECDSA leaf allowing keyAgreement only must not sign the
+	// ServerKeyExchange. OpenSSL (s_server, nginx) will not negotiate
+	// ECDHE_ECDSA with such a certificate: only gnutls-serv, told to
+	// ignore its own certificate's usage, serves it.
+	ka, err := testpki.Build(e.pki.Now, testpki.Spec{
+		Names:   []string{"localhost", "127.0.0.1"},
+		LeafKey: testpki.ECDSAP256, IntermediateKey: testpki.ECDSAP256, RootKey: testpki.ECDSAP256,
+		Leaf: func(l *x509.Certificate) { l.KeyUsage = x509.KeyUsageKeyAgreement },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kaLeaf := &testpki.Leaf{Chain: ka.Chain, Key: ka.LeafKey, Cert: ka.Leaf}
+	kaDev := server.Device{ID: deviceID, Roots: ka.Roots, AllowedNames: []string{"*"}}
+	kaSuite := matrixSuiteByName("ECDHE-ECDSA-AES128-GCM-SHA256")
+	for _, p := range e.peers {
+		if p != gnutlsPeer {
+			continue
+		}
+		kc := kuCase{name: "keyagreement-only", usage: x509.KeyUsageKeyAgreement}
+		cell := e.keyUsageCell(p, kc, kaSuite, "digitalSignature", kaDev)
+		cell.key = "p256"
+		groups = append(groups, &matrixGroup{name: p.name + "/key-usage/" + kc.name, peer: p,
+			opts: func(t *testing.T) peerOpts {
+				return peerOpts{version: tls12, leaf: kaLeaf, suites: []*matrixSuite{kaSuite}, keyUsageViolations: true}
+			},
+			cells: []*matrixCell{cell}})
 	}
 
 	pinned, pinnedFile := opensslSelfSigned(t)
