@@ -8,14 +8,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/tlsoffload/tlsoffload/certs/testpki"
 )
 
-// startNginx serves dir/www over TLS 1.2 with the leaf and returns its address.
-func startNginx(t *testing.T, leaf *testpki.Leaf) (addr, www string) {
+// startNginx serves dir/www over TLS 1.2 with the leaf and returns its
+// address; extra directives go in the server block.
+func startNginx(t *testing.T, leaf *testpki.Leaf, extra ...string) (addr, www string) {
 	t.Helper()
 	bin := requirePeer(t, "nginx")
 	dir := t.TempDir()
@@ -49,9 +51,10 @@ http {
     ssl_certificate_key %[4]s;
     ssl_protocols TLSv1.2;
     root %[5]s;
+    %[6]s
   }
 }
-`, dir, addr, certFile, keyFile, www)
+`, dir, addr, certFile, keyFile, www, strings.Join(extra, "\n    "))
 	confFile := filepath.Join(dir, "nginx.conf")
 	os.WriteFile(confFile, []byte(conf), 0o644)
 	cmd := exec.Command(bin, "-p", dir, "-c", confFile, "-e", filepath.Join(dir, "error.log"))

@@ -1,9 +1,9 @@
 package integration
 
-// OCSP stapling and CRLs against a real server (issue 9): openssl s_server
-// -status_file staples responses made by `openssl ocsp` from a CA index,
-// and `openssl ca -gencrl` makes the CRL a device is given (version 1, as
-// its default configuration makes them). The handshake up to
+// OCSP stapling and CRLs against real servers (issue 9): openssl s_server
+// -status_file and nginx's ssl_stapling_file staple responses made by
+// `openssl ocsp` from a CA index, and `openssl ca -gencrl` makes the CRL a
+// device is given (version 1, as its default configuration makes them). The handshake up to
 // ServerHelloDone is driven by a crypto/tls client, which offers
 // status_request, and recorded as it crossed the wire; the offloader's
 // Auth (Server.Do, the core every channel's flights go through) judges
@@ -257,10 +257,10 @@ func authAt(t *testing.T, d server.Device, skew time.Duration, serverName string
 	return nil
 }
 
-// TestOCSPStaplingOpenSSL: good, revoked, expired and wrongly signed
-// responses stapled by s_server, a must-staple certificate with and
+// TestOCSPStapling: good, revoked, expired and wrongly signed responses
+// stapled by s_server and by nginx, a must-staple certificate with and
 // without a staple, and a device's CRL made by openssl ca.
-func TestOCSPStaplingOpenSSL(t *testing.T) {
+func TestOCSPStapling(t *testing.T) {
 	bin := requirePeer(t, "openssl")
 	now := time.Now()
 	build := func(edit func(*x509.Certificate)) *testpki.Case {
@@ -321,36 +321,56 @@ func TestOCSPStaplingOpenSSL(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			leaf := &testpki.Leaf{Chain: tc.c.Chain, Key: tc.c.LeafKey, Cert: tc.c.Leaf}
-			args := []string{"-www", "-tls1_2"}
 			var want []byte
 			if tc.staple != "" {
-				args = append(args, "-status_file", tc.staple)
 				var err error
 				if want, err = os.ReadFile(tc.staple); err != nil {
 					t.Fatal(err)
 				}
 			}
-			addr := startOpenSSL(t, leaf, args...)
-			transcript, got := stapledTranscript(t, addr, "localhost")
-			if !bytes.Equal(got, want) {
-				t.Fatalf("s_server stapled %d bytes, want the %d of %s", len(got), len(want), filepath.Base(tc.staple))
-			}
-			d := server.Device{Roots: tc.c.Roots}
-			if tc.crls != "" {
-				d.CRLs = loadCRL(tc.crls)
-			}
-			e := authAt(t, d, tc.skew, "localhost", transcript)
-			if tc.reason == 0 {
-				if e != nil {
-					t.Fatalf("Auth refused: %v", e)
+			judge := func(t *testing.T, transcript []byte) {
+				d := server.Device{Roots: tc.c.Roots}
+				if tc.crls != "" {
+					d.CRLs = loadCRL(tc.crls)
 				}
-				return
+				e := authAt(t, d, tc.skew, "localhost", transcript)
+				if tc.reason == 0 {
+					if e != nil {
+						t.Fatalf("Auth refused: %v", e)
+					}
+					return
+				}
+				if e == nil {
+					t.Fatal("Auth accepted")
+				}
+				if e.Status != wire.StatusInvalidCertificate || e.Reason != tc.reason || !strings.Contains(e.Detail, tc.detail) {
+					t.Fatalf("refused with %v, want %v naming %q", e, tc.reason, tc.detail)
+				}
 			}
-			if e == nil {
-				t.Fatal("Auth accepted")
-			}
-			if e.Status != wire.StatusInvalidCertificate || e.Reason != tc.reason || !strings.Contains(e.Detail, tc.detail) {
-				t.Fatalf("refused with %v, want %v naming %q", e, tc.reason, tc.detail)
+			for _, peer := range []string{"openssl", "nginx"} {
+				t.Run(peer, func(t *testing.T) {
+					var addr string
+					switch peer {
+					case "openssl":
+						args := []string{"-www", "-tls1_2"}
+						if tc.staple != "" {
+							args = append(args, "-status_file", tc.staple)
+						}
+						addr = startOpenSSL(t, leaf, args...)
+					case "nginx":
+						requirePeer(t, "nginx")
+						var extra []string
+						if tc.staple != "" {
+							extra = []string{"ssl_stapling on;", "ssl_stapling_file " + tc.staple + ";"}
+						}
+						addr, _ = startNginx(t, leaf, extra...)
+					}
+					transcript, got := stapledTranscript(t, addr, "localhost")
+					if !bytes.Equal(got, want) {
+						t.Fatalf("%s stapled %d bytes, want the %d of %s", peer, len(got), len(want), filepath.Base(tc.staple))
+					}
+					judge(t, transcript)
+				})
 			}
 		})
 	}
