@@ -204,7 +204,8 @@ func (e *matrixEnv) keyUsageCell(p *matrixPeer, kc kuCase, s *matrixSuite, want 
 			if !errors.As(err, &ce) {
 				return fmt.Errorf("want *tlsclient.CertificateError, got %T: %v", err, err)
 			}
-			if ce.Err.Status != wire.StatusInvalidCertificate || ce.Err.Reason != wire.ReasonKeyUsage || !strings.Contains(ce.Err.Detail, want) {
+			var we *wire.Error
+			if !errors.As(err, &we) || we.Status != wire.StatusInvalidCertificate || we.Reason != wire.ReasonKeyUsage || !strings.Contains(we.Detail, want) {
 				return fmt.Errorf("got %v, want reason key_usage naming %s", ce.Err, want)
 			}
 			if ce.Alert != record.AlertUnsupportedCertificate {
