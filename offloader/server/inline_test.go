@@ -89,12 +89,11 @@ func TestQueuedFlights(t *testing.T) {
 	if err := <-flushed; err != nil {
 		t.Fatal(err)
 	}
-	// Every slot is free again: MaxInFlight flights can be held at once.
-	for i := 0; i < cap(fx.srv.sem); i++ {
-		fx.srv.sem <- struct{}{}
-	}
-	for i := 0; i < cap(fx.srv.sem); i++ {
-		<-fx.srv.sem
-	}
+	// Every slot is freed (just after its response is written).
+	waitFor(t, "every slot free", func() bool {
+		fx.srv.lmu.Lock()
+		defer fx.srv.lmu.Unlock()
+		return fx.srv.running == 0
+	})
 	checkOK(t, roundTrip(t, ch, startFlight(9)))
 }

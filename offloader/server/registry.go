@@ -3,6 +3,7 @@ package server
 import (
 	"crypto"
 	"crypto/sha256"
+	"crypto/subtle"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -55,7 +56,14 @@ type Device struct {
 	// CheckRevocation). Immutable once made: a reload builds a new set.
 	CRLs *certs.CRLSet
 
+	// Limits bound the device's share of the server (limits.go); zero
+	// fields take the server's defaults.
+	Limits DeviceLimits
+
 	cc *clientCert // made by Add from the two fields above; nil without them
+	// gone is closed when this entry is removed or its PSK replaced: the
+	// device's open channels close (made by Add, shared by copies).
+	gone chan struct{}
 }
 
 // Registry holds the devices. It is safe for concurrent use; devices may be
@@ -82,9 +90,9 @@ var ErrInvalidDevice = errors.New("offloader: invalid device")
 // what is wrong with it. It never quotes key material.
 type DeviceError struct {
 	ID string // the entry's id, as given
-	// Field is "ID", "PSK", "MinVersion", "AllowedNames" (Index says which
-	// pattern), "ClientCertificate", "ClientKey", "Profile", "Pins" or
-	// "CRLs".
+	// Field is "ID", "PSK", "MinVersion", "Limits", "AllowedNames" (Index
+	// says which pattern), "ClientCertificate", "ClientKey", "Profile",
+	// "Pins" or "CRLs".
 	Field string
 	Index int
 	Err   error
@@ -129,6 +137,9 @@ func (d *Device) check() (*clientCert, error) {
 	if err := checkMinVersion(d.MinVersion); err != nil {
 		return nil, fail("MinVersion", err)
 	}
+	if err := checkLimits(d.Limits); err != nil {
+		return nil, fail("Limits", err)
+	}
 	for i, p := range d.AllowedNames {
 		if err := checkPattern(p); err != nil {
 			return nil, &DeviceError{ID: d.ID, Field: "AllowedNames", Index: i, Err: err}
@@ -154,13 +165,15 @@ func (d *Device) check() (*clientCert, error) {
 }
 
 // Add validates d (Check) and stores a copy of it, replacing any device
-// with the same id (a PSK rotation).
+// with the same id (a PSK rotation: the device's open channels close when
+// the PSK changes).
 func (r *Registry) Add(d Device) error {
 	cc, err := d.check()
 	if err != nil {
 		return err
 	}
 	d.cc = cc
+	d.gone = make(chan struct{})
 	c := copyDevice(&d)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -168,6 +181,11 @@ func (r *Registry) Add(d Device) error {
 		r.devices = make(map[string]*Device)
 	}
 	if old, ok := r.devices[d.ID]; ok {
+		if subtle.ConstantTimeCompare(old.PSK, d.PSK) == 1 {
+			c.gone = old.gone // the same key: its channels stay open
+		} else {
+			close(old.gone)
+		}
 		clear(old.PSK)
 	}
 	r.devices[d.ID] = c
@@ -175,12 +193,13 @@ func (r *Registry) Add(d Device) error {
 }
 
 // Remove revokes a device: it can open no channel and run no flight after
-// Remove returns. Removing an unknown id does nothing.
+// Remove returns, and its open channels close. Removing an unknown id does nothing.
 func (r *Registry) Remove(id string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if d, ok := r.devices[id]; ok {
 		clear(d.PSK)
+		close(d.gone)
 		delete(r.devices, id)
 	}
 }
@@ -211,7 +230,9 @@ func copyDevice(d *Device) *Device {
 		Profile:            d.Profile,
 		Pins:               slices.Clone(d.Pins),
 		CRLs:               d.CRLs, // immutable
-		cc:                 d.cc,   // never modified after Add
+		Limits:             d.Limits,
+		cc:                 d.cc, // never modified after Add
+		gone:               d.gone,
 	}
 }
 

@@ -35,6 +35,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tlsoffload/tlsoffload/certs"
@@ -46,9 +47,11 @@ type Config struct {
 	Registry *Registry
 	// Logger; nil means slog.Default(). Never given secrets.
 	Logger *slog.Logger
-	// MaxInFlight bounds flights being processed at once (0: 64); past it a
-	// flight is answered StatusRateLimited.
+	// MaxInFlight bounds flights being processed at once (0: 64). A flight
+	// that finds no slot waits its device's turn (limits.go) at most
+	// FlightWait (0: 250ms), then is answered StatusRateLimited.
 	MaxInFlight int
+	FlightWait  time.Duration
 	// FrameTimeout bounds reading one frame once its first byte arrived and
 	// writing one frame (0: 10s); IdleTimeout closes a silent channel (0: 5m).
 	FrameTimeout, IdleTimeout time.Duration
@@ -61,6 +64,14 @@ type Config struct {
 	StartTTL time.Duration
 	Rand     io.Reader        // nil: crypto/rand
 	Time     func() time.Time // nil: time.Now
+	// MaxConns bounds the connections served at once, opening or open
+	// (0: 4096); MaxOpeningPerSource bounds those still opening from one
+	// TCP source address (0: 32); OpenTimeout bounds an opening (0: 5s).
+	// A connection past a cap is closed at once and counted (Stats.Refused).
+	MaxConns, MaxOpeningPerSource int
+	OpenTimeout                   time.Duration
+	// DeviceLimits are the defaults of each device's Device.Limits.
+	DeviceLimits DeviceLimits
 	// VerifyCacheSize bounds the server chains remembered as verified
 	// (certs.VerifyCache: public data only, keyed by the exact chain, the
 	// device's root pool, the name, used only within every certificate's
@@ -78,8 +89,8 @@ type Config struct {
 // Locking: the fields set by New are read-only afterwards. mu guards the
 // lifecycle: closed, the listeners and the connections being served; every
 // goroutine the server starts is counted in wg under mu, so Close can wait
-// for all of them. sem bounds the flights processed at once across every
-// channel. On one channel, one goroutine reads frames and each flight runs
+// for all of them. limits (limits.go, its own lock) bounds the connections
+// and the flights processed at once, per device and across every channel. On one channel, one goroutine reads frames and each flight runs
 // inline, or in its own goroutine when another frame already waits (see
 // ServeConn); responses are written under the channel's write mutex. The
 // counters are atomics, updated by any goroutine (stats.go).
@@ -90,11 +101,12 @@ type Server struct {
 	tokenAEAD cipher.AEAD
 	verified  *certs.VerifyCache // nil: none
 	staples   *certs.StapleCache // nil: none
-	sem       chan struct{}
-	ctx       context.Context // canceled by Close
+	ctx       context.Context    // canceled by Close
 	cancel    context.CancelFunc
 
-	counters counters // atomics, from New to the end
+	counters  counters // atomics, from New to the end
+	limits             // resource control: its own lock (limits.go)
+	logSample sampler  // refusals logged sampled (logsample.go)
 
 	// Lifecycle, under mu.
 	mu        sync.Mutex
@@ -116,7 +128,8 @@ const (
 // TokenKeyLen is the length of Config.TokenKey (an XChaCha20-Poly1305 key).
 const TokenKeyLen = 32
 
-// After a temporary accept error (out of file descriptors), Serve waits
+// After a temporary accept error (out of file descriptors or memory: see
+// acceptRetryable), Serve waits
 // before the next Accept: from acceptBackoffMin, doubling, at most
 // acceptBackoffMax.
 const (
@@ -130,11 +143,27 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Registry == nil {
 		return nil, errors.New("offloader: config: Registry is required")
 	}
-	if cfg.MaxInFlight < 0 {
-		return nil, errors.New("offloader: config: MaxInFlight is negative")
+	if cfg.MaxInFlight < 0 || cfg.MaxConns < 0 || cfg.MaxOpeningPerSource < 0 {
+		return nil, errors.New("offloader: config: negative limit")
 	}
-	if cfg.FrameTimeout < 0 || cfg.IdleTimeout < 0 || cfg.TokenTTL < 0 || cfg.StartTTL < 0 {
+	if err := checkLimits(cfg.DeviceLimits); err != nil {
+		return nil, fmt.Errorf("offloader: config: DeviceLimits: %w", err)
+	}
+	if cfg.FrameTimeout < 0 || cfg.IdleTimeout < 0 || cfg.TokenTTL < 0 || cfg.StartTTL < 0 ||
+		cfg.OpenTimeout < 0 || cfg.FlightWait < 0 {
 		return nil, errors.New("offloader: config: negative duration")
+	}
+	if cfg.MaxConns == 0 {
+		cfg.MaxConns = defaultMaxConns
+	}
+	if cfg.MaxOpeningPerSource == 0 {
+		cfg.MaxOpeningPerSource = defaultMaxOpeningPerSource
+	}
+	if cfg.OpenTimeout == 0 {
+		cfg.OpenTimeout = defaultOpenTimeout
+	}
+	if cfg.FlightWait == 0 {
+		cfg.FlightWait = defaultFlightWait
 	}
 	if cfg.MaxInFlight == 0 {
 		cfg.MaxInFlight = defaultMaxInFlight
@@ -185,7 +214,7 @@ func New(cfg Config) (*Server, error) {
 		tokenAEAD: aead,
 		verified:  certs.NewVerifyCache(cfg.VerifyCacheSize),
 		staples:   certs.NewStapleCache(cfg.VerifyCacheSize),
-		sem:       make(chan struct{}, cfg.MaxInFlight),
+		limits:    limits{devices: make(map[string]*deviceState), opening: make(map[string]int)},
 		ctx:       ctx,
 		cancel:    cancel,
 		listeners: make(map[net.Listener]struct{}),
@@ -224,8 +253,7 @@ func (s *Server) Serve(l net.Listener, plaintextOK bool) error {
 			if s.isClosed() {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
+			if acceptRetryable(err) {
 				backoff = min(max(2*backoff, acceptBackoffMin), acceptBackoffMax)
 				s.log.Warn("offloader: accept", "err", err, "retry_in", backoff)
 				time.Sleep(backoff)
@@ -263,9 +291,11 @@ func (s *Server) untrack(c net.Conn) {
 	s.wg.Done()
 }
 
-// ServeConn runs one channel to completion: the opening under a
-// FrameTimeout deadline, then frames until the device closes, the channel
-// stays silent for IdleTimeout, a frame fails, ctx ends or Close.
+// ServeConn runs one channel to completion: the opening under an
+// OpenTimeout deadline, then frames until the device closes, the channel
+// stays silent for IdleTimeout, a frame fails, the device is removed or
+// its PSK changed, ctx ends or Close. A connection past the server's caps
+// (limits.go) is closed at once.
 func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool) {
 	if !s.track(conn) {
 		conn.Close()
@@ -274,6 +304,13 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 	defer s.untrack(conn)
 	defer conn.Close()
 
+	src, reason, ok := s.admit(conn.RemoteAddr())
+	if !ok {
+		s.refuse(reason, "", conn.RemoteAddr())
+		return
+	}
+	defer s.connDone()
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stopServer := context.AfterFunc(s.ctx, cancel)
@@ -281,15 +318,52 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 	stopConn := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stopConn()
 
-	_ = conn.SetDeadline(time.Now().Add(s.cfg.FrameTimeout))
-	ch, deviceID, err := wire.ServerOpen(conn, s.lookupPSK, plaintextOK, s.rand())
+	// The opening: lookup remembers the device id claimed and whether the
+	// registry knows it, for the counters and the log.
+	var (
+		claimed string
+		dev     *Device
+	)
+	lookup := func(id string) ([]byte, bool) {
+		claimed = id
+		d, ok := s.cfg.Registry.lookup(id)
+		if !ok {
+			return nil, false
+		}
+		dev = d
+		return d.PSK, true
+	}
+	_ = conn.SetDeadline(time.Now().Add(s.cfg.OpenTimeout))
+	ch, deviceID, err := wire.ServerOpen(conn, lookup, plaintextOK, s.rand())
+	s.opened(src)
 	if err != nil {
 		result := openingResult(err)
 		s.counters.channels[result].Add(1)
-		s.log.Info("offloader: channel refused", "remote", addrString(conn.RemoteAddr()), "result", result.String())
+		switch {
+		case result == channelTimeout:
+			s.refuse(refusedOpenTimeout, claimed, conn.RemoteAddr())
+		case result == channelAuthFailed && dev == nil:
+			s.refuse(refusedUnknownDevice, claimed, conn.RemoteAddr())
+		case result == channelAuthFailed:
+			s.refuse(refusedWrongPSK, claimed, conn.RemoteAddr())
+		default:
+			s.refusedOpening(result.String(), claimed, conn.RemoteAddr())
+		}
+		return
+	}
+	if dev == nil || dev.ID != deviceID { // not expected: lookup found it
 		return
 	}
 	_ = conn.SetDeadline(time.Time{})
+	ds, ok := s.openChannel(dev)
+	if !ok {
+		s.refuse(refusedDeviceChannels, deviceID, conn.RemoteAddr())
+		return
+	}
+	defer s.closeChannel(ds)
+	var revoked atomic.Bool
+	stopGone := afterClose(dev.gone, func() { revoked.Store(true); cancel() })
+	defer stopGone()
 	s.counters.channels[channelOK].Add(1)
 	s.counters.channelsOpen.Add(1)
 	defer s.counters.channelsOpen.Add(-1)
@@ -319,9 +393,10 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 		}
 	}
 
-	// serve answers one flight that holds a slot of s.sem, and frees it.
+	// serve answers one flight that holds a slot (acquireFlight), and
+	// frees it.
 	serve := func(f *wire.Flight) {
-		defer func() { <-s.sem }()
+		defer s.releaseFlight(ds)
 		defer func() {
 			if r := recover(); r != nil {
 				s.log.Error("offloader: panic serving a flight", "device", deviceID, "panic", fmt.Sprint(r))
@@ -359,9 +434,14 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 			s.log.Warn("offloader: malformed flight", "device", deviceID, "err", parseErr)
 			break
 		}
-		select {
-		case s.sem <- struct{}{}:
-		default:
+		// Wait for a slot here, not in a goroutine: a channel has at most
+		// one flight waiting, and a device flooding its channels stops
+		// being read while it waits.
+		if err := s.acquireFlight(ctx, ds); err != nil {
+			if ctx.Err() != nil {
+				end = readEnd(ctx, err)
+				break
+			}
 			write(rateLimitedResponse(f))
 			continue
 		}
@@ -382,15 +462,28 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 	cancel()
 	flights.Wait()
 	ch.Close()
+	if revoked.Load() {
+		end = "revoked"
+		s.refused[refusedRevoked].Add(1)
+	}
 	s.log.Info("offloader: channel close", "device", deviceID, "result", end)
 }
 
-func (s *Server) lookupPSK(id string) ([]byte, bool) {
-	d, ok := s.cfg.Registry.lookup(id)
-	if !ok {
-		return nil, false
+// afterClose calls f in its own goroutine once c is closed, unless stop
+// is called first; a nil c never closes.
+func afterClose(c <-chan struct{}, f func()) (stop func()) {
+	if c == nil {
+		return func() {}
 	}
-	return d.PSK, true
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-c:
+			f()
+		case <-done:
+		}
+	}()
+	return func() { close(done) }
 }
 
 func readEnd(ctx context.Context, err error) string {

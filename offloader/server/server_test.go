@@ -139,12 +139,12 @@ func TestServeConnRefusals(t *testing.T) {
 }
 
 func TestRateLimited(t *testing.T) {
-	fx := newFixture(t, func(c *Config) { c.MaxInFlight = 1 })
+	fx := newFixture(t, func(c *Config) { c.MaxInFlight = 1; c.FlightWait = 10 * time.Millisecond })
 	ch, _, err := dial(t, fx, wire.ChannelConfig{DeviceID: testDevice, PSK: testPSK}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fx.srv.sem <- struct{}{} // another flight holds the only slot
+	other := holdSlot(t, fx.srv, "other") // another device's flight holds the only slot
 	f := startFlight(4)
 	f.Requests = append(f.Requests, f.Requests[0])
 	resp := roundTrip(t, ch, f)
@@ -156,7 +156,10 @@ func TestRateLimited(t *testing.T) {
 			t.Fatalf("result %d: %+v, want rate limited", i, r.Err)
 		}
 	}
-	<-fx.srv.sem
+	if got := fx.srv.Stats().Refused["busy"]; got != 1 {
+		t.Errorf("refused{busy} = %d, want 1", got)
+	}
+	fx.srv.releaseFlight(other)
 	checkOK(t, roundTrip(t, ch, startFlight(5)))
 }
 
@@ -291,7 +294,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	<-done
 
 	out := logs.String()
-	for _, want := range []string{"channel open", "device=" + testDevice, "malformed flight", "channel refused", "result=auth_failed"} {
+	for _, want := range []string{"channel open", "device=" + testDevice, "malformed flight", "channel refused", "reason=wrong_psk"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("logs lack %q:\n%s", want, out)
 		}

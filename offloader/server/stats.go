@@ -185,6 +185,10 @@ type Stats struct {
 	Ops      []OpStats // one per operation, in a fixed order: start, auth, keygen, key, unknown
 	Flights  FlightStats
 	Channels ChannelStats
+	// Refused counts connections, channels and flights refused by resource
+	// control or authentication, by reason (limits.go: refusalLabels).
+	// Reasons never seen are absent.
+	Refused map[string]uint64
 }
 
 // OpStats counts one operation.
@@ -248,6 +252,7 @@ func (s *Server) Stats() Stats {
 			InFlight:   c.flightsRunning.Load(),
 		},
 		Channels: ChannelStats{Results: map[string]uint64{}, Open: c.channelsOpen.Load()},
+		Refused:  s.refusalStats(),
 	}
 	for i, op := range opLabels {
 		o := OpStats{Op: op, Results: map[string]uint64{}, Duration: c.durations[i].snapshot()}
