@@ -35,6 +35,11 @@ var (
 		"Device channels opened or refused, by result.", []string{"result"}, nil)
 	channelsOpenDesc = prometheus.NewDesc("tlsoffload_channels_open",
 		"Device channels open now.", nil, nil)
+	// refusedDesc: resource control and authentication refusals
+	// (server.Stats.Refused), a fixed list of reasons.
+	refusedDesc = prometheus.NewDesc("tlsoffload_refused_total",
+		"Connections, channels and flights refused, by reason (max_conns, source_opening, open_timeout, unknown_device, wrong_psk, device_channels, rate_limited, busy, revoked).",
+		[]string{"reason"}, nil)
 )
 
 // collector turns one Source's Stats into metrics at each scrape. A labelled
@@ -49,7 +54,7 @@ func Register(reg *prometheus.Registry, src Source) error {
 }
 
 func (collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{requestsDesc, durationDesc, flightsDesc, flightsRunningDesc, channelsDesc, channelsOpenDesc} {
+	for _, d := range []*prometheus.Desc{requestsDesc, durationDesc, flightsDesc, flightsRunningDesc, channelsDesc, channelsOpenDesc, refusedDesc} {
 		ch <- d
 	}
 }
@@ -74,6 +79,14 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(channelsDesc, prometheus.CounterValue, float64(n), result)
 	}
 	ch <- prometheus.MustNewConstMetric(channelsOpenDesc, prometheus.GaugeValue, float64(st.Channels.Open))
+	collectRefused(ch, st)
+}
+
+// collectRefused exports Stats.Refused.
+func collectRefused(ch chan<- prometheus.Metric, st server.Stats) {
+	for reason, n := range st.Refused {
+		ch <- prometheus.MustNewConstMetric(refusedDesc, prometheus.CounterValue, float64(n), reason)
+	}
 }
 
 // histogram is h in Prometheus's form: cumulative counts by upper bound in
