@@ -38,8 +38,55 @@ type fileConfig struct {
 	IdleTimeout  Duration `yaml:"idle_timeout"`
 	MaxInFlight  int      `yaml:"max_in_flight"`
 
+	fileServiceLimits `yaml:",inline"`
+
 	Devices []fileDevice `yaml:"devices"`
 }
+
+// fileServiceLimits are the resource limits (issue 10), kept apart.
+type fileServiceLimits struct {
+	MaxConns            int        `yaml:"max_conns"`
+	MaxOpeningPerSource int        `yaml:"max_opening_per_source"`
+	OpenTimeout         Duration   `yaml:"open_timeout"`
+	FlightWait          Duration   `yaml:"flight_wait"`
+	MetricsMaxConns     int        `yaml:"metrics_max_conns"`
+	DeviceLimits        fileLimits `yaml:"device_limits"`
+}
+
+// fileLimits are a device's limits (server.DeviceLimits): in
+// device_limits, the defaults; in a device's limits, its own.
+type fileLimits struct {
+	MaxChannels int     `yaml:"max_channels"`
+	MaxInFlight int     `yaml:"max_in_flight"`
+	Rate        float64 `yaml:"rate"`
+	Burst       int     `yaml:"burst"`
+}
+
+// limits checks l, naming the field at fault under prefix.
+func (l fileLimits) limits(prefix string) (server.DeviceLimits, string, error) {
+	for _, f := range []struct {
+		name string
+		neg  bool
+	}{
+		{"max_channels", l.MaxChannels < 0},
+		{"max_in_flight", l.MaxInFlight < 0},
+		{"rate", l.Rate < 0 || l.Rate != l.Rate},
+		{"burst", l.Burst < 0},
+	} {
+		if f.neg {
+			return server.DeviceLimits{}, prefix + "." + f.name, errors.New("must not be negative")
+		}
+	}
+	return server.DeviceLimits{MaxChannels: l.MaxChannels, MaxInFlight: l.MaxInFlight, Rate: l.Rate, Burst: l.Burst}, "", nil
+}
+
+// Daemon defaults of the limits the server leaves unlimited: a device's
+// sustained flights per second (a handshake takes one or two), and the
+// metrics server's connections.
+const (
+	defaultDeviceRate      = 200
+	defaultMetricsMaxConns = 64
+)
 
 type fileDevice struct {
 	ID           string   `yaml:"id"`
@@ -55,6 +102,8 @@ type fileDevice struct {
 	Profile  string   `yaml:"profile"`
 	Pins     []string `yaml:"pins"`
 	CRLsFile string   `yaml:"crls_file"`
+
+	Limits fileLimits `yaml:"limits"`
 }
 
 // config is a loaded and validated configuration, every value in its
@@ -72,7 +121,17 @@ type config struct {
 	frameTimeout, idleTimeout time.Duration
 	maxInFlight               int
 
+	serviceLimits
+
 	devices []server.Device // each one checked (server.Device.Check)
+}
+
+// serviceLimits are fileServiceLimits loaded.
+type serviceLimits struct {
+	maxConns, maxOpeningPerSource int
+	openTimeout, flightWait       time.Duration
+	metricsMaxConns               int
+	deviceLimits                  server.DeviceLimits
 }
 
 // Duration is a config duration written as a Go duration string: "300ms",
@@ -232,6 +291,9 @@ func loadConfig(path string) (*config, error) {
 		return nil, fail("max_in_flight", fmt.Errorf("%d is negative", fc.MaxInFlight))
 	}
 	c.maxInFlight = fc.MaxInFlight
+	if field, err := loadServiceLimits(fc.fileServiceLimits, &c.serviceLimits); err != nil {
+		return nil, fail(field, err)
+	}
 
 	// devices
 	if len(fc.Devices) == 0 {
@@ -239,6 +301,7 @@ func loadConfig(path string) (*config, error) {
 	}
 	seen := make(map[string]int)
 	for i, fd := range fc.Devices {
+		var name string
 		field := func(name string) string { return fmt.Sprintf("devices[%d].%s", i, name) }
 		d := server.Device{ID: fd.ID, AllowedNames: fd.AllowedNames}
 		switch {
@@ -278,6 +341,9 @@ func loadConfig(path string) (*config, error) {
 		}
 		if err := loadVerification(&d, fd, rel, fail, field); err != nil {
 			return nil, err
+		}
+		if d.Limits, name, err = fd.Limits.limits("limits"); err != nil {
+			return nil, fail(field(name), err)
 		}
 		if err := d.Check(); err != nil {
 			name, err := deviceField(fd, rel, err)
@@ -324,6 +390,50 @@ func trimCerts(err error) error {
 		return errors.New(msg)
 	}
 	return err
+}
+
+// loadServiceLimits checks the resource limits into out, returning the
+// field at fault.
+func loadServiceLimits(fl fileServiceLimits, out *serviceLimits) (string, error) {
+	for _, n := range []struct {
+		field string
+		v     int
+		out   *int
+	}{
+		{"max_conns", fl.MaxConns, &out.maxConns},
+		{"max_opening_per_source", fl.MaxOpeningPerSource, &out.maxOpeningPerSource},
+		{"metrics_max_conns", fl.MetricsMaxConns, &out.metricsMaxConns},
+	} {
+		if n.v < 0 {
+			return n.field, fmt.Errorf("%d is negative", n.v)
+		}
+		*n.out = n.v
+	}
+	if out.metricsMaxConns == 0 {
+		out.metricsMaxConns = defaultMetricsMaxConns
+	}
+	for _, d := range []struct {
+		field string
+		in    Duration
+		out   *time.Duration
+	}{
+		{"open_timeout", fl.OpenTimeout, &out.openTimeout},
+		{"flight_wait", fl.FlightWait, &out.flightWait},
+	} {
+		if err := d.in.check(); err != nil {
+			return d.field, err
+		}
+		*d.out = d.in.D
+	}
+	dl, field, err := fl.DeviceLimits.limits("device_limits")
+	if err != nil {
+		return field, err
+	}
+	if dl.Rate == 0 {
+		dl.Rate = defaultDeviceRate
+	}
+	out.deviceLimits = dl
+	return "", nil
 }
 
 // checkListen accepts "unix:/path" or "host:port" and reports whether the

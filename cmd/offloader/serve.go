@@ -22,8 +22,6 @@ const (
 	// shutdownGrace bounds how long the metrics server waits for scrapes
 	// in progress at shutdown.
 	shutdownGrace = 5 * time.Second
-	// metricsHeaderTimeout bounds reading a scrape's request headers.
-	metricsHeaderTimeout = 10 * time.Second
 	// socketProbeTimeout bounds the dial that tells a live unix socket from
 	// one a dead process left behind.
 	socketProbeTimeout = time.Second
@@ -53,6 +51,12 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
 		TokenKey:     cfg.tokenKey,
 		TokenTTL:     cfg.tokenTTL,
 		StartTTL:     cfg.startTTL,
+
+		MaxConns:            cfg.maxConns,
+		MaxOpeningPerSource: cfg.maxOpeningPerSource,
+		OpenTimeout:         cfg.openTimeout,
+		FlightWait:          cfg.flightWait,
+		DeviceLimits:        cfg.deviceLimits,
 	})
 	if err != nil {
 		return fmt.Errorf("offloader: %w", err)
@@ -60,6 +64,9 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
 	defer srv.Close()
 	prom := prometheus.NewRegistry()
 	if err := metrics.Register(prom, srv); err != nil {
+		return fmt.Errorf("offloader: metrics: %w", err)
+	}
+	if err := metrics.RegisterRuntime(prom); err != nil {
 		return fmt.Errorf("offloader: metrics: %w", err)
 	}
 
@@ -76,11 +83,8 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("offloader: metrics_listen: %w", err)
 		}
-		hs = &http.Server{
-			Handler:           metrics.Handler(prom), // /metrics and /healthz
-			ReadHeaderTimeout: metricsHeaderTimeout,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		}
+		ml = metrics.LimitListener(ml, cfg.metricsMaxConns)
+		hs = metrics.NewHTTPServer(metrics.Handler(prom), slog.NewLogLogger(log.Handler(), slog.LevelWarn))
 		go func() {
 			if err := hs.Serve(ml); !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("offloader: metrics: %w", err)
