@@ -17,10 +17,13 @@ const (
 )
 
 // sampler decides which of a stream of lines to write: a token bucket per
-// key, refilled one token per logEvery up to logBurst.
+// key, refilled perSecond tokens a second up to burst (zero: logBurst and
+// one per logEvery).
 //
 // Locking: mu guards the map; keys are a fixed, small set (reasons).
 type sampler struct {
+	burst, perSecond float64
+
 	mu   sync.Mutex
 	keys map[string]*sampleState
 }
@@ -39,12 +42,16 @@ func (sm *sampler) allow(key string, now time.Time) (ok bool, suppressed uint64)
 	if sm.keys == nil {
 		sm.keys = make(map[string]*sampleState)
 	}
+	burst, perSecond := sm.burst, sm.perSecond
+	if burst == 0 {
+		burst, perSecond = logBurst, float64(time.Second)/float64(logEvery)
+	}
 	st, found := sm.keys[key]
 	if !found {
-		st = &sampleState{tokens: logBurst, last: now}
+		st = &sampleState{tokens: burst, last: now}
 		sm.keys[key] = st
 	}
-	st.tokens = min(logBurst, st.tokens+float64(now.Sub(st.last))/float64(logEvery))
+	st.tokens = min(burst, st.tokens+now.Sub(st.last).Seconds()*perSecond)
 	st.last = now
 	if st.tokens < 1 {
 		st.suppressed++

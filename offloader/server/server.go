@@ -104,9 +104,10 @@ type Server struct {
 	ctx       context.Context    // canceled by Close
 	cancel    context.CancelFunc
 
-	counters  counters // atomics, from New to the end
-	limits             // resource control: its own lock (limits.go)
-	logSample sampler  // refusals logged sampled (logsample.go)
+	counters    counters // atomics, from New to the end
+	limits               // resource control: its own lock (limits.go)
+	logSample   sampler  // refusals logged sampled (logsample.go)
+	auditSample sampler  // audit lines sampled (audit.go)
 
 	// Lifecycle, under mu.
 	mu        sync.Mutex
@@ -209,16 +210,17 @@ func New(cfg Config) (*Server, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
-		cfg:       cfg,
-		log:       cfg.Logger,
-		tokenAEAD: aead,
-		verified:  certs.NewVerifyCache(cfg.VerifyCacheSize),
-		staples:   certs.NewStapleCache(cfg.VerifyCacheSize),
-		limits:    limits{devices: make(map[string]*deviceState), opening: make(map[string]int)},
-		ctx:       ctx,
-		cancel:    cancel,
-		listeners: make(map[net.Listener]struct{}),
-		conns:     make(map[net.Conn]struct{}),
+		cfg:         cfg,
+		log:         cfg.Logger,
+		tokenAEAD:   aead,
+		verified:    certs.NewVerifyCache(cfg.VerifyCacheSize),
+		staples:     certs.NewStapleCache(cfg.VerifyCacheSize),
+		limits:      limits{devices: make(map[string]*deviceState), opening: make(map[string]int)},
+		ctx:         ctx,
+		cancel:      cancel,
+		auditSample: sampler{burst: auditBurst, perSecond: auditPerSecond},
+		listeners:   make(map[net.Listener]struct{}),
+		conns:       make(map[net.Conn]struct{}),
 	}, nil
 }
 
@@ -402,7 +404,9 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 				s.log.Error("offloader: panic serving a flight", "device", deviceID, "panic", fmt.Sprint(r))
 			}
 		}()
+		begin := time.Now()
 		resp := s.Do(ctx, deviceID, f)
+		s.audit(deviceID, f, resp, time.Since(begin)) // before the answer: a device that got it finds it logged
 		write(resp)
 		for _, r := range resp.Results { // sent: the keys are no longer needed here
 			if r.Key != nil {
