@@ -64,28 +64,30 @@ const (
 type refusalReason uint8
 
 const (
-	refusedMaxConns       refusalReason = iota // the global connection cap
-	refusedSourceOpening                       // too many openings from one source address
-	refusedOpenTimeout                         // the opening did not finish within OpenTimeout
-	refusedUnknownDevice                       // opening: no such device
-	refusedWrongPSK                            // opening: the PSK did not match
-	refusedDeviceChannels                      // the device's channel cap
-	refusedRateLimited                         // the device's token bucket
-	refusedBusy                                // no flight slot within FlightWait
-	refusedRevoked                             // a channel closed because its device was removed or changed
+	refusedMaxConns           refusalReason = iota // the global connection cap
+	refusedSourceOpening                           // too many openings from one source address
+	refusedOpenTimeout                             // the opening did not finish within OpenTimeout
+	refusedUnknownDevice                           // opening: no such device
+	refusedWrongPSK                                // opening: the PSK did not match
+	refusedDeviceChannels                          // the device's channel cap
+	refusedRateLimited                             // the device's token bucket
+	refusedBusy                                    // no flight slot within FlightWait
+	refusedRevoked                                 // a channel closed because its device was removed or changed
+	refusedPlaintextClientKey                      // a plaintext channel for a device with a client key
 	numRefusalReasons
 )
 
 var refusalLabels = [numRefusalReasons]string{
-	refusedMaxConns:       "max_conns",
-	refusedSourceOpening:  "source_opening",
-	refusedOpenTimeout:    "open_timeout",
-	refusedUnknownDevice:  "unknown_device",
-	refusedWrongPSK:       "wrong_psk",
-	refusedDeviceChannels: "device_channels",
-	refusedRateLimited:    "rate_limited",
-	refusedBusy:           "busy",
-	refusedRevoked:        "revoked",
+	refusedMaxConns:           "max_conns",
+	refusedSourceOpening:      "source_opening",
+	refusedOpenTimeout:        "open_timeout",
+	refusedUnknownDevice:      "unknown_device",
+	refusedWrongPSK:           "wrong_psk",
+	refusedDeviceChannels:     "device_channels",
+	refusedRateLimited:        "rate_limited",
+	refusedBusy:               "busy",
+	refusedRevoked:            "revoked",
+	refusedPlaintextClientKey: "plaintext_client_key",
 }
 
 func (r refusalReason) String() string { return refusalLabels[r] }

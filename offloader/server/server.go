@@ -72,6 +72,11 @@ type Config struct {
 	OpenTimeout                   time.Duration
 	// DeviceLimits are the defaults of each device's Device.Limits.
 	DeviceLimits DeviceLimits
+	// PlaintextUIDs, when not nil, narrow plaintext channels on a listener
+	// declared secure to unix-socket peers running as one of these uids
+	// (SO_PEERCRED, Linux); any other peer is refused plaintext
+	// (plaintext.go). nil: the listener's declaration alone decides.
+	PlaintextUIDs []uint32
 	// VerifyCacheSize bounds the server chains remembered as verified
 	// (certs.VerifyCache: public data only, keyed by the exact chain, the
 	// device's root pool, the name, used only within every certificate's
@@ -336,7 +341,7 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 		return d.PSK, true
 	}
 	_ = conn.SetDeadline(time.Now().Add(s.cfg.OpenTimeout))
-	ch, deviceID, err := wire.ServerOpen(conn, lookup, plaintextOK, s.rand())
+	ch, deviceID, err := wire.ServerOpen(conn, lookup, plaintextOK && s.plaintextPeer(conn), s.rand())
 	s.opened(src)
 	if err != nil {
 		result := openingResult(err)
@@ -357,6 +362,12 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 		return
 	}
 	_ = conn.SetDeadline(time.Time{})
+	if ch.Plaintext() && dev.cc != nil {
+		// Whoever reaches a plaintext listener may claim any id: never
+		// for a device the offloader signs for.
+		s.refuse(refusedPlaintextClientKey, deviceID, conn.RemoteAddr())
+		return
+	}
 	ds, ok := s.openChannel(dev)
 	if !ok {
 		s.refuse(refusedDeviceChannels, deviceID, conn.RemoteAddr())
