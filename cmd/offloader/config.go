@@ -25,9 +25,10 @@ import (
 // offloader.example.yaml document every field. Keys stay strings here (hex,
 // decoded by the loader), and so do names of files to read.
 type fileConfig struct {
-	Listen        string `yaml:"listen"`
-	Plaintext     bool   `yaml:"plaintext"`
-	MetricsListen string `yaml:"metrics_listen"`
+	Listen        string   `yaml:"listen"`
+	Plaintext     bool     `yaml:"plaintext"`
+	PlaintextUIDs []uint32 `yaml:"plaintext_uids"`
+	MetricsListen string   `yaml:"metrics_listen"`
 
 	TokenKey     string `yaml:"token_key"`
 	TokenKeyFile string `yaml:"token_key_file"`
@@ -113,7 +114,11 @@ type config struct {
 
 	listen        string // "host:port" or "unix:/path"
 	plaintext     bool
+	plaintextUIDs []uint32 // set, not empty, when plaintext
 	metricsListen string
+
+	// warnings are what check prints and serve logs: accepted, but to fix.
+	warnings []string
 
 	tokenKey []byte // nil: a random key per process
 
@@ -193,9 +198,19 @@ func (e *configError) Error() string {
 
 func (e *configError) Unwrap() error { return e.err }
 
-// loadConfig reads, decodes and validates the file at path. Relative paths
-// inside it are taken relative to the file's directory.
-func loadConfig(path string) (*config, error) {
+// loadOptions relax loadConfig's checks from the command line.
+type loadOptions struct {
+	// allowOpenKeyFiles downgrades a key file readable by group or others
+	// from an error to a warning (--allow-open-key-files).
+	allowOpenKeyFiles bool
+}
+
+// loadConfig reads, decodes and validates the file at path, strictly.
+func loadConfig(path string) (*config, error) { return loadConfigWith(path, loadOptions{}) }
+
+// loadConfigWith reads, decodes and validates the file at path. Relative
+// paths inside it are taken relative to the file's directory.
+func loadConfigWith(path string, opts loadOptions) (*config, error) {
 	fail := func(field string, err error) error { return &configError{path: path, field: field, err: err} }
 	f, err := os.Open(path)
 	if err != nil {
@@ -241,15 +256,21 @@ func loadConfig(path string) (*config, error) {
 	if fc.Listen == "" {
 		return nil, fail("listen", errors.New("missing (want \"host:port\" or \"unix:/path\")"))
 	}
-	loopback, err := checkListen(fc.Listen)
-	if err != nil {
+	if _, err := checkListen(fc.Listen); err != nil {
 		return nil, fail("listen", err)
 	}
 	c.listen = fc.Listen
-	if fc.Plaintext && !loopback {
-		return nil, fail("plaintext", fmt.Errorf("only allowed with a unix: or loopback listen address, not %q", fc.Listen))
+	if fc.Plaintext && !strings.HasPrefix(fc.Listen, "unix:") {
+		return nil, fail("plaintext", fmt.Errorf("only allowed with a unix: listen address (the peer's uid is checked), not %q", fc.Listen))
+	}
+	if fc.Plaintext && len(fc.PlaintextUIDs) == 0 {
+		return nil, fail("plaintext_uids", errors.New("missing: plaintext needs the uids whose processes may claim a device"))
+	}
+	if !fc.Plaintext && len(fc.PlaintextUIDs) > 0 {
+		return nil, fail("plaintext_uids", errors.New("set without plaintext: true"))
 	}
 	c.plaintext = fc.Plaintext
+	c.plaintextUIDs = fc.PlaintextUIDs
 	if fc.MetricsListen != "" {
 		if _, err := checkListen(fc.MetricsListen); err != nil {
 			return nil, fail("metrics_listen", err)
@@ -266,9 +287,19 @@ func loadConfig(path string) (*config, error) {
 			return nil, fail("token_key", err)
 		}
 	case fc.TokenKeyFile != "":
+		if err := opts.checkKeyFile(c, "token_key_file", rel(fc.TokenKeyFile)); err != nil {
+			return nil, fail("token_key_file", err)
+		}
 		if c.tokenKey, err = readKeyFile(rel(fc.TokenKeyFile), server.TokenKeyLen, server.TokenKeyLen); err != nil {
 			return nil, fail("token_key_file", err)
 		}
+	}
+	if c.tokenKey != nil && constantKey(c.tokenKey) {
+		field := "token_key"
+		if fc.TokenKeyFile != "" {
+			field = "token_key_file"
+		}
+		return nil, fail(field, errConstantKey)
 	}
 
 	// durations and bounds
@@ -312,11 +343,24 @@ func loadConfig(path string) (*config, error) {
 				return nil, fail(field("psk"), err)
 			}
 		case fd.PSKFile != "":
+			if err := opts.checkKeyFile(c, field("psk_file"), rel(fd.PSKFile)); err != nil {
+				return nil, fail(field("psk_file"), err)
+			}
 			if d.PSK, err = readKeyFile(rel(fd.PSKFile), wire.MinPSKLen, wire.MaxPSKLen); err != nil {
 				return nil, fail(field("psk_file"), err)
 			}
 		default:
 			return nil, fail(field("psk"), errors.New("missing (set psk or psk_file; `offloader psk` makes one)"))
+		}
+		pskField := field("psk")
+		if fd.PSKFile != "" {
+			pskField = field("psk_file")
+		}
+		if constantKey(d.PSK) {
+			return nil, fail(pskField, errConstantKey)
+		}
+		if len(d.PSK) < minNewPSKLen {
+			c.warnings = append(c.warnings, fmt.Sprintf("%s: %d bytes: new PSKs should have at least %d (`offloader psk` makes one)", pskField, len(d.PSK), minNewPSKLen))
 		}
 		if d.MinVersion, err = parseMinVersion(fd.MinVersion); err != nil {
 			return nil, fail(field("min_version"), err)
@@ -334,6 +378,9 @@ func loadConfig(path string) (*config, error) {
 		case fd.ClientCertFile != "":
 			if d.ClientCertificate, err = readCertChain(rel(fd.ClientCertFile)); err != nil {
 				return nil, fail(field("client_cert_file"), err)
+			}
+			if err := opts.checkKeyFile(c, field("client_key_file"), rel(fd.ClientKeyFile)); err != nil {
+				return nil, fail(field("client_key_file"), err)
 			}
 			if d.ClientKey, err = readPrivateKey(rel(fd.ClientKeyFile)); err != nil {
 				return nil, fail(field("client_key_file"), err)
@@ -458,6 +505,40 @@ func checkListen(addr string) (loopback bool, err error) {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback(), nil
+}
+
+// minNewPSKLen is the PSK length new devices should have: shorter ones
+// (down to wire.MinPSKLen) load with a warning.
+const minNewPSKLen = 32
+
+var errConstantKey = errors.New("every byte is the same: not a key (`offloader psk` makes one)")
+
+// constantKey reports whether every byte of k is the same (all zero, or a
+// placeholder such as 4242…).
+func constantKey(k []byte) bool {
+	for _, b := range k {
+		if b != k[0] {
+			return false
+		}
+	}
+	return true
+}
+
+// checkKeyFile refuses (or, with allowOpenKeyFiles, warns about) a key file
+// that the group or others may read or write.
+func (o loadOptions) checkKeyFile(c *config, field, path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil // reading it says why
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		msg := fmt.Sprintf("%s: mode %04o lets group or others at a key: chmod 600 it", path, perm)
+		if !o.allowOpenKeyFiles {
+			return errors.New(msg + " (or pass --allow-open-key-files to only warn)")
+		}
+		c.warnings = append(c.warnings, field+": "+msg)
+	}
+	return nil
 }
 
 // decodeKey decodes hex (surrounding whitespace ignored) of lo..hi bytes.

@@ -37,6 +37,9 @@ commands:
 
 flags:
   -c, --config FILE     the config file (see offloader.example.yaml)
+  --allow-open-key-files
+                        only warn (do not refuse) key files readable by
+                        group or others
 
 exit status:
   0  success (serve: stopped by SIGINT or SIGTERM)
@@ -75,7 +78,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, hex.EncodeToString(psk))
 		return exitOK
 	case "check", "serve":
-		path, help, err := parseConfigFlag(cmd, rest)
+		path, opts, help, err := parseConfigFlag(cmd, rest)
 		if err != nil {
 			return usageFail(stderr, err)
 		}
@@ -83,12 +86,15 @@ func Main(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprint(stdout, usage)
 			return exitOK
 		}
-		cfg, err := loadConfig(path)
+		cfg, err := loadConfigWith(path, opts)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return exitError
 		}
 		if cmd == "check" {
+			for _, w := range cfg.warnings {
+				fmt.Fprintf(stderr, "offloader: warning: config %s: %s\n", path, w)
+			}
 			fmt.Fprintf(stdout, "ok: %d devices\n", len(cfg.devices))
 			return exitOK
 		}
@@ -109,23 +115,25 @@ func usageFail(stderr io.Writer, err error) int {
 	return exitUsage
 }
 
-// parseConfigFlag parses the flags of serve and check: -c/--config FILE.
-func parseConfigFlag(cmd string, args []string) (path string, help bool, err error) {
+// parseConfigFlag parses the flags of serve and check: -c/--config FILE
+// and --allow-open-key-files.
+func parseConfigFlag(cmd string, args []string) (path string, opts loadOptions, help bool, err error) {
 	fs := flag.NewFlagSet("offloader "+cmd, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&path, "config", "", "")
 	fs.StringVar(&path, "c", "", "")
+	fs.BoolVar(&opts.allowOpenKeyFiles, "allow-open-key-files", false, "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return "", true, nil
+			return "", opts, true, nil
 		}
-		return "", false, &usageError{cmd + ": " + err.Error()}
+		return "", opts, false, &usageError{cmd + ": " + err.Error()}
 	}
 	if fs.NArg() > 0 {
-		return "", false, &usageError{fmt.Sprintf("%s: unexpected argument %q", cmd, fs.Arg(0))}
+		return "", opts, false, &usageError{fmt.Sprintf("%s: unexpected argument %q", cmd, fs.Arg(0))}
 	}
 	if path == "" {
-		return "", false, &usageError{cmd + ": --config FILE is required"}
+		return "", opts, false, &usageError{cmd + ": --config FILE is required"}
 	}
-	return path, false, nil
+	return path, opts, false, nil
 }

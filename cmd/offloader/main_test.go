@@ -23,8 +23,8 @@ import (
 )
 
 const (
-	pskHex   = "4242424242424242424242424242424242424242424242424242424242424242"
-	tokenHex = "0101010101010101010101010101010101010101010101010101010101010101"
+	pskHex   = "42a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f"
+	tokenHex = "01f2e3d4c5b6a798897a6b5c4d3e2f1001f2e3d4c5b6a798897a6b5c4d3e2f10"
 )
 
 func run(args ...string) (code int, stdout, stderr string) {
@@ -101,8 +101,9 @@ func crlPEM(t *testing.T) string {
 func TestCheckValid(t *testing.T) {
 	dir := writeFiles(t, t.TempDir(), map[string]string{
 		"etc/offloader.yaml": `
-listen: "127.0.0.1:7443"
+listen: "unix:/run/tlsoffload/offloader.sock"
 plaintext: true
+plaintext_uids: [1000, 1001]
 metrics_listen: "127.0.0.1:9464"
 token_key_file: keys/token.hex
 start_ttl: 5m
@@ -138,7 +139,7 @@ devices:
 		t.Fatal(err)
 	}
 	if cfg.startTTL != 5*time.Minute || cfg.tokenTTL != 30*time.Second || cfg.frameTimeout != 10*time.Second ||
-		cfg.idleTimeout != 5*time.Minute || cfg.maxInFlight != 32 || !cfg.plaintext ||
+		cfg.idleTimeout != 5*time.Minute || cfg.maxInFlight != 32 || !cfg.plaintext || len(cfg.plaintextUIDs) != 2 ||
 		cfg.metricsListen != "127.0.0.1:9464" || hex.EncodeToString(cfg.tokenKey) != tokenHex {
 		t.Errorf("loaded %+v", cfg)
 	}
@@ -183,7 +184,21 @@ func TestBadConfigs(t *testing.T) {
 		{"bad port", "listen: 127.0.0.1:99999\n", nil, `listen: "127.0.0.1:99999": bad port`},
 		{"empty unix", "listen: 'unix:'\n", nil, "listen: unix: needs a socket path"},
 		{"plaintext on a public address", "listen: 0.0.0.0:7443\nplaintext: true\n", nil,
-			`plaintext: only allowed with a unix: or loopback listen address, not "0.0.0.0:7443"`},
+			`plaintext: only allowed with a unix: listen address (the peer's uid is checked), not "0.0.0.0:7443"`},
+		{"plaintext on loopback", "listen: 127.0.0.1:7443\nplaintext: true\nplaintext_uids: [0]\n", nil,
+			`plaintext: only allowed with a unix: listen address (the peer's uid is checked), not "127.0.0.1:7443"`},
+		{"plaintext without uids", "listen: unix:/run/o.sock\nplaintext: true\n", nil,
+			"plaintext_uids: missing: plaintext needs the uids whose processes may claim a device"},
+		{"uids without plaintext", "listen: unix:/run/o.sock\nplaintext_uids: [1]\n", nil,
+			"plaintext_uids: set without plaintext: true"},
+		{"constant token_key", "listen: 127.0.0.1:1\ntoken_key: " + strings.Repeat("00", 32) + "\n", nil,
+			"token_key: every byte is the same: not a key"},
+		{"constant token_key_file", "listen: 127.0.0.1:1\ntoken_key_file: t.hex\n", map[string]string{"t.hex": strings.Repeat("ab", 32)},
+			"token_key_file: every byte is the same: not a key"},
+		{"all-zero psk", dev("    psk: " + strings.Repeat("00", 16) + "\n"), nil,
+			"devices[0].psk: every byte is the same: not a key"},
+		{"constant psk_file", dev("    psk_file: p\n"), map[string]string{"p": strings.Repeat("42", 32)},
+			"devices[0].psk_file: every byte is the same: not a key"},
 		{"bad metrics_listen", "listen: 127.0.0.1:1\nmetrics_listen: x\n", nil, "metrics_listen: "},
 		{"unknown key", "listen: 127.0.0.1:1\nlisten_addr: x\n", nil, `line 2: unknown field "listen_addr"`},
 		{"unknown device key", dev("    psk: " + pskHex + "\n    pks: x\n"), nil, `line 5: unknown field "pks"`},
@@ -373,9 +388,21 @@ func TestExampleConfig(t *testing.T) {
 		"keys/sensor-0042.psk":  pskHex + "\n",
 		"roots/internal-ca.pem": rootPEM(t),
 	})
-	code, out, errOut := run("check", "--config", filepath.Join(dir, "offloader.yaml"))
-	if code != 0 || out != "ok: 2 devices\n" {
-		t.Errorf("example config: exit %d, stdout %q, stderr %q", code, out, errOut)
+	// As shipped, it holds no usable secret: check refuses it.
+	path := filepath.Join(dir, "offloader.yaml")
+	code, out, errOut := run("check", "--config", path)
+	if code != 1 || out != "" || !strings.Contains(errOut, "devices[1].psk: must be") {
+		t.Errorf("example config as shipped: exit %d, stdout %q, stderr %q; want refused at devices[1].psk", code, out, errOut)
+	}
+	if strings.Contains(string(example), `"*"]`) {
+		t.Error("the example allows every server name")
+	}
+	// Filled in, it passes.
+	filled := strings.Replace(string(example), "REPLACE with the output of: offloader psk", tokenHex, 1)
+	writeFiles(t, dir, map[string]string{"offloader.yaml": filled})
+	code, out, errOut = run("check", "--config", path)
+	if code != 0 || out != "ok: 2 devices\n" || errOut != "" {
+		t.Errorf("example config filled in: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
 

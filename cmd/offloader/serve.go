@@ -33,6 +33,9 @@ const (
 func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 
+	for _, w := range cfg.warnings {
+		log.Warn("config: "+w, "config", cfg.path)
+	}
 	reg := server.NewRegistry()
 	for i, d := range cfg.devices {
 		if err := reg.Add(d); err != nil { // loadConfig checked it: not expected
@@ -57,6 +60,7 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
 		OpenTimeout:         cfg.openTimeout,
 		FlightWait:          cfg.flightWait,
 		DeviceLimits:        cfg.deviceLimits,
+		PlaintextUIDs:       cfg.plaintextUIDs,
 	})
 	if err != nil {
 		return fmt.Errorf("offloader: %w", err)
