@@ -111,6 +111,7 @@ type fileDevice struct {
 // final type and every file read.
 type config struct {
 	path string
+	opts loadOptions // as loaded: a reload uses them again
 
 	listen        string // "host:port" or "unix:/path"
 	plaintext     bool
@@ -243,7 +244,7 @@ func loadConfigWith(path string, opts loadOptions) (*config, error) {
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return nil, fail("", errors.New("more than one YAML document"))
 	}
-	c := &config{path: path}
+	c := &config{path: path, opts: opts}
 	dir := filepath.Dir(path)
 	rel := func(p string) string {
 		if p == "" || filepath.IsAbs(p) {

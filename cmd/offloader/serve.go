@@ -73,6 +73,16 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
 	if err := metrics.RegisterRuntime(prom); err != nil {
 		return fmt.Errorf("offloader: metrics: %w", err)
 	}
+	rl, err := newReloader(log, reg, cfg, prom)
+	if err != nil {
+		return fmt.Errorf("offloader: metrics: %w", err)
+	}
+	hup, stopHUP := notifyHUP()
+	defer stopHUP()
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() { defer close(watched); rl.watch(watchCtx, hup) }()
+	defer func() { stopWatch(); <-watched }()
 
 	l, err := listen(cfg.listen)
 	if err != nil {
