@@ -49,6 +49,9 @@ type DeviceLimits struct {
 	// (refusal "rate_limited").
 	Rate  float64
 	Burst int
+	// FrameBytes bounds the bytes of frames being received on the
+	// device's channels at once (0: 4 MiB; framebudget.go).
+	FrameBytes int64
 }
 
 // Defaults of the resource limits.
@@ -74,6 +77,7 @@ const (
 	refusedBusy                                    // no flight slot within FlightWait
 	refusedRevoked                                 // a channel closed because its device was removed or changed
 	refusedPlaintextClientKey                      // a plaintext channel for a device with a client key
+	refusedFrameBudget                             // a channel closed past a frame byte budget
 	numRefusalReasons
 )
 
@@ -88,6 +92,7 @@ var refusalLabels = [numRefusalReasons]string{
 	refusedBusy:               "busy",
 	refusedRevoked:            "revoked",
 	refusedPlaintextClientKey: "plaintext_client_key",
+	refusedFrameBudget:        "frame_budget",
 }
 
 func (r refusalReason) String() string { return refusalLabels[r] }
@@ -115,6 +120,8 @@ type deviceState struct {
 	running  int
 	waiters  []*flightWaiter // FIFO
 	lim      *rate.Limiter   // nil: no rate limit
+	// frameBytes are the bytes of frames being received (framebudget.go).
+	frameBytes int64
 }
 
 type flightWaiter struct {
@@ -133,6 +140,8 @@ type limits struct {
 	running int            // flight slots held
 	ring    []*deviceState // devices with waiting flights, round-robin
 	next    int            // the ring's cursor
+	// frameBytes are the bytes of frames being received (framebudget.go).
+	frameBytes int64
 }
 
 // resolveLimits fills d's zero fields from the server's defaults.
@@ -153,6 +162,12 @@ func (s *Server) resolveLimits(d DeviceLimits) DeviceLimits {
 	if d.Rate == 0 {
 		d.Rate, d.Burst = def.Rate, max(d.Burst, def.Burst)
 	}
+	if d.FrameBytes == 0 {
+		d.FrameBytes = def.FrameBytes
+	}
+	if d.FrameBytes == 0 {
+		d.FrameBytes = defaultDeviceFrameByte
+	}
 	if d.Rate > 0 && d.Burst == 0 {
 		d.Burst = max(1, int(2*d.Rate))
 	}
@@ -161,7 +176,7 @@ func (s *Server) resolveLimits(d DeviceLimits) DeviceLimits {
 
 // checkLimits refuses negative limits.
 func checkLimits(d DeviceLimits) error {
-	if d.MaxChannels < 0 || d.MaxInFlight < 0 || d.Rate < 0 || d.Burst < 0 {
+	if d.MaxChannels < 0 || d.MaxInFlight < 0 || d.Rate < 0 || d.Burst < 0 || d.FrameBytes < 0 {
 		return errors.New("negative limit")
 	}
 	return nil

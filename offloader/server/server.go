@@ -72,6 +72,9 @@ type Config struct {
 	OpenTimeout                   time.Duration
 	// DeviceLimits are the defaults of each device's Device.Limits.
 	DeviceLimits DeviceLimits
+	// FrameBudget bounds the bytes of frames being received on all
+	// channels at once (0: 32 MiB; framebudget.go).
+	FrameBudget int64
 	// PlaintextUIDs, when not nil, narrow plaintext channels on a listener
 	// declared secure to unix-socket peers running as one of these uids
 	// (SO_PEERCRED, Linux); any other peer is refused plaintext
@@ -149,7 +152,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Registry == nil {
 		return nil, errors.New("offloader: config: Registry is required")
 	}
-	if cfg.MaxInFlight < 0 || cfg.MaxConns < 0 || cfg.MaxOpeningPerSource < 0 {
+	if cfg.MaxInFlight < 0 || cfg.MaxConns < 0 || cfg.MaxOpeningPerSource < 0 || cfg.FrameBudget < 0 {
 		return nil, errors.New("offloader: config: negative limit")
 	}
 	if err := checkLimits(cfg.DeviceLimits); err != nil {
@@ -170,6 +173,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.FlightWait == 0 {
 		cfg.FlightWait = defaultFlightWait
+	}
+	if cfg.FrameBudget == 0 {
+		cfg.FrameBudget = defaultFrameBudget
 	}
 	if cfg.MaxInFlight == 0 {
 		cfg.MaxInFlight = defaultMaxInFlight
@@ -341,7 +347,8 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 		return d.PSK, true
 	}
 	_ = conn.SetDeadline(time.Now().Add(s.cfg.OpenTimeout))
-	ch, deviceID, err := wire.ServerOpen(conn, lookup, plaintextOK && s.plaintextPeer(conn), s.rand())
+	bc := &budgetConn{Conn: conn, s: s}
+	ch, deviceID, err := wire.ServerOpen(bc, lookup, plaintextOK && s.plaintextPeer(conn), s.rand())
 	s.opened(src)
 	if err != nil {
 		result := openingResult(err)
@@ -374,6 +381,8 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 		return
 	}
 	defer s.closeChannel(ds)
+	bc.ds = ds
+	defer bc.frameDone()
 	var revoked atomic.Bool
 	stopGone := afterClose(dev.gone, func() { revoked.Store(true); cancel() })
 	defer stopGone()
@@ -440,8 +449,14 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 		// into the channel's reused buffer.
 		f := new(wire.Flight)
 		var parseErr error
-		if err := ch.ReadFrameFunc(func(b []byte) error { parseErr = f.Unmarshal(b); return nil }); err != nil {
+		err := ch.ReadFrameFunc(func(b []byte) error { parseErr = f.Unmarshal(b); return nil })
+		bc.frameDone()
+		if err != nil {
 			end = readEnd(ctx, err)
+			if errors.Is(err, errFrameBudget) {
+				end = "frame_budget"
+				s.refuse(refusedFrameBudget, deviceID, conn.RemoteAddr())
+			}
 			break
 		}
 		if parseErr != nil {

@@ -1,0 +1,85 @@
+package server
+
+import (
+	"context"
+	"net"
+	"testing"
+
+	"github.com/tlsoffload/tlsoffload/offloader/wire"
+)
+
+// partialFrame opens a channel over a pipe and writes the header of a
+// maximum-size sealed frame and n bytes of it; it returns once the server
+// has read them all (or closed the channel: ok false).
+func partialFrame(t *testing.T, fx *fixture, n int) (conn net.Conn, done <-chan struct{}, ok bool) {
+	t.Helper()
+	c1, c2 := net.Pipe()
+	d := make(chan struct{})
+	go func() { defer close(d); fx.srv.ServeConn(context.Background(), c2, false) }()
+	t.Cleanup(func() { c1.Close(); <-d })
+	if _, err := wire.ClientOpen(c1, wire.ChannelConfig{DeviceID: testDevice, PSK: testPSK}); err != nil {
+		t.Fatal(err)
+	}
+	const sealed, size = 4, wire.MaxFrame + 16 // frameSealed, MaxFrame + the AEAD tag
+	sz := uint32(size)
+	b := append([]byte{sealed, byte(sz >> 16), byte(sz >> 8), byte(sz)}, make([]byte, n)...)
+	_, err := c1.Write(b)
+	return c1, d, err == nil
+}
+
+// TestFrameBudget: bytes of frames being received are charged to the
+// device; past its budget a channel is closed and counted; whole frames
+// and closed channels give their bytes back.
+func TestFrameBudget(t *testing.T) {
+	const part = 200 << 10
+	fx := newFixture(t, func(c *Config) { c.DeviceLimits.FrameBytes = 2*part + part/2 })
+	c1, done1, ok1 := partialFrame(t, fx, part)
+	_, _, ok2 := partialFrame(t, fx, part)
+	if !ok1 || !ok2 {
+		t.Fatal("frames within the budget were refused")
+	}
+	_, done3, ok3 := partialFrame(t, fx, part)
+	<-done3
+	if ok3 {
+		t.Fatal("a frame past the device's budget was read whole")
+	}
+	if got := refused(fx.srv, "frame_budget"); got != 1 {
+		t.Errorf("refused{frame_budget} = %d, want 1", got)
+	}
+	c1.Close()
+	<-done1
+	// Room again; and many whole frames on one channel never add up.
+	ch, _, err := dial(t, fx, wire.ChannelConfig{DeviceID: testDevice, PSK: testPSK}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 200 {
+		checkOK(t, roundTrip(t, ch, startFlight(uint32(i+1))))
+	}
+	// The second channel's partial frame only, with its 4-byte header (the
+	// server charges a read just after the pipe hands it over: wait).
+	var held int64
+	waitFor(t, "the partial frame's bytes held", func() bool {
+		fx.srv.lmu.Lock()
+		defer fx.srv.lmu.Unlock()
+		held = fx.srv.frameBytes
+		return held == part+4
+	})
+}
+
+// TestFrameBudgetGlobal: the server's budget bounds every device together.
+func TestFrameBudgetGlobal(t *testing.T) {
+	const part = 100 << 10
+	fx := newFixture(t, func(c *Config) { c.FrameBudget = part + part/2 })
+	if _, _, ok := partialFrame(t, fx, part); !ok {
+		t.Fatal("a frame within the budget was refused")
+	}
+	if _, done, ok := partialFrame(t, fx, part); ok {
+		t.Fatal("a frame past the server's budget was read whole")
+	} else {
+		<-done
+	}
+	if got := refused(fx.srv, "frame_budget"); got != 1 {
+		t.Errorf("refused{frame_budget} = %d, want 1", got)
+	}
+}
