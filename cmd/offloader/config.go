@@ -51,6 +51,7 @@ type fileServiceLimits struct {
 	OpenTimeout         Duration   `yaml:"open_timeout"`
 	FlightWait          Duration   `yaml:"flight_wait"`
 	MetricsMaxConns     int        `yaml:"metrics_max_conns"`
+	FrameBudget         int64      `yaml:"frame_budget"`
 	DeviceLimits        fileLimits `yaml:"device_limits"`
 }
 
@@ -61,6 +62,7 @@ type fileLimits struct {
 	MaxInFlight int     `yaml:"max_in_flight"`
 	Rate        float64 `yaml:"rate"`
 	Burst       int     `yaml:"burst"`
+	FrameBytes  int64   `yaml:"frame_bytes"`
 }
 
 // limits checks l, naming the field at fault under prefix.
@@ -73,12 +75,14 @@ func (l fileLimits) limits(prefix string) (server.DeviceLimits, string, error) {
 		{"max_in_flight", l.MaxInFlight < 0},
 		{"rate", l.Rate < 0 || l.Rate != l.Rate},
 		{"burst", l.Burst < 0},
+		{"frame_bytes", l.FrameBytes < 0},
 	} {
 		if f.neg {
 			return server.DeviceLimits{}, prefix + "." + f.name, errors.New("must not be negative")
 		}
 	}
-	return server.DeviceLimits{MaxChannels: l.MaxChannels, MaxInFlight: l.MaxInFlight, Rate: l.Rate, Burst: l.Burst}, "", nil
+	return server.DeviceLimits{MaxChannels: l.MaxChannels, MaxInFlight: l.MaxInFlight, Rate: l.Rate, Burst: l.Burst,
+		FrameBytes: l.FrameBytes}, "", nil
 }
 
 // Daemon defaults of the limits the server leaves unlimited: a device's
@@ -137,6 +141,7 @@ type serviceLimits struct {
 	maxConns, maxOpeningPerSource int
 	openTimeout, flightWait       time.Duration
 	metricsMaxConns               int
+	frameBudget                   int64
 	deviceLimits                  server.DeviceLimits
 }
 
@@ -457,6 +462,10 @@ func loadServiceLimits(fl fileServiceLimits, out *serviceLimits) (string, error)
 		}
 		*n.out = n.v
 	}
+	if fl.FrameBudget < 0 {
+		return "frame_budget", fmt.Errorf("%d is negative", fl.FrameBudget)
+	}
+	out.frameBudget = fl.FrameBudget
 	if out.metricsMaxConns == 0 {
 		out.metricsMaxConns = defaultMetricsMaxConns
 	}

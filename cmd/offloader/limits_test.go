@@ -19,7 +19,8 @@ max_opening_per_source: 3
 open_timeout: 2s
 flight_wait: 50ms
 metrics_max_conns: 7
-device_limits: {max_channels: 5, max_in_flight: 6, rate: 7.5, burst: 8}
+frame_budget: 1000000
+device_limits: {max_channels: 5, max_in_flight: 6, rate: 7.5, burst: 8, frame_bytes: 9000}
 devices:
   - id: a
     psk: ` + pskHex + `
@@ -37,7 +38,7 @@ devices:
 		t.Fatal(err)
 	}
 	want := serviceLimits{maxConns: 100, maxOpeningPerSource: 3, openTimeout: 2 * time.Second, flightWait: 50 * time.Millisecond,
-		metricsMaxConns: 7, deviceLimits: server.DeviceLimits{MaxChannels: 5, MaxInFlight: 6, Rate: 7.5, Burst: 8}}
+		metricsMaxConns: 7, frameBudget: 1000000, deviceLimits: server.DeviceLimits{MaxChannels: 5, MaxInFlight: 6, Rate: 7.5, Burst: 8, FrameBytes: 9000}}
 	if cfg.serviceLimits != want {
 		t.Errorf("limits %+v, want %+v", cfg.serviceLimits, want)
 	}
@@ -66,6 +67,8 @@ func TestBadLimitsConfig(t *testing.T) {
 		{"device_limits: {rate: -1}", "device_limits.rate: must not be negative"},
 		{"device_limits: {max_channels: -1}", "device_limits.max_channels: must not be negative"},
 		{"device_limits: {speed: 1}", `unknown field "speed"`},
+		{"frame_budget: -1", "frame_budget: -1 is negative"},
+		{"device_limits: {frame_bytes: -1}", "device_limits.frame_bytes: must not be negative"},
 	} {
 		dir := writeFiles(t, t.TempDir(), map[string]string{"o.yaml": "listen: 127.0.0.1:0\n" + c.yaml +
 			"\ndevices:\n  - id: a\n    psk: " + pskHex + "\n"})

@@ -61,6 +61,7 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
 		FlightWait:          cfg.flightWait,
 		DeviceLimits:        cfg.deviceLimits,
 		PlaintextUIDs:       cfg.plaintextUIDs,
+		FrameBudget:         cfg.frameBudget,
 	})
 	if err != nil {
 		return fmt.Errorf("offloader: %w", err)
