@@ -535,14 +535,21 @@ func constantKey(k []byte) bool {
 }
 
 // checkKeyFile refuses (or, with allowOpenKeyFiles, warns about) a key file
-// that the group or others may read or write.
+// that others may read or write, or that a group may when it is not the
+// offloader's own group (a file root:tlsoffload 0440, or a Kubernetes
+// Secret under fsGroup, is fine).
 func (o loadOptions) checkKeyFile(c *config, field, path string) error {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil // reading it says why
 	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		msg := fmt.Sprintf("%s: mode %04o lets group or others at a key: chmod 600 it", path, perm)
+	perm := fi.Mode().Perm()
+	open := perm&0o007 != 0
+	if perm&0o070 != 0 && !ownGroup(fi) {
+		open = true
+	}
+	if open {
+		msg := fmt.Sprintf("%s: mode %04o lets others at a key: chmod 600 it", path, perm)
 		if !o.allowOpenKeyFiles {
 			return errors.New(msg + " (or pass --allow-open-key-files to only warn)")
 		}
