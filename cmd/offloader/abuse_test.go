@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -10,12 +11,16 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/tlsoffload/tlsoffload/certs/testpki"
+	"github.com/tlsoffload/tlsoffload/offloader/client"
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
 )
 
@@ -234,5 +239,120 @@ func TestAbuseIdleChannels(t *testing.T) {
 	t.Logf("200 idle channels of one device: %d served, %v refused over its cap, %v open", kept, refused, open)
 	if kept != 64 || refused != 136 {
 		t.Errorf("%d channels served and %v refused, want 64 and 136", kept, refused)
+	}
+}
+
+// TestAbuseStarvation: one device flooding Start flights (8 channels, 128
+// outstanding) and full handshakes (8 at a time) leaves another device
+// 20/20 handshakes: once with the flooding device's rate lifted, so that
+// the fair sharing of flight slots is what is exercised, once with the
+// daemon's default rate (200 flights/s). The good device's p50 and p99
+// latency, idle and under the flood, are logged, not asserted.
+func TestAbuseStarvation(t *testing.T) {
+	t.Run("fair share", func(t *testing.T) { abuseStarvation(t, "1000000") })
+	t.Run("default rate", func(t *testing.T) { abuseStarvation(t, "0") })
+}
+
+func abuseStarvation(t *testing.T, floodRate string) {
+	if testing.Short() {
+		t.Skip("builds the binary and floods it")
+	}
+	pki, err := testpki.New(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := pki.Issue([]string{"server.test"}, testpki.ECDSAP256, testpki.Good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := writeFiles(t, t.TempDir(), map[string]string{
+		"o.yaml": fmt.Sprintf(`
+listen: 127.0.0.1:0
+metrics_listen: 127.0.0.1:0
+max_in_flight: 8
+devices:
+  - id: good
+    psk: %s
+    roots_file: root.pem
+    allowed_names: [server.test]
+  - id: bad00
+    psk: %s
+    roots_file: root.pem
+    allowed_names: [server.test, api.example.com]
+    limits: {rate: %s}
+`, pskHex, deviceHex(0), floodRate),
+		"root.pem": string(pki.RootPEM()),
+	})
+	d := startDaemon(t, buildOffloader(t), filepath.Join(dir, "o.yaml"), 0)
+	good, _ := hex.DecodeString(pskHex)
+	bad, _ := hex.DecodeString(deviceHex(0))
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+
+	measure := func(what string) []time.Duration {
+		var lat []time.Duration
+		for i := range 20 {
+			begin := time.Now()
+			if err := realHandshakeAs(ctx, d.addr, "good", good, leaf); err != nil {
+				t.Fatalf("%s: good device's handshake %d: %v\n%s", what, i+1, err, tail(d.logged(), 20))
+			}
+			lat = append(lat, time.Since(begin))
+		}
+		slices.Sort(lat)
+		return lat
+	}
+	idle := measure("idle")
+
+	floodCtx, stopFlood := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	var flights, handshakes, refusedFlights atomic.Int64
+	for range 8 {
+		cl, err := client.New(client.Config{Addrs: []string{d.addr}, DeviceID: "bad00", PSK: bad})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		for range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for floodCtx.Err() == nil {
+					resp, err := cl.Do(floodCtx, &wire.Flight{Requests: []wire.Request{{Op: wire.OpStart, Start: &wire.StartRequest{
+						ServerName: "api.example.com", Versions: []uint16{0x0303}, CipherSuites: []uint16{0xc02f}}}}})
+					if floodCtx.Err() != nil {
+						return
+					}
+					flights.Add(1)
+					if err != nil || resp.Results[0].Err != nil {
+						refusedFlights.Add(1)
+					}
+				}
+			}()
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for floodCtx.Err() == nil {
+				if realHandshakeAs(floodCtx, d.addr, "bad00", bad, leaf) == nil {
+					handshakes.Add(1)
+				}
+			}
+		}()
+	}
+	time.Sleep(200 * time.Millisecond) // let the flood build up
+	flooded := measure("flooded")
+	stopFlood()
+	wg.Wait()
+
+	p99 := func(l []time.Duration) time.Duration { return l[len(l)*99/100] }
+	p50 := func(l []time.Duration) time.Duration { return l[len(l)/2] }
+	t.Logf("good device, 20 handshakes each: idle p50 %v p99 %v; under the flood p50 %v p99 %v (%.1fx idle p99); 20/20 succeeded",
+		p50(idle).Round(time.Microsecond), p99(idle).Round(time.Microsecond),
+		p50(flooded).Round(time.Microsecond), p99(flooded).Round(time.Microsecond), float64(p99(flooded))/float64(p99(idle)))
+	t.Logf("flooding device meanwhile: %d Start flights (%d refused), %d full handshakes; refused{busy} %v, refused{rate_limited} %v",
+		flights.Load(), refusedFlights.Load(), handshakes.Load(), scrape(t, d.metricsAddr, `tlsoffload_refused_total{reason="busy"}`),
+		scrape(t, d.metricsAddr, `tlsoffload_refused_total{reason="rate_limited"}`))
+	if !d.alive() {
+		t.Fatal("the daemon died")
 	}
 }

@@ -127,6 +127,11 @@ func startDaemon(t *testing.T, bin, path string, nofile int) *daemon {
 // offloader at addr against a crypto/tls server presenting leaf, and an
 // echo over it.
 func realHandshake(ctx context.Context, addr string, psk []byte, leaf *testpki.Leaf) error {
+	return realHandshakeAs(ctx, addr, "sensor-1", psk, leaf)
+}
+
+// realHandshakeAs is realHandshake for device id.
+func realHandshakeAs(ctx context.Context, addr, id string, psk []byte, leaf *testpki.Leaf) error {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -142,7 +147,7 @@ func realHandshake(ctx context.Context, addr string, psk []byte, leaf *testpki.L
 		tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{leaf.TLSCertificate()}, MaxVersion: tls.VersionTLS12})
 		io.Copy(tc, tc)
 	}()
-	dev, err := client.New(client.Config{Addrs: []string{addr}, DeviceID: "sensor-1", PSK: psk})
+	dev, err := client.New(client.Config{Addrs: []string{addr}, DeviceID: id, PSK: psk})
 	if err != nil {
 		return err
 	}
