@@ -188,7 +188,7 @@ func (s *Server) Do(ctx context.Context, deviceID string, f *wire.Flight) *wire.
 		first = malformed("too many requests in one flight")
 	case len(f.Token) > 0:
 		var e *wire.Error
-		if st, e = s.openToken(deviceID, f.HandshakeID, f.Token); e != nil {
+		if st, e = s.openToken(deviceID, f.HandshakeID, f.Token, channelBinding(ctx)); e != nil {
 			st = &hsState{}
 			first = e
 		}
@@ -222,7 +222,7 @@ func (s *Server) Do(ctx context.Context, deviceID string, f *wire.Flight) *wire.
 
 	if !failed && len(f.Requests) == 1 && (st.stage == stageAuthed || st.stage == stageKeyGen) &&
 		(f.Requests[0].Op == wire.OpAuth || f.Requests[0].Op == wire.OpKeyGen) {
-		tok, err := s.sealToken(deviceID, f.HandshakeID, st)
+		tok, err := s.sealToken(deviceID, f.HandshakeID, st, channelBinding(ctx))
 		if err != nil {
 			s.log.Error("offloader: sealing a token", "device", deviceID, "err", err)
 			op := f.Requests[0].Op

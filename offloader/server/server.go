@@ -112,10 +112,11 @@ type Server struct {
 	ctx       context.Context    // canceled by Close
 	cancel    context.CancelFunc
 
-	counters    counters // atomics, from New to the end
-	limits               // resource control: its own lock (limits.go)
-	logSample   sampler  // refusals logged sampled (logsample.go)
-	auditSample sampler  // audit lines sampled (audit.go)
+	counters    counters   // atomics, from New to the end
+	limits                 // resource control: its own lock (limits.go)
+	logSample   sampler    // refusals logged sampled (logsample.go)
+	auditSample sampler    // audit lines sampled (audit.go)
+	tokensSeen  seenTokens // single-use tokens (tokenreplay.go)
 
 	// Lifecycle, under mu.
 	mu        sync.Mutex
@@ -390,6 +391,12 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 	s.counters.channelsOpen.Add(1)
 	defer s.counters.channelsOpen.Add(-1)
 	s.log.Info("offloader: channel open", "device", deviceID, "remote", addrString(conn.RemoteAddr()))
+	binding := make([]byte, 16)
+	if _, err := io.ReadFull(s.rand(), binding); err != nil {
+		s.log.Error("offloader: channel binding", "device", deviceID, "err", err)
+		return
+	}
+	ctx = withChannelBinding(ctx, binding)
 
 	var (
 		wmu     sync.Mutex // one writer at a time

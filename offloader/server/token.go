@@ -20,7 +20,13 @@ import (
 // flights, so that any replica sharing Config.TokenKey can continue it:
 //
 //	token = version(1) || nonce(24) || XChaCha20-Poly1305(TokenKey, nonce, state, ad)
-//	ad    = version(1) || u8 len || device id || handshake id(16)
+//	ad    = version(1) || u8 len || device id || handshake id(16) || channel binding
+//
+// The channel binding (tokenreplay.go) is a secret the server draws for
+// each channel it serves: a token opens only on the channel it was sealed
+// for, so no other channel, on this replica or another, can use it; Do
+// called without a channel (tests, embedders) binds to nothing. Each token
+// opens once (the replica's seen-set, tokenreplay.go).
 //
 // XChaCha20-Poly1305's 24-byte nonces are drawn at random: collisions stay
 // negligible however many tokens a key seals. The state (below) holds an
@@ -53,17 +59,18 @@ func newTokenAEAD(key []byte) (cipher.AEAD, error) {
 	return a, nil
 }
 
-func tokenAD(deviceID string, hsID [16]byte) []byte {
-	ad := make([]byte, 0, 2+len(deviceID)+len(hsID))
+func tokenAD(deviceID string, hsID [16]byte, binding []byte) []byte {
+	ad := make([]byte, 0, 2+len(deviceID)+len(hsID)+len(binding))
 	ad = append(ad, tokenVersion, byte(len(deviceID)))
 	ad = append(ad, deviceID...)
-	return append(ad, hsID[:]...)
+	ad = append(ad, hsID[:]...)
+	return append(ad, binding...)
 }
 
 var errTokenTooLarge = errors.New("offloader: state too large for a token")
 
 // sealToken seals st for the device's next flight of this handshake.
-func (s *Server) sealToken(deviceID string, hsID [16]byte, st *hsState) ([]byte, error) {
+func (s *Server) sealToken(deviceID string, hsID [16]byte, st *hsState, binding []byte) ([]byte, error) {
 	plain, err := marshalState(st, s.now().Add(s.cfg.TokenTTL).UnixNano())
 	if err != nil {
 		return nil, err
@@ -79,7 +86,7 @@ func (s *Server) sealToken(deviceID string, hsID [16]byte, st *hsState) ([]byte,
 	if _, err := io.ReadFull(s.rand(), tok[1:]); err != nil {
 		return nil, fmt.Errorf("offloader: token nonce: %w", err)
 	}
-	return a.Seal(tok, tok[1:], plain, tokenAD(deviceID, hsID)), nil
+	return a.Seal(tok, tok[1:], plain, tokenAD(deviceID, hsID, binding)), nil
 }
 
 // marshalState encodes st with its expiry (the token's plaintext).
@@ -141,15 +148,15 @@ func addU16(b *cryptobyte.Builder, v []byte) {
 
 func badToken(detail string) *wire.Error { return opErr(wire.StatusBadToken, detail) }
 
-// openToken opens a token for this device and handshake and checks its
-// expiry.
-func (s *Server) openToken(deviceID string, hsID [16]byte, tok []byte) (*hsState, *wire.Error) {
+// openToken opens a token for this device, handshake and channel, checks
+// its expiry and that it was not opened before.
+func (s *Server) openToken(deviceID string, hsID [16]byte, tok []byte, binding []byte) (*hsState, *wire.Error) {
 	a := s.tokenAEAD
 	if len(tok) > wire.MaxToken || len(tok) < 1+a.NonceSize()+a.Overhead() || tok[0] != tokenVersion {
 		return nil, badToken("token does not authenticate")
 	}
 	nonce := tok[1 : 1+a.NonceSize()]
-	plain, err := a.Open(nil, nonce, tok[1+a.NonceSize():], tokenAD(deviceID, hsID))
+	plain, err := a.Open(nil, nonce, tok[1+a.NonceSize():], tokenAD(deviceID, hsID, binding))
 	if err != nil {
 		return nil, badToken("token does not authenticate")
 	}
@@ -164,6 +171,10 @@ func (s *Server) openToken(deviceID string, hsID [16]byte, tok []byte) (*hsState
 	if s.now().UnixNano() > expiry {
 		st.wipe()
 		return nil, badToken("token expired")
+	}
+	if !s.tokensSeen.firstUse(nonce, expiry, s.now().UnixNano()) {
+		st.wipe()
+		return nil, badToken("token used before")
 	}
 	return st, nil
 }
