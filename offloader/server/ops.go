@@ -526,7 +526,7 @@ func (s *Server) verifyChain(dev *Device, chain [][]byte, serverName string) ([]
 	}
 	v := certs.Verifier{Roots: roots, Time: s.cfg.Time, Profile: dev.Profile, Pins: dev.Pins}
 	if dev.Roots != nil { // a fixed pool: its pointer keys the cache, with the profile and pins
-		v.Cache = s.verified
+		v.Cache = s.verified.forDevice(dev.ID)
 	}
 	verified, err := v.Verify(chain, serverName)
 	if err != nil {

@@ -80,7 +80,8 @@ type Config struct {
 	// (SO_PEERCRED, Linux); any other peer is refused plaintext
 	// (plaintext.go). nil: the listener's declaration alone decides.
 	PlaintextUIDs []uint32
-	// VerifyCacheSize bounds the server chains remembered as verified
+	// VerifyCacheSize sizes the server chains remembered as verified, each
+	// device having a share of its own (verifyshare.go)
 	// (certs.VerifyCache: public data only, keyed by the exact chain, the
 	// device's root pool, the name, used only within every certificate's
 	// validity) so a server seen again is not path-validated again; 0:
@@ -107,9 +108,9 @@ type Server struct {
 	cfg       Config
 	log       *slog.Logger
 	tokenAEAD cipher.AEAD
-	verified  *certs.VerifyCache // nil: none
-	staples   *certs.StapleCache // nil: none
-	ctx       context.Context    // canceled by Close
+	verified  *deviceVerifyCaches // nil: none (verifyshare.go)
+	staples   *certs.StapleCache  // nil: none
+	ctx       context.Context     // canceled by Close
 	cancel    context.CancelFunc
 
 	counters    counters   // atomics, from New to the end
@@ -225,7 +226,7 @@ func New(cfg Config) (*Server, error) {
 		cfg:         cfg,
 		log:         cfg.Logger,
 		tokenAEAD:   aead,
-		verified:    certs.NewVerifyCache(cfg.VerifyCacheSize),
+		verified:    newDeviceVerifyCaches(cfg.VerifyCacheSize),
 		staples:     certs.NewStapleCache(cfg.VerifyCacheSize),
 		limits:      limits{devices: make(map[string]*deviceState), opening: make(map[string]int)},
 		ctx:         ctx,
