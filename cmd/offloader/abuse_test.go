@@ -127,7 +127,9 @@ func abusePartialFrames(t *testing.T, extra string) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			c, err := openRaw(d.addr, fmt.Sprintf("bad%02d", i/perDevice), deviceHex(i/perDevice))
+			// From 127.0.2.x, 20 connections per address: the per-source
+			// cap on openings is not what is tested here.
+			c, err := openRawFrom(net.IPv4(127, 0, 2, byte(1+i/20)), d.addr, fmt.Sprintf("bad%02d", i/perDevice), deviceHex(i/perDevice))
 			if err != nil {
 				t.Errorf("opening %d: %v", i, err)
 				return
@@ -161,11 +163,13 @@ func abusePartialFrames(t *testing.T, extra string) {
 	}
 }
 
-// openRaw opens a sealed channel as id and returns its connection, for
-// raw bytes after the opening. Safe in any goroutine.
-func openRaw(addr, id, pskHex string) (net.Conn, error) {
+// openRawFrom opens a sealed channel as id from the local address src and
+// returns its connection, for raw bytes after the opening. Safe in any
+// goroutine.
+func openRawFrom(src net.IP, addr, id, pskHex string) (net.Conn, error) {
 	psk, _ := hex.DecodeString(pskHex)
-	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	dialer := net.Dialer{LocalAddr: &net.TCPAddr{IP: src}, Timeout: 10 * time.Second}
+	c, err := dialer.Dial("tcp", addr)
 	if err != nil {
 		return nil, err
 	}

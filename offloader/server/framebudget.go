@@ -15,12 +15,14 @@ import (
 // a budget is passed only by channels reading at the same moment, by at
 // most maxBudgetRead each. A frame's buffer grows by doubling as bytes
 // arrive (package wire), so the memory behind a budget is at most about
-// twice it: 32 MiB by default, 64 MiB of buffers at worst. FrameTimeout bounds how long a frame may take
-// once begun. The opening is not charged: its frames are at most 1 KiB and
-// bounded by OpenTimeout and the per-source cap.
+// twice it: 16 MiB by default, 32 MiB of buffers at worst (legitimate
+// flights are a few KiB: 16 MiB is 64 maximum-size frames at once).
+// FrameTimeout bounds how long a frame may take once begun. The opening is
+// not charged: its frames are at most 1 KiB and bounded by OpenTimeout and
+// the per-source cap.
 
 const (
-	defaultFrameBudget     = 32 << 20
+	defaultFrameBudget     = 16 << 20
 	defaultDeviceFrameByte = 4 << 20
 )
 

@@ -73,7 +73,7 @@ type Config struct {
 	// DeviceLimits are the defaults of each device's Device.Limits.
 	DeviceLimits DeviceLimits
 	// FrameBudget bounds the bytes of frames being received on all
-	// channels at once (0: 32 MiB; framebudget.go).
+	// channels at once (0: 16 MiB; framebudget.go).
 	FrameBudget int64
 	// PlaintextUIDs, when not nil, narrow plaintext channels on a listener
 	// declared secure to unix-socket peers running as one of these uids
@@ -99,8 +99,9 @@ type Config struct {
 // lifecycle: closed, the listeners and the connections being served; every
 // goroutine the server starts is counted in wg under mu, so Close can wait
 // for all of them. limits (limits.go, its own lock) bounds the connections
-// and the flights processed at once, per device and across every channel. On one channel, one goroutine reads frames and each flight runs
-// inline, or in its own goroutine when another frame already waits (see
+// and the flights processed at once, per device and across every channel.
+// On one channel, one goroutine reads frames and each flight runs inline,
+// or in its own goroutine when another frame already waits (see
 // ServeConn); responses are written under the channel's write mutex. The
 // counters are atomics, updated by any goroutine (stats.go).
 type Server struct {
@@ -140,9 +141,8 @@ const (
 const TokenKeyLen = 32
 
 // After a temporary accept error (out of file descriptors or memory: see
-// acceptRetryable), Serve waits
-// before the next Accept: from acceptBackoffMin, doubling, at most
-// acceptBackoffMax.
+// acceptRetryable), Serve waits before the next Accept: from
+// acceptBackoffMin, doubling, at most acceptBackoffMax.
 const (
 	acceptBackoffMin = 5 * time.Millisecond
 	acceptBackoffMax = time.Second
