@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
 )
@@ -81,5 +82,42 @@ func TestFrameBudgetGlobal(t *testing.T) {
 	}
 	if got := refused(fx.srv, "frame_budget"); got != 1 {
 		t.Errorf("refused{frame_budget} = %d, want 1", got)
+	}
+}
+
+// TestSlowFrame: a frame trickling in slower than MinFrameRate is cut
+// after its first second and counted; MinFrameRate negative turns it off.
+func TestSlowFrame(t *testing.T) {
+	for _, c := range []struct {
+		rate int
+		cut  bool
+	}{{0, true}, {-1, false}} {
+		fx := newFixture(t, func(cfg *Config) { cfg.MinFrameRate = c.rate; cfg.FrameTimeout = time.Minute })
+		conn, done, ok := partialFrame(t, fx, 100) // 104 bytes: far below 1 KiB/s once a second has passed
+		if !ok {
+			t.Fatal("the frame's start was refused")
+		}
+		time.Sleep(minRateGrace + 100*time.Millisecond)
+		conn.Write([]byte{0}) // the next byte arrives late
+		if c.cut {
+			<-done
+			if got := refused(fx.srv, "slow_frame"); got != 1 {
+				t.Errorf("refused{slow_frame} = %d, want 1", got)
+			}
+			continue
+		}
+		waitFor(t, "the late byte read", func() bool { // header, 100 bytes, the late one
+			fx.srv.lmu.Lock()
+			defer fx.srv.lmu.Unlock()
+			return fx.srv.frameBytes == 105
+		})
+		select {
+		case <-done:
+			t.Fatal("a slow frame was cut with MinFrameRate off")
+		default:
+		}
+		if got := refused(fx.srv, "slow_frame"); got != 0 {
+			t.Errorf("refused{slow_frame} = %d with MinFrameRate off", got)
+		}
 	}
 }

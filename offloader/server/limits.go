@@ -78,6 +78,7 @@ const (
 	refusedRevoked                                 // a channel closed because its device was removed or changed
 	refusedPlaintextClientKey                      // a plaintext channel for a device with a client key
 	refusedFrameBudget                             // a channel closed past a frame byte budget
+	refusedSlowFrame                               // a channel closed: a frame arrived slower than MinFrameRate
 	numRefusalReasons
 )
 
@@ -93,6 +94,7 @@ var refusalLabels = [numRefusalReasons]string{
 	refusedRevoked:            "revoked",
 	refusedPlaintextClientKey: "plaintext_client_key",
 	refusedFrameBudget:        "frame_budget",
+	refusedSlowFrame:          "slow_frame",
 }
 
 func (r refusalReason) String() string { return refusalLabels[r] }

@@ -73,8 +73,11 @@ type Config struct {
 	// DeviceLimits are the defaults of each device's Device.Limits.
 	DeviceLimits DeviceLimits
 	// FrameBudget bounds the bytes of frames being received on all
-	// channels at once (0: 16 MiB; framebudget.go).
-	FrameBudget int64
+	// channels at once (0: 16 MiB); MinFrameRate is the slowest a frame may
+	// arrive, in bytes a second, after its first second (0: 1024, negative:
+	// none; framebudget.go).
+	FrameBudget  int64
+	MinFrameRate int
 	// PlaintextUIDs, when not nil, narrow plaintext channels on a listener
 	// declared secure to unix-socket peers running as one of these uids
 	// (SO_PEERCRED, Linux); any other peer is refused plaintext
@@ -178,6 +181,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.FrameBudget == 0 {
 		cfg.FrameBudget = defaultFrameBudget
+	}
+	if cfg.MinFrameRate == 0 {
+		cfg.MinFrameRate = defaultMinFrameRate
 	}
 	if cfg.MaxInFlight == 0 {
 		cfg.MaxInFlight = defaultMaxInFlight
@@ -461,9 +467,13 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 		bc.frameDone()
 		if err != nil {
 			end = readEnd(ctx, err)
-			if errors.Is(err, errFrameBudget) {
+			switch {
+			case errors.Is(err, errFrameBudget):
 				end = "frame_budget"
 				s.refuse(refusedFrameBudget, deviceID, conn.RemoteAddr())
+			case errors.Is(err, errSlowFrame):
+				end = "slow_frame"
+				s.refuse(refusedSlowFrame, deviceID, conn.RemoteAddr())
 			}
 			break
 		}
