@@ -52,6 +52,7 @@ type fileServiceLimits struct {
 	FlightWait          Duration   `yaml:"flight_wait"`
 	MetricsMaxConns     int        `yaml:"metrics_max_conns"`
 	FrameBudget         int64      `yaml:"frame_budget"`
+	MinFrameRate        int        `yaml:"min_frame_rate"`
 	DeviceLimits        fileLimits `yaml:"device_limits"`
 }
 
@@ -142,6 +143,7 @@ type serviceLimits struct {
 	openTimeout, flightWait       time.Duration
 	metricsMaxConns               int
 	frameBudget                   int64
+	minFrameRate                  int // -1: off
 	deviceLimits                  server.DeviceLimits
 }
 
@@ -466,6 +468,10 @@ func loadServiceLimits(fl fileServiceLimits, out *serviceLimits) (string, error)
 		return "frame_budget", fmt.Errorf("%d is negative", fl.FrameBudget)
 	}
 	out.frameBudget = fl.FrameBudget
+	if fl.MinFrameRate < -1 {
+		return "min_frame_rate", fmt.Errorf("%d: want bytes a second, or -1 for none", fl.MinFrameRate)
+	}
+	out.minFrameRate = fl.MinFrameRate
 	if out.metricsMaxConns == 0 {
 		out.metricsMaxConns = defaultMetricsMaxConns
 	}

@@ -20,6 +20,7 @@ open_timeout: 2s
 flight_wait: 50ms
 metrics_max_conns: 7
 frame_budget: 1000000
+min_frame_rate: 300
 device_limits: {max_channels: 5, max_in_flight: 6, rate: 7.5, burst: 8, frame_bytes: 9000}
 devices:
   - id: a
@@ -38,7 +39,7 @@ devices:
 		t.Fatal(err)
 	}
 	want := serviceLimits{maxConns: 100, maxOpeningPerSource: 3, openTimeout: 2 * time.Second, flightWait: 50 * time.Millisecond,
-		metricsMaxConns: 7, frameBudget: 1000000, deviceLimits: server.DeviceLimits{MaxChannels: 5, MaxInFlight: 6, Rate: 7.5, Burst: 8, FrameBytes: 9000}}
+		metricsMaxConns: 7, frameBudget: 1000000, minFrameRate: 300, deviceLimits: server.DeviceLimits{MaxChannels: 5, MaxInFlight: 6, Rate: 7.5, Burst: 8, FrameBytes: 9000}}
 	if cfg.serviceLimits != want {
 		t.Errorf("limits %+v, want %+v", cfg.serviceLimits, want)
 	}
@@ -68,6 +69,7 @@ func TestBadLimitsConfig(t *testing.T) {
 		{"device_limits: {max_channels: -1}", "device_limits.max_channels: must not be negative"},
 		{"device_limits: {speed: 1}", `unknown field "speed"`},
 		{"frame_budget: -1", "frame_budget: -1 is negative"},
+		{"min_frame_rate: -2", "min_frame_rate: -2: want bytes a second, or -1 for none"},
 		{"device_limits: {frame_bytes: -1}", "device_limits.frame_bytes: must not be negative"},
 	} {
 		dir := writeFiles(t, t.TempDir(), map[string]string{"o.yaml": "listen: 127.0.0.1:0\n" + c.yaml +

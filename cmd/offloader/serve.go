@@ -62,6 +62,7 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
 		DeviceLimits:        cfg.deviceLimits,
 		PlaintextUIDs:       cfg.plaintextUIDs,
 		FrameBudget:         cfg.frameBudget,
+		MinFrameRate:        cfg.minFrameRate,
 	})
 	if err != nil {
 		return fmt.Errorf("offloader: %w", err)
