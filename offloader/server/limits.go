@@ -79,6 +79,7 @@ const (
 	refusedPlaintextClientKey                      // a plaintext channel for a device with a client key
 	refusedFrameBudget                             // a channel closed past a frame byte budget
 	refusedSlowFrame                               // a channel closed: a frame arrived slower than MinFrameRate
+	refusedShuttingDown                            // a flight arriving while Shutdown drains
 	numRefusalReasons
 )
 
@@ -95,6 +96,7 @@ var refusalLabels = [numRefusalReasons]string{
 	refusedPlaintextClientKey: "plaintext_client_key",
 	refusedFrameBudget:        "frame_budget",
 	refusedSlowFrame:          "slow_frame",
+	refusedShuttingDown:       "shutting_down",
 }
 
 func (r refusalReason) String() string { return refusalLabels[r] }
@@ -144,6 +146,7 @@ type limits struct {
 	next    int            // the ring's cursor
 	// frameBytes are the bytes of frames being received (framebudget.go).
 	frameBytes int64
+	draining   bool // Shutdown: no new flight (shutdown.go)
 }
 
 // resolveLimits fills d's zero fields from the server's defaults.
@@ -301,6 +304,11 @@ func (s *Server) acquireFlight(ctx context.Context, ds *deviceState) error {
 	}
 
 	s.lmu.Lock()
+	if s.draining {
+		s.lmu.Unlock()
+		s.refused[refusedShuttingDown].Add(1)
+		return errBusy
+	}
 	if s.running < s.cfg.MaxInFlight && ds.running < ds.limits.MaxInFlight && len(ds.waiters) == 0 {
 		s.running++
 		ds.running++

@@ -126,6 +126,7 @@ type Server struct {
 	// Lifecycle, under mu.
 	mu        sync.Mutex
 	closed    bool
+	stopping  bool // Shutdown began: accept nothing more
 	listeners map[net.Listener]struct{}
 	conns     map[net.Conn]struct{}
 	wg        sync.WaitGroup
@@ -252,7 +253,7 @@ func (s *Server) now() time.Time  { return s.cfg.Time() }
 // listener's error.
 func (s *Server) Serve(l net.Listener, plaintextOK bool) error {
 	s.mu.Lock()
-	if s.closed {
+	if s.closed || s.stopping {
 		s.mu.Unlock()
 		l.Close()
 		return nil
@@ -290,14 +291,15 @@ func (s *Server) Serve(l net.Listener, plaintextOK bool) error {
 func (s *Server) isClosed() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.closed
+	return s.closed || s.stopping
 }
 
-// track counts a connection in the server; false once closed.
+// track counts a connection in the server; false once closed or
+// shutting down.
 func (s *Server) track(c net.Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.closed || s.stopping {
 		return false
 	}
 	s.conns[c] = struct{}{}
