@@ -222,8 +222,8 @@ devices:
 	if strings.Contains(log, pskHex) || strings.Contains(log, tokenHex) {
 		t.Errorf("a PSK is in the log:\n%s", log)
 	}
-	if !strings.Contains(log, "shutting down") {
-		t.Errorf("no shutdown in the log:\n%s", log)
+	if !strings.Contains(log, "shutting down") || !strings.Contains(log, "flights in flight answered; channels closed") {
+		t.Errorf("no graceful shutdown in the log:\n%s", log)
 	}
 	if !strings.Contains(log, `device=sensor-2`) {
 		t.Errorf("no warning for sensor-2's empty allowed_names:\n%s", log)

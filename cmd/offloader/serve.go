@@ -19,8 +19,9 @@ import (
 )
 
 const (
-	// shutdownGrace bounds how long the metrics server waits for scrapes
-	// in progress at shutdown.
+	// shutdownGrace bounds how long, at shutdown, flights in flight are
+	// waited for (new ones are refused, the listener closed) and the
+	// metrics server waits for scrapes in progress.
 	shutdownGrace = 5 * time.Second
 	// socketProbeTimeout bounds the dial that tells a live unix socket from
 	// one a dead process left behind.
@@ -126,7 +127,13 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
 		serveErr = fmt.Errorf("offloader: serve: %w", err)
 		log.Error("serve failed, shutting down", "err", err)
 	}
-	srv.Close()
+	dctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	if err := srv.Shutdown(dctx); err != nil {
+		log.Warn("flights still running at the shutdown deadline were cut", "grace", shutdownGrace)
+	} else {
+		log.Info("flights in flight answered; channels closed")
+	}
+	cancel()
 	l.Close()
 	if hs != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
