@@ -284,7 +284,10 @@ var (
 // errRateLimited or errBusy (counted) when it cannot.
 func (s *Server) acquireFlight(ctx context.Context, ds *deviceState) error {
 	deadline := time.Now().Add(s.cfg.FlightWait)
-	if l := ds.lim; l != nil {
+	s.lmu.Lock()
+	l := ds.lim // replaced under lmu when a reload changes the limits
+	s.lmu.Unlock()
+	if l != nil {
 		r := l.Reserve()
 		if !r.OK() || r.Delay() > s.cfg.FlightWait {
 			r.Cancel()

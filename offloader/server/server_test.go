@@ -85,12 +85,15 @@ func TestServeConnHandshake(t *testing.T) {
 	if got := fx.srv.Stats().Channels.Open; got != 1 {
 		t.Errorf("channels_open = %v while open", got)
 	}
-	// A device removed while its channel is open runs nothing more.
+	// A device removed while its channel is open runs nothing more: the
+	// removal closes the channel (TestRevokedChannels), and a flight that
+	// raced it would be refused by Do (TestDoRemovedDevice).
 	fx.reg.Remove(testDevice)
-	checkStatus(t, roundTrip(t, ch, startFlight(2)), 0, wire.StatusAuthFailed)
-
-	ch.Close()
 	<-done
+	if _, err := ch.ReadFrame(); err == nil {
+		t.Fatal("the removed device's channel is still served")
+	}
+	ch.Close()
 	if got := fx.srv.Stats().Channels.Open; got != 0 {
 		t.Errorf("channels_open = %v after close", got)
 	}
@@ -306,4 +309,11 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestDoRemovedDevice: a flight of a device removed meanwhile is refused.
+func TestDoRemovedDevice(t *testing.T) {
+	fx := newFixture(t, nil)
+	fx.reg.Remove(testDevice)
+	checkStatus(t, fx.srv.Do(context.Background(), testDevice, startFlight(1)), 0, wire.StatusAuthFailed)
 }
