@@ -249,6 +249,8 @@ func (t *tlsSetup) handshakeFailure(err error, info *tlsInfo) error {
 			hint = "the offloader refused this device: check --device-id and --psk-file against its config"
 		case errors.Is(err, wire.StatusPolicyDenied):
 			hint = "the offloader's policy for this device does not allow this server name"
+		case errors.Is(err, wire.StatusRateLimited):
+			hint = "the offloader is busy or this device is over its rate: retry later"
 		case t.desc == "(embedded)":
 			hint = ""
 		}

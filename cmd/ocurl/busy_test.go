@@ -1,0 +1,42 @@
+package main
+
+import (
+	"bytes"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tlsoffload/tlsoffload/certs/testpki"
+	"github.com/tlsoffload/tlsoffload/offloader/server"
+)
+
+// An offloader that answers "rate limited" (a device over its rate, or
+// no flight slot in time) is a TLS failure (35) whose hint says so, not
+// "is the offloader running?".
+func TestRateLimitedOffloader(t *testing.T) {
+	s := newTestServer(t, testpki.Good, echoHandler)
+	psk := bytes.Repeat([]byte{0xab, 0xcd}, 16)
+	reg := server.NewRegistry()
+	if err := reg.Add(server.Device{ID: "d1", PSK: psk, Roots: s.pki.Roots, AllowedNames: []string{"localhost"},
+		Limits: server.DeviceLimits{Rate: 0.001, Burst: 1}}); err != nil { // one flight, then none for 1000 s
+		t.Fatal(err)
+	}
+	srv, err := server.New(server.Config{Registry: reg, Logger: slog.New(slog.DiscardHandler), FlightWait: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l, false)
+	pskFile := writeFile(t, t.TempDir(), "psk", strings.Repeat("abcd", 16))
+	code, _, errOut := ocurl("--offloader", l.Addr().String(), "--device-id", "d1", "--psk-file", pskFile, "https://localhost:"+s.port+"/")
+	if code != exitTLS || !strings.Contains(errOut, "rate limited") ||
+		!strings.Contains(errOut, "ocurl: hint: the offloader is busy or this device is over its rate: retry later") {
+		t.Fatalf("exit %d, stderr %s", code, errOut)
+	}
+}
