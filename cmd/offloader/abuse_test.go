@@ -129,7 +129,7 @@ func abusePartialFrames(t *testing.T, extra string) {
 			defer func() { <-sem }()
 			// From 127.0.2.x, 20 connections per address: the per-source
 			// cap on openings is not what is tested here.
-			c, err := openRawFrom(net.IPv4(127, 0, 2, byte(1+i/20)), d.addr, fmt.Sprintf("bad%02d", i/perDevice), deviceHex(i/perDevice))
+			c, err := openRawFrom(net.IPv4(127, 0, 2, byte(1+i/20)), 22000+i, d.addr, fmt.Sprintf("bad%02d", i/perDevice), deviceHex(i/perDevice))
 			if err != nil {
 				t.Errorf("opening %d: %v", i, err)
 				return
@@ -163,13 +163,12 @@ func abusePartialFrames(t *testing.T, extra string) {
 	}
 }
 
-// openRawFrom opens a sealed channel as id from the local address src and
-// returns its connection, for raw bytes after the opening. Safe in any
+// openRawFrom opens a sealed channel as id from the local address
+// src:port (floodDialer) and returns its connection, for raw bytes after the opening. Safe in any
 // goroutine.
-func openRawFrom(src net.IP, addr, id, pskHex string) (net.Conn, error) {
+func openRawFrom(src net.IP, port int, addr, id, pskHex string) (net.Conn, error) {
 	psk, _ := hex.DecodeString(pskHex)
-	dialer := net.Dialer{LocalAddr: &net.TCPAddr{IP: src}, Timeout: 10 * time.Second}
-	c, err := dialer.Dial("tcp", addr)
+	c, err := floodDialer(src, port).Dial("tcp", addr)
 	if err != nil {
 		return nil, err
 	}

@@ -174,14 +174,37 @@ func realHandshakeAs(ctx context.Context, addr, id string, psk []byte, leaf *tes
 	return nil
 }
 
-// flood opens n idle TCP connections to addr, spread over loopback source
-// addresses 127.0.1.1.. so that no per-source cap applies, and returns them.
-func flood(t *testing.T, addr string, n int) []net.Conn {
+// floodDialer dials from src:port, a port below the kernel's ephemeral
+// range (32768 and up on Linux): thousands of flood connections must not
+// take ports that tests running beside these (the integration harness picks
+// a free ephemeral port, then starts a peer on it) are about to bind.
+// SO_REUSEADDR lets a port left in TIME_WAIT by an earlier run be bound
+// again.
+func floodDialer(src net.IP, port int) *net.Dialer {
+	return &net.Dialer{
+		LocalAddr: &net.TCPAddr{IP: src, Port: port},
+		Timeout:   10 * time.Second,
+		Control: func(network, address string, c syscall.RawConn) error {
+			var serr error
+			err := c.Control(func(fd uintptr) {
+				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
+			})
+			if err != nil {
+				return err
+			}
+			return serr
+		},
+	}
+}
+
+// flood opens n idle TCP connections to addr from loopback addresses
+// 127.0.1.1.. (20 each, so that no per-source cap applies) and ports from
+// basePort up, and returns them.
+func flood(t *testing.T, addr string, n, basePort int) []net.Conn {
 	t.Helper()
 	var conns []net.Conn
 	for i := range n {
-		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 1, byte(1+i/20))}, Timeout: 10 * time.Second}
-		c, err := d.Dial("tcp", addr)
+		c, err := floodDialer(net.IPv4(127, 0, 1, byte(1+i/20)), basePort+i).Dial("tcp", addr)
 		if err != nil {
 			t.Fatalf("flood connection %d: %v", i, err)
 		}
@@ -235,8 +258,8 @@ devices:
 		t.Fatalf("before the flood: %v", err)
 	}
 
-	flood(t, d.addr, idle)
-	flood(t, d.metricsAddr, idle)
+	flood(t, d.addr, idle, 20000)
+	flood(t, d.metricsAddr, idle, 21000)
 	// The daemon ran out of descriptors and said so, and lives.
 	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(d.logged(), "too many open files"); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) || !d.alive() {
