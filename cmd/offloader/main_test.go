@@ -417,6 +417,8 @@ func FuzzLoadConfig(f *testing.F) {
 	f.Add([]byte("listen: unix:/tmp/x.sock\nplaintext: true\ndevices:\n  - id: a\n    psk: " + pskHex + "\n    allowed_names: ['*', '*.a.b']\n"))
 	f.Add([]byte("listen: 127.0.0.1:0\nstart_ttl: 1h\ndevices: [{id: a, psk: " + pskHex + "}]\n"))
 	f.Add([]byte("listen: &a x\ndevices: *a\n"))
+	f.Add([]byte("listen: unix:/run/o.sock\nplaintext: true\nplaintext_uids: [7]\nmax_conns: 9\nmin_frame_rate: -1\n" +
+		"device_limits: {rate: 2.5, frame_bytes: 9}\ndevices:\n  - id: a\n    psk: " + pskHex + "\n    limits: {max_channels: 3}\n"))
 	dir := f.TempDir()
 	path := filepath.Join(dir, "c.yaml")
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -433,9 +435,14 @@ func FuzzLoadConfig(f *testing.F) {
 		if cfg.listen == "" || len(cfg.devices) == 0 || cfg.startTTL < 0 || cfg.maxInFlight < 0 {
 			t.Errorf("accepted %+v", cfg)
 		}
+		l := cfg.serviceLimits
+		if l.maxConns < 0 || l.maxOpeningPerSource < 0 || l.openTimeout < 0 || l.flightWait < 0 || l.frameBudget < 0 ||
+			l.minFrameRate < -1 || l.deviceLimits.Rate < 0 || (cfg.plaintext && (len(cfg.plaintextUIDs) == 0 || !strings.HasPrefix(cfg.listen, "unix:"))) {
+			t.Errorf("accepted limits %+v, plaintext %v %v on %q", l, cfg.plaintext, cfg.plaintextUIDs, cfg.listen)
+		}
 		ids := map[string]bool{}
 		for _, d := range cfg.devices {
-			if ids[d.ID] || len(d.PSK) < 16 || len(d.PSK) > 64 {
+			if ids[d.ID] || len(d.PSK) < 16 || len(d.PSK) > 64 || constantKey(d.PSK) || d.Limits.MaxChannels < 0 || d.Limits.Rate < 0 {
 				t.Errorf("accepted device %q", d.ID)
 			}
 			ids[d.ID] = true
