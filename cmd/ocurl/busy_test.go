@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tlsoffload/tlsoffload/certs/testpki"
+	"github.com/tlsoffload/tlsoffload/internal/testserver"
 	"github.com/tlsoffload/tlsoffload/offloader/server"
 )
 
@@ -16,10 +16,10 @@ import (
 // no flight slot in time) is a TLS failure (35) whose hint says so, not
 // "is the offloader running?".
 func TestRateLimitedOffloader(t *testing.T) {
-	s := newTestServer(t, testpki.Good, echoHandler)
+	s := testserver.Start(t)
 	psk := bytes.Repeat([]byte{0xab, 0xcd}, 16)
 	reg := server.NewRegistry()
-	if err := reg.Add(server.Device{ID: "d1", PSK: psk, Roots: s.pki.Roots, AllowedNames: []string{"localhost"},
+	if err := reg.Add(server.Device{ID: "d1", PSK: psk, Roots: s.Roots, AllowedNames: []string{"localhost"},
 		Limits: server.DeviceLimits{Rate: 0.001, Burst: 1}}); err != nil { // one flight, then none for 1000 s
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func TestRateLimitedOffloader(t *testing.T) {
 	}
 	go srv.Serve(l, false)
 	pskFile := writeFile(t, t.TempDir(), "psk", strings.Repeat("abcd", 16))
-	code, _, errOut := ocurl("--offloader", l.Addr().String(), "--device-id", "d1", "--psk-file", pskFile, "https://localhost:"+s.port+"/")
+	code, _, errOut := ocurl("--offloader", l.Addr().String(), "--device-id", "d1", "--psk-file", pskFile, s.URL+"/")
 	if code != exitTLS || !strings.Contains(errOut, "rate limited") ||
 		!strings.Contains(errOut, "ocurl: hint: the offloader is busy or this device is over its rate: retry later") {
 		t.Fatalf("exit %d, stderr %s", code, errOut)
