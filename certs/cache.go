@@ -54,7 +54,8 @@ type VerifyCache struct {
 
 	mu      sync.Mutex
 	entries map[cacheKey]*cacheEntry
-	hits    uint64 // for tests
+	hits    uint64 // lookups answered from the cache
+	misses  uint64 // lookups verified afresh: no entry, or one not usable now
 }
 
 // MaxCachedChainBytes bounds the DER of one cached chain (real chains are
@@ -105,6 +106,27 @@ func (c *VerifyCache) Len() int {
 	return len(c.entries)
 }
 
+// CacheStats is a snapshot of a VerifyCache's use since it was made. Only
+// chains the cache may hold are looked up: a chain larger than
+// MaxCachedChainBytes, or a verification without a cache, counts in
+// neither Hits nor Misses.
+type CacheStats struct {
+	Entries int    // chains held now
+	Max     int    // the most it holds
+	Hits    uint64 // verifications answered from the cache
+	Misses  uint64 // verifications done afresh (then remembered if they succeeded)
+}
+
+// Stats returns the cache's counts; a nil cache has none.
+func (c *VerifyCache) Stats() CacheStats {
+	if c == nil {
+		return CacheStats{}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return CacheStats{Entries: len(c.entries), Max: c.max, Hits: c.hits, Misses: c.misses}
+}
+
 // seed keys the chain hash: unknown outside the process, so a server
 // cannot make its chain share another's slot (which would cost evictions,
 // never a wrong answer: a hit compares the bytes).
@@ -151,13 +173,16 @@ func (c *VerifyCache) get(k cacheKey, chain [][]byte, now time.Time) []*x509.Cer
 	defer c.mu.Unlock()
 	e, ok := c.entries[k]
 	if !ok {
+		c.misses++
 		return nil
 	}
 	if now.After(e.notAfter) {
 		delete(c.entries, k)
+		c.misses++
 		return nil
 	}
 	if now.Before(e.notBefore) || !slices.EqualFunc(e.chain, chain, bytes.Equal) {
+		c.misses++
 		return nil
 	}
 	c.hits++

@@ -85,6 +85,9 @@ func TestVerifyCacheHitAndKey(t *testing.T) {
 	if cache.Hits() != 1 || cache.Len() != 1 {
 		t.Fatalf("hits %d, len %d; want 1, 1", cache.Hits(), cache.Len())
 	}
+	if st := cache.Stats(); st != (certs.CacheStats{Entries: 1, Max: certs.DefaultVerifyCacheSize, Hits: 1, Misses: 1}) {
+		t.Fatalf("stats %+v after one miss and one hit", st)
+	}
 	if !sameChain(first, second) || second[0] != first[0] {
 		t.Fatal("the hit returned another chain")
 	}
