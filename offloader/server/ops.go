@@ -160,6 +160,12 @@ func illegal(detail string) *wire.Error { return opErr(wire.StatusIllegalParamet
 // the handshake between Auth and Key (the sequential mode) is answered with
 // a token carrying the state; a flight carrying a token starts from it.
 func (s *Server) Do(ctx context.Context, deviceID string, f *wire.Flight) *wire.FlightResponse {
+	return s.do(ctx, nil, deviceID, f, time.Time{})
+}
+
+// do is Do for a flight read at arrived (zero: it did not queue) on a
+// channel of the device whose activity row is act (nil: looked up here).
+func (s *Server) do(ctx context.Context, act *deviceActivity, deviceID string, f *wire.Flight, arrived time.Time) *wire.FlightResponse {
 	resp := &wire.FlightResponse{}
 	if f == nil {
 		return resp
@@ -176,11 +182,15 @@ func (s *Server) Do(ctx context.Context, deviceID string, f *wire.Flight) *wire.
 	}
 	s.counters.flightsRunning.Add(1)
 	defer s.counters.flightsRunning.Add(-1)
+	began := time.Now()
 
 	st := &hsState{}
 	defer func() { st.wipe() }()
 	var first *wire.Error // a failure before any operation, charged to the first
 	dev, ok := s.cfg.Registry.lookup(deviceID)
+	if ok && act == nil {
+		act = s.activity.devices.row(deviceID, s.now(), false)
+	}
 	switch {
 	case !ok:
 		first = opErr(wire.StatusAuthFailed, "unknown device")
@@ -194,7 +204,8 @@ func (s *Server) Do(ctx context.Context, deviceID string, f *wire.Flight) *wire.
 		}
 	}
 
-	failed := false
+	failed, keyed := false, false
+	var firstErr *wire.Error // the flight's failure, for its outcome
 	for i := range f.Requests {
 		req := &f.Requests[i]
 		begin := time.Now()
@@ -211,14 +222,24 @@ func (s *Server) Do(ctx context.Context, deviceID string, f *wire.Flight) *wire.
 			res, e = s.runOp(dev, st, req)
 		}
 		if e != nil {
+			if !failed {
+				firstErr = e
+			}
 			failed = true
 			e.Op = req.Op
 			res = wire.Result{Err: e}
+		} else if req.Op == wire.OpKey {
+			keyed = true
 		}
 		res.Op = req.Op
 		resp.Results[i] = res
 		s.counters.observe(req.Op, e, time.Since(begin))
 	}
+	o := outcomeOK
+	if firstErr != nil {
+		o = errOutcome(firstErr)
+	}
+	s.countFlight(act, flightKind(f), arrived, began, time.Now(), o, keyed)
 
 	if !failed && len(f.Requests) == 1 && (st.stage == stageAuthed || st.stage == stageKeyGen) &&
 		(f.Requests[0].Op == wire.OpAuth || f.Requests[0].Op == wire.OpKeyGen) {

@@ -93,6 +93,10 @@ type Config struct {
 	// stapled OCSP responses remembered as authentic the same way
 	// (certs.StapleCache, judged afresh at every use).
 	VerifyCacheSize int
+	// MaxTrackedDevices bounds the device table the operator reads through
+	// Devices (activity.go): 0: DefaultMaxTrackedDevices; a device beyond
+	// it is not tracked while every row has a channel open.
+	MaxTrackedDevices int
 }
 
 // Server is the offloader. Serve and ServeConn may be called from many
@@ -122,6 +126,7 @@ type Server struct {
 	logSample   sampler    // refusals logged sampled (logsample.go)
 	auditSample sampler    // audit lines sampled (audit.go)
 	tokensSeen  seenTokens // single-use tokens (tokenreplay.go)
+	activity    activity   // the dashboard's counters (activity.go)
 
 	// Lifecycle, under mu.
 	mu        sync.Mutex
@@ -160,6 +165,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxInFlight < 0 || cfg.MaxConns < 0 || cfg.MaxOpeningPerSource < 0 || cfg.FrameBudget < 0 {
 		return nil, errors.New("offloader: config: negative limit")
+	}
+	if cfg.MaxTrackedDevices < 0 {
+		return nil, errors.New("offloader: config: MaxTrackedDevices is negative")
+	}
+	if cfg.MaxTrackedDevices == 0 {
+		cfg.MaxTrackedDevices = DefaultMaxTrackedDevices
 	}
 	if err := checkLimits(cfg.DeviceLimits); err != nil {
 		return nil, fmt.Errorf("offloader: config: DeviceLimits: %w", err)
@@ -229,7 +240,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{
+	s := &Server{
 		cfg:         cfg,
 		log:         cfg.Logger,
 		tokenAEAD:   aead,
@@ -241,7 +252,9 @@ func New(cfg Config) (*Server, error) {
 		auditSample: sampler{burst: auditBurst, perSecond: auditPerSecond},
 		listeners:   make(map[net.Listener]struct{}),
 		conns:       make(map[net.Conn]struct{}),
-	}, nil
+	}
+	s.activity.devices = deviceTable{max: cfg.MaxTrackedDevices, rows: make(map[string]*deviceActivity)}
+	return s, nil
 }
 
 func (s *Server) rand() io.Reader { return s.cfg.Rand }
@@ -363,6 +376,11 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 	if err != nil {
 		result := openingResult(err)
 		s.counters.channels[result].Add(1)
+		if dev != nil {
+			s.countOpeningRefused(result, claimed)
+		} else {
+			s.countOpeningRefused(result, "")
+		}
 		switch {
 		case result == channelTimeout:
 			s.refuse(refusedOpenTimeout, claimed, conn.RemoteAddr())
@@ -399,6 +417,8 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 	s.counters.channels[channelOK].Add(1)
 	s.counters.channelsOpen.Add(1)
 	defer s.counters.channelsOpen.Add(-1)
+	act := s.activity.devices.row(deviceID, s.now(), true) // nil: not tracked
+	defer func() { s.activity.devices.closed(act, s.now()) }()
 	s.log.Info("offloader: channel open", "device", deviceID, "remote", addrString(conn.RemoteAddr()))
 	binding := make([]byte, 16)
 	if _, err := io.ReadFull(s.rand(), binding); err != nil {
@@ -433,7 +453,7 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 
 	// serve answers one flight that holds a slot (acquireFlight), and
 	// frees it.
-	serve := func(f *wire.Flight) {
+	serve := func(f *wire.Flight, arrived time.Time) {
 		defer s.releaseFlight(ds)
 		defer func() {
 			if r := recover(); r != nil {
@@ -441,7 +461,7 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 			}
 		}()
 		begin := time.Now()
-		resp := s.Do(ctx, deviceID, f)
+		resp := s.do(ctx, act, deviceID, f, arrived)
 		s.audit(deviceID, f, resp, time.Since(begin)) // before the answer: a device that got it finds it logged
 		write(resp)
 		for _, r := range resp.Results { // sent: the keys are no longer needed here
@@ -484,6 +504,7 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 			s.log.Warn("offloader: malformed flight", "device", deviceID, "err", parseErr)
 			break
 		}
+		arrived := time.Now()
 		// Wait for a slot here, not in a goroutine: a channel has at most
 		// one flight waiting, and a device flooding its channels stops
 		// being read while it waits.
@@ -492,6 +513,7 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 				end = readEnd(ctx, err)
 				break
 			}
+			s.countRefusedFlight(act, outcomeRateLimited) // before the answer, as the audit line
 			write(rateLimitedResponse(f))
 			continue
 		}
@@ -500,13 +522,13 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 			// here, sparing a goroutine hand-off and a wake-up per
 			// handshake. A frame that arrives meanwhile waits for this one;
 			// when frames queue up, the next ones get goroutines.
-			serve(f)
+			serve(f, arrived)
 			continue
 		}
 		flights.Add(1)
 		go func() {
 			defer flights.Done()
-			serve(f)
+			serve(f, arrived)
 		}()
 	}
 	cancel()

@@ -189,6 +189,13 @@ type Stats struct {
 	// control or authentication, by reason (limits.go: refusalLabels).
 	// Reasons never seen are absent.
 	Refused map[string]uint64
+
+	// For the operator's dashboard (activity.go).
+	Handshakes  HandshakeStats
+	Latency     []FlightLatency // one per kind: start, auth, keygen, key, unknown, pipelined
+	VerifyCache VerifyCacheStats
+	Devices     DeviceCounts // the device table itself: Server.Devices
+	MaxInFlight int          // the bound on Flights.InFlight
 }
 
 // OpStats counts one operation.
@@ -268,5 +275,6 @@ func (s *Server) Stats() Stats {
 			st.Channels.Results[channelResult(r).String()] = n
 		}
 	}
+	s.activityStats(&st)
 	return st
 }

@@ -25,6 +25,9 @@ type deviceVerifyCaches struct {
 	mu    sync.Mutex
 	lru   *list.List // of *deviceVerifyCache, most recent first
 	index map[string]*list.Element
+	// gone sums the hits and misses of evicted device caches, so that
+	// Stats' counters never go back.
+	gone certs.CacheStats
 }
 
 type deviceVerifyCache struct {
@@ -58,6 +61,9 @@ func (c *deviceVerifyCaches) forDevice(id string) *certs.VerifyCache {
 	}
 	if c.lru.Len() >= c.maxDevices {
 		old := c.lru.Back()
+		st := old.Value.(*deviceVerifyCache).cache.Stats()
+		c.gone.Hits += st.Hits
+		c.gone.Misses += st.Misses
 		c.lru.Remove(old)
 		delete(c.index, old.Value.(*deviceVerifyCache).id)
 	}
@@ -78,4 +84,23 @@ func (c *deviceVerifyCaches) Len() int {
 		n += e.Value.(*deviceVerifyCache).cache.Len()
 	}
 	return n
+}
+
+// Stats sums the device caches: the chains held now, the bound across
+// devices, and every hit and miss since the server started, evicted
+// devices' included.
+func (c *deviceVerifyCaches) Stats() certs.CacheStats {
+	if c == nil {
+		return certs.CacheStats{}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := certs.CacheStats{Max: c.perDevice * c.maxDevices, Hits: c.gone.Hits, Misses: c.gone.Misses}
+	for e := c.lru.Front(); e != nil; e = e.Next() {
+		d := e.Value.(*deviceVerifyCache).cache.Stats()
+		st.Entries += d.Entries
+		st.Hits += d.Hits
+		st.Misses += d.Misses
+	}
+	return st
 }
