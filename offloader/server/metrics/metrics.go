@@ -4,9 +4,11 @@
 // a program that embeds the server (ocurl) links no Prometheus code.
 //
 // Nothing is global: Register puts one server's collector on a registry
-// the caller owns, and Handler serves that registry. Labels are bounded:
-// op, result and mode take a handful of values each, and no label ever
-// carries a device id, a server name or an address.
+// the caller owns, and Handler serves that registry; daemon.go adds the
+// process, build and config series the daemon registers beside it.
+// Labels are bounded: op, result, mode and kind take a handful of values
+// each (TestMetricNamesLint holds it, with promtool's naming rules), and
+// no label ever carries a device id, a server name or an address.
 package metrics
 
 import (
@@ -40,7 +42,35 @@ var (
 	refusedDesc = prometheus.NewDesc("tlsoffload_refused_total",
 		"Connections, channels and flights refused, by reason (max_conns, source_opening, open_timeout, unknown_device, wrong_psk, device_channels, rate_limited, busy, revoked).",
 		[]string{"reason"}, nil)
+
+	// What the dashboard shows too (server/activity.go).
+	handshakesDesc = prometheus.NewDesc("tlsoffload_handshakes_total",
+		"Handshakes by result: ok (keys derived), or why one was refused (a flight's first failure, a flight refused whole, a channel opening refused).", []string{"result"}, nil)
+	queueDesc = prometheus.NewDesc("tlsoffload_flight_queue_seconds",
+		"Time a flight waited between being read and starting to run, by kind (its operation, or pipelined).", []string{"kind"}, nil)
+	runDesc = prometheus.NewDesc("tlsoffload_flight_duration_seconds",
+		"Time to run one flight, by kind (its operation, or pipelined).", []string{"kind"}, nil)
+	maxInFlightDesc = prometheus.NewDesc("tlsoffload_flights_max_in_flight",
+		"The bound on flights processed at once (max_in_flight).", nil, nil)
+	devicesConnectedDesc = prometheus.NewDesc("tlsoffload_devices_connected",
+		"Devices with at least one channel open.", nil, nil)
+	devicesRateLimitedDesc = prometheus.NewDesc("tlsoffload_devices_rate_limited",
+		"Devices refused as rate limited in the last minute.", nil, nil)
+	devicesTrackedDesc = prometheus.NewDesc("tlsoffload_devices_tracked",
+		"Devices in the activity table the dashboard reads (bounded).", nil, nil)
+	cacheEntriesDesc = prometheus.NewDesc("tlsoffload_verify_cache_entries",
+		"Verified chains held in the cache.", nil, nil)
+	cacheMaxDesc = prometheus.NewDesc("tlsoffload_verify_cache_max_entries",
+		"The most verified chains the cache holds.", nil, nil)
+	cacheLookupsDesc = prometheus.NewDesc("tlsoffload_verify_cache_lookups_total",
+		"Chain verifications that looked in the cache, by result (hit or miss).", []string{"result"}, nil)
 )
+
+var allDescs = []*prometheus.Desc{
+	requestsDesc, durationDesc, flightsDesc, flightsRunningDesc, channelsDesc, channelsOpenDesc,
+	handshakesDesc, queueDesc, runDesc, maxInFlightDesc, devicesConnectedDesc, devicesRateLimitedDesc,
+	devicesTrackedDesc, cacheEntriesDesc, cacheMaxDesc, cacheLookupsDesc, refusedDesc,
+}
 
 // collector turns one Source's Stats into metrics at each scrape. A labelled
 // series appears once its count is above zero, as it would with
@@ -54,7 +84,7 @@ func Register(reg *prometheus.Registry, src Source) error {
 }
 
 func (collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{requestsDesc, durationDesc, flightsDesc, flightsRunningDesc, channelsDesc, channelsOpenDesc, refusedDesc} {
+	for _, d := range allDescs {
 		ch <- d
 	}
 }
@@ -80,6 +110,31 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(channelsOpenDesc, prometheus.GaugeValue, float64(st.Channels.Open))
 	collectRefused(ch, st)
+
+	if st.Handshakes.OK > 0 {
+		ch <- prometheus.MustNewConstMetric(handshakesDesc, prometheus.CounterValue, float64(st.Handshakes.OK), "ok")
+	}
+	for reason, n := range st.Handshakes.Failed {
+		ch <- prometheus.MustNewConstMetric(handshakesDesc, prometheus.CounterValue, float64(n), reason)
+	}
+	for _, l := range st.Latency {
+		if l.Queue.Count() > 0 {
+			ch <- histogram(queueDesc, l.Queue, l.Kind)
+		}
+		if l.Run.Count() > 0 {
+			ch <- histogram(runDesc, l.Run, l.Kind)
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(maxInFlightDesc, prometheus.GaugeValue, float64(st.MaxInFlight))
+	ch <- prometheus.MustNewConstMetric(devicesConnectedDesc, prometheus.GaugeValue, float64(st.Devices.Connected))
+	ch <- prometheus.MustNewConstMetric(devicesRateLimitedDesc, prometheus.GaugeValue, float64(st.Devices.RateLimited))
+	ch <- prometheus.MustNewConstMetric(devicesTrackedDesc, prometheus.GaugeValue, float64(st.Devices.Tracked))
+	ch <- prometheus.MustNewConstMetric(cacheEntriesDesc, prometheus.GaugeValue, float64(st.VerifyCache.Entries))
+	ch <- prometheus.MustNewConstMetric(cacheMaxDesc, prometheus.GaugeValue, float64(st.VerifyCache.Max))
+	if c := st.VerifyCache; c.Hits > 0 || c.Misses > 0 {
+		ch <- prometheus.MustNewConstMetric(cacheLookupsDesc, prometheus.CounterValue, float64(c.Hits), "hit")
+		ch <- prometheus.MustNewConstMetric(cacheLookupsDesc, prometheus.CounterValue, float64(c.Misses), "miss")
+	}
 }
 
 // collectRefused exports Stats.Refused.

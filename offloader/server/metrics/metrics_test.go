@@ -197,3 +197,44 @@ func TestCollectorExport(t *testing.T) {
 		t.Error("a zero counter exported")
 	}
 }
+
+// TestCollectorExportActivity checks the fields the dashboard shares with
+// Prometheus reach their metrics.
+func TestCollectorExportActivity(t *testing.T) {
+	st := newServer(t).Stats()
+	st.Handshakes = server.HandshakeStats{OK: 7, Failed: map[string]uint64{"expired": 2, "wrong_psk": 1}}
+	st.Latency[1].Queue.Counts[0] = 3               // auth: 3 queued under 50µs
+	st.Latency[len(st.Latency)-1].Run.Counts[5] = 4 // pipelined: 4 ran
+	st.VerifyCache = server.VerifyCacheStats{Entries: 5, Max: 512, Hits: 9, Misses: 3}
+	st.Devices = server.DeviceCounts{Connected: 2, Tracked: 6, RateLimited: 1}
+	st.MaxInFlight = 64
+	prom := prometheus.NewRegistry()
+	if err := Register(prom, fixedStats(st)); err != nil {
+		t.Fatal(err)
+	}
+	_, body := get(t, Handler(prom), "/metrics")
+	for _, want := range []string{
+		`tlsoffload_handshakes_total{result="ok"} 7`,
+		`tlsoffload_handshakes_total{result="expired"} 2`,
+		`tlsoffload_handshakes_total{result="wrong_psk"} 1`,
+		`tlsoffload_flight_queue_seconds_count{kind="auth"} 3`,
+		`tlsoffload_flight_duration_seconds_count{kind="pipelined"} 4`,
+		`tlsoffload_verify_cache_entries 5`,
+		`tlsoffload_verify_cache_max_entries 512`,
+		`tlsoffload_verify_cache_lookups_total{result="hit"} 9`,
+		`tlsoffload_verify_cache_lookups_total{result="miss"} 3`,
+		`tlsoffload_devices_connected 2`,
+		`tlsoffload_devices_tracked 6`,
+		`tlsoffload_devices_rate_limited 1`,
+		`tlsoffload_flights_max_in_flight 64`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	for _, absent := range []string{`kind="start"`, `result="policy_denied"`} {
+		if strings.Contains(body, absent) {
+			t.Errorf("/metrics has %s, never counted", absent)
+		}
+	}
+}
