@@ -30,6 +30,9 @@ type fileConfig struct {
 	PlaintextUIDs []uint32 `yaml:"plaintext_uids"`
 	MetricsListen string   `yaml:"metrics_listen"`
 
+	HTTPTokenFile     string `yaml:"http_token_file"`
+	HTTPBasicAuthFile string `yaml:"http_basic_auth_file"`
+
 	TokenKey     string `yaml:"token_key"`
 	TokenKeyFile string `yaml:"token_key_file"`
 
@@ -122,6 +125,10 @@ type config struct {
 	plaintext     bool
 	plaintextUIDs []uint32 // set, not empty, when plaintext
 	metricsListen string
+	// metricsLoopback: metricsListen is a unix socket or a loopback
+	// address, private to the machine.
+	metricsLoopback bool
+	httpAuth        httpAuth // for /, the API and /metrics; zero: none
 
 	// warnings are what check prints and serve logs: accepted, but to fix.
 	warnings []string
@@ -280,10 +287,29 @@ func loadConfigWith(path string, opts loadOptions) (*config, error) {
 	c.plaintext = fc.Plaintext
 	c.plaintextUIDs = fc.PlaintextUIDs
 	if fc.MetricsListen != "" {
-		if _, err := checkListen(fc.MetricsListen); err != nil {
+		if c.metricsLoopback, err = checkListen(fc.MetricsListen); err != nil {
 			return nil, fail("metrics_listen", err)
 		}
 		c.metricsListen = fc.MetricsListen
+	}
+
+	// http_token_file, http_basic_auth_file
+	if fc.HTTPTokenFile != "" {
+		if c.httpAuth.token, err = readToken(rel(fc.HTTPTokenFile)); err != nil {
+			return nil, fail("http_token_file", err)
+		}
+	}
+	if fc.HTTPBasicAuthFile != "" {
+		if c.httpAuth.user, c.httpAuth.password, err = readBasicAuth(rel(fc.HTTPBasicAuthFile)); err != nil {
+			return nil, fail("http_basic_auth_file", err)
+		}
+	}
+	if c.httpAuth.set() && c.metricsListen == "" {
+		field := "http_token_file"
+		if fc.HTTPTokenFile == "" {
+			field = "http_basic_auth_file"
+		}
+		return nil, fail(field, errors.New("set without metrics_listen: there is no HTTP address to protect"))
 	}
 
 	// token_key, token_key_file

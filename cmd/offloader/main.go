@@ -95,6 +95,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 			for _, w := range cfg.warnings {
 				fmt.Fprintf(stderr, "offloader: warning: config %s: %s\n", path, w)
 			}
+			if w := exposureWarning(cfg); w != "" {
+				fmt.Fprintf(stderr, "offloader: warning: %s\n", w)
+			}
 			fmt.Fprintf(stdout, "ok: %d devices\n", len(cfg.devices))
 			return exitOK
 		}

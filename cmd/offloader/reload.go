@@ -15,6 +15,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tlsoffload/tlsoffload/offloader/server"
+	"github.com/tlsoffload/tlsoffload/offloader/server/metrics"
 )
 
 // Live reload (issue 10). On SIGHUP, and when the config file changes
@@ -40,31 +41,25 @@ type reloader struct {
 	reg  *server.Registry
 	opts loadOptions
 
-	generation prometheus.Gauge
-	reloads    *prometheus.CounterVec
-	lastOK     prometheus.Gauge
+	tracker *metrics.ConfigTracker // generation and last result: metrics and dashboard
+	reloads *prometheus.CounterVec
 
 	mu  sync.Mutex
 	cur *config
 	gen int
 }
 
-func newReloader(log *slog.Logger, reg *server.Registry, cfg *config, prom *prometheus.Registry) (*reloader, error) {
+// newReloader reloads into reg, recording each reload in tracker (which
+// exports tlsoffload_config_generation and _last_reload_successful, and
+// feeds the dashboard) and in tlsoffload_config_reloads_total.
+func newReloader(log *slog.Logger, reg *server.Registry, cfg *config, prom *prometheus.Registry, tracker *metrics.ConfigTracker) (*reloader, error) {
 	r := &reloader{
-		log: log, reg: reg, opts: cfg.opts, cur: cfg, gen: 1,
-		generation: prometheus.NewGauge(prometheus.GaugeOpts{Name: "tlsoffload_config_generation",
-			Help: "Config generation serving now: 1 at start, one more per reload applied."}),
+		log: log, reg: reg, opts: cfg.opts, cur: cfg, gen: 1, tracker: tracker,
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tlsoffload_config_reloads_total",
 			Help: "Config reloads, by result (ok, or refused: the old config kept serving)."}, []string{"result"}),
-		lastOK: prometheus.NewGauge(prometheus.GaugeOpts{Name: "tlsoffload_config_last_reload_ok",
-			Help: "1 if the last reload was applied (or none was tried), 0 if it was refused."}),
 	}
-	r.generation.Set(1)
-	r.lastOK.Set(1)
-	for _, c := range []prometheus.Collector{r.generation, r.reloads, r.lastOK} {
-		if err := prom.Register(c); err != nil {
-			return nil, err
-		}
+	if err := prom.Register(r.reloads); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
@@ -76,7 +71,7 @@ func (r *reloader) reload(why string) {
 	next, err := loadConfigWith(r.cur.path, r.opts)
 	if err != nil {
 		r.reloads.WithLabelValues("refused").Inc()
-		r.lastOK.Set(0)
+		r.tracker.Reloaded(time.Now(), err)
 		r.log.Error("config reload refused, the old config keeps serving", "trigger", why, "generation", r.gen, "err", err.Error())
 		return
 	}
@@ -102,9 +97,8 @@ func (r *reloader) reload(why string) {
 	}
 	r.cur = next
 	r.gen++
-	r.generation.Set(float64(r.gen))
 	r.reloads.WithLabelValues("ok").Inc()
-	r.lastOK.Set(1)
+	r.tracker.Reloaded(time.Now(), nil)
 	r.log.Info("config reloaded", "trigger", why, "generation", r.gen, "devices", len(next.devices), "removed", removed)
 }
 

@@ -149,7 +149,7 @@ func TestReload(t *testing.T) {
 		"tlsoffload_config_generation 3",
 		`tlsoffload_config_reloads_total{result="ok"} 2`,
 		`tlsoffload_config_reloads_total{result="refused"} 2`,
-		"tlsoffload_config_last_reload_ok 1",
+		"tlsoffload_config_last_reload_successful 1",
 		`tlsoffload_refused_total{reason="revoked"} 2`,
 	} {
 		if !strings.Contains(string(body), want) {

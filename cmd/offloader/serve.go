@@ -10,11 +10,13 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tlsoffload/tlsoffload/offloader/server"
+	"github.com/tlsoffload/tlsoffload/offloader/server/dashboard"
 	"github.com/tlsoffload/tlsoffload/offloader/server/metrics"
 )
 
@@ -69,14 +71,21 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
 		return fmt.Errorf("offloader: %w", err)
 	}
 	defer srv.Close()
+	// The config serving now: generation 1, one more per reload applied
+	// (reload.go records each reload in it).
+	tracker := metrics.NewConfigTracker(time.Now())
 	prom := prometheus.NewRegistry()
-	if err := metrics.Register(prom, srv); err != nil {
-		return fmt.Errorf("offloader: metrics: %w", err)
+	for _, err := range []error{
+		metrics.Register(prom, srv),
+		metrics.RegisterProcess(prom),
+		metrics.RegisterBuildInfo(prom, version()),
+		metrics.RegisterConfig(prom, tracker),
+	} {
+		if err != nil {
+			return fmt.Errorf("offloader: metrics: %w", err)
+		}
 	}
-	if err := metrics.RegisterRuntime(prom); err != nil {
-		return fmt.Errorf("offloader: metrics: %w", err)
-	}
-	rl, err := newReloader(log, reg, cfg, prom)
+	rl, err := newReloader(log, reg, cfg, prom, tracker)
 	if err != nil {
 		return fmt.Errorf("offloader: metrics: %w", err)
 	}
@@ -101,13 +110,33 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
 			return fmt.Errorf("offloader: metrics_listen: %w", err)
 		}
 		ml = metrics.LimitListener(ml, cfg.metricsMaxConns)
-		hs = metrics.NewHTTPServer(metrics.Handler(prom), slog.NewLogLogger(log.Handler(), slog.LevelWarn))
+		if w := exposureWarning(cfg); w != "" {
+			log.Warn(w)
+		}
+		dash, err := dashboard.New(dashboard.Config{Source: srv, Version: version(), Config: func() dashboard.ConfigState {
+			st := tracker.State()
+			return dashboard.ConfigState{Generation: st.Generation, LoadedAt: st.LoadedAt, LastReload: st.LastReload, LastReloadError: st.LastReloadError}
+		}})
+		if err != nil {
+			ml.Close()
+			return fmt.Errorf("offloader: dashboard: %w", err)
+		}
+		dctx, stopDash := context.WithCancel(ctx)
+		defer stopDash()
+		go dash.Run(dctx)
+		mux := http.NewServeMux()
+		mh := metrics.Handler(prom)
+		mux.Handle("/metrics", mh)
+		mux.Handle("/healthz", mh)
+		mux.Handle("/", dash.Handler()) // the page, its assets, /api/v1/
+		hs = metrics.NewHTTPServer(cfg.httpAuth.wrap(mux), slog.NewLogLogger(log.Handler(), slog.LevelWarn))
 		go func() {
 			if err := hs.Serve(ml); !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("offloader: metrics: %w", err)
 			}
 		}()
 		fmt.Fprintf(stderr, "offloader: metrics on http://%s/metrics\n", addrString(ml.Addr()))
+		fmt.Fprintf(stderr, "offloader: dashboard on http://%s/\n", addrString(ml.Addr()))
 	}
 
 	go func() {
@@ -179,4 +208,13 @@ func addrString(a net.Addr) string {
 		return "unix:" + a.String()
 	}
 	return a.String()
+}
+
+// version is the daemon's module version as the build recorded it
+// ("(devel)" for a build from a checkout).
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "unknown"
 }

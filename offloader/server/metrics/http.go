@@ -6,9 +6,6 @@ import (
 	"net/http"
 	"sync"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // Timeouts of the metrics HTTP server: a scrape is a small GET, so a peer
@@ -34,14 +31,6 @@ func NewHTTPServer(h http.Handler, errorLog *log.Logger) *http.Server {
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          errorLog,
 	}
-}
-
-// RegisterRuntime registers the Go runtime and process collectors on reg.
-func RegisterRuntime(reg *prometheus.Registry) error {
-	if err := reg.Register(collectors.NewGoCollector()); err != nil {
-		return err
-	}
-	return reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 }
 
 // LimitListener returns l serving at most n connections at once: one

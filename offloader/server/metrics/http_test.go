@@ -79,9 +79,9 @@ func TestHTTPServerTimeouts(t *testing.T) {
 	}
 }
 
-func TestRegisterRuntime(t *testing.T) {
+func TestRegisterProcess(t *testing.T) {
 	prom := prometheus.NewRegistry()
-	if err := RegisterRuntime(prom); err != nil {
+	if err := RegisterProcess(prom); err != nil {
 		t.Fatal(err)
 	}
 	_, body := get(t, Handler(prom), "/metrics")
