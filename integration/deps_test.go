@@ -35,20 +35,32 @@ func TestDevicePackagesStayLean(t *testing.T) {
 	checkDeps(t, "device path", devicePackages, forbiddenOnDevice)
 }
 
+// daemonOnly are the packages only cmd/offloader may link: Prometheus,
+// the daemon's export of it, and the operator's dashboard (its page, its
+// API, its history).
+var daemonOnly = []string{
+	"github.com/prometheus/",
+	"github.com/tlsoffload/tlsoffload/offloader/server/metrics",
+	"github.com/tlsoffload/tlsoffload/offloader/server/dashboard",
+}
+
 // TestNoPrometheusOutsideTheDaemon: the server core counts in plain Go and
-// only the daemon's export package (offloader/server/metrics, linked by
-// cmd/offloader) brings Prometheus, so ocurl, which embeds the server, and
-// the server core itself link none of it.
+// only the daemon's packages (offloader/server/metrics and
+// offloader/server/dashboard, linked by cmd/offloader) bring Prometheus and
+// the dashboard, so ocurl, which embeds the server, and the server core
+// itself link none of them.
 func TestNoPrometheusOutsideTheDaemon(t *testing.T) {
 	pkgs := append([]string{
 		"github.com/tlsoffload/tlsoffload/cmd/ocurl",
 		"github.com/tlsoffload/tlsoffload/offloader/server",
 	}, devicePackages...)
-	checkDeps(t, "ocurl, the server core or the device path", pkgs, []string{"github.com/prometheus/"})
-	// And the check can fail: the daemon does link it.
+	checkDeps(t, "ocurl, the server core or the device path", pkgs, daemonOnly)
+	// And the check can fail: the daemon does link each of them.
 	deps := listDeps(t, "github.com/tlsoffload/tlsoffload/cmd/offloader")
-	if !slices.ContainsFunc(deps, func(d string) bool { return strings.HasPrefix(d, "github.com/prometheus/") }) {
-		t.Error("cmd/offloader links no Prometheus package: is /metrics gone?")
+	for _, want := range daemonOnly {
+		if !slices.ContainsFunc(deps, func(d string) bool { return d == want || strings.HasPrefix(d, want) && strings.HasSuffix(want, "/") }) {
+			t.Errorf("cmd/offloader does not link %s: is /metrics or the dashboard gone?", want)
+		}
 	}
 }
 
