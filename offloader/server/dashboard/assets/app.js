@@ -202,7 +202,7 @@ function renderProcess(s) {
 
 function renderCharts() {
   drawChart($("chart-handshakes"), [{ values: hist.ok, cls: "ok" }, { values: hist.failed, cls: "bad" }], v => v.toFixed(v < 10 ? 1 : 0) + "/s");
-  drawChart($("chart-load"), [{ values: hist.channels, cls: "c1" }, { values: hist.connected, cls: "c2" }, { values: hist.inFlight, cls: "c3" }], v => fmtInt(v));
+  drawChart($("chart-load"), [{ values: hist.channels, cls: "c1" }, { values: hist.connected, cls: "c2" }, { values: hist.inFlight, cls: "c3" }], v => Number.isInteger(v) ? fmtInt(v) : v.toFixed(1));
   drawChart($("chart-latency"), [{ values: hist.p50, cls: "c1" }, { values: hist.p90, cls: "c2" }, { values: hist.p99, cls: "c3" }], fmtSec);
 }
 
