@@ -75,7 +75,7 @@ func TestStatsEndpoint(t *testing.T) {
 	}
 	d.Sample()
 	for i := 1; i <= 3; i++ {
-		now = now.Add(time.Second)
+		now = now.Add(time.Duration(i/3+1) * time.Second) // the last interval lasts 2s
 		src.set(func(st *server.Stats) {
 			st.Handshakes.OK += 5
 			st.Handshakes.Failed["expired"] += 1
@@ -125,7 +125,7 @@ func TestStatsEndpoint(t *testing.T) {
 		t.Errorf("pipelined latency %+v", lat)
 	}
 	hs := s.History
-	if len(hs.T) != 3 || len(hs.OK) != 3 || hs.OK[2] != 5 || hs.Failed[2] != 3 || hs.Channels[0] != 4 || hs.CacheHit[1] != 0.75 {
+	if len(hs.T) != 3 || len(hs.OK) != 3 || hs.OK[1] != 5 || hs.OK[2] != 2.5 || hs.Failed[2] != 1.5 || hs.Channels[0] != 4 || hs.CacheHit[1] != 0.75 {
 		t.Errorf("history %+v", hs)
 	}
 	if len(hs.Kinds) != len(hs.Lat) || hs.Kinds[pip] != "pipelined" || len(hs.Lat[pip][1][0]) != 3 {
