@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -384,6 +385,43 @@ func TestDeployFilesMatchMetrics(t *testing.T) {
 	if names["tlsoffload_handshakes"] || !names["tlsoffload_handshakes_total"] {
 		t.Error("exposedNames misreads the exposition")
 	}
+	// The API reads the same counters: what /metrics said a moment ago,
+	// the API says too, or more for a count that grew since.
+	var api struct {
+		Handshakes     struct{ OK uint64 }
+		DevicesTracked int               `json:"devices_tracked"`
+		MaxInFlight    int               `json:"flights_max_in_flight"`
+		Cache          struct{ Max int } `json:"verify_cache"`
+	}
+	if err := json.Unmarshal([]byte(d.get(t, "/api/v1/stats")), &api); err != nil {
+		t.Fatal(err)
+	}
+	value := func(series string) float64 {
+		for _, line := range strings.Split(body, "\n") {
+			if v, ok := strings.CutPrefix(line, series+" "); ok {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					t.Fatalf("%s: %v", line, err)
+				}
+				return f
+			}
+		}
+		t.Fatalf("/metrics has no %s", series)
+		return 0
+	}
+	if ok := value(`tlsoffload_handshakes_total{result="ok"}`); float64(api.Handshakes.OK) < ok || ok == 0 {
+		t.Errorf("API: %d handshakes ok; /metrics said %v before", api.Handshakes.OK, ok)
+	}
+	if v := value("tlsoffload_devices_tracked"); float64(api.DevicesTracked) != v || v != 3 {
+		t.Errorf("devices tracked: API %d, /metrics %v, want 3", api.DevicesTracked, v)
+	}
+	if v := value("tlsoffload_flights_max_in_flight"); float64(api.MaxInFlight) != v {
+		t.Errorf("max in flight: API %d, /metrics %v", api.MaxInFlight, v)
+	}
+	if v := value("tlsoffload_verify_cache_max_entries"); float64(api.Cache.Max) != v {
+		t.Errorf("cache max: API %d, /metrics %v", api.Cache.Max, v)
+	}
+
 	// Without a credential, /metrics is refused.
 	resp, err := http.Get("http://" + d.httpAddr + "/metrics")
 	if err != nil {
