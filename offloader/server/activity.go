@@ -70,8 +70,10 @@ const (
 	outcomeBadVersion
 	// Resource control.
 	outcomeRateLimited
-	// outcomeOverCap: refused by a per-device or global cap (issue 10's
-	// resource control counts here; nothing does yet).
+	// outcomeOverCap: a connection or channel refused by a cap: the
+	// global connection cap, a source's openings, the device's channels
+	// (limits.go). A flight refused by the device's rate or for want of a
+	// slot is outcomeRateLimited.
 	outcomeOverCap
 	// The offloader's own trouble.
 	outcomeAborted // canceled: the channel or the server closed mid-flight

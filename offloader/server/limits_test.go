@@ -174,6 +174,13 @@ func TestDeviceChannelCap(t *testing.T) {
 	if got := refused(fx.srv, "device_channels"); got != 1 {
 		t.Errorf("refused{device_channels} = %d, want 1", got)
 	}
+	// The dashboard sees it as a handshake failed over a cap, on the device's row.
+	if got := fx.srv.Stats().Handshakes.Failed["over_cap"]; got != 1 {
+		t.Errorf("handshakes failed over_cap = %d, want 1", got)
+	}
+	if d := deviceRow(t, fx.srv, testDevice); d.LastReason != "over_cap" {
+		t.Errorf("device row %+v, want last reason over_cap", d)
+	}
 	ch1.Close()
 	<-done1
 	ch4, _, err := dial(t, fx, cfg, false)

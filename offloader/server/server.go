@@ -342,6 +342,7 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 
 	src, reason, ok := s.admit(conn.RemoteAddr())
 	if !ok {
+		s.countFailure(nil, outcomeOverCap)
 		s.refuse(reason, "", conn.RemoteAddr())
 		return
 	}
@@ -405,6 +406,7 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 	}
 	ds, ok := s.openChannel(dev)
 	if !ok {
+		s.countFailure(s.activity.devices.row(deviceID, s.now(), false), outcomeOverCap)
 		s.refuse(refusedDeviceChannels, deviceID, conn.RemoteAddr())
 		return
 	}
