@@ -10,6 +10,7 @@ import (
 	_ "crypto/sha512"
 	"crypto/x509"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -187,13 +188,15 @@ func (s *Server) do(ctx context.Context, act *deviceActivity, deviceID string, f
 	st := &hsState{}
 	defer func() { st.wipe() }()
 	var first *wire.Error // a failure before any operation, charged to the first
-	dev, ok := s.cfg.Registry.lookup(deviceID)
-	if ok && act == nil {
+	dev, lerr := s.cfg.Devices.LookupDevice(deviceID)
+	if lerr == nil && act == nil {
 		act = s.activity.devices.row(deviceID, s.now(), false)
 	}
 	switch {
-	case !ok:
+	case errors.Is(lerr, ErrUnknownDevice):
 		first = opErr(wire.StatusAuthFailed, "unknown device")
+	case lerr != nil:
+		first = opErr(wire.StatusInternal, "registry unavailable")
 	case len(f.Requests) > wire.MaxRequests:
 		first = malformed("too many requests in one flight")
 	case len(f.Token) > 0:

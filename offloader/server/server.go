@@ -44,7 +44,11 @@ import (
 
 // Config configures a Server.
 type Config struct {
+	// Registry holds the devices in memory (the YAML file's, ocurl's).
 	Registry *Registry
+	// Devices, when set, is where devices are looked up instead of
+	// Registry (a fleet registry: devices.go); one of the two is required.
+	Devices DeviceSource
 	// Logger; nil means slog.Default(). Never given secrets.
 	Logger *slog.Logger
 	// MaxInFlight bounds flights being processed at once (0: 64). A flight
@@ -121,12 +125,13 @@ type Server struct {
 	ctx       context.Context     // canceled by Close
 	cancel    context.CancelFunc
 
-	counters    counters   // atomics, from New to the end
-	limits                 // resource control: its own lock (limits.go)
-	logSample   sampler    // refusals logged sampled (logsample.go)
-	auditSample sampler    // audit lines sampled (audit.go)
-	tokensSeen  seenTokens // single-use tokens (tokenreplay.go)
-	activity    activity   // the dashboard's counters (activity.go)
+	counters    counters     // atomics, from New to the end
+	limits                   // resource control: its own lock (limits.go)
+	logSample   sampler      // refusals logged sampled (logsample.go)
+	auditSample sampler      // audit lines sampled (audit.go)
+	tokensSeen  seenTokens   // single-use tokens (tokenreplay.go)
+	activity    activity     // the dashboard's counters (activity.go)
+	live        liveChannels // open channels by device, for CloseDevice (devices.go)
 
 	// Lifecycle, under mu.
 	mu        sync.Mutex
@@ -160,8 +165,11 @@ const (
 // New checks cfg and fills its zero fields with the defaults documented on
 // Config.
 func New(cfg Config) (*Server, error) {
-	if cfg.Registry == nil {
-		return nil, errors.New("offloader: config: Registry is required")
+	if cfg.Devices == nil && cfg.Registry != nil {
+		cfg.Devices = cfg.Registry
+	}
+	if cfg.Devices == nil {
+		return nil, errors.New("offloader: config: Registry or Devices is required")
 	}
 	if cfg.MaxInFlight < 0 || cfg.MaxConns < 0 || cfg.MaxOpeningPerSource < 0 || cfg.FrameBudget < 0 {
 		return nil, errors.New("offloader: config: negative limit")
@@ -358,13 +366,17 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 	// The opening: lookup remembers the device id claimed and whether the
 	// registry knows it, for the counters and the log.
 	var (
-		claimed string
-		dev     *Device
+		claimed   string
+		dev       *Device
+		lookupErr error // the device source's failure, if that is why
 	)
 	lookup := func(id string) ([]byte, bool) {
 		claimed = id
-		d, ok := s.cfg.Registry.lookup(id)
-		if !ok {
+		d, err := s.cfg.Devices.LookupDevice(id)
+		if err != nil {
+			if !errors.Is(err, ErrUnknownDevice) {
+				lookupErr = err
+			}
 			return nil, false
 		}
 		dev = d
@@ -383,6 +395,8 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 			s.countOpeningRefused(result, "")
 		}
 		switch {
+		case lookupErr != nil:
+			s.log.Warn("offloader: channel refused: registry unavailable", "device", claimed, "remote", addrString(conn.RemoteAddr()), "err", lookupErr)
 		case result == channelTimeout:
 			s.refuse(refusedOpenTimeout, claimed, conn.RemoteAddr())
 		case result == channelAuthFailed && dev == nil:
@@ -397,6 +411,7 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 	if dev == nil || dev.ID != deviceID { // not expected: lookup found it
 		return
 	}
+	defer s.live.add(deviceID, cancel)()
 	_ = conn.SetDeadline(time.Time{})
 	if ch.Plaintext() && dev.cc != nil {
 		// Whoever reaches a plaintext listener may claim any id: never
