@@ -1,0 +1,348 @@
+package pgregistry
+
+import (
+	"context"
+	"crypto"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/tlsoffload/tlsoffload/offloader/server"
+)
+
+// Admin provisions the fleet: policies, trust-root bundles and devices.
+// It seals every secret with the KEK before it reaches the database.
+type Admin struct {
+	pool *pgxpool.Pool
+	kek  *KEK
+}
+
+// NewAdmin returns an Admin on pool (whose schema Migrate made current).
+func NewAdmin(pool *pgxpool.Pool, kek *KEK) *Admin { return &Admin{pool: pool, kek: kek} }
+
+// Errors callers branch on.
+var (
+	ErrNotFound = errors.New("pgregistry: no such device")
+	ErrExists   = errors.New("pgregistry: device already exists")
+	ErrNoPolicy = errors.New("pgregistry: no such policy")
+)
+
+// Policy is what devices share: the server names they may reach, their
+// lowest protocol version, their trust roots (PEM, stored once per
+// distinct bundle; nil for the system roots) and leaf pins.
+type Policy struct {
+	Name         string
+	AllowedNames []string
+	MinVersion   uint16
+	RootsPEM     []byte
+	LeafPins     [][sha256.Size]byte
+}
+
+// check validates p through server.Device.Check, the one place entries are
+// validated, with a stand-in id and PSK.
+func (p *Policy) check() error {
+	if p.Name == "" || len(p.Name) > 128 || strings.ContainsAny(p.Name, " \t\r\n") {
+		return fmt.Errorf("pgregistry: policy name %q: 1 to 128 characters without spaces", p.Name)
+	}
+	d := server.Device{ID: "policy", PSK: make([]byte, 32), AllowedNames: p.AllowedNames, MinVersion: p.MinVersion}
+	if err := d.Check(); err != nil {
+		var de *server.DeviceError
+		if errors.As(err, &de) {
+			return fmt.Errorf("pgregistry: policy %q: %s: %w", p.Name, de.Field, de.Err)
+		}
+		return err
+	}
+	if len(p.RootsPEM) > 0 && !x509.NewCertPool().AppendCertsFromPEM(p.RootsPEM) {
+		return fmt.Errorf("pgregistry: policy %q: roots: no PEM certificate", p.Name)
+	}
+	return nil
+}
+
+type querier interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+	QueryRow(context.Context, string, ...any) pgx.Row
+}
+
+// SetPolicy creates or replaces policy p. Devices using it are notified
+// (their replicas' cached entries dropped, their channels closed).
+func (a *Admin) SetPolicy(ctx context.Context, p Policy) error {
+	if err := p.check(); err != nil {
+		return err
+	}
+	return pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error { return setPolicy(ctx, tx, p) })
+}
+
+func setPolicy(ctx context.Context, q querier, p Policy) error {
+	var roots []byte
+	if len(p.RootsPEM) > 0 {
+		sum := sha256.Sum256(p.RootsPEM)
+		roots = sum[:]
+		if _, err := q.Exec(ctx, "INSERT INTO trust_bundles (sha256, pem) VALUES ($1, $2) ON CONFLICT DO NOTHING", roots, string(p.RootsPEM)); err != nil {
+			return fmt.Errorf("pgregistry: storing roots: %w", err)
+		}
+	}
+	pins := make([][]byte, len(p.LeafPins))
+	for i := range p.LeafPins {
+		pins[i] = p.LeafPins[i][:]
+	}
+	names := p.AllowedNames
+	if names == nil {
+		names = []string{}
+	}
+	_, err := q.Exec(ctx, `INSERT INTO policies (name, allowed_names, min_version, roots, leaf_pins) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (name) DO UPDATE SET allowed_names = $2, min_version = $3, roots = $4, leaf_pins = $5`,
+		p.Name, names, int32(p.MinVersion), roots, pins)
+	if err != nil {
+		return fmt.Errorf("pgregistry: storing policy %q: %w", p.Name, err)
+	}
+	return nil
+}
+
+// DeviceSpec is a device to add: its policy by name, and its own secrets.
+type DeviceSpec struct {
+	ID     string
+	Policy string
+	PSK    []byte
+	// ClientCertificate (DER, leaf first) and ClientKey, both or neither.
+	ClientCertificate [][]byte
+	ClientKey         crypto.Signer
+}
+
+// check validates the device's own fields (server.Device.Check).
+func (s *DeviceSpec) check() error {
+	d := server.Device{ID: s.ID, PSK: s.PSK, ClientCertificate: s.ClientCertificate, ClientKey: s.ClientKey}
+	if err := d.Check(); err != nil {
+		return fmt.Errorf("pgregistry: %w", err)
+	}
+	return nil
+}
+
+// sealed returns the spec's columns: the sealed PSK, the chain and the
+// sealed key (nil without a client certificate).
+func (a *Admin) sealed(s *DeviceSpec) (psk []byte, chain [][]byte, key []byte, err error) {
+	if psk, err = a.kek.seal(purposePSK, s.ID, s.PSK); err != nil {
+		return nil, nil, nil, err
+	}
+	if s.ClientKey != nil {
+		der, err := x509.MarshalPKCS8PrivateKey(s.ClientKey)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("pgregistry: device %q: client key: %w", s.ID, err)
+		}
+		defer clear(der)
+		if key, err = a.kek.seal(purposeClientKey, s.ID, der); err != nil {
+			return nil, nil, nil, err
+		}
+		chain = s.ClientCertificate
+	}
+	return psk, chain, key, nil
+}
+
+// AddDevice adds a new device; ErrExists if the id is taken (revoked or
+// not), ErrNoPolicy if its policy does not exist.
+func (a *Admin) AddDevice(ctx context.Context, s DeviceSpec) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	return a.addDevice(ctx, a.pool, s)
+}
+
+func (a *Admin) addDevice(ctx context.Context, q querier, s DeviceSpec) error {
+	psk, chain, key, err := a.sealed(&s)
+	if err != nil {
+		return err
+	}
+	_, err = q.Exec(ctx, "INSERT INTO devices (id, policy, psk_sealed, client_cert, client_key_sealed) VALUES ($1, $2, $3, $4, $5)",
+		s.ID, s.Policy, psk, chain, key)
+	return deviceErr(s.ID, s.Policy, err)
+}
+
+func deviceErr(id, policy string, err error) error {
+	var pe *pgconn.PgError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &pe) && pe.Code == "23505":
+		return fmt.Errorf("%w: %q", ErrExists, id)
+	case errors.As(err, &pe) && pe.Code == "23503":
+		return fmt.Errorf("%w: %q (device %q)", ErrNoPolicy, policy, id)
+	}
+	return fmt.Errorf("pgregistry: device %q: %w", id, err)
+}
+
+// DeviceInfo is what Show and List tell of a device: never its secrets.
+type DeviceInfo struct {
+	ID            string
+	Policy        string
+	HasClientCert bool
+	Revoked       bool
+	RevokedAt     time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	Version       int64
+}
+
+const infoColumns = "id, policy, client_cert IS NOT NULL, revoked_at, created_at, updated_at, version"
+
+func scanInfo(row pgx.Row) (DeviceInfo, error) {
+	var i DeviceInfo
+	var revoked *time.Time
+	err := row.Scan(&i.ID, &i.Policy, &i.HasClientCert, &revoked, &i.CreatedAt, &i.UpdatedAt, &i.Version)
+	if revoked != nil {
+		i.Revoked, i.RevokedAt = true, *revoked
+	}
+	return i, err
+}
+
+// ShowDevice describes one device.
+func (a *Admin) ShowDevice(ctx context.Context, id string) (DeviceInfo, error) {
+	i, err := scanInfo(a.pool.QueryRow(ctx, "SELECT "+infoColumns+" FROM devices WHERE id = $1", id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return i, fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	return i, err
+}
+
+// ListDevices calls f for each device in id order, stopping at its first
+// error; policy, when not empty, lists only that policy's devices.
+func (a *Admin) ListDevices(ctx context.Context, policy string, f func(DeviceInfo) error) error {
+	rows, err := a.pool.Query(ctx, "SELECT "+infoColumns+" FROM devices WHERE $1 = '' OR policy = $1 ORDER BY id", policy)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		i, err := scanInfo(rows)
+		if err != nil {
+			return err
+		}
+		if err := f(i); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// SetDevicePolicy moves a device to another policy.
+func (a *Admin) SetDevicePolicy(ctx context.Context, id, policy string) error {
+	tag, err := a.pool.Exec(ctx, "UPDATE devices SET policy = $2 WHERE id = $1", id, policy)
+	if err = deviceErr(id, policy, err); err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	return nil
+}
+
+// SetClientCert gives a device a client certificate and key, or (both
+// nil) removes them.
+func (a *Admin) SetClientCert(ctx context.Context, id string, chain [][]byte, key crypto.Signer) error {
+	s := DeviceSpec{ID: id, PSK: make([]byte, 32), ClientCertificate: chain, ClientKey: key}
+	if err := s.check(); err != nil {
+		return err
+	}
+	_, c, k, err := a.sealed(&s)
+	if err != nil {
+		return err
+	}
+	tag, err := a.pool.Exec(ctx, "UPDATE devices SET client_cert = $2, client_key_sealed = $3 WHERE id = $1", id, c, k)
+	if err != nil {
+		return deviceErr(id, "", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	return nil
+}
+
+// Revoke revokes a device: every replica drops its entry and closes its
+// channels. Revoking a revoked device does nothing more.
+func (a *Admin) Revoke(ctx context.Context, id string) error {
+	tag, err := a.pool.Exec(ctx, "UPDATE devices SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1", id)
+	if err != nil {
+		return deviceErr(id, "", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	return nil
+}
+
+// RotatePSK gives a device a new PSK, ending its channels under the old
+// one. A revoked device is enabled again under the new PSK (re-provisioned).
+func (a *Admin) RotatePSK(ctx context.Context, id string, psk []byte) error {
+	s := DeviceSpec{ID: id, PSK: psk}
+	if err := s.check(); err != nil {
+		return err
+	}
+	sealed, err := a.kek.seal(purposePSK, id, psk)
+	if err != nil {
+		return err
+	}
+	tag, err := a.pool.Exec(ctx, "UPDATE devices SET psk_sealed = $2, revoked_at = NULL WHERE id = $1", id, sealed)
+	if err != nil {
+		return deviceErr(id, "", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	return nil
+}
+
+// ImportDevice is a device of a YAML registry with its policy inline.
+type ImportDevice struct {
+	Device   server.Device
+	RootsPEM []byte // the roots_file's content; nil for the system roots
+}
+
+// Import adds devices in one transaction. Devices with the same policy
+// (allowed names, min version, roots, pins) share one policy, named
+// "import-" and a digest of it, and one stored roots bundle. It refuses the
+// whole import if any id exists already. It returns the policies made.
+func (a *Admin) Import(ctx context.Context, devs []ImportDevice) (policies int, err error) {
+	made := map[string]bool{}
+	err = pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error {
+		for _, d := range devs {
+			p := Policy{AllowedNames: d.Device.AllowedNames, MinVersion: d.Device.MinVersion, RootsPEM: d.RootsPEM, LeafPins: d.Device.LeafPins}
+			p.Name = policyDigest(&p)
+			if !made[p.Name] {
+				if err := p.check(); err != nil {
+					return err
+				}
+				if err := setPolicy(ctx, tx, p); err != nil {
+					return err
+				}
+				made[p.Name] = true
+			}
+			s := DeviceSpec{ID: d.Device.ID, Policy: p.Name, PSK: d.Device.PSK, ClientCertificate: d.Device.ClientCertificate, ClientKey: d.Device.ClientKey}
+			if err := s.check(); err != nil {
+				return err
+			}
+			if err := a.addDevice(ctx, tx, s); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return len(made), err
+}
+
+func policyDigest(p *Policy) string {
+	h := sha256.New()
+	names := slices.Clone(p.AllowedNames)
+	slices.Sort(names)
+	fmt.Fprintf(h, "%q|%d|", names, p.MinVersion)
+	h.Write(p.RootsPEM)
+	for _, pin := range p.LeafPins {
+		h.Write(pin[:])
+	}
+	return "import-" + hex.EncodeToString(h.Sum(nil)[:6])
+}

@@ -1,0 +1,576 @@
+// Package pgregistry is the offloader's fleet registry on PostgreSQL
+// (issue 13): devices, their policies and trust-root bundles in one
+// database shared by every replica, with the secrets sealed under a
+// key-encryption key only the replicas hold (seal.go).
+//
+// A Registry is one replica's view, a server.DeviceSource. Lookups are
+// served from a bounded cache with a TTL; a cached device never waits on
+// the database (a stale entry is refreshed in the background, and kept
+// while the database is down). A device not cached is read from the
+// database with a deadline; when the database cannot answer it is refused
+// with a logged, counted reason. A dedicated connection LISTENs on
+// tlsoffload_registry: a changed or revoked device's entry is dropped and
+// OnChange is told (the daemon closes its channels); after that connection
+// is lost and made again, the cache is checked against the database
+// (resync), making good any notification missed meanwhile.
+//
+// Only cmd/offloader links this package (and pgx): never ocurl or a device.
+package pgregistry
+
+import (
+	"container/list"
+	"context"
+	"crypto"
+	"crypto/sha256"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/tlsoffload/tlsoffload/offloader/server"
+)
+
+// notifyChannel is the LISTEN/NOTIFY channel the schema's triggers use.
+const notifyChannel = "tlsoffload_registry"
+
+// Config configures a replica's Registry.
+type Config struct {
+	DSN string
+	KEK *KEK
+	// CacheSize bounds the devices cached (0: 200000); CacheTTL is how long
+	// an entry is used before it is refreshed in the background (0: 5m).
+	CacheSize int
+	CacheTTL  time.Duration
+	// LookupTimeout bounds reading a device that is not cached (0: 2s).
+	LookupTimeout time.Duration
+	// MaxConns bounds the pool's connections (0: 8).
+	MaxConns int32
+	// OnChange is told the id of each device whose entry changed or was
+	// revoked, to close its live channels. It must not block for long.
+	OnChange func(id string)
+	Logger   *slog.Logger // nil: slog.Default()
+}
+
+// Stats are a replica's counters.
+type Stats struct {
+	Cached        int    // entries in the cache (devices and known-unknown ids)
+	Hits, Misses  uint64 // lookups answered from the cache, or not
+	Unavailable   uint64 // lookups refused because the database could not answer
+	Notifications uint64 // changes received over LISTEN
+	Resyncs       uint64 // full checks after (re)connecting the listener
+	Listening     bool   // the LISTEN connection is up
+}
+
+// Registry is one replica's view of the fleet.
+//
+// Locking: mu guards the cache (map, LRU list) and gen, which every
+// invalidation bumps, so that a database read that began before an
+// invalidation does not put its (maybe stale) answer into the cache.
+// Database reads happen outside mu; fetches of one id are coalesced
+// (flights). Counters are atomics.
+type Registry struct {
+	cfg  Config
+	log  *slog.Logger
+	pool *pgxpool.Pool
+
+	mu      sync.Mutex
+	entries map[string]*entry
+	lru     *list.List // of *entry, most recent first
+	gen     uint64
+	flights map[string]*flight
+	roots   map[[sha256.Size]byte]*x509.CertPool
+
+	hits, misses, unavailable, notifications, resyncs atomic.Uint64
+	listening                                         atomic.Bool
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// entry is a cached answer: a device, or (dev nil) an unknown or revoked id.
+type entry struct {
+	id            string
+	dev           *server.Device
+	policy        string
+	version       int64
+	policyVersion int64
+	fetched       time.Time
+	refreshing    bool
+	elem          *list.Element
+}
+
+type flight struct {
+	done chan struct{}
+	dev  *server.Device
+	err  error
+}
+
+// Open connects to the database, checks its schema and starts listening
+// for changes. Close stops it.
+func Open(ctx context.Context, cfg Config) (*Registry, error) {
+	if cfg.KEK == nil {
+		return nil, errors.New("pgregistry: config: KEK is required")
+	}
+	if cfg.CacheSize == 0 {
+		cfg.CacheSize = 200000
+	}
+	if cfg.CacheTTL == 0 {
+		cfg.CacheTTL = 5 * time.Minute
+	}
+	if cfg.LookupTimeout == 0 {
+		cfg.LookupTimeout = 2 * time.Second
+	}
+	if cfg.MaxConns == 0 {
+		cfg.MaxConns = 8
+	}
+	if cfg.CacheSize < 0 || cfg.CacheTTL < 0 || cfg.LookupTimeout < 0 || cfg.MaxConns < 0 {
+		return nil, errors.New("pgregistry: config: negative bound")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	pool, err := NewPool(ctx, cfg.DSN, cfg.MaxConns)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkSchema(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	lctx, cancel := context.WithCancel(context.Background())
+	r := &Registry{
+		cfg: cfg, log: cfg.Logger, pool: pool,
+		entries: make(map[string]*entry), lru: list.New(),
+		flights: make(map[string]*flight), roots: make(map[[sha256.Size]byte]*x509.CertPool),
+		cancel: cancel, done: make(chan struct{}),
+	}
+	ready := make(chan struct{})
+	go r.listen(lctx, ready)
+	select { // wait for the first LISTEN, so no change is missed after Open
+	case <-ready:
+	case <-ctx.Done():
+		r.Close()
+		return nil, ctx.Err()
+	}
+	return r, nil
+}
+
+// NewPool opens a connection pool on dsn (a libpq connection string or
+// URL), checking that the database answers.
+func NewPool(ctx context.Context, dsn string, maxConns int32) (*pgxpool.Pool, error) {
+	pc, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("pgregistry: dsn: %s", redact(err)) // may quote the password
+	}
+	if maxConns > 0 {
+		pc.MaxConns = maxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("pgregistry: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("pgregistry: connecting: %w", err)
+	}
+	return pool, nil
+}
+
+// redact words a DSN parse error without the DSN.
+func redact(err error) string {
+	s := err.Error()
+	if i := strings.Index(s, "cannot parse"); i >= 0 {
+		return "cannot parse the connection string"
+	}
+	return s
+}
+
+// Pool is the registry's connection pool (for Admin in the same process).
+func (r *Registry) Pool() *pgxpool.Pool { return r.pool }
+
+// Close stops listening and closes the pool.
+func (r *Registry) Close() {
+	r.cancel()
+	<-r.done
+	r.pool.Close()
+}
+
+// Stats returns the replica's counters.
+func (r *Registry) Stats() Stats {
+	r.mu.Lock()
+	n := len(r.entries)
+	r.mu.Unlock()
+	return Stats{
+		Cached: n, Hits: r.hits.Load(), Misses: r.misses.Load(), Unavailable: r.unavailable.Load(),
+		Notifications: r.notifications.Load(), Resyncs: r.resyncs.Load(), Listening: r.listening.Load(),
+	}
+}
+
+// ErrUnavailable wraps the database's failure for a device not cached.
+var ErrUnavailable = errors.New("pgregistry: device not cached and the database is unavailable")
+
+// LookupDevice implements server.DeviceSource.
+func (r *Registry) LookupDevice(id string) (*server.Device, error) {
+	r.mu.Lock()
+	if e, ok := r.entries[id]; ok {
+		r.lru.MoveToFront(e.elem)
+		if !e.refreshing && time.Since(e.fetched) > r.cfg.CacheTTL {
+			e.refreshing = true
+			go r.refresh(id)
+		}
+		dev := e.dev
+		r.mu.Unlock()
+		r.hits.Add(1)
+		if dev == nil {
+			return nil, server.ErrUnknownDevice
+		}
+		return dev, nil
+	}
+	r.mu.Unlock()
+	r.misses.Add(1)
+	dev, err := r.fetchCoalesced(id)
+	if err != nil && !errors.Is(err, server.ErrUnknownDevice) {
+		r.unavailable.Add(1)
+		r.log.Warn("pgregistry: device refused: not cached and the database is unavailable", "device", id, "err", err)
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return dev, err
+}
+
+// fetchCoalesced reads id from the database once for all callers waiting
+// on it, and caches the answer.
+func (r *Registry) fetchCoalesced(id string) (*server.Device, error) {
+	r.mu.Lock()
+	if f, ok := r.flights[id]; ok {
+		r.mu.Unlock()
+		<-f.done
+		return f.dev, f.err
+	}
+	f := &flight{done: make(chan struct{})}
+	r.flights[id] = f
+	gen := r.gen
+	r.mu.Unlock()
+
+	e, err := r.fetch(id)
+	r.mu.Lock()
+	delete(r.flights, id)
+	if err == nil && r.gen == gen {
+		r.put(e)
+	}
+	r.mu.Unlock()
+	switch {
+	case err != nil:
+		f.err = err
+	case e.dev == nil:
+		f.err = server.ErrUnknownDevice
+	default:
+		f.dev = e.dev
+	}
+	close(f.done)
+	return f.dev, f.err
+}
+
+// refresh re-reads a stale entry in the background; while the database is
+// down the entry is kept, and tried again after another TTL.
+func (r *Registry) refresh(id string) {
+	r.mu.Lock()
+	gen := r.gen
+	r.mu.Unlock()
+	e, err := r.fetch(id)
+	r.mu.Lock()
+	old, ok := r.entries[id]
+	if err != nil {
+		if ok {
+			old.refreshing = false
+			old.fetched = time.Now()
+		}
+		r.mu.Unlock()
+		r.log.Warn("pgregistry: refreshing a cached device failed; keeping it", "device", id, "err", err)
+		return
+	}
+	changed := ok && (old.version != e.version || old.policyVersion != e.policyVersion || (old.dev == nil) != (e.dev == nil))
+	if r.gen == gen {
+		r.put(e)
+	} else if ok {
+		old.refreshing = false
+	}
+	r.mu.Unlock()
+	if changed { // a notification was missed: close the channels now
+		r.changed(id)
+	}
+}
+
+// put stores e, replacing id's entry, evicting the least recent past
+// CacheSize. Called with mu held.
+func (r *Registry) put(e *entry) {
+	if old, ok := r.entries[e.id]; ok {
+		r.lru.Remove(old.elem)
+	}
+	e.elem = r.lru.PushFront(e)
+	r.entries[e.id] = e
+	for len(r.entries) > r.cfg.CacheSize {
+		last := r.lru.Back()
+		r.lru.Remove(last)
+		delete(r.entries, last.Value.(*entry).id)
+	}
+}
+
+// drop removes id's entry. Called with mu held.
+func (r *Registry) drop(id string) {
+	r.gen++
+	if e, ok := r.entries[id]; ok {
+		r.lru.Remove(e.elem)
+		delete(r.entries, id)
+	}
+}
+
+func (r *Registry) changed(id string) {
+	if r.cfg.OnChange != nil {
+		r.cfg.OnChange(id)
+	}
+}
+
+const fetchQuery = `SELECT d.policy, d.psk_sealed, d.client_cert, d.client_key_sealed, d.revoked_at IS NOT NULL, d.version,
+	p.allowed_names, p.min_version, p.roots, p.leaf_pins, p.version
+	FROM devices d JOIN policies p ON p.name = d.policy WHERE d.id = $1`
+
+// fetch reads id from the database: an entry with dev nil for an unknown
+// or revoked device, or an error when the database did not answer.
+func (r *Registry) fetch(id string) (*entry, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.LookupTimeout)
+	defer cancel()
+	e := &entry{id: id, fetched: time.Now()}
+	var (
+		pskSealed, keySealed, roots []byte
+		chain, pins                 [][]byte
+		revoked                     bool
+		names                       []string
+		minVersion                  int32
+	)
+	err := r.pool.QueryRow(ctx, fetchQuery, id).Scan(&e.policy, &pskSealed, &chain, &keySealed, &revoked, &e.version,
+		&names, &minVersion, &roots, &pins, &e.policyVersion)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return e, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if revoked {
+		return e, nil
+	}
+	d := server.Device{ID: id, AllowedNames: names, MinVersion: uint16(minVersion), ClientCertificate: chain}
+	if d.PSK, err = r.cfg.KEK.open(purposePSK, id, pskSealed); err != nil {
+		return nil, err
+	}
+	defer clear(d.PSK)
+	for _, p := range pins {
+		if len(p) != sha256.Size {
+			return nil, fmt.Errorf("pgregistry: policy %q: a leaf pin is not %d bytes", e.policy, sha256.Size)
+		}
+		d.LeafPins = append(d.LeafPins, [sha256.Size]byte(p))
+	}
+	if keySealed != nil {
+		der, err := r.cfg.KEK.open(purposeClientKey, id, keySealed)
+		if err != nil {
+			return nil, err
+		}
+		k, err := x509.ParsePKCS8PrivateKey(der)
+		clear(der)
+		if err != nil {
+			return nil, fmt.Errorf("pgregistry: device %q: client key: %w", id, err)
+		}
+		signer, ok := k.(crypto.Signer)
+		if !ok {
+			return nil, fmt.Errorf("pgregistry: device %q: client key is not a signer", id)
+		}
+		d.ClientKey = signer
+	}
+	if roots != nil {
+		if d.Roots, err = r.rootPool(ctx, roots); err != nil {
+			return nil, err
+		}
+	}
+	if e.dev, err = server.PrepareDevice(d); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// maxRootPools bounds the parsed bundles kept; bundles are shared by
+// policies, so a fleet has few.
+const maxRootPools = 1024
+
+// rootPool returns the parsed bundle with that digest, read once.
+func (r *Registry) rootPool(ctx context.Context, sum []byte) (*x509.CertPool, error) {
+	if len(sum) != sha256.Size {
+		return nil, errors.New("pgregistry: bad roots digest")
+	}
+	key := [sha256.Size]byte(sum)
+	r.mu.Lock()
+	p, ok := r.roots[key]
+	r.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	var pem string
+	if err := r.pool.QueryRow(ctx, "SELECT pem FROM trust_bundles WHERE sha256 = $1", sum).Scan(&pem); err != nil {
+		return nil, err
+	}
+	p = x509.NewCertPool()
+	if !p.AppendCertsFromPEM([]byte(pem)) {
+		return nil, errors.New("pgregistry: a stored roots bundle holds no certificate")
+	}
+	r.mu.Lock()
+	if len(r.roots) >= maxRootPools {
+		clear(r.roots)
+	}
+	r.roots[key] = p
+	r.mu.Unlock()
+	return p, nil
+}
+
+// Reconnection backoff of the LISTEN connection.
+const (
+	listenBackoffMin = 100 * time.Millisecond
+	listenBackoffMax = 5 * time.Second
+)
+
+// listen keeps a connection LISTENing, resyncing after each (re)connect;
+// ready is closed after the first LISTEN (or when ctx ends).
+func (r *Registry) listen(ctx context.Context, ready chan struct{}) {
+	defer close(r.done)
+	var readyOnce sync.Once
+	defer readyOnce.Do(func() { close(ready) })
+	backoff := listenBackoffMin
+	for ctx.Err() == nil {
+		err := r.listenOnce(ctx, func() { readyOnce.Do(func() { close(ready) }); backoff = listenBackoffMin })
+		r.listening.Store(false)
+		if ctx.Err() != nil {
+			return
+		}
+		r.log.Warn("pgregistry: listener lost; cached devices keep working", "err", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, listenBackoffMax)
+	}
+}
+
+func (r *Registry) listenOnce(ctx context.Context, up func()) error {
+	conn, err := pgx.Connect(ctx, r.cfg.DSN)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
+		return err
+	}
+	// Listening now: anything changed from here on is notified; what
+	// changed before (while disconnected) is found by the resync.
+	if err := r.resync(ctx); err != nil {
+		return fmt.Errorf("resync: %w", err)
+	}
+	r.listening.Store(true)
+	up()
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return err
+		}
+		r.notifications.Add(1)
+		r.handle(n.Payload)
+	}
+}
+
+// handle acts on a notification: "d:<device id>" or "p:<policy name>".
+func (r *Registry) handle(payload string) {
+	kind, name, _ := strings.Cut(payload, ":")
+	var ids []string
+	r.mu.Lock()
+	switch kind {
+	case "d":
+		r.drop(name)
+		ids = []string{name} // its channels may be open with the entry evicted
+	case "p":
+		for id, e := range r.entries {
+			if e.policy == name {
+				r.drop(id)
+				ids = append(ids, id)
+			}
+		}
+		r.roots = make(map[[sha256.Size]byte]*x509.CertPool)
+	}
+	r.mu.Unlock()
+	for _, id := range ids {
+		r.changed(id)
+	}
+}
+
+// resync checks every cached entry against the database: entries whose
+// device or policy changed, or whose device is gone or revoked, are
+// dropped and reported; answers for unknown ids are all dropped.
+func (r *Registry) resync(ctx context.Context) error {
+	r.resyncs.Add(1)
+	type want struct{ version, policyVersion int64 }
+	r.mu.Lock()
+	r.gen++ // reads begun before now must not land in the cache
+	cached := make(map[string]want, len(r.entries))
+	var ids []string
+	for id, e := range r.entries {
+		if e.dev == nil {
+			r.drop(id)
+			continue
+		}
+		cached[id] = want{e.version, e.policyVersion}
+		ids = append(ids, id)
+	}
+	r.mu.Unlock()
+	if len(ids) == 0 {
+		return nil
+	}
+	rows, err := r.pool.Query(ctx, `SELECT d.id, d.version, p.version FROM devices d JOIN policies p ON p.name = d.policy
+		WHERE d.id = ANY($1) AND d.revoked_at IS NULL`, ids)
+	if err != nil {
+		return err
+	}
+	current := make(map[string]want, len(ids))
+	for rows.Next() {
+		var id string
+		var w want
+		if err := rows.Scan(&id, &w.version, &w.policyVersion); err != nil {
+			rows.Close()
+			return err
+		}
+		current[id] = w
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	var stale []string
+	for id, w := range cached {
+		if current[id] != w {
+			stale = append(stale, id)
+		}
+	}
+	r.mu.Lock()
+	for _, id := range stale {
+		r.drop(id)
+	}
+	r.mu.Unlock()
+	if len(stale) > 0 {
+		r.log.Info("pgregistry: resync dropped changed devices", "devices", len(stale))
+	}
+	for _, id := range stale {
+		r.changed(id)
+	}
+	return nil
+}
