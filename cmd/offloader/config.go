@@ -45,6 +45,8 @@ type fileConfig struct {
 	fileServiceLimits `yaml:",inline"`
 
 	Devices []fileDevice `yaml:"devices"`
+
+	Registry fileRegistry `yaml:"registry"`
 }
 
 // fileServiceLimits are the resource limits (issue 10), kept apart.
@@ -142,6 +144,8 @@ type config struct {
 	serviceLimits
 
 	devices []server.Device // each one checked (server.Device.Check)
+
+	postgres *pgConfig // registry.postgres; nil: the devices above
 }
 
 // serviceLimits are fileServiceLimits loaded.
@@ -360,9 +364,16 @@ func loadConfigWith(path string, opts loadOptions) (*config, error) {
 		return nil, fail(field, err)
 	}
 
+	// registry
+	if c.postgres, err = loadRegistry(fc.Registry, rel); err != nil {
+		var ce *configError
+		errors.As(err, &ce)
+		return nil, fail(ce.field, ce.err)
+	}
+
 	// devices
-	if len(fc.Devices) == 0 {
-		return nil, fail("devices", errors.New("none configured"))
+	if len(fc.Devices) == 0 && c.postgres == nil {
+		return nil, fail("devices", errors.New("none configured (list them, or set registry.postgres)"))
 	}
 	seen := make(map[string]int)
 	for i, fd := range fc.Devices {

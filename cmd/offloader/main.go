@@ -27,7 +27,9 @@ const (
 	exitUsage = 2 // bad command line
 )
 
-const usage = `usage: offloader <command> [flags]
+var usage = fmt.Sprintf(usageText, adminUsage)
+
+const usageText = `usage: offloader <command> [flags]
 
 commands:
   serve --config FILE   run the offloader with the config FILE (YAML)
@@ -35,6 +37,7 @@ commands:
   psk                   print a fresh random 32-byte PSK as 64 hex characters
   help                  print this text
 
+%s
 flags:
   -c, --config FILE     the config file (see offloader.example.yaml)
   --allow-open-key-files
@@ -77,6 +80,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintln(stdout, hex.EncodeToString(psk))
 		return exitOK
+	case "migrate", "device", "policy", "import":
+		return adminCommand(cmd, rest, stdout, stderr)
 	case "check", "serve":
 		path, opts, help, err := parseConfigFlag(cmd, rest)
 		if err != nil {
@@ -90,6 +95,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return exitError
+		}
+		if cmd == "check" && cfg.postgres != nil {
+			fmt.Fprintln(stdout, "ok: registry postgres")
+			return exitOK
 		}
 		if cmd == "check" {
 			for _, w := range cfg.warnings {

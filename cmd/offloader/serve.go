@@ -12,12 +12,14 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tlsoffload/tlsoffload/offloader/server"
 	"github.com/tlsoffload/tlsoffload/offloader/server/dashboard"
 	"github.com/tlsoffload/tlsoffload/offloader/server/metrics"
+	"github.com/tlsoffload/tlsoffload/offloader/server/pgregistry"
 )
 
 const (
@@ -39,7 +41,28 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
 	for _, w := range cfg.warnings {
 		log.Warn("config: "+w, "config", cfg.path)
 	}
-	reg := server.NewRegistry()
+	var (
+		reg     = server.NewRegistry()
+		devices server.DeviceSource // nil: reg
+		pgReg   *pgregistry.Registry
+		srvp    atomic.Pointer[server.Server]
+	)
+	if cfg.postgres != nil {
+		if len(cfg.devices) > 0 {
+			return &configError{path: cfg.path, field: "devices", err: errors.New("listed while registry.postgres is set: move them with 'offloader import', then remove them")}
+		}
+		var err error
+		pgReg, err = openRegistry(ctx, cfg, log, func(id string) {
+			if s := srvp.Load(); s != nil {
+				s.CloseDevice(id)
+			}
+		})
+		if err != nil {
+			return fmt.Errorf("offloader: registry: %w", err)
+		}
+		defer pgReg.Close()
+		devices = pgReg
+	}
 	for i, d := range cfg.devices {
 		if err := reg.Add(d); err != nil { // loadConfig checked it: not expected
 			return &configError{path: cfg.path, field: fmt.Sprintf("devices[%d]", i), err: err}
@@ -50,6 +73,7 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
 	}
 	srv, err := server.New(server.Config{
 		Registry:     reg,
+		Devices:      devices,
 		Logger:       log,
 		MaxInFlight:  cfg.maxInFlight,
 		FrameTimeout: cfg.frameTimeout,
@@ -71,6 +95,7 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
 		return fmt.Errorf("offloader: %w", err)
 	}
 	defer srv.Close()
+	srvp.Store(srv)
 	// The config serving now: generation 1, one more per reload applied
 	// (reload.go records each reload in it).
 	tracker := metrics.NewConfigTracker(time.Now())
@@ -95,6 +120,11 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
 	watched := make(chan struct{})
 	go func() { defer close(watched); rl.watch(watchCtx, hup) }()
 	defer func() { stopWatch(); <-watched }()
+	if pgReg != nil {
+		if err := prom.Register(newRegistryCollector(pgReg)); err != nil {
+			return fmt.Errorf("offloader: metrics: %w", err)
+		}
+	}
 
 	l, err := listen(cfg.listen)
 	if err != nil {
@@ -142,7 +172,11 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
 	go func() {
 		errc <- srv.Serve(l, cfg.plaintext)
 	}()
-	fmt.Fprintf(stderr, "offloader: listening on %s (%d devices)\n", addrString(l.Addr()), len(cfg.devices))
+	if pgReg != nil {
+		fmt.Fprintf(stderr, "offloader: listening on %s (registry: postgres)\n", addrString(l.Addr()))
+	} else {
+		fmt.Fprintf(stderr, "offloader: listening on %s (%d devices)\n", addrString(l.Addr()), len(cfg.devices))
+	}
 
 	var serveErr error
 	select {
