@@ -32,16 +32,25 @@ type Server struct {
 // ErrMissing is returned when no PostgreSQL binaries are installed.
 var ErrMissing = errors.New("pgtest: initdb/pg_ctl not found (install postgresql)")
 
+// Where binDir looks; tests of this package change them.
+var (
+	noPath     = false // skip PATH and /usr/local/bin
+	debianGlob = "/usr/lib/postgresql/*/bin"
+)
+
 // binDir finds initdb and pg_ctl: on PATH, /usr/local/bin, or Debian's
 // /usr/lib/postgresql/N/bin.
 func binDir() (string, error) {
-	if p, err := exec.LookPath("pg_ctl"); err == nil {
-		if _, err := exec.LookPath("initdb"); err == nil {
-			return filepath.Dir(p), nil
+	var cands []string
+	if !noPath {
+		if p, err := exec.LookPath("pg_ctl"); err == nil {
+			if _, err := exec.LookPath("initdb"); err == nil {
+				return filepath.Dir(p), nil
+			}
 		}
+		cands = append(cands, "/usr/local/bin")
 	}
-	cands := []string{"/usr/local/bin"}
-	debian, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	debian, _ := filepath.Glob(debianGlob)
 	for i := len(debian) - 1; i >= 0; i-- {
 		cands = append(cands, debian[i])
 	}
