@@ -100,3 +100,38 @@ func TestPrepareDeviceChecks(t *testing.T) {
 		t.Error("New without Registry or Devices succeeded")
 	}
 }
+
+// revokedWhileOpening answers the first lookup and then reports the device
+// gone, as a fleet registry does when a revoke lands while the channel
+// opens (before CloseDevice can find it).
+type revokedWhileOpening struct {
+	d     *Device
+	calls int
+	mu    sync.Mutex
+}
+
+func (r *revokedWhileOpening) LookupDevice(id string) (*Device, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls++
+	if r.calls == 1 {
+		return r.d, nil
+	}
+	return nil, ErrUnknownDevice
+}
+
+func TestRevokedWhileOpeningIsClosed(t *testing.T) {
+	d, err := PrepareDevice(Device{ID: testDevice, PSK: testPSK, AllowedNames: []string{"*"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx := newFixture(t, func(c *Config) { c.Registry = nil; c.Devices = &revokedWhileOpening{d: d} })
+	ch, done, err := dial(t, fx, wire.ChannelConfig{DeviceID: testDevice, PSK: testPSK}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-done // the server ended the channel by itself
+	if _, err := ch.ReadFrame(); err == nil {
+		t.Error("the channel of a device revoked while opening still reads")
+	}
+}

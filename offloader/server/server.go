@@ -411,7 +411,14 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 	if dev == nil || dev.ID != deviceID { // not expected: lookup found it
 		return
 	}
+	// Registered, then looked up again: a device revoked while its channel
+	// was opening either finds its channel here (CloseDevice) or is seen
+	// revoked now (a source drops its entry before calling CloseDevice).
 	defer s.live.add(deviceID, cancel)()
+	if _, err := s.cfg.Devices.LookupDevice(deviceID); errors.Is(err, ErrUnknownDevice) {
+		s.log.Info("offloader: channel closed: device revoked while opening", "device", deviceID)
+		return
+	}
 	_ = conn.SetDeadline(time.Time{})
 	if ch.Plaintext() && dev.cc != nil {
 		// Whoever reaches a plaintext listener may claim any id: never
