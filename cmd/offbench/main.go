@@ -16,6 +16,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -196,12 +197,30 @@ func run(o *options, stdout, stderr io.Writer) error {
 	rep.printf("\nLoad average at the end: %s.\n", loadAverage())
 	rep.printf("\nTotal run time: %s.\n", time.Since(start).Round(time.Second))
 	if o.write != "" {
-		if err := writeFileAtomic(o.write, rep.doc()); err != nil {
+		if err := writeFileAtomic(o.write, keepTail(o.write, rep.doc())); err != nil {
 			return err
 		}
 		fmt.Fprintf(stderr, "offbench: wrote %s\n", o.write)
 	}
 	return nil
+}
+
+// keptMarker starts the part of the report file that offbench does not
+// make (figures measured elsewhere, such as the PostgreSQL registry's
+// benchmarks): -write keeps it, from the marker to the end.
+const keptMarker = "<!-- offbench -write keeps everything below this line -->"
+
+// keepTail appends to doc the kept part of the file at path, if any.
+func keepTail(path string, doc []byte) []byte {
+	old, err := os.ReadFile(path)
+	if err != nil {
+		return doc
+	}
+	i := bytes.Index(old, []byte(keptMarker))
+	if i < 0 {
+		return doc
+	}
+	return append(append(doc, '\n'), old[i:]...)
 }
 
 // writeFileAtomic writes data to path through a temporary file in the same

@@ -128,3 +128,19 @@ func TestSamples(t *testing.T) {
 		t.Errorf("pct: %q", got)
 	}
 }
+
+// TestKeepTail: -write keeps the hand-kept part of the old report.
+func TestKeepTail(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "P.md")
+	if got := string(keepTail(path, []byte("new\n"))); got != "new\n" {
+		t.Errorf("no file: %q", got)
+	}
+	os.WriteFile(path, []byte("old\n"+keptMarker+"\n## Registry\nfigures\n"), 0o600)
+	if got := string(keepTail(path, []byte("new\n"))); got != "new\n\n"+keptMarker+"\n## Registry\nfigures\n" {
+		t.Errorf("kept: %q", got)
+	}
+	os.WriteFile(path, []byte("old only\n"), 0o600)
+	if got := string(keepTail(path, []byte("new\n"))); got != "new\n" {
+		t.Errorf("no marker: %q", got)
+	}
+}
