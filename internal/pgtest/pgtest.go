@@ -17,6 +17,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -161,7 +162,15 @@ func (s *Server) DSN(db string) string {
 // them (set into *srv). Without PostgreSQL it runs them anyway (each
 // test then skips through Need) unless TLSOFFLOAD_REQUIRE_PEERS=1, when
 // it fails.
+//
+// A fuzzing worker (go test -fuzz runs the test binary again per worker)
+// starts no server: fuzz targets do not use the database.
 func Main(run func() int, srv **Server) int {
+	for _, a := range os.Args[1:] {
+		if strings.HasPrefix(a, "-test.fuzzworker") {
+			return run()
+		}
+	}
 	s, err := Start()
 	if err != nil {
 		if errors.Is(err, ErrMissing) && os.Getenv("TLSOFFLOAD_REQUIRE_PEERS") != "1" {
