@@ -3,6 +3,8 @@ package pgregistry
 import (
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/x509"
 	"errors"
 	"strings"
 	"testing"
@@ -193,5 +195,50 @@ func TestAddCSV(t *testing.T) {
 	}
 	if _, err := db.admin.AddCSV(ctx, strings.NewReader("name,secret\n"), &out); err == nil {
 		t.Error("a bad header was accepted")
+	}
+}
+
+// TestClientCertificateStoredSealed: a device's client certificate and key
+// go through the database (the key sealed) and come back usable.
+func TestClientCertificateStoredSealed(t *testing.T) {
+	db := newDB(t)
+	ctx := context.Background()
+	p, err := testpki.New(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := p.Issue([]string{"cam.devices.example"}, testpki.ECDSAP256, testpki.NoServerAuth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustPolicy(t, db, Policy{Name: "p", AllowedNames: []string{"*"}})
+	if err := db.admin.AddDevice(ctx, DeviceSpec{ID: "cam", Policy: "p", PSK: psk(1), ClientCertificate: leaf.Chain, ClientKey: leaf.Key}); err != nil {
+		t.Fatal(err)
+	}
+	var sealed []byte
+	if err := db.pool.QueryRow(ctx, "SELECT client_key_sealed FROM devices WHERE id = 'cam'").Scan(&sealed); err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(leaf.Key)
+	if len(sealed) == 0 || bytes.Contains(sealed, der[len(der)-32:]) {
+		t.Fatal("the client key is readable in the database")
+	}
+	r := db.open(t, nil)
+	d, err := r.LookupDevice("cam")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.ClientCertificate) != len(leaf.Chain) || !leaf.Key.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(d.ClientKey.Public()) {
+		t.Fatal("the client certificate or key did not come back")
+	}
+	// Removed again: the replica sees it.
+	if err := db.admin.SetClientCert(ctx, "cam", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the certificate's removal", func() bool { d, err := r.LookupDevice("cam"); return err == nil && d.ClientKey == nil })
+	// A mismatched pair is refused before the database.
+	other, _ := p.Issue([]string{"x.devices.example"}, testpki.ECDSAP256, testpki.NoServerAuth)
+	if err := db.admin.SetClientCert(ctx, "cam", leaf.Chain, other.Key); !errors.Is(err, server.ErrInvalidDevice) {
+		t.Errorf("mismatched key: %v", err)
 	}
 }

@@ -85,6 +85,9 @@ type Registry struct {
 	gen     uint64
 	flights map[string]*flight
 	roots   map[[sha256.Size]byte]*x509.CertPool
+	// negatives counts the cached answers for unknown or revoked ids, at
+	// most CacheSize/8: ids a client makes up cannot evict the fleet.
+	negatives int
 
 	hits, misses, unavailable, notifications, resyncs atomic.Uint64
 	listening                                         atomic.Bool
@@ -310,14 +313,27 @@ func (r *Registry) refresh(id string) {
 // CacheSize. Called with mu held.
 func (r *Registry) put(e *entry) {
 	if old, ok := r.entries[e.id]; ok {
-		r.lru.Remove(old.elem)
+		r.remove(old)
+	}
+	if e.dev == nil {
+		if r.negatives >= max(r.cfg.CacheSize/8, 1) {
+			return // not cached: the next lookup asks the database again
+		}
+		r.negatives++
 	}
 	e.elem = r.lru.PushFront(e)
 	r.entries[e.id] = e
 	for len(r.entries) > r.cfg.CacheSize {
-		last := r.lru.Back()
-		r.lru.Remove(last)
-		delete(r.entries, last.Value.(*entry).id)
+		r.remove(r.lru.Back().Value.(*entry))
+	}
+}
+
+// remove takes e out of the cache. Called with mu held.
+func (r *Registry) remove(e *entry) {
+	r.lru.Remove(e.elem)
+	delete(r.entries, e.id)
+	if e.dev == nil {
+		r.negatives--
 	}
 }
 
@@ -325,8 +341,7 @@ func (r *Registry) put(e *entry) {
 func (r *Registry) drop(id string) {
 	r.gen++
 	if e, ok := r.entries[id]; ok {
-		r.lru.Remove(e.elem)
-		delete(r.entries, id)
+		r.remove(e)
 	}
 }
 

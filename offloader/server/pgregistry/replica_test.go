@@ -3,6 +3,7 @@ package pgregistry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -271,5 +272,29 @@ func TestCacheBoundAndTTL(t *testing.T) {
 	}
 	if s := r.Stats(); s.Hits != 1 {
 		t.Errorf("a stale entry was not served from the cache: %+v", s)
+	}
+}
+
+// TestUnknownIDsCannotFloodTheCache: answers for unknown ids take at most
+// an eighth of the cache, so made-up ids do not evict the fleet.
+func TestUnknownIDsCannotFloodTheCache(t *testing.T) {
+	db := newDB(t)
+	mustPolicy(t, db, Policy{Name: "p", AllowedNames: []string{"*"}})
+	mustAdd(t, db, "real", "p", psk(1))
+	r := db.open(t, func(c *Config) { c.CacheSize = 16 })
+	if _, err := r.LookupDevice("real"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 40 {
+		if _, err := r.LookupDevice(fmt.Sprintf("made-up-%d", i)); !errors.Is(err, server.ErrUnknownDevice) {
+			t.Fatal(err)
+		}
+	}
+	if s := r.Stats(); s.Cached != 1+16/8 {
+		t.Errorf("%d cached after 40 unknown ids, want the device and 2 unknown", s.Cached)
+	}
+	hits := r.Stats().Hits
+	if _, err := r.LookupDevice("real"); err != nil || r.Stats().Hits != hits+1 {
+		t.Errorf("the real device was evicted: %v", err)
 	}
 }
