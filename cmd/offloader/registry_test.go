@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -17,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tlsoffload/tlsoffload/internal/pgtest"
 	"github.com/tlsoffload/tlsoffload/offloader/server/pgregistry"
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
@@ -312,5 +315,50 @@ func TestRegistryConfigErrors(t *testing.T) {
 	code, _, errOut := run("serve", "-c", filepath.Join(dir, "both.yaml"))
 	if code != 1 || !strings.Contains(errOut, "offloader import") {
 		t.Errorf("serve with both: exit %d %q", code, errOut)
+	}
+}
+
+// TestRegistryMetrics: a replica's registry counters reach Prometheus.
+func TestRegistryMetrics(t *testing.T) {
+	_, cfgPath := fleetConfig(t)
+	mustRun(t, "migrate", "-c", cfgPath)
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := openRegistry(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	reg.LookupDevice("nobody") // one miss
+	prom := prometheus.NewRegistry()
+	if err := prom.Register(newRegistryCollector(reg)); err != nil {
+		t.Fatal(err)
+	}
+	mfs, err := prom.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			name := mf.GetName()
+			for _, l := range m.GetLabel() {
+				name += "{" + l.GetValue() + "}"
+			}
+			got[name] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	for name, want := range map[string]float64{
+		"offloader_registry_lookups_total{miss}":        1,
+		"offloader_registry_lookups_total{unavailable}": 0,
+		"offloader_registry_listening":                  1,
+		"offloader_registry_resyncs_total":              1,
+		"offloader_registry_cached_entries":             1,
+	} {
+		if v, ok := got[name]; !ok || v != want {
+			t.Errorf("%s = %v (present %v), want %v", name, v, ok, want)
+		}
 	}
 }
