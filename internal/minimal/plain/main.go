@@ -1,0 +1,20 @@
+// Command plain is the floor of offbench's binary sizes: the minimal
+// program's GET over net.Dial, no TLS.
+//
+//	plain SERVER:PORT NAME
+package main
+
+import (
+	"net"
+	"os"
+
+	"github.com/tlsoffload/tlsoffload/internal/minimal/loop"
+)
+
+func main() {
+	if len(os.Args) < 3 {
+		os.Stderr.WriteString("usage: plain SERVER:PORT NAME\n")
+		os.Exit(2)
+	}
+	loop.Main(os.Args[2], nil, func() (net.Conn, error) { return net.Dial("tcp", os.Args[1]) }, nil)
+}
