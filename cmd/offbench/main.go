@@ -1,18 +1,19 @@
-// Command offbench measures tlsoffload's device against Go's crypto/tls client,
-// side by side on one machine, in one invocation: device CPU, allocations
-// and retained heap per handshake, record throughput, the offloader's cost
+// Command offbench measures what needs real processes: record throughput
+// of the device against Go's crypto/tls client, the offloader's cost
 // against the floor of the primitives it must run, and the round trips a
-// handshake adds on the device↔offloader path. docs/PERFORMANCE.md holds its
-// latest output.
+// handshake adds on the device↔offloader path; or, with -device arm, the
+// minimal device program cross-built for 32-bit ARM and run under
+// qemu-arm against crypto/tls's, and the programs' binary sizes. The TLS-only CPU,
+// allocations and retained heap per handshake come from tlsclient's replay
+// benchmarks (go test -bench, no network): see docs/PERFORMANCE.md.
 //
-//	go run ./cmd/offbench                          # full run, prints the tables
-//	go run ./cmd/offbench -write docs/PERFORMANCE.md
-//	go run ./cmd/offbench -quick                   # small N, under a minute (CI)
+//	go run ./cmd/offbench -write docs/PERFORMANCE.md             # ~2 min
+//	go run ./cmd/offbench -device arm -write docs/PERFORMANCE.md
+//	go run ./cmd/offbench -quick [-device arm]      # small N (the tests run both)
 //
 // The TLS server (crypto/tls) and the offloader run in other processes,
 // re-executions of this binary with a hidden subcommand (serve-tls,
-// serve-offloader, load-device), so the CPU this process spends is the
-// device's own. No figure is asserted: the command measures and reports.
+// serve-offloader). No figure is asserted: the command measures and reports.
 package main
 
 import (
@@ -41,83 +42,49 @@ const (
 // options are the command line's settings, with the sizes every
 // measurement uses; quick shrinks them.
 type options struct {
-	quick      bool
-	cmdline    string
-	write      string
-	only       map[string]bool
-	cpuProfile string
-	memProfile string
+	quick                  bool
+	write, device, cmdline string // device: "" or "arm"
 
 	runs        int           // repetitions of each measurement (median, min, max)
-	handshakes  int           // sequential handshakes per CPU/alloc run
-	idleConns   int           // K idle connections for the retained heap
 	bulkBytes   int64         // bytes per bulk transfer
-	loadTime    time.Duration // each device process's load per offloader run
-	loadDevices int           // device processes loading the offloader
+	loadTime    time.Duration // each load of the offloader
+	loadDevices int           // devices loading the offloader
 	floorOps    int           // iterations of each primitive of the floor
-	delay       time.Duration // one-way delay added to the offloader path
+	delay       time.Duration // delay added each way on the offloader path
 	latencyN    int           // handshakes per latency run and mode
-	profileN    int           // handshakes under -cpuprofile/-memprofile
+	emulatedN   int           // handshakes per run of the emulated device
 }
-
-// sections, in the order they run and print.
-var sections = []string{"cpu", "allocs", "throughput", "offloader", "roundtrips"}
 
 func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("offbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o := &options{}
-	fs.BoolVar(&o.quick, "quick", false, "small N: every figure in under a minute (CI checks the command works)")
-	fs.StringVar(&o.write, "write", "", "also write the report (markdown) to this file, e.g. docs/PERFORMANCE.md")
-	only := fs.String("only", "", "comma-separated sections to run: "+strings.Join(sections, ",")+" (profile: none, only the profiles)")
-	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the device's offloaded handshakes to this file")
-	fs.StringVar(&o.memProfile, "memprofile", "", "write an allocation profile of the device's offloaded handshakes to this file")
+	fs.BoolVar(&o.quick, "quick", false, "small N: every figure in a minute or two (the tests check the command works)")
+	fs.StringVar(&o.write, "write", "", "also write the report into this markdown file, between its offbench markers (docs/PERFORMANCE.md)")
+	fs.StringVar(&o.device, "device", "", "measure an emulated device instead: arm (linux/arm GOARM=7 under qemu-arm)")
 	runs := fs.Int("runs", 0, "repetitions of each measurement (default 5, quick 3)")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: offbench [-quick] [-write FILE] [-only SECTIONS] [-runs N] [-cpuprofile FILE] [-memprofile FILE]\n")
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	if fs.NArg() > 0 {
+	switch {
+	case fs.NArg() > 0:
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	case o.device != "" && o.device != "arm":
+		return nil, fmt.Errorf("-device: unknown device %q (known: arm)", o.device)
+	case *runs < 0 || *runs > 100:
+		return nil, errors.New("-runs must be 1..100")
 	}
+	o.runs, o.bulkBytes, o.loadTime, o.loadDevices = 5, 64<<20, 3*time.Second, 3
+	o.floorOps, o.delay, o.latencyN, o.emulatedN = 300, 20*time.Millisecond, 10, 200
 	if o.quick {
-		o.runs, o.handshakes, o.idleConns = 3, 20, 30
-		o.bulkBytes = 4 << 20
-		o.loadTime, o.loadDevices, o.floorOps = 500*time.Millisecond, 2, 20
-		o.delay, o.latencyN, o.profileN = 5*time.Millisecond, 3, 50
-	} else {
-		o.runs, o.handshakes, o.idleConns = 5, 200, 200
-		o.bulkBytes = 64 << 20
-		o.loadTime, o.loadDevices, o.floorOps = 3*time.Second, 3, 300
-		o.delay, o.latencyN, o.profileN = 20*time.Millisecond, 10, 5000
+		o.runs, o.bulkBytes, o.loadTime, o.loadDevices = 3, 4<<20, 500*time.Millisecond, 2
+		o.floorOps, o.delay, o.latencyN, o.emulatedN = 20, 5*time.Millisecond, 3, 10
 	}
 	if *runs != 0 {
-		if *runs < 1 || *runs > 100 {
-			return nil, fmt.Errorf("-runs must be 1..100")
-		}
 		o.runs = *runs
-	}
-	if *only != "" {
-		o.only = map[string]bool{}
-		for _, s := range strings.Split(*only, ",") {
-			known := false
-			for _, k := range sections {
-				known = known || k == s
-			}
-			known = known || s == "profile" // only the -cpuprofile/-memprofile loops
-			if !known {
-				return nil, fmt.Errorf("-only: unknown section %q (known: %s)", s, strings.Join(sections, ","))
-			}
-			o.only[s] = true
-		}
 	}
 	return o, nil
 }
-
-func (o *options) wants(section string) bool { return o.only == nil || o.only[section] }
 
 // Main runs offbench with args and returns the exit code. The hidden
 // subcommands are the other processes of a run.
@@ -132,10 +99,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	o, err := parseOptions(args, stderr)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	} else if err != nil {
 		fmt.Fprintf(stderr, "offbench: error: %v\n", err)
 		return exitUsage
 	}
@@ -151,96 +117,76 @@ func Main(args []string, stdout, stderr io.Writer) int {
 var subcommands = map[string]func(args []string, stdin io.Reader, stdout io.Writer) error{
 	"serve-tls":       serveTLS,
 	"serve-offloader": serveOffloader,
-	"load-device":     loadDevice,
 }
 
 // run starts the server processes, runs each section and prints (and
 // writes) the report.
 func run(o *options, stdout, stderr io.Writer) error {
 	start := time.Now()
-	world, err := newEnv(o)
+	world, err := newEnv()
 	if err != nil {
 		return err
 	}
 	defer world.close()
-
 	rep := &report{out: stdout, cmdline: o.cmdline}
 	rep.machine(o)
 	steps := []struct {
-		section string
-		f       func(*env, *options, *report) error
-	}{
-		{"cpu", measureHandshakeCPU},
-		{"allocs", measureAllocs},
-		{"throughput", measureThroughput},
-		{"offloader", measureOffloaderCost},
-		{"roundtrips", measureRoundTrips},
+		name string
+		f    func(*env, *options, *report) error
+	}{{"throughput", measureThroughput}, {"offloader", measureOffloaderCost}, {"roundtrips", measureRoundTrips}}
+	if o.device == "arm" { // the emulated device alone
+		steps = steps[:1]
+		steps[0].name, steps[0].f = "device", measureEmulatedDevice
 	}
 	for _, s := range steps {
-		if !o.wants(s.section) {
-			continue
-		}
-		fmt.Fprintf(stderr, "offbench: %s...\n", s.section)
+		fmt.Fprintf(stderr, "offbench: %s...\n", s.name)
 		if err := s.f(world, o, rep); err != nil {
-			return fmt.Errorf("%s: %w", s.section, err)
+			return fmt.Errorf("%s: %w", s.name, err)
 		}
 	}
-	if o.cpuProfile != "" || o.memProfile != "" {
-		fmt.Fprintf(stderr, "offbench: profiling...\n")
-		prof, err := profileDevice(world, o)
-		if err != nil {
-			return fmt.Errorf("profile: %w", err)
-		}
-		summarizeProfiles(world, o, rep, prof)
+	rep.printf("\nLoad average at the end: %s. Total run time: %s.\n", loadAverage(), time.Since(start).Round(time.Second))
+	if o.write == "" {
+		return nil
 	}
-	rep.goals()
-	rep.printf("\nLoad average at the end: %s.\n", loadAverage())
-	rep.printf("\nTotal run time: %s.\n", time.Since(start).Round(time.Second))
-	if o.write != "" {
-		if err := writeFileAtomic(o.write, keepTail(o.write, rep.doc())); err != nil {
-			return err
-		}
-		fmt.Fprintf(stderr, "offbench: wrote %s\n", o.write)
+	if err := writeBetweenMarkers(o.write, o.device, rep.doc()); err != nil {
+		return err
 	}
+	fmt.Fprintf(stderr, "offbench: wrote %s\n", o.write)
 	return nil
 }
 
-// keptMarker starts the part of the report file that offbench does not
-// make (figures measured elsewhere, such as the PostgreSQL registry's
-// benchmarks): -write keeps it, from the marker to the end.
-const keptMarker = "<!-- offbench -write keeps everything below this line -->"
-
-// keepTail appends to doc the kept part of the file at path, if any.
-func keepTail(path string, doc []byte) []byte {
-	old, err := os.ReadFile(path)
-	if err != nil {
-		return doc
+// markers are the lines of the -write file between which a run's report
+// goes, one pair for the native run and one for -device arm; the rest of
+// the file (the replay benchmarks' figures, the method) is kept as it is.
+func markers(device string) (begin, end string) {
+	what := "offbench"
+	if device != "" {
+		what += " -device " + device
 	}
-	i := bytes.Index(old, []byte(keptMarker))
-	if i < 0 {
-		return doc
-	}
-	return append(append(doc, '\n'), old[i:]...)
+	return "<!-- begin " + what + " output: do not edit by hand, re-run it with -write -->\n", "<!-- end " + what + " output -->\n"
 }
 
-// writeFileAtomic writes data to path through a temporary file in the same
-// directory, so a failed run leaves no partial report.
-func writeFileAtomic(path string, data []byte) error {
+// writeBetweenMarkers replaces what lies between the device's markers in
+// path with report, through a temporary file in the same directory, so a
+// failed run leaves the file as it was.
+func writeBetweenMarkers(path, device string, report []byte) error {
+	old, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	beginMarker, endMarker := markers(device)
+	head, rest, ok1 := bytes.Cut(old, []byte(beginMarker))
+	_, tail, ok2 := bytes.Cut(rest, []byte(endMarker))
+	if !ok1 || !ok2 {
+		return fmt.Errorf("%s: no lines %q and %q to write between", path, strings.TrimSpace(beginMarker), strings.TrimSpace(endMarker))
+	}
 	f, err := os.CreateTemp(filepath.Dir(path), ".offbench-*")
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		os.Remove(f.Name())
+	defer os.Remove(f.Name())
+	_, err = f.Write(bytes.Join([][]byte{head, []byte(beginMarker), report, []byte(endMarker), tail}, nil))
+	if err = errors.Join(err, f.Close(), os.Chmod(f.Name(), 0o644)); err != nil {
 		return err
 	}
 	return os.Rename(f.Name(), path)

@@ -11,23 +11,18 @@ import (
 	"time"
 )
 
-// rusageCPU returns this process's user+system CPU time.
+// rusageCPU returns this process's user+system CPU time, every thread.
 func rusageCPU() time.Duration {
 	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // child is another offbench process: it prints "KEY VALUE" lines, then
-// "ready"; it exits when its stdin closes, and answers lines written to its
-// stdin (see each subcommand).
+// "ready"; it exits when its stdin closes.
 type child struct {
-	name  string
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
-	out   *bufio.Reader
 	vals  map[string]string
 }
 
@@ -38,52 +33,27 @@ func startChild(sub string, args ...string) (*child, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(self, append([]string{sub}, args...)...)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
+	c := &child{cmd: exec.Command(self, append([]string{sub}, args...)...), vals: map[string]string{}}
+	c.cmd.Stderr = os.Stderr
+	stdout, err := c.cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
+	if c.stdin, err = c.cmd.StdinPipe(); err != nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
+	if err := c.cmd.Start(); err != nil {
 		return nil, err
 	}
-	c := &child{name: sub, cmd: cmd, stdin: stdin, out: bufio.NewReader(stdout), vals: map[string]string{}}
-	for {
-		line, err := c.readLine()
-		if err != nil {
-			c.stop()
-			return nil, fmt.Errorf("%s did not start: %w", sub, err)
-		}
-		if line == "ready" {
+	for sc := bufio.NewScanner(stdout); sc.Scan(); {
+		if sc.Text() == "ready" {
 			return c, nil
 		}
-		k, v, _ := strings.Cut(line, " ")
+		k, v, _ := strings.Cut(sc.Text(), " ")
 		c.vals[k] = v
 	}
-}
-
-func (c *child) readLine() (string, error) {
-	line, err := c.out.ReadString('\n')
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimSpace(line), nil
-}
-
-// ask writes a request line and returns the child's one-line answer.
-func (c *child) ask(req string) (string, error) {
-	if _, err := io.WriteString(c.stdin, req+"\n"); err != nil {
-		return "", fmt.Errorf("%s: %w", c.name, err)
-	}
-	line, err := c.readLine()
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", c.name, err)
-	}
-	return line, nil
+	c.stop()
+	return nil, fmt.Errorf("%s did not start", sub)
 }
 
 // stop closes the child's stdin (its signal to exit) and waits a little
@@ -100,16 +70,10 @@ func (c *child) stop() {
 	}
 }
 
-// exitOnStdinEOF makes a child process exit when its parent goes away, and
-// hands each line the parent writes to answer (nil: lines are ignored).
-func exitOnStdinEOF(stdin io.Reader, answer func(line string)) {
+// exitOnStdinEOF makes a child process exit when its parent goes away.
+func exitOnStdinEOF(stdin io.Reader) {
 	go func() {
-		sc := bufio.NewScanner(stdin)
-		for sc.Scan() {
-			if answer != nil {
-				answer(sc.Text())
-			}
-		}
+		io.Copy(io.Discard, stdin)
 		os.Exit(0)
 	}()
 }

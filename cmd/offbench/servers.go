@@ -6,65 +6,60 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
-	"runtime/pprof"
 	"strings"
 	"time"
 
 	"github.com/tlsoffload/tlsoffload/offloader/server"
 )
 
-// serveTLS is the "serve-tls" process: a crypto/tls server (TLS 1.2,
+// serveTLS is the "serve-tls DIR" process: a crypto/tls server (TLS 1.2,
 // session tickets on, every AEAD suite including the RSA key exchange) on
-// one listener per certificate, and the plain-TCP control's ping-pong
-// listener. It prints "rsa ADDR", "ecdsa ADDR", "ctl ADDR", "ready".
-//
-// On a TLS connection, after the handshake, the client may send a bulk
-// command: 'U' and an 8-byte length (the server reads and discards that many
-// bytes, then writes one byte) or 'D' and a length (the server writes that
-// many bytes). EOF closes the connection.
+// one listener per certificate of DIR, and for the emulated device one
+// listener per suite of emulatedSuites (RSA certificate, that suite only).
+// It prints "rsa ADDR", "ecdsa ADDR", "suite-XXXX ADDR"..., "ready".
 func serveTLS(args []string, stdin io.Reader, stdout io.Writer) error {
-	fs := flag.NewFlagSet("serve-tls", flag.ContinueOnError)
-	dir := fs.String("dir", "", "directory with rsa.crt/key, ecdsa.crt/key")
-	if err := fs.Parse(args); err != nil {
-		return err
+	if len(args) != 1 {
+		return errors.New("usage: serve-tls DIR")
 	}
-	exitOnStdinEOF(stdin, nil)
-	for _, name := range []string{"rsa", "ecdsa"} {
-		cert, err := tls.LoadX509KeyPair(filepath.Join(*dir, name+".crt"), filepath.Join(*dir, name+".key"))
+	exitOnStdinEOF(stdin)
+	all := []uint16{
+		tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+		tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+		tls.TLS_RSA_WITH_AES_128_GCM_SHA256,
+	}
+	type listener struct {
+		name, cert string
+		suites     []uint16
+	}
+	listeners := []listener{{"rsa", "rsa", all}, {"ecdsa", "ecdsa", all}}
+	for _, s := range emulatedSuites {
+		listeners = append(listeners, listener{listenerFor(s.suite), "rsa", []uint16{s.suite}})
+	}
+	for _, ls := range listeners {
+		cert, err := tls.LoadX509KeyPair(filepath.Join(args[0], ls.cert+".crt"), filepath.Join(args[0], ls.cert+".key"))
 		if err != nil {
 			return err
 		}
-		cfg := &tls.Config{
-			Certificates: []tls.Certificate{cert},
-			MinVersion:   tls.VersionTLS12,
-			MaxVersion:   tls.VersionTLS12,
-			CipherSuites: []uint16{
-				tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-				tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-				tls.TLS_RSA_WITH_AES_128_GCM_SHA256,
-			},
+		l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{
+			Certificates:     []tls.Certificate{cert},
+			MinVersion:       tls.VersionTLS12,
+			MaxVersion:       tls.VersionTLS12,
+			CipherSuites:     ls.suites,
 			CurvePreferences: []tls.CurveID{tls.X25519, tls.CurveP256},
-		}
-		l, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
+		})
 		if err != nil {
 			return err
 		}
 		go acceptLoop(l, serveBulk)
-		fmt.Fprintf(stdout, "%s %s\n", name, l.Addr())
+		fmt.Fprintf(stdout, "%s %s\n", ls.name, l.Addr())
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	go acceptLoop(l, servePingPong)
-	fmt.Fprintf(stdout, "ctl %s\nready\n", l.Addr())
+	fmt.Fprintf(stdout, "ready\n")
 	select {}
 }
 
@@ -72,75 +67,67 @@ func acceptLoop(l net.Listener, serve func(net.Conn)) {
 	for {
 		c, err := l.Accept()
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			if strings.Contains(err.Error(), "too many open files") {
-				time.Sleep(10 * time.Millisecond)
-				continue
-			}
-			return
+			time.Sleep(10 * time.Millisecond) // out of file descriptors, say: try again
+			continue
 		}
 		go serve(c)
 	}
 }
 
+// serveBulk serves a TLS connection: after the handshake, the client may
+// send a bulk command, 'U' and an 8-byte length (the server reads and
+// discards that many bytes, then writes one byte) or 'D' and a length (the
+// server writes that many bytes). EOF or anything else closes it.
 func serveBulk(c net.Conn) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(30 * time.Minute))
-	if err := c.(*tls.Conn).Handshake(); err != nil {
-		return
-	}
 	buf := make([]byte, 64<<10)
 	for {
 		if _, err := io.ReadFull(c, buf[:9]); err != nil {
 			return
 		}
 		n := int64(binary.BigEndian.Uint64(buf[1:9]))
+		var err error
 		switch buf[0] {
 		case 'U':
-			if _, err := io.CopyBuffer(io.Discard, io.LimitReader(c, n), buf); err != nil {
-				return
-			}
-			if _, err := c.Write([]byte{'k'}); err != nil {
-				return
+			if _, err = io.CopyBuffer(io.Discard, io.LimitReader(c, n), buf); err == nil {
+				_, err = c.Write([]byte{'k'})
 			}
 		case 'D':
-			for n > 0 {
-				k := min(n, int64(len(buf)))
-				if _, err := c.Write(buf[:k]); err != nil {
-					return
-				}
-				n -= k
+			for ; n > 0 && err == nil; n -= int64(len(buf)) {
+				_, err = c.Write(buf[:min(n, int64(len(buf)))])
 			}
 		default:
+			return
+		}
+		if err != nil {
 			return
 		}
 	}
 }
 
-// serveOffloader is the "serve-offloader" process: server.New and Serve
-// on loopback with one device (the PSK in device.psk, the roots in
-// root.pem, any name allowed), sealed channels only, and the control's echo
-// service. It prints "offloader ADDR", "echo ADDR", "ready". The line "cpu"
-// on stdin is answered with the process's CPU time so far, in nanoseconds;
-// "profile-start FILE" and "profile-stop" run a CPU profile (answer "ok").
+// readPSK reads the device's PSK, hex in DIR/device.psk.
+func readPSK(dir string) ([]byte, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "device.psk"))
+	if err != nil {
+		return nil, err
+	}
+	return hex.DecodeString(strings.TrimSpace(string(b)))
+}
+
+// serveOffloader is the "serve-offloader DIR" process: server.New and
+// Serve on loopback with one device (the PSK in device.psk, the roots in
+// root.pem, any name allowed), sealed channels only. It prints
+// "offloader ADDR", "ready".
 func serveOffloader(args []string, stdin io.Reader, stdout io.Writer) error {
-	fs := flag.NewFlagSet("serve-offloader", flag.ContinueOnError)
-	dir := fs.String("dir", "", "directory with device.psk and root.pem")
-	if err := fs.Parse(args); err != nil {
-		return err
+	if len(args) != 1 {
+		return errors.New("usage: serve-offloader DIR")
 	}
-	pskHex, err := os.ReadFile(filepath.Join(*dir, "device.psk"))
+	psk, err := readPSK(args[0])
 	if err != nil {
 		return err
 	}
-	psk, err := hex.DecodeString(strings.TrimSpace(string(pskHex)))
-	if err != nil {
-		return err
-	}
-	rootPEM, err := os.ReadFile(filepath.Join(*dir, "root.pem"))
+	rootPEM, err := os.ReadFile(filepath.Join(args[0], "root.pem"))
 	if err != nil {
 		return err
 	}
@@ -161,54 +148,7 @@ func serveOffloader(args []string, stdin io.Reader, stdout io.Writer) error {
 		return err
 	}
 	go srv.Serve(l, false)
-	el, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	go acceptLoop(el, servePingPong)
-	exitOnStdinEOF(stdin, func(line string) {
-		switch cmd, arg, _ := strings.Cut(line, " "); cmd {
-		case "cpu":
-			fmt.Fprintf(stdout, "%d\n", rusageCPU().Nanoseconds())
-		case "profile-start": // profile-start FILE
-			answer := "ok"
-			if err := startCPUProfile(arg); err != nil {
-				answer = "error " + err.Error()
-			}
-			fmt.Fprintln(stdout, answer)
-		case "profile-stop":
-			answer := "ok"
-			if err := stopCPUProfile(); err != nil {
-				answer = "error " + err.Error()
-			}
-			fmt.Fprintln(stdout, answer)
-		}
-	})
-	fmt.Fprintf(stdout, "offloader %s\necho %s\nready\n", l.Addr(), el.Addr())
+	exitOnStdinEOF(stdin)
+	fmt.Fprintf(stdout, "offloader %s\nready\n", l.Addr())
 	select {}
-}
-
-var cpuProfileFile *os.File
-
-func startCPUProfile(path string) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := startProfiling(f); err != nil {
-		f.Close()
-		return err
-	}
-	cpuProfileFile = f
-	return nil
-}
-
-func stopCPUProfile() error {
-	if cpuProfileFile == nil {
-		return errors.New("no profile running")
-	}
-	pprof.StopCPUProfile()
-	err := cpuProfileFile.Close()
-	cpuProfileFile = nil
-	return err
 }
