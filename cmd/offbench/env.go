@@ -39,26 +39,26 @@ var hsCases = []hsCase{
 	{"RSA-2048 key exchange", handshake.TLS_RSA_WITH_AES_128_GCM_SHA256, 0, "rsa"},
 }
 
-// env is a run's world: the PKI on disk, the TLS server and offloader
-// processes, and the device's offloader client.
+// env is a run's world: the PKI, PSK and root on disk in dir, the TLS
+// server and offloader processes, and the device's offloader client.
 type env struct {
-	dir     string
-	pki     *testpki.PKI
-	leaves  map[string]*testpki.Leaf // "rsa", "ecdsa"
-	psk     []byte
-	tlsSrv  *child // serve-tls: "rsa", "ecdsa" TLS listeners
-	offSrv  *child // serve-offloader: "offloader"
-	offAddr string
-	offload *client.Client // the device's channel to the offloader
+	dir            string
+	pki            *testpki.PKI
+	leaves         map[string]*testpki.Leaf // "rsa", "ecdsa"
+	psk            []byte
+	tlsSrv, offSrv *child // serve-tls ("rsa", "ecdsa", "suite-XXXX" listeners), serve-offloader
+	offAddr        string
+	offload        *client.Client // the device's channel to the offloader
 }
 
 func newEnv() (_ *env, err error) {
-	e := &env{leaves: map[string]*testpki.Leaf{}}
+	e := &env{leaves: map[string]*testpki.Leaf{}, psk: make([]byte, 32)}
 	defer func() {
 		if err != nil {
 			e.close()
 		}
 	}()
+	rand.Read(e.psk)
 	if e.dir, err = os.MkdirTemp("", "offbench-"); err != nil {
 		return nil, err
 	}
@@ -69,17 +69,13 @@ func newEnv() (_ *env, err error) {
 		return nil, err
 	}
 	for name, kt := range map[string]testpki.KeyType{"rsa": testpki.RSA2048, "ecdsa": testpki.ECDSAP256} {
-		leaf, err := e.pki.Issue([]string{serverName, "127.0.0.1"}, kt, testpki.Good)
-		if err != nil {
+		if e.leaves[name], err = e.pki.Issue([]string{serverName, "127.0.0.1"}, kt, testpki.Good); err != nil {
 			return nil, err
 		}
-		if _, _, err := leaf.WriteFiles(e.dir, name); err != nil {
+		if _, _, err = e.leaves[name].WriteFiles(e.dir, name); err != nil {
 			return nil, err
 		}
-		e.leaves[name] = leaf
 	}
-	e.psk = make([]byte, 32)
-	rand.Read(e.psk)
 	if err = os.WriteFile(filepath.Join(e.dir, "device.psk"), []byte(hex.EncodeToString(e.psk)), 0o600); err != nil {
 		return nil, err
 	}
@@ -90,10 +86,8 @@ func newEnv() (_ *env, err error) {
 		return nil, err
 	}
 	e.offAddr = e.offSrv.vals["offloader"]
-	if e.offload, err = e.newOffloadClient(e.offAddr); err != nil {
-		return nil, err
-	}
-	return e, nil
+	e.offload, err = e.newOffloadClient(e.offAddr)
+	return e, err
 }
 
 func (e *env) newOffloadClient(addr string, opts ...func(*client.Config)) (*client.Client, error) {
@@ -113,14 +107,14 @@ func (e *env) close() {
 			c.stop()
 		}
 	}
-	if e.dir != "" {
-		os.RemoveAll(e.dir)
-	}
+	os.RemoveAll(e.dir)
 }
 
 func (e *env) tlsAddr(c hsCase) string { return e.tlsSrv.vals[c.cert] }
 
-// deviceConfig is the offloaded client's Config for c.
+// deviceConfig is the offloaded client's Config for c; goTLSConfig is
+// crypto/tls's: the same suite, group and name, with the same root, as
+// crypto/tls verifies the chain itself.
 func (e *env) deviceConfig(c hsCase, off tlsclient.Offloader) *tlsclient.Config {
 	cfg := &tlsclient.Config{Offloader: off, ServerName: serverName, CipherSuites: []uint16{c.suite}}
 	if c.group != 0 {
@@ -129,16 +123,9 @@ func (e *env) deviceConfig(c hsCase, off tlsclient.Offloader) *tlsclient.Config 
 	return cfg
 }
 
-// goTLSConfig is crypto/tls's Config for c: the same suite, group, roots
-// and name; crypto/tls verifies the chain itself.
 func (e *env) goTLSConfig(c hsCase) *tls.Config {
-	cfg := &tls.Config{
-		RootCAs:      e.pki.Roots,
-		ServerName:   serverName,
-		MinVersion:   tls.VersionTLS12,
-		MaxVersion:   tls.VersionTLS12,
-		CipherSuites: []uint16{c.suite},
-	}
+	cfg := &tls.Config{RootCAs: e.pki.Roots, ServerName: serverName, MinVersion: tls.VersionTLS12,
+		MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{c.suite}}
 	if c.group != 0 {
 		cfg.CurvePreferences = []tls.CurveID{tls.CurveID(c.group)}
 	}

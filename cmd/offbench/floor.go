@@ -16,45 +16,33 @@ import (
 	"github.com/tlsoffload/tlsoffload/handshake"
 )
 
-// The primitives of the offloader's floor, by name.
-const (
-	pX25519     = "X25519 key generation + shared secret (peer point parsed)"
-	pP256       = "P-256 ECDH key generation + shared secret (peer point parsed)"
-	pRSAPSS     = "RSA-2048 PSS-SHA256 verify (ServerKeyExchange)"
-	pECDSA      = "ECDSA P-256 SHA-256 verify (ServerKeyExchange)"
-	pChainRSA   = "parse + verify 2-certificate chain, RSA-2048 leaf"
-	pChainECDSA = "parse + verify 2-certificate chain, ECDSA P-256 leaf"
-	pRSAEncrypt = "RSA-2048 PKCS#1 v1.5 encrypt premaster (RSA key exchange)"
-	pPRF        = "transcript SHA-256 + extended master secret + key block (PRF)"
-	pChannel    = "channel AEAD: open request + seal answer (ChaCha20-Poly1305)"
-)
-
-// primitive is one operation of the floor; us holds its µs per operation,
-// run by run.
+// primitive is one operation of the floor, the handshakes that need it,
+// and its µs per operation, run by run.
 type primitive struct {
 	name string
 	op   func() error
+	in   func(c hsCase) bool
 	us   samples
 }
 
+// Which handshakes need a primitive.
+var (
+	always      = func(hsCase) bool { return true }
+	ecdheRSA    = func(c hsCase) bool { return c.group != 0 && c.cert == "rsa" }
+	ecdheECDSA  = func(c hsCase) bool { return c.cert == "ecdsa" }
+	rsaKex      = func(c hsCase) bool { return c.group == 0 }
+	withX25519  = func(c hsCase) bool { return c.group == handshake.GroupX25519 }
+	withP256    = func(c hsCase) bool { return c.group == handshake.GroupP256 }
+	withRSACert = func(c hsCase) bool { return c.cert == "rsa" }
+)
+
 // floorOf sums the primitives one handshake of c needs, run by run.
 func floorOf(prims []*primitive, c hsCase) samples {
-	names := []string{pChainRSA, pPRF, pChannel, pX25519, pRSAPSS}
-	switch {
-	case c.group == 0:
-		names = []string{pChainRSA, pPRF, pChannel, pRSAEncrypt}
-	case c.cert == "ecdsa":
-		names = []string{pChainECDSA, pPRF, pChannel, pP256, pECDSA}
-	case c.group != handshake.GroupX25519:
-		names[3] = pP256
-	}
 	out := make(samples, len(prims[0].us))
 	for _, p := range prims {
-		for _, n := range names {
-			if p.name == n {
-				for i, v := range p.us {
-					out[i] += v
-				}
+		for i, v := range p.us {
+			if p.in(c) {
+				out[i] += v
 			}
 		}
 	}
@@ -133,31 +121,31 @@ func measurePrimitives(e *env, o *options) ([]*primitive, error) {
 	answer, out := make([]byte, floorAnswer), make([]byte, 0, floorRequest+floorAnswer)
 
 	prims := []*primitive{
-		{name: pX25519, op: ecdhOp(ecdh.X25519())},
-		{name: pP256, op: ecdhOp(ecdh.P256())},
-		{name: pRSAPSS, op: func() error {
+		{name: "X25519 key generation + shared secret (peer point parsed)", in: withX25519, op: ecdhOp(ecdh.X25519())},
+		{name: "P-256 ECDH key generation + shared secret (peer point parsed)", in: withP256, op: ecdhOp(ecdh.P256())},
+		{name: "RSA-2048 PSS-SHA256 verify (ServerKeyExchange)", in: ecdheRSA, op: func() error {
 			d := sha256.Sum256(ske)
 			return rsa.VerifyPSS(rsaPub, crypto.SHA256, d[:], pss, pssOpts)
 		}},
-		{name: pECDSA, op: func() error {
+		{name: "ECDSA P-256 SHA-256 verify (ServerKeyExchange)", in: ecdheECDSA, op: func() error {
 			if d := sha256.Sum256(ske); !ecdsa.VerifyASN1(ecPub, d[:], ecSig) {
 				return errors.New("ecdsa verify failed")
 			}
 			return nil
 		}},
-		{name: pChainRSA, op: chainOp(rsaLeaf.Chain)},
-		{name: pChainECDSA, op: chainOp(ecLeaf.Chain)},
-		{name: pRSAEncrypt, op: func() error {
+		{name: "parse + verify 2-certificate chain, RSA-2048 leaf", in: withRSACert, op: chainOp(rsaLeaf.Chain)},
+		{name: "parse + verify 2-certificate chain, ECDSA P-256 leaf", in: ecdheECDSA, op: chainOp(ecLeaf.Chain)},
+		{name: "RSA-2048 PKCS#1 v1.5 encrypt premaster (RSA key exchange)", in: rsaKex, op: func() error {
 			_, err := rsa.EncryptPKCS1v15(rand.Reader, rsaPub, premaster)
 			return err
 		}},
-		{name: pPRF, op: func() error {
+		{name: "transcript SHA-256 + extended master secret + key block (PRF)", in: always, op: func() error {
 			th := sha256.Sum256(transcript)
 			master := suite.ExtendedMasterSecret(handshake.VersionTLS12, premaster, th[:])
 			_ = suite.KeyBlock(handshake.VersionTLS12, master, cr, sr)
 			return nil
 		}},
-		{name: pChannel, op: func() error {
+		{name: "channel AEAD: open request + seal answer (ChaCha20-Poly1305)", in: always, op: func() error {
 			in, err := chacha20poly1305.New(chKey)
 			if err != nil {
 				return err

@@ -39,7 +39,7 @@ func (r *report) machine(o *options) {
 	if o.quick {
 		mode = "quick (-quick: small N, figures are noisy)"
 	}
-	r.printf("## Machine\n\n")
+	r.printf("### Machine\n\n")
 	r.printf("- Date: %s\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	r.printf("- Go: %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	r.printf("- CPU: %s, %d cores visible (GOMAXPROCS %d)\n", procField("/proc/cpuinfo", `model name\s*: (.*)`), runtime.NumCPU(), runtime.GOMAXPROCS(0))
@@ -72,7 +72,7 @@ type table struct {
 }
 
 func (r *report) table(t *table) {
-	r.printf("\n### %s\n\n| %s |\n|%s|\n", t.title, strings.Join(t.header, " | "), strings.Repeat("---|", len(t.header))[:4*len(t.header)-1])
+	r.printf("\n#### %s\n\n| %s |\n|%s|\n", t.title, strings.Join(t.header, " | "), strings.Repeat("---|", len(t.header))[:4*len(t.header)-1])
 	for _, row := range t.rows {
 		r.printf("| %s |\n", strings.Join(row, " | "))
 	}
@@ -81,7 +81,7 @@ func (r *report) table(t *table) {
 	}
 }
 
-func (r *report) section(title string) { r.printf("\n## %s\n", title) }
+func (r *report) section(title string) { r.printf("\n### %s\n", title) }
 
 // samples are one figure's values over the runs.
 type samples []float64
