@@ -32,10 +32,11 @@ func buildMinimal(dir, prog string, target []string) (string, error) {
 	return out, nil
 }
 
-// emulatedSuites are the suites of the emulated handshakes (ECDHE-RSA-2048,
-// X25519): serve-tls has a listener offering only that suite, so both
-// programs negotiate it with their default Configs.
-var emulatedSuites = []struct {
+// aeadSuites are the record ciphers measured (throughput, and the emulated
+// handshakes, ECDHE-RSA-2048, X25519): serve-tls has a listener offering
+// only that suite, so both emulated programs negotiate it with their
+// default Configs.
+var aeadSuites = []struct {
 	name  string
 	suite uint16
 }{
@@ -67,7 +68,7 @@ func measureEmulatedDevice(e *env, o *options, rep *report) error {
 		title:  fmt.Sprintf("Device process CPU per handshake under qemu-arm (linux/arm GOARM=7), µs: %d sequential handshakes per program and run, ECDHE-RSA-2048, X25519", o.emulatedN),
 		header: []string{"suite", "handshake", "offloaded", "crypto/tls", "ratio offloaded / crypto/tls"},
 	}
-	for _, s := range emulatedSuites {
+	for _, s := range aeadSuites {
 		addr := e.tlsSrv.vals[listenerFor(s.suite)]
 		for _, mode := range []string{"full", "resumed"} {
 			loop := []string{strconv.Itoa(o.emulatedN)}

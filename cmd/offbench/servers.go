@@ -21,7 +21,7 @@ import (
 // serveTLS is the "serve-tls DIR" process: a crypto/tls server (TLS 1.2,
 // session tickets on, every AEAD suite including the RSA key exchange) on
 // one listener per certificate of DIR, and for the emulated device one
-// listener per suite of emulatedSuites (RSA certificate, that suite only).
+// listener per suite of aeadSuites (RSA certificate, that suite only).
 // It prints "rsa ADDR", "ecdsa ADDR", "suite-XXXX ADDR"..., "ready".
 func serveTLS(args []string, stdin io.Reader, stdout io.Writer) error {
 	if len(args) != 1 {
@@ -38,7 +38,7 @@ func serveTLS(args []string, stdin io.Reader, stdout io.Writer) error {
 		suites     []uint16
 	}
 	listeners := []listener{{"rsa", "rsa", all}, {"ecdsa", "ecdsa", all}}
-	for _, s := range emulatedSuites {
+	for _, s := range aeadSuites {
 		listeners = append(listeners, listener{listenerFor(s.suite), "rsa", []uint16{s.suite}})
 	}
 	for _, ls := range listeners {

@@ -10,15 +10,6 @@ import (
 	"github.com/tlsoffload/tlsoffload/handshake"
 )
 
-// bulkCases are the record ciphers measured, each on an ECDHE-RSA suite.
-var bulkCases = []struct {
-	name  string
-	suite uint16
-}{
-	{"AES-128-GCM", handshake.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256},
-	{"ChaCha20-Poly1305", handshake.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256},
-}
-
 // bulk moves n bytes over an established connection, up ('U': the device
 // seals) or down ('D': the device opens), in 64 KiB application writes and
 // reads, and returns the device's CPU seconds for it (see serveBulk).
@@ -61,7 +52,7 @@ func measureThroughput(e *env, o *options, rep *report) error {
 		header: []string{"cipher", "direction", "offloaded", "crypto/tls", "ratio offloaded / crypto/tls"},
 	}
 	buf := make([]byte, 64<<10)
-	for _, bc := range bulkCases {
+	for _, bc := range aeadSuites {
 		c := hsCase{name: bc.name, suite: bc.suite, group: handshake.GroupX25519, cert: "rsa"}
 		dc, err := dialDevice(e.deviceConfig(c, e.offload), e.tlsAddr(c))
 		if err != nil {
