@@ -23,6 +23,7 @@ func quickRun(t *testing.T, bin string, args ...string) string {
 	}
 	args = append(append([]string{"-quick"}, args...), "-write", doc)
 	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "TMPDIR="+t.TempDir()) // offbench's own files, and go build's
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
