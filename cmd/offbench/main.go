@@ -2,14 +2,14 @@
 // of the device against Go's crypto/tls client, the offloader's cost
 // against the floor of the primitives it must run, and the round trips a
 // handshake adds on the device↔offloader path; or, with -device arm, the
-// minimal device program cross-built for 32-bit ARM and run under
-// qemu-arm against crypto/tls's, and the programs' binary sizes. The TLS-only CPU,
-// allocations and retained heap per handshake come from tlsclient's replay
-// benchmarks (go test -bench, no network): see docs/PERFORMANCE.md.
+// minimal device program cross-built for 32-bit ARM and run under qemu-arm
+// against crypto/tls's, and the programs' binary sizes. The TLS-only CPU,
+// allocations and retained heap per handshake come from tlsclient's
+// replay benchmarks (go test -bench, no network): see docs/PERFORMANCE.md.
 //
-//	go run ./cmd/offbench -write docs/PERFORMANCE.md             # ~2 min
-//	go run ./cmd/offbench -device arm -write docs/PERFORMANCE.md
-//	go run ./cmd/offbench -quick [-device arm]      # small N (the tests run both)
+//	go run ./cmd/offbench -write docs/PERFORMANCE.md               # ~2 min
+//	go run ./cmd/offbench -device arm -write docs/PERFORMANCE.md   # ~1 min
+//	go run ./cmd/offbench -quick [-device arm]   # small N (the tests run both)
 //
 // The TLS server (crypto/tls) and the offloader run in other processes,
 // re-executions of this binary with a hidden subcommand (serve-tls,
