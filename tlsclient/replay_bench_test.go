@@ -1,4 +1,4 @@
-package tlsclient
+package tlsclient_test
 
 // Replay benchmarks: the device's TLS work per handshake, with no network,
 // no server and no offloader process, side by side with crypto/tls's client
@@ -19,10 +19,10 @@ package tlsclient
 // protection, parsing and building messages, allocations; for crypto/tls
 // also its public-key work (ECDHE, chain verification, the server's
 // signature, RSA encryption), which is exactly what the device hands to the
-// offloader. The offloader stand-in encodes each flight and decodes the
-// recorded answer from its bytes, as offloader/client does, but does no
-// channel AEAD and no I/O (those cost the device ~1.5 µs per handshake on
-// amd64; cmd/offbench measures the real round trip).
+// offloader. The offloader stand-in returns the recorded Start answer and a
+// copy of the recorded key exchange: offloader/client's own work (flight
+// encoding, the channel's AEAD and I/O) is not in the device's figures;
+// cmd/offbench measures the real round trip.
 //
 //	go test -run '^$' -bench 'Handshake' -benchmem -count 10 ./tlsclient/ > bench.txt
 //	benchstat -col /client bench.txt
@@ -38,13 +38,16 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/tlsoffload/tlsoffload/certs/testpki"
 	"github.com/tlsoffload/tlsoffload/handshake"
-	"github.com/tlsoffload/tlsoffload/offloader/wire"
+	"github.com/tlsoffload/tlsoffload/internal/offloadtest"
+	"github.com/tlsoffload/tlsoffload/offloader/client"
+	. "github.com/tlsoffload/tlsoffload/tlsclient"
 )
 
 // benchKex is one key exchange measured on both clients: the same suite,
@@ -87,50 +90,51 @@ var benchClock = sync.OnceValue(func() time.Time { return time.Now().Truncate(ti
 
 func benchNow() time.Time { return benchClock() }
 
-// replayOffloader answers from recorded offloader answers: Start requests
-// with start, every other flight with flight. It is the only part of these
+// replayOffloader answers from a recording: Start with the recorded
+// Offer, KeyExchange with a copy of the recorded ClientFlight (the
+// handshake zeroes the secrets it is handed). It is the only part of these
 // benchmarks that sees the Offloader interface.
 type replayOffloader struct {
-	start, flight []byte // marshaled FlightResponses
+	start Offer
+	kx    *ClientFlight
 }
 
-func (r *replayOffloader) Do(_ context.Context, f *wire.Flight) (*wire.FlightResponse, error) {
-	if _, err := f.Marshal(); err != nil { // the client's encoding work
-		return nil, err
-	}
-	ans := r.flight
-	if len(f.Requests) > 0 && f.Requests[0].Op == wire.OpStart {
-		ans = r.start
-	}
-	fr := new(wire.FlightResponse)
-	if err := fr.Unmarshal(ans); err != nil {
-		return nil, err
-	}
-	return fr, nil
+func (r *replayOffloader) Start(context.Context, string, Offer) (Offer, error) { return r.start, nil }
+
+func (r *replayOffloader) KeyExchange(context.Context, *ServerFlight) (*ClientFlight, error) {
+	return cloneFlight(r.kx), nil
 }
 
-// recordingOffloader passes flights to next and keeps the answers, marshaled,
-// as replayOffloader answers them.
+// cloneFlight copies f, as offloader/client builds a fresh one from each
+// answer it decodes.
+func cloneFlight(f *ClientFlight) *ClientFlight {
+	c := *f
+	c.ClientKeyExchange, c.Certificate = bytes.Clone(f.ClientKeyExchange), bytes.Clone(f.Certificate)
+	c.CertificateVerify = bytes.Clone(f.CertificateVerify)
+	c.MasterSecret, c.KeyBlock = bytes.Clone(f.MasterSecret), bytes.Clone(f.KeyBlock)
+	c.Peer.Chain = slices.Clone(f.Peer.Chain)
+	return &c
+}
+
+// recordingOffloader passes calls to next and keeps its answers, as
+// replayOffloader gives them back.
 type recordingOffloader struct {
 	next Offloader
 	rec  replayOffloader
 }
 
-func (r *recordingOffloader) Do(ctx context.Context, f *wire.Flight) (*wire.FlightResponse, error) {
-	fr, err := r.next.Do(ctx, f)
-	if err != nil {
-		return fr, err
+func (r *recordingOffloader) Start(ctx context.Context, name string, offer Offer) (Offer, error) {
+	o, err := r.next.Start(ctx, name, offer)
+	r.rec.start = o
+	return o, err
+}
+
+func (r *recordingOffloader) KeyExchange(ctx context.Context, sf *ServerFlight) (*ClientFlight, error) {
+	f, err := r.next.KeyExchange(ctx, sf)
+	if err == nil {
+		r.rec.kx = cloneFlight(f)
 	}
-	b, err := fr.Marshal()
-	if err != nil {
-		return nil, err
-	}
-	if len(f.Requests) > 0 && f.Requests[0].Op == wire.OpStart {
-		r.rec.start = b
-	} else {
-		r.rec.flight = b
-	}
-	return fr, nil
+	return f, err
 }
 
 // pipeServer runs a crypto/tls server handshake (then drains) on the far
@@ -185,7 +189,7 @@ func (e *realEnv) deviceBenchConfig(k benchKex, off Offloader) *Config {
 func recordDevice(b *testing.B, k benchKex, resume bool) *deviceRecording {
 	e := getRealEnv(b)
 	scfg := benchServerConfig(e, k)
-	roff := &recordingOffloader{next: e.srv.Local(e.deviceID)}
+	roff := &recordingOffloader{next: offloadtest.New(b, e.device(), client.Config{})}
 	cfg := e.deviceBenchConfig(k, roff)
 	var cache *oneSessionCache
 	if resume {
@@ -195,7 +199,7 @@ func recordDevice(b *testing.B, k benchKex, resume bool) *deviceRecording {
 	run := func() []byte {
 		cc, stop := pipeServer(b, scfg)
 		defer stop()
-		rc := &recordingConn{Conn: cc}
+		rc := &RecordingConn{Conn: cc}
 		c := Client(rc, cfg)
 		c.SetDeadline(time.Now().Add(10 * time.Second))
 		if err := c.Handshake(); err != nil {
@@ -205,9 +209,7 @@ func recordDevice(b *testing.B, k benchKex, resume bool) *deviceRecording {
 			b.Fatalf("recording %s: resumed %v", k.name, got)
 		}
 		c.Close()
-		rc.mu.Lock()
-		defer rc.mu.Unlock()
-		return append([]byte(nil), rc.got.Bytes()...)
+		return rc.Bytes()
 	}
 	run() // fills the Start cache (and, with resume, makes the session)
 	if resume {
@@ -226,7 +228,7 @@ func recordDevice(b *testing.B, k benchKex, resume bool) *deviceRecording {
 // replayDevice runs the recorded handshake (see replayLoop).
 func replayDevice(b *testing.B, k benchKex, r *deviceRecording) {
 	e := getRealEnv(b)
-	off := &replayOffloader{start: r.off.start, flight: r.off.flight}
+	off := &replayOffloader{start: r.off.start, kx: r.off.kx}
 	cfg := e.deviceBenchConfig(k, off)
 	if r.sess != nil {
 		cfg.SessionCache = &oneSessionCache{sess: r.sess}
@@ -336,16 +338,14 @@ func recordGoTLS(b *testing.B, k benchKex, resume bool) (server []byte, sessions
 	run := func() []byte {
 		cc, stop := pipeServer(b, scfg)
 		defer stop()
-		rc := &recordingConn{Conn: cc}
+		rc := &RecordingConn{Conn: cc}
 		c := tls.Client(rc, cfg)
 		c.SetDeadline(time.Now().Add(10 * time.Second))
 		if err := c.Handshake(); err != nil {
 			b.Fatalf("recording crypto/tls %s: %v", k.name, err)
 		}
 		c.Close()
-		rc.mu.Lock()
-		defer rc.mu.Unlock()
-		return append([]byte(nil), rc.got.Bytes()...)
+		return rc.Bytes()
 	}
 	if resume {
 		run()

@@ -1,6 +1,6 @@
 //go:build unix
 
-package tlsclient
+package tlsclient_test
 
 import (
 	"syscall"
