@@ -48,9 +48,19 @@ type Config struct {
 	// a negative size keeps none, so every handshake asks Start.
 	StartCacheSize int
 	// Trace, when set, receives a line for each offloader round trip with
-	// its duration, and for each Start answered from the cache (ocurl -v
-	// prints them).
+	// its duration, for each Start answered from the cache, and for each
+	// busy retry (ocurl -v prints them).
 	Trace func(format string, args ...any)
+
+	// A flight of Start or KeyExchange that the offloader answers rate
+	// limited (busy, or the device over its rate) is sent again after a
+	// wait: BusyBackoff (0: 50ms) doubled per attempt up to BusyBackoffMax
+	// (0: 1s), jittered, at most BusyAttempts times in all (0: 5; 1: never
+	// resent), and never past the caller's deadline; then it fails with a
+	// *BusyError (errors.Is(err, ErrBusy)). busy.go says why resending is
+	// safe.
+	BusyAttempts                int
+	BusyBackoff, BusyBackoffMax time.Duration
 }
 
 const defaultDialTimeout = 5 * time.Second
@@ -117,6 +127,21 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.DialTimeout == 0 {
 		cfg.DialTimeout = defaultDialTimeout
+	}
+	if cfg.BusyAttempts < 0 || cfg.BusyBackoff < 0 || cfg.BusyBackoffMax < 0 {
+		return nil, errors.New("client: negative busy retry setting")
+	}
+	if cfg.BusyAttempts == 0 {
+		cfg.BusyAttempts = defaultBusyAttempts
+	}
+	if cfg.BusyBackoff == 0 {
+		cfg.BusyBackoff = defaultBusyBackoff
+	}
+	if cfg.BusyBackoffMax == 0 {
+		cfg.BusyBackoffMax = max(defaultBusyBackoffMax, cfg.BusyBackoff)
+	}
+	if cfg.BusyBackoffMax < cfg.BusyBackoff {
+		return nil, errors.New("client: busy backoff above its maximum")
 	}
 	cfg.Addrs = append([]string(nil), cfg.Addrs...)
 	cfg.PSK = append([]byte(nil), cfg.PSK...)

@@ -43,7 +43,7 @@ func (c *Client) Start(ctx context.Context, serverName string, offer tlsclient.O
 		return tlsclient.Offer{}, err
 	}
 	t0 := time.Now()
-	fr, err := c.Do(ctx, &wire.Flight{HandshakeID: hid, Requests: []wire.Request{{Op: wire.OpStart, Start: req}}})
+	fr, err := c.flight(ctx, &wire.Flight{HandshakeID: hid, Requests: []wire.Request{{Op: wire.OpStart, Start: req}}})
 	c.trace("offloader: start in 1 round trip, %s", roundDuration(time.Since(t0)))
 	if err != nil {
 		return tlsclient.Offer{}, err
@@ -123,7 +123,7 @@ func (c *Client) KeyExchange(ctx context.Context, sf *tlsclient.ServerFlight) (*
 	var results []wire.Result
 	t0 := time.Now()
 	if !c.cfg.Sequential {
-		fr, err := c.Do(ctx, &wire.Flight{HandshakeID: hid, Requests: reqs})
+		fr, err := c.flight(ctx, &wire.Flight{HandshakeID: hid, Requests: reqs})
 		if err != nil {
 			return nil, err
 		}
@@ -133,7 +133,7 @@ func (c *Client) KeyExchange(ctx context.Context, sf *tlsclient.ServerFlight) (*
 		var token []byte
 		for _, req := range reqs {
 			t1 := time.Now()
-			fr, err := c.Do(ctx, &wire.Flight{HandshakeID: hid, Token: token, Requests: []wire.Request{req}})
+			fr, err := c.flight(ctx, &wire.Flight{HandshakeID: hid, Token: token, Requests: []wire.Request{req}})
 			if err != nil {
 				return nil, err
 			}
