@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tlsoffload/tlsoffload/certs/testpki"
+	"github.com/tlsoffload/tlsoffload/internal/peers"
 	"github.com/tlsoffload/tlsoffload/offloader/client"
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
 	"github.com/tlsoffload/tlsoffload/tlsclient"
@@ -49,25 +50,7 @@ var groupCases = []struct {
 func startGoTLSServer(t testing.TB, cfg *tls.Config) string {
 	t.Helper()
 	cfg.MinVersion, cfg.MaxVersion = tls.VersionTLS12, tls.VersionTLS12
-	l, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(30 * time.Second))
-				io.Copy(c, c)
-			}()
-		}
-	}()
-	return l.Addr().String()
+	return peers.StartGo(t, cfg)
 }
 
 // echo dials addr through tlsoffload, checks an echo of a message larger

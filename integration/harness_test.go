@@ -5,12 +5,10 @@
 package integration
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,6 +23,7 @@ import (
 	"time"
 
 	"github.com/tlsoffload/tlsoffload/certs/testpki"
+	"github.com/tlsoffload/tlsoffload/internal/peers"
 	"github.com/tlsoffload/tlsoffload/offloader/client"
 	"github.com/tlsoffload/tlsoffload/offloader/server"
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
@@ -33,28 +32,14 @@ import (
 
 const deviceID = "device-1"
 
-// requirePeer returns the path of a peer binary, or skips (fails under
-// TLSOFFLOAD_REQUIRE_PEERS=1) when it is not installed.
-func requirePeer(t testing.TB, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		for _, dir := range []string{"/usr/sbin", "/usr/local/sbin"} {
-			if p := filepath.Join(dir, name); fileExists(p) {
-				return p
-			}
-		}
-		if os.Getenv("TLSOFFLOAD_REQUIRE_PEERS") == "1" {
-			t.Fatalf("peer %s is not installed and TLSOFFLOAD_REQUIRE_PEERS=1 (.ci/run installs it)", name)
-		}
-		t.Skipf("peer %s is not installed", name)
-	}
-	return path
-}
+// requirePeer and startOpenSSL are the package's names for internal/peers.
+func requirePeer(t testing.TB, name string) string { return peers.Require(t, name) }
 
-func fileExists(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && !st.IsDir()
+// startOpenSSL runs openssl s_server with the leaf on a loopback port and
+// returns its address; extra are more s_server flags.
+func startOpenSSL(t testing.TB, leaf *testpki.Leaf, extra ...string) string {
+	t.Helper()
+	return peers.StartOpenSSL(t, peers.OpenSSL{Leaf: leaf, Args: extra}).Addr
 }
 
 // pkiOnce makes one test PKI for the whole package: RSA key generation is
@@ -149,94 +134,14 @@ func (e *offloaderEnv) config(serverName string) *tlsclient.Config {
 	return &tlsclient.Config{Offloader: e.client, ServerName: serverName}
 }
 
-// startOpenSSL runs openssl s_server with the leaf on a loopback port and
-// returns its address; extra are more s_server flags.
-func startOpenSSL(t testing.TB, leaf *testpki.Leaf, extra ...string) string {
-	t.Helper()
-	bin := requirePeer(t, "openssl")
-	dir := t.TempDir()
-	certFile, keyFile, err := leaf.WriteFiles(dir, "server")
-	if err != nil {
-		t.Fatal(err)
-	}
-	args := []string{"s_server", "-accept", "127.0.0.1:0", "-cert", certFile, "-key", keyFile}
-	// -cert sends only the first certificate of its file: the rest of the
-	// chain goes in -cert_chain.
-	if len(leaf.Chain) > 1 {
-		var chain []byte
-		for _, der := range leaf.Chain[1:] {
-			chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
-		}
-		chainFile := filepath.Join(dir, "chain.pem")
-		if err := os.WriteFile(chainFile, chain, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		args = append(args, "-cert_chain", chainFile)
-	}
-	args = append(args, extra...)
-	return startListeningProcess(t, bin, args, regexp.MustCompile(`ACCEPT\s+(\S+)`))
-}
-
-// startListeningProcess starts a server process and waits for the line
-// (stdout or stderr) whose first group is its address.
-func startListeningProcess(t testing.TB, bin string, args []string, listening *regexp.Regexp) string {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	// An os.Pipe, not an io.Pipe: Wait then has no copying goroutine to
-	// wait for, and the reader sees EOF when the process dies.
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = pw, pw
-	err = cmd.Start()
-	pw.Close()
-	if err != nil {
-		pr.Close()
-		t.Fatalf("start %s: %v", bin, err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		pr.Close()
-	})
-	found := make(chan string, 1)
-	var out strings.Builder
-	var outMu sync.Mutex
-	go func() {
-		sc := bufio.NewScanner(pr)
-		sent := false
-		for sc.Scan() {
-			line := sc.Text()
-			outMu.Lock()
-			if out.Len() < 1<<16 {
-				out.WriteString(line + "\n")
-			}
-			outMu.Unlock()
-			if m := listening.FindStringSubmatch(line); m != nil && !sent {
-				found <- m[1]
-				sent = true
-			}
-		}
-	}()
-	select {
-	case addr := <-found:
-		addr = strings.Replace(addr, "[::]", "127.0.0.1", 1)
-		addr = strings.Replace(addr, "0.0.0.0", "127.0.0.1", 1)
-		return addr
-	case <-time.After(20 * time.Second):
-		outMu.Lock()
-		defer outMu.Unlock()
-		t.Fatalf("%s did not report listening within 20s; output:\n%s", bin, out.String())
-		return ""
-	}
-}
-
-// Built binaries, once per test process.
+// buildDir holds the binaries buildBinary builds, once per test process
+// for the whole package: a directory TestMain makes and removes at exit,
+// the one place these tests write outside a t.TempDir (building cmd/ocurl
+// and cmd/offloader again for every test would take minutes).
 var (
+	buildDir string
 	buildMu  sync.Mutex
 	built    = map[string]string{}
-	buildDir string
 )
 
 func buildBinary(t testing.TB, pkg string) string {
@@ -245,13 +150,6 @@ func buildBinary(t testing.TB, pkg string) string {
 	defer buildMu.Unlock()
 	if p, ok := built[pkg]; ok {
 		return p
-	}
-	if buildDir == "" {
-		d, err := os.MkdirTemp("", "tlsoffload-bin-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		buildDir = d
 	}
 	out := filepath.Join(buildDir, filepath.Base(pkg))
 	cmd := exec.Command("go", "build", "-o", out, "github.com/tlsoffload/tlsoffload/"+pkg)
@@ -263,10 +161,14 @@ func buildBinary(t testing.TB, pkg string) string {
 }
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
+	d, err := os.MkdirTemp("", "tlsoffload-integration-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "integration:", err)
+		os.Exit(1)
 	}
+	buildDir = d
+	code := m.Run()
+	os.RemoveAll(buildDir)
 	os.Exit(code)
 }
 
@@ -275,6 +177,9 @@ func TestMain(m *testing.M) {
 type offloaderProcess struct {
 	addr, pskFile, configFile string
 }
+
+// listeningRE is the line `offloader serve` reports its address in.
+var listeningRE = regexp.MustCompile(`listening on (\S+)`)
 
 func startOffloaderProcess(t testing.TB, rootsPEM []byte, allowed ...string) *offloaderProcess {
 	t.Helper()
@@ -302,7 +207,7 @@ devices:
 `, deviceID, strings.Join(quoted, ", "))
 	cfgFile := filepath.Join(dir, "offloader.yaml")
 	os.WriteFile(cfgFile, []byte(cfg), 0o644)
-	addr := startListeningProcess(t, bin, []string{"serve", "--config", cfgFile}, regexp.MustCompile(`listening on (\S+)`))
+	addr := peers.StartReporting(t, peers.Cmd{Bin: bin, Args: []string{"serve", "--config", cfgFile}}, listeningRE).Addr
 	return &offloaderProcess{addr: addr, pskFile: pskFile, configFile: cfgFile}
 }
 

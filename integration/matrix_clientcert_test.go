@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/tlsoffload/tlsoffload/certs/testpki"
+	"github.com/tlsoffload/tlsoffload/internal/peers"
 )
 
 func init() { moreMatrixGroups = append(moreMatrixGroups, clientCertGroups) }
@@ -64,7 +65,7 @@ func (e *matrixEnv) clientCertCell(p *matrixPeer, v *matrixVersion, s *matrixSui
 		mode = "client-cert-sequential"
 	}
 	return &matrixCell{peer: p.name, version: v.name, suite: s.openssl, key: ck.name, mode: mode,
-		run: func(t *testing.T, srv *peerServer) error {
+		run: func(t *testing.T, srv *peers.Server) error {
 			cn := "matrix-client-" + ck.name + ".test"
 			// NoServerAuth is a leaf whose only extended key usage is
 			// clientAuth: a client certificate.
@@ -77,7 +78,7 @@ func (e *matrixEnv) clientCertCell(p *matrixPeer, v *matrixVersion, s *matrixSui
 			if sequential {
 				cfg.Offloader = off.sequentialClient(t)
 			}
-			ex, err := fetchPaths(cfg, srv.addr, p.paths)
+			ex, err := fetchPaths(cfg, srv.Addr, p.paths)
 			if err != nil {
 				return err
 			}
@@ -93,7 +94,7 @@ func (e *matrixEnv) clientCertCell(p *matrixPeer, v *matrixVersion, s *matrixSui
 // certificate on the resumed connection.
 func (e *matrixEnv) clientCertResumeCell(p *matrixPeer, v *matrixVersion, s *matrixSuite, ck matrixKey) *matrixCell {
 	return &matrixCell{peer: p.name, version: v.name, suite: s.openssl, key: ck.name, mode: "client-cert-resume",
-		run: func(t *testing.T, srv *peerServer) error {
+		run: func(t *testing.T, srv *peers.Server) error {
 			cn := "matrix-client-resume-" + ck.name + ".test"
 			leaf := issue(t, ck.key, testpki.NoServerAuth, cn)
 			dev := matrixDevice(e.pki)
@@ -126,8 +127,8 @@ func checkClientCertPage(p *matrixPeer, ex *exchange, cn string) error {
 // certificate, so the cells above cannot pass by the server not asking.
 func (e *matrixEnv) noClientCertCell(p *matrixPeer, v *matrixVersion, s *matrixSuite, k matrixKey) *matrixCell {
 	return &matrixCell{peer: p.name, version: v.name, suite: s.openssl, key: "-", mode: "client-cert-none-refused",
-		run: func(t *testing.T, srv *peerServer) error {
-			ex, err := fetchPaths(e.config(v, s), srv.addr, p.paths)
+		run: func(t *testing.T, srv *peers.Server) error {
+			ex, err := fetchPaths(e.config(v, s), srv.Addr, p.paths)
 			if err == nil {
 				return errors.New("the server accepted a device without a client certificate")
 			}

@@ -54,7 +54,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -65,6 +64,7 @@ import (
 
 	"github.com/tlsoffload/tlsoffload/certs/testpki"
 	"github.com/tlsoffload/tlsoffload/handshake"
+	"github.com/tlsoffload/tlsoffload/internal/peers"
 	"github.com/tlsoffload/tlsoffload/offloader/client"
 	"github.com/tlsoffload/tlsoffload/offloader/server"
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
@@ -193,7 +193,7 @@ func suitesFor(p *matrixPeer, v *matrixVersion, kind certKind) []*matrixSuite {
 // matrixCell is one line of the matrix.
 type matrixCell struct {
 	peer, version, suite, key, mode string
-	run                             func(t *testing.T, srv *peerServer) error
+	run                             func(t *testing.T, srv *peers.Server) error
 	// note, set by run, qualifies an "ok" (how the peer behaved).
 	note string
 }
@@ -399,14 +399,6 @@ type matrixEnv struct {
 	peers []*matrixPeer // the installed ones
 }
 
-// peerInstalled reports whether requirePeer would find bin.
-func peerInstalled(bin string) bool {
-	if _, err := exec.LookPath(bin); err == nil {
-		return true
-	}
-	return fileExists(filepath.Join("/usr/sbin", bin)) || fileExists(filepath.Join("/usr/local/sbin", bin))
-}
-
 func (e *matrixEnv) config(v *matrixVersion, s *matrixSuite) *tlsclient.Config {
 	cfg := e.off.config("localhost")
 	cfg.MinVersion, cfg.MaxVersion = v.id, v.id
@@ -463,8 +455,8 @@ func checkFull(p *matrixPeer, v *matrixVersion, s *matrixSuite, ex *exchange, wa
 // fullCell is one full handshake with one suite.
 func (e *matrixEnv) fullCell(p *matrixPeer, v *matrixVersion, k matrixKey, s *matrixSuite) *matrixCell {
 	return &matrixCell{peer: p.name, version: v.name, suite: s.openssl, key: k.name, mode: "full",
-		run: func(t *testing.T, srv *peerServer) error {
-			ex, err := fetchPaths(e.config(v, s), srv.addr, p.paths)
+		run: func(t *testing.T, srv *peers.Server) error {
+			ex, err := fetchPaths(e.config(v, s), srv.Addr, p.paths)
 			if err != nil {
 				return err
 			}
@@ -477,7 +469,7 @@ func (e *matrixEnv) fullCell(p *matrixPeer, v *matrixVersion, k matrixKey, s *ma
 func (e *matrixEnv) curveCell(p *matrixPeer, v *matrixVersion, k matrixKey, s *matrixSuite, ci int) *matrixCell {
 	c := matrixCurves[ci]
 	return &matrixCell{peer: p.name, version: v.name, suite: s.openssl, key: k.name, mode: "group-" + c.name,
-		run: func(t *testing.T, srv *peerServer) error {
+		run: func(t *testing.T, srv *peers.Server) error {
 			cfg := e.config(v, s)
 			cfg.Groups = []uint16{c.id}
 			// An ECDSA certificate's own curve must be among the groups
@@ -487,7 +479,7 @@ func (e *matrixEnv) curveCell(p *matrixPeer, v *matrixVersion, k matrixKey, s *m
 			if k.curve != 0 && k.curve != c.id {
 				cfg.Groups = append(cfg.Groups, k.curve)
 			}
-			ex, err := fetchPaths(cfg, srv.addr, p.paths)
+			ex, err := fetchPaths(cfg, srv.Addr, p.paths)
 			if err != nil {
 				return err
 			}
@@ -519,10 +511,10 @@ func (e *matrixEnv) curveCell(p *matrixPeer, v *matrixVersion, k matrixKey, s *m
 func (e *matrixEnv) offerCell(p *matrixPeer, k matrixKey, min, max, want *matrixVersion) *matrixCell {
 	return &matrixCell{peer: p.name, version: want.name, suite: "-", key: k.name,
 		mode: "offer-" + strings.TrimPrefix(min.name, "tls") + "-" + strings.TrimPrefix(max.name, "tls") + "-to-tls1.0-1.3",
-		run: func(t *testing.T, srv *peerServer) error {
+		run: func(t *testing.T, srv *peers.Server) error {
 			cfg := e.off.config("localhost")
 			cfg.MinVersion, cfg.MaxVersion = min.id, max.id
-			ex, err := fetchPaths(cfg, srv.addr, p.paths)
+			ex, err := fetchPaths(cfg, srv.Addr, p.paths)
 			if err != nil {
 				return err
 			}
@@ -548,10 +540,10 @@ func (e *matrixEnv) offerCell(p *matrixPeer, k matrixKey, min, max, want *matrix
 // KeyGen and Key one round trip each instead of one pipelined flight.
 func (e *matrixEnv) sequentialCell(p *matrixPeer, v *matrixVersion, k matrixKey, s *matrixSuite) *matrixCell {
 	return &matrixCell{peer: p.name, version: v.name, suite: s.openssl, key: k.name, mode: "sequential",
-		run: func(t *testing.T, srv *peerServer) error {
+		run: func(t *testing.T, srv *peers.Server) error {
 			cfg := e.config(v, s)
 			cfg.Offloader = e.off.sequentialClient(t)
-			ex, err := fetchPaths(cfg, srv.addr, p.paths)
+			ex, err := fetchPaths(cfg, srv.Addr, p.paths)
 			if err != nil {
 				return err
 			}
@@ -568,10 +560,10 @@ func (e *matrixEnv) sequentialCell(p *matrixPeer, v *matrixVersion, k matrixKey,
 // through the same requests (for nginx, 150 kB up and 350 kB down).
 func (e *matrixEnv) mflCell(p *matrixPeer, v *matrixVersion, k matrixKey, s *matrixSuite) *matrixCell {
 	c := &matrixCell{peer: p.name, version: v.name, suite: s.openssl, key: k.name, mode: "mfl-512"}
-	c.run = func(t *testing.T, srv *peerServer) error {
+	c.run = func(t *testing.T, srv *peers.Server) error {
 		cfg := e.config(v, s)
 		cfg.MaxFragmentLength, cfg.RequireMaxFragmentLength = 512, true
-		ex, err := fetchPaths(cfg, srv.addr, p.paths)
+		ex, err := fetchPaths(cfg, srv.Addr, p.paths)
 		var ae *record.AlertError
 		if p.mflOversize && ex.state.HandshakeComplete && errors.As(err, &ae) &&
 			!ae.Remote && ae.Alert == record.AlertRecordOverflow {
@@ -597,14 +589,14 @@ func (e *matrixEnv) resumeCell(p *matrixPeer, v *matrixVersion, k matrixKey, s *
 		name = "resume-ticket"
 	}
 	return &matrixCell{peer: p.name, version: v.name, suite: s.openssl, key: k.name, mode: name,
-		run: func(t *testing.T, srv *peerServer) error {
+		run: func(t *testing.T, srv *peers.Server) error {
 			return e.resumeRun(t, srv, p, v, s, mode, matrixDevice(e.pki), nil)
 		}}
 }
 
 // resumeRun runs a full handshake and a resumed one for dev, checking each
 // connection with check too when it is not nil.
-func (e *matrixEnv) resumeRun(t *testing.T, srv *peerServer, p *matrixPeer, v *matrixVersion, s *matrixSuite,
+func (e *matrixEnv) resumeRun(t *testing.T, srv *peers.Server, p *matrixPeer, v *matrixVersion, s *matrixSuite,
 	mode resumeMode, dev server.Device, check func(*exchange) error) error {
 	cache := &keepingCache{LRUSessionCache: tlsclient.NewLRUSessionCache(4)}
 	cfg := e.config(v, s)
@@ -617,10 +609,10 @@ func (e *matrixEnv) resumeRun(t *testing.T, srv *peerServer, p *matrixPeer, v *m
 	// One device, one client: its Start answer is cached by the
 	// full handshake, so the resumed one needs no Start either.
 	resumedBefore := 0
-	if srv.out != nil {
-		resumedBefore = strings.Count(srv.out.String(), gnutlsResumedMarker)
+	if srv.Out != nil {
+		resumedBefore = strings.Count(srv.Out.String(), gnutlsResumedMarker)
 	}
-	ex, err := fetchPaths(cfg, srv.addr, p.paths)
+	ex, err := fetchPaths(cfg, srv.Addr, p.paths)
 	if err != nil {
 		return fmt.Errorf("first connection: %w", err)
 	}
@@ -645,7 +637,7 @@ func (e *matrixEnv) resumeRun(t *testing.T, srv *peerServer, p *matrixPeer, v *m
 	if served == 0 {
 		return errors.New("the offloader counted no request for a full handshake")
 	}
-	ex, err = fetchPaths(cfg, srv.addr, p.paths)
+	ex, err = fetchPaths(cfg, srv.Addr, p.paths)
 	if err != nil {
 		return fmt.Errorf("resumed connection: %w", err)
 	}
@@ -664,7 +656,7 @@ func (e *matrixEnv) resumeRun(t *testing.T, srv *peerServer, p *matrixPeer, v *m
 		// gnutls-serv logs the resumption after the handshake; wait
 		// for the line rather than race it.
 		deadline := time.Now().Add(5 * time.Second)
-		for strings.Count(srv.out.String(), gnutlsResumedMarker) != resumedBefore+1 {
+		for strings.Count(srv.Out.String(), gnutlsResumedMarker) != resumedBefore+1 {
 			if time.Now().After(deadline) {
 				return errors.New("gnutls-serv did not log a resumed session")
 			}
@@ -713,8 +705,8 @@ func keyName(k testpki.KeyType) string {
 // fails with *tlsclient.CertificateError carrying the right reason.
 func (e *matrixEnv) badCertCell(p *matrixPeer, name string, key testpki.KeyType, reason wire.Reason) *matrixCell {
 	return &matrixCell{peer: p.name, version: tls12.name, suite: "-", key: keyName(key), mode: "refuse-" + name,
-		run: func(t *testing.T, srv *peerServer) error {
-			ex, err := fetchPaths(e.config(tls12, nil), srv.addr, p.paths)
+		run: func(t *testing.T, srv *peers.Server) error {
+			ex, err := fetchPaths(e.config(tls12, nil), srv.Addr, p.paths)
 			if err == nil {
 				return errors.New("handshake succeeded")
 			}
@@ -736,9 +728,9 @@ func (e *matrixEnv) badCertCell(p *matrixPeer, name string, key testpki.KeyType,
 // version v) and compares the file it writes byte for byte.
 func (e *matrixEnv) ocurlCell(v *matrixVersion, k matrixKey, rootFile string) *matrixCell {
 	return &matrixCell{peer: "nginx", version: v.name, suite: "-", key: k.name, mode: "ocurl",
-		run: func(t *testing.T, srv *peerServer) error {
+		run: func(t *testing.T, srv *peers.Server) error {
 			out := filepath.Join(t.TempDir(), "got.bin")
-			_, port, _ := net.SplitHostPort(srv.addr)
+			_, port, _ := net.SplitHostPort(srv.Addr)
 			code, _, stderr := runOcurl(t, "-sS", "--cacert", rootFile, "-o", out, "--"+strings.Replace(v.name, "tls", "tlsv", 1),
 				"--resolve", "localhost:"+port+":127.0.0.1", "https://localhost:"+port+"/blob.bin")
 			if code != 0 {
@@ -889,21 +881,21 @@ func TestMatrix(t *testing.T) {
 	}
 	// A peer that is not installed leaves out its cells, saying so, unless
 	// TLSOFFLOAD_REQUIRE_PEERS=1 (CI), where requirePeer fails the test.
-	var peers []*matrixPeer
+	var installed []*matrixPeer
 	for _, p := range matrixPeers {
-		if peerInstalled(p.bin) || os.Getenv("TLSOFFLOAD_REQUIRE_PEERS") == "1" {
+		if peers.Installed(p.bin) || os.Getenv("TLSOFFLOAD_REQUIRE_PEERS") == "1" {
 			requirePeer(t, p.bin)
-			peers = append(peers, p)
+			installed = append(installed, p)
 		} else {
 			fmt.Printf("matrix: %s not installed: its cells are left out\n", p.bin)
 		}
 	}
-	if len(peers) == 0 {
+	if len(installed) == 0 {
 		t.Skip("no peer installed")
 	}
 
 	p := testPKI(t)
-	env := &matrixEnv{pki: p, off: newMatrixOffloader(t, matrixDevice(p)), peers: peers}
+	env := &matrixEnv{pki: p, off: newMatrixOffloader(t, matrixDevice(p)), peers: installed}
 	groups := env.matrixGroups(t)
 	for _, more := range moreMatrixGroups {
 		groups = append(groups, more(t, env)...)

@@ -38,6 +38,7 @@ import (
 	"testing"
 
 	"github.com/tlsoffload/tlsoffload/certs/testpki"
+	"github.com/tlsoffload/tlsoffload/internal/peers"
 	"github.com/tlsoffload/tlsoffload/offloader/server"
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
 	"github.com/tlsoffload/tlsoffload/record"
@@ -143,11 +144,11 @@ func verifyGroups(t *testing.T, e *matrixEnv) []*matrixGroup {
 		g := &matrixGroup{name: p.name + "/pinned-self-signed", peer: p,
 			opts: func(t *testing.T) peerOpts { return peerOpts{version: tls12, leaf: pinned, suites: []*matrixSuite{s}} },
 			cells: []*matrixCell{{peer: p.name, version: tls12.name, suite: s.openssl, key: "p256-ca-true", mode: "pinned-self-signed",
-				run: func(t *testing.T, srv *peerServer) error {
+				run: func(t *testing.T, srv *peers.Server) error {
 					off := newMatrixOffloader(t, dev)
 					cfg := e.config(tls12, s)
 					cfg.Offloader = off.client
-					ex, err := fetchPaths(cfg, srv.addr, p.paths)
+					ex, err := fetchPaths(cfg, srv.Addr, p.paths)
 					if err != nil {
 						return err
 					}
@@ -159,9 +160,9 @@ func verifyGroups(t *testing.T, e *matrixEnv) []*matrixGroup {
 				}}}}
 		if p == nginxPeer {
 			g.cells = append(g.cells, &matrixCell{peer: p.name, version: tls12.name, suite: "-", key: "p256-ca-true", mode: "ocurl-pinned-self-signed",
-				run: func(t *testing.T, srv *peerServer) error {
+				run: func(t *testing.T, srv *peers.Server) error {
 					out := filepath.Join(t.TempDir(), "got.bin")
-					_, port, _ := net.SplitHostPort(srv.addr)
+					_, port, _ := net.SplitHostPort(srv.Addr)
 					code, _, stderr := runOcurl(t, "-sS", "--cacert", pinnedFile, "-o", out,
 						"--resolve", "localhost:"+port+":127.0.0.1", "https://localhost:"+port+"/blob.bin")
 					if code != 0 {
@@ -186,11 +187,11 @@ func (e *matrixEnv) keyUsageCell(p *matrixPeer, kc kuCase, s *matrixSuite, want 
 		mode = "refuse-key-usage-" + kc.name
 	}
 	return &matrixCell{peer: p.name, version: tls12.name, suite: s.openssl, key: "rsa2048", mode: mode,
-		run: func(t *testing.T, srv *peerServer) error {
+		run: func(t *testing.T, srv *peers.Server) error {
 			off := newMatrixOffloader(t, dev)
 			cfg := e.config(tls12, s)
 			cfg.Offloader = off.client
-			ex, err := fetchPaths(cfg, srv.addr, p.paths)
+			ex, err := fetchPaths(cfg, srv.Addr, p.paths)
 			if want == "" {
 				if err != nil {
 					return err
@@ -224,9 +225,9 @@ func ocurlKeyUsageCell(p *matrixPeer, kc kuCase, s *matrixSuite, want, rootFile 
 		mode = "ocurl-refuse-key-usage-" + kc.name
 	}
 	return &matrixCell{peer: p.name, version: tls12.name, suite: s.openssl, key: "rsa2048", mode: mode,
-		run: func(t *testing.T, srv *peerServer) error {
+		run: func(t *testing.T, srv *peers.Server) error {
 			out := filepath.Join(t.TempDir(), "got.bin")
-			_, port, _ := net.SplitHostPort(srv.addr)
+			_, port, _ := net.SplitHostPort(srv.Addr)
 			code, _, stderr := runOcurl(t, "-sS", "--cacert", rootFile, "--ciphers", s.openssl, "-o", out,
 				"--resolve", "localhost:"+port+":127.0.0.1", "https://localhost:"+port+"/blob.bin")
 			if want == "" {

@@ -6,20 +6,18 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tlsoffload/tlsoffload/certs/testpki"
+	"github.com/tlsoffload/tlsoffload/internal/peers"
 )
 
 // startNginx serves dir/www over TLS 1.2 with the leaf and returns its
 // address; extra directives go in the server block.
 func startNginx(t *testing.T, leaf *testpki.Leaf, extra ...string) (addr, www string) {
 	t.Helper()
-	bin := requirePeer(t, "nginx")
 	dir := t.TempDir()
 	certFile, keyFile, err := leaf.WriteFiles(dir, "server")
 	if err != nil {
@@ -27,56 +25,10 @@ func startNginx(t *testing.T, leaf *testpki.Leaf, extra ...string) (addr, www st
 	}
 	www = filepath.Join(dir, "www")
 	os.Mkdir(www, 0o755)
-	os.Mkdir(filepath.Join(dir, "tmp"), 0o755)
-	// nginx cannot report a port chosen by the kernel: take a free one.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr = l.Addr().String()
-	l.Close()
-	conf := fmt.Sprintf(`daemon off;
-master_process off;
-pid %[1]s/nginx.pid;
-error_log %[1]s/error.log warn;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path %[1]s/tmp; proxy_temp_path %[1]s/tmp; fastcgi_temp_path %[1]s/tmp;
-  uwsgi_temp_path %[1]s/tmp; scgi_temp_path %[1]s/tmp;
-  types { application/octet-stream bin; text/plain txt; }
-  server {
-    listen %[2]s ssl;
-    ssl_certificate %[3]s;
-    ssl_certificate_key %[4]s;
-    ssl_protocols TLSv1.2;
-    root %[5]s;
-    %[6]s
-  }
-}
-`, dir, addr, certFile, keyFile, www, strings.Join(extra, "\n    "))
-	confFile := filepath.Join(dir, "nginx.conf")
-	os.WriteFile(confFile, []byte(conf), 0o644)
-	cmd := exec.Command(bin, "-p", dir, "-c", confFile, "-e", filepath.Join(dir, "error.log"))
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return addr, www
-		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Fatalf("nginx did not listen on %s: %v\n%s\n%s", addr, err, out.String(), log)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	srv := peers.StartNginx(t, dir, "types { application/octet-stream bin; text/plain txt; }",
+		fmt.Sprintf("ssl_certificate %s;\n    ssl_certificate_key %s;\n    ssl_protocols TLSv1.2;\n    root %s;\n    %s",
+			certFile, keyFile, www, strings.Join(extra, "\n    ")))
+	return srv.Addr, www
 }
 
 // ocurl against nginx serving a file: the body arrives byte for byte, and

@@ -5,19 +5,15 @@ package integration
 // resumption mode, client-certificate requirement). See matrix_test.go.
 
 import (
-	"bytes"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/tlsoffload/tlsoffload/certs/testpki"
+	"github.com/tlsoffload/tlsoffload/internal/peers"
 )
 
 // resumeMode is how a peer keeps sessions.
@@ -45,18 +41,12 @@ type peerOpts struct {
 	keyUsageViolations bool
 }
 
-// peerServer is a running peer.
-type peerServer struct {
-	addr string
-	out  *syncBuffer // the process's stdout and stderr (gnutls-serv only)
-}
-
 // matrixPeer is one kind of real server.
 type matrixPeer struct {
 	name string
 	bin  string // the binary requirePeer looks for
 	// start runs a server for o and returns it once it accepts.
-	start func(t *testing.T, o peerOpts) *peerServer
+	start func(t *testing.T, o peerOpts) *peers.Server
 	// paths are fetched over one connection; the last is the page report
 	// reads.
 	paths []string
@@ -69,100 +59,6 @@ type matrixPeer struct {
 	// would is why the peer will not do a suite at a version, or "" (no
 	// peer refuses one today; see matrix_test.go).
 	would func(s *matrixSuite, v *matrixVersion) string
-}
-
-// syncBuffer collects a process's output for a test to read while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.b.Len() < 1<<20 {
-		s.b.Write(p)
-	}
-	return len(p), nil
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// freeAddr returns a loopback address no one listens on right now, for
-// servers that cannot report a port the kernel chose.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
-// startPolled starts a server on a free port and polls it until it accepts
-// a TCP connection. argsFor gives the process's arguments for an address
-// (and a log file to show if it fails). The free port can be taken by
-// someone else before the server binds it; a server that exits before
-// listening is therefore started again on another port, twice at most.
-func startPolled(t *testing.T, bin string, argsFor func(addr string) (args []string, logFile string)) *peerServer {
-	t.Helper()
-	for attempt := 1; ; attempt++ {
-		srv, err := tryStartPolled(t, bin, argsFor)
-		if err == nil {
-			return srv
-		}
-		if attempt == 3 {
-			t.Fatal(err)
-		}
-		t.Logf("retrying on another port: %v", err)
-	}
-}
-
-// tryStartPolled is one attempt of startPolled: an error is a server
-// that exited before it listened.
-func tryStartPolled(t *testing.T, bin string, argsFor func(addr string) ([]string, string)) (*peerServer, error) {
-	addr := freeAddr(t)
-	args, logFile := argsFor(addr)
-	cmd := exec.Command(bin, args...)
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", bin, err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return &peerServer{addr: addr, out: out}, nil
-		}
-		select {
-		case <-exited:
-			log := ""
-			if logFile != "" {
-				b, _ := os.ReadFile(logFile)
-				log = string(b)
-			}
-			return nil, fmt.Errorf("%s %v exited before listening:\n%s%s", bin, args, out.String(), log)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not listen on %s within 20s:\n%s", bin, addr, out.String())
-		}
-		time.Sleep(30 * time.Millisecond)
-	}
 }
 
 // writeServerFiles writes the leaf's chain and key, and the client CA if
@@ -203,7 +99,7 @@ var opensslPeer = &matrixPeer{
 	name:  "openssl",
 	bin:   "openssl",
 	paths: []string{"/"},
-	start: func(t *testing.T, o peerOpts) *peerServer {
+	start: func(t *testing.T, o peerOpts) *peers.Server {
 		args := []string{"-www", "-cipher", opensslCiphers(o.suites)}
 		if o.version.opensslFlag != "" {
 			args = append(args, o.version.opensslFlag)
@@ -222,7 +118,7 @@ var opensslPeer = &matrixPeer{
 			}
 			args = append(args, "-Verify", "4", "-verify_return_error", "-CAfile", caFile)
 		}
-		return &peerServer{addr: startOpenSSL(t, o.leaf, args...)}
+		return peers.StartOpenSSL(t, peers.OpenSSL{Leaf: o.leaf, Args: args})
 	},
 	report: func(page string) (string, string, bool, error) {
 		// "New, TLSv1.0, Cipher is X" names the version that introduced
@@ -239,15 +135,13 @@ var opensslPeer = &matrixPeer{
 }
 
 // gnutls-serv --http: serves many connections, reports the protocol and
-// suite on its page and a resumed session in its log. It cannot report a
-// port of the kernel's choosing, so it gets a free one and is polled.
+// suite on its page and a resumed session in its log.
 var gnutlsPeer = &matrixPeer{
 	name:        "gnutls",
 	bin:         "gnutls-serv",
 	paths:       []string{"/"},
 	mflOversize: true,
-	start: func(t *testing.T, o peerOpts) *peerServer {
-		bin := requirePeer(t, "gnutls-serv")
+	start: func(t *testing.T, o peerOpts) *peers.Server {
 		_, chainFile, keyFile, caFile := writeServerFiles(t, o)
 		// Every suite the matrix knows, at the one version; the client
 		// narrows each connection to one suite.
@@ -256,22 +150,19 @@ var gnutlsPeer = &matrixPeer{
 		if o.keyUsageViolations {
 			prio += ":%DEBUG_ALLOW_KEY_USAGE_VIOLATIONS"
 		}
-		return startPolled(t, bin, func(addr string) ([]string, string) {
-			_, port, _ := net.SplitHostPort(addr)
-			args := []string{"--http", "--port", port, "--x509certfile", chainFile, "--x509keyfile", keyFile, "--priority", prio}
-			switch o.resume {
-			case resumeIDs:
-				args = append(args, "--noticket")
-			case resumeTickets:
-				args = append(args, "--nodb")
-			}
-			if caFile != "" {
-				args = append(args, "--require-client-cert", "--verify-client-cert", "--x509cafile", caFile)
-			} else {
-				args = append(args, "--disable-client-cert")
-			}
-			return args, ""
-		})
+		args := []string{"--http", "--x509certfile", chainFile, "--x509keyfile", keyFile, "--priority", prio}
+		switch o.resume {
+		case resumeIDs:
+			args = append(args, "--noticket")
+		case resumeTickets:
+			args = append(args, "--nodb")
+		}
+		if caFile != "" {
+			args = append(args, "--require-client-cert", "--verify-client-cert", "--x509cafile", caFile)
+		} else {
+			args = append(args, "--disable-client-cert")
+		}
+		return peers.StartGnuTLS(t, args...)
 	},
 	report: func(page string) (string, string, bool, error) {
 		text := regexp.MustCompile(`<[^>]*>`).ReplaceAllString(page, " ")
@@ -297,7 +188,7 @@ var nginxPeer = &matrixPeer{
 	// The device uploads a file and reads it back (bulk data both ways),
 	// reads the served file, then the report.
 	paths: []string{"PUT /up/echo.bin", "/up/echo.bin", "/blob.bin", "/info"},
-	start: func(t *testing.T, o peerOpts) *peerServer {
+	start: func(t *testing.T, o peerOpts) *peers.Server {
 		srv, _ := startNginxMatrix(t, o)
 		return srv
 	},
@@ -323,13 +214,11 @@ var nginxBlob = func() []byte {
 // startNginxMatrix runs nginx for o, serving nginxBlob as /blob.bin and the
 // connection's parameters as /info; it returns the server and its root
 // directory (for more files).
-func startNginxMatrix(t *testing.T, o peerOpts) (*peerServer, string) {
+func startNginxMatrix(t *testing.T, o peerOpts) (*peers.Server, string) {
 	t.Helper()
-	bin := requirePeer(t, "nginx")
 	dir, chainFile, keyFile, caFile := writeServerFiles(t, o)
 	www := filepath.Join(dir, "www")
 	os.Mkdir(www, 0o755)
-	os.Mkdir(filepath.Join(dir, "tmp"), 0o755)
 	if err := os.WriteFile(filepath.Join(www, "blob.bin"), nginxBlob, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -346,28 +235,14 @@ func startNginxMatrix(t *testing.T, o peerOpts) (*peerServer, string) {
 	if caFile != "" {
 		clientAuth = fmt.Sprintf("ssl_verify_client on; ssl_verify_depth 4; ssl_client_certificate %s;", caFile)
 	}
-	confFile := filepath.Join(dir, "nginx.conf")
-	logFile := filepath.Join(dir, "error.log")
-	srv := startPolled(t, bin, func(addr string) ([]string, string) {
-		conf := fmt.Sprintf(`daemon off;
-master_process off;
-pid %[1]s/nginx.pid;
-error_log %[1]s/error.log warn;
-events { worker_connections 64; }
-http {
-  access_log off;
-  client_body_temp_path %[1]s/tmp; proxy_temp_path %[1]s/tmp; fastcgi_temp_path %[1]s/tmp;
-  uwsgi_temp_path %[1]s/tmp; scgi_temp_path %[1]s/tmp;
-  types { application/octet-stream bin; text/plain txt; }
-  server {
-    listen %[2]s ssl;
-    ssl_certificate %[3]s;
-    ssl_certificate_key %[4]s;
-    ssl_protocols %[6]s;
-    ssl_ciphers %[7]s;
-    %[8]s
-    %[9]s
-    root %[5]s;
+	srv := peers.StartNginx(t, dir, "types { application/octet-stream bin; text/plain txt; }",
+		fmt.Sprintf(`ssl_certificate %[1]s;
+    ssl_certificate_key %[2]s;
+    ssl_protocols %[4]s;
+    ssl_ciphers %[5]s;
+    %[6]s
+    %[7]s
+    root %[3]s;
     location /up/ {
       dav_methods PUT;
       create_full_put_path on;
@@ -376,15 +251,6 @@ http {
     location = /info {
       default_type text/plain;
       return 200 "$ssl_protocol|$ssl_cipher|$ssl_session_reused|$ssl_client_verify|$ssl_client_s_dn|$ssl_curve\n";
-    }
-  }
-}
-`, dir, addr, chainFile, keyFile, www, o.version.nginx, opensslCiphers(o.suites), session, clientAuth)
-		if err := os.WriteFile(confFile, []byte(conf), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		os.Remove(logFile) // only this attempt's errors
-		return []string{"-p", dir, "-c", confFile, "-e", logFile}, logFile
-	})
+    }`, chainFile, keyFile, www, o.version.nginx, opensslCiphers(o.suites), session, clientAuth))
 	return srv, www
 }

@@ -14,12 +14,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tlsoffload/tlsoffload/certs/testpki"
+	"github.com/tlsoffload/tlsoffload/internal/peers"
 )
 
 // spkiPin is the config's form of c's key pin.
@@ -96,8 +96,8 @@ func TestDevicePolicyThroughOffloaderProcess(t *testing.T) {
 		fmt.Fprintf(&cfg, "  - id: %s\n    psk_file: %s.psk\n    allowed_names: [\"*\"]\n%s", d.id, d.id, d.policy)
 	}
 	cfgFile := write("offloader.yaml", []byte(cfg.String()))
-	off := startListeningProcess(t, buildBinary(t, "cmd/offloader"), []string{"serve", "--config", cfgFile},
-		regexp.MustCompile(`listening on (\S+)`))
+	off := peers.StartReporting(t, peers.Cmd{Bin: buildBinary(t, "cmd/offloader"), Args: []string{"serve", "--config", cfgFile}},
+		listeningRE).Addr
 
 	servers := map[*testpki.Case]string{}
 	for _, c := range []*testpki.Case{noAKI, sound} {
