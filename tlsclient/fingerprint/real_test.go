@@ -5,10 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"io"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -19,6 +15,7 @@ import (
 	"github.com/tlsoffload/tlsoffload/certs/testpki"
 	"github.com/tlsoffload/tlsoffload/handshake"
 	"github.com/tlsoffload/tlsoffload/internal/offloadtest"
+	"github.com/tlsoffload/tlsoffload/internal/peers"
 	"github.com/tlsoffload/tlsoffload/offloader/client"
 	"github.com/tlsoffload/tlsoffload/offloader/server"
 	"github.com/tlsoffload/tlsoffload/tlsclient"
@@ -159,44 +156,8 @@ func TestShapedAgainstCryptoTLS(t *testing.T) {
 // TestShapedAgainstOpenSSL runs each preset's shape against openssl
 // s_server (TLS 1.2, RSA) and fetches its status page.
 func TestShapedAgainstOpenSSL(t *testing.T) {
-	bin, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("TLSOFFLOAD_REQUIRE_PEERS") == "1" {
-			t.Fatal("openssl not installed and TLSOFFLOAD_REQUIRE_PEERS=1")
-		}
-		t.Skip("openssl not installed")
-	}
 	e := getEnv(t)
-	dir := t.TempDir()
-	certFile, keyFile, err := e.rsa.WriteFiles(dir, "server")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	cmd := exec.Command(bin, "s_server", "-accept", addr, "-tls1_2", "-www", "-quiet",
-		"-cert", certFile, "-cert_chain", certFile, "-key", keyFile, "-alpn", "h2,http/1.1")
-	cmd.Env = append(os.Environ(), "OPENSSL_CONF="+filepath.Join(dir, "none.cnf"))
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	up := false
-	for i := 0; i < 100 && !up; i++ {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			up = true
-		} else {
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	if !up {
-		t.Fatal("openssl s_server did not start")
-	}
+	addr := peers.StartOpenSSL(t, peers.OpenSSL{Leaf: e.rsa, Args: []string{"-tls1_2", "-www", "-alpn", "h2,http/1.1"}}).Addr
 	for _, id := range presets {
 		t.Run(id.Str(), func(t *testing.T) {
 			c := dial(t, e.config(t, id), addr)
@@ -235,25 +196,7 @@ func TestShapedAgainstOpenSSL(t *testing.T) {
 // full (crypto/tls keeps no session-id cache).
 func TestShapedResumption(t *testing.T) {
 	e := getEnv(t)
-	cfg := &tls.Config{Certificates: []tls.Certificate{e.ecdsa.TLSCertificate()}, MaxVersion: tls.VersionTLS12}
-	l, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(20 * time.Second))
-				io.Copy(c, c)
-			}()
-		}
-	}()
+	addr := peers.StartGo(t, &tls.Config{Certificates: []tls.Certificate{e.ecdsa.TLSCertificate()}, MaxVersion: tls.VersionTLS12})
 	for _, tc := range []struct {
 		id     utls.ClientHelloID
 		resume bool
@@ -262,7 +205,7 @@ func TestShapedResumption(t *testing.T) {
 			c := e.config(t, tc.id)
 			c.SessionCache = tlsclient.NewLRUSessionCache(4)
 			for i, want := range []bool{false, tc.resume} {
-				conn := dial(t, c, l.Addr().String())
+				conn := dial(t, c, addr)
 				if _, err := conn.Write([]byte("x")); err != nil {
 					t.Fatal(err)
 				}
