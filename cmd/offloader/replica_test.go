@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tlsoffload/tlsoffload/certs/testpki"
+	"github.com/tlsoffload/tlsoffload/internal/peers"
 	"github.com/tlsoffload/tlsoffload/offloader/client"
 	"github.com/tlsoffload/tlsoffload/tlsclient"
 )
@@ -24,27 +25,7 @@ import (
 // echoing what it reads.
 func echoServer(t *testing.T, leaf *testpki.Leaf) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	cfg := &tls.Config{Certificates: []tls.Certificate{leaf.TLSCertificate()}, MaxVersion: tls.VersionTLS12}
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(30 * time.Second))
-				tc := tls.Server(c, cfg)
-				io.Copy(tc, tc)
-			}()
-		}
-	}()
-	return l.Addr().String()
+	return peers.StartGo(t, &tls.Config{Certificates: []tls.Certificate{leaf.TLSCertificate()}, MaxVersion: tls.VersionTLS12})
 }
 
 // handshakeWith runs one full handshake and echo with dev against addr.
