@@ -101,7 +101,6 @@ var (
 	OIDSubjectKeyID      = asn1.ObjectIdentifier{2, 5, 29, 14}
 	OIDSubjectAltName    = asn1.ObjectIdentifier{2, 5, 29, 17}
 	OIDBasicConstraints  = asn1.ObjectIdentifier{2, 5, 29, 19}
-	OIDNameConstraints   = asn1.ObjectIdentifier{2, 5, 29, 30}
 	OIDAuthorityKeyID    = asn1.ObjectIdentifier{2, 5, 29, 35}
 	OIDPolicyConstraints = asn1.ObjectIdentifier{2, 5, 29, 36}
 	OIDExtendedKeyUsage  = asn1.ObjectIdentifier{2, 5, 29, 37}

@@ -127,8 +127,8 @@ func TestHandshakeOutcomes(t *testing.T) {
 	}
 }
 
-// waitFor polls cond for up to 10 seconds: for the server to see what the
-// test's side of a pipe already did.
+// TestFailureReasonsAreLabels: every failure reason is a distinct label
+// other than "ok", and every certificate reason has an outcome of its own.
 func TestFailureReasonsAreLabels(t *testing.T) {
 	seen := map[string]bool{}
 	for _, r := range FailureReasons() {
@@ -252,8 +252,8 @@ func TestDevicesQuery(t *testing.T) {
 	}
 }
 
-// BenchmarkDoCounting measures a Start flight through do with the
-// dashboard's counting, beside the same flight through Do.
+// BenchmarkStartFlightCounted measures a Start flight through do with the
+// dashboard's counting.
 func BenchmarkStartFlightCounted(b *testing.B) {
 	fx := newFixture(b, nil)
 	ctx := context.Background()
