@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math/big"
+	"slices"
 	"sync"
 	"time"
 
@@ -323,7 +324,7 @@ func delegateDefect(r, issuer *x509.Certificate, now time.Time) string {
 	if !bytes.Equal(r.RawIssuer, issuer.RawSubject) || r.CheckSignatureFrom(issuer) != nil {
 		return "a certificate the issuer did not sign"
 	}
-	if !slicesContainsEKU(r.ExtKeyUsage, x509.ExtKeyUsageOCSPSigning) {
+	if !slices.Contains(r.ExtKeyUsage, x509.ExtKeyUsageOCSPSigning) {
 		return "a certificate without the OCSP signing extended key usage"
 	}
 	if reason, _ := validity(r, now); reason != ReasonNone {

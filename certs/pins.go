@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -52,11 +53,8 @@ func (p Pin) String() string {
 // pinned reports whether a key of path is among pins.
 func pinned(path []*x509.Certificate, pins []Pin) bool {
 	for _, c := range path {
-		pin := PinOf(c)
-		for _, q := range pins {
-			if q == pin {
-				return true
-			}
+		if slices.Contains(pins, PinOf(c)) {
+			return true
 		}
 	}
 	return false

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/asn1"
 	"fmt"
+	"slices"
 	"strings"
 
 	"golang.org/x/net/publicsuffix"
@@ -166,11 +167,11 @@ func checkUsage(p []*x509.Certificate, anchored bool, rs rules) *Error {
 		return refusal(ReasonKeyUsage, RuleCAAsLeaf, p, 0, anchored, "is a CA certificate")
 	}
 	if rs.strictEKU {
-		if !slicesContainsEKU(leaf.ExtKeyUsage, x509.ExtKeyUsageServerAuth) {
+		if !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageServerAuth) {
 			what := "has no extended key usage"
 			if present, _ := extension(leaf, oidExtEKU); present {
 				what = "extended key usage lacks serverAuth"
-				if slicesContainsEKU(leaf.ExtKeyUsage, x509.ExtKeyUsageAny) {
+				if slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageAny) {
 					what = "extended key usage has anyExtendedKeyUsage but not serverAuth"
 				}
 			}
@@ -189,15 +190,6 @@ func checkUsage(p []*x509.Certificate, anchored bool, rs rules) *Error {
 		}
 	}
 	return nil
-}
-
-func slicesContainsEKU(s []x509.ExtKeyUsage, u x509.ExtKeyUsage) bool {
-	for _, x := range s {
-		if x == u {
-			return true
-		}
-	}
-	return false
 }
 
 // checkEmptyEKU refuses an extendedKeyUsage extension that lists nothing
@@ -393,10 +385,8 @@ func checkLeafNames(p []*x509.Certificate, anchored bool) *Error {
 
 func cnInSAN(c *x509.Certificate) bool {
 	cn := c.Subject.CommonName
-	for _, n := range c.DNSNames {
-		if n == cn {
-			return true
-		}
+	if slices.Contains(c.DNSNames, cn) {
+		return true
 	}
 	for _, ip := range c.IPAddresses {
 		if ip.String() == cn {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -154,10 +155,5 @@ func (r *run) referer(st *reqState) string {
 }
 
 func hasRule(rules []headerRule, name string) bool {
-	for _, r := range rules {
-		if strings.EqualFold(r.name, name) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(rules, func(r headerRule) bool { return strings.EqualFold(r.name, name) })
 }

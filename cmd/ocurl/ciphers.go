@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/tlsoffload/tlsoffload/handshake"
@@ -52,7 +53,7 @@ func cipherIDs(list string) ([]uint16, error) {
 				iana = s.Name
 			}
 			if strings.EqualFold(name, c.openssl) || strings.EqualFold(name, iana) {
-				if !containsID(ids, c.id) {
+				if !slices.Contains(ids, c.id) {
 					ids = append(ids, c.id)
 				}
 				break
@@ -64,15 +65,6 @@ func cipherIDs(list string) ([]uint16, error) {
 			withHint("ocurl speaks these TLS 1.2 and below suites: %s", strings.Join(cipherNames(), ":"))
 	}
 	return ids, nil
-}
-
-func containsID(ids []uint16, id uint16) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
-		}
-	}
-	return false
 }
 
 func cipherNames() []string {

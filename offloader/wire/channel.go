@@ -11,6 +11,7 @@ import (
 	"math"
 	"net"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -192,7 +193,7 @@ func clientOpen(conn net.Conn, cfg ChannelConfig) (*Channel, error) {
 		return nil, malformed(0, "empty server hello")
 	}
 	if version != Version {
-		return nil, &Error{Status: StatusBadVersion, Detail: "offloader speaks version " + itoa(int(version))}
+		return nil, &Error{Status: StatusBadVersion, Detail: "offloader speaks version " + strconv.Itoa(int(version))}
 	}
 	if !s.ReadBytes(&serverNonce, NonceLen) || !s.ReadBytes(&serverConfirm, confirmLen) || !s.Empty() {
 		return nil, malformed(0, "bad server hello")
@@ -277,7 +278,7 @@ func serverOpen(conn net.Conn, lookup func(string) ([]byte, bool), allowPlaintex
 		return nil, "", refuse(StatusMalformed, "empty hello")
 	}
 	if version != Version {
-		return nil, "", refuse(StatusBadVersion, "device speaks version "+itoa(int(version)))
+		return nil, "", refuse(StatusBadVersion, "device speaks version "+strconv.Itoa(int(version)))
 	}
 	if !s.ReadUint8(&mode) || !s.ReadUint8LengthPrefixed(&id) || !s.ReadBytes(&clientNonce, NonceLen) || !s.Empty() {
 		return nil, "", refuse(StatusMalformed, "bad hello")
@@ -588,7 +589,7 @@ func readFrameInto(r io.Reader, buf []byte, limit func(typ uint8) int) (typ uint
 	s.ReadUint24(&length)
 	max := limit(typ)
 	if max < 0 {
-		return 0, nil, true, malformed(0, "unexpected frame type "+itoa(int(typ)))
+		return 0, nil, true, malformed(0, "unexpected frame type "+strconv.Itoa(int(typ)))
 	}
 	if int(length) > max {
 		return 0, nil, true, malformed(0, "frame too long")
@@ -636,7 +637,7 @@ func alertError(payload []byte) *Error {
 	}
 	st := Status(payload[0])
 	if st == StatusOK || !st.known() {
-		return malformed(0, "alert with unknown status "+itoa(int(st)))
+		return malformed(0, "alert with unknown status "+strconv.Itoa(int(st)))
 	}
 	return &Error{Status: st}
 }

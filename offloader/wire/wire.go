@@ -14,7 +14,10 @@
 // and hiding the device id.
 package wire
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // Version is the protocol version carried in the channel hello.
 const Version uint8 = 1
@@ -40,7 +43,7 @@ func (o Op) String() string {
 	case OpKey:
 		return "key"
 	}
-	return "op(" + itoa(int(o)) + ")"
+	return "op(" + strconv.Itoa(int(o)) + ")"
 }
 
 // Status is the outcome of an operation or of the channel. Every status but
@@ -93,7 +96,7 @@ func (s Status) words() string {
 	if int(s) < len(statusWords) {
 		return statusWords[s]
 	}
-	return "status(" + itoa(int(s)) + ")"
+	return "status(" + strconv.Itoa(int(s)) + ")"
 }
 
 // known reports whether s is a status this version of the protocol defines.
@@ -148,7 +151,7 @@ func (r Reason) String() string {
 	if int(r) < len(reasonWords) {
 		return reasonWords[r]
 	}
-	return "reason(" + itoa(int(r)) + ")"
+	return "reason(" + strconv.Itoa(int(r)) + ")"
 }
 
 func (r Reason) known() bool { return int(r) < len(reasonWords) && reasonWords[r] != "" }
@@ -324,25 +327,3 @@ const (
 // Unmarshal consumes all input and returns StatusMalformed wrapped in *Error
 // on any defect; Marshal refuses (with the same error) anything Unmarshal
 // would refuse.
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	neg := n < 0
-	if neg {
-		n = -n
-	}
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	if neg {
-		i--
-		b[i] = '-'
-	}
-	return string(b[i:])
-}
