@@ -112,6 +112,7 @@ func (m *ClientHello) ExtensionTypes() []uint16 {
 var clientFieldExtensions = [...]uint16{
 	ExtServerName, ExtSupportedGroups, ExtECPointFormats, ExtSignatureAlgorithms, ExtALPN,
 	ExtExtendedMasterSecret, ExtRenegotiationInfo, ExtSessionTicket, ExtMaxFragmentLength,
+	ExtStatusRequest,
 }
 
 // sends reports whether the field of extension type t is set.
@@ -135,6 +136,8 @@ func (m *ClientHello) sends(t uint16) bool {
 		return m.TicketSupported
 	case ExtMaxFragmentLength:
 		return m.MaxFragmentLength != 0
+	case ExtStatusRequest:
+		return m.OCSPStapling
 	}
 	return false
 }
@@ -185,8 +188,15 @@ func (m *ClientHello) addExtensionBody(b *cryptobyte.Builder, t uint16) {
 		b.AddBytes(m.SessionTicket)
 	case ExtMaxFragmentLength:
 		b.AddUint8(m.MaxFragmentLength)
+	case ExtStatusRequest:
+		b.AddBytes(ocspStatusRequest)
 	}
 }
+
+// ocspStatusRequest is the body of the status_request a client sends (RFC
+// 6066 §8): status_type ocsp(1), an empty ResponderID list and empty
+// request extensions; only ever read.
+var ocspStatusRequest = []byte{statusTypeOCSP, 0, 0, 0, 0}
 
 // clientHelloLen is the length of the encoded hello with these extensions,
 // header included: the capacity MarshalChecked allocates. It is exact for
@@ -223,6 +233,8 @@ func (m *ClientHello) clientHelloLen(exts []helloExtension) int {
 			n += len(m.SessionTicket)
 		case ExtMaxFragmentLength:
 			n++
+		case ExtStatusRequest:
+			n += len(ocspStatusRequest)
 		}
 	}
 	return n
@@ -375,6 +387,14 @@ func (m *ClientHello) decodeExtension(typ uint16, data cryptobyte.String) error 
 		if !validMaxFragmentLength(m.MaxFragmentLength) {
 			return illegalParam(TypeClientHello, "max_fragment_length value not in 1..4")
 		}
+	case ExtStatusRequest:
+		// Only the request the field stands for; a responder list or
+		// request extensions are kept as bytes, so nothing is lost.
+		if bytes.Equal(data, ocspStatusRequest) {
+			m.OCSPStapling = true
+			return nil
+		}
+		m.Extra = append(m.Extra, Extension{Type: typ, Data: nonEmpty(data)})
 	default:
 		m.Extra = append(m.Extra, Extension{Type: typ, Data: nonEmpty(data)})
 	}

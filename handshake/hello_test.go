@@ -296,3 +296,42 @@ func BenchmarkFinishedMarshal(b *testing.B) {
 		fin.Marshal()
 	}
 }
+
+// TestClientHelloStatusRequest: OCSPStapling sends the OCSP request with
+// empty lists (RFC 6066 §8) and is what Unmarshal decodes that body into;
+// any other status_request round-trips through Extra; the two at once are
+// a duplicate.
+func TestClientHelloStatusRequest(t *testing.T) {
+	h := deviceClientHello()
+	h.OCSPStapling = true
+	b, err := h.MarshalChecked()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b, []byte{0, 5, 0, 5, 1, 0, 0, 0, 0}) || !slices.Contains(h.ExtensionTypes(), ExtStatusRequest) {
+		t.Errorf("status_request not sent as ocsp with empty lists: %x", b)
+	}
+	var back ClientHello
+	if err := back.Unmarshal(b); err != nil || !back.OCSPStapling || len(back.Extra) != 0 {
+		t.Errorf("Unmarshal: OCSPStapling %v, Extra %v, err %v", back.OCSPStapling, back.Extra, err)
+	}
+	h.OCSPStapling = false
+	if b := h.Marshal(); bytes.Contains(b, []byte{0, 5, 0, 5}) || slices.Contains(h.ExtensionTypes(), ExtStatusRequest) {
+		t.Error("status_request sent with OCSPStapling false")
+	}
+
+	responders := Extension{Type: ExtStatusRequest, Data: []byte{1, 0, 3, 0, 1, 7, 0, 0}}
+	back = ClientHello{}
+	if err := back.Unmarshal(helloWithExtensions(t, false, responders)); err != nil {
+		t.Fatal(err)
+	}
+	if back.OCSPStapling || len(back.Extra) != 1 || !bytes.Equal(back.Extra[0].Data, responders.Data) {
+		t.Errorf("a status_request with responders: OCSPStapling %v, Extra %v", back.OCSPStapling, back.Extra)
+	}
+
+	h.OCSPStapling = true
+	h.Extra = []Extension{responders}
+	if _, err := h.MarshalChecked(); err == nil {
+		t.Error("OCSPStapling and a status_request in Extra: no duplicate error")
+	}
+}

@@ -131,6 +131,11 @@ type ClientHello struct {
 	TicketSupported      bool     // session_ticket present
 	SessionTicket        []byte   // its body
 	MaxFragmentLength    uint8    // max_fragment_length code 1..4, 0 = absent
+	// OCSPStapling sends status_request (RFC 6066 §8) asking for an OCSP
+	// staple with no responder list and no request extensions. Unmarshal
+	// sets it for exactly that body; any other status_request stays in
+	// Extra.
+	OCSPStapling bool
 
 	// Extra are sent after the extensions above, in order, unchanged; a
 	// ClientHello-shaping hook uses them. Unmarshal puts every extension it

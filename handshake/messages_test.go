@@ -90,10 +90,8 @@ func fullClientHello() *ClientHello {
 		TicketSupported:      true,
 		SessionTicket:        seq(40, 9),
 		MaxFragmentLength:    2,
-		Extra: []Extension{
-			{Type: ExtStatusRequest, Data: []byte{1, 0, 0, 0, 0}},
-			{Type: 0x1234, Data: nil},
-		},
+		OCSPStapling:         true,
+		Extra:                []Extension{{Type: 0x1234, Data: nil}},
 	}
 }
 
@@ -471,8 +469,9 @@ func TestUnknownExtensionsKept(t *testing.T) {
 	if !reflect.DeepEqual(sh.Extensions, []uint16{0x9999}) || len(sh.Extra) != 1 || !bytes.Equal(sh.Extra[0].Data, []byte{1, 2}) {
 		t.Errorf("unknown ServerHello extension: %v %v", sh.Extensions, sh.Extra)
 	}
-	// ClientHello: unknown ones (status_request, supported_versions, ...)
-	// go to Extra, in order.
+	// ClientHello: unknown ones (supported_versions, a status_request
+	// other than the OCSP request with empty lists, ...) go to Extra, in
+	// order.
 	b = helloWithExtensions(t, false, Extension{ExtSupportedVersions, []byte{2, 3, 3}}, Extension{ExtStatusRequest, nil})
 	var ch ClientHello
 	if err := ch.Unmarshal(b); err != nil {

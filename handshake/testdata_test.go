@@ -54,13 +54,17 @@ func TestOpenSSLClientHello(t *testing.T) {
 		!ch.ExtendedMasterSecret || !ch.TicketSupported || len(ch.SessionID) != 32 {
 		t.Errorf("fields: %+v", ch)
 	}
-	// supported_versions, key_share, status_request and the rest of
-	// TLS 1.3's extensions are unknown here: kept in Extra.
+	// crypto/tls asks for an OCSP staple with empty lists: the field.
+	if !ch.OCSPStapling {
+		t.Error("status_request not decoded into OCSPStapling")
+	}
+	// supported_versions, key_share and the rest of TLS 1.3's extensions
+	// are unknown here: kept in Extra.
 	var extra []uint16
 	for _, e := range ch.Extra {
 		extra = append(extra, e.Type)
 	}
-	for _, want := range []uint16{ExtSupportedVersions, ExtStatusRequest, 51 /* key_share */} {
+	for _, want := range []uint16{ExtSupportedVersions, 51 /* key_share */} {
 		if !slices.Contains(extra, want) {
 			t.Errorf("extension %d not in Extra %v", want, extra)
 		}
