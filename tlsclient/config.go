@@ -78,6 +78,13 @@ type Config struct {
 	// RequireMaxFragmentLength fails the handshake with
 	// *MaxFragmentLengthError when the server does not echo it.
 	RequireMaxFragmentLength bool
+
+	// DisableStatusRequest stops the client offering status_request
+	// (RFC 6066 §8), which it offers by default so that a server staples
+	// its OCSP response for the offloader to check. Without it no server
+	// staples, and the offloader refuses a must-staple (RFC 7633)
+	// certificate.
+	DisableStatusRequest bool
 }
 
 func (c *Config) rand() io.Reader {

@@ -85,7 +85,13 @@ func certAlert(r CertificateReason) record.Alert {
 		return record.AlertUnsupportedCertificate
 	case ReasonRevoked:
 		return record.AlertCertificateRevoked
+	case ReasonRevocationUnknown:
+		// RFC 6066 §8 names it for an invalid status response; a missing
+		// staple the certificate demands (RFC 7633) and a stale CRL, the
+		// other ways to have no usable status, share it.
+		return record.AlertBadCertificateStatusResponse
 	}
-	// not yet valid, name mismatch, weak key or signature, pins, malformed.
+	// not yet valid, name mismatch, weak key or signature, pins, malformed,
+	// nonconforming.
 	return record.AlertBadCertificate
 }

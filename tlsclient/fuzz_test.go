@@ -73,6 +73,19 @@ func FuzzServerFlight(f *testing.F) {
 	ticket := (&handshake.NewSessionTicket{LifetimeHint: 1, Ticket: []byte{1, 2}}).Marshal()
 	f.Add(append(append(append([]byte(nil), good...), rec(record.TypeHandshake, ticket)...),
 		rec(record.TypeChangeCipherSpec, []byte{1})...))
+	// A server that echoed status_request and staples (RFC 6066 §8), and
+	// one that staples unasked.
+	shStatus := p.defaultServerHello()
+	shStatus.OCSPStapling = true
+	fl := serverFlight()
+	staple := (&handshake.CertificateStatus{OCSPResponse: []byte{0x30, 0x03, 0x0a, 0x01, 0x00}}).Marshal()
+	for _, sh := range []*handshake.ServerHello{shStatus, p.defaultServerHello()} {
+		var b []byte
+		for _, m := range [][]byte{sh.Marshal(), fl[0], staple, fl[1], fl[2]} {
+			b = append(b, rec(record.TypeHandshake, m)...)
+		}
+		f.Add(b)
+	}
 	f.Add(rec(record.TypeAlert, []byte{2, 40}))
 	f.Add(rec(record.TypeHandshake, (&handshake.HelloRequest{}).Marshal()))
 	f.Add([]byte{})

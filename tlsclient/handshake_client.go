@@ -18,7 +18,7 @@ import (
 //	start                 Offloader.Start: what the ClientHello may offer
 //	sendClientHello       ClientHello                     →
 //	readServerHello       ←  ServerHello
-//	readServerFlight      ←  Certificate, ServerKeyExchange*, CertificateRequest*, ServerHelloDone
+//	readServerFlight      ←  Certificate, CertificateStatus*, ServerKeyExchange*, CertificateRequest*, ServerHelloDone
 //	offload               Offloader.KeyExchange: verdict, ClientKeyExchange, keys
 //	sendClientFlight      Certificate*, ClientKeyExchange, ChangeCipherSpec, Finished →
 //	readSessionTicket     ←  NewSessionTicket*
@@ -51,6 +51,7 @@ type clientHandshakeState struct {
 
 	// Set by readServerFlight.
 	chain         [][]byte // DER as presented, leaf first; parsed only on demand
+	stapled       bool     // a CertificateStatus came
 	curve         uint16
 	certRequested bool
 	certRequest   *handshake.CertificateRequest // when certRequested
@@ -150,6 +151,7 @@ func (hs *clientHandshakeState) sendClientHello() error {
 		SecureRenegotiation:  true,
 		RenegotiationInfo:    []byte{},
 		TicketSupported:      true,
+		OCSPStapling:         !hs.config.DisableStatusRequest,
 	}
 	if hello.Version < handshake.VersionTLS12 {
 		hello.SignatureAlgorithms = nil // a TLS 1.2 extension (RFC 5246 §7.4.1.4.1)
@@ -268,9 +270,10 @@ func downgraded(max, negotiated uint16, random []byte) bool {
 	return false
 }
 
-// readServerFlight reads Certificate, ServerKeyExchange (ECDHE suites
+// readServerFlight reads Certificate, CertificateStatus (only where the
+// ServerHello echoed status_request), ServerKeyExchange (ECDHE suites
 // only), an optional CertificateRequest and ServerHelloDone (RFC 5246
-// §7.3), keeping them raw for the offloader.
+// §7.3, RFC 6066 §8), keeping them raw for the offloader.
 func (hs *clientHandshakeState) readServerFlight() error {
 	msg, err := hs.readHandshake(handshake.TypeCertificate)
 	if err != nil {
@@ -283,20 +286,40 @@ func (hs *clientHandshakeState) readServerFlight() error {
 	hs.chain = cert.Certificates
 	hs.writeTranscript(msg)
 
+	// What may follow the Certificate: the key exchange's next message,
+	// and first a CertificateStatus where status_request was echoed (a
+	// server may still not staple). processServerHello refused an echo of
+	// an extension that was not offered; anywhere else a CertificateStatus
+	// is an unexpected_message.
+	next := []uint8{handshake.TypeServerKeyExchange}
 	if hs.suite.KeyExchange == handshake.KeyExchangeRSA {
-		msg, err = hs.readHandshake(handshake.TypeCertificateRequest, handshake.TypeServerHelloDone)
-	} else {
-		msg, err = hs.readHandshake(handshake.TypeServerKeyExchange)
+		next = []uint8{handshake.TypeCertificateRequest, handshake.TypeServerHelloDone}
+	}
+	if hs.serverHello.OCSPStapling {
+		msg, err = hs.readHandshake(append(next, handshake.TypeCertificateStatus)...)
 		if err != nil {
 			return err
 		}
+		if msg[0] == handshake.TypeCertificateStatus {
+			if err := hs.processCertificateStatus(msg); err != nil {
+				return err
+			}
+			msg, err = hs.readHandshake(next...)
+		}
+	} else {
+		msg, err = hs.readHandshake(next...)
+	}
+	if err != nil {
+		return err
+	}
+	if hs.suite.KeyExchange != handshake.KeyExchangeRSA {
 		if err := hs.processServerKeyExchange(msg); err != nil {
 			return err
 		}
 		msg, err = hs.readHandshake(handshake.TypeCertificateRequest, handshake.TypeServerHelloDone)
-	}
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
 
 	if msg[0] == handshake.TypeCertificateRequest {
@@ -316,7 +339,19 @@ func (hs *clientHandshakeState) readServerFlight() error {
 		return hs.decodeFailure("ServerHelloDone", err)
 	}
 	hs.writeTranscript(msg)
-	hs.config.trace("tls: server flight: %d certificates, certificate requested %v", len(hs.chain), hs.certRequested)
+	hs.config.trace("tls: server flight: %d certificates, OCSP stapled %v, certificate requested %v", len(hs.chain), hs.stapled, hs.certRequested)
+	return nil
+}
+
+// processCertificateStatus checks a CertificateStatus parses (an OCSP
+// response, RFC 6066 §8) and keeps it in the transcript: the offloader
+// judges the response itself, and it is part of what Finished covers.
+func (hs *clientHandshakeState) processCertificateStatus(msg []byte) error {
+	if err := new(handshake.CertificateStatus).Unmarshal(msg); err != nil {
+		return hs.decodeFailure("CertificateStatus", err)
+	}
+	hs.stapled = true
+	hs.writeTranscript(msg)
 	return nil
 }
 
@@ -628,6 +663,8 @@ func messageName(t uint8) string {
 		return "ClientKeyExchange"
 	case handshake.TypeFinished:
 		return "Finished"
+	case handshake.TypeCertificateStatus:
+		return "CertificateStatus"
 	}
 	return fmt.Sprintf("handshake message %d", t)
 }

@@ -168,6 +168,15 @@ const (
 	ReasonPinMismatch
 	ReasonNoCertificate // the server sent none
 	ReasonBadSignature  // the ServerKeyExchange signature did not verify: decrypt_error
+	// ReasonNonConforming: a certificate breaks the encoding rules of the
+	// device's verification profile (bad_certificate).
+	ReasonNonConforming
+	// ReasonRevocationUnknown: no usable revocation status where one is
+	// required: a stapled OCSP response that is stale, for another
+	// certificate or not signed by the issuer or its responder; a
+	// must-staple certificate with no staple; a stale or unverifiable CRL.
+	// bad_certificate_status_response (RFC 6066 §8).
+	ReasonRevocationUnknown
 )
 
 var reasonNames = [...]string{
@@ -184,6 +193,9 @@ var reasonNames = [...]string{
 	ReasonPinMismatch:      "pin mismatch",
 	ReasonNoCertificate:    "no certificate",
 	ReasonBadSignature:     "bad ServerKeyExchange signature",
+
+	ReasonNonConforming:     "nonconforming certificate",
+	ReasonRevocationUnknown: "revocation status unknown",
 }
 
 func (r CertificateReason) String() string {

@@ -395,7 +395,7 @@ func TestScriptedServerHelloChecks(t *testing.T) {
 		{"TLS 1.1", record.AlertProtocolVersion, func(sh *handshake.ServerHello) { sh.Version = handshake.VersionTLS11 }},
 		{"TLS 1.3 in legacy_version", record.AlertProtocolVersion, func(sh *handshake.ServerHello) { sh.Version = handshake.VersionTLS13 }},
 		{"compression", record.AlertIllegalParameter, func(sh *handshake.ServerHello) { sh.CompressionMethod = 1 }},
-		{"unoffered extension", record.AlertUnsupportedExtension, func(sh *handshake.ServerHello) { sh.OCSPStapling = true }},
+		{"unoffered extension", record.AlertUnsupportedExtension, func(sh *handshake.ServerHello) { sh.MaxFragmentLength = 1 }},
 		{"unknown extension", record.AlertUnsupportedExtension, func(sh *handshake.ServerHello) {
 			sh.Extra = []handshake.Extension{{Type: 0x1234}}
 		}},
@@ -688,6 +688,8 @@ func TestScriptedOffloaderErrors(t *testing.T) {
 		{"name", cert(ReasonNameMismatch), record.AlertBadCertificate, true},
 		{"key usage", cert(ReasonKeyUsage), record.AlertUnsupportedCertificate, true},
 		{"revoked", cert(ReasonRevoked), record.AlertCertificateRevoked, true},
+		{"revocation unknown", cert(ReasonRevocationUnknown), record.AlertBadCertificateStatusResponse, true},
+		{"nonconforming", cert(ReasonNonConforming), record.AlertBadCertificate, true},
 		{"pin", cert(ReasonPinMismatch), record.AlertBadCertificate, true},
 		{"bad signature", cert(ReasonBadSignature), record.AlertDecryptError, true},
 		{"policy", &Refusal{Fault: FaultPolicy, Err: cause}, record.AlertHandshakeFailure, false},

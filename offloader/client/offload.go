@@ -198,6 +198,9 @@ var certReasons = [...]tlsclient.CertificateReason{
 	wire.ReasonRevoked:          tlsclient.ReasonRevoked,
 	wire.ReasonPinMismatch:      tlsclient.ReasonPinMismatch,
 	wire.ReasonNoCertificate:    tlsclient.ReasonNoCertificate,
+
+	wire.ReasonNonConforming:     tlsclient.ReasonNonConforming,
+	wire.ReasonRevocationUnknown: tlsclient.ReasonRevocationUnknown,
 }
 
 func certReason(r wire.Reason) tlsclient.CertificateReason {

@@ -307,7 +307,7 @@ func TestKeyExchangeRefusals(t *testing.T) {
 
 // Every reason of the protocol has its reason in tlsclient.
 func TestCertReasons(t *testing.T) {
-	for r := wire.ReasonNone; r <= wire.ReasonNoCertificate; r++ {
+	for r := wire.ReasonNone; r <= wire.ReasonRevocationUnknown; r++ {
 		if got := certReason(r); got.String() == "" || r != wire.ReasonNone && got == tlsclient.ReasonOther {
 			t.Errorf("%v maps to %v", r, got)
 		}

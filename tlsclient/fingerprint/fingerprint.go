@@ -33,7 +33,8 @@
 //     recomputed by the spec's rule for the hello actually sent;
 //   - signed_certificate_timestamp is kept (harmless: a server answers in
 //     its ServerHello only); status_request is kept only if tlsclient
-//     offered it itself, since a server that staples sends a
+//     offered it itself (it does unless Config.DisableStatusRequest), with
+//     tlsclient's body, since a server that staples sends a
 //     CertificateStatus message;
 //   - everything else is dropped: key_share, supported_versions,
 //     psk_key_exchange_modes, pre_shared_key, early_data, cookie,
@@ -45,8 +46,10 @@
 // supported_groups, signature_algorithms, ALPN, max_fragment_length and
 // any extension tlsclient put in Extra carry the device's constraints and
 // are kept, after the spec's extensions (before padding);
-// extended_master_secret, renegotiation_info, session_ticket and
-// ec_point_formats are optional and dropped to match the spec. The session
+// extended_master_secret, renegotiation_info, session_ticket,
+// ec_point_formats and status_request are optional and dropped to match
+// the spec (without status_request no server staples, and the offloader
+// refuses a must-staple certificate). The session
 // id is left as tlsclient set it.
 //
 // A Shaper built from a preset id fixes one extension order: uTLS shuffles

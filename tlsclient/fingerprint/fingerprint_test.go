@@ -53,6 +53,7 @@ func deviceHello(random byte) *handshake.ClientHello {
 		SecureRenegotiation:  true,
 		RenegotiationInfo:    []byte{},
 		TicketSupported:      true,
+		OCSPStapling:         true,
 	}
 }
 
@@ -241,7 +242,7 @@ func TestPresets(t *testing.T) {
 			// Extension order: the shaped hello's types, padding aside, are
 			// the spec's in the spec's order, GREASE where the spec has it,
 			// minus those dropped.
-			keepExt := func(e uint16) bool { _, bad := tls13Only[e]; return !bad && e != handshake.ExtStatusRequest }
+			keepExt := func(e uint16) bool { _, bad := tls13Only[e]; return !bad }
 			var want, have []string
 			for _, e := range ref.exts {
 				if e != 21 && keepExt(e) {
@@ -452,6 +453,7 @@ func TestDeviceExtensionsKept(t *testing.T) {
 		t.Errorf("Dropped %s", got)
 	}
 	h := deviceHello(3)
+	h.OCSPStapling = false // Config.DisableStatusRequest
 	h.MaxFragmentLength = 2
 	h.Extra = []handshake.Extension{{Type: 0x7777, Data: []byte{1, 2}}}
 	msg := shaped(t, s, h)
@@ -491,12 +493,24 @@ func TestDeviceExtensionsKept(t *testing.T) {
 		t.Errorf("suites %#04x", info.suites)
 	}
 
-	// status_request is kept at the spec's place once the device offers it.
+	// status_request is kept at the spec's place once the device offers
+	// it, as tlsclient does by default, with tlsclient's body; so is one
+	// the device put in Extra itself.
 	h = deviceHello(3)
+	msg = shaped(t, s, h)
+	info = parseHello(t, msg)
+	if i := slices.Index(info.exts, handshake.ExtStatusRequest); i != 3 {
+		t.Errorf("status_request at %d in %v, want 3", i, info.exts)
+	}
+	if !bytes.Contains(msg, []byte{0, 5, 0, 5, 1, 0, 0, 0, 0}) {
+		t.Error("status_request not sent as ocsp with empty lists")
+	}
+	h = deviceHello(3)
+	h.OCSPStapling = false
 	h.Extra = []handshake.Extension{{Type: handshake.ExtStatusRequest, Data: []byte{1, 0, 0, 0, 0}}}
 	info = parseHello(t, shaped(t, s, h))
 	if i := slices.Index(info.exts, handshake.ExtStatusRequest); i != 3 {
-		t.Errorf("status_request at %d in %v, want 3", i, info.exts)
+		t.Errorf("status_request from Extra at %d in %v, want 3", i, info.exts)
 	}
 }
 
@@ -528,5 +542,21 @@ func TestBadSpecs(t *testing.T) {
 	}
 	if err := s.Shape(nil); err == nil {
 		t.Error("nil hello shaped")
+	}
+}
+
+// TestStatusRequestDroppedWithoutSpec: a spec without status_request does
+// not send the one the device offers (optional: dropped to match).
+func TestStatusRequestDroppedWithoutSpec(t *testing.T) {
+	s, err := fingerprint.FromSpec(&utls.ClientHelloSpec{
+		CipherSuites: []uint16{utls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256},
+		Extensions:   []utls.TLSExtension{&utls.SNIExtension{}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := parseHello(t, shaped(t, s, deviceHello(4)))
+	if slices.Contains(info.exts, handshake.ExtStatusRequest) {
+		t.Errorf("status_request sent in %v, the spec has none", info.exts)
 	}
 }

@@ -63,6 +63,7 @@ func (s *Shaper) Shape(h *handshake.ClientHello) error {
 	out.TicketSupported = false
 	out.SessionTicket = nil
 	out.MaxFragmentLength = 0
+	out.OCSPStapling = false
 	out.Extra = nil
 	out.ExtensionOrder = nil
 	out.Raw = nil
@@ -103,7 +104,10 @@ func (s *Shaper) Shape(h *handshake.ClientHello) error {
 				placeExtra(handshake.Extension{Type: p.typ, Data: clone(p.body)})
 			}
 		case kindOffered:
-			if e, ok := extra[p.typ]; ok {
+			if p.typ == extStatusRequest && h.OCSPStapling {
+				out.OCSPStapling = true
+				place(p.typ)
+			} else if e, ok := extra[p.typ]; ok {
 				placeExtra(e)
 			}
 		case kindField:
