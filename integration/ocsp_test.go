@@ -8,7 +8,9 @@ package integration
 // status_request, and recorded as it crossed the wire; the offloader's
 // Auth (Server.Do, the core every channel's flights go through) judges
 // that transcript, the staple in it and the device's CRL against the
-// verified path, as it does a device's flight.
+// verified path, as it does a device's flight. ocsp_device_test.go runs the
+// same servers and responses through a whole device handshake (tlsclient
+// offering status_request, with a real offloader).
 
 import (
 	"bytes"
@@ -257,11 +259,17 @@ func authAt(t *testing.T, d server.Device, skew time.Duration, serverName string
 	return nil
 }
 
-// TestOCSPStapling: good, revoked, expired and wrongly signed responses
-// stapled by s_server and by nginx, a must-staple certificate with and
-// without a staple, and a device's CRL made by openssl ca.
-func TestOCSPStapling(t *testing.T) {
-	bin := requirePeer(t, "openssl")
+// ocspFixture is what the stapling tests share: a plain and a must-staple
+// hierarchy, and responses made by `openssl ocsp` (file names).
+type ocspFixture struct {
+	plain, must *testpki.Case
+
+	good, shortLived, wrongIssuer, revoked, mustGood string // staples
+	goodCRL, revokedCRL                              string // CRLs
+}
+
+func newOCSPFixture(t *testing.T, bin string) *ocspFixture {
+	t.Helper()
 	now := time.Now()
 	build := func(edit func(*x509.Certificate)) *testpki.Case {
 		c, err := testpki.Build(now, testpki.Spec{Names: []string{"localhost", "127.0.0.1"},
@@ -271,26 +279,67 @@ func TestOCSPStapling(t *testing.T) {
 		}
 		return c
 	}
-	plain := build(nil)
-	must := build(func(l *x509.Certificate) {
+	f := &ocspFixture{plain: build(nil), must: build(func(l *x509.Certificate) {
 		l.ExtraExtensions = append(l.ExtraExtensions, testpki.MustStapleExtension())
-	})
-	if ok, err := certs.MustStaple(must.Leaf); !ok || err != nil {
+	})}
+	if ok, err := certs.MustStaple(f.must.Leaf); !ok || err != nil {
 		t.Fatalf("the must-staple leaf is not: %v", err)
 	}
 	stranger := build(nil) // another hierarchy: its intermediate signs the wrong-issuer response
 
-	plainCA := newOCSPCA(t, "plain", plain.Issuer, plain.IssuerKey)
-	mustCA := newOCSPCA(t, "must", must.Issuer, must.IssuerKey)
+	plainCA := newOCSPCA(t, "plain", f.plain.Issuer, f.plain.IssuerKey)
+	mustCA := newOCSPCA(t, "must", f.must.Issuer, f.must.IssuerKey)
 	strangerCA := newOCSPCA(t, "stranger", stranger.Issuer, stranger.IssuerKey)
 
-	good := plainCA.respond(t, bin, plain.Leaf, "V", 60, "", "")
-	goodCRL := plainCA.crl(t, bin)
-	shortLived := plainCA.respond(t, bin, plain.Leaf, "V", 10, "", "") // stale 10 min from now
-	wrongIssuer := plainCA.respond(t, bin, plain.Leaf, "V", 60, strangerCA.cert, strangerCA.key)
-	revoked := plainCA.respond(t, bin, plain.Leaf, "R", 60, "", "")
-	revokedCRL := plainCA.crl(t, bin) // the index now has the leaf revoked
-	mustGood := mustCA.respond(t, bin, must.Leaf, "V", 60, "", "")
+	f.good = plainCA.respond(t, bin, f.plain.Leaf, "V", 60, "", "")
+	f.goodCRL = plainCA.crl(t, bin)
+	f.shortLived = plainCA.respond(t, bin, f.plain.Leaf, "V", 10, "", "") // stale 10 min from now
+	f.wrongIssuer = plainCA.respond(t, bin, f.plain.Leaf, "V", 60, strangerCA.cert, strangerCA.key)
+	f.revoked = plainCA.respond(t, bin, f.plain.Leaf, "R", 60, "", "")
+	f.revokedCRL = plainCA.crl(t, bin) // the index now has the leaf revoked
+	f.mustGood = mustCA.respond(t, bin, f.must.Leaf, "V", 60, "", "")
+	return f
+}
+
+// startStapling starts peer ("openssl" or "nginx") serving c's chain and
+// stapling the response in file staple ("": none), and returns its
+// address, a path it serves (s_server -www's status page, a file of
+// nginx's) and the status line of its answer.
+func startStapling(t *testing.T, peer string, c *testpki.Case, staple string) (addr, path, status string) {
+	t.Helper()
+	leaf := &testpki.Leaf{Chain: c.Chain, Key: c.LeafKey, Cert: c.Leaf}
+	switch peer {
+	case "openssl":
+		args := []string{"-www", "-tls1_2"}
+		if staple != "" {
+			args = append(args, "-status_file", staple)
+		}
+		return startOpenSSL(t, leaf, args...), "/", "HTTP/1.0 200 ok"
+	case "nginx":
+		requirePeer(t, "nginx")
+		var extra []string
+		if staple != "" {
+			extra = []string{"ssl_stapling on;", "ssl_stapling_file " + staple + ";"}
+		}
+		addr, www := startNginx(t, leaf, extra...)
+		if err := os.WriteFile(filepath.Join(www, "ok.txt"), []byte("stapled ok\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return addr, "/ok.txt", "HTTP/1.1 200 OK"
+	}
+	t.Fatalf("unknown peer %q", peer)
+	return
+}
+
+// TestOCSPStapling: good, revoked, expired and wrongly signed responses
+// stapled by s_server and by nginx, a must-staple certificate with and
+// without a staple, and a device's CRL made by openssl ca.
+func TestOCSPStapling(t *testing.T) {
+	bin := requirePeer(t, "openssl")
+	fx := newOCSPFixture(t, bin)
+	plain, must := fx.plain, fx.must
+	good, shortLived, wrongIssuer, revoked, mustGood := fx.good, fx.shortLived, fx.wrongIssuer, fx.revoked, fx.mustGood
+	goodCRL, revokedCRL := fx.goodCRL, fx.revokedCRL
 	loadCRL := func(path string) *certs.CRLSet {
 		set, err := certs.LoadCRLFile(path)
 		if err != nil {
@@ -320,7 +369,6 @@ func TestOCSPStapling(t *testing.T) {
 		{name: "crl revokes, good staple", c: plain, staple: good, crls: revokedCRL, reason: wire.ReasonRevoked, detail: "CRL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			leaf := &testpki.Leaf{Chain: tc.c.Chain, Key: tc.c.LeafKey, Cert: tc.c.Leaf}
 			var want []byte
 			if tc.staple != "" {
 				var err error
@@ -349,22 +397,7 @@ func TestOCSPStapling(t *testing.T) {
 			}
 			for _, peer := range []string{"openssl", "nginx"} {
 				t.Run(peer, func(t *testing.T) {
-					var addr string
-					switch peer {
-					case "openssl":
-						args := []string{"-www", "-tls1_2"}
-						if tc.staple != "" {
-							args = append(args, "-status_file", tc.staple)
-						}
-						addr = startOpenSSL(t, leaf, args...)
-					case "nginx":
-						requirePeer(t, "nginx")
-						var extra []string
-						if tc.staple != "" {
-							extra = []string{"ssl_stapling on;", "ssl_stapling_file " + tc.staple + ";"}
-						}
-						addr, _ = startNginx(t, leaf, extra...)
-					}
+					addr, _, _ := startStapling(t, peer, tc.c, tc.staple)
 					transcript, got := stapledTranscript(t, addr, "localhost")
 					if !bytes.Equal(got, want) {
 						t.Fatalf("%s stapled %d bytes, want the %d of %s", peer, len(got), len(want), filepath.Base(tc.staple))
