@@ -18,6 +18,11 @@
 // (Config.MaxFragmentLength, 512 to 4096) caps the records both ways and
 // the record layer's read buffer with them.
 //
+// The client offers status_request (RFC 6066 §8, an OCSP staple) unless
+// Config.DisableStatusRequest; a CertificateStatus the server sends after
+// echoing it goes to the offloader in the transcript, which checks the
+// OCSP response (and refuses a must-staple certificate without one).
+//
 // TLS 1.0 and 1.1 (RFC 2246, RFC 4346) with the CBC suites are off by
 // default (RFC 8996): Config.MinVersion enables them, the device's policy
 // on the offloader must allow them too, and the RFC 8446 §4.1.3 downgrade
