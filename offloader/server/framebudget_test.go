@@ -28,6 +28,19 @@ func partialFrame(t *testing.T, fx *fixture, n int) (conn net.Conn, done <-chan 
 	return c1, d, err == nil
 }
 
+// waitHeld waits until the server holds want bytes of frames being
+// received: a pipe write returns as the server's read does, just before the
+// server charges what it read, so a test must wait for the charge before
+// counting on it.
+func waitHeld(t *testing.T, fx *fixture, want int64) {
+	t.Helper()
+	waitFor(t, "the partial frames' bytes charged", func() bool {
+		fx.srv.lmu.Lock()
+		defer fx.srv.lmu.Unlock()
+		return fx.srv.frameBytes == want
+	})
+}
+
 // TestFrameBudget: bytes of frames being received are charged to the
 // device; past its budget a channel is closed and counted; whole frames
 // and closed channels give their bytes back.
@@ -39,6 +52,7 @@ func TestFrameBudget(t *testing.T) {
 	if !ok1 || !ok2 {
 		t.Fatal("frames within the budget were refused")
 	}
+	waitHeld(t, fx, 2*(part+4))
 	_, done3, ok3 := partialFrame(t, fx, part)
 	<-done3
 	if ok3 {
@@ -57,15 +71,8 @@ func TestFrameBudget(t *testing.T) {
 	for i := range 200 {
 		checkOK(t, roundTrip(t, ch, startFlight(uint32(i+1))))
 	}
-	// The second channel's partial frame only, with its 4-byte header (the
-	// server charges a read just after the pipe hands it over: wait).
-	var held int64
-	waitFor(t, "the partial frame's bytes held", func() bool {
-		fx.srv.lmu.Lock()
-		defer fx.srv.lmu.Unlock()
-		held = fx.srv.frameBytes
-		return held == part+4
-	})
+	// The second channel's partial frame only, with its 4-byte header.
+	waitHeld(t, fx, part+4)
 }
 
 // TestFrameBudgetGlobal: the server's budget bounds every device together.
@@ -75,6 +82,7 @@ func TestFrameBudgetGlobal(t *testing.T) {
 	if _, _, ok := partialFrame(t, fx, part); !ok {
 		t.Fatal("a frame within the budget was refused")
 	}
+	waitHeld(t, fx, part+4)
 	if _, done, ok := partialFrame(t, fx, part); ok {
 		t.Fatal("a frame past the server's budget was read whole")
 	} else {
