@@ -18,20 +18,25 @@ func TestInsecure(t *testing.T) {
 	for _, tc := range []struct {
 		defect testpki.Defect
 		verify string
+		hint   string // what the refusal's hint says; only an unknown root is cured by --cacert
 	}{
-		{testpki.Expired, "10"},
-		{testpki.WrongName, "62"},
-		{testpki.UnknownRoot, "20"},
-		{testpki.SelfSigned, "18"},
-		{testpki.Good, "0"},
+		{testpki.Expired, "10", "outside its validity period"},
+		{testpki.WrongName, "62", "does not name this host"},
+		{testpki.UnknownRoot, "20", "--cacert FILE"},
+		{testpki.SelfSigned, "18", "--cacert FILE"},
+		{testpki.Good, "0", ""},
 	} {
 		t.Run(tc.defect.String(), func(t *testing.T) {
 			s := testserver.StartWith(t, testserver.Options{Defect: tc.defect})
 			url := s.URL + "/echo/k"
 			if tc.defect != testpki.Good {
 				// Refused without -k, %{ssl_verify_result} says why all the same.
-				if code, out, _ := ocurl("--cacert", s.RootFile, "-w", "%{ssl_verify_result}", url); code != exitCertificate || out != tc.verify {
+				code, out, errOut := ocurl("--cacert", s.RootFile, "-w", "%{ssl_verify_result}", url)
+				if code != exitCertificate || out != tc.verify {
 					t.Fatalf("without -k: exit %d, verify result %q", code, out)
+				}
+				if !strings.Contains(errOut, tc.hint) || (tc.hint != "--cacert FILE" && strings.Contains(errOut, "--cacert")) {
+					t.Fatalf("without -k: the hint does not say %q: %q", tc.hint, errOut)
 				}
 			}
 			code, out, errOut := ocurl("-k", "--cacert", s.RootFile, "-w", "|%{ssl_verify_result}", url)

@@ -236,7 +236,7 @@ func (t *tlsSetup) handshakeFailure(err error, info *tlsInfo) error {
 			return &failure{code: exitPinned, err: fmt.Errorf("SSL: public key does not match pinned public key: %v", err)}
 		}
 		return &failure{code: exitCertificate, err: fmt.Errorf("SSL certificate problem: %v", err),
-			hint: "the offloader does not trust this server's certificate; --cacert FILE trusts a private root"}
+			hint: certificateHint(werr.Reason)}
 	}
 	if isTimeout(err) {
 		return &failure{code: exitTimeout, err: fmt.Errorf("TLS handshake timed out: %v", err)}
@@ -257,6 +257,27 @@ func (t *tlsSetup) handshakeFailure(err error, info *tlsInfo) error {
 		return &failure{code: exitTLS, err: fmt.Errorf("offloader %s: %v", t.desc, err), hint: hint}
 	}
 	return &failure{code: exitTLS, err: fmt.Errorf("TLS connect error: %v", err)}
+}
+
+// certificateHint says what to do about a certificate refusal. Only an
+// unknown authority is cured by trusting another root; for the rest,
+// --cacert would be a wrong lead.
+func certificateHint(r wire.Reason) string {
+	switch r {
+	case wire.ReasonUnknownAuthority:
+		return "the offloader does not trust this server's certificate; --cacert FILE trusts a private root"
+	case wire.ReasonExpired, wire.ReasonNotYetValid:
+		return "the server's certificate is outside its validity period (or a clock is wrong)"
+	case wire.ReasonNameMismatch:
+		return "the server's certificate does not name this host"
+	case wire.ReasonRevoked:
+		return "the server's certificate has been revoked by its issuer"
+	case wire.ReasonRevocationUnknown:
+		return "the device's policy requires revocation status and none could be had for this certificate"
+	case wire.ReasonKeyUsage, wire.ReasonWeakKey, wire.ReasonWeakSignature, wire.ReasonNonConforming, wire.ReasonMalformed:
+		return "the server's certificate breaks the device's verification profile; the server must fix it"
+	}
+	return ""
 }
 
 // verifyCode is OpenSSL's X509_V_ERR code for a refusal, as curl's
