@@ -141,7 +141,12 @@ func TestClientCertificateAgainstCryptoTLS(t *testing.T) {
 			t.Run(fmt.Sprintf("key %d/%s/ems=%v", kt, handshake.SuiteByID(o.suite).Name, o.ems), func(t *testing.T) {
 				cl := clientLeaf(t, kt)
 				fx := newFixture(t, nil)
-				withClientCert(t, fx, cl)
+				// RSA key exchange is off by default for a device with a
+				// client certificate (policy.go): this one allows it.
+				if err := fx.reg.Add(Device{ID: testDevice, PSK: testPSK, Roots: testPKI(t).Roots, AllowedNames: []string{"*.example.com"},
+					ClientCertificate: cl.Chain, ClientKey: cl.Key, KeyExchanges: allKeyExchanges}); err != nil {
+					t.Fatal(err)
+				}
 				seen := make(chan []*x509.Certificate, 1)
 				o.tweak = requireClientCert(tls.RequireAndVerifyClientCert, seen)
 				p := startHandshake(t, o)

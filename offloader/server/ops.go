@@ -204,6 +204,8 @@ func (s *Server) do(ctx context.Context, act *deviceActivity, deviceID string, f
 		if st, e = s.openToken(deviceID, f.HandshakeID, f.Token, channelBinding(ctx)); e != nil {
 			st = &hsState{}
 			first = e
+		} else if e = checkStatePolicy(dev, st); e != nil {
+			first = e
 		}
 	}
 
@@ -299,14 +301,16 @@ func (s *Server) runOp(dev *Device, st *hsState, req *wire.Request) (res wire.Re
 }
 
 // start intersects what the device would offer with what the server
-// supports, in the device's order, for a name the device's policy allows.
+// supports and the device's policy allows (versions, suites and their key
+// exchanges: policy.go), in the device's order, for a name the policy
+// allows.
 func (s *Server) start(dev *Device, req *wire.StartRequest) (*wire.StartResponse, *wire.Error) {
 	if !certs.MatchName(dev.AllowedNames, req.ServerName) {
 		return nil, opErr(wire.StatusPolicyDenied, "server name not allowed for this device")
 	}
 	r := &wire.StartResponse{
 		Versions:            intersect(req.Versions, dev.versionAllowed),
-		CipherSuites:        intersect(req.CipherSuites, suiteAllowed),
+		CipherSuites:        intersect(req.CipherSuites, dev.suiteAllowed),
 		Groups:              intersect(req.Groups, groupAllowed),
 		SignatureAlgorithms: intersect(req.SignatureAlgorithms, sigAllowed),
 		TTL:                 s.cfg.StartTTL,
@@ -454,6 +458,9 @@ func (s *Server) auth(dev *Device, st *hsState, req *wire.AuthRequest) (*wire.Au
 		return nil, opErr(wire.StatusUnsupported, "server chose an unsupported cipher suite")
 	}
 	if e := checkSuiteVersion(suite, sh.Version); e != nil {
+		return nil, e
+	}
+	if e := checkSuitePolicy(dev, suite); e != nil {
 		return nil, e
 	}
 	if sh.ExtendedMasterSecret && !ch.ExtendedMasterSecret {

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/tlsoffload/tlsoffload/certs"
+	"github.com/tlsoffload/tlsoffload/handshake"
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
 )
 
@@ -27,6 +28,15 @@ type Device struct {
 	// zero means TLS 1.2; TLS 1.0 (0x0301) and 1.1 (0x0302) must be allowed
 	// here explicitly (RFC 8996; versions.go).
 	MinVersion uint16
+	// MaxVersion is the highest: zero means TLS 1.2; not below MinVersion.
+	MaxVersion uint16
+	// CipherSuites, when set, are the only suites (IANA code points) this
+	// device may negotiate; empty allows every one the offloader implements.
+	CipherSuites []uint16
+	// KeyExchanges, when set, are the only key exchanges this device may
+	// negotiate; empty allows all of them, except RSA for a device with a
+	// ClientCertificate (policy.go says why).
+	KeyExchanges []handshake.KeyExchange
 	// ClientCertificate (DER, leaf first) and ClientKey (the leaf's key),
 	// both or neither, answer a server's CertificateRequest for this device
 	// (clientcert.go; Check says what is accepted). The
@@ -90,9 +100,10 @@ var ErrInvalidDevice = errors.New("offloader: invalid device")
 // what is wrong with it. It never quotes key material.
 type DeviceError struct {
 	ID string // the entry's id, as given
-	// Field is "ID", "PSK", "MinVersion", "Limits", "AllowedNames" (Index
-	// says which pattern), "ClientCertificate", "ClientKey", "Profile",
-	// "Pins" or "CRLs".
+	// Field is "ID", "PSK", "MinVersion", "MaxVersion", "CipherSuites" and
+	// "KeyExchanges" (Index says which entry), "Limits", "AllowedNames"
+	// (Index says which pattern), "ClientCertificate", "ClientKey",
+	// "Profile", "Pins" or "CRLs".
 	Field string
 	Index int
 	Err   error
@@ -100,8 +111,9 @@ type DeviceError struct {
 
 func (e *DeviceError) Error() string {
 	field := e.Field
-	if field == "AllowedNames" {
-		field = fmt.Sprintf("AllowedNames[%d]", e.Index)
+	switch field {
+	case "AllowedNames", "CipherSuites", "KeyExchanges":
+		field = fmt.Sprintf("%s[%d]", field, e.Index)
 	}
 	return fmt.Sprintf("offloader: invalid device %q: %s: %v", e.ID, field, e.Err)
 }
@@ -114,6 +126,9 @@ func (e *DeviceError) Is(target error) bool { return target == ErrInvalidDevice 
 //   - ID: 1..wire.MaxDeviceID printable ASCII characters without spaces;
 //   - PSK: wire.MinPSKLen..wire.MaxPSKLen bytes;
 //   - MinVersion: 0 (TLS 1.2), or TLS 1.0, 1.1 or 1.2 (versions.go);
+//   - MaxVersion: the same, not below MinVersion;
+//   - CipherSuites and KeyExchanges: ones the offloader implements, each
+//     once (policy.go);
 //   - AllowedNames: patterns certs.MatchName can match (checkPattern);
 //   - ClientCertificate and ClientKey: both or neither, as clientcert.go
 //     says (newClientCert);
@@ -136,6 +151,15 @@ func (d *Device) check() (*clientCert, error) {
 	}
 	if err := checkMinVersion(d.MinVersion); err != nil {
 		return nil, fail("MinVersion", err)
+	}
+	if err := d.checkMaxVersion(); err != nil {
+		return nil, fail("MaxVersion", err)
+	}
+	if i, err := checkCipherSuites(d.CipherSuites); err != nil {
+		return nil, &DeviceError{ID: d.ID, Field: "CipherSuites", Index: i, Err: err}
+	}
+	if i, err := checkKeyExchanges(d.KeyExchanges); err != nil {
+		return nil, &DeviceError{ID: d.ID, Field: "KeyExchanges", Index: i, Err: err}
 	}
 	if err := checkLimits(d.Limits); err != nil {
 		return nil, fail("Limits", err)
@@ -222,6 +246,9 @@ func copyDevice(d *Device) *Device {
 		Roots:        d.Roots, // a CertPool is not modified after it is configured
 		AllowedNames: slices.Clone(d.AllowedNames),
 		MinVersion:   d.MinVersion,
+		MaxVersion:   d.MaxVersion,
+		CipherSuites: slices.Clone(d.CipherSuites),
+		KeyExchanges: slices.Clone(d.KeyExchanges),
 
 		ClientCertificate:  cloneChain(d.ClientCertificate),
 		ClientKey:          d.ClientKey,

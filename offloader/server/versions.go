@@ -18,7 +18,8 @@ import (
 
 // Protocol versions (RFC 8996). The offloader implements TLS 1.0, 1.1 and
 // 1.2, but TLS 1.0 and 1.1 are deprecated: a device gets them only when
-// its registry entry lowers Device.MinVersion. Start answers the versions
+// its registry entry lowers Device.MinVersion, and Device.MaxVersion can
+// cap a device below TLS 1.2. Start answers the versions
 // the device offered within its policy; Auth refuses a ServerHello whose
 // version the policy does not allow, even if the device offered it (a
 // device with a stale or hand-made ClientHello cannot get past the policy).
@@ -51,18 +52,40 @@ func (d *Device) minVersion() uint16 {
 	return d.MinVersion
 }
 
-// versionAllowed reports whether the device's policy allows version v.
-func (d *Device) versionAllowed(v uint16) bool {
-	return versionAllowed(v) && v >= d.minVersion()
+// maxVersion is the device's highest allowed version: TLS 1.2 unless the
+// registry entry lowers it.
+func (d *Device) maxVersion() uint16 {
+	if d.MaxVersion == 0 {
+		return handshake.VersionTLS12
+	}
+	return d.MaxVersion
 }
 
-// checkMinVersion checks Device.MinVersion (Device.Check).
+// versionAllowed reports whether the device's policy allows version v.
+func (d *Device) versionAllowed(v uint16) bool {
+	return versionAllowed(v) && v >= d.minVersion() && v <= d.maxVersion()
+}
+
+// checkMinVersion checks Device.MinVersion (Device.Check), and
+// Device.MaxVersion, which takes the same values.
 func checkMinVersion(v uint16) error {
 	switch v {
 	case 0, handshake.VersionTLS10, handshake.VersionTLS11, handshake.VersionTLS12:
 		return nil
 	}
 	return fmt.Errorf("%#04x is not TLS 1.0, 1.1 or 1.2", v)
+}
+
+// checkMaxVersion checks Device.MaxVersion: a version checkMinVersion
+// accepts, not below the device's lowest.
+func (d *Device) checkMaxVersion() error {
+	if err := checkMinVersion(d.MaxVersion); err != nil {
+		return err
+	}
+	if d.maxVersion() < d.minVersion() {
+		return fmt.Errorf("%#04x is below MinVersion %#04x", d.maxVersion(), d.minVersion())
+	}
+	return nil
 }
 
 // checkVersion checks the ServerHello's version for Auth: one the
