@@ -310,16 +310,32 @@ func (s *Server) start(dev *Device, req *wire.StartRequest) (*wire.StartResponse
 	}
 	r := &wire.StartResponse{
 		Versions:            intersect(req.Versions, dev.versionAllowed),
-		CipherSuites:        intersect(req.CipherSuites, dev.suiteAllowed),
 		Groups:              intersect(req.Groups, groupAllowed),
 		SignatureAlgorithms: intersect(req.SignatureAlgorithms, sigAllowed),
 		TTL:                 s.cfg.StartTTL,
 	}
 	if len(r.Versions) == 0 {
+		if len(intersect(req.Versions, versionAllowed)) > 0 {
+			return nil, opErr(wire.StatusPolicyDenied, fmt.Sprintf("no offered protocol version is allowed for this device (it allows %s)", dev.versionRange()))
+		}
 		return nil, opErr(wire.StatusUnsupported, "no protocol version in common")
 	}
+	// A suite is answered only if it may be used in one of the versions
+	// answered: a device capped below TLS 1.2 gets no TLS 1.2-only suite.
+	top := slices.Max(r.Versions)
+	r.CipherSuites = intersect(req.CipherSuites, func(id uint16) bool {
+		return dev.suiteAllowed(id) && handshake.SuiteByID(id).AllowedIn(top)
+	})
 	if len(r.CipherSuites) == 0 {
-		return nil, opErr(wire.StatusUnsupported, "no cipher suite in common")
+		switch {
+		case len(intersect(req.CipherSuites, suiteAllowed)) == 0:
+			return nil, opErr(wire.StatusUnsupported, "no cipher suite in common")
+		case len(intersect(req.CipherSuites, dev.suiteAllowed)) == 0:
+			return nil, dev.suitesDenied(req.CipherSuites)
+		case top < slices.Max(intersect(req.Versions, versionAllowed)):
+			return nil, opErr(wire.StatusPolicyDenied, fmt.Sprintf("no offered cipher suite is usable in %s, this device's highest version", versionName(top)))
+		}
+		return nil, opErr(wire.StatusUnsupported, fmt.Sprintf("no offered cipher suite is usable in %s or below", versionName(top)))
 	}
 	return r, nil
 }

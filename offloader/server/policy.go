@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/tlsoffload/tlsoffload/handshake"
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
@@ -74,6 +75,43 @@ func checkKeyExchanges(kxs []handshake.KeyExchange) (int, error) {
 	return 0, nil
 }
 
+// checkSuitesUsable checks that each of Device.CipherSuites can be
+// negotiated under the rest of the device's policy: its key exchange
+// allowed and a version in range it may be used in. A listed suite that
+// never can is a mistake in the entry (most likely an RSA suite for a
+// device with a client certificate), refused rather than silently dropped.
+// It returns the index at fault.
+func (d *Device) checkSuitesUsable() (int, error) {
+	for i, id := range d.CipherSuites {
+		s := handshake.SuiteByID(id)
+		switch {
+		case !d.keyExchangeAllowed(s.KeyExchange) && len(d.KeyExchanges) == 0:
+			return i, fmt.Errorf("%s uses key exchange %s, which is off for a device with a client certificate unless its key exchanges list it", s.Name, KeyExchangeName(s.KeyExchange))
+		case !d.keyExchangeAllowed(s.KeyExchange):
+			return i, fmt.Errorf("%s uses key exchange %s, which the device's key exchanges do not list", s.Name, KeyExchangeName(s.KeyExchange))
+		case !s.AllowedIn(d.maxVersion()):
+			return i, fmt.Errorf("%s needs %s, above the device's highest version, %s", s.Name, versionName(s.MinVersion), versionName(d.maxVersion()))
+		}
+	}
+	return 0, nil
+}
+
+// suitesDenied words Start's refusal when what the device offered is
+// implemented by the offloader but not allowed by its policy.
+func (d *Device) suitesDenied(offered []uint16) *wire.Error {
+	var kxs []string
+	for _, id := range offered {
+		if s := handshake.SuiteByID(id); s != nil && !d.keyExchangeAllowed(s.KeyExchange) && !slices.Contains(kxs, KeyExchangeName(s.KeyExchange)) {
+			kxs = append(kxs, KeyExchangeName(s.KeyExchange))
+		}
+	}
+	detail := "no offered cipher suite is allowed for this device"
+	if len(kxs) > 0 {
+		detail += " (key exchange " + strings.Join(kxs, ", ") + " not allowed)"
+	}
+	return opErr(wire.StatusPolicyDenied, detail)
+}
+
 // keyExchangeAllowed reports whether the device's policy allows kx: the
 // listed ones, or by default every one but RSA for a device with a client
 // certificate.
@@ -118,7 +156,7 @@ func checkStatePolicy(dev *Device, st *hsState) *wire.Error {
 		return nil
 	}
 	if !dev.versionAllowed(st.version) {
-		return opErr(wire.StatusPolicyDenied, fmt.Sprintf("protocol version %#04x not allowed for this device", st.version))
+		return dev.versionDenied(st.version)
 	}
 	return checkSuitePolicy(dev, st.suite)
 }

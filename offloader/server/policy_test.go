@@ -15,6 +15,7 @@ import (
 var allKeyExchanges = []handshake.KeyExchange{handshake.KeyExchangeECDHERSA, handshake.KeyExchangeECDHEECDSA, handshake.KeyExchangeRSA}
 
 func TestDeviceCheckPolicy(t *testing.T) {
+	cl := clientLeaf(t, testpki.ECDSAP256)
 	const (
 		gcm128 = handshake.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
 		tls11  = handshake.VersionTLS11
@@ -35,6 +36,15 @@ func TestDeviceCheckPolicy(t *testing.T) {
 		{"key exchanges", Device{KeyExchanges: allKeyExchanges}, "", 0},
 		{"unknown key exchange", Device{KeyExchanges: []handshake.KeyExchange{handshake.KeyExchangeRSA, 9}}, "KeyExchanges", 1},
 		{"key exchange twice", Device{KeyExchanges: []handshake.KeyExchange{handshake.KeyExchangeRSA, handshake.KeyExchangeRSA}}, "KeyExchanges", 1},
+		// A listed suite the rest of the policy never lets be used.
+		{"RSA suite, client certificate", Device{ClientCertificate: cl.Chain, ClientKey: cl.Key,
+			CipherSuites: []uint16{gcm128, handshake.TLS_RSA_WITH_AES_128_GCM_SHA256}}, "CipherSuites", 1},
+		{"RSA suite, client certificate, rsa listed", Device{ClientCertificate: cl.Chain, ClientKey: cl.Key,
+			CipherSuites: []uint16{gcm128, handshake.TLS_RSA_WITH_AES_128_GCM_SHA256}, KeyExchanges: allKeyExchanges}, "", 0},
+		{"suite outside key exchanges", Device{CipherSuites: []uint16{gcm128, handshake.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256},
+			KeyExchanges: []handshake.KeyExchange{handshake.KeyExchangeECDHERSA}}, "CipherSuites", 1},
+		{"TLS 1.2 suite, max 1.1", Device{MinVersion: handshake.VersionTLS10, MaxVersion: tls11,
+			CipherSuites: []uint16{handshake.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, gcm128}}, "CipherSuites", 1},
 	} {
 		d := c.d
 		d.ID, d.PSK = "d", testPSK
@@ -115,7 +125,34 @@ func TestStartPolicy(t *testing.T) {
 			t.Errorf("%s: key exchanges of the answered suites %v, want %v", c.dev, got, c.want)
 		}
 	}
-	checkStatus(t, start("cert", []uint16{handshake.TLS_RSA_WITH_AES_128_GCM_SHA256}), 0, wire.StatusUnsupported)
+	// Offers the policy leaves nothing of are policy denials that say why;
+	// an offer the offloader does not implement stays unsupported.
+	for _, c := range []struct {
+		dev    string
+		suites []uint16
+		status wire.Status
+		detail string
+	}{
+		{"cert", []uint16{handshake.TLS_RSA_WITH_AES_128_GCM_SHA256}, wire.StatusPolicyDenied, "no offered cipher suite is allowed for this device (key exchange rsa not allowed)"},
+		{"suites", []uint16{handshake.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}, wire.StatusPolicyDenied, "no offered cipher suite is allowed for this device"},
+		{"max11", []uint16{handshake.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}, wire.StatusPolicyDenied, "no offered cipher suite is usable in TLS 1.1, this device's highest version"},
+		{"cert-rsa", []uint16{0x1301}, wire.StatusUnsupported, "no cipher suite in common"},
+	} {
+		if e := checkStatus(t, start(c.dev, c.suites), 0, c.status); e.Detail != c.detail {
+			t.Errorf("%s offering %x: detail %q, want %q", c.dev, c.suites, e.Detail, c.detail)
+		}
+	}
+	// A device capped below TLS 1.2 is answered no TLS 1.2-only suite.
+	r = start("max11", all)
+	checkOK(t, r)
+	for _, id := range r.Results[0].Start.CipherSuites {
+		if s := handshake.SuiteByID(id); !s.AllowedIn(handshake.VersionTLS11) {
+			t.Errorf("max11: answered %s, which needs TLS 1.2", s.Name)
+		}
+	}
+	if len(r.Results[0].Start.CipherSuites) == 0 {
+		t.Error("max11: no suite answered")
+	}
 }
 
 // Auth refuses a ServerHello outside the device's policy even when the
@@ -144,7 +181,7 @@ func TestAuthPolicy(t *testing.T) {
 		{"client certificate, RSA listed", hsOpts{suite: handshake.TLS_RSA_WITH_AES_128_GCM_SHA256, leaf: rsaLeaf},
 			Device{ClientCertificate: cl.Chain, ClientKey: cl.Key, KeyExchanges: allKeyExchanges}, ""},
 		{"max version below the server's", hsOpts{suite: handshake.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, leaf: rsaLeaf},
-			Device{MinVersion: handshake.VersionTLS10, MaxVersion: handshake.VersionTLS11}, "protocol version 0x0303 not allowed"},
+			Device{MinVersion: handshake.VersionTLS10, MaxVersion: handshake.VersionTLS11}, "protocol version TLS 1.2 not allowed for this device (it allows TLS 1.0 to TLS 1.1)"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			fx := newFixture(t, nil)

@@ -128,7 +128,8 @@ func (e *DeviceError) Is(target error) bool { return target == ErrInvalidDevice 
 //   - MinVersion: 0 (TLS 1.2), or TLS 1.0, 1.1 or 1.2 (versions.go);
 //   - MaxVersion: the same, not below MinVersion;
 //   - CipherSuites and KeyExchanges: ones the offloader implements, each
-//     once (policy.go);
+//     once, and each listed suite usable under the key exchanges and the
+//     version range (policy.go);
 //   - AllowedNames: patterns certs.MatchName can match (checkPattern);
 //   - ClientCertificate and ClientKey: both or neither, as clientcert.go
 //     says (newClientCert);
@@ -160,6 +161,9 @@ func (d *Device) check() (*clientCert, error) {
 	}
 	if i, err := checkKeyExchanges(d.KeyExchanges); err != nil {
 		return nil, &DeviceError{ID: d.ID, Field: "KeyExchanges", Index: i, Err: err}
+	}
+	if i, err := d.checkSuitesUsable(); err != nil {
+		return nil, &DeviceError{ID: d.ID, Field: "CipherSuites", Index: i, Err: err}
 	}
 	if err := checkLimits(d.Limits); err != nil {
 		return nil, fail("Limits", err)

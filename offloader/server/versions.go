@@ -83,9 +83,36 @@ func (d *Device) checkMaxVersion() error {
 		return err
 	}
 	if d.maxVersion() < d.minVersion() {
-		return fmt.Errorf("%#04x is below MinVersion %#04x", d.maxVersion(), d.minVersion())
+		return fmt.Errorf("%s is below the lowest version, %s", versionName(d.maxVersion()), versionName(d.minVersion()))
 	}
 	return nil
+}
+
+// versionName is "TLS 1.0", "TLS 1.1" or "TLS 1.2", or the code point.
+func versionName(v uint16) string {
+	switch v {
+	case handshake.VersionTLS10:
+		return "TLS 1.0"
+	case handshake.VersionTLS11:
+		return "TLS 1.1"
+	case handshake.VersionTLS12:
+		return "TLS 1.2"
+	}
+	return fmt.Sprintf("%#04x", v)
+}
+
+// versionDenied is the policy denial of version v: it names the range the
+// device's policy allows.
+func (d *Device) versionDenied(v uint16) *wire.Error {
+	return opErr(wire.StatusPolicyDenied, fmt.Sprintf("protocol version %s not allowed for this device (it allows %s)", versionName(v), d.versionRange()))
+}
+
+// versionRange is the device's allowed versions in words.
+func (d *Device) versionRange() string {
+	if d.minVersion() == d.maxVersion() {
+		return versionName(d.minVersion()) + " only"
+	}
+	return versionName(d.minVersion()) + " to " + versionName(d.maxVersion())
 }
 
 // checkVersion checks the ServerHello's version for Auth: one the
@@ -96,7 +123,7 @@ func checkVersion(dev *Device, ch *handshake.ClientHello, sh *handshake.ServerHe
 		return opErr(wire.StatusUnsupported, fmt.Sprintf("server chose protocol version %#04x", sh.Version))
 	}
 	if !dev.versionAllowed(sh.Version) {
-		return opErr(wire.StatusPolicyDenied, fmt.Sprintf("protocol version %#04x not allowed for this device", sh.Version))
+		return dev.versionDenied(sh.Version)
 	}
 	if ch.Version < sh.Version {
 		return illegal("ServerHello version was not offered")

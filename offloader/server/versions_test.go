@@ -66,7 +66,11 @@ func TestStartVersionPolicy(t *testing.T) {
 			t.Errorf("%s: Start versions %x, want %x", c.dev, got, c.want)
 		}
 	}
-	checkStatus(t, start(testDevice, []uint16{handshake.VersionTLS10, handshake.VersionTLS11}), 0, wire.StatusUnsupported)
+	e := checkStatus(t, start(testDevice, []uint16{handshake.VersionTLS10, handshake.VersionTLS11}), 0, wire.StatusPolicyDenied)
+	if want := "no offered protocol version is allowed for this device (it allows TLS 1.2 only)"; e.Detail != want {
+		t.Errorf("detail %q, want %q", e.Detail, want)
+	}
+	checkStatus(t, start(testDevice, []uint16{handshake.VersionTLS13}), 0, wire.StatusUnsupported)
 }
 
 func TestRegistryMinVersion(t *testing.T) {
