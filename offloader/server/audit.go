@@ -39,8 +39,13 @@ func (s *Server) audit(deviceID string, f *wire.Flight, resp *wire.FlightRespons
 		if r.Err != nil && r.Err.Status != wire.StatusAborted {
 			verdict = resultLabel(statusIndex(r.Err.Status))
 			op = opLabel(r.Err.Op)
-			if r.Err.Reason != wire.ReasonNone {
+			switch {
+			case r.Err.Reason != wire.ReasonNone:
 				reason = r.Err.Reason.String()
+			case r.Err.Status == wire.StatusPolicyDenied:
+				// The policy's own words (which name, version, suite or
+				// key exchange it refused), as the device is told.
+				reason = r.Err.Detail
 			}
 			break
 		}

@@ -39,7 +39,7 @@ func TestAuditLine(t *testing.T) {
 	want := []string{
 		"device=" + testDevice + " server_name=" + testHost + " verdict=ok took=",
 		"device=" + testDevice + " server_name=" + testHost + ` verdict=invalid_certificate failed_op=auth reason="certificate expired" took=`,
-		"device=" + testDevice + " server_name=elsewhere.test verdict=policy_denied failed_op=start took=",
+		"device=" + testDevice + " server_name=elsewhere.test verdict=policy_denied failed_op=start reason=\"server name not allowed for this device\" took=",
 	}
 	if len(audits) != len(want) {
 		t.Fatalf("%d audit lines, want %d:\n%s", len(audits), len(want), out)
