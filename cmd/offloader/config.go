@@ -106,6 +106,9 @@ type fileDevice struct {
 	RootsFile    string   `yaml:"roots_file"`
 	AllowedNames []string `yaml:"allowed_names"`
 	MinVersion   string   `yaml:"min_version"`
+	MaxVersion   string   `yaml:"max_version"`
+	CipherSuites []string `yaml:"cipher_suites"`
+	KeyExchanges []string `yaml:"key_exchanges"`
 
 	ClientCertFile string `yaml:"client_cert_file"`
 	ClientKeyFile  string `yaml:"client_key_file"`
@@ -410,6 +413,23 @@ func loadConfigWith(path string, opts loadOptions) (*config, error) {
 		if d.MinVersion, err = parseMinVersion(fd.MinVersion); err != nil {
 			return nil, fail(field("min_version"), err)
 		}
+		if d.MaxVersion, err = parseMaxVersion(fd.MaxVersion); err != nil {
+			return nil, fail(field("max_version"), err)
+		}
+		for j, name := range fd.CipherSuites {
+			id, err := parseCipherSuite(name)
+			if err != nil {
+				return nil, fail(field(fmt.Sprintf("cipher_suites[%d]", j)), err)
+			}
+			d.CipherSuites = append(d.CipherSuites, id)
+		}
+		for j, name := range fd.KeyExchanges {
+			kx, ok := server.ParseKeyExchange(strings.ToLower(name))
+			if !ok {
+				return nil, fail(field(fmt.Sprintf("key_exchanges[%d]", j)), fmt.Errorf("%q is not a key exchange: use ecdhe_rsa, ecdhe_ecdsa or rsa", name))
+			}
+			d.KeyExchanges = append(d.KeyExchanges, kx)
+		}
 		if fd.RootsFile != "" {
 			if d.Roots, err = readRoots(rel(fd.RootsFile)); err != nil {
 				return nil, fail(field("roots_file"), err)
@@ -676,6 +696,12 @@ func deviceField(fd fileDevice, rel func(string) string, err error) (string, err
 		return "psk", de.Err
 	case "MinVersion":
 		return "min_version", de.Err
+	case "MaxVersion":
+		return "max_version", de.Err
+	case "CipherSuites":
+		return fmt.Sprintf("cipher_suites[%d]", de.Index), de.Err
+	case "KeyExchanges":
+		return fmt.Sprintf("key_exchanges[%d]", de.Index), de.Err
 	case "AllowedNames":
 		return fmt.Sprintf("allowed_names[%d]", de.Index), de.Err
 	case "ClientCertificate":

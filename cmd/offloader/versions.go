@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/tlsoffload/tlsoffload/handshake"
 )
@@ -19,4 +20,27 @@ func parseMinVersion(v string) (uint16, error) {
 		return handshake.VersionTLS10, nil
 	}
 	return 0, fmt.Errorf("%q is not a TLS version: use \"1.0\", \"1.1\" or \"1.2\"", v)
+}
+
+// parseMaxVersion reads a device's max_version: "1.0", "1.1" or "1.2";
+// empty means TLS 1.2, the highest the offloader implements.
+func parseMaxVersion(v string) (uint16, error) {
+	if v == "" {
+		return 0, nil
+	}
+	return parseMinVersion(v)
+}
+
+// parseCipherSuite reads one of a device's cipher_suites: a suite's IANA
+// name as the handshake package's table spells it (which is also how Go's
+// crypto/tls.CipherSuiteName spells it), case aside; Go's older
+// ChaCha20-Poly1305 constant names, without "_SHA256", are accepted too.
+func parseCipherSuite(name string) (uint16, error) {
+	for _, s := range handshake.Suites {
+		if strings.EqualFold(name, s.Name) ||
+			(strings.HasSuffix(s.Name, "_CHACHA20_POLY1305_SHA256") && strings.EqualFold(name+"_SHA256", s.Name)) {
+			return s.ID, nil
+		}
+	}
+	return 0, fmt.Errorf("%q is not a cipher suite the offloader implements (docs/OFFLOADER.md lists them)", name)
 }
