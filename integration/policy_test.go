@@ -136,3 +136,76 @@ func TestDevicePolicyThroughOffloaderProcess(t *testing.T) {
 		})
 	}
 }
+
+// TestNegotiationPolicyThroughOffloaderProcess: per-device versions,
+// cipher suites and key exchanges (issue 10) as an operator writes them,
+// each device tried with ocurl through the daemon against openssl
+// s_server. A device offering only what its policy forbids is refused by
+// the offloader, which says what it refused; the same device offering more
+// gets a handshake within its policy.
+func TestNegotiationPolicyThroughOffloaderProcess(t *testing.T) {
+	requirePeer(t, "openssl")
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	write("root.pem", testPKI(t).RootPEM())
+	devices := []struct{ id, policy string }{
+		{"rsa", ""},
+		{"no-rsa", "    key_exchanges: [ecdhe_rsa, ecdhe_ecdsa]\n"},
+		{"tls11", "    min_version: \"1.0\"\n    max_version: \"1.1\"\n"},
+		{"aes256", "    cipher_suites: [TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, TLS_RSA_WITH_AES_256_GCM_SHA384]\n"},
+	}
+	var cfg strings.Builder
+	cfg.WriteString("listen: \"127.0.0.1:0\"\ndevices:\n")
+	psks := map[string]string{}
+	for _, d := range devices {
+		psk := make([]byte, 32)
+		rand.Read(psk)
+		psks[d.id] = write(d.id+".psk", []byte(hex.EncodeToString(psk)+"\n"))
+		fmt.Fprintf(&cfg, "  - id: %s\n    psk_file: %s.psk\n    roots_file: root.pem\n    allowed_names: [localhost]\n%s", d.id, d.id, d.policy)
+	}
+	cfgFile := write("offloader.yaml", []byte(cfg.String()))
+	off := peers.StartReporting(t, peers.Cmd{Bin: buildBinary(t, "cmd/offloader"), Args: []string{"serve", "--config", cfgFile}},
+		listeningRE).Addr
+
+	leaf := issue(t, testpki.RSA2048, testpki.Good)
+	tls12 := startOpenSSL(t, leaf, "-www", "-tls1_2")
+	tls11 := startOpenSSL(t, leaf, "-www", "-tls1_1", "-cipher", "ECDHE-RSA-AES128-SHA:@SECLEVEL=0")
+	const denied = "policy denied: "
+	for _, tc := range []struct {
+		name, device, server string
+		args                 []string
+		says                 string // in stdout (s_server's page) when it succeeds, in stderr when refused
+		refused              bool
+	}{
+		{"RSA key exchange allowed", "rsa", tls12, []string{"--ciphers", "AES128-GCM-SHA256"}, "Cipher is AES128-GCM-SHA256", false},
+		{"RSA key exchange refused", "no-rsa", tls12, []string{"--ciphers", "AES128-GCM-SHA256"},
+			denied + "no offered cipher suite is allowed for this device (key exchange rsa not allowed)", true},
+		{"ECDHE within key_exchanges", "no-rsa", tls12, []string{"--ciphers", "ECDHE-RSA-AES128-GCM-SHA256:AES128-GCM-SHA256"}, "Cipher is ECDHE-RSA-AES128-GCM-SHA256", false},
+		{"TLS 1.2 above max_version", "tls11", tls12, nil, denied + "no offered protocol version is allowed for this device (it allows TLS 1.0 to TLS 1.1)", true},
+		{"TLS 1.1 within max_version", "tls11", tls11, []string{"--tlsv1.1"}, "Protocol  : TLSv1.1", false},
+		{"suite not listed", "aes256", tls12, []string{"--ciphers", "ECDHE-RSA-AES128-GCM-SHA256"}, denied + "no offered cipher suite is allowed for this device", true},
+		{"suite listed", "aes256", tls12, nil, "Cipher is ECDHE-RSA-AES256-GCM-SHA384", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, port, _ := strings.Cut(tc.server, ":")
+			args := append([]string{"-sS", "--offloader", off, "--device-id", tc.device, "--psk-file", psks[tc.device],
+				"--resolve", "localhost:" + port + ":127.0.0.1"}, tc.args...)
+			code, stdout, stderr := runOcurl(t, append(args, "https://localhost:"+port+"/")...)
+			if !tc.refused {
+				if code != 0 || !strings.Contains(stdout, tc.says) {
+					t.Fatalf("exit %d, want 0 and s_server's page saying %q\nstdout: %.600s\nstderr: %s", code, tc.says, stdout, stderr)
+				}
+				return
+			}
+			if code != 35 || !strings.Contains(stderr, tc.says) || !strings.Contains(stderr, "ocurl: hint: the offloader's policy for this device refuses") {
+				t.Fatalf("exit %d, want 35 and stderr saying %q and the policy hint\nstderr: %s", code, tc.says, stderr)
+			}
+		})
+	}
+}

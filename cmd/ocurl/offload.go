@@ -248,7 +248,7 @@ func (t *tlsSetup) handshakeFailure(err error, info *tlsInfo) error {
 		case errors.Is(err, wire.StatusAuthFailed):
 			hint = "the offloader refused this device: check --device-id and --psk-file against its config"
 		case errors.Is(err, wire.StatusPolicyDenied):
-			hint = "the offloader's policy for this device does not allow this server name"
+			hint = "the offloader's policy for this device refuses this server name or these TLS parameters (the message says which)"
 		case errors.Is(err, wire.StatusRateLimited):
 			hint = "the offloader is busy or this device is over its rate: retry later"
 		case t.desc == "(embedded)":
