@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -140,5 +141,35 @@ func TestBadPolicyConfigs(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestExamplePolicy keeps the example's commented policy fields valid:
+// uncommented, the example loads them.
+func TestExamplePolicy(t *testing.T) {
+	example, err := os.ReadFile("../../offloader.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(example), "REPLACE with the output of: offloader psk", tokenHex, 1) // the example ships no key
+	for _, k := range []string{"max_version", "cipher_suites", "key_exchanges"} {
+		if !strings.Contains(text, "    # "+k+": ") {
+			t.Fatalf("the example does not show %s", k)
+		}
+		text = strings.Replace(text, "    # "+k+": ", "    "+k+": ", 1)
+	}
+	dir := writeFiles(t, t.TempDir(), map[string]string{
+		"offloader.yaml":        text,
+		"keys/token.hex":        tokenHex + "\n",
+		"keys/sensor-0042.psk":  pskHex + "\n",
+		"roots/internal-ca.pem": rootPEM(t),
+	})
+	cfg, err := loadConfig(filepath.Join(dir, "offloader.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := cfg.devices[0]
+	if d.MaxVersion != handshake.VersionTLS12 || len(d.CipherSuites) != 2 || len(d.KeyExchanges) != 2 {
+		t.Errorf("the example's policy did not load: %#04x %x %v", d.MaxVersion, d.CipherSuites, d.KeyExchanges)
 	}
 }
