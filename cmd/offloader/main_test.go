@@ -419,6 +419,8 @@ func FuzzLoadConfig(f *testing.F) {
 	f.Add([]byte("listen: &a x\ndevices: *a\n"))
 	f.Add([]byte("listen: unix:/run/o.sock\nplaintext: true\nplaintext_uids: [7]\nmax_conns: 9\nmin_frame_rate: -1\n" +
 		"device_limits: {rate: 2.5, frame_bytes: 9}\ndevices:\n  - id: a\n    psk: " + pskHex + "\n    limits: {max_channels: 3}\n"))
+	f.Add([]byte("listen: 127.0.0.1:0\ndevices:\n  - id: a\n    psk: " + pskHex + "\n    min_version: '1.0'\n    max_version: '1.1'\n" +
+		"    cipher_suites: [TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, tls_rsa_with_aes_256_cbc_sha]\n    key_exchanges: [ecdhe_rsa, RSA]\n"))
 	dir := f.TempDir()
 	path := filepath.Join(dir, "c.yaml")
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -444,6 +446,9 @@ func FuzzLoadConfig(f *testing.F) {
 		for _, d := range cfg.devices {
 			if ids[d.ID] || len(d.PSK) < 16 || len(d.PSK) > 64 || constantKey(d.PSK) || d.Limits.MaxChannels < 0 || d.Limits.Rate < 0 {
 				t.Errorf("accepted device %q", d.ID)
+			}
+			if err := d.Check(); err != nil { // the registry takes what the loader accepts
+				t.Errorf("accepted device %q that Check refuses: %v", d.ID, err)
 			}
 			ids[d.ID] = true
 		}
