@@ -386,6 +386,11 @@ func (a *adminRun) importYAML(path string) error {
 	}
 	devs := make([]pgregistry.ImportDevice, len(src.devices))
 	for i, d := range src.devices {
+		// The registry's policies do not hold these yet: importing the
+		// device without them would widen what it may negotiate.
+		if d.MaxVersion != 0 || len(d.CipherSuites) > 0 || len(d.KeyExchanges) > 0 {
+			return fmt.Errorf("%s: devices[%d] (%s): max_version, cipher_suites and key_exchanges cannot be stored in the PostgreSQL registry yet: nothing imported", path, i, d.ID)
+		}
 		devs[i].Device = d
 		if roots[i] != "" {
 			if devs[i].RootsPEM, err = readSmall(roots[i]); err != nil {

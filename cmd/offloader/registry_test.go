@@ -170,6 +170,25 @@ devices:
 	if code != 1 || !strings.Contains(errOut, "already exists") {
 		t.Errorf("import twice: exit %d %q", code, errOut)
 	}
+	// A device whose negotiation policy the registry cannot hold is not
+	// imported with a wider one: the whole import is refused.
+	writeFiles(t, dir, map[string]string{"narrow.yaml": `listen: "127.0.0.1:0"
+devices:
+  - id: narrow-1
+    psk: ` + pskHex + `
+    allowed_names: ["*"]
+  - id: narrow-2
+    psk: ` + pskHex + `
+    allowed_names: ["*"]
+    key_exchanges: [ecdhe_rsa]
+`})
+	code, _, errOut = run("import", "-c", cfg, "--from", filepath.Join(dir, "narrow.yaml"))
+	if code != 1 || !strings.Contains(errOut, "devices[1] (narrow-2): max_version, cipher_suites and key_exchanges cannot be stored") {
+		t.Errorf("import of a narrowed policy: exit %d %q", code, errOut)
+	}
+	if code, _, _ := run("device", "show", "-c", cfg, "narrow-1"); code != 1 {
+		t.Error("part of a refused import was imported")
+	}
 	// A config without registry.postgres cannot run admin commands.
 	if code, _, _ := run("device", "list", "-c", filepath.Join(dir, "site.yaml")); code != 1 {
 		t.Errorf("device list on a YAML-only config: exit %d", code)
