@@ -1,13 +1,16 @@
 package pgregistry
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -15,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/tlsoffload/tlsoffload/certs"
 	"github.com/tlsoffload/tlsoffload/offloader/server"
 )
 
@@ -37,13 +41,21 @@ var (
 
 // Policy is what devices share: the server names they may reach, their
 // lowest protocol version, their trust roots (PEM, stored once per
-// distinct bundle; nil for the system roots) and leaf pins.
+// distinct bundle; nil for the system roots), leaf pins, verification
+// profile, path pins, CRLs and resource limits (server.Device's fields of
+// the same names).
 type Policy struct {
 	Name         string
 	AllowedNames []string
 	MinVersion   uint16
 	RootsPEM     []byte
 	LeafPins     [][sha256.Size]byte
+	Profile      certs.Profile
+	Pins         []certs.Pin
+	// CRLs are a crls_file's content (PEM or DER, as certs.ParseCRLs takes
+	// it); nil for none. They are stored once per distinct set, as DER.
+	CRLs   []byte
+	Limits server.DeviceLimits
 }
 
 // check validates p through server.Device.Check, the one place entries are
@@ -52,7 +64,8 @@ func (p *Policy) check() error {
 	if p.Name == "" || len(p.Name) > 128 || strings.ContainsAny(p.Name, " \t\r\n") {
 		return fmt.Errorf("pgregistry: policy name %q: 1 to 128 characters without spaces", p.Name)
 	}
-	d := server.Device{ID: "policy", PSK: make([]byte, 32), AllowedNames: p.AllowedNames, MinVersion: p.MinVersion}
+	d := server.Device{ID: "policy", PSK: make([]byte, 32), AllowedNames: p.AllowedNames, MinVersion: p.MinVersion,
+		Profile: p.Profile, Pins: p.Pins, Limits: p.Limits}
 	if err := d.Check(); err != nil {
 		var de *server.DeviceError
 		if errors.As(err, &de) {
@@ -60,10 +73,41 @@ func (p *Policy) check() error {
 		}
 		return err
 	}
+	if l := p.Limits; l.MaxChannels > math.MaxInt32 || l.MaxInFlight > math.MaxInt32 || l.Burst > math.MaxInt32 ||
+		math.IsNaN(l.Rate) || math.IsInf(l.Rate, 0) {
+		return fmt.Errorf("pgregistry: policy %q: limits: out of range", p.Name)
+	}
 	if len(p.RootsPEM) > 0 && !x509.NewCertPool().AppendCertsFromPEM(p.RootsPEM) {
 		return fmt.Errorf("pgregistry: policy %q: roots: no PEM certificate", p.Name)
 	}
+	if p.CRLs != nil {
+		if _, err := crlDER(p.CRLs); err != nil {
+			return fmt.Errorf("pgregistry: policy %q: crls: %w", p.Name, err)
+		}
+	}
 	return nil
+}
+
+// crlDER checks CRLs as certs.ParseCRLs does and returns them as DER, one
+// after another (the form stored, which ParseCRLs reads back).
+func crlDER(data []byte) ([]byte, error) {
+	if len(data) > certs.MaxCRLFileBytes {
+		return nil, fmt.Errorf("larger than %d bytes", certs.MaxCRLFileBytes)
+	}
+	if _, err := certs.ParseCRLs(data); err != nil {
+		return nil, err
+	}
+	if !bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n"), []byte("-----BEGIN")) {
+		return data, nil
+	}
+	var der []byte
+	for rest := data; ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			return der, nil
+		}
+		der = append(der, b.Bytes...)
+	}
 }
 
 type querier interface {
@@ -89,17 +133,38 @@ func setPolicy(ctx context.Context, q querier, p Policy) error {
 			return fmt.Errorf("pgregistry: storing roots: %w", err)
 		}
 	}
-	pins := make([][]byte, len(p.LeafPins))
+	var crls []byte
+	if p.CRLs != nil {
+		der, err := crlDER(p.CRLs)
+		if err != nil {
+			return fmt.Errorf("pgregistry: policy %q: crls: %w", p.Name, err)
+		}
+		sum := sha256.Sum256(der)
+		crls = sum[:]
+		if _, err := q.Exec(ctx, "INSERT INTO crl_sets (sha256, der) VALUES ($1, $2) ON CONFLICT DO NOTHING", crls, der); err != nil {
+			return fmt.Errorf("pgregistry: storing crls: %w", err)
+		}
+	}
+	leafPins := make([][]byte, len(p.LeafPins))
 	for i := range p.LeafPins {
-		pins[i] = p.LeafPins[i][:]
+		leafPins[i] = p.LeafPins[i][:]
+	}
+	pins := make([][]byte, len(p.Pins))
+	for i := range p.Pins {
+		pins[i] = p.Pins[i][:]
 	}
 	names := p.AllowedNames
 	if names == nil {
 		names = []string{}
 	}
-	_, err := q.Exec(ctx, `INSERT INTO policies (name, allowed_names, min_version, roots, leaf_pins) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (name) DO UPDATE SET allowed_names = $2, min_version = $3, roots = $4, leaf_pins = $5`,
-		p.Name, names, int32(p.MinVersion), roots, pins)
+	l := p.Limits
+	_, err := q.Exec(ctx, `INSERT INTO policies (name, allowed_names, min_version, roots, leaf_pins,
+			profile, pins, crls, max_channels, max_in_flight, rate, burst, frame_bytes)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+		ON CONFLICT (name) DO UPDATE SET allowed_names = $2, min_version = $3, roots = $4, leaf_pins = $5,
+			profile = $6, pins = $7, crls = $8, max_channels = $9, max_in_flight = $10, rate = $11, burst = $12, frame_bytes = $13`,
+		p.Name, names, int32(p.MinVersion), roots, leafPins,
+		p.Profile.String(), pins, crls, int32(l.MaxChannels), int32(l.MaxInFlight), l.Rate, int32(l.Burst), l.FrameBytes)
 	if err != nil {
 		return fmt.Errorf("pgregistry: storing policy %q: %w", p.Name, err)
 	}
@@ -301,17 +366,23 @@ func (a *Admin) RotatePSK(ctx context.Context, id string, psk []byte) error {
 type ImportDevice struct {
 	Device   server.Device
 	RootsPEM []byte // the roots_file's content; nil for the system roots
+	CRLs     []byte // the crls_file's content; nil for none (Device.CRLs is not read)
 }
 
 // Import adds devices in one transaction. Devices with the same policy
-// (allowed names, min version, roots, pins) share one policy, named
+// (allowed names, min version, roots, leaf pins, profile, pins, CRLs and
+// limits) share one policy, named
 // "import-" and a digest of it, and one stored roots bundle. It refuses the
 // whole import if any id exists already. It returns the policies made.
 func (a *Admin) Import(ctx context.Context, devs []ImportDevice) (policies int, err error) {
 	made := map[string]bool{}
 	err = pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error {
 		for _, d := range devs {
-			p := Policy{AllowedNames: d.Device.AllowedNames, MinVersion: d.Device.MinVersion, RootsPEM: d.RootsPEM, LeafPins: d.Device.LeafPins}
+			if d.Device.CRLs != nil && d.CRLs == nil {
+				return fmt.Errorf("pgregistry: import: device %q: its CRLs' file content is missing", d.Device.ID)
+			}
+			p := Policy{AllowedNames: d.Device.AllowedNames, MinVersion: d.Device.MinVersion, RootsPEM: d.RootsPEM, LeafPins: d.Device.LeafPins,
+				Profile: d.Device.Profile, Pins: d.Device.Pins, CRLs: d.CRLs, Limits: d.Device.Limits}
 			p.Name = policyDigest(&p)
 			if !made[p.Name] {
 				if err := p.check(); err != nil {
@@ -344,5 +415,107 @@ func policyDigest(p *Policy) string {
 	for _, pin := range p.LeafPins {
 		h.Write(pin[:])
 	}
+	// Fields of schema version 2, each after a separator so that no two
+	// policies' inputs run together.
+	l := p.Limits
+	fmt.Fprintf(h, "|%s|%d|%d|%g|%d|%d|", p.Profile, l.MaxChannels, l.MaxInFlight, l.Rate, l.Burst, l.FrameBytes)
+	for _, pin := range p.Pins {
+		h.Write(pin[:])
+	}
+	fmt.Fprintf(h, "|%d|", len(p.CRLs))
+	h.Write(p.CRLs)
 	return "import-" + hex.EncodeToString(h.Sum(nil)[:6])
+}
+
+// PolicyInfo is what ShowPolicy and ListPolicies tell of a policy: its
+// fields, with its roots and CRLs named by their stored digests (Policy's
+// RootsPEM and CRLs stay nil), and how many devices use it.
+type PolicyInfo struct {
+	Policy
+	RootsSHA256 []byte // nil: the system roots
+	CRLsSHA256  []byte // nil: no CRLs
+	Devices     int64
+	Version     int64
+	UpdatedAt   time.Time
+}
+
+const policyColumns = `p.name, p.allowed_names, p.min_version, p.roots, p.leaf_pins, p.profile, p.pins, p.crls,
+	p.max_channels, p.max_in_flight, p.rate, p.burst, p.frame_bytes, p.version, p.updated_at,
+	(SELECT count(*) FROM devices d WHERE d.policy = p.name)`
+
+func scanPolicy(row pgx.Row) (PolicyInfo, error) {
+	var (
+		i                               PolicyInfo
+		minVersion                      int32
+		leafPins, pins                  [][]byte
+		profile                         string
+		maxChannels, maxInFlight, burst int32
+	)
+	err := row.Scan(&i.Name, &i.AllowedNames, &minVersion, &i.RootsSHA256, &leafPins, &profile, &pins, &i.CRLsSHA256,
+		&maxChannels, &maxInFlight, &i.Limits.Rate, &burst, &i.Limits.FrameBytes, &i.Version, &i.UpdatedAt, &i.Devices)
+	if err != nil {
+		return i, err
+	}
+	i.MinVersion = uint16(minVersion)
+	i.Limits.MaxChannels, i.Limits.MaxInFlight, i.Limits.Burst = int(maxChannels), int(maxInFlight), int(burst)
+	for _, p := range leafPins {
+		if len(p) != sha256.Size {
+			return i, fmt.Errorf("pgregistry: policy %q: a leaf pin is not %d bytes", i.Name, sha256.Size)
+		}
+		i.LeafPins = append(i.LeafPins, [sha256.Size]byte(p))
+	}
+	for _, p := range pins {
+		if len(p) != sha256.Size {
+			return i, fmt.Errorf("pgregistry: policy %q: a pin is not %d bytes", i.Name, sha256.Size)
+		}
+		i.Pins = append(i.Pins, certs.Pin(p))
+	}
+	if i.Profile, err = certs.ParseProfile(profile); err != nil {
+		return i, fmt.Errorf("pgregistry: policy %q: %w", i.Name, err)
+	}
+	return i, nil
+}
+
+// ShowPolicy describes one policy; ErrNoPolicy if there is none of that name.
+func (a *Admin) ShowPolicy(ctx context.Context, name string) (PolicyInfo, error) {
+	i, err := scanPolicy(a.pool.QueryRow(ctx, "SELECT "+policyColumns+" FROM policies p WHERE p.name = $1", name))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return i, fmt.Errorf("%w: %q", ErrNoPolicy, name)
+	}
+	return i, err
+}
+
+// ListPolicies calls f for each policy in name order, stopping at its
+// first error.
+func (a *Admin) ListPolicies(ctx context.Context, f func(PolicyInfo) error) error {
+	rows, err := a.pool.Query(ctx, "SELECT "+policyColumns+" FROM policies p ORDER BY p.name")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		i, err := scanPolicy(rows)
+		if err != nil {
+			return err
+		}
+		if err := f(i); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// DeleteDevice removes a device and its sealed secrets for good: every
+// replica drops its entry and closes its channels, as for a revoke, and
+// its id may be added again. Revoke keeps the row (and the record of the
+// revocation); delete is for a device retired or provisioned by mistake.
+func (a *Admin) DeleteDevice(ctx context.Context, id string) error {
+	tag, err := a.pool.Exec(ctx, "DELETE FROM devices WHERE id = $1", id)
+	if err != nil {
+		return deviceErr(id, "", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	return nil
 }

@@ -33,6 +33,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/tlsoffload/tlsoffload/certs"
 	"github.com/tlsoffload/tlsoffload/offloader/server"
 )
 
@@ -85,6 +86,7 @@ type Registry struct {
 	gen     uint64
 	flights map[string]*flight
 	roots   map[[sha256.Size]byte]*x509.CertPool
+	crls    map[[sha256.Size]byte]*certs.CRLSet
 	// negatives counts the cached answers for unknown or revoked ids, at
 	// most CacheSize/8: ids a client makes up cannot evict the fleet.
 	negatives int
@@ -151,6 +153,7 @@ func Open(ctx context.Context, cfg Config) (*Registry, error) {
 		cfg: cfg, log: cfg.Logger, pool: pool,
 		entries: make(map[string]*entry), lru: list.New(),
 		flights: make(map[string]*flight), roots: make(map[[sha256.Size]byte]*x509.CertPool),
+		crls:   make(map[[sha256.Size]byte]*certs.CRLSet),
 		cancel: cancel, done: make(chan struct{}),
 	}
 	ready := make(chan struct{})
@@ -352,7 +355,8 @@ func (r *Registry) changed(id string) {
 }
 
 const fetchQuery = `SELECT d.policy, d.psk_sealed, d.client_cert, d.client_key_sealed, d.revoked_at IS NOT NULL, d.version,
-	p.allowed_names, p.min_version, p.roots, p.leaf_pins, p.version
+	p.allowed_names, p.min_version, p.roots, p.leaf_pins, p.version,
+	p.profile, p.pins, p.crls, p.max_channels, p.max_in_flight, p.rate, p.burst, p.frame_bytes
 	FROM devices d JOIN policies p ON p.name = d.policy WHERE d.id = $1`
 
 // fetch reads id from the database: an entry with dev nil for an unknown
@@ -362,14 +366,19 @@ func (r *Registry) fetch(id string) (*entry, error) {
 	defer cancel()
 	e := &entry{id: id, fetched: time.Now()}
 	var (
-		pskSealed, keySealed, roots []byte
-		chain, pins                 [][]byte
-		revoked                     bool
-		names                       []string
-		minVersion                  int32
+		pskSealed, keySealed, roots, crls []byte
+		chain, leafPins, pins             [][]byte
+		revoked                           bool
+		names                             []string
+		minVersion                        int32
+		profile                           string
+		maxChannels, maxInFlight, burst   int32
+		rate                              float64
+		frameBytes                        int64
 	)
 	err := r.pool.QueryRow(ctx, fetchQuery, id).Scan(&e.policy, &pskSealed, &chain, &keySealed, &revoked, &e.version,
-		&names, &minVersion, &roots, &pins, &e.policyVersion)
+		&names, &minVersion, &roots, &leafPins, &e.policyVersion,
+		&profile, &pins, &crls, &maxChannels, &maxInFlight, &rate, &burst, &frameBytes)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return e, nil
 	}
@@ -379,16 +388,31 @@ func (r *Registry) fetch(id string) (*entry, error) {
 	if revoked {
 		return e, nil
 	}
-	d := server.Device{ID: id, AllowedNames: names, MinVersion: uint16(minVersion), ClientCertificate: chain}
+	d := server.Device{ID: id, AllowedNames: names, MinVersion: uint16(minVersion), ClientCertificate: chain,
+		Limits: server.DeviceLimits{MaxChannels: int(maxChannels), MaxInFlight: int(maxInFlight), Rate: rate, Burst: int(burst), FrameBytes: frameBytes}}
 	if d.PSK, err = r.cfg.KEK.open(purposePSK, id, pskSealed); err != nil {
 		return nil, err
 	}
 	defer clear(d.PSK)
-	for _, p := range pins {
+	for _, p := range leafPins {
 		if len(p) != sha256.Size {
 			return nil, fmt.Errorf("pgregistry: policy %q: a leaf pin is not %d bytes", e.policy, sha256.Size)
 		}
 		d.LeafPins = append(d.LeafPins, [sha256.Size]byte(p))
+	}
+	for _, p := range pins {
+		if len(p) != sha256.Size {
+			return nil, fmt.Errorf("pgregistry: policy %q: a pin is not %d bytes", e.policy, sha256.Size)
+		}
+		d.Pins = append(d.Pins, certs.Pin(p))
+	}
+	if d.Profile, err = certs.ParseProfile(profile); err != nil {
+		return nil, fmt.Errorf("pgregistry: policy %q: %w", e.policy, err)
+	}
+	if crls != nil {
+		if d.CRLs, err = r.crlSet(ctx, crls); err != nil {
+			return nil, err
+		}
 	}
 	if keySealed != nil {
 		der, err := r.cfg.KEK.open(purposeClientKey, id, keySealed)
@@ -448,6 +472,36 @@ func (r *Registry) rootPool(ctx context.Context, sum []byte) (*x509.CertPool, er
 	r.roots[key] = p
 	r.mu.Unlock()
 	return p, nil
+}
+
+// crlSet returns the parsed CRL set with that digest, read once (a
+// CRLSet is immutable and shared by the devices of every policy using it).
+func (r *Registry) crlSet(ctx context.Context, sum []byte) (*certs.CRLSet, error) {
+	if len(sum) != sha256.Size {
+		return nil, errors.New("pgregistry: bad crls digest")
+	}
+	key := [sha256.Size]byte(sum)
+	r.mu.Lock()
+	s, ok := r.crls[key]
+	r.mu.Unlock()
+	if ok {
+		return s, nil
+	}
+	var der []byte
+	if err := r.pool.QueryRow(ctx, "SELECT der FROM crl_sets WHERE sha256 = $1", sum).Scan(&der); err != nil {
+		return nil, err
+	}
+	s, err := certs.ParseCRLs(der)
+	if err != nil {
+		return nil, fmt.Errorf("pgregistry: a stored CRL set: %w", err)
+	}
+	r.mu.Lock()
+	if len(r.crls) >= maxRootPools {
+		clear(r.crls)
+	}
+	r.crls[key] = s
+	r.mu.Unlock()
+	return s, nil
 }
 
 // Reconnection backoff of the LISTEN connection.
@@ -522,6 +576,7 @@ func (r *Registry) handle(payload string) {
 			}
 		}
 		r.roots = make(map[[sha256.Size]byte]*x509.CertPool)
+		r.crls = make(map[[sha256.Size]byte]*certs.CRLSet)
 	}
 	r.mu.Unlock()
 	for _, id := range ids {
