@@ -16,6 +16,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/tlsoffload/tlsoffload/certs"
+	"github.com/tlsoffload/tlsoffload/handshake"
+	"github.com/tlsoffload/tlsoffload/offloader/server"
 	"github.com/tlsoffload/tlsoffload/offloader/server/pgregistry"
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
 	"go.yaml.in/yaml/v3"
@@ -27,6 +30,11 @@ import (
 const adminUsage = `PostgreSQL registry (the config's registry.postgres names the database and KEK):
   migrate -c FILE                       create or update the schema (idempotent)
   policy set -c FILE NAME [--allow PATTERN]... [--min-version V] [--roots-file PEM]
+             [--profile webpki|rfc5280] [--pin sha256/B64]... [--crls-file F]
+             [--max-channels N] [--max-in-flight N] [--rate R] [--burst N] [--frame-bytes N]
+                                        create or replace a policy (every field)
+  policy show -c FILE NAME
+  policy list -c FILE
   device add -c FILE ID --policy NAME [--psk-file F] [--client-cert F --client-key F]
                                         add a device; a new PSK is printed once
   device add -c FILE --csv FILE         bulk add: header id,policy[,psk]; new PSKs
@@ -35,6 +43,7 @@ const adminUsage = `PostgreSQL registry (the config's registry.postgres names th
   device list -c FILE [--policy NAME]
   device set -c FILE ID [--policy NAME] [--client-cert F --client-key F | --no-client-cert]
   device revoke -c FILE ID              every replica closes its channels at once
+  device delete -c FILE ID              remove a device for good (its id may be reused)
   device rotate-psk -c FILE ID [--psk-file F]
                                         a new PSK (printed once); re-enables a revoked device
   import -c FILE [--from YAML]          copy the devices of a YAML config (default:
@@ -80,6 +89,7 @@ func adminCommand(cmd string, args []string, stdout, stderr io.Writer) int {
 		path, policy, pskFile, certFile, keyFile, csvFile, from, minVersion, rootsFile string
 		noCert                                                                         bool
 		allow                                                                          multiFlag
+		ps                                                                             policyFlags
 	)
 	fs.StringVar(&path, "config", "", "")
 	fs.StringVar(&path, "c", "", "")
@@ -107,7 +117,8 @@ func adminCommand(cmd string, args []string, stdout, stderr io.Writer) int {
 		fs.Var(&allow, "allow", "")
 		fs.StringVar(&minVersion, "min-version", "", "")
 		fs.StringVar(&rootsFile, "roots-file", "", "")
-	case "migrate", "device show", "device revoke", "device list", "device rotate-psk":
+		ps.register(fs)
+	case "migrate", "device show", "device revoke", "device delete", "device list", "device rotate-psk", "policy show", "policy list":
 	default:
 		return usageFail(stderr, &usageError{fmt.Sprintf("unknown command %q", name)})
 	}
@@ -120,12 +131,12 @@ func adminCommand(cmd string, args []string, stdout, stderr io.Writer) int {
 	}
 	wantArgs := 1
 	switch {
-	case name == "migrate" || name == "import" || name == "device list" || (name == "device add" && csvFile != ""):
+	case name == "migrate" || name == "import" || name == "device list" || name == "policy list" || (name == "device add" && csvFile != ""):
 		wantArgs = 0
 	}
 	if len(pos) != wantArgs {
 		what := "ID"
-		if name == "policy set" {
+		if strings.HasPrefix(name, "policy ") {
 			what = "NAME"
 		}
 		if wantArgs == 0 {
@@ -162,7 +173,11 @@ func adminCommand(cmd string, args []string, stdout, stderr io.Writer) int {
 	case "migrate":
 		err = a.migrate()
 	case "policy set":
-		err = a.policySet(pos[0], allow, minVersion, rootsFile)
+		err = a.policySet(pos[0], allow, minVersion, rootsFile, &ps)
+	case "policy show":
+		err = a.policyShow(pos[0])
+	case "policy list":
+		err = a.policyList()
 	case "device add":
 		if csvFile != "" {
 			err = a.addCSV(csvFile)
@@ -178,6 +193,10 @@ func adminCommand(cmd string, args []string, stdout, stderr io.Writer) int {
 	case "device revoke":
 		if err = a.admin.Revoke(ctx, pos[0]); err == nil {
 			fmt.Fprintf(stdout, "revoked %s\n", pos[0])
+		}
+	case "device delete":
+		if err = a.admin.DeleteDevice(ctx, pos[0]); err == nil {
+			fmt.Fprintf(stdout, "deleted %s\n", pos[0])
 		}
 	case "device rotate-psk":
 		err = a.rotate(pos[0], pskFile)
@@ -217,7 +236,26 @@ func (a *adminRun) migrate() error {
 	return nil
 }
 
-func (a *adminRun) policySet(name string, allow []string, minVersion, rootsFile string) error {
+// policyFlags are policy set's flags of the fields a YAML device has as
+// profile, pins, crls_file and limits.
+type policyFlags struct {
+	profile, crlsFile string
+	pins              multiFlag
+	limits            fileLimits
+}
+
+func (f *policyFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.profile, "profile", "", "")
+	fs.Var(&f.pins, "pin", "")
+	fs.StringVar(&f.crlsFile, "crls-file", "", "")
+	fs.IntVar(&f.limits.MaxChannels, "max-channels", 0, "")
+	fs.IntVar(&f.limits.MaxInFlight, "max-in-flight", 0, "")
+	fs.Float64Var(&f.limits.Rate, "rate", 0, "")
+	fs.IntVar(&f.limits.Burst, "burst", 0, "")
+	fs.Int64Var(&f.limits.FrameBytes, "frame-bytes", 0, "")
+}
+
+func (a *adminRun) policySet(name string, allow []string, minVersion, rootsFile string, f *policyFlags) error {
 	p := pgregistry.Policy{Name: name, AllowedNames: allow}
 	var err error
 	if p.MinVersion, err = parseMinVersion(minVersion); err != nil {
@@ -228,11 +266,124 @@ func (a *adminRun) policySet(name string, allow []string, minVersion, rootsFile 
 			return fmt.Errorf("--roots-file: %w", err)
 		}
 	}
+	if p.Profile, err = certs.ParseProfile(f.profile); err != nil {
+		return fmt.Errorf("--profile: %w", trimCerts(err))
+	}
+	for _, s := range f.pins {
+		pin, err := certs.ParsePin(s)
+		if err != nil {
+			return fmt.Errorf("--pin: %w", trimCerts(err))
+		}
+		p.Pins = append(p.Pins, pin)
+	}
+	if f.crlsFile != "" {
+		if p.CRLs, err = readCRLFile(f.crlsFile); err != nil {
+			return fmt.Errorf("--crls-file: %w", err)
+		}
+	}
+	var field string
+	if p.Limits, field, err = f.limits.limits(""); err != nil {
+		return fmt.Errorf("--%s: %w", strings.ReplaceAll(strings.TrimPrefix(field, "."), "_", "-"), err)
+	}
 	if err := a.admin.SetPolicy(a.ctx, p); err != nil {
 		return err
 	}
 	fmt.Fprintf(a.stdout, "policy %s set\n", name)
 	return nil
+}
+
+// readCRLFile reads a --crls-file (PEM or DER CRLs, as a YAML device's
+// crls_file), bounded by certs.MaxCRLFileBytes; SetPolicy parses it.
+func readCRLFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, certs.MaxCRLFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > certs.MaxCRLFileBytes {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, certs.MaxCRLFileBytes)
+	}
+	return data, nil
+}
+
+// versionName is a stored min_version as policy set's --min-version takes it.
+func versionName(v uint16) string {
+	switch v {
+	case handshake.VersionTLS10:
+		return "1.0"
+	case handshake.VersionTLS11:
+		return "1.1"
+	case handshake.VersionTLS12:
+		return "1.2"
+	}
+	return fmt.Sprintf("0x%04x", v)
+}
+
+// digestName names a stored roots bundle or CRL set by its SHA-256, or
+// says what its absence means.
+func digestName(sum []byte, none string) string {
+	if sum == nil {
+		return none
+	}
+	return "sha256:" + hex.EncodeToString(sum)
+}
+
+// limitsText tells a policy's limits; 0 takes the replica's device_limits.
+func limitsText(l server.DeviceLimits) string {
+	if l == (server.DeviceLimits{}) {
+		return "the replica's device_limits"
+	}
+	return fmt.Sprintf("max_channels=%d max_in_flight=%d rate=%g burst=%d frame_bytes=%d (0: the replica's)",
+		l.MaxChannels, l.MaxInFlight, l.Rate, l.Burst, l.FrameBytes)
+}
+
+func (a *adminRun) policyShow(name string) error {
+	i, err := a.admin.ShowPolicy(a.ctx, name)
+	if err != nil {
+		return err
+	}
+	pins := make([]string, len(i.Pins))
+	for j, p := range i.Pins {
+		pins[j] = p.String()
+	}
+	names := strings.Join(i.AllowedNames, " ")
+	if names == "" {
+		names = "(none: every name refused)"
+	}
+	w := tabwriter.NewWriter(a.stdout, 0, 8, 1, ' ', 0)
+	for _, f := range [][2]string{
+		{"name", i.Name},
+		{"devices", fmt.Sprint(i.Devices)},
+		{"allowed_names", names},
+		{"min_version", versionName(i.MinVersion)},
+		{"roots", digestName(i.RootsSHA256, "system")},
+		{"leaf_pins", fmt.Sprint(len(i.LeafPins))},
+		{"profile", i.Profile.String()},
+		{"pins", strings.Join(pins, " ")},
+		{"crls", digestName(i.CRLsSHA256, "none")},
+		{"limits", limitsText(i.Limits)},
+		{"updated", i.UpdatedAt.UTC().Format(time.RFC3339)},
+	} {
+		fmt.Fprintf(w, "%s:\t%s\n", f[0], f[1])
+	}
+	return w.Flush()
+}
+
+func (a *adminRun) policyList() error {
+	tw := tabwriter.NewWriter(a.stdout, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tDEVICES\tPROFILE\tMIN_VERSION\tALLOWED_NAMES")
+	err := a.admin.ListPolicies(a.ctx, func(i pgregistry.PolicyInfo) error {
+		_, err := fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", i.Name, i.Devices, i.Profile, versionName(i.MinVersion), strings.Join(i.AllowedNames, ","))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return tw.Flush()
 }
 
 // newPSK reads a PSK from file, or makes one (shown true: print it once).
@@ -380,9 +531,12 @@ func (a *adminRun) importYAML(path string) error {
 	if len(src.devices) == 0 {
 		return fmt.Errorf("%s lists no devices", path)
 	}
-	roots, err := rootsFiles(path)
+	files, err := deviceFiles(path)
 	if err != nil {
 		return err
+	}
+	if len(files) != len(src.devices) {
+		return fmt.Errorf("%s changed while read", path)
 	}
 	devs := make([]pgregistry.ImportDevice, len(src.devices))
 	for i, d := range src.devices {
@@ -392,8 +546,13 @@ func (a *adminRun) importYAML(path string) error {
 			return fmt.Errorf("%s: devices[%d] (%s): max_version, cipher_suites and key_exchanges cannot be stored in the PostgreSQL registry yet: nothing imported", path, i, d.ID)
 		}
 		devs[i].Device = d
-		if roots[i] != "" {
-			if devs[i].RootsPEM, err = readSmall(roots[i]); err != nil {
+		if f := files[i].roots; f != "" {
+			if devs[i].RootsPEM, err = readSmall(f); err != nil {
+				return err
+			}
+		}
+		if f := files[i].crls; f != "" {
+			if devs[i].CRLs, err = readCRLFile(f); err != nil {
 				return err
 			}
 		}
@@ -406,10 +565,14 @@ func (a *adminRun) importYAML(path string) error {
 	return nil
 }
 
-// rootsFiles returns the roots_file of each device of the config at path
-// (loadConfig validated it, but keeps the parsed pool, not the PEM the
-// registry stores), relative paths resolved as loadConfig does.
-func rootsFiles(path string) ([]string, error) {
+// policyFiles are the files of a YAML device whose content the registry
+// stores (loadConfig validated them, but keeps them parsed: the roots as a
+// pool, the CRLs as a set).
+type policyFiles struct{ roots, crls string }
+
+// deviceFiles returns the roots_file and crls_file of each device of the
+// config at path, relative paths resolved as loadConfig does.
+func deviceFiles(path string) ([]policyFiles, error) {
 	data, err := readSmall(path)
 	if err != nil {
 		return nil, err
@@ -417,17 +580,21 @@ func rootsFiles(path string) ([]string, error) {
 	var fc struct {
 		Devices []struct {
 			RootsFile string `yaml:"roots_file"`
+			CRLsFile  string `yaml:"crls_file"`
 		} `yaml:"devices"`
 	}
 	if err := yaml.Unmarshal(data, &fc); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	out := make([]string, len(fc.Devices))
-	for i, d := range fc.Devices {
-		out[i] = d.RootsFile
-		if d.RootsFile != "" && !filepath.IsAbs(d.RootsFile) {
-			out[i] = filepath.Join(filepath.Dir(path), d.RootsFile)
+	rel := func(f string) string {
+		if f != "" && !filepath.IsAbs(f) {
+			return filepath.Join(filepath.Dir(path), f)
 		}
+		return f
+	}
+	out := make([]policyFiles, len(fc.Devices))
+	for i, d := range fc.Devices {
+		out[i] = policyFiles{roots: rel(d.RootsFile), crls: rel(d.CRLsFile)}
 	}
 	return out, nil
 }
