@@ -255,8 +255,10 @@ func openFleetChannel(t *testing.T, addr, id string, psk []byte) (*wire.Channel,
 
 // TestFleetOfThreeReplicas is issue 13's "done when": three offloader
 // processes on one PostgreSQL serve a fleet provisioned with the admin
-// commands, and a revoke closes the device's channels on all three within a
-// second.
+// commands, and a revoke closes the device's channels on all three. How
+// fast is logged, not asserted (tests never assert timings): the bound
+// below is for a loaded CI machine; pgregistry's BenchmarkRevokeThreeReplicas
+// measures the figure docs/PERFORMANCE.md reports.
 func TestFleetOfThreeReplicas(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
@@ -291,15 +293,17 @@ func TestFleetOfThreeReplicas(t *testing.T) {
 			ended <- time.Since(start)
 		}()
 	}
+	const revokeDeadline = 10 * time.Second
+	deadline := time.After(revokeDeadline)
 	for range chans {
 		select {
 		case d := <-ended:
 			if d < 0 {
 				t.Fatal("a frame on a revoked channel")
 			}
-			t.Logf("closed %v after the revoke command returned", d)
-		case <-time.After(time.Second):
-			t.Fatal("a replica kept the revoked device's channel open a second after the revoke")
+			t.Logf("closed %v after the revoke command started", d)
+		case <-deadline:
+			t.Fatalf("a replica kept the revoked device's channel open %v after the revoke", revokeDeadline)
 		}
 	}
 	for _, a := range addrs {
