@@ -44,6 +44,9 @@ const notifyChannel = "tlsoffload_registry"
 type Config struct {
 	DSN string
 	KEK *KEK
+	// PreviousKEK, when set, opens the secrets KEK does not: the old key
+	// while a rotation (Admin.Rekey) re-seals them under KEK.
+	PreviousKEK *KEK
 	// CacheSize bounds the devices cached (0: 200000); CacheTTL is how long
 	// an entry is used before it is refreshed in the background (0: 5m).
 	CacheSize int
@@ -390,7 +393,7 @@ func (r *Registry) fetch(id string) (*entry, error) {
 	}
 	d := server.Device{ID: id, AllowedNames: names, MinVersion: uint16(minVersion), ClientCertificate: chain,
 		Limits: server.DeviceLimits{MaxChannels: int(maxChannels), MaxInFlight: int(maxInFlight), Rate: rate, Burst: int(burst), FrameBytes: frameBytes}}
-	if d.PSK, err = r.cfg.KEK.open(purposePSK, id, pskSealed); err != nil {
+	if d.PSK, err = r.open(purposePSK, id, pskSealed); err != nil {
 		return nil, err
 	}
 	defer clear(d.PSK)
@@ -415,7 +418,7 @@ func (r *Registry) fetch(id string) (*entry, error) {
 		}
 	}
 	if keySealed != nil {
-		der, err := r.cfg.KEK.open(purposeClientKey, id, keySealed)
+		der, err := r.open(purposeClientKey, id, keySealed)
 		if err != nil {
 			return nil, err
 		}
@@ -439,6 +442,15 @@ func (r *Registry) fetch(id string) (*entry, error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+// open opens a sealed secret with the KEK, or else the previous KEK.
+func (r *Registry) open(purpose, id string, sealed []byte) ([]byte, error) {
+	pt, err := r.cfg.KEK.open(purpose, id, sealed)
+	if err != nil && r.cfg.PreviousKEK != nil {
+		return r.cfg.PreviousKEK.open(purpose, id, sealed)
+	}
+	return pt, err
 }
 
 // maxRootPools bounds the parsed bundles kept; bundles are shared by
