@@ -48,6 +48,9 @@ const adminUsage = `PostgreSQL registry (the config's registry.postgres names th
                                         a new PSK (printed once); re-enables a revoked device
   import -c FILE [--from YAML]          copy the devices of a YAML config (default:
                                         FILE itself) into PostgreSQL
+  registry rekey -c FILE [--old-kek-file F]
+                                        re-seal every secret under the config's kek_file,
+                                        opening it with F (default: previous_kek_file)
 `
 
 // multiFlag collects a repeated flag.
@@ -76,7 +79,7 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 // adminCommand runs migrate, policy, device and import.
 func adminCommand(cmd string, args []string, stdout, stderr io.Writer) int {
 	sub := ""
-	if cmd == "device" || cmd == "policy" {
+	if cmd == "device" || cmd == "policy" || cmd == "registry" {
 		if len(args) == 0 {
 			return usageFail(stderr, &usageError{cmd + ": missing subcommand"})
 		}
@@ -87,6 +90,7 @@ func adminCommand(cmd string, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(io.Discard)
 	var (
 		path, policy, pskFile, certFile, keyFile, csvFile, from, minVersion, rootsFile string
+		oldKEKFile                                                                     string
 		noCert                                                                         bool
 		allow                                                                          multiFlag
 		ps                                                                             policyFlags
@@ -118,6 +122,8 @@ func adminCommand(cmd string, args []string, stdout, stderr io.Writer) int {
 		fs.StringVar(&minVersion, "min-version", "", "")
 		fs.StringVar(&rootsFile, "roots-file", "", "")
 		ps.register(fs)
+	case "registry rekey":
+		fs.StringVar(&oldKEKFile, "old-kek-file", "", "")
 	case "migrate", "device show", "device revoke", "device delete", "device list", "device rotate-psk", "policy show", "policy list":
 	default:
 		return usageFail(stderr, &usageError{fmt.Sprintf("unknown command %q", name)})
@@ -131,7 +137,8 @@ func adminCommand(cmd string, args []string, stdout, stderr io.Writer) int {
 	}
 	wantArgs := 1
 	switch {
-	case name == "migrate" || name == "import" || name == "device list" || name == "policy list" || (name == "device add" && csvFile != ""):
+	case name == "migrate" || name == "import" || name == "device list" || name == "policy list" || name == "registry rekey" ||
+		(name == "device add" && csvFile != ""):
 		wantArgs = 0
 	}
 	if len(pos) != wantArgs {
@@ -159,6 +166,20 @@ func adminCommand(cmd string, args []string, stdout, stderr io.Writer) int {
 	if cfg.postgres == nil {
 		fmt.Fprintf(stderr, "offloader: config %s: registry.postgres: missing (the admin commands work on a PostgreSQL registry)\n", path)
 		return exitError
+	}
+	var oldKEK *pgregistry.KEK
+	if name == "registry rekey" {
+		switch {
+		case oldKEKFile != "":
+			if oldKEK, err = pgregistry.ReadKEKFile(oldKEKFile); err != nil {
+				fmt.Fprintln(stderr, "offloader: error: --old-kek-file:", err)
+				return exitError
+			}
+		case cfg.postgres.previousKEK != nil:
+			oldKEK = cfg.postgres.previousKEK
+		default:
+			return usageFail(stderr, &usageError{"registry rekey: --old-kek-file F is required (or registry.postgres.previous_kek_file)"})
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -200,6 +221,8 @@ func adminCommand(cmd string, args []string, stdout, stderr io.Writer) int {
 		}
 	case "device rotate-psk":
 		err = a.rotate(pos[0], pskFile)
+	case "registry rekey":
+		err = a.rekey(oldKEK)
 	case "import":
 		if from == "" {
 			from = path
@@ -289,6 +312,17 @@ func (a *adminRun) policySet(name string, allow []string, minVersion, rootsFile 
 		return err
 	}
 	fmt.Fprintf(a.stdout, "policy %s set\n", name)
+	return nil
+}
+
+// rekey re-seals every device's secrets under the config's KEK.
+func (a *adminRun) rekey(old *pgregistry.KEK) error {
+	res, err := a.admin.Rekey(a.ctx, old)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "re-sealed %d secrets of %d devices under the new KEK; %d devices were under it already\n",
+		res.Secrets, res.Devices, res.Already)
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -253,5 +254,63 @@ devices:
 	d, err = reg.LookupDevice("v-2")
 	if err != nil || d.Profile != certs.ProfileWebPKI || d.CRLs != nil || d.Limits != (server.DeviceLimits{}) {
 		t.Errorf("imported v-2: %+v %v", d, err)
+	}
+}
+
+// TestAdminRekey: registry rekey re-seals every secret under the config's
+// kek_file, opening it with --old-kek-file (or previous_kek_file); a
+// replica with the new KEK serves the device with the PSK it was given, one
+// with only the old no longer can; a replica given both serves it
+// throughout.
+func TestAdminRekey(t *testing.T) {
+	dir, oldCfg := fleetConfig(t)
+	mustRun(t, "migrate", "-c", oldCfg)
+	mustRun(t, "policy", "set", "-c", oldCfg, "p", "--allow", "*")
+	m := pskLine.FindStringSubmatch(mustRun(t, "device", "add", "-c", oldCfg, "r-1", "--policy", "p"))
+	if m == nil {
+		t.Fatal("no PSK printed")
+	}
+	givenPSK, _ := hex.DecodeString(m[1])
+	const newKEKHex = "9f8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a0"
+	writeFiles(t, dir, map[string]string{
+		"kek.new.hex": newKEKHex + "\n",
+		"wrong.hex":   strings.Repeat("ab", 32) + "\n",
+		"new.yaml":    "listen: \"127.0.0.1:0\"\nregistry:\n  postgres:\n    dsn_file: pg.dsn\n    kek_file: kek.new.hex\n",
+		"both.yaml":   "listen: \"127.0.0.1:0\"\nregistry:\n  postgres:\n    dsn_file: pg.dsn\n    kek_file: kek.new.hex\n    previous_kek_file: kek.hex\n",
+	})
+	newCfg, bothCfg := filepath.Join(dir, "new.yaml"), filepath.Join(dir, "both.yaml")
+
+	// Refusals first: no old KEK given; a wrong one (nothing changed).
+	if code, _, errOut := run("registry", "rekey", "-c", newCfg); code != 2 || !strings.Contains(errOut, "--old-kek-file") {
+		t.Errorf("rekey without the old KEK: exit %d %q", code, errOut)
+	}
+	code, _, errOut := run("registry", "rekey", "-c", newCfg, "--old-kek-file", filepath.Join(dir, "wrong.hex"))
+	if code != 1 || !strings.Contains(errOut, `device "r-1"`) || strings.Contains(errOut, newKEKHex) || strings.Contains(errOut, tokenHex) {
+		t.Errorf("rekey with a wrong old KEK: exit %d %q", code, errOut)
+	}
+	if code, _, _ := run("registry", "frob", "-c", newCfg); code != 2 {
+		t.Errorf("registry frob: exit %d, want 2", code)
+	}
+
+	both := replicaView(t, bothCfg) // new KEK, old as previous: serves before and after
+	if d, err := both.LookupDevice("r-1"); err != nil || !bytes.Equal(d.PSK, givenPSK) {
+		t.Fatalf("before the rekey, a replica with both KEKs: %v", err)
+	}
+	out := mustRun(t, "registry", "rekey", "-c", newCfg, "--old-kek-file", filepath.Join(dir, "kek.hex"))
+	if out != "re-sealed 1 secrets of 1 devices under the new KEK; 0 devices were under it already\n" {
+		t.Errorf("rekey: %q", out)
+	}
+	if d, err := replicaView(t, newCfg).LookupDevice("r-1"); err != nil || !bytes.Equal(d.PSK, givenPSK) {
+		t.Errorf("after the rekey, the new KEK: %v", err)
+	}
+	if _, err := replicaView(t, oldCfg).LookupDevice("r-1"); !errors.Is(err, pgregistry.ErrSealed) {
+		t.Errorf("after the rekey, the old KEK alone: %v, want ErrSealed", err)
+	}
+	// Run again, the old KEK from previous_kek_file: nothing left to do.
+	if out := mustRun(t, "registry", "rekey", "-c", bothCfg); !strings.Contains(out, "re-sealed 0 secrets of 0 devices") || !strings.Contains(out, "1 devices were under it already") {
+		t.Errorf("rekey again: %q", out)
+	}
+	if code, _, errOut := run("check", "-c", filepath.Join(dir, "both.yaml")); code != 0 {
+		t.Errorf("check of a config with previous_kek_file: exit %d %q", code, errOut)
 	}
 }

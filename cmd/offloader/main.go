@@ -80,7 +80,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintln(stdout, hex.EncodeToString(psk))
 		return exitOK
-	case "migrate", "device", "policy", "import":
+	case "migrate", "device", "policy", "import", "registry":
 		return adminCommand(cmd, rest, stdout, stderr)
 	case "check", "serve":
 		path, opts, help, err := parseConfigFlag(cmd, rest)

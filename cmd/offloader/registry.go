@@ -19,17 +19,21 @@ type fileRegistry struct {
 }
 
 type filePostgres struct {
-	DSNFile       string   `yaml:"dsn_file"`
-	KEKFile       string   `yaml:"kek_file"`
-	CacheSize     int      `yaml:"cache_size"`
-	CacheTTL      Duration `yaml:"cache_ttl"`
-	LookupTimeout Duration `yaml:"lookup_timeout"`
+	DSNFile string `yaml:"dsn_file"`
+	KEKFile string `yaml:"kek_file"`
+	// PreviousKEKFile is the KEK being rotated out (registry rekey): a
+	// replica opens with it what kek_file does not.
+	PreviousKEKFile string   `yaml:"previous_kek_file"`
+	CacheSize       int      `yaml:"cache_size"`
+	CacheTTL        Duration `yaml:"cache_ttl"`
+	LookupTimeout   Duration `yaml:"lookup_timeout"`
 }
 
 // pgConfig is a loaded registry.postgres.
 type pgConfig struct {
 	dsn           string // read from dsn_file; holds a password: never printed
 	kek           *pgregistry.KEK
+	previousKEK   *pgregistry.KEK // nil: none
 	cacheSize     int
 	cacheTTL      time.Duration
 	lookupTimeout time.Duration
@@ -62,6 +66,11 @@ func loadRegistry(fr fileRegistry, rel func(string) string) (*pgConfig, error) {
 	if c.kek, err = pgregistry.ReadKEKFile(rel(fp.KEKFile)); err != nil {
 		return nil, fail("kek_file", err)
 	}
+	if fp.PreviousKEKFile != "" {
+		if c.previousKEK, err = pgregistry.ReadKEKFile(rel(fp.PreviousKEKFile)); err != nil {
+			return nil, fail("previous_kek_file", err)
+		}
+	}
 	if fp.CacheSize < 0 {
 		return nil, fail("cache_size", fmt.Errorf("%d is negative", fp.CacheSize))
 	}
@@ -83,7 +92,7 @@ func loadRegistry(fr fileRegistry, rel func(string) string) (*pgConfig, error) {
 func openRegistry(ctx context.Context, cfg *config, log *slog.Logger, onChange func(string)) (*pgregistry.Registry, error) {
 	pc := cfg.postgres
 	return pgregistry.Open(ctx, pgregistry.Config{
-		DSN: pc.dsn, KEK: pc.kek, CacheSize: pc.cacheSize, CacheTTL: pc.cacheTTL, LookupTimeout: pc.lookupTimeout,
+		DSN: pc.dsn, KEK: pc.kek, PreviousKEK: pc.previousKEK, CacheSize: pc.cacheSize, CacheTTL: pc.cacheTTL, LookupTimeout: pc.lookupTimeout,
 		OnChange: onChange, Logger: log,
 	})
 }

@@ -320,6 +320,7 @@ func TestRegistryConfigErrors(t *testing.T) {
 		{"registry: {postgres: {dsn_file: empty, kek_file: kek.hex}}", "registry.postgres.dsn_file: " + filepath.Join(dir, "empty") + " is empty"},
 		{"registry: {postgres: {dsn_file: pg.dsn}}", "registry.postgres.kek_file: missing"},
 		{"registry: {postgres: {dsn_file: pg.dsn, kek_file: short.hex}}", "must be 64 hex characters"},
+		{"registry: {postgres: {dsn_file: pg.dsn, kek_file: kek.hex, previous_kek_file: short.hex}}", "registry.postgres.previous_kek_file: pgregistry: kek"},
 		{"registry: {postgres: {dsn_file: pg.dsn, kek_file: kek.hex, cache_size: -1}}", "registry.postgres.cache_size: -1 is negative"},
 		{"registry: {postgres: {dsn_file: pg.dsn, kek_file: kek.hex, cache_ttl: soon}}", "registry.postgres.cache_ttl: \"soon\" is not a duration"},
 		{"registry: {postgres: {dsn: x}}", `unknown field "dsn"`},
