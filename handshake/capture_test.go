@@ -24,8 +24,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlsoffload/tlsoffload/internal/cryptobyte"
 	"golang.org/x/crypto/chacha20poly1305"
-	"golang.org/x/crypto/cryptobyte"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.hex from a fresh crypto/tls handshake")

@@ -3,7 +3,7 @@ package handshake
 import (
 	"math"
 
-	"golang.org/x/crypto/cryptobyte"
+	"github.com/tlsoffload/tlsoffload/internal/cryptobyte"
 )
 
 // Limits a parser checks before it allocates.

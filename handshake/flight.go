@@ -3,7 +3,7 @@ package handshake
 import (
 	"bytes"
 
-	"golang.org/x/crypto/cryptobyte"
+	"github.com/tlsoffload/tlsoffload/internal/cryptobyte"
 )
 
 // This file holds the messages after the hellos, in the order of RFC 5246

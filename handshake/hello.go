@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"slices"
 
-	"golang.org/x/crypto/cryptobyte"
+	"github.com/tlsoffload/tlsoffload/internal/cryptobyte"
 )
 
 // RandomLen is the length of the hello randoms (RFC 5246 §7.4.1.2).

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"testing"
 
-	"golang.org/x/crypto/cryptobyte"
+	"github.com/tlsoffload/tlsoffload/internal/cryptobyte"
 )
 
 // The encodings of fullClientHello (in the default extension order and with

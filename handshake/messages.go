@@ -3,7 +3,7 @@
 // cryptobyte codecs, the cipher-suite table, the PRF and key derivation, and
 // the transcript hash. The device's tlsclient and the offloader server both
 // use it; it imports only record (for the suite table's cipher
-// constructors), the standard library and x/crypto.
+// constructors), internal/cryptobyte, the standard library and x/crypto.
 //
 // Implemented: the handshake messages of RFC 5246 §7.4 (plus
 // CertificateStatus, RFC 6066 §8, and NewSessionTicket, RFC 5077 §3.3) with
@@ -17,8 +17,9 @@
 // the older forms of the ServerKeyExchange signature, CertificateRequest
 // and CertificateVerify. The suite table holds the AES-CBC + HMAC suites
 // of RFC 5246, RFC 8422 and RFC 5289 beside the AEAD ones, each with the
-// versions it is allowed in. Every codec is built on x/crypto/cryptobyte;
-// parsers consume all input and return *DecodeError or
+// versions it is allowed in. Every codec is built on internal/cryptobyte
+// (x/crypto's String and Builder without the ASN.1 half, which would link
+// math/big into a device); parsers consume all input and return *DecodeError or
 // *IllegalParameterError, so the caller picks the alert.
 //
 // Left out: SSL 3.0, 3DES and RC4 suites, TLS 1.3

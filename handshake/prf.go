@@ -8,7 +8,7 @@ import (
 	"hash"
 	"slices"
 
-	"golang.org/x/crypto/cryptobyte"
+	"github.com/tlsoffload/tlsoffload/internal/cryptobyte"
 )
 
 // Lengths fixed by the RFCs.

@@ -6,7 +6,7 @@ import (
 	_ "crypto/sha256" // registers crypto.SHA256 for the PRF
 	_ "crypto/sha512" // registers crypto.SHA384
 
-	"golang.org/x/crypto/cryptobyte"
+	"github.com/tlsoffload/tlsoffload/internal/cryptobyte"
 
 	"github.com/tlsoffload/tlsoffload/record"
 )

@@ -15,8 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/tlsoffload/tlsoffload/internal/cryptobyte"
 	"golang.org/x/crypto/chacha20poly1305"
-	"golang.org/x/crypto/cryptobyte"
 )
 
 // Channel is an opened device↔offloader channel over a transport: every

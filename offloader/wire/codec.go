@@ -6,7 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"golang.org/x/crypto/cryptobyte"
+	"github.com/tlsoffload/tlsoffload/internal/cryptobyte"
 )
 
 // The codec of the two frame payloads (docs/PROTOCOL.md, "Flight" and
