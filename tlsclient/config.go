@@ -25,9 +25,16 @@ type Config struct {
 	// certificate for. SNI is sent only for DNS names, never IP literals.
 	ServerName string
 
-	// CipherSuites, in preference order; nil means the default list
-	// (handshake.Suites). Only suites of the table are accepted.
+	// CipherSuites, in preference order; nil means the default list:
+	// handshake.Suites, in its order but with ChaCha20-Poly1305 before
+	// AES-GCM where AEADPreference says so. Only suites of the table are
+	// accepted.
 	CipherSuites []uint16
+	// AEADPreference orders the default list (it does nothing when
+	// CipherSuites is set): AEADAuto, the zero value, puts AES-GCM first on
+	// a CPU with AES and carry-less multiply instructions and
+	// ChaCha20-Poly1305 first elsewhere (suiteorder.go).
+	AEADPreference AEADPreference
 	// Groups for ECDHE, in preference order; nil: X25519, P-256, P-384.
 	Groups []uint16
 	// SignatureAlgorithms offered; nil: the default list.
@@ -109,11 +116,10 @@ func (c *Config) trace(format string, args ...any) {
 
 func (c *Config) cipherSuites() ([]uint16, error) {
 	if c.CipherSuites == nil {
-		ids := make([]uint16, 0, len(handshake.Suites))
-		for _, s := range handshake.Suites {
-			ids = append(ids, s.ID)
+		if c.AEADPreference > AEADPreferChaCha20 {
+			return nil, errors.New("tlsclient: Config.AEADPreference is not one of AEADAuto, AEADPreferAESGCM, AEADPreferChaCha20")
 		}
-		return ids, nil
+		return defaultCipherSuites(c.AEADPreference.chachaFirst(aesGCMHardware)), nil
 	}
 	for _, id := range c.CipherSuites {
 		if handshake.SuiteByID(id) == nil {

@@ -31,3 +31,11 @@ func (s *ClientSession) Created() time.Time { return s.created }
 
 // RecordingConn keeps a copy of every byte read through it (fuzz seeds).
 type RecordingConn = recordingConn
+
+// SetAESGCMHardware gives the default suite order the hardware answer v
+// until the test ends.
+func SetAESGCMHardware(t interface{ Cleanup(func()) }, v bool) {
+	old := aesGCMHardware
+	aesGCMHardware = v
+	t.Cleanup(func() { aesGCMHardware = old })
+}
