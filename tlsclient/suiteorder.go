@@ -1,12 +1,6 @@
 package tlsclient
 
-import (
-	"runtime"
-
-	"golang.org/x/sys/cpu"
-
-	"github.com/tlsoffload/tlsoffload/handshake"
-)
+import "github.com/tlsoffload/tlsoffload/handshake"
 
 // AEADPreference says which AEAD a default suite list puts first. It
 // matters only when Config.CipherSuites is nil: an explicit list is offered
@@ -27,28 +21,10 @@ const (
 	AEADPreferChaCha20
 )
 
-// aesGCMHardware is the answer of hasAESGCMHardware for this process; a
-// variable so that tests can give the other answer.
-var aesGCMHardware = hasAESGCMHardware(runtime.GOARCH)
-
-// hasAESGCMHardware reports whether Go's AES-GCM runs on AES and
-// carry-less multiply instructions on this CPU, as golang.org/x/sys/cpu
-// reports them. Only the ports where Go has assembly for both can say yes:
-// on 32-bit ARM, MIPS, RISC-V and the rest Go's AES is generic software
-// even on a core with the ARMv8 crypto extension, so the answer is no.
-func hasAESGCMHardware(goarch string) bool {
-	switch goarch {
-	case "amd64":
-		return cpu.X86.HasAES && cpu.X86.HasPCLMULQDQ
-	case "arm64":
-		return cpu.ARM64.HasAES && cpu.ARM64.HasPMULL
-	case "s390x":
-		return cpu.S390X.HasAES && cpu.S390X.HasAESGCM
-	case "ppc64", "ppc64le":
-		return cpu.PPC64.IsPOWER8 // vcipher and vpmsumd are ISA 2.07
-	}
-	return false
-}
+// aesGCMHardware is the answer of hasAESGCMHardware for this process
+// (suiteorder_hw.go, suiteorder_sw.go); a variable so that tests can give
+// the other answer.
+var aesGCMHardware = hasAESGCMHardware()
 
 // defaultCipherSuites is the suite table's order (handshake.Suites), with
 // the ChaCha20-Poly1305 suites moved before the AES-GCM ones when
