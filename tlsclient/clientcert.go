@@ -3,7 +3,6 @@ package tlsclient
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"slices"
 
 	"github.com/tlsoffload/tlsoffload/handshake"
@@ -49,7 +48,7 @@ func (hs *clientHandshakeState) takeClientAuth(cf *ClientFlight) error {
 		return bad("client certificate without a well-formed CertificateVerify")
 	}
 	if hs.serverHello.Version >= handshake.VersionTLS12 && !slices.Contains(hs.certRequest.SignatureAlgorithms, cv.SignatureAlgorithm) {
-		return bad(fmt.Sprintf("CertificateVerify signed with %#04x, which the server did not ask for", cv.SignatureAlgorithm))
+		return bad("CertificateVerify signed with " + hex16(cv.SignatureAlgorithm) + ", which the server did not ask for")
 	}
 	hs.clientCertMsg, hs.certVerifyMsg = cf.Certificate, cf.CertificateVerify
 	hs.config.trace("tls: the offloader answers the CertificateRequest with %d certificates", len(cert.Certificates))
@@ -76,7 +75,7 @@ func (hs *clientHandshakeState) writeCertificateVerify() error {
 func (hs *clientHandshakeState) writeClientMessage(msg []byte, name string) error {
 	hs.transcript.Write(msg)
 	if err := hs.c.rc.WriteRecords(record.TypeHandshake, bytes.Clone(msg)); err != nil {
-		return fmt.Errorf("tlsclient: writing %s: %w", name, err)
+		return wrapf("tlsclient: writing "+name, err)
 	}
 	return nil
 }

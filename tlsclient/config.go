@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"slices"
@@ -123,7 +122,7 @@ func (c *Config) cipherSuites() ([]uint16, error) {
 	}
 	for _, id := range c.CipherSuites {
 		if handshake.SuiteByID(id) == nil {
-			return nil, fmt.Errorf("tlsclient: Config.CipherSuites: suite %#04x is not implemented", id)
+			return nil, errors.New("tlsclient: Config.CipherSuites: suite " + hex16(id) + " is not implemented")
 		}
 	}
 	if len(c.CipherSuites) == 0 {
@@ -167,7 +166,7 @@ func (c *Config) offer(serverName string) (Offer, error) {
 		return Offer{}, err
 	}
 	if suites = suitesForVersions(suites, versions); len(suites) == 0 {
-		return Offer{}, fmt.Errorf("tlsclient: Config.CipherSuites: no suite allowed in %s", versionNames(versions))
+		return Offer{}, errors.New("tlsclient: Config.CipherSuites: no suite allowed in " + versionNames(versions))
 	}
 	return Offer{
 		Versions:            versions,
@@ -217,7 +216,7 @@ func narrow(offer, allowed Offer) (Offer, error) {
 		SignatureAlgorithms: intersect(offer.SignatureAlgorithms, allowed.SignatureAlgorithms),
 	}
 	if len(p.Versions) == 0 {
-		return Offer{}, &OffloaderError{Op: "start", Err: fmt.Errorf("none of %s allowed for this server", versionNames(offer.Versions))}
+		return Offer{}, &OffloaderError{Op: "start", Err: errors.New("none of " + versionNames(offer.Versions) + " allowed for this server")}
 	}
 	if len(p.CipherSuites) == 0 {
 		return Offer{}, &OffloaderError{Op: "start", Err: errors.New("no cipher suite allowed for this server")}

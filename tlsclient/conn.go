@@ -44,7 +44,6 @@ package tlsclient
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -165,7 +164,7 @@ func (c *Conn) runHandshake(ctx context.Context) (err error) {
 				c.restoreDeadlines()
 			}
 			if err != nil && ctx.Err() != nil {
-				err = fmt.Errorf("tlsclient: handshake: %w", ctx.Err())
+				err = wrapf("tlsclient: handshake", ctx.Err())
 			}
 		}()
 	}
@@ -415,7 +414,7 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 	if serverName == "" {
 		host, _, err := net.SplitHostPort(addr)
 		if err != nil {
-			return nil, fmt.Errorf("tlsclient: %w", err)
+			return nil, wrapf("tlsclient", err)
 		}
 		serverName = host
 	}

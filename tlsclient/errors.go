@@ -95,3 +95,24 @@ func certAlert(r CertificateReason) record.Alert {
 	// nonconforming.
 	return record.AlertBadCertificate
 }
+
+// wrapError is msg + ": " + the error it wraps, as fmt.Errorf("%s: %w")
+// would make it; the package formats its messages without fmt, whose
+// reflection-based machinery (some 130 KB of a linux/arm program) a
+// device need not link.
+type wrapError struct {
+	msg string
+	err error
+}
+
+func (e *wrapError) Error() string { return e.msg + ": " + e.err.Error() }
+func (e *wrapError) Unwrap() error { return e.err }
+
+// wrapf wraps err, which must not be nil, under msg.
+func wrapf(msg string, err error) error { return &wrapError{msg: msg, err: err} }
+
+// hex16 formats v as fmt's %#04x does: 0x and four lowercase hex digits.
+func hex16(v uint16) string {
+	const digits = "0123456789abcdef"
+	return string([]byte{'0', 'x', digits[v>>12], digits[v>>8&0xf], digits[v>>4&0xf], digits[v&0xf]})
+}

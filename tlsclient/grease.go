@@ -1,8 +1,6 @@
 package tlsclient
 
 import (
-	"fmt"
-
 	"github.com/tlsoffload/tlsoffload/record"
 )
 
@@ -21,14 +19,14 @@ func isGREASE(v uint16) bool { return v&0x0f0f == 0x0a0a && v>>12 == (v>>4)&0xf 
 func (hs *clientHandshakeState) refuseGREASEServerHello() error {
 	sh := hs.serverHello
 	if isGREASE(sh.Version) {
-		return hs.fail(record.AlertIllegalParameter, fmt.Sprintf("server chose GREASE version %#04x", sh.Version), nil)
+		return hs.fail(record.AlertIllegalParameter, "server chose GREASE version "+hex16(sh.Version), nil)
 	}
 	if isGREASE(sh.CipherSuite) {
-		return hs.fail(record.AlertIllegalParameter, fmt.Sprintf("server chose GREASE cipher suite %#04x", sh.CipherSuite), nil)
+		return hs.fail(record.AlertIllegalParameter, "server chose GREASE cipher suite "+hex16(sh.CipherSuite), nil)
 	}
 	for _, t := range sh.Extensions {
 		if isGREASE(t) {
-			return hs.fail(record.AlertUnsupportedExtension, fmt.Sprintf("server sent GREASE extension %#04x", t), nil)
+			return hs.fail(record.AlertUnsupportedExtension, "server sent GREASE extension "+hex16(t), nil)
 		}
 	}
 	return nil
@@ -38,10 +36,10 @@ func (hs *clientHandshakeState) refuseGREASEServerHello() error {
 // names a GREASE group or signature algorithm.
 func (hs *clientHandshakeState) refuseGREASEKeyExchange(group, sigAlg uint16) error {
 	if isGREASE(group) {
-		return hs.fail(record.AlertIllegalParameter, fmt.Sprintf("server chose GREASE group %#04x", group), nil)
+		return hs.fail(record.AlertIllegalParameter, "server chose GREASE group "+hex16(group), nil)
 	}
 	if isGREASE(sigAlg) {
-		return hs.fail(record.AlertIllegalParameter, fmt.Sprintf("server signed with GREASE scheme %#04x", sigAlg), nil)
+		return hs.fail(record.AlertIllegalParameter, "server signed with GREASE scheme "+hex16(sigAlg), nil)
 	}
 	return nil
 }

@@ -4,9 +4,9 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
-	"fmt"
 	"io"
 	"slices"
+	"strconv"
 
 	"github.com/tlsoffload/tlsoffload/handshake"
 	"github.com/tlsoffload/tlsoffload/record"
@@ -134,7 +134,7 @@ func (hs *clientHandshakeState) start() (err error) {
 func (hs *clientHandshakeState) sendClientHello() error {
 	random := make([]byte, 32)
 	if _, err := io.ReadFull(hs.config.rand(), random); err != nil {
-		return fmt.Errorf("tlsclient: reading random: %w", err)
+		return wrapf("tlsclient: reading random", err)
 	}
 	hello := &handshake.ClientHello{
 		Version:              hs.helloVersion(),
@@ -164,7 +164,7 @@ func (hs *clientHandshakeState) sendClientHello() error {
 	}
 	if hs.config.ShapeClientHello != nil {
 		if err := hs.config.ShapeClientHello(hello); err != nil {
-			return fmt.Errorf("tlsclient: ShapeClientHello: %w", err)
+			return wrapf("tlsclient: ShapeClientHello", err)
 		}
 		if len(hello.Random) != 32 || len(hello.CipherSuites) == 0 {
 			return errors.New("tlsclient: ShapeClientHello left no random or no cipher suite")
@@ -172,7 +172,7 @@ func (hs *clientHandshakeState) sendClientHello() error {
 	}
 	msg, err := hello.MarshalChecked()
 	if err != nil {
-		return fmt.Errorf("tlsclient: building ClientHello: %w", err)
+		return wrapf("tlsclient: building ClientHello", err)
 	}
 	hs.hello = hello
 	hs.offered = make(map[uint16]bool)
@@ -181,10 +181,10 @@ func (hs *clientHandshakeState) sendClientHello() error {
 	}
 	hs.writeTranscript(msg)
 	if err := hs.c.rc.WriteRecords(record.TypeHandshake, msg); err != nil {
-		return fmt.Errorf("tlsclient: writing ClientHello: %w", err)
+		return wrapf("tlsclient: writing ClientHello", err)
 	}
 	if err := hs.c.rc.Flush(); err != nil {
-		return fmt.Errorf("tlsclient: writing ClientHello: %w", err)
+		return wrapf("tlsclient: writing ClientHello", err)
 	}
 	hs.config.trace("tls: ClientHello sent (%d suites, SNI %q)", len(hello.CipherSuites), hello.ServerName)
 	return nil
@@ -216,7 +216,7 @@ func (hs *clientHandshakeState) processServerHello() error {
 	}
 	hs.suite = handshake.SuiteByID(sh.CipherSuite)
 	if hs.suite == nil || !slices.Contains(hs.hello.CipherSuites, sh.CipherSuite) {
-		return hs.fail(record.AlertIllegalParameter, fmt.Sprintf("server chose cipher suite %#04x, which was not offered", sh.CipherSuite), nil)
+		return hs.fail(record.AlertIllegalParameter, "server chose cipher suite "+hex16(sh.CipherSuite)+", which was not offered", nil)
 	}
 	if err := hs.checkSuiteVersion(); err != nil {
 		return err
@@ -227,10 +227,10 @@ func (hs *clientHandshakeState) processServerHello() error {
 	seen := make(map[uint16]bool, len(sh.Extensions))
 	for _, t := range sh.Extensions {
 		if !hs.offered[t] {
-			return hs.fail(record.AlertUnsupportedExtension, fmt.Sprintf("server sent extension %d, which was not offered", t), nil)
+			return hs.fail(record.AlertUnsupportedExtension, "server sent extension "+strconv.Itoa(int(t))+", which was not offered", nil)
 		}
 		if seen[t] {
-			return hs.fail(record.AlertIllegalParameter, fmt.Sprintf("server sent extension %d twice", t), nil)
+			return hs.fail(record.AlertIllegalParameter, "server sent extension "+strconv.Itoa(int(t))+" twice", nil)
 		}
 		seen[t] = true
 	}
@@ -371,10 +371,10 @@ func (hs *clientHandshakeState) processServerKeyExchange(msg []byte) error {
 		return err
 	}
 	if !slices.Contains(hs.hello.SupportedGroups, p.Group) {
-		return hs.fail(record.AlertIllegalParameter, fmt.Sprintf("server chose group %d, which was not offered", p.Group), nil)
+		return hs.fail(record.AlertIllegalParameter, "server chose group "+strconv.Itoa(int(p.Group))+", which was not offered", nil)
 	}
 	if hs.version() >= handshake.VersionTLS12 && !slices.Contains(hs.hello.SignatureAlgorithms, p.SignatureAlgorithm) {
-		return hs.fail(record.AlertIllegalParameter, fmt.Sprintf("server signed with scheme %#04x, which was not offered", p.SignatureAlgorithm), nil)
+		return hs.fail(record.AlertIllegalParameter, "server signed with scheme "+hex16(p.SignatureAlgorithm)+", which was not offered", nil)
 	}
 	hs.curve = p.Group
 	hs.writeTranscript(msg)
@@ -474,7 +474,7 @@ func (hs *clientHandshakeState) sendClientFlight() error {
 	cke := (&handshake.ClientKeyExchange{Body: hs.ckeBody}).Marshal()
 	hs.transcript.Write(cke)
 	if err := rc.WriteRecords(record.TypeHandshake, cke); err != nil {
-		return fmt.Errorf("tlsclient: writing ClientKeyExchange: %w", err)
+		return wrapf("tlsclient: writing ClientKeyExchange", err)
 	}
 	if err := hs.writeCertificateVerify(); err != nil {
 		return err
@@ -486,17 +486,17 @@ func (hs *clientHandshakeState) sendClientFlight() error {
 	}
 	rc.PrepareWrite(writeCipher)
 	if err := rc.WriteChangeCipherSpec(); err != nil {
-		return fmt.Errorf("tlsclient: writing ChangeCipherSpec: %w", err)
+		return wrapf("tlsclient: writing ChangeCipherSpec", err)
 	}
 	verify := hs.finishedVerifyData(true)
 	fin := (&handshake.Finished{VerifyData: verify}).Marshal()
 	hs.transcript.Write(fin)
 	hs.clientFinished = verify
 	if err := rc.WriteRecords(record.TypeHandshake, fin); err != nil {
-		return fmt.Errorf("tlsclient: writing Finished: %w", err)
+		return wrapf("tlsclient: writing Finished", err)
 	}
 	if err := rc.Flush(); err != nil {
-		return fmt.Errorf("tlsclient: writing client flight: %w", err)
+		return wrapf("tlsclient: writing client flight", err)
 	}
 	rc.PrepareRead(readCipher)
 	return nil
@@ -634,9 +634,9 @@ func (hs *clientHandshakeState) decodeFailure(name string, err error) error {
 // any alert a local failure needs.
 func (hs *clientHandshakeState) readFailure(want string, err error) error {
 	if errors.Is(err, io.EOF) {
-		return fmt.Errorf("tlsclient: reading %s: server closed the connection: %w", want, io.ErrUnexpectedEOF)
+		return wrapf("tlsclient: reading "+want+": server closed the connection", io.ErrUnexpectedEOF)
 	}
-	return fmt.Errorf("tlsclient: reading %s: %w", want, err)
+	return wrapf("tlsclient: reading "+want, err)
 }
 
 func messageName(t uint8) string {
@@ -666,7 +666,7 @@ func messageName(t uint8) string {
 	case handshake.TypeCertificateStatus:
 		return "CertificateStatus"
 	}
-	return fmt.Sprintf("handshake message %d", t)
+	return "handshake message " + strconv.Itoa(int(t))
 }
 
 func contentName(t record.ContentType) string {
@@ -680,5 +680,5 @@ func contentName(t record.ContentType) string {
 	case record.TypeApplicationData:
 		return "application data"
 	}
-	return fmt.Sprintf("record type %d", t)
+	return "record type " + strconv.Itoa(int(t))
 }

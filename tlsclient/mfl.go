@@ -1,7 +1,8 @@
 package tlsclient
 
 import (
-	"fmt"
+	"errors"
+	"strconv"
 
 	"github.com/tlsoffload/tlsoffload/handshake"
 	"github.com/tlsoffload/tlsoffload/record"
@@ -28,13 +29,13 @@ var maxFragmentCodes = map[int]uint8{512: 1, 1024: 2, 2048: 3, 4096: 4}
 func (c *Config) maxFragmentCode() (uint8, error) {
 	if c.MaxFragmentLength == 0 {
 		if c.RequireMaxFragmentLength {
-			return 0, fmt.Errorf("tlsclient: Config.RequireMaxFragmentLength needs Config.MaxFragmentLength")
+			return 0, errors.New("tlsclient: Config.RequireMaxFragmentLength needs Config.MaxFragmentLength")
 		}
 		return 0, nil
 	}
 	code, ok := maxFragmentCodes[c.MaxFragmentLength]
 	if !ok {
-		return 0, fmt.Errorf("tlsclient: Config.MaxFragmentLength %d not supported: use 512, 1024, 2048 or 4096 (RFC 6066 §4)", c.MaxFragmentLength)
+		return 0, errors.New("tlsclient: Config.MaxFragmentLength " + strconv.Itoa(int(c.MaxFragmentLength)) + " not supported: use 512, 1024, 2048 or 4096 (RFC 6066 §4)")
 	}
 	return code, nil
 }
@@ -49,7 +50,7 @@ type MaxFragmentLengthError struct {
 }
 
 func (e *MaxFragmentLengthError) Error() string {
-	return fmt.Sprintf("tlsclient: server did not accept max_fragment_length %d", e.Length)
+	return "tlsclient: server did not accept max_fragment_length " + strconv.Itoa(int(e.Length))
 }
 
 func (e *MaxFragmentLengthError) Unwrap() error {

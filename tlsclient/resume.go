@@ -2,7 +2,6 @@ package tlsclient
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"slices"
 	"time"
@@ -80,7 +79,7 @@ func (hs *clientHandshakeState) offerSession(hello *handshake.ClientHello) error
 	case len(s.ticket) > 0:
 		id := make([]byte, 32)
 		if _, err := io.ReadFull(hs.config.rand(), id); err != nil {
-			return fmt.Errorf("tlsclient: reading random: %w", err)
+			return wrapf("tlsclient: reading random", err)
 		}
 		hello.SessionTicket = s.ticket
 		hello.SessionID = id
@@ -190,17 +189,17 @@ func (hs *clientHandshakeState) sendFinished(write record.Cipher) error {
 	rc := hs.c.rc
 	rc.PrepareWrite(write)
 	if err := rc.WriteChangeCipherSpec(); err != nil {
-		return fmt.Errorf("tlsclient: writing ChangeCipherSpec: %w", err)
+		return wrapf("tlsclient: writing ChangeCipherSpec", err)
 	}
 	verify := hs.suite.FinishedVerifyData(hs.serverHello.Version, hs.master, true, hs.transcript.Sum())
 	fin := (&handshake.Finished{VerifyData: verify}).Marshal()
 	hs.transcript.Write(fin)
 	hs.clientFinished = verify
 	if err := rc.WriteRecords(record.TypeHandshake, fin); err != nil {
-		return fmt.Errorf("tlsclient: writing Finished: %w", err)
+		return wrapf("tlsclient: writing Finished", err)
 	}
 	if err := rc.Flush(); err != nil {
-		return fmt.Errorf("tlsclient: writing Finished: %w", err)
+		return wrapf("tlsclient: writing Finished", err)
 	}
 	return nil
 }

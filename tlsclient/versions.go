@@ -1,7 +1,7 @@
 package tlsclient
 
 import (
-	"fmt"
+	"errors"
 	"slices"
 	"strings"
 
@@ -40,11 +40,11 @@ func (c *Config) versions() ([]uint16, error) {
 		v    uint16
 	}{{"MinVersion", min}, {"MaxVersion", max}} {
 		if b.v < handshake.VersionTLS10 || b.v > handshake.VersionTLS12 {
-			return nil, fmt.Errorf("tlsclient: Config.%s %#04x not supported: TLS 1.0 (0x0301) to TLS 1.2 (0x0303)", b.name, b.v)
+			return nil, errors.New("tlsclient: Config." + b.name + " " + hex16(b.v) + " not supported: TLS 1.0 (0x0301) to TLS 1.2 (0x0303)")
 		}
 	}
 	if min > max {
-		return nil, fmt.Errorf("tlsclient: Config.MinVersion %#04x is above MaxVersion %#04x", min, max)
+		return nil, errors.New("tlsclient: Config.MinVersion " + hex16(min) + " is above MaxVersion " + hex16(max))
 	}
 	var out []uint16
 	for v := max; v >= min; v-- {
@@ -86,7 +86,7 @@ func (hs *clientHandshakeState) helloVersion() uint16 { return maxVersion(hs.par
 func (hs *clientHandshakeState) checkServerVersion() error {
 	sh := hs.serverHello
 	if !slices.Contains(hs.params.Versions, sh.Version) {
-		return hs.fail(record.AlertProtocolVersion, fmt.Sprintf("server chose version %#04x, which was not offered (%s)", sh.Version, versionNames(hs.params.Versions)), nil)
+		return hs.fail(record.AlertProtocolVersion, "server chose version "+hex16(sh.Version)+", which was not offered ("+versionNames(hs.params.Versions)+")", nil)
 	}
 	if downgraded(hs.helloVersion(), sh.Version, sh.Random) {
 		return hs.fail(record.AlertIllegalParameter, "server random signals a downgrade", nil)
@@ -98,7 +98,7 @@ func (hs *clientHandshakeState) checkServerVersion() error {
 // (an AEAD or SHA-256/384 suite below TLS 1.2).
 func (hs *clientHandshakeState) checkSuiteVersion() error {
 	if !hs.suite.AllowedIn(hs.version()) {
-		return hs.fail(record.AlertIllegalParameter, fmt.Sprintf("server chose %s, which is not allowed in version %#04x", hs.suite.Name, hs.version()), nil)
+		return hs.fail(record.AlertIllegalParameter, "server chose "+hs.suite.Name+", which is not allowed in version "+hex16(hs.version()), nil)
 	}
 	return nil
 }
@@ -128,5 +128,5 @@ func versionName(v uint16) string {
 	case handshake.VersionTLS13:
 		return "TLS 1.3"
 	}
-	return fmt.Sprintf("%#04x", v)
+	return hex16(v)
 }
