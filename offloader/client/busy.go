@@ -3,8 +3,8 @@ package client
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
@@ -40,7 +40,7 @@ type BusyError struct {
 }
 
 func (e *BusyError) Error() string {
-	return fmt.Sprintf("client: offloader busy or device over its rate: %s refused %d times: %v", e.Ops, e.Attempts, e.Err)
+	return "client: offloader busy or device over its rate: " + e.Ops + " refused " + strconv.Itoa(e.Attempts) + " times: " + e.Err.Error()
 }
 
 // Unwrap returns ErrBusy and the offloader's last answer.

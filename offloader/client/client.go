@@ -12,10 +12,10 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -115,11 +115,11 @@ func New(cfg Config) (*Client, error) {
 		}
 	}
 	if cfg.DeviceID == "" || len(cfg.DeviceID) > wire.MaxDeviceID {
-		return nil, fmt.Errorf("client: device id must be 1..%d bytes", wire.MaxDeviceID)
+		return nil, errors.New("client: device id must be 1.." + strconv.Itoa(int(wire.MaxDeviceID)) + " bytes")
 	}
 	if !cfg.Plaintext || len(cfg.PSK) > 0 {
 		if len(cfg.PSK) < wire.MinPSKLen || len(cfg.PSK) > wire.MaxPSKLen {
-			return nil, fmt.Errorf("client: psk must be %d..%d bytes", wire.MinPSKLen, wire.MaxPSKLen)
+			return nil, errors.New("client: psk must be " + strconv.Itoa(int(wire.MinPSKLen)) + ".." + strconv.Itoa(int(wire.MaxPSKLen)) + " bytes")
 		}
 	}
 	if cfg.DialTimeout < 0 {
@@ -163,7 +163,7 @@ func (c *Client) rand() io.Reader {
 }
 
 // errClosed is returned by Do after Close and to the calls Close fails.
-var errClosed = fmt.Errorf("client: %w", net.ErrClosed)
+var errClosed = wrapf("client", net.ErrClosed)
 
 // Do sends one flight and waits for its answer or ctx: the protocol-level
 // call under Start and KeyExchange, for tools and tests that speak the
@@ -280,12 +280,12 @@ const maxPooledPayload = 64 << 10
 func checkResponse(f *wire.Flight, r *wire.FlightResponse) error {
 	if len(r.Results) != len(f.Requests) {
 		return &wire.Error{Status: wire.StatusMalformed,
-			Detail: fmt.Sprintf("client: %d results for %d requests", len(r.Results), len(f.Requests))}
+			Detail: "client: " + strconv.Itoa(len(r.Results)) + " results for " + strconv.Itoa(len(f.Requests)) + " requests"}
 	}
 	for i := range r.Results {
 		if r.Results[i].Op != f.Requests[i].Op {
 			return &wire.Error{Op: f.Requests[i].Op, Status: wire.StatusMalformed,
-				Detail: fmt.Sprintf("client: result %d is for op %v", i, r.Results[i].Op)}
+				Detail: "client: result " + strconv.Itoa(i) + " is for op " + r.Results[i].Op.String()}
 		}
 	}
 	return nil
@@ -414,16 +414,16 @@ func (c *Client) openOne(ctx context.Context, addr string) (*conn, error) {
 			return nil, err
 		}
 		if (aborted || errors.Is(err, os.ErrDeadlineExceeded)) && ctx.Err() == nil && c.closeCtx.Err() == nil {
-			return nil, fmt.Errorf("opening channel to %s: timed out after %v", addr, c.cfg.DialTimeout)
+			return nil, errors.New("opening channel to " + addr + ": timed out after " + c.cfg.DialTimeout.String())
 		}
-		return nil, fmt.Errorf("opening channel to %s: %w", addr, err)
+		return nil, wrapf("opening channel to "+addr, err)
 	}
 	if aborted {
 		ch.Close()
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		return nil, fmt.Errorf("opening channel to %s: timed out after %v", addr, c.cfg.DialTimeout)
+		return nil, errors.New("opening channel to " + addr + ": timed out after " + c.cfg.DialTimeout.String())
 	}
 	nc.SetDeadline(time.Time{})
 	return newConn(ch, nc, addr), nil
@@ -551,7 +551,7 @@ func (cn *conn) write(ctx context.Context, payload []byte) error {
 		<-fired
 		if err != nil {
 			// Cut short: the stream may hold a partial frame.
-			cn.fail(fmt.Errorf("client: channel to %s: write abandoned: %w", cn.addr, ctx.Err()))
+			cn.fail(wrapf("client: channel to "+cn.addr+": write abandoned", ctx.Err()))
 			return ctx.Err()
 		}
 		// The frame went out whole before the deadline bit: the channel
@@ -559,7 +559,7 @@ func (cn *conn) write(ctx context.Context, payload []byte) error {
 		cn.nc.SetWriteDeadline(time.Time{})
 	}
 	if err != nil {
-		cn.fail(fmt.Errorf("client: channel to %s: %w", cn.addr, err))
+		cn.fail(wrapf("client: channel to "+cn.addr, err))
 		return cn.deadErr()
 	}
 	return nil
@@ -706,7 +706,7 @@ func (cn *conn) readOne() error {
 	if bad != nil {
 		// Without an id the answer cannot be matched to its call, and
 		// the peer is not speaking the protocol: give the channel up.
-		return fmt.Errorf("client: channel to %s: bad response: %w", cn.addr, bad)
+		return wrapf("client: channel to "+cn.addr+": bad response", bad)
 	}
 	cn.mu.Lock()
 	wait, ok := cn.pending[resp.ID]
@@ -747,7 +747,21 @@ func (cn *conn) readLoop() {
 // that did not authenticate stays a *wire.Error to errors.As.
 func (cn *conn) readErr(err error) error {
 	if errors.Is(err, io.EOF) {
-		return fmt.Errorf("client: offloader %s closed the channel: %w", cn.addr, io.ErrUnexpectedEOF)
+		return wrapf("client: offloader "+cn.addr+" closed the channel", io.ErrUnexpectedEOF)
 	}
-	return fmt.Errorf("client: channel to %s: %w", cn.addr, err)
+	return wrapf("client: channel to "+cn.addr, err)
 }
+
+// wrapError is msg + ": " + the error it wraps, as fmt.Errorf("%s: %w")
+// would make it: the package formats without fmt, which a device program
+// need not link (tlsclient does the same).
+type wrapError struct {
+	msg string
+	err error
+}
+
+func (e *wrapError) Error() string { return e.msg + ": " + e.err.Error() }
+func (e *wrapError) Unwrap() error { return e.err }
+
+// wrapf wraps err, which must not be nil, under msg.
+func wrapf(msg string, err error) error { return &wrapError{msg: msg, err: err} }

@@ -2,8 +2,9 @@ package client
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"io"
+	"strconv"
 	"time"
 
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
@@ -81,7 +82,7 @@ func (c *Client) CachedStart(serverName string, offer tlsclient.Offer) (tlsclien
 // protocol's limits.
 func startRequest(serverName string, offer tlsclient.Offer) (*wire.StartRequest, error) {
 	if len(serverName) > wire.MaxServerName {
-		return nil, fmt.Errorf("client: server name longer than %d bytes", wire.MaxServerName)
+		return nil, errors.New("client: server name longer than " + strconv.Itoa(int(wire.MaxServerName)) + " bytes")
 	}
 	req := &wire.StartRequest{
 		ServerName:          serverName,
@@ -92,7 +93,7 @@ func startRequest(serverName string, offer tlsclient.Offer) (*wire.StartRequest,
 	}
 	for _, l := range [][]uint16{req.Versions, req.CipherSuites, req.Groups, req.SignatureAlgorithms} {
 		if len(l) > wire.MaxListLen {
-			return nil, fmt.Errorf("client: an offer lists at most %d entries", wire.MaxListLen)
+			return nil, errors.New("client: an offer lists at most " + strconv.Itoa(int(wire.MaxListLen)) + " entries")
 		}
 	}
 	return req, nil
@@ -105,10 +106,10 @@ func startRequest(serverName string, offer tlsclient.Offer) (*wire.StartRequest,
 // the *wire.Error itself otherwise.
 func (c *Client) KeyExchange(ctx context.Context, sf *tlsclient.ServerFlight) (*tlsclient.ClientFlight, error) {
 	if len(sf.ServerName) > wire.MaxServerName {
-		return nil, fmt.Errorf("client: server name longer than %d bytes", wire.MaxServerName)
+		return nil, errors.New("client: server name longer than " + strconv.Itoa(int(wire.MaxServerName)) + " bytes")
 	}
 	if len(sf.Transcript) > wire.MaxTranscript {
-		return nil, fmt.Errorf("client: server flight of %d bytes, larger than the offloader takes (%d)", len(sf.Transcript), wire.MaxTranscript)
+		return nil, errors.New("client: server flight of " + strconv.Itoa(len(sf.Transcript)) + " bytes, larger than the offloader takes (" + strconv.Itoa(int(wire.MaxTranscript)) + ")")
 	}
 	hid, err := c.handshakeID()
 	if err != nil {
@@ -213,7 +214,7 @@ func certReason(r wire.Reason) tlsclient.CertificateReason {
 // handshakeID is a fresh random id for one handshake's flights.
 func (c *Client) handshakeID() (id [16]byte, err error) {
 	if _, err := io.ReadFull(c.rand(), id[:]); err != nil {
-		return id, fmt.Errorf("client: reading random: %w", err)
+		return id, wrapf("client: reading random", err)
 	}
 	return id, nil
 }

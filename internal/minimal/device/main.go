@@ -9,10 +9,8 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
 	"net"
 	"os"
-	"strings"
 
 	"github.com/tlsoffload/tlsoffload/internal/minimal/loop"
 	"github.com/tlsoffload/tlsoffload/offloader/client"
@@ -29,7 +27,7 @@ func main() {
 	if err != nil {
 		loop.Fail(err)
 	}
-	psk, err := hex.DecodeString(strings.TrimSpace(string(pskHex)))
+	psk, err := client.ParsePSK(pskHex)
 	if err != nil {
 		loop.Fail(err)
 	}
