@@ -246,14 +246,14 @@ func authAt(t *testing.T, d server.Device, skew time.Duration, serverName string
 	}
 	defer srv.Close()
 	resp := srv.Do(context.Background(), d.ID, &wire.Flight{ID: 1, Requests: []wire.Request{
-		{Op: wire.OpAuth, Auth: &wire.AuthRequest{ServerName: serverName, Transcript: transcript}}}})
+		&wire.AuthRequest{ServerName: serverName, Transcript: transcript}}})
 	if len(resp.Results) != 1 {
 		t.Fatalf("%d results for one request", len(resp.Results))
 	}
 	if e := resp.Results[0].Err; e != nil {
 		return e
 	}
-	if resp.Results[0].Auth == nil {
+	if _, ok := resp.Results[0].Body.(*wire.AuthResponse); !ok {
 		t.Fatal("Auth accepted without a response body")
 	}
 	return nil

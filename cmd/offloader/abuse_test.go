@@ -320,8 +320,8 @@ devices:
 			go func() {
 				defer wg.Done()
 				for floodCtx.Err() == nil {
-					resp, err := cl.Do(floodCtx, &wire.Flight{Requests: []wire.Request{{Op: wire.OpStart, Start: &wire.StartRequest{
-						ServerName: "api.example.com", Versions: []uint16{0x0303}, CipherSuites: []uint16{0xc02f}}}}})
+					resp, err := cl.Do(floodCtx, &wire.Flight{Requests: []wire.Request{&wire.StartRequest{
+						ServerName: "api.example.com", Versions: []uint16{0x0303}, CipherSuites: []uint16{0xc02f}}}})
 					if floodCtx.Err() != nil {
 						return
 					}

@@ -128,13 +128,13 @@ devices:
 	defer cancel()
 	start := func(c *client.Client, name string) *wire.Result {
 		t.Helper()
-		r, err := c.Do(ctx, &wire.Flight{Requests: []wire.Request{{Op: wire.OpStart, Start: &wire.StartRequest{
+		r, err := c.Do(ctx, &wire.Flight{Requests: []wire.Request{&wire.StartRequest{
 			ServerName:          name,
 			Versions:            []uint16{0x0303, 0x0302},
 			CipherSuites:        []uint16{0xc02f, 0xc02b, 0xcca8},
 			Groups:              []uint16{29, 23},
 			SignatureAlgorithms: []uint16{0x0804, 0x0403, 0x0401},
-		}}}})
+		}}})
 		if err != nil {
 			t.Fatalf("Do start %s: %v", name, err)
 		}
@@ -147,11 +147,12 @@ devices:
 			t.Fatal(err)
 		}
 		res := start(c, "api.example.com")
-		if res.Err != nil || res.Start == nil {
+		sr, _ := res.Body.(*wire.StartResponse)
+		if res.Err != nil || sr == nil {
 			t.Fatalf("plaintext %v: start for an allowed name: %v", plaintext, res.Err)
 		}
-		if len(res.Start.Versions) != 1 || res.Start.Versions[0] != 0x0303 || res.Start.TTL != 2*time.Minute {
-			t.Errorf("start answer %+v: want TLS 1.2 only and the configured 2m TTL", res.Start)
+		if len(sr.Versions) != 1 || sr.Versions[0] != 0x0303 || sr.TTL != 2*time.Minute {
+			t.Errorf("start answer %+v: want TLS 1.2 only and the configured 2m TTL", sr)
 		}
 		if res := start(c, "a.example.net"); res.Err != nil {
 			t.Errorf("wildcard name refused: %v", res.Err)
@@ -168,8 +169,8 @@ devices:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res := start(c3, "api.example.com"); res.Err != nil || len(res.Start.Versions) != 2 || res.Start.Versions[1] != 0x0302 {
-		t.Errorf("sensor-3 (min_version 1.1): %+v %v, want TLS 1.2 and 1.1", res.Start, res.Err)
+	if res := start(c3, "api.example.com"); res.Err != nil || len(res.Body.(*wire.StartResponse).Versions) != 2 || res.Body.(*wire.StartResponse).Versions[1] != 0x0302 {
+		t.Errorf("sensor-3 (min_version 1.1): %+v %v, want TLS 1.2 and 1.1", res.Body, res.Err)
 	}
 	c3.Close()
 
@@ -179,8 +180,7 @@ devices:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bad.Do(ctx, &wire.Flight{Requests: []wire.Request{{Op: wire.OpStart,
-		Start: &wire.StartRequest{ServerName: "api.example.com", Versions: []uint16{0x0303}, CipherSuites: []uint16{0xc02f}}}}}); !errors.Is(err, wire.StatusAuthFailed) {
+	if _, err := bad.Do(ctx, &wire.Flight{Requests: []wire.Request{&wire.StartRequest{ServerName: "api.example.com", Versions: []uint16{0x0303}, CipherSuites: []uint16{0xc02f}}}}); !errors.Is(err, wire.StatusAuthFailed) {
 		t.Errorf("wrong PSK: %v, want StatusAuthFailed", err)
 	}
 	bad.Close()

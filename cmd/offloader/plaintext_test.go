@@ -78,8 +78,8 @@ devices:
 				if err != nil {
 					t.Fatal(err)
 				}
-				_, err = cl.Do(ctx, &wire.Flight{Requests: []wire.Request{{Op: wire.OpStart, Start: &wire.StartRequest{
-					ServerName: "api.example.com", Versions: []uint16{0x0303}, CipherSuites: []uint16{0xc02f}}}}})
+				_, err = cl.Do(ctx, &wire.Flight{Requests: []wire.Request{&wire.StartRequest{
+					ServerName: "api.example.com", Versions: []uint16{0x0303}, CipherSuites: []uint16{0xc02f}}}})
 				cl.Close()
 				want := c.want
 				if !plaintext {

@@ -47,8 +47,8 @@ func openChannel(t *testing.T, addr, id, pskHex string) *wire.Channel {
 
 // startOn runs one Start for api.example.com on ch.
 func startOn(ch *wire.Channel, id uint32) error {
-	f := &wire.Flight{ID: id, Requests: []wire.Request{{Op: wire.OpStart, Start: &wire.StartRequest{
-		ServerName: "api.example.com", Versions: []uint16{0x0303}, CipherSuites: []uint16{0xc02f}}}}}
+	f := &wire.Flight{ID: id, Requests: []wire.Request{&wire.StartRequest{
+		ServerName: "api.example.com", Versions: []uint16{0x0303}, CipherSuites: []uint16{0xc02f}}}}
 	b, _ := f.Marshal()
 	if err := ch.WriteFrame(b); err != nil {
 		return err

@@ -19,7 +19,7 @@ func rateLimitedAnswer(f *wire.Flight, whole bool) *wire.FlightResponse {
 		if i > 0 && !whole {
 			st = wire.StatusAborted
 		}
-		r.Results = append(r.Results, wire.Result{Op: q.Op, Err: &wire.Error{Op: q.Op, Status: st}})
+		r.Results = append(r.Results, wire.Result{Err: &wire.Error{Op: q.Op(), Status: st}})
 	}
 	return r
 }

@@ -204,7 +204,7 @@ func (c *Client) Do(ctx context.Context, f *wire.Flight) (resp *wire.FlightRespo
 func opsOf(f *wire.Flight) string {
 	ops := make([]string, len(f.Requests))
 	for i, r := range f.Requests {
-		ops[i] = r.Op.String()
+		ops[i] = r.Op().String()
 	}
 	return strings.Join(ops, "+")
 }
@@ -283,9 +283,9 @@ func checkResponse(f *wire.Flight, r *wire.FlightResponse) error {
 			Detail: "client: " + strconv.Itoa(len(r.Results)) + " results for " + strconv.Itoa(len(f.Requests)) + " requests"}
 	}
 	for i := range r.Results {
-		if r.Results[i].Op != f.Requests[i].Op {
-			return &wire.Error{Op: f.Requests[i].Op, Status: wire.StatusMalformed,
-				Detail: "client: result " + strconv.Itoa(i) + " is for op " + r.Results[i].Op.String()}
+		if r.Results[i].Op() != f.Requests[i].Op() {
+			return &wire.Error{Op: f.Requests[i].Op(), Status: wire.StatusMalformed,
+				Detail: "client: result " + strconv.Itoa(i) + " is for op " + r.Results[i].Op().String()}
 		}
 	}
 	return nil

@@ -153,20 +153,20 @@ func (s *fakeServer) counts() (opens, chans int) {
 func echo(f *wire.Flight) *wire.FlightResponse {
 	r := &wire.FlightResponse{ID: f.ID, Token: f.Token}
 	for _, q := range f.Requests {
-		res := wire.Result{Op: q.Op}
-		switch q.Op {
-		case wire.OpStart:
-			res.Start = &wire.StartResponse{
-				Versions:     q.Start.Versions,
-				CipherSuites: q.Start.CipherSuites,
+		var res wire.Result
+		switch q := q.(type) {
+		case *wire.StartRequest:
+			res.Body = &wire.StartResponse{
+				Versions:     q.Versions,
+				CipherSuites: q.CipherSuites,
 				TTL:          time.Minute,
 			}
-		case wire.OpAuth:
-			res.Auth = &wire.AuthResponse{VerifiedChain: [][]byte{{0x30, 1}}}
-		case wire.OpKeyGen:
-			res.KeyGen = &wire.KeyGenResponse{ClientKeyExchange: []byte{1, 2, 3}}
-		case wire.OpKey:
-			res.Key = &wire.KeyResponse{MasterSecret: make([]byte, 48), KeyBlock: make([]byte, 40)}
+		case *wire.AuthRequest:
+			res.Body = &wire.AuthResponse{VerifiedChain: [][]byte{{0x30, 1}}}
+		case *wire.KeyGenRequest:
+			res.Body = &wire.KeyGenResponse{ClientKeyExchange: []byte{1, 2, 3}}
+		case *wire.KeyRequest:
+			res.Body = &wire.KeyResponse{MasterSecret: make([]byte, 48), KeyBlock: make([]byte, 40)}
 		}
 		r.Results = append(r.Results, res)
 	}
@@ -177,11 +177,11 @@ func startFlight(tag string) *wire.Flight {
 	return &wire.Flight{
 		ID:    0xdeadbeef, // Do must overwrite it
 		Token: []byte(tag),
-		Requests: []wire.Request{{Op: wire.OpStart, Start: &wire.StartRequest{
+		Requests: []wire.Request{&wire.StartRequest{
 			ServerName:   "example.com",
 			Versions:     []uint16{0x0303},
 			CipherSuites: []uint16{0xc02f},
-		}}},
+		}},
 	}
 }
 
@@ -225,11 +225,11 @@ func TestDo(t *testing.T) {
 	if f.ID == 0xdeadbeef {
 		t.Error("Do kept the caller's flight id")
 	}
-	if r.ID != f.ID || string(r.Token) != "one" || len(r.Results) != 1 || r.Results[0].Start == nil {
+	if r.ID != f.ID || string(r.Token) != "one" || len(r.Results) != 1 || r.Results[0].Op() != wire.OpStart || r.Results[0].Err != nil {
 		t.Fatalf("response %+v", r)
 	}
-	if r.Results[0].Start.TTL != time.Minute {
-		t.Errorf("TTL %v", r.Results[0].Start.TTL)
+	if r.Results[0].Body.(*wire.StartResponse).TTL != time.Minute {
+		t.Errorf("TTL %v", r.Results[0].Body.(*wire.StartResponse).TTL)
 	}
 }
 
@@ -552,7 +552,7 @@ func TestBadResponse(t *testing.T) {
 		},
 		"wrong op": func(f *wire.Flight) *wire.FlightResponse {
 			r := echo(f)
-			r.Results[0] = wire.Result{Op: wire.OpKeyGen, KeyGen: &wire.KeyGenResponse{ClientKeyExchange: []byte{1}}}
+			r.Results[0] = wire.Result{Body: &wire.KeyGenResponse{ClientKeyExchange: []byte{1}}}
 			return r
 		},
 	} {
@@ -574,8 +574,8 @@ func TestBadResponse(t *testing.T) {
 	}
 	s.mu.Unlock()
 	f := &wire.Flight{Requests: []wire.Request{
-		{Op: wire.OpKeyGen, KeyGen: &wire.KeyGenRequest{}},
-		{Op: wire.OpKey, Key: &wire.KeyRequest{}},
+		&wire.KeyGenRequest{},
+		&wire.KeyRequest{},
 	}}
 	_, err := c.Do(context.Background(), f)
 	var we *wire.Error

@@ -44,23 +44,23 @@ func (c *Client) Start(ctx context.Context, serverName string, offer tlsclient.O
 		return tlsclient.Offer{}, err
 	}
 	t0 := time.Now()
-	fr, err := c.flight(ctx, &wire.Flight{HandshakeID: hid, Requests: []wire.Request{{Op: wire.OpStart, Start: req}}})
+	fr, err := c.flight(ctx, &wire.Flight{HandshakeID: hid, Requests: []wire.Request{req}})
 	c.trace("offloader: start in 1 round trip, %s", roundDuration(time.Since(t0)))
 	if err != nil {
 		return tlsclient.Offer{}, err
 	}
-	res := fr.Results[0]
-	if res.Err != nil {
-		return tlsclient.Offer{}, refusal(res.Err)
+	if e := fr.Results[0].Err; e != nil {
+		return tlsclient.Offer{}, refusal(e)
 	}
+	res := fr.Results[0].Body.(*wire.StartResponse) // Do checked its op
 	allowed := tlsclient.Offer{
-		Versions:            res.Start.Versions,
-		CipherSuites:        res.Start.CipherSuites,
-		Groups:              res.Start.Groups,
-		SignatureAlgorithms: res.Start.SignatureAlgorithms,
+		Versions:            res.Versions,
+		CipherSuites:        res.CipherSuites,
+		Groups:              res.Groups,
+		SignatureAlgorithms: res.SignatureAlgorithms,
 	}
-	if res.Start.TTL > 0 {
-		c.cache.put(key, allowed, time.Now().Add(res.Start.TTL))
+	if res.TTL > 0 {
+		c.cache.put(key, allowed, time.Now().Add(res.TTL))
 	}
 	return allowed, nil
 }
@@ -116,10 +116,10 @@ func (c *Client) KeyExchange(ctx context.Context, sf *tlsclient.ServerFlight) (*
 		return nil, err
 	}
 	reqs := []wire.Request{
-		{Op: wire.OpAuth, Auth: &wire.AuthRequest{ServerName: sf.ServerName, Transcript: sf.Transcript}},
-		{Op: wire.OpKeyGen, KeyGen: &wire.KeyGenRequest{}},
+		&wire.AuthRequest{ServerName: sf.ServerName, Transcript: sf.Transcript},
+		&wire.KeyGenRequest{},
 		// The offloader knows the client Certificate it chose.
-		{Op: wire.OpKey, Key: &wire.KeyRequest{}},
+		&wire.KeyRequest{},
 	}
 	var results []wire.Result
 	t0 := time.Now()
@@ -138,7 +138,7 @@ func (c *Client) KeyExchange(ctx context.Context, sf *tlsclient.ServerFlight) (*
 			if err != nil {
 				return nil, err
 			}
-			c.trace("offloader: %s in 1 round trip, %s", req.Op, roundDuration(time.Since(t1)))
+			c.trace("offloader: %s in 1 round trip, %s", req.Op(), roundDuration(time.Since(t1)))
 			if e := fr.Results[0].Err; e != nil {
 				return nil, refusal(e)
 			}
@@ -152,7 +152,10 @@ func (c *Client) KeyExchange(ctx context.Context, sf *tlsclient.ServerFlight) (*
 			return nil, refusal(r.Err)
 		}
 	}
-	auth, kg, key := results[0].Auth, results[1].KeyGen, results[2].Key
+	// Do checked each result's op, so each body is of its request's type.
+	auth := results[0].Body.(*wire.AuthResponse)
+	kg := results[1].Body.(*wire.KeyGenResponse)
+	key := results[2].Body.(*wire.KeyResponse)
 	// The verdict refers to the certificates the server sent by index.
 	if err := auth.ResolvePresented(sf.Certificates); err != nil {
 		return nil, err

@@ -129,7 +129,7 @@ func TestStartZeroTTL(t *testing.T) {
 	seen := flightsSeen(s)
 	s.handle = func(f *wire.Flight) *wire.FlightResponse {
 		r := echo(f)
-		r.Results[0].Start.TTL = 0
+		r.Results[0].Body.(*wire.StartResponse).TTL = 0
 		return r
 	}
 	c, _ := newTracedClient(t, s.addr(), false)
@@ -161,7 +161,7 @@ func TestKeyExchangeModes(t *testing.T) {
 				flights = append(flights, fmt.Sprintf("%s[%s]", opsOf(f), f.Token))
 				mu.Unlock()
 				r := echo(f)
-				r.Token = []byte("after-" + f.Requests[len(f.Requests)-1].Op.String())
+				r.Token = []byte("after-" + f.Requests[len(f.Requests)-1].Op().String())
 				return r
 			}
 			c, tl := newTracedClient(t, s.addr(), sequential)
@@ -233,7 +233,7 @@ func TestKeyExchangeChainReferences(t *testing.T) {
 			s := newFakeServer(t)
 			s.handle = func(f *wire.Flight) *wire.FlightResponse {
 				r := echo(f)
-				r.Results[0].Auth = &wire.AuthResponse{VerifiedChain: [][]byte{nil, {0x30}}, Presented: []int{tc.ref, -1}}
+				r.Results[0].Body = &wire.AuthResponse{VerifiedChain: [][]byte{nil, {0x30}}, Presented: []int{tc.ref, -1}}
 				return r
 			}
 			c, _ := newTracedClient(t, s.addr(), false)
@@ -279,12 +279,12 @@ func TestKeyExchangeRefusals(t *testing.T) {
 				s.handle = func(f *wire.Flight) *wire.FlightResponse {
 					r := echo(f)
 					for i := range r.Results {
-						if r.Results[i].Op == wire.OpAuth {
+						if r.Results[i].Op() == wire.OpAuth {
 							e := *tc.err
 							e.Op = wire.OpAuth
-							r.Results[i] = wire.Result{Op: wire.OpAuth, Err: &e}
+							r.Results[i] = wire.Result{Err: &e}
 						} else if len(r.Results) > 1 {
-							r.Results[i] = wire.Result{Op: r.Results[i].Op, Err: &wire.Error{Op: r.Results[i].Op, Status: wire.StatusAborted}}
+							r.Results[i] = wire.Result{Err: &wire.Error{Op: r.Results[i].Op(), Status: wire.StatusAborted}}
 						}
 					}
 					return r

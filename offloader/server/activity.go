@@ -394,7 +394,7 @@ func (s *Server) countRefusedFlight(a *deviceActivity, o outcome) {
 // flightKind is f's kind.
 func flightKind(f *wire.Flight) int {
 	if len(f.Requests) == 1 {
-		return opIndex(f.Requests[0].Op)
+		return opIndex(opOf(f.Requests[0]))
 	}
 	return kindPipelined
 }

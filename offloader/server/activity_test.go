@@ -56,14 +56,14 @@ func TestHandshakeOutcomes(t *testing.T) {
 		p := startHandshake(t, hsOpts{suite: handshake.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, ems: true, sni: testHost, leaf: testLeaf(t, testpki.RSA2048, testpki.Good)})
 		resp := roundTrip(t, ch, pipelined(p.transcript))
 		checkOK(t, resp)
-		p.finish(t, resp.Results[1].KeyGen.ClientKeyExchange, resp.Results[2].Key)
+		p.finish(t, resp.Results[1].Body.(*wire.KeyGenResponse).ClientKeyExchange, resp.Results[2].Body.(*wire.KeyResponse))
 	}
 	// An expired certificate, a name the policy refuses, and a flight
 	// refused whole as rate limited.
 	p := startHandshake(t, hsOpts{suite: handshake.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, ems: true, sni: testHost, leaf: testLeaf(t, testpki.RSA2048, testpki.Expired)})
 	checkStatus(t, roundTrip(t, ch, pipelined(p.transcript)), 0, wire.StatusInvalidCertificate)
 	denied := startFlight(2)
-	denied.Requests[0].Start.ServerName = "elsewhere.test"
+	denied.Requests[0].(*wire.StartRequest).ServerName = "elsewhere.test"
 	checkStatus(t, roundTrip(t, ch, denied), 0, wire.StatusPolicyDenied)
 	hold := func(n int) { fx.srv.lmu.Lock(); fx.srv.running += n; fx.srv.lmu.Unlock() }
 	hold(1) // the one flight slot taken: the next flight waits FlightWait, then is refused
@@ -216,7 +216,7 @@ func TestDevicesQuery(t *testing.T) {
 		}
 		for i := range failed {
 			f := startFlight(uint32(i))
-			f.Requests[0].Start.ServerName = "elsewhere.test"
+			f.Requests[0].(*wire.StartRequest).ServerName = "elsewhere.test"
 			checkStatus(t, fx.srv.Do(ctx, id, f), 0, wire.StatusPolicyDenied)
 		}
 	}

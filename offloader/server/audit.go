@@ -24,11 +24,15 @@ func (s *Server) audit(deviceID string, f *wire.Flight, resp *wire.FlightRespons
 	var name string
 	var verdictOp wire.Op
 	for _, r := range f.Requests {
-		switch {
-		case r.Op == wire.OpAuth && r.Auth != nil:
-			name, verdictOp = r.Auth.ServerName, wire.OpAuth
-		case r.Op == wire.OpStart && r.Start != nil && verdictOp == 0:
-			name, verdictOp = r.Start.ServerName, wire.OpStart
+		switch r := r.(type) {
+		case *wire.AuthRequest:
+			if r != nil {
+				name, verdictOp = r.ServerName, wire.OpAuth
+			}
+		case *wire.StartRequest:
+			if r != nil && verdictOp == 0 {
+				name, verdictOp = r.ServerName, wire.OpStart
+			}
 		}
 	}
 	if verdictOp == 0 {

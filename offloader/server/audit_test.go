@@ -26,7 +26,7 @@ func TestAuditLine(t *testing.T) {
 	bad := startHandshake(t, hsOpts{suite: handshake.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, ems: true, leaf: testLeaf(t, testpki.RSA2048, testpki.Expired)})
 	checkStatus(t, roundTrip(t, ch, pipelined(bad.transcript)), 0, wire.StatusInvalidCertificate)
 	denied := startFlight(2)
-	denied.Requests[0].Start.ServerName = "elsewhere.test"
+	denied.Requests[0].(*wire.StartRequest).ServerName = "elsewhere.test"
 	checkStatus(t, roundTrip(t, ch, denied), 0, wire.StatusPolicyDenied)
 
 	out := logs.String()
@@ -63,7 +63,7 @@ func TestAuditSampled(t *testing.T) {
 	const n = 3 * auditBurst
 	for i := range n {
 		f := startFlight(uint32(i + 1))
-		f.Requests[0].Start.ServerName = "elsewhere.test"
+		f.Requests[0].(*wire.StartRequest).ServerName = "elsewhere.test"
 		checkStatus(t, roundTrip(t, ch, f), 0, wire.StatusPolicyDenied)
 	}
 	got := strings.Count(logs.String(), `msg="offloader: audit"`)

@@ -154,14 +154,14 @@ func TestClientCertificateAgainstCryptoTLS(t *testing.T) {
 
 				resp := fx.srv.Do(context.Background(), testDevice, pipelined(p.transcript))
 				checkOK(t, resp)
-				kg := resp.Results[1].KeyGen
+				kg := resp.Results[1].Body.(*wire.KeyGenResponse)
 				want := (&handshake.Certificate{Certificates: cl.Chain}).Marshal()
 				if !bytes.Equal(kg.ClientCertificate, want) {
 					t.Fatal("KeyGen did not return the device's Certificate message")
 				}
 				checkCertificateVerify(t, cl.Cert, p.transcript, kg.ClientCertificate, kg.ClientKeyExchange, kg.CertificateVerify, cr.SignatureAlgorithms)
 				p.clientMsgs, p.afterCKE = kg.ClientCertificate, kg.CertificateVerify
-				p.finish(t, kg.ClientKeyExchange, resp.Results[2].Key)
+				p.finish(t, kg.ClientKeyExchange, resp.Results[2].Body.(*wire.KeyResponse))
 				got := <-seen
 				if len(got) == 0 || !got[0].Equal(cl.Cert) {
 					t.Fatalf("the server saw %d certificates, not the device's leaf", len(got))
@@ -207,17 +207,17 @@ func TestClientCertificateSequential(t *testing.T) {
 			checkOK(t, r1)
 			r2 := fx.srv.Do(ctx, testDevice, &wire.Flight{HandshakeID: hs, Token: r1.Token, Requests: []wire.Request{keyGenReq()}})
 			checkOK(t, r2)
-			kg := r2.Results[0].KeyGen
+			kg := r2.Results[0].Body.(*wire.KeyGenResponse)
 			checkCertificateVerify(t, cl.Cert, p.transcript, kg.ClientCertificate, kg.ClientKeyExchange, kg.CertificateVerify,
 				certRequestOf(t, p.transcript).SignatureAlgorithms)
 			key := keyReq()
 			if echoCert {
-				key.Key.ClientMessages = kg.ClientCertificate
+				key.ClientMessages = kg.ClientCertificate
 			}
 			r3 := fx.srv.Do(ctx, testDevice, &wire.Flight{HandshakeID: hs, Token: r2.Token, Requests: []wire.Request{key}})
 			checkOK(t, r3)
 			p.clientMsgs, p.afterCKE = kg.ClientCertificate, kg.CertificateVerify
-			p.finish(t, kg.ClientKeyExchange, r3.Results[0].Key)
+			p.finish(t, kg.ClientKeyExchange, r3.Results[0].Body.(*wire.KeyResponse))
 			if got := <-seen; len(got) == 0 || !got[0].Equal(cl.Cert) {
 				t.Fatal("the server did not see the device's leaf")
 			}
@@ -236,13 +236,13 @@ func TestNoClientCertificate(t *testing.T) {
 				leaf: testLeaf(t, testpki.RSA2048, testpki.Good), tweak: requireClientCert(mode, seen)})
 			resp := fx.srv.Do(context.Background(), testDevice, pipelined(p.transcript))
 			checkOK(t, resp)
-			kg := resp.Results[1].KeyGen
+			kg := resp.Results[1].Body.(*wire.KeyGenResponse)
 			if !bytes.Equal(kg.ClientCertificate, emptyCertificate) || kg.CertificateVerify != nil {
 				t.Fatalf("answer %x / %x, want an empty Certificate and no CertificateVerify", kg.ClientCertificate, kg.CertificateVerify)
 			}
 			p.clientMsgs = kg.ClientCertificate
 			if mode == tls.RequestClientCert {
-				p.finish(t, kg.ClientKeyExchange, resp.Results[2].Key)
+				p.finish(t, kg.ClientKeyExchange, resp.Results[2].Body.(*wire.KeyResponse))
 				if got := <-seen; len(got) != 0 {
 					t.Fatalf("server saw %d certificates", len(got))
 				}
@@ -323,12 +323,12 @@ func TestClientCertificateChoice(t *testing.T) {
 			tr := splice(base.transcript(t), &handshake.CertificateRequest{CertificateTypes: c.types, SignatureAlgorithms: c.sigs, CertificateAuthorities: c.cas})
 			resp := fx.srv.Do(context.Background(), testDevice, pipelined(tr))
 			checkOK(t, resp)
-			kg := resp.Results[1].KeyGen
+			kg := resp.Results[1].Body.(*wire.KeyGenResponse)
 			if c.want == 0 {
 				if !bytes.Equal(kg.ClientCertificate, emptyCertificate) || kg.CertificateVerify != nil {
 					t.Fatalf("answer %x / %x, want an empty Certificate only", kg.ClientCertificate, kg.CertificateVerify)
 				}
-				checkKeyTranscript(t, fx, tr, kg, resp.Results[2].Key)
+				checkKeyTranscript(t, fx, tr, kg, resp.Results[2].Body.(*wire.KeyResponse))
 				return
 			}
 			if !bytes.Equal(kg.ClientCertificate, (&handshake.Certificate{Certificates: c.leaf.Chain}).Marshal()) {
@@ -337,7 +337,7 @@ func TestClientCertificateChoice(t *testing.T) {
 			if got := checkCertificateVerify(t, c.leaf.Cert, tr, kg.ClientCertificate, kg.ClientKeyExchange, kg.CertificateVerify, c.sigs); got != c.want {
 				t.Fatalf("algorithm %#04x, want %#04x", got, c.want)
 			}
-			checkKeyTranscript(t, fx, tr, kg, resp.Results[2].Key)
+			checkKeyTranscript(t, fx, tr, kg, resp.Results[2].Body.(*wire.KeyResponse))
 		})
 	}
 }
@@ -352,11 +352,11 @@ func checkKeyTranscript(t testing.TB, fx *fixture, tr []byte, kg *wire.KeyGenRes
 	}
 	// Run the flight again echoing the Certificate; a different one is refused.
 	f := pipelined(tr)
-	f.Requests[2].Key.ClientMessages = kg.ClientCertificate
+	f.Requests[2].(*wire.KeyRequest).ClientMessages = kg.ClientCertificate
 	checkOK(t, fx.srv.Do(context.Background(), testDevice, f))
 	f = pipelined(tr)
-	f.Requests[2].Key.ClientMessages = (&handshake.Certificate{Certificates: [][]byte{{0x30}}}).Marshal()
-	if bytes.Equal(f.Requests[2].Key.ClientMessages, kg.ClientCertificate) {
+	f.Requests[2].(*wire.KeyRequest).ClientMessages = (&handshake.Certificate{Certificates: [][]byte{{0x30}}}).Marshal()
+	if bytes.Equal(f.Requests[2].(*wire.KeyRequest).ClientMessages, kg.ClientCertificate) {
 		t.Fatal("test certificate equals the chosen one")
 	}
 	e := checkStatus(t, fx.srv.Do(context.Background(), testDevice, f), 2, wire.StatusMalformed)
@@ -370,7 +370,7 @@ func TestClientMessagesWithoutCertificateRequest(t *testing.T) {
 	fx := newFixture(t, nil)
 	p := startHandshake(t, hsOpts{suite: handshake.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, ems: true, leaf: testLeaf(t, testpki.RSA2048, testpki.Good)})
 	f := pipelined(p.transcript)
-	f.Requests[2].Key.ClientMessages = emptyCertificate
+	f.Requests[2].(*wire.KeyRequest).ClientMessages = emptyCertificate
 	e := checkStatus(t, fx.srv.Do(context.Background(), testDevice, f), 2, wire.StatusMalformed)
 	if !strings.Contains(e.Detail, "no certificate") {
 		t.Fatalf("detail %q", e.Detail)
@@ -572,11 +572,11 @@ func TestLegacyClientCertificate(t *testing.T) {
 						checkOK(t, r1)
 						r2 := fx.srv.Do(ctx, testDevice, &wire.Flight{HandshakeID: hs, Token: r1.Token, Requests: []wire.Request{keyGenReq()}})
 						checkOK(t, r2)
-						kg = r2.Results[0].KeyGen
+						kg = r2.Results[0].Body.(*wire.KeyGenResponse)
 					} else {
 						resp := fx.srv.Do(context.Background(), testDevice, pipelined(tr))
 						checkOK(t, resp)
-						kg = resp.Results[1].KeyGen
+						kg = resp.Results[1].Body.(*wire.KeyGenResponse)
 					}
 					if !bytes.Equal(kg.ClientCertificate, (&handshake.Certificate{Certificates: cl.Chain}).Marshal()) {
 						t.Fatal("not the device's Certificate message")
@@ -627,7 +627,7 @@ func FuzzDoClientAuth(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, transcript, clientMsgs []byte) {
 		fl := pipelined(transcript)
-		fl.Requests[2].Key.ClientMessages = clientMsgs
+		fl.Requests[2].(*wire.KeyRequest).ClientMessages = clientMsgs
 		resp := fx.srv.Do(context.Background(), testDevice, fl)
 		failed := false
 		for i, r := range resp.Results {

@@ -30,13 +30,13 @@ func FuzzDoFlight(f *testing.F) {
 		}
 		f.Add(b)
 	}
-	add(&wire.Flight{ID: 1, Requests: []wire.Request{{Op: wire.OpStart, Start: &wire.StartRequest{
+	add(&wire.Flight{ID: 1, Requests: []wire.Request{&wire.StartRequest{
 		ServerName:          testHost,
 		Versions:            []uint16{handshake.VersionTLS12},
 		CipherSuites:        handshake.SuiteIDs(handshake.Suites),
 		Groups:              handshake.DefaultGroups,
 		SignatureAlgorithms: handshake.DefaultSignatureAlgorithms,
-	}}}})
+	}}})
 	for _, o := range []hsOpts{
 		{suite: handshake.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, ems: true, sni: testHost, leaf: testLeaf(f, testpki.RSA2048, testpki.Good)},
 		{suite: handshake.TLS_RSA_WITH_AES_128_GCM_SHA256, leaf: testLeaf(f, testpki.RSA2048, testpki.Good)},
@@ -75,8 +75,8 @@ func FuzzDoFlight(f *testing.F) {
 		}
 		failed := false
 		for i, r := range resp.Results {
-			if r.Op != fl.Requests[i].Op {
-				t.Fatalf("result %d is for op %v, request was %v", i, r.Op, fl.Requests[i].Op)
+			if r.Op() != fl.Requests[i].Op() {
+				t.Fatalf("result %d is for op %v, request was %v", i, r.Op(), fl.Requests[i].Op())
 			}
 			if failed && (r.Err == nil || r.Err.Status != wire.StatusAborted) {
 				t.Fatalf("result %d after a failure: %+v", i, r.Err)
@@ -89,7 +89,7 @@ func FuzzDoFlight(f *testing.F) {
 			}
 		}
 		if len(resp.Token) > 0 {
-			if failed || len(fl.Requests) != 1 || (fl.Requests[0].Op != wire.OpAuth && fl.Requests[0].Op != wire.OpKeyGen) {
+			if failed || len(fl.Requests) != 1 || (fl.Requests[0].Op() != wire.OpAuth && fl.Requests[0].Op() != wire.OpKeyGen) {
 				t.Fatalf("token issued for a flight of %d requests (failed %v)", len(fl.Requests), failed)
 			}
 		}

@@ -90,7 +90,7 @@ func FuzzAuthCertificateStatus(f *testing.F) {
 			}
 			for _, r := range resp.Results {
 				if r.Err != nil {
-					t.Fatalf("%v failed after Auth: %v", r.Op, r.Err)
+					t.Fatalf("%v failed after Auth: %v", r.Op(), r.Err)
 				}
 			}
 		case e.Status == wire.StatusMalformed:

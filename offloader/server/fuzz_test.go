@@ -29,7 +29,7 @@ func FuzzDo(f *testing.F) {
 	f.Add([]byte{handshake.TypeClientHello, 0, 0, 0}, []byte{handshake.TypeCertificate, 0, 0, 3, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, transcript, clientMsgs []byte) {
 		fl := pipelined(transcript)
-		fl.Requests[2].Key.ClientMessages = clientMsgs
+		fl.Requests[2].(*wire.KeyRequest).ClientMessages = clientMsgs
 		resp := fx.srv.Do(context.Background(), testDevice, fl)
 		if len(resp.Results) != 3 {
 			t.Fatalf("%d results", len(resp.Results))

@@ -306,13 +306,13 @@ func randBytes(n int) []byte {
 	return b
 }
 
-func authReq(name string, transcript []byte) wire.Request {
-	return wire.Request{Op: wire.OpAuth, Auth: &wire.AuthRequest{ServerName: name, Transcript: transcript}}
+func authReq(name string, transcript []byte) *wire.AuthRequest {
+	return &wire.AuthRequest{ServerName: name, Transcript: transcript}
 }
 
-func keyGenReq() wire.Request { return wire.Request{Op: wire.OpKeyGen, KeyGen: &wire.KeyGenRequest{}} }
+func keyGenReq() *wire.KeyGenRequest { return &wire.KeyGenRequest{} }
 
-func keyReq() wire.Request { return wire.Request{Op: wire.OpKey, Key: &wire.KeyRequest{}} }
+func keyReq() *wire.KeyRequest { return &wire.KeyRequest{} }
 
 func pipelined(transcript []byte) *wire.Flight {
 	return &wire.Flight{ID: 7, HandshakeID: [16]byte{1, 2, 3}, Requests: []wire.Request{
@@ -325,7 +325,7 @@ func checkOK(t testing.TB, resp *wire.FlightResponse) {
 	t.Helper()
 	for i, r := range resp.Results {
 		if r.Err != nil {
-			t.Fatalf("result %d (%v): %v (status %d, reason %d, %q)", i, r.Op, r.Err, r.Err.Status, r.Err.Reason, r.Err.Detail)
+			t.Fatalf("result %d (%v): %v (status %d, reason %d, %q)", i, r.Op(), r.Err, r.Err.Status, r.Err.Reason, r.Err.Detail)
 		}
 	}
 }
@@ -364,23 +364,23 @@ func handshakeThrough(t testing.TB, fx *fixture, o hsOpts) {
 	t.Helper()
 	p := startHandshake(t, o)
 	f := pipelined(p.transcript)
-	f.Requests[2].Key.ClientMessages = p.clientMsgs
+	f.Requests[2].(*wire.KeyRequest).ClientMessages = p.clientMsgs
 	resp := fx.srv.Do(context.Background(), testDevice, f)
 	checkOK(t, resp)
 	if resp.ID != 7 || len(resp.Token) != 0 {
 		t.Fatalf("pipelined response: id %d, token %d bytes", resp.ID, len(resp.Token))
 	}
-	if n := len(resp.Results[0].Auth.VerifiedChain); n != 3 {
+	if n := len(resp.Results[0].Body.(*wire.AuthResponse).VerifiedChain); n != 3 {
 		t.Fatalf("verified chain has %d certificates, want leaf, intermediate, root", n)
 	}
-	if !bytes.Equal(resp.Results[0].Auth.VerifiedChain[0], o.leaf.Chain[0]) {
+	if !bytes.Equal(resp.Results[0].Body.(*wire.AuthResponse).VerifiedChain[0], o.leaf.Chain[0]) {
 		t.Fatal("the verified chain does not start with the leaf")
 	}
 	// The certificates the server presented go back as references, the root as DER.
-	if refs := resp.Results[0].Auth.Presented; len(refs) != 3 || refs[0] != 0 || refs[1] != 1 || refs[2] != -1 || len(o.leaf.Chain) != 2 {
+	if refs := resp.Results[0].Body.(*wire.AuthResponse).Presented; len(refs) != 3 || refs[0] != 0 || refs[1] != 1 || refs[2] != -1 || len(o.leaf.Chain) != 2 {
 		t.Fatalf("chain references %v for %d presented certificates, want [0 1 -1]", refs, len(o.leaf.Chain))
 	}
-	p.finish(t, resp.Results[1].KeyGen.ClientKeyExchange, resp.Results[2].Key)
+	p.finish(t, resp.Results[1].Body.(*wire.KeyGenResponse).ClientKeyExchange, resp.Results[2].Body.(*wire.KeyResponse))
 }
 
 // requests returns how many op requests ended with result ("ok", or a

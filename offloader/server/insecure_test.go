@@ -27,10 +27,10 @@ func TestInsecureSkipVerify(t *testing.T) {
 			addDevice(t, fx, Device{InsecureSkipVerify: true})
 			p = startHandshake(t, o)
 			f := pipelined(p.transcript)
-			f.Requests[2].Key.ClientMessages = p.clientMsgs
+			f.Requests[2].(*wire.KeyRequest).ClientMessages = p.clientMsgs
 			resp := fx.srv.Do(context.Background(), testDevice, f)
 			checkOK(t, resp)
-			p.finish(t, resp.Results[1].KeyGen.ClientKeyExchange, resp.Results[2].Key)
+			p.finish(t, resp.Results[1].Body.(*wire.KeyGenResponse).ClientKeyExchange, resp.Results[2].Body.(*wire.KeyResponse))
 		})
 	}
 	// The ServerKeyExchange signature is still checked under the presented leaf.
@@ -69,7 +69,7 @@ func TestLeafPins(t *testing.T) {
 			o := hsOpts{suite: handshake.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, ems: true, leaf: c.leaf}
 			p := startHandshake(t, o)
 			f := pipelined(p.transcript)
-			f.Requests[2].Key.ClientMessages = p.clientMsgs
+			f.Requests[2].(*wire.KeyRequest).ClientMessages = p.clientMsgs
 			resp := fx.srv.Do(context.Background(), testDevice, f)
 			if c.mismatch {
 				if e := checkStatus(t, resp, 0, wire.StatusInvalidCertificate); e.Reason != wire.ReasonPinMismatch {
@@ -78,7 +78,7 @@ func TestLeafPins(t *testing.T) {
 				return
 			}
 			checkOK(t, resp)
-			p.finish(t, resp.Results[1].KeyGen.ClientKeyExchange, resp.Results[2].Key)
+			p.finish(t, resp.Results[1].Body.(*wire.KeyGenResponse).ClientKeyExchange, resp.Results[2].Body.(*wire.KeyResponse))
 		})
 	}
 }

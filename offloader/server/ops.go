@@ -211,8 +211,8 @@ func (s *Server) do(ctx context.Context, act *deviceActivity, deviceID string, f
 
 	failed, keyed := false, false
 	var firstErr *wire.Error // the flight's failure, for its outcome
-	for i := range f.Requests {
-		req := &f.Requests[i]
+	for i, req := range f.Requests {
+		op := opOf(req)
 		begin := time.Now()
 		var res wire.Result
 		var e *wire.Error
@@ -231,14 +231,13 @@ func (s *Server) do(ctx context.Context, act *deviceActivity, deviceID string, f
 				firstErr = e
 			}
 			failed = true
-			e.Op = req.Op
+			e.Op = op
 			res = wire.Result{Err: e}
-		} else if req.Op == wire.OpKey {
+		} else if op == wire.OpKey {
 			keyed = true
 		}
-		res.Op = req.Op
 		resp.Results[i] = res
-		s.counters.observe(req.Op, e, time.Since(begin))
+		s.counters.observe(op, e, time.Since(begin))
 	}
 	o := outcomeOK
 	if firstErr != nil {
@@ -247,12 +246,11 @@ func (s *Server) do(ctx context.Context, act *deviceActivity, deviceID string, f
 	s.countFlight(act, flightKind(f), arrived, began, time.Now(), o, keyed)
 
 	if !failed && len(f.Requests) == 1 && (st.stage == stageAuthed || st.stage == stageKeyGen) &&
-		(f.Requests[0].Op == wire.OpAuth || f.Requests[0].Op == wire.OpKeyGen) {
+		(opOf(f.Requests[0]) == wire.OpAuth || opOf(f.Requests[0]) == wire.OpKeyGen) {
 		tok, err := s.sealToken(deviceID, f.HandshakeID, st, channelBinding(ctx))
 		if err != nil {
 			s.log.Error("offloader: sealing a token", "device", deviceID, "err", err)
-			op := f.Requests[0].Op
-			resp.Results[0] = wire.Result{Op: op, Err: &wire.Error{Op: op, Status: wire.StatusInternal, Detail: "state does not fit a token"}}
+			resp.Results[0] = wire.Result{Err: &wire.Error{Op: opOf(f.Requests[0]), Status: wire.StatusInternal, Detail: "state does not fit a token"}}
 		} else {
 			resp.Token = tok
 		}
@@ -260,8 +258,17 @@ func (s *Server) do(ctx context.Context, act *deviceActivity, deviceID string, f
 	return resp
 }
 
+// opOf is r's op; 0 for a nil request, which a flight passed to Do (not
+// one parsed off the wire) might hold.
+func opOf(r wire.Request) wire.Op {
+	if r == nil {
+		return 0
+	}
+	return r.Op()
+}
+
 // runOp runs one request, turning a panic into StatusInternal.
-func (s *Server) runOp(dev *Device, st *hsState, req *wire.Request) (res wire.Result, e *wire.Error) {
+func (s *Server) runOp(dev *Device, st *hsState, req wire.Request) (res wire.Result, e *wire.Error) {
 	defer func() {
 		if r := recover(); r != nil {
 			// Log what failed, never the value: it might hold request bytes.
@@ -269,35 +276,42 @@ func (s *Server) runOp(dev *Device, st *hsState, req *wire.Request) (res wire.Re
 			if re, ok := r.(runtime.Error); ok {
 				what = re.Error()
 			}
-			s.log.Error("offloader: panic in operation", "op", opLabel(req.Op), "device", dev.ID, "panic", what)
+			s.log.Error("offloader: panic in operation", "op", opLabel(opOf(req)), "device", dev.ID, "panic", what)
 			res, e = wire.Result{}, opErr(wire.StatusInternal, "")
 		}
 	}()
-	switch req.Op {
-	case wire.OpStart:
-		if req.Start == nil {
+	switch req := req.(type) {
+	case *wire.StartRequest:
+		if req == nil {
 			return res, malformed("missing start body")
 		}
-		res.Start, e = s.start(dev, req.Start)
-	case wire.OpAuth:
-		if req.Auth == nil {
+		return result(s.start(dev, req))
+	case *wire.AuthRequest:
+		if req == nil {
 			return res, malformed("missing auth body")
 		}
-		res.Auth, e = s.auth(dev, st, req.Auth)
-	case wire.OpKeyGen:
-		if req.KeyGen == nil {
+		return result(s.auth(dev, st, req))
+	case *wire.KeyGenRequest:
+		if req == nil {
 			return res, malformed("missing keygen body")
 		}
-		res.KeyGen, e = s.keyGen(dev, st)
-	case wire.OpKey:
-		if req.Key == nil {
+		return result(s.keyGen(dev, st))
+	case *wire.KeyRequest:
+		if req == nil {
 			return res, malformed("missing key body")
 		}
-		res.Key, e = s.key(st, req.Key)
-	default:
-		return res, malformed("unknown operation")
+		return result(s.key(st, req))
 	}
-	return res, e
+	return res, malformed("unknown operation")
+}
+
+// result is an operation's answer as a Result: its body, or its error
+// (and then no body, not even a typed nil one).
+func result[T wire.Response](body T, e *wire.Error) (wire.Result, *wire.Error) {
+	if e != nil {
+		return wire.Result{}, e
+	}
+	return wire.Result{Body: body}, nil
 }
 
 // start intersects what the device would offer with what the server

@@ -86,7 +86,7 @@ func TestSequentialHandshake(t *testing.T) {
 			if len(r3.Token) != 0 {
 				t.Fatal("Key answered with a token")
 			}
-			p.finish(t, r2.Results[0].KeyGen.ClientKeyExchange, r3.Results[0].Key)
+			p.finish(t, r2.Results[0].Body.(*wire.KeyGenResponse).ClientKeyExchange, r3.Results[0].Body.(*wire.KeyResponse))
 			if got := fx.srv.Stats().Flights.Sequential; got != 3 {
 				t.Errorf("flights_total{mode=sequential} = %v, want 3", got)
 			}
@@ -160,7 +160,7 @@ func TestReplicasShareTokenKey(t *testing.T) {
 	checkOK(t, r2)
 	r3 := a.srv.Do(ctx, testDevice, &wire.Flight{HandshakeID: hs, Token: r2.Token, Requests: []wire.Request{keyReq()}})
 	checkOK(t, r3)
-	p.finish(t, r2.Results[0].KeyGen.ClientKeyExchange, r3.Results[0].Key)
+	p.finish(t, r2.Results[0].Body.(*wire.KeyGenResponse).ClientKeyExchange, r3.Results[0].Body.(*wire.KeyResponse))
 }
 
 func TestInvalidCertificates(t *testing.T) {
@@ -205,8 +205,8 @@ func TestPolicyDenied(t *testing.T) {
 	}
 	p := startHandshake(t, hsOpts{suite: handshake.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, leaf: leaf})
 	checkStatus(t, fx.srv.Do(ctx, testDevice, pipelined(p.transcript)), 0, wire.StatusPolicyDenied)
-	start := &wire.Flight{Requests: []wire.Request{{Op: wire.OpStart, Start: &wire.StartRequest{
-		ServerName: testHost, Versions: []uint16{handshake.VersionTLS12}, CipherSuites: []uint16{handshake.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}}}}}
+	start := &wire.Flight{Requests: []wire.Request{&wire.StartRequest{
+		ServerName: testHost, Versions: []uint16{handshake.VersionTLS12}, CipherSuites: []uint16{handshake.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}}}}
 	checkStatus(t, fx.srv.Do(ctx, testDevice, start), 0, wire.StatusPolicyDenied)
 
 	// A ClientHello for one name cannot be verified for another.
@@ -277,8 +277,10 @@ func TestOrderOfOperations(t *testing.T) {
 	checkStatus(t, fx.srv.Do(ctx, testDevice, f(authReq(testHost, p.transcript), keyReq())), 1, wire.StatusMalformed)
 	checkStatus(t, fx.srv.Do(ctx, testDevice, f(authReq(testHost, p.transcript), authReq(testHost, p.transcript))), 1, wire.StatusMalformed)
 	checkStatus(t, fx.srv.Do(ctx, testDevice, f(authReq(testHost, p.transcript), keyGenReq(), keyGenReq())), 2, wire.StatusMalformed)
-	// A request without its body.
-	checkStatus(t, fx.srv.Do(ctx, testDevice, f(wire.Request{Op: wire.OpAuth})), 0, wire.StatusMalformed)
+	// A request without its body, and none at all (Do takes flights from
+	// Go callers too).
+	checkStatus(t, fx.srv.Do(ctx, testDevice, f((*wire.AuthRequest)(nil))), 0, wire.StatusMalformed)
+	checkStatus(t, fx.srv.Do(ctx, testDevice, f(nil)), 0, wire.StatusMalformed)
 	// A removed device runs nothing.
 	fx.reg.Remove(testDevice)
 	checkStatus(t, fx.srv.Do(ctx, testDevice, f(authReq(testHost, p.transcript), keyGenReq())), 0, wire.StatusAuthFailed)
@@ -347,9 +349,9 @@ func TestStart(t *testing.T) {
 		Groups:              []uint16{handshake.GroupP521, handshake.GroupP384, handshake.GroupX25519, handshake.GroupP256},
 		SignatureAlgorithms: []uint16{handshake.SigEd25519, handshake.SigRSAPKCS1SHA1, handshake.SigRSAPSSRSAESHA256, handshake.SigECDSAP256SHA256},
 	}
-	resp := fx.srv.Do(ctx, testDevice, &wire.Flight{Requests: []wire.Request{{Op: wire.OpStart, Start: req}}})
+	resp := fx.srv.Do(ctx, testDevice, &wire.Flight{Requests: []wire.Request{req}})
 	checkOK(t, resp)
-	got := resp.Results[0].Start
+	got := resp.Results[0].Body.(*wire.StartResponse)
 	eq := func(name string, got, want []uint16) {
 		if !slices.Equal(got, want) {
 			t.Errorf("%s: %x, want %x", name, got, want)
@@ -368,10 +370,10 @@ func TestStart(t *testing.T) {
 
 	noVersion := *req
 	noVersion.Versions = []uint16{handshake.VersionTLS13}
-	checkStatus(t, fx.srv.Do(ctx, testDevice, &wire.Flight{Requests: []wire.Request{{Op: wire.OpStart, Start: &noVersion}}}), 0, wire.StatusUnsupported)
+	checkStatus(t, fx.srv.Do(ctx, testDevice, &wire.Flight{Requests: []wire.Request{&noVersion}}), 0, wire.StatusUnsupported)
 	noSuite := *req
 	noSuite.CipherSuites = []uint16{0x1301}
-	checkStatus(t, fx.srv.Do(ctx, testDevice, &wire.Flight{Requests: []wire.Request{{Op: wire.OpStart, Start: &noSuite}}}), 0, wire.StatusUnsupported)
+	checkStatus(t, fx.srv.Do(ctx, testDevice, &wire.Flight{Requests: []wire.Request{&noSuite}}), 0, wire.StatusUnsupported)
 }
 
 func TestPanicBecomesInternal(t *testing.T) {
@@ -379,7 +381,7 @@ func TestPanicBecomesInternal(t *testing.T) {
 	// A state that cannot happen: authed with no suite.
 	st := &hsState{stage: stageAuthed}
 	dev, _ := fx.reg.lookup(testDevice)
-	_, e := fx.srv.runOp(dev, st, &wire.Request{Op: wire.OpKeyGen, KeyGen: &wire.KeyGenRequest{}})
+	_, e := fx.srv.runOp(dev, st, &wire.KeyGenRequest{})
 	if e == nil || e.Status != wire.StatusInternal {
 		t.Fatalf("panic in an operation: %+v", e)
 	}

@@ -489,9 +489,9 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 		s.audit(deviceID, f, resp, time.Since(begin)) // before the answer: a device that got it finds it logged
 		write(resp)
 		for _, r := range resp.Results { // sent: the keys are no longer needed here
-			if r.Key != nil {
-				clear(r.Key.MasterSecret)
-				clear(r.Key.KeyBlock)
+			if k, ok := r.Body.(*wire.KeyResponse); ok {
+				clear(k.MasterSecret)
+				clear(k.KeyBlock)
 			}
 		}
 	}
@@ -609,7 +609,7 @@ func addrString(a net.Addr) string {
 func rateLimitedResponse(f *wire.Flight) *wire.FlightResponse {
 	resp := &wire.FlightResponse{ID: f.ID, Results: make([]wire.Result, len(f.Requests))}
 	for i, r := range f.Requests {
-		resp.Results[i] = wire.Result{Op: r.Op, Err: &wire.Error{Op: r.Op, Status: wire.StatusRateLimited}}
+		resp.Results[i] = wire.Result{Err: &wire.Error{Op: opOf(r), Status: wire.StatusRateLimited}}
 	}
 	return resp
 }
@@ -618,7 +618,7 @@ func rateLimitedResponse(f *wire.Flight) *wire.FlightResponse {
 func internalResponse(r *wire.FlightResponse) *wire.FlightResponse {
 	resp := &wire.FlightResponse{ID: r.ID, Results: make([]wire.Result, len(r.Results))}
 	for i, res := range r.Results {
-		resp.Results[i] = wire.Result{Op: res.Op, Err: &wire.Error{Op: res.Op, Status: wire.StatusInternal}}
+		resp.Results[i] = wire.Result{Err: &wire.Error{Op: res.Op(), Status: wire.StatusInternal}}
 	}
 	return resp
 }

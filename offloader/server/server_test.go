@@ -61,9 +61,9 @@ func roundTrip(t *testing.T, ch *wire.Channel, f *wire.Flight) *wire.FlightRespo
 }
 
 func startFlight(id uint32) *wire.Flight {
-	return &wire.Flight{ID: id, Requests: []wire.Request{{Op: wire.OpStart, Start: &wire.StartRequest{
+	return &wire.Flight{ID: id, Requests: []wire.Request{&wire.StartRequest{
 		ServerName: testHost, Versions: []uint16{handshake.VersionTLS12}, CipherSuites: []uint16{handshake.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256},
-	}}}}
+	}}}
 }
 
 func TestServeConnHandshake(t *testing.T) {
@@ -77,7 +77,7 @@ func TestServeConnHandshake(t *testing.T) {
 	p := startHandshake(t, hsOpts{suite: handshake.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, ems: true, sni: testHost, leaf: testLeaf(t, testpki.RSA2048, testpki.Good)})
 	resp := roundTrip(t, ch, pipelined(p.transcript))
 	checkOK(t, resp)
-	p.finish(t, resp.Results[1].KeyGen.ClientKeyExchange, resp.Results[2].Key)
+	p.finish(t, resp.Results[1].Body.(*wire.KeyGenResponse).ClientKeyExchange, resp.Results[2].Body.(*wire.KeyResponse))
 
 	if got := fx.srv.Stats().Channels.Results["ok"]; got != 1 {
 		t.Errorf("channels_total{ok} = %v", got)
@@ -285,7 +285,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	p := startHandshake(t, hsOpts{suite: handshake.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, ems: true, leaf: testLeaf(t, testpki.RSA2048, testpki.Good)})
 	resp := roundTrip(t, ch, pipelined(p.transcript))
 	checkOK(t, resp)
-	key := resp.Results[2].Key
+	key := resp.Results[2].Body.(*wire.KeyResponse)
 	if err := ch.WriteFrame([]byte("garbage")); err != nil { // logged as malformed
 		t.Fatal(err)
 	}

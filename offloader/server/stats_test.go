@@ -47,11 +47,12 @@ func TestStatsCountsOperations(t *testing.T) {
 	checkOK(t, fx.srv.Do(ctx, testDevice, startFlight(1)))
 	checkOK(t, fx.srv.Do(ctx, testDevice, startFlight(2)))
 	denied := startFlight(3)
-	denied.Requests[0].Start.ServerName = "elsewhere.test"
+	denied.Requests[0].(*wire.StartRequest).ServerName = "elsewhere.test"
 	checkStatus(t, fx.srv.Do(ctx, testDevice, denied), 0, wire.StatusPolicyDenied)
-	// An unknown op, then a request aborted behind it: two flights' worth
-	// of labels a device cannot grow.
-	checkStatus(t, fx.srv.Do(ctx, testDevice, &wire.Flight{ID: 4, Requests: []wire.Request{{Op: 9}, keyReq()}}), 0, wire.StatusMalformed)
+	// A request of no known op (a nil one: the wire cannot carry an
+	// unknown op), then a request aborted behind it: two flights' worth of
+	// labels a device cannot grow.
+	checkStatus(t, fx.srv.Do(ctx, testDevice, &wire.Flight{ID: 4, Requests: []wire.Request{nil, keyReq()}}), 0, wire.StatusMalformed)
 
 	st := fx.srv.Stats()
 	if len(st.Ops) != 5 {

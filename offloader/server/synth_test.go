@@ -162,7 +162,7 @@ func TestClientKeyExchangeBodies(t *testing.T) {
 	o := synth{suite: handshake.TLS_RSA_WITH_AES_128_GCM_SHA256, chain: rsaLeaf.Chain}
 	resp := fx.srv.Do(context.Background(), testDevice, pipelined(o.transcript(t)))
 	checkOK(t, resp)
-	cke := resp.Results[1].KeyGen.ClientKeyExchange
+	cke := resp.Results[1].Body.(*wire.KeyGenResponse).ClientKeyExchange
 	ct, err := handshake.ParseRSAClientKeyExchange(cke)
 	if err != nil {
 		t.Fatal(err)
@@ -182,7 +182,7 @@ func TestClientKeyExchangeBodies(t *testing.T) {
 		}
 		resp := fx.srv.Do(context.Background(), testDevice, pipelined(o.transcript(t)))
 		checkOK(t, resp)
-		point, err := handshake.ParseECDHEClientKeyExchange(resp.Results[1].KeyGen.ClientKeyExchange)
+		point, err := handshake.ParseECDHEClientKeyExchange(resp.Results[1].Body.(*wire.KeyGenResponse).ClientKeyExchange)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -46,7 +46,7 @@ func TestTokenSingleUse(t *testing.T) {
 	checkStatus(t, keyGen(chA, 5), 0, wire.StatusBadToken)
 	r3 := roundTrip(t, chA, &wire.Flight{ID: 6, HandshakeID: hs, Token: r2.Token, Requests: []wire.Request{keyReq()}})
 	checkOK(t, r3)
-	p.finish(t, r2.Results[0].KeyGen.ClientKeyExchange, r3.Results[0].Key)
+	p.finish(t, r2.Results[0].Body.(*wire.KeyGenResponse).ClientKeyExchange, r3.Results[0].Body.(*wire.KeyResponse))
 }
 
 // TestTokenSingleUseWithoutChannel: Do called directly binds to nothing,

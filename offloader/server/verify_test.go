@@ -51,7 +51,7 @@ func caseSynth(t testing.TB, c *testpki.Case) synth {
 // flightFor is pipelined, asking about name.
 func flightFor(name string, transcript []byte) *wire.Flight {
 	f := pipelined(transcript)
-	f.Requests[0].Auth.ServerName = name
+	f.Requests[0].(*wire.AuthRequest).ServerName = name
 	return f
 }
 

@@ -47,10 +47,10 @@ func TestStartVersionPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := func(dev string, versions []uint16) *wire.FlightResponse {
-		return fx.srv.Do(context.Background(), dev, &wire.Flight{ID: 1, Requests: []wire.Request{{Op: wire.OpStart, Start: &wire.StartRequest{
+		return fx.srv.Do(context.Background(), dev, &wire.Flight{ID: 1, Requests: []wire.Request{&wire.StartRequest{
 			ServerName: testHost, Versions: versions, CipherSuites: handshake.SuiteIDs(handshake.Suites),
 			Groups: handshake.DefaultGroups, SignatureAlgorithms: handshake.DefaultSignatureAlgorithms,
-		}}}})
+		}}})
 	}
 	for _, c := range []struct {
 		dev  string
@@ -62,7 +62,7 @@ func TestStartVersionPolicy(t *testing.T) {
 	} {
 		resp := start(c.dev, allVersions)
 		checkOK(t, resp)
-		if got := resp.Results[0].Start.Versions; !slices.Equal(got, c.want) {
+		if got := resp.Results[0].Body.(*wire.StartResponse).Versions; !slices.Equal(got, c.want) {
 			t.Errorf("%s: Start versions %x, want %x", c.dev, got, c.want)
 		}
 	}
@@ -270,7 +270,7 @@ func TestLegacyHandshakes(t *testing.T) {
 				}
 				resp := fx.srv.Do(context.Background(), legacyDevice, pipelined(p.transcript))
 				checkOK(t, resp)
-				p.finish(t, resp.Results[1].KeyGen.ClientKeyExchange, resp.Results[2].Key)
+				p.finish(t, resp.Results[1].Body.(*wire.KeyGenResponse).ClientKeyExchange, resp.Results[2].Body.(*wire.KeyResponse))
 			})
 			t.Run(fmt.Sprintf("%#04x/%s/sequential", v, s.Name), func(t *testing.T) {
 				p := startLegacyHandshake(t, v, id, leaf)
@@ -282,7 +282,7 @@ func TestLegacyHandshakes(t *testing.T) {
 				checkOK(t, r2)
 				r3 := fx.srv.Do(ctx, legacyDevice, &wire.Flight{ID: 3, HandshakeID: hs, Token: r2.Token, Requests: []wire.Request{keyReq()}})
 				checkOK(t, r3)
-				p.finish(t, r2.Results[0].KeyGen.ClientKeyExchange, r3.Results[0].Key)
+				p.finish(t, r2.Results[0].Body.(*wire.KeyGenResponse).ClientKeyExchange, r3.Results[0].Body.(*wire.KeyResponse))
 			})
 		}
 	}

@@ -8,14 +8,14 @@ import "testing"
 // protocol's types cost per handshake on either side.
 func BenchmarkCodec(b *testing.B) {
 	f := &Flight{ID: 7, HandshakeID: [16]byte(seqFrom(0x10, 16)), Requests: []Request{
-		{Op: OpAuth, Auth: &AuthRequest{ServerName: "www.example.com", Transcript: seq(4000)}},
-		{Op: OpKeyGen, KeyGen: &KeyGenRequest{}},
-		{Op: OpKey, Key: &KeyRequest{}},
+		&AuthRequest{ServerName: "www.example.com", Transcript: seq(4000)},
+		&KeyGenRequest{},
+		&KeyRequest{},
 	}}
 	r := &FlightResponse{ID: 7, Results: []Result{
-		{Op: OpAuth, Auth: &AuthResponse{VerifiedChain: [][]byte{nil, nil, seq(900)}, Presented: []int{0, 1, -1}}},
-		{Op: OpKeyGen, KeyGen: &KeyGenResponse{ClientKeyExchange: seq(33)}},
-		{Op: OpKey, Key: &KeyResponse{MasterSecret: seq(48), KeyBlock: seq(40)}},
+		{Body: &AuthResponse{VerifiedChain: [][]byte{nil, nil, seq(900)}, Presented: []int{0, 1, -1}}},
+		{Body: &KeyGenResponse{ClientKeyExchange: seq(33)}},
+		{Body: &KeyResponse{MasterSecret: seq(48), KeyBlock: seq(40)}},
 	}}
 	b.Run("flight=pipelined", func(b *testing.B) {
 		var buf []byte

@@ -16,8 +16,8 @@ func TestAuthChainReferences(t *testing.T) {
 	if want := []int{0, 1, -1}; !equalInts(a.Presented, want) {
 		t.Fatalf("Presented = %v, want %v", a.Presented, want)
 	}
-	withRefs := mustMarshalResponse(t, &FlightResponse{ID: 1, Results: []Result{{Op: OpAuth, Auth: a}}})
-	echoed := mustMarshalResponse(t, &FlightResponse{ID: 1, Results: []Result{{Op: OpAuth, Auth: &AuthResponse{VerifiedChain: a.VerifiedChain}}}})
+	withRefs := mustMarshalResponse(t, &FlightResponse{ID: 1, Results: []Result{{Body: a}}})
+	echoed := mustMarshalResponse(t, &FlightResponse{ID: 1, Results: []Result{{Body: &AuthResponse{VerifiedChain: a.VerifiedChain}}}})
 	if saved := len(echoed) - len(withRefs); saved != len(leaf)+len(inter)+2*(4-2) {
 		t.Errorf("references save %d bytes, want the presented certificates' %d", saved, len(leaf)+len(inter)+4)
 	}
@@ -26,7 +26,7 @@ func TestAuthChainReferences(t *testing.T) {
 	if err := g.Unmarshal(withRefs); err != nil {
 		t.Fatal(err)
 	}
-	got := g.Results[0].Auth
+	got := g.Results[0].Body.(*AuthResponse)
 	if got.VerifiedChain[0] != nil || got.VerifiedChain[1] != nil || !bytes.Equal(got.VerifiedChain[2], root) {
 		t.Fatalf("parsed chain before resolving: %x", got.VerifiedChain)
 	}
@@ -47,7 +47,7 @@ func TestAuthChainReferences(t *testing.T) {
 	if err := h.Unmarshal(withRefs); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.Results[0].Auth.ResolvePresented(presented[:1]); !errors.Is(err, StatusMalformed) {
+	if err := h.Results[0].Body.(*AuthResponse).ResolvePresented(presented[:1]); !errors.Is(err, StatusMalformed) {
 		t.Errorf("ResolvePresented with one presented certificate: %v, want malformed", err)
 	}
 

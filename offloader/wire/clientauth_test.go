@@ -15,7 +15,7 @@ func hsMsg(typ uint8, body []byte) []byte {
 // A KeyGen result with no answer to a CertificateRequest keeps the bytes it
 // had before client certificates existed, so the two forms never collide.
 func TestKeyGenWithoutClientAuthKeepsItsBytes(t *testing.T) {
-	r := &FlightResponse{ID: 9, Results: []Result{{Op: OpKeyGen, KeyGen: &KeyGenResponse{ClientKeyExchange: []byte{1, 0xaa}}}}}
+	r := &FlightResponse{ID: 9, Results: []Result{{Body: &KeyGenResponse{ClientKeyExchange: []byte{1, 0xaa}}}}}
 	b, err := r.Marshal()
 	if err != nil {
 		t.Fatal(err)
@@ -28,7 +28,7 @@ func TestKeyGenWithoutClientAuthKeepsItsBytes(t *testing.T) {
 	if err := g.Unmarshal(b); err != nil {
 		t.Fatal(err)
 	}
-	if kg := g.Results[0].KeyGen; kg.ClientCertificate != nil || kg.CertificateVerify != nil {
+	if kg := g.Results[0].Body.(*KeyGenResponse); kg.ClientCertificate != nil || kg.CertificateVerify != nil {
 		t.Fatalf("client auth fields appeared: %+v", kg)
 	}
 }
@@ -36,7 +36,7 @@ func TestKeyGenWithoutClientAuthKeepsItsBytes(t *testing.T) {
 func TestKeyGenClientAuthLayout(t *testing.T) {
 	cert := hsMsg(11, []byte{0, 0, 4, 0, 0, 1, 0x30})
 	cv := hsMsg(15, []byte{4, 1, 0, 2, 0xde, 0xad})
-	r := &FlightResponse{ID: 1, Results: []Result{{Op: OpKeyGen, KeyGen: &KeyGenResponse{
+	r := &FlightResponse{ID: 1, Results: []Result{{Body: &KeyGenResponse{
 		ClientKeyExchange: []byte{1, 0xaa}, ClientCertificate: cert, CertificateVerify: cv}}}}
 	b, err := r.Marshal()
 	if err != nil {
@@ -55,8 +55,8 @@ func TestKeyGenClientAuthLayout(t *testing.T) {
 	if err := g.Unmarshal(b); err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(g.Results[0].KeyGen, r.Results[0].KeyGen) {
-		t.Fatalf("round trip: %+v", g.Results[0].KeyGen)
+	if !reflect.DeepEqual(g.Results[0].Body.(*KeyGenResponse), r.Results[0].Body.(*KeyGenResponse)) {
+		t.Fatalf("round trip: %+v", g.Results[0].Body.(*KeyGenResponse))
 	}
 }
 
@@ -74,13 +74,13 @@ func TestKeyGenClientAuthLimits(t *testing.T) {
 		"largest":           {ClientKeyExchange: cke, ClientCertificate: big, CertificateVerify: bigCV},
 	}
 	for name, kg := range ok {
-		r := &FlightResponse{Results: []Result{{Op: OpKeyGen, KeyGen: kg}}}
+		r := &FlightResponse{Results: []Result{{Body: kg}}}
 		b, err := r.Marshal()
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		var g FlightResponse
-		if err := g.Unmarshal(b); err != nil || !reflect.DeepEqual(g.Results[0].KeyGen, kg) {
+		if err := g.Unmarshal(b); err != nil || !reflect.DeepEqual(g.Results[0].Body.(*KeyGenResponse), kg) {
 			t.Fatalf("%s: round trip: %v", name, err)
 		}
 	}
@@ -96,7 +96,7 @@ func TestKeyGenClientAuthLimits(t *testing.T) {
 		"verify header only":            {ClientKeyExchange: cke, ClientCertificate: big, CertificateVerify: []byte{15, 0, 0}},
 	}
 	for name, kg := range over {
-		r := &FlightResponse{Results: []Result{{Op: OpKeyGen, KeyGen: kg}}}
+		r := &FlightResponse{Results: []Result{{Body: kg}}}
 		if _, err := r.Marshal(); !errors.Is(err, StatusMalformed) {
 			t.Errorf("%s: Marshal err = %v, want malformed", name, err)
 		}

@@ -54,17 +54,20 @@ func (f *Flight) MarshalTo(buf []byte) ([]byte, error) {
 	if len(f.Requests) == 0 || len(f.Requests) > MaxRequests {
 		return nil, malformed(0, "flight needs 1 to 4 requests")
 	}
-	for i := range f.Requests {
-		if err := f.Requests[i].check(); err != nil {
+	for _, r := range f.Requests {
+		if r == nil {
+			return nil, malformed(0, "a request needs a body")
+		}
+		if err := r.checkRequest(); err != nil {
 			return nil, err
 		}
 	}
 	// Sized for the whole flight (the Auth transcript dominates), so the
 	// builder does not grow through every power of two on the way.
 	size := 64 + len(f.Token)
-	for i := range f.Requests {
+	for _, r := range f.Requests {
 		size += 64
-		if a := f.Requests[i].Auth; a != nil {
+		if a, ok := r.(*AuthRequest); ok {
 			size += len(a.Transcript) + len(a.ServerName)
 		}
 	}
@@ -74,10 +77,9 @@ func (f *Flight) MarshalTo(buf []byte) ([]byte, error) {
 	b.AddBytes(f.HandshakeID[:])
 	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(f.Token) })
 	b.AddUint8(uint8(len(f.Requests)))
-	for i := range f.Requests {
-		r := &f.Requests[i]
-		b.AddUint8(uint8(r.Op))
-		b.AddUint24LengthPrefixed(r.marshalBody)
+	for _, r := range f.Requests {
+		b.AddUint8(uint8(r.Op()))
+		b.AddUint24LengthPrefixed(r.marshalRequest)
 	}
 	return finish(b)
 }
@@ -125,9 +127,11 @@ func (f *Flight) Unmarshal(b []byte) error {
 		if !s.ReadUint8(&op) || !s.ReadUint24LengthPrefixed(&body) {
 			return malformed(0, "truncated request")
 		}
-		if err := reqs[i].unmarshalBody(Op(op), body); err != nil {
+		r, err := unmarshalRequest(Op(op), body)
+		if err != nil {
 			return err
 		}
+		reqs[i] = r
 	}
 	if !s.Empty() {
 		return malformed(0, "trailing bytes after flight")
@@ -137,107 +141,105 @@ func (f *Flight) Unmarshal(b []byte) error {
 	return nil
 }
 
-// check validates a request as Marshal will send it.
-func (r *Request) check() error {
-	n := 0
-	for _, set := range []bool{r.Start != nil, r.Auth != nil, r.KeyGen != nil, r.Key != nil} {
-		if set {
-			n++
-		}
+// checkRequest validates a request as Marshal will send it; a nil
+// pointer is a request without its body.
+
+func (r *StartRequest) checkRequest() error {
+	switch {
+	case r == nil:
+		return malformed(OpStart, "a request needs a body")
+	case len(r.ServerName) > MaxServerName:
+		return malformed(OpStart, "server name too long")
 	}
-	if n != 1 {
-		return malformed(r.Op, "a request needs exactly one body")
-	}
-	switch r.Op {
-	case OpStart:
-		if r.Start == nil {
-			return malformed(r.Op, "body does not match op")
+	for _, l := range [][]uint16{r.Versions, r.CipherSuites, r.Groups, r.SignatureAlgorithms} {
+		if len(l) > MaxListLen {
+			return malformed(OpStart, "list too long")
 		}
-		if len(r.Start.ServerName) > MaxServerName {
-			return malformed(r.Op, "server name too long")
-		}
-		for _, l := range [][]uint16{r.Start.Versions, r.Start.CipherSuites, r.Start.Groups, r.Start.SignatureAlgorithms} {
-			if len(l) > MaxListLen {
-				return malformed(r.Op, "list too long")
-			}
-		}
-	case OpAuth:
-		if r.Auth == nil {
-			return malformed(r.Op, "body does not match op")
-		}
-		if len(r.Auth.ServerName) > MaxServerName {
-			return malformed(r.Op, "server name too long")
-		}
-		if len(r.Auth.Transcript) > MaxTranscript {
-			return malformed(r.Op, "transcript too long")
-		}
-	case OpKeyGen:
-		if r.KeyGen == nil {
-			return malformed(r.Op, "body does not match op")
-		}
-	case OpKey:
-		if r.Key == nil {
-			return malformed(r.Op, "body does not match op")
-		}
-		if len(r.Key.ClientMessages) > MaxTranscript {
-			return malformed(r.Op, "client messages too long")
-		}
-	default:
-		return malformed(r.Op, "unknown op")
 	}
 	return nil
 }
 
-func (r *Request) marshalBody(b *cryptobyte.Builder) {
-	switch r.Op {
-	case OpStart:
-		addString8(b, r.Start.ServerName)
-		addList(b, r.Start.Versions)
-		addList(b, r.Start.CipherSuites)
-		addList(b, r.Start.Groups)
-		addList(b, r.Start.SignatureAlgorithms)
-	case OpAuth:
-		addString8(b, r.Auth.ServerName)
-		b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(r.Auth.Transcript) })
-	case OpKeyGen:
-		// empty body
-	case OpKey:
-		b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(r.Key.ClientMessages) })
+func (r *AuthRequest) checkRequest() error {
+	switch {
+	case r == nil:
+		return malformed(OpAuth, "a request needs a body")
+	case len(r.ServerName) > MaxServerName:
+		return malformed(OpAuth, "server name too long")
+	case len(r.Transcript) > MaxTranscript:
+		return malformed(OpAuth, "transcript too long")
 	}
+	return nil
 }
 
-func (r *Request) unmarshalBody(op Op, s cryptobyte.String) error {
-	*r = Request{Op: op}
+func (r *KeyGenRequest) checkRequest() error {
+	if r == nil {
+		return malformed(OpKeyGen, "a request needs a body")
+	}
+	return nil
+}
+
+func (r *KeyRequest) checkRequest() error {
+	switch {
+	case r == nil:
+		return malformed(OpKey, "a request needs a body")
+	case len(r.ClientMessages) > MaxTranscript:
+		return malformed(OpKey, "client messages too long")
+	}
+	return nil
+}
+
+func (r *StartRequest) marshalRequest(b *cryptobyte.Builder) {
+	addString8(b, r.ServerName)
+	addList(b, r.Versions)
+	addList(b, r.CipherSuites)
+	addList(b, r.Groups)
+	addList(b, r.SignatureAlgorithms)
+}
+
+func (r *AuthRequest) marshalRequest(b *cryptobyte.Builder) {
+	addString8(b, r.ServerName)
+	b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(r.Transcript) })
+}
+
+func (r *KeyGenRequest) marshalRequest(b *cryptobyte.Builder) {} // empty body
+
+func (r *KeyRequest) marshalRequest(b *cryptobyte.Builder) {
+	b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(r.ClientMessages) })
+}
+
+// unmarshalRequest parses the body of a request of op, all of s.
+func unmarshalRequest(op Op, s cryptobyte.String) (Request, error) {
+	var r Request
 	switch op {
 	case OpStart:
 		var sr StartRequest
 		if !readString8(&s, &sr.ServerName) ||
 			!readList(&s, &sr.Versions) || !readList(&s, &sr.CipherSuites) ||
 			!readList(&s, &sr.Groups) || !readList(&s, &sr.SignatureAlgorithms) {
-			return malformed(op, "bad start request")
+			return nil, malformed(op, "bad start request")
 		}
-		r.Start = &sr
+		r = &sr
 	case OpAuth:
 		var ar AuthRequest
 		if !readString8(&s, &ar.ServerName) || !readBytes24(&s, &ar.Transcript, MaxTranscript) {
-			return malformed(op, "bad auth request")
+			return nil, malformed(op, "bad auth request")
 		}
-		r.Auth = &ar
+		r = &ar
 	case OpKeyGen:
-		r.KeyGen = &KeyGenRequest{}
+		r = &KeyGenRequest{}
 	case OpKey:
 		var kr KeyRequest
 		if !readBytes24(&s, &kr.ClientMessages, MaxTranscript) {
-			return malformed(op, "bad key request")
+			return nil, malformed(op, "bad key request")
 		}
-		r.Key = &kr
+		r = &kr
 	default:
-		return malformed(op, "unknown op")
+		return nil, malformed(op, "unknown op")
 	}
 	if !s.Empty() {
-		return malformed(op, "trailing bytes in request")
+		return nil, malformed(op, "trailing bytes in request")
 	}
-	return nil
+	return r, nil
 }
 
 // ---- FlightResponse ----
@@ -258,22 +260,12 @@ func (r *FlightResponse) Marshal() ([]byte, error) {
 	// Sized for the whole response (an Auth's verified chain dominates),
 	// as Flight.Marshal is.
 	size := 64 + len(r.Token)
-	for i := range r.Results {
-		res := &r.Results[i]
+	for _, res := range r.Results {
 		size += 64
 		if res.Err != nil {
 			size += len(res.Err.Detail)
-		}
-		if a := res.Auth; a != nil {
-			for _, c := range a.VerifiedChain {
-				size += 3 + len(c)
-			}
-		}
-		if k := res.KeyGen; k != nil {
-			size += len(k.ClientKeyExchange) + len(k.ClientCertificate) + len(k.CertificateVerify)
-		}
-		if k := res.Key; k != nil {
-			size += len(k.MasterSecret) + len(k.KeyBlock)
+		} else {
+			size += res.Body.wireSize()
 		}
 	}
 	b := cryptobyte.NewBuilder(make([]byte, 0, size))
@@ -283,17 +275,18 @@ func (r *FlightResponse) Marshal() ([]byte, error) {
 	b.AddUint8(uint8(len(r.Results)))
 	for i := range r.Results {
 		res := &r.Results[i]
-		b.AddUint8(uint8(res.Op))
+		b.AddUint8(uint8(res.Op()))
 		if res.Err != nil {
 			b.AddUint8(uint8(res.Err.Status))
 			b.AddUint8(uint8(res.Err.Reason))
 			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(res.Err.Detail)) })
-		} else {
-			b.AddUint8(uint8(StatusOK))
-			b.AddUint8(uint8(ReasonNone))
-			b.AddUint16(0)
+			b.AddUint24(0) // a failed result carries no body
+			continue
 		}
-		b.AddUint24LengthPrefixed(res.marshalBody)
+		b.AddUint8(uint8(StatusOK))
+		b.AddUint8(uint8(ReasonNone))
+		b.AddUint16(0)
+		b.AddUint24LengthPrefixed(res.Body.marshalResponse)
 	}
 	return finish(b)
 }
@@ -335,138 +328,159 @@ func (r *FlightResponse) Unmarshal(b []byte) error {
 }
 
 // check validates a result as Marshal will send it. A failed result carries
-// no body; its Op may be 0 when the failure is the flight's as a whole (a
+// no body; its op may be 0 when the failure is the flight's as a whole (a
 // flight that did not parse).
 func (r *Result) check() error {
-	n := 0
-	for _, set := range []bool{r.Start != nil, r.Auth != nil, r.KeyGen != nil, r.Key != nil} {
-		if set {
-			n++
-		}
-	}
-	if r.Err != nil {
-		e := r.Err
+	if e := r.Err; e != nil {
+		op := e.Op
 		switch {
-		case r.Op > OpKey:
-			return malformed(r.Op, "unknown op")
-		case n != 0:
-			return malformed(r.Op, "a failed result carries no body")
+		case op > OpKey:
+			return malformed(op, "unknown op")
+		case r.Body != nil:
+			return malformed(op, "a failed result carries no body")
 		case e.Status == StatusOK || !e.Status.known():
-			return malformed(r.Op, "bad status in failed result")
+			return malformed(op, "bad status in failed result")
 		case !e.Reason.known():
-			return malformed(r.Op, "unknown reason")
+			return malformed(op, "unknown reason")
 		case e.Reason != ReasonNone && e.Status != StatusInvalidCertificate:
-			return malformed(r.Op, "reason without invalid certificate status")
+			return malformed(op, "reason without invalid certificate status")
 		case len(e.Detail) > MaxDetail:
-			return malformed(r.Op, "detail too long")
+			return malformed(op, "detail too long")
 		case !utf8.ValidString(e.Detail):
-			return malformed(r.Op, "detail is not UTF-8")
+			return malformed(op, "detail is not UTF-8")
 		}
 		return nil
 	}
-	if n != 1 {
-		return malformed(r.Op, "a result needs exactly one body")
+	if r.Body == nil {
+		return malformed(0, "a result needs a body or an error")
 	}
-	switch r.Op {
-	case OpStart:
-		if r.Start == nil {
-			return malformed(r.Op, "body does not match op")
+	return r.Body.checkResponse()
+}
+
+// checkResponse validates a successful result's body; a nil pointer is a
+// result without its body.
+
+func (r *StartResponse) checkResponse() error {
+	if r == nil {
+		return malformed(OpStart, "a result needs a body or an error")
+	}
+	for _, l := range [][]uint16{r.Versions, r.CipherSuites, r.Groups, r.SignatureAlgorithms} {
+		if len(l) > MaxListLen {
+			return malformed(OpStart, "list too long")
 		}
-		for _, l := range [][]uint16{r.Start.Versions, r.Start.CipherSuites, r.Start.Groups, r.Start.SignatureAlgorithms} {
-			if len(l) > MaxListLen {
-				return malformed(r.Op, "list too long")
-			}
-		}
-		if r.Start.TTL < 0 || r.Start.TTL/time.Second > math.MaxUint32 {
-			return malformed(r.Op, "ttl out of range")
-		}
-	case OpAuth:
-		if r.Auth == nil {
-			return malformed(r.Op, "body does not match op")
-		}
-		c := r.Auth.VerifiedChain
-		if len(c) == 0 || len(c) > MaxChainCerts {
-			return malformed(r.Op, "chain needs 1 to 10 certificates")
-		}
-		if n := len(r.Auth.Presented); n != 0 && n != len(c) {
-			return malformed(r.Op, "chain references do not match the chain")
-		}
-		total := 0
-		for i, cert := range c {
-			switch j := r.Auth.presentedAt(i); {
-			case j >= MaxChainCerts || j < -1:
-				return malformed(r.Op, "chain reference out of range")
-			case j >= 0:
-				total += 2
-			case len(cert) == 0 || len(cert) > 1<<24-1:
-				return malformed(r.Op, "bad certificate length")
-			default:
-				total += 4 + len(cert)
-			}
-		}
-		if total > 1<<24-1 {
-			return malformed(r.Op, "chain too long")
-		}
-	case OpKeyGen:
-		if r.KeyGen == nil {
-			return malformed(r.Op, "body does not match op")
-		}
-		if l := len(r.KeyGen.ClientKeyExchange); l == 0 || l > math.MaxUint16 {
-			return malformed(r.Op, "bad client key exchange length")
-		}
-		if d := checkClientAuth(r.KeyGen.ClientCertificate, r.KeyGen.CertificateVerify); d != "" {
-			return malformed(r.Op, d)
-		}
-	case OpKey:
-		if r.Key == nil {
-			return malformed(r.Op, "body does not match op")
-		}
-		if len(r.Key.MasterSecret) != masterSecretLen {
-			return malformed(r.Op, "master secret is not 48 bytes")
-		}
-		if l := len(r.Key.KeyBlock); l == 0 || l > math.MaxUint16 {
-			return malformed(r.Op, "bad key block length")
-		}
-	default:
-		return malformed(r.Op, "unknown op")
+	}
+	if r.TTL < 0 || r.TTL/time.Second > math.MaxUint32 {
+		return malformed(OpStart, "ttl out of range")
 	}
 	return nil
 }
 
-func (r *Result) marshalBody(b *cryptobyte.Builder) {
-	if r.Err != nil {
-		return
+func (r *AuthResponse) checkResponse() error {
+	if r == nil {
+		return malformed(OpAuth, "a result needs a body or an error")
 	}
-	switch r.Op {
-	case OpStart:
-		addList(b, r.Start.Versions)
-		addList(b, r.Start.CipherSuites)
-		addList(b, r.Start.Groups)
-		addList(b, r.Start.SignatureAlgorithms)
-		b.AddUint32(uint32(r.Start.TTL / time.Second))
-	case OpAuth:
-		b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
-			for i, cert := range r.Auth.VerifiedChain {
-				if j := r.Auth.presentedAt(i); j >= 0 {
-					b.AddUint8(chainTagPresented)
-					b.AddUint8(uint8(j))
-					continue
-				}
-				b.AddUint8(chainTagDER)
-				b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(cert) })
-			}
-		})
-	case OpKeyGen:
-		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(r.KeyGen.ClientKeyExchange) })
-		if len(r.KeyGen.ClientCertificate) > 0 {
-			b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(r.KeyGen.ClientCertificate) })
-			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(r.KeyGen.CertificateVerify) })
+	c := r.VerifiedChain
+	if len(c) == 0 || len(c) > MaxChainCerts {
+		return malformed(OpAuth, "chain needs 1 to 10 certificates")
+	}
+	if n := len(r.Presented); n != 0 && n != len(c) {
+		return malformed(OpAuth, "chain references do not match the chain")
+	}
+	total := 0
+	for i, cert := range c {
+		switch j := r.presentedAt(i); {
+		case j >= MaxChainCerts || j < -1:
+			return malformed(OpAuth, "chain reference out of range")
+		case j >= 0:
+			total += 2
+		case len(cert) == 0 || len(cert) > 1<<24-1:
+			return malformed(OpAuth, "bad certificate length")
+		default:
+			total += 4 + len(cert)
 		}
-	case OpKey:
-		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(r.Key.MasterSecret) })
-		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(r.Key.KeyBlock) })
+	}
+	if total > 1<<24-1 {
+		return malformed(OpAuth, "chain too long")
+	}
+	return nil
+}
+
+func (r *KeyGenResponse) checkResponse() error {
+	if r == nil {
+		return malformed(OpKeyGen, "a result needs a body or an error")
+	}
+	if l := len(r.ClientKeyExchange); l == 0 || l > math.MaxUint16 {
+		return malformed(OpKeyGen, "bad client key exchange length")
+	}
+	if d := checkClientAuth(r.ClientCertificate, r.CertificateVerify); d != "" {
+		return malformed(OpKeyGen, d)
+	}
+	return nil
+}
+
+func (r *KeyResponse) checkResponse() error {
+	switch {
+	case r == nil:
+		return malformed(OpKey, "a result needs a body or an error")
+	case len(r.MasterSecret) != masterSecretLen:
+		return malformed(OpKey, "master secret is not 48 bytes")
+	}
+	if l := len(r.KeyBlock); l == 0 || l > math.MaxUint16 {
+		return malformed(OpKey, "bad key block length")
+	}
+	return nil
+}
+
+func (r *StartResponse) marshalResponse(b *cryptobyte.Builder) {
+	addList(b, r.Versions)
+	addList(b, r.CipherSuites)
+	addList(b, r.Groups)
+	addList(b, r.SignatureAlgorithms)
+	b.AddUint32(uint32(r.TTL / time.Second))
+}
+
+func (r *AuthResponse) marshalResponse(b *cryptobyte.Builder) {
+	b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
+		for i, cert := range r.VerifiedChain {
+			if j := r.presentedAt(i); j >= 0 {
+				b.AddUint8(chainTagPresented)
+				b.AddUint8(uint8(j))
+				continue
+			}
+			b.AddUint8(chainTagDER)
+			b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(cert) })
+		}
+	})
+}
+
+func (r *KeyGenResponse) marshalResponse(b *cryptobyte.Builder) {
+	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(r.ClientKeyExchange) })
+	if len(r.ClientCertificate) > 0 {
+		b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(r.ClientCertificate) })
+		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(r.CertificateVerify) })
 	}
 }
+
+func (r *KeyResponse) marshalResponse(b *cryptobyte.Builder) {
+	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(r.MasterSecret) })
+	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(r.KeyBlock) })
+}
+
+func (r *StartResponse) wireSize() int { return 0 } // within the 64 bytes per result
+
+func (r *AuthResponse) wireSize() int {
+	n := 0
+	for _, c := range r.VerifiedChain {
+		n += 3 + len(c)
+	}
+	return n
+}
+
+func (r *KeyGenResponse) wireSize() int {
+	return len(r.ClientKeyExchange) + len(r.ClientCertificate) + len(r.CertificateVerify)
+}
+
+func (r *KeyResponse) wireSize() int { return len(r.MasterSecret) + len(r.KeyBlock) }
 
 func (r *Result) unmarshal(s *cryptobyte.String) error {
 	var (
@@ -478,7 +492,7 @@ func (r *Result) unmarshal(s *cryptobyte.String) error {
 		return malformed(0, "truncated result")
 	}
 	o := Op(op)
-	*r = Result{Op: o}
+	*r = Result{}
 	if o > OpKey || (o == 0 && status == uint8(StatusOK)) {
 		return malformed(o, "unknown op")
 	}
@@ -514,7 +528,7 @@ func (r *Result) unmarshal(s *cryptobyte.String) error {
 			return malformed(o, "bad start response")
 		}
 		sr.TTL = time.Duration(ttl) * time.Second
-		r.Start = &sr
+		r.Body = &sr
 	case OpAuth:
 		var chain cryptobyte.String
 		if !body.ReadUint24LengthPrefixed(&chain) {
@@ -559,7 +573,7 @@ func (r *Result) unmarshal(s *cryptobyte.String) error {
 		if len(certs) == 0 {
 			return malformed(o, "empty chain")
 		}
-		r.Auth = &AuthResponse{VerifiedChain: certs, Presented: refs}
+		r.Body = &AuthResponse{VerifiedChain: certs, Presented: refs}
 	case OpKeyGen:
 		var cke cryptobyte.String
 		if !body.ReadUint16LengthPrefixed(&cke) || cke.Empty() {
@@ -579,14 +593,14 @@ func (r *Result) unmarshal(s *cryptobyte.String) error {
 			}
 			kg.ClientCertificate, kg.CertificateVerify = clone(cert), clone(cv)
 		}
-		r.KeyGen = kg
+		r.Body = kg
 	case OpKey:
 		var ms, kb cryptobyte.String
 		if !body.ReadUint8LengthPrefixed(&ms) || len(ms) != masterSecretLen ||
 			!body.ReadUint16LengthPrefixed(&kb) || kb.Empty() {
 			return malformed(o, "bad key response")
 		}
-		r.Key = &KeyResponse{MasterSecret: clone(ms), KeyBlock: clone(kb)}
+		r.Body = &KeyResponse{MasterSecret: clone(ms), KeyBlock: clone(kb)}
 	}
 	if !body.Empty() {
 		return malformed(o, "trailing bytes in result")

@@ -29,60 +29,60 @@ func list(n int) []uint16 {
 func sampleFlights() []*Flight {
 	hs := [16]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
 	return []*Flight{
-		{ID: 1, HandshakeID: hs, Requests: []Request{{Op: OpStart, Start: &StartRequest{
+		{ID: 1, HandshakeID: hs, Requests: []Request{&StartRequest{
 			ServerName: "example.com", Versions: []uint16{0x0303, 0x0302},
 			CipherSuites: []uint16{0xc02f, 0xcca8}, Groups: []uint16{29, 23},
 			SignatureAlgorithms: []uint16{0x0804, 0x0403},
-		}}}},
-		{ID: 2, HandshakeID: hs, Requests: []Request{{Op: OpStart, Start: &StartRequest{}}}},
+		}}},
+		{ID: 2, HandshakeID: hs, Requests: []Request{&StartRequest{}}},
 		{ID: 0xfffffffe, HandshakeID: hs, Requests: []Request{
-			{Op: OpAuth, Auth: &AuthRequest{ServerName: "a.example", Transcript: seq(300)}},
-			{Op: OpKeyGen, KeyGen: &KeyGenRequest{}},
-			{Op: OpKey, Key: &KeyRequest{ClientMessages: seq(10)}},
+			&AuthRequest{ServerName: "a.example", Transcript: seq(300)},
+			&KeyGenRequest{},
+			&KeyRequest{ClientMessages: seq(10)},
 		}},
-		{ID: 3, HandshakeID: hs, Token: seq(MaxToken), Requests: []Request{{Op: OpKey, Key: &KeyRequest{}}}},
-		{ID: 4, Token: seq(5), Requests: []Request{{Op: OpKeyGen, KeyGen: &KeyGenRequest{}}}},
+		{ID: 3, HandshakeID: hs, Token: seq(MaxToken), Requests: []Request{&KeyRequest{}}},
+		{ID: 4, Token: seq(5), Requests: []Request{&KeyGenRequest{}}},
 		{ID: 5, Requests: []Request{
-			{Op: OpStart, Start: &StartRequest{ServerName: strings.Repeat("n", MaxServerName), Versions: list(MaxListLen),
-				CipherSuites: list(MaxListLen), Groups: list(MaxListLen), SignatureAlgorithms: list(MaxListLen)}},
-			{Op: OpAuth, Auth: &AuthRequest{ServerName: strings.Repeat("n", MaxServerName), Transcript: seq(MaxTranscript / 2)}},
-			{Op: OpKeyGen, KeyGen: &KeyGenRequest{}},
-			{Op: OpKey, Key: &KeyRequest{ClientMessages: seq(MaxTranscript / 2)}},
+			&StartRequest{ServerName: strings.Repeat("n", MaxServerName), Versions: list(MaxListLen),
+				CipherSuites: list(MaxListLen), Groups: list(MaxListLen), SignatureAlgorithms: list(MaxListLen)},
+			&AuthRequest{ServerName: strings.Repeat("n", MaxServerName), Transcript: seq(MaxTranscript / 2)},
+			&KeyGenRequest{},
+			&KeyRequest{ClientMessages: seq(MaxTranscript / 2)},
 		}},
 	}
 }
 
 func sampleResponses() []*FlightResponse {
 	return []*FlightResponse{
-		{ID: 1, Results: []Result{{Op: OpStart, Start: &StartResponse{
+		{ID: 1, Results: []Result{{Body: &StartResponse{
 			Versions: []uint16{0x0303}, CipherSuites: []uint16{0xc02f}, Groups: []uint16{29},
 			SignatureAlgorithms: []uint16{0x0804}, TTL: 300 * time.Second,
 		}}}},
-		{ID: 2, Results: []Result{{Op: OpStart, Start: &StartResponse{}}}},
+		{ID: 2, Results: []Result{{Body: &StartResponse{}}}},
 		{ID: 3, Token: seq(40), Results: []Result{
-			{Op: OpAuth, Auth: &AuthResponse{VerifiedChain: [][]byte{seq(900), seq(700), seq(1)}}},
-			{Op: OpKeyGen, KeyGen: &KeyGenResponse{ClientKeyExchange: seq(33)}},
-			{Op: OpKey, Key: &KeyResponse{MasterSecret: seq(48), KeyBlock: seq(104)}},
+			{Body: &AuthResponse{VerifiedChain: [][]byte{seq(900), seq(700), seq(1)}}},
+			{Body: &KeyGenResponse{ClientKeyExchange: seq(33)}},
+			{Body: &KeyResponse{MasterSecret: seq(48), KeyBlock: seq(104)}},
 		}},
 		{ID: 4, Results: []Result{
-			{Op: OpAuth, Err: &Error{Op: OpAuth, Status: StatusInvalidCertificate, Reason: ReasonExpired, Detail: "leaf expired 2020-01-01"}},
-			{Op: OpKeyGen, Err: &Error{Op: OpKeyGen, Status: StatusAborted}},
-			{Op: OpKey, Err: &Error{Op: OpKey, Status: StatusAborted}},
+			{Err: &Error{Op: OpAuth, Status: StatusInvalidCertificate, Reason: ReasonExpired, Detail: "leaf expired 2020-01-01"}},
+			{Err: &Error{Op: OpKeyGen, Status: StatusAborted}},
+			{Err: &Error{Op: OpKey, Status: StatusAborted}},
 		}},
-		{ID: 5, Results: []Result{{Op: 0, Err: &Error{Status: StatusMalformed, Detail: strings.Repeat("d", MaxDetail)}}}},
-		{ID: 6, Token: seq(MaxToken), Results: []Result{{Op: OpAuth, Auth: &AuthResponse{VerifiedChain: make10()}}}},
+		{ID: 5, Results: []Result{{Err: &Error{Op: 0, Status: StatusMalformed, Detail: strings.Repeat("d", MaxDetail)}}}},
+		{ID: 6, Token: seq(MaxToken), Results: []Result{{Body: &AuthResponse{VerifiedChain: make10()}}}},
 		// The device's usual answer: leaf and intermediate by reference, the root as DER.
-		{ID: 10, Results: []Result{{Op: OpAuth, Auth: &AuthResponse{VerifiedChain: [][]byte{nil, nil, seq(500)}, Presented: []int{0, 1, -1}}}}},
-		{ID: 11, Results: []Result{{Op: OpAuth, Auth: &AuthResponse{VerifiedChain: [][]byte{seq(40), nil}, Presented: []int{-1, 9}}}}},
-		{ID: 7, Results: []Result{{Op: OpStart, Start: &StartResponse{Versions: list(MaxListLen), TTL: (1<<32 - 1) * time.Second}}}},
-		{ID: 8, Results: []Result{{Op: OpKeyGen, KeyGen: &KeyGenResponse{ClientKeyExchange: seq(33),
+		{ID: 10, Results: []Result{{Body: &AuthResponse{VerifiedChain: [][]byte{nil, nil, seq(500)}, Presented: []int{0, 1, -1}}}}},
+		{ID: 11, Results: []Result{{Body: &AuthResponse{VerifiedChain: [][]byte{seq(40), nil}, Presented: []int{-1, 9}}}}},
+		{ID: 7, Results: []Result{{Body: &StartResponse{Versions: list(MaxListLen), TTL: (1<<32 - 1) * time.Second}}}},
+		{ID: 8, Results: []Result{{Body: &KeyGenResponse{ClientKeyExchange: seq(33),
 			ClientCertificate: hsMsg(11, seq(600)), CertificateVerify: hsMsg(15, seq(260))}}}},
-		{ID: 9, Results: []Result{{Op: OpKeyGen, KeyGen: &KeyGenResponse{ClientKeyExchange: seq(33),
+		{ID: 9, Results: []Result{{Body: &KeyGenResponse{ClientKeyExchange: seq(33),
 			ClientCertificate: hsMsg(11, []byte{0, 0, 0})}}}},
 		// The reasons added for the verification profiles and revocation.
-		{ID: 12, Results: []Result{{Op: OpAuth, Err: &Error{Op: OpAuth, Status: StatusInvalidCertificate, Reason: ReasonNonConforming,
+		{ID: 12, Results: []Result{{Err: &Error{Op: OpAuth, Status: StatusInvalidCertificate, Reason: ReasonNonConforming,
 			Detail: `leaf "a.example": no authority key identifier`}}}},
-		{ID: 13, Results: []Result{{Op: OpAuth, Err: &Error{Op: OpAuth, Status: StatusInvalidCertificate, Reason: ReasonRevocationUnknown,
+		{ID: 13, Results: []Result{{Err: &Error{Op: OpAuth, Status: StatusInvalidCertificate, Reason: ReasonRevocationUnknown,
 			Detail: `leaf "a.example": stapled OCSP response stale since 2020-01-01T00:00:00Z`}}}},
 	}
 }
@@ -102,15 +102,14 @@ func normalize(v any) any {
 		c := *x
 		c.Token = nz(c.Token)
 		c.Requests = append([]Request(nil), c.Requests...)
-		for i := range c.Requests {
-			r := &c.Requests[i]
-			if r.Start != nil {
-				s := *r.Start
+		for i, r := range c.Requests {
+			switch r := r.(type) {
+			case *StartRequest:
+				s := *r
 				s.Versions, s.CipherSuites, s.Groups, s.SignatureAlgorithms = nzl(s.Versions), nzl(s.CipherSuites), nzl(s.Groups), nzl(s.SignatureAlgorithms)
-				r.Start = &s
-			}
-			if r.Key != nil {
-				r.Key = &KeyRequest{ClientMessages: nz(r.Key.ClientMessages)}
+				c.Requests[i] = &s
+			case *KeyRequest:
+				c.Requests[i] = &KeyRequest{ClientMessages: nz(r.ClientMessages)}
 			}
 		}
 		return &c
@@ -119,11 +118,10 @@ func normalize(v any) any {
 		c.Token = nz(c.Token)
 		c.Results = append([]Result(nil), c.Results...)
 		for i := range c.Results {
-			r := &c.Results[i]
-			if r.Start != nil {
-				s := *r.Start
+			if r, ok := c.Results[i].Body.(*StartResponse); ok {
+				s := *r
 				s.Versions, s.CipherSuites, s.Groups, s.SignatureAlgorithms = nzl(s.Versions), nzl(s.CipherSuites), nzl(s.Groups), nzl(s.SignatureAlgorithms)
-				r.Start = &s
+				c.Results[i].Body = &s
 			}
 		}
 		return &c
@@ -235,19 +233,19 @@ func mustMarshalFlight(t *testing.T, f *Flight) []byte {
 // since Marshal refuses them too.
 func TestFlightLimits(t *testing.T) {
 	over := map[string]*Flight{
-		"token":        {Token: seq(MaxToken + 1), Requests: []Request{{Op: OpKeyGen, KeyGen: &KeyGenRequest{}}}},
-		"no requests":  {},
-		"requests":     {Requests: make([]Request, MaxRequests+1)},
-		"server name":  {Requests: []Request{{Op: OpStart, Start: &StartRequest{ServerName: strings.Repeat("n", MaxServerName+1)}}}},
-		"list":         {Requests: []Request{{Op: OpStart, Start: &StartRequest{Groups: list(MaxListLen + 1)}}}},
-		"transcript":   {Requests: []Request{{Op: OpAuth, Auth: &AuthRequest{Transcript: seq(MaxTranscript + 1)}}}},
-		"client msgs":  {Requests: []Request{{Op: OpKey, Key: &KeyRequest{ClientMessages: seq(MaxTranscript + 1)}}}},
-		"auth name":    {Requests: []Request{{Op: OpAuth, Auth: &AuthRequest{ServerName: strings.Repeat("n", MaxServerName+1)}}}},
-		"two bodies":   {Requests: []Request{{Op: OpKey, Key: &KeyRequest{}, KeyGen: &KeyGenRequest{}}}},
-		"no body":      {Requests: []Request{{Op: OpKey}}},
-		"wrong body":   {Requests: []Request{{Op: OpKey, KeyGen: &KeyGenRequest{}}}},
-		"unknown op":   {Requests: []Request{{Op: 9, KeyGen: &KeyGenRequest{}}}},
-		"frame budget": {Requests: []Request{{Op: OpAuth, Auth: &AuthRequest{Transcript: seq(MaxTranscript)}}, {Op: OpKey, Key: &KeyRequest{ClientMessages: seq(MaxTranscript)}}}},
+		"token":       {Token: seq(MaxToken + 1), Requests: []Request{&KeyGenRequest{}}},
+		"no requests": {},
+		"requests":    {Requests: make([]Request, MaxRequests+1)},
+		"server name": {Requests: []Request{&StartRequest{ServerName: strings.Repeat("n", MaxServerName+1)}}},
+		"list":        {Requests: []Request{&StartRequest{Groups: list(MaxListLen + 1)}}},
+		"transcript":  {Requests: []Request{&AuthRequest{Transcript: seq(MaxTranscript + 1)}}},
+		"client msgs": {Requests: []Request{&KeyRequest{ClientMessages: seq(MaxTranscript + 1)}}},
+		"auth name":   {Requests: []Request{&AuthRequest{ServerName: strings.Repeat("n", MaxServerName+1)}}},
+		// A request's op is its type, so a body cannot be missing, doubled or
+		// for another op; only a nil one can be passed.
+		"no request":   {Requests: []Request{&KeyGenRequest{}, nil}},
+		"no body":      {Requests: []Request{(*KeyRequest)(nil)}},
+		"frame budget": {Requests: []Request{&AuthRequest{Transcript: seq(MaxTranscript)}, &KeyRequest{ClientMessages: seq(MaxTranscript)}}},
 	}
 	for name, f := range over {
 		if _, err := f.Marshal(); !errors.Is(err, StatusMalformed) {
@@ -310,32 +308,32 @@ func TestFlightLimits(t *testing.T) {
 
 func TestFlightResponseLimits(t *testing.T) {
 	over := map[string]*FlightResponse{
-		"token":           {Token: seq(MaxToken + 1), Results: []Result{{Op: OpKeyGen, KeyGen: &KeyGenResponse{ClientKeyExchange: seq(3)}}}},
+		"token":           {Token: seq(MaxToken + 1), Results: []Result{{Body: &KeyGenResponse{ClientKeyExchange: seq(3)}}}},
 		"no results":      {},
 		"results":         {Results: make([]Result, MaxRequests+1)},
-		"chain":           {Results: []Result{{Op: OpAuth, Auth: &AuthResponse{VerifiedChain: append(make10(), seq(5))}}}},
-		"empty chain":     {Results: []Result{{Op: OpAuth, Auth: &AuthResponse{}}}},
-		"empty cert":      {Results: []Result{{Op: OpAuth, Auth: &AuthResponse{VerifiedChain: [][]byte{{}}}}}},
-		"ref 10":          {Results: []Result{{Op: OpAuth, Auth: &AuthResponse{VerifiedChain: [][]byte{nil}, Presented: []int{MaxChainCerts}}}}},
-		"ref -2":          {Results: []Result{{Op: OpAuth, Auth: &AuthResponse{VerifiedChain: [][]byte{seq(3)}, Presented: []int{-2}}}}},
-		"refs mismatch":   {Results: []Result{{Op: OpAuth, Auth: &AuthResponse{VerifiedChain: [][]byte{nil, seq(3)}, Presented: []int{0}}}}},
-		"detail":          {Results: []Result{{Op: OpAuth, Err: &Error{Status: StatusInternal, Detail: strings.Repeat("d", MaxDetail+1)}}}},
-		"detail utf8":     {Results: []Result{{Op: OpAuth, Err: &Error{Status: StatusInternal, Detail: "\xff"}}}},
-		"status ok err":   {Results: []Result{{Op: OpAuth, Err: &Error{Status: StatusOK}}}},
-		"unknown status":  {Results: []Result{{Op: OpAuth, Err: &Error{Status: 99}}}},
-		"unknown reason":  {Results: []Result{{Op: OpAuth, Err: &Error{Status: StatusInvalidCertificate, Reason: 99}}}},
-		"stray reason":    {Results: []Result{{Op: OpAuth, Err: &Error{Status: StatusInternal, Reason: ReasonExpired}}}},
-		"err and body":    {Results: []Result{{Op: OpKeyGen, Err: &Error{Status: StatusInternal}, KeyGen: &KeyGenResponse{ClientKeyExchange: seq(3)}}}},
-		"two bodies":      {Results: []Result{{Op: OpKeyGen, KeyGen: &KeyGenResponse{ClientKeyExchange: seq(3)}, Key: &KeyResponse{}}}},
-		"wrong body":      {Results: []Result{{Op: OpKey, KeyGen: &KeyGenResponse{ClientKeyExchange: seq(3)}}}},
-		"ok op 0":         {Results: []Result{{Op: 0, KeyGen: &KeyGenResponse{ClientKeyExchange: seq(3)}}}},
-		"list":            {Results: []Result{{Op: OpStart, Start: &StartResponse{CipherSuites: list(MaxListLen + 1)}}}},
-		"negative ttl":    {Results: []Result{{Op: OpStart, Start: &StartResponse{TTL: -time.Second}}}},
-		"huge ttl":        {Results: []Result{{Op: OpStart, Start: &StartResponse{TTL: (1 << 32) * time.Second}}}},
-		"short master":    {Results: []Result{{Op: OpKey, Key: &KeyResponse{MasterSecret: seq(47), KeyBlock: seq(40)}}}},
-		"empty key block": {Results: []Result{{Op: OpKey, Key: &KeyResponse{MasterSecret: seq(48)}}}},
-		"empty cke":       {Results: []Result{{Op: OpKeyGen, KeyGen: &KeyGenResponse{}}}},
-		"frame budget":    {Results: []Result{{Op: OpAuth, Auth: &AuthResponse{VerifiedChain: [][]byte{seq(MaxFrame)}}}}},
+		"chain":           {Results: []Result{{Body: &AuthResponse{VerifiedChain: append(make10(), seq(5))}}}},
+		"empty chain":     {Results: []Result{{Body: &AuthResponse{}}}},
+		"empty cert":      {Results: []Result{{Body: &AuthResponse{VerifiedChain: [][]byte{{}}}}}},
+		"ref 10":          {Results: []Result{{Body: &AuthResponse{VerifiedChain: [][]byte{nil}, Presented: []int{MaxChainCerts}}}}},
+		"ref -2":          {Results: []Result{{Body: &AuthResponse{VerifiedChain: [][]byte{seq(3)}, Presented: []int{-2}}}}},
+		"refs mismatch":   {Results: []Result{{Body: &AuthResponse{VerifiedChain: [][]byte{nil, seq(3)}, Presented: []int{0}}}}},
+		"detail":          {Results: []Result{{Err: &Error{Op: OpAuth, Status: StatusInternal, Detail: strings.Repeat("d", MaxDetail+1)}}}},
+		"detail utf8":     {Results: []Result{{Err: &Error{Op: OpAuth, Status: StatusInternal, Detail: "\xff"}}}},
+		"status ok err":   {Results: []Result{{Err: &Error{Op: OpAuth, Status: StatusOK}}}},
+		"unknown status":  {Results: []Result{{Err: &Error{Op: OpAuth, Status: 99}}}},
+		"unknown reason":  {Results: []Result{{Err: &Error{Op: OpAuth, Status: StatusInvalidCertificate, Reason: 99}}}},
+		"stray reason":    {Results: []Result{{Err: &Error{Op: OpAuth, Status: StatusInternal, Reason: ReasonExpired}}}},
+		"err and body":    {Results: []Result{{Err: &Error{Op: OpKeyGen, Status: StatusInternal}, Body: &KeyGenResponse{ClientKeyExchange: seq(3)}}}},
+		"err unknown op":  {Results: []Result{{Err: &Error{Op: OpKey + 1, Status: StatusInternal}}}},
+		"neither":         {Results: []Result{{}}},
+		"nil body":        {Results: []Result{{Body: (*KeyResponse)(nil)}}},
+		"list":            {Results: []Result{{Body: &StartResponse{CipherSuites: list(MaxListLen + 1)}}}},
+		"negative ttl":    {Results: []Result{{Body: &StartResponse{TTL: -time.Second}}}},
+		"huge ttl":        {Results: []Result{{Body: &StartResponse{TTL: (1 << 32) * time.Second}}}},
+		"short master":    {Results: []Result{{Body: &KeyResponse{MasterSecret: seq(47), KeyBlock: seq(40)}}}},
+		"empty key block": {Results: []Result{{Body: &KeyResponse{MasterSecret: seq(48)}}}},
+		"empty cke":       {Results: []Result{{Body: &KeyGenResponse{}}}},
+		"frame budget":    {Results: []Result{{Body: &AuthResponse{VerifiedChain: [][]byte{seq(MaxFrame)}}}}},
 	}
 	for name, r := range over {
 		if _, err := r.Marshal(); !errors.Is(err, StatusMalformed) {

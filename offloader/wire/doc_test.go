@@ -37,20 +37,20 @@ func vecFlight() *Flight {
 	return &Flight{
 		ID:          1,
 		HandshakeID: [16]byte(seqFrom(0x10, 16)),
-		Requests: []Request{{Op: OpStart, Start: &StartRequest{
+		Requests: []Request{&StartRequest{
 			ServerName:          "example.com",
 			Versions:            []uint16{0x0303},
 			CipherSuites:        []uint16{0xc02f},
 			Groups:              []uint16{0x001d},
 			SignatureAlgorithms: []uint16{0x0804},
-		}}},
+		}},
 	}
 }
 
 func vecResponse() *FlightResponse {
 	return &FlightResponse{
 		ID: 1,
-		Results: []Result{{Op: OpStart, Start: &StartResponse{
+		Results: []Result{{Body: &StartResponse{
 			Versions:            []uint16{0x0303},
 			CipherSuites:        []uint16{0xc02f},
 			Groups:              []uint16{0x001d},
@@ -244,11 +244,11 @@ func TestProtocolDocVector(t *testing.T) {
 	}
 	// The documented flight and response parse to the documented messages.
 	var fl Flight
-	if err := fl.Unmarshal(doc["flight"]); err != nil || fl.Requests[0].Start.ServerName != "example.com" {
+	if err := fl.Unmarshal(doc["flight"]); err != nil || fl.Requests[0].(*StartRequest).ServerName != "example.com" {
 		t.Errorf("documented flight: %v", err)
 	}
 	var resp FlightResponse
-	if err := resp.Unmarshal(doc["flight_response"]); err != nil || resp.Results[0].Start.TTL != 300*time.Second {
+	if err := resp.Unmarshal(doc["flight_response"]); err != nil || resp.Results[0].Body.(*StartResponse).TTL != 300*time.Second {
 		t.Errorf("documented response: %v", err)
 	}
 }

@@ -103,9 +103,9 @@ func TestReadFrameFuncNoAllocation(t *testing.T) {
 // grown one when it has not.
 func TestFlightMarshalTo(t *testing.T) {
 	f := &Flight{ID: 7, Token: []byte("tok"), Requests: []Request{
-		{Op: OpAuth, Auth: &AuthRequest{ServerName: "example.com", Transcript: bytes.Repeat([]byte{0x16}, 3000)}},
-		{Op: OpKeyGen, KeyGen: &KeyGenRequest{}},
-		{Op: OpKey, Key: &KeyRequest{}},
+		&AuthRequest{ServerName: "example.com", Transcript: bytes.Repeat([]byte{0x16}, 3000)},
+		&KeyGenRequest{},
+		&KeyRequest{},
 	}}
 	want, err := f.Marshal()
 	if err != nil {

@@ -17,6 +17,8 @@ package wire
 import (
 	"strconv"
 	"time"
+
+	"golang.org/x/crypto/cryptobyte"
 )
 
 // Version is the protocol version carried in the channel hello.
@@ -196,14 +198,19 @@ type Flight struct {
 	Requests    []Request
 }
 
-// Request is one operation; exactly one body is set, matching Op.
-type Request struct {
-	Op     Op
-	Start  *StartRequest
-	Auth   *AuthRequest
-	KeyGen *KeyGenRequest
-	Key    *KeyRequest
+// Request is one operation of a flight. Its type is its operation:
+// *StartRequest, *AuthRequest, *KeyGenRequest or *KeyRequest, and no other
+// type can be one, so a request's op and body never disagree.
+type Request interface {
+	Op() Op
+	checkRequest() error
+	marshalRequest(b *cryptobyte.Builder)
 }
+
+func (*StartRequest) Op() Op  { return OpStart }
+func (*AuthRequest) Op() Op   { return OpAuth }
+func (*KeyGenRequest) Op() Op { return OpKeyGen }
+func (*KeyRequest) Op() Op    { return OpKey }
 
 // FlightResponse answers a Flight.
 type FlightResponse struct {
@@ -212,16 +219,39 @@ type FlightResponse struct {
 	Results []Result
 }
 
-// Result is the outcome of one request: Err is nil on success and exactly
-// the body matching Op is set.
+// Result is the outcome of one request: on success its Body, on failure
+// its Err, never both. Err.Op is the failed request's op, or 0 when the
+// failure is the flight's as a whole (a flight that did not parse).
 type Result struct {
-	Op     Op
-	Err    *Error
-	Start  *StartResponse
-	Auth   *AuthResponse
-	KeyGen *KeyGenResponse
-	Key    *KeyResponse
+	Body Response
+	Err  *Error
 }
+
+// Op is the operation r answers: its body's, or its error's.
+func (r Result) Op() Op {
+	switch {
+	case r.Err != nil:
+		return r.Err.Op
+	case r.Body != nil:
+		return r.Body.Op()
+	}
+	return 0
+}
+
+// Response is the body of a successful result. Its type is its operation:
+// *StartResponse, *AuthResponse, *KeyGenResponse or *KeyResponse, and no
+// other type can be one.
+type Response interface {
+	Op() Op
+	checkResponse() error
+	marshalResponse(b *cryptobyte.Builder)
+	wireSize() int // about its encoded size, to size the encoder's buffer
+}
+
+func (*StartResponse) Op() Op  { return OpStart }
+func (*AuthResponse) Op() Op   { return OpAuth }
+func (*KeyGenResponse) Op() Op { return OpKeyGen }
+func (*KeyResponse) Op() Op    { return OpKey }
 
 // StartRequest: what the device would offer to ServerName.
 type StartRequest struct {

@@ -39,9 +39,9 @@ func newServer(t *testing.T) *server.Server {
 }
 
 func startFlight(name string) *wire.Flight {
-	return &wire.Flight{ID: 1, Requests: []wire.Request{{Op: wire.OpStart, Start: &wire.StartRequest{
+	return &wire.Flight{ID: 1, Requests: []wire.Request{&wire.StartRequest{
 		ServerName: name, Versions: []uint16{handshake.VersionTLS12}, CipherSuites: []uint16{handshake.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256},
-	}}}}
+	}}}
 }
 
 func get(t *testing.T, h http.Handler, path string) (int, string) {

@@ -103,7 +103,7 @@ func TestRevokeClosesChannelsOnThreeReplicas(t *testing.T) {
 	}
 	// The other device's channels are untouched: a frame still goes through.
 	for i, ch := range honest {
-		f := &wire.Flight{ID: 1, Requests: []wire.Request{{Op: wire.OpStart, Start: &wire.StartRequest{ServerName: "a.example", Versions: []uint16{0x0303}, CipherSuites: []uint16{0xc02f}}}}}
+		f := &wire.Flight{ID: 1, Requests: []wire.Request{&wire.StartRequest{ServerName: "a.example", Versions: []uint16{0x0303}, CipherSuites: []uint16{0xc02f}}}}
 		b, _ := f.Marshal()
 		if err := ch.WriteFrame(b); err != nil {
 			t.Fatalf("honest channel %d: %v", i, err)
