@@ -3,6 +3,8 @@ package wire
 import (
 	"math"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -263,7 +265,7 @@ func (r *FlightResponse) Marshal() ([]byte, error) {
 	for _, res := range r.Results {
 		size += 64
 		if res.Err != nil {
-			size += len(res.Err.Detail)
+			size += len(res.Err.Detail) + len(retryAfterPrefix) + 16
 		} else {
 			size += res.Body.wireSize()
 		}
@@ -279,7 +281,7 @@ func (r *FlightResponse) Marshal() ([]byte, error) {
 		if res.Err != nil {
 			b.AddUint8(uint8(res.Err.Status))
 			b.AddUint8(uint8(res.Err.Reason))
-			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(res.Err.Detail)) })
+			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(res.Err.wireDetail())) })
 			b.AddUint24(0) // a failed result carries no body
 			continue
 		}
@@ -344,7 +346,13 @@ func (r *Result) check() error {
 			return malformed(op, "unknown reason")
 		case e.Reason != ReasonNone && e.Status != StatusInvalidCertificate:
 			return malformed(op, "reason without invalid certificate status")
-		case len(e.Detail) > MaxDetail:
+		case e.RetryAfter != 0 && e.Status != StatusRateLimited:
+			return malformed(op, "retry-after hint without rate limited status")
+		case e.RetryAfter < 0 || e.RetryAfter > MaxRetryAfter || e.RetryAfter%time.Millisecond != 0:
+			return malformed(op, "retry-after hint out of range")
+		case e.RetryAfter == 0 && e.Status == StatusRateLimited && strings.HasPrefix(e.Detail, retryAfterPrefix):
+			return malformed(op, "detail would read as a retry-after hint")
+		case len(e.wireDetail()) > MaxDetail:
 			return malformed(op, "detail too long")
 		case !utf8.ValidString(e.Detail):
 			return malformed(op, "detail is not UTF-8")
@@ -512,7 +520,14 @@ func (r *Result) unmarshal(s *cryptobyte.String) error {
 		case !body.Empty():
 			return malformed(o, "a failed result carries no body")
 		}
-		r.Err = &Error{Op: o, Status: st, Reason: rs, Detail: string(detail)}
+		e := &Error{Op: o, Status: st, Reason: rs, Detail: string(detail)}
+		if st == StatusRateLimited && strings.HasPrefix(e.Detail, retryAfterPrefix) {
+			var ok bool
+			if e.RetryAfter, e.Detail, ok = parseRetryAfter(e.Detail); !ok {
+				return malformed(o, "bad retry-after hint")
+			}
+		}
+		r.Err = e
 		return nil
 	}
 	if reason != uint8(ReasonNone) || !detail.Empty() {
@@ -637,6 +652,60 @@ func wholeMessage(m []byte, typ uint8) bool {
 	var t uint8
 	var body cryptobyte.String
 	return s.ReadUint8(&t) && t == typ && s.ReadUint24LengthPrefixed(&body) && s.Empty()
+}
+
+// ---- the retry-after hint (docs/PROTOCOL.md §8.3) ----
+
+// retryAfterPrefix begins the detail of a rate-limited result that carries
+// a retry-after hint: "retry after <ms>ms", then "; " and the rest of the
+// detail, if any. Text, so that a device that predates the hint parses the
+// result as before and shows the hint in its error message.
+const retryAfterPrefix = "retry after "
+
+func retryAfterText(d time.Duration) string {
+	return retryAfterPrefix + strconv.FormatInt(int64(d/time.Millisecond), 10) + "ms"
+}
+
+// wireDetail is the detail as it travels: the hint, if any, then Detail.
+func (e *Error) wireDetail() string {
+	if e.RetryAfter <= 0 {
+		return e.Detail
+	}
+	if e.Detail == "" {
+		return retryAfterText(e.RetryAfter)
+	}
+	return retryAfterText(e.RetryAfter) + "; " + e.Detail
+}
+
+// parseRetryAfter splits a detail that begins with retryAfterPrefix into
+// the hint and the rest, accepting only what wireDetail writes: 1 to
+// MaxRetryAfter whole milliseconds in decimal without leading zeros, then
+// the end or "; " and a non-empty rest.
+func parseRetryAfter(detail string) (time.Duration, string, bool) {
+	s := detail[len(retryAfterPrefix):]
+	digits, rest, ok := strings.Cut(s, "ms")
+	if !ok || digits == "" || digits[0] == '0' || len(digits) > 8 {
+		return 0, "", false
+	}
+	var ms int64
+	for _, c := range []byte(digits) {
+		if c < '0' || c > '9' {
+			return 0, "", false
+		}
+		ms = ms*10 + int64(c-'0')
+	}
+	d := time.Duration(ms) * time.Millisecond
+	if d > MaxRetryAfter {
+		return 0, "", false
+	}
+	if rest == "" {
+		return d, "", true
+	}
+	rest, ok = strings.CutPrefix(rest, "; ")
+	if !ok || rest == "" {
+		return 0, "", false
+	}
+	return d, rest, true
 }
 
 // ---- field helpers ----

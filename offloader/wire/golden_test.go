@@ -86,6 +86,14 @@ func goldenResponses() []struct {
 		{"rate-limited", &FlightResponse{ID: 10, Results: []Result{
 			{Err: &Error{Op: OpStart, Status: StatusRateLimited}},
 		}}, "020000000a0000010105000000000000"},
+		// The retry-after hint (§8.3) is text at the head of the detail: a
+		// plain failed result to a device that predates it.
+		{"rate-limited-hint", &FlightResponse{ID: 11, Results: []Result{
+			{Err: &Error{Op: OpStart, Status: StatusRateLimited, RetryAfter: 250 * time.Millisecond}},
+		}}, "020000000b00000101050000117265747279206166746572203235306d73000000"},
+		{"rate-limited-hint-detail", &FlightResponse{ID: 12, Results: []Result{
+			{Err: &Error{Op: OpAuth, Status: StatusRateLimited, RetryAfter: 1500 * time.Millisecond, Detail: "shutting down"}},
+		}}, "020000000c0000010205000021726574727920616674657220313530306d733b207368757474696e6720646f776e000000"},
 	}
 }
 

@@ -160,11 +160,18 @@ func (r Reason) known() bool { return int(r) < len(reasonWords) && reasonWords[r
 
 // Error is a failed operation: the status, its reason and a short detail
 // that never contains key material. errors.Is(err, StatusX) works.
+//
+// RetryAfter, only with StatusRateLimited, is the offloader's hint of how
+// long the device should wait before sending the flight again: whole
+// milliseconds from 1ms to MaxRetryAfter, or 0 for no hint. It travels at
+// the head of the detail as text (docs/PROTOCOL.md §8.3), so a device that
+// predates it still parses the result and shows the hint in its message.
 type Error struct {
-	Op     Op
-	Status Status
-	Reason Reason
-	Detail string
+	Op         Op
+	Status     Status
+	Reason     Reason
+	Detail     string
+	RetryAfter time.Duration
 }
 
 // Error returns "offloader: <op>: <status>[: <reason>][: <detail>]"; the op
@@ -175,6 +182,9 @@ func (e *Error) Error() string {
 		msg += e.Op.String() + ": "
 	}
 	msg += e.Status.words()
+	if e.RetryAfter > 0 {
+		msg += ": " + retryAfterText(e.RetryAfter)
+	}
 	if e.Reason != ReasonNone {
 		msg += ": " + e.Reason.String()
 	}
@@ -340,6 +350,7 @@ const (
 	MaxChainCerts = 10
 	MaxDetail     = 256
 	MaxDeviceID   = 64
+	MaxRetryAfter = time.Minute // a rate-limited result's retry-after hint
 	NonceLen      = 32
 	MinPSKLen     = 16
 	MaxPSKLen     = 64
