@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/tlsoffload/tlsoffload/offloader/wire"
 )
 
 // Resource control (issue 10). Before a device is authenticated a
@@ -279,9 +281,41 @@ var (
 	errBusy        = errors.New("offloader: busy")
 )
 
+// refusedFlight is acquireFlight's refusal of a flight: errRateLimited or
+// errBusy, with the retry-after hint its answer carries (docs/PROTOCOL.md
+// §8.3; 0: none).
+type refusedFlight struct {
+	err        error
+	retryAfter time.Duration
+}
+
+func (r *refusedFlight) Error() string { return r.err.Error() }
+func (r *refusedFlight) Unwrap() error { return r.err }
+
+// retryHint is d as a wire hint: whole milliseconds rounded up, at most
+// wire.MaxRetryAfter; 0 for none.
+func retryHint(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return min((d + time.Millisecond - 1).Truncate(time.Millisecond), wire.MaxRetryAfter)
+}
+
+// retryAfterOf is the hint of acquireFlight's refusal err.
+func retryAfterOf(err error) time.Duration {
+	var r *refusedFlight
+	if errors.As(err, &r) {
+		return r.retryAfter
+	}
+	return 0
+}
+
 // acquireFlight takes a flight slot for ds: a token from its bucket, then
-// a slot, each within what is left of FlightWait. It returns
-// errRateLimited or errBusy (counted) when it cannot.
+// a slot, each within what is left of FlightWait. It returns a
+// *refusedFlight (counted) when it cannot: errRateLimited with the time
+// until the bucket would have had the token, or errBusy with FlightWait
+// (slots stayed taken that long), or errBusy without a hint when the
+// server is shutting down.
 func (s *Server) acquireFlight(ctx context.Context, ds *deviceState) error {
 	deadline := time.Now().Add(s.cfg.FlightWait)
 	s.lmu.Lock()
@@ -290,9 +324,13 @@ func (s *Server) acquireFlight(ctx context.Context, ds *deviceState) error {
 	if l != nil {
 		r := l.Reserve()
 		if !r.OK() || r.Delay() > s.cfg.FlightWait {
+			var hint time.Duration
+			if r.OK() { // else the bucket can never hold the token
+				hint = retryHint(r.Delay())
+			}
 			r.Cancel()
 			s.refused[refusedRateLimited].Add(1)
-			return errRateLimited
+			return &refusedFlight{err: errRateLimited, retryAfter: hint}
 		}
 		if d := r.Delay(); d > 0 {
 			t := time.NewTimer(d)
@@ -310,7 +348,7 @@ func (s *Server) acquireFlight(ctx context.Context, ds *deviceState) error {
 	if s.draining {
 		s.lmu.Unlock()
 		s.refused[refusedShuttingDown].Add(1)
-		return errBusy
+		return &refusedFlight{err: errBusy}
 	}
 	if s.running < s.cfg.MaxInFlight && ds.running < ds.limits.MaxInFlight && len(ds.waiters) == 0 {
 		s.running++
@@ -352,6 +390,7 @@ func (s *Server) acquireFlight(ctx context.Context, ds *deviceState) error {
 	}
 	if err == errBusy {
 		s.refused[refusedBusy].Add(1)
+		return &refusedFlight{err: errBusy, retryAfter: retryHint(s.cfg.FlightWait)}
 	}
 	return err
 }

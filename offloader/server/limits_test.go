@@ -111,8 +111,14 @@ func TestDeviceMaxInFlight(t *testing.T) {
 		c.DeviceLimits = DeviceLimits{MaxInFlight: 1}
 	})
 	a := holdSlot(t, fx.srv, "A")
-	if err := fx.srv.acquireFlight(context.Background(), a); !errors.Is(err, errBusy) {
+	err := fx.srv.acquireFlight(context.Background(), a)
+	if !errors.Is(err, errBusy) {
 		t.Fatalf("a second flight of A: %v, want busy", err)
+	}
+	// The slots stayed taken for the whole FlightWait: the device is told
+	// to wait that long.
+	if got := retryAfterOf(err); got != 10*time.Millisecond {
+		t.Errorf("busy refusal's retry-after hint %v, want the flight wait 10ms", got)
 	}
 	b := holdSlot(t, fx.srv, "B")
 	fx.srv.releaseFlight(a)
@@ -146,6 +152,81 @@ func TestDeviceRate(t *testing.T) {
 	}
 	for i := range 5 {
 		checkOK(t, roundTrip(t, other, startFlight(uint32(10+i))))
+	}
+}
+
+// TestRateLimitedRetryAfter: a flight refused over the device's bucket is
+// answered with a retry-after hint, on every request: the wait until the
+// bucket would hold a token, so more than FlightWait (else the flight
+// would have waited for it) and at most a token's interval; a bucket a
+// token needs longer than wire.MaxRetryAfter to fill gives that maximum.
+// A server shutting down gives none.
+func TestRateLimitedRetryAfter(t *testing.T) {
+	fx := newFixture(t, func(c *Config) { c.FlightWait = 10 * time.Millisecond })
+	for _, d := range []Device{
+		{ID: "half-second", PSK: testPSK, AllowedNames: []string{"*.example.com"}, Limits: DeviceLimits{Rate: 2, Burst: 1}},
+		{ID: "glacial", PSK: testPSK, AllowedNames: []string{"*.example.com"}, Limits: DeviceLimits{Rate: 0.001, Burst: 1}},
+	} {
+		if err := fx.reg.Add(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hints := func(id string) []time.Duration {
+		t.Helper()
+		ch, _, err := dial(t, fx, wire.ChannelConfig{DeviceID: id, PSK: testPSK}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkOK(t, roundTrip(t, ch, startFlight(1)))
+		f := pipelined(nil)
+		f.ID = 2
+		resp := roundTrip(t, ch, f)
+		var out []time.Duration
+		for i, r := range resp.Results {
+			if r.Err == nil || r.Err.Status != wire.StatusRateLimited {
+				t.Fatalf("%s: result %d: %+v, want rate limited", id, i, r.Err)
+			}
+			out = append(out, r.Err.RetryAfter)
+		}
+		return out
+	}
+	for _, h := range hints("half-second") {
+		if h <= 10*time.Millisecond || h > 500*time.Millisecond || h%time.Millisecond != 0 {
+			t.Errorf("half-second device: hint %v, want whole ms in (10ms, 500ms]", h)
+		}
+	}
+	for _, h := range hints("glacial") {
+		if h != wire.MaxRetryAfter {
+			t.Errorf("glacial device: hint %v, want the maximum %v", h, wire.MaxRetryAfter)
+		}
+	}
+
+	fx.srv.lmu.Lock()
+	fx.srv.draining = true
+	ds := fx.srv.deviceLocked("A", DeviceLimits{})
+	fx.srv.lmu.Unlock()
+	err := fx.srv.acquireFlight(context.Background(), ds)
+	if !errors.Is(err, errBusy) || retryAfterOf(err) != 0 {
+		t.Errorf("shutting down: %v, hint %v; want busy without a hint", err, retryAfterOf(err))
+	}
+	fx.srv.lmu.Lock()
+	fx.srv.draining = false
+	fx.srv.lmu.Unlock()
+}
+
+func TestRetryHint(t *testing.T) {
+	for d, want := range map[time.Duration]time.Duration{
+		-time.Second:            0,
+		0:                       0,
+		1:                       time.Millisecond,
+		time.Millisecond:        time.Millisecond,
+		1500 * time.Microsecond: 2 * time.Millisecond,
+		wire.MaxRetryAfter:      wire.MaxRetryAfter,
+		time.Hour:               wire.MaxRetryAfter,
+	} {
+		if got := retryHint(d); got != want {
+			t.Errorf("retryHint(%v) = %v, want %v", d, got, want)
+		}
 	}
 }
 

@@ -538,7 +538,7 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 				break
 			}
 			s.countRefusedFlight(act, outcomeRateLimited) // before the answer, as the audit line
-			write(rateLimitedResponse(f))
+			write(rateLimitedResponse(f, retryAfterOf(err)))
 			continue
 		}
 		if !ch.Buffered() {
@@ -605,11 +605,12 @@ func addrString(a net.Addr) string {
 	return a.String()
 }
 
-// rateLimitedResponse answers every request of f StatusRateLimited.
-func rateLimitedResponse(f *wire.Flight) *wire.FlightResponse {
+// rateLimitedResponse answers every request of f StatusRateLimited, with
+// the retry-after hint retryAfter (0: none).
+func rateLimitedResponse(f *wire.Flight, retryAfter time.Duration) *wire.FlightResponse {
 	resp := &wire.FlightResponse{ID: f.ID, Results: make([]wire.Result, len(f.Requests))}
 	for i, r := range f.Requests {
-		resp.Results[i] = wire.Result{Err: &wire.Error{Op: opOf(r), Status: wire.StatusRateLimited}}
+		resp.Results[i] = wire.Result{Err: &wire.Error{Op: opOf(r), Status: wire.StatusRateLimited, RetryAfter: retryAfter}}
 	}
 	return resp
 }
