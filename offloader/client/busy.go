@@ -18,9 +18,11 @@ import (
 // signed. So the same flight, token and all, can be sent again unchanged,
 // whatever its operations: Start (stateless), the pipelined
 // Auth+KeyGen+Key, or one step of the sequential mode. Start and
-// KeyExchange do so after a jittered exponential backoff, within the
-// caller's context and Config.BusyAttempts; Do, the raw protocol call,
-// never retries. A flight only partly answered rate limited (which this
+// KeyExchange do so after a jittered exponential backoff, or after the
+// offloader's retry-after hint when that is longer (docs/PROTOCOL.md
+// §8.3), never more than Config.BusyBackoffMax, within the caller's
+// context and Config.BusyAttempts; Do, the raw protocol call, never
+// retries. A flight only partly answered rate limited (which this
 // offloader never sends) may have run in part: it is not resent.
 
 // ErrBusy is matched (errors.Is) by the error of a Start or KeyExchange
@@ -71,13 +73,17 @@ func (c *Client) flight(ctx context.Context, f *wire.Flight) (*wire.FlightRespon
 		if attempt >= c.cfg.BusyAttempts {
 			return nil, &BusyError{Ops: opsOf(f), Attempts: attempt, Err: we}
 		}
-		d := c.busyWait(attempt)
+		d := c.busyWait(attempt, we.RetryAfter)
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= d {
 			// The answer could not come in time: give up now rather than
 			// sleep into the deadline.
 			return nil, &BusyError{Ops: opsOf(f), Attempts: attempt, Err: we}
 		}
-		c.trace("offloader: %s rate limited (attempt %d of %d), retrying in %s", opsOf(f), attempt, c.cfg.BusyAttempts, roundDuration(d))
+		if we.RetryAfter > 0 {
+			c.trace("offloader: %s rate limited (attempt %d of %d, retry after %s), retrying in %s", opsOf(f), attempt, c.cfg.BusyAttempts, we.RetryAfter, roundDuration(d))
+		} else {
+			c.trace("offloader: %s rate limited (attempt %d of %d), retrying in %s", opsOf(f), attempt, c.cfg.BusyAttempts, roundDuration(d))
+		}
 		t := time.NewTimer(d)
 		select {
 		case <-t.C:
@@ -92,28 +98,35 @@ func (c *Client) flight(ctx context.Context, f *wire.Flight) (*wire.FlightRespon
 }
 
 // refusedWhole returns the error of a response that refused every request
-// as rate limited, nil for any other.
+// as rate limited, nil for any other: the first request's, with the
+// longest retry-after hint of them (the offloader gives them all the same).
 func refusedWhole(fr *wire.FlightResponse) *wire.Error {
 	if len(fr.Results) == 0 {
 		return nil
 	}
+	we := fr.Results[0].Err
 	for _, r := range fr.Results {
 		if r.Err == nil || r.Err.Status != wire.StatusRateLimited {
 			return nil
 		}
+		if r.Err.RetryAfter > we.RetryAfter {
+			we = &wire.Error{Op: we.Op, Status: we.Status, Detail: we.Detail, RetryAfter: r.Err.RetryAfter}
+		}
 	}
-	return fr.Results[0].Err
+	return we
 }
 
-// busyWait is the wait after the attempt-th refusal: BusyBackoff doubled
-// per attempt up to BusyBackoffMax, with equal jitter (half fixed, half
-// random) so devices refused together do not come back together.
-func (c *Client) busyWait(attempt int) time.Duration {
+// busyWait is the wait after the attempt-th refusal, whose retry-after
+// hint was hint (0: none): BusyBackoff doubled per attempt up to
+// BusyBackoffMax, with equal jitter (half fixed, half random) so devices
+// refused together do not come back together; at least the hint, at most
+// BusyBackoffMax.
+func (c *Client) busyWait(attempt int, hint time.Duration) time.Duration {
 	d := c.cfg.BusyBackoff
 	for i := 1; i < attempt && d < c.cfg.BusyBackoffMax; i++ {
 		d *= 2
 	}
 	d = min(d, c.cfg.BusyBackoffMax)
 	half := d / 2
-	return half + rand.N(d-half+1)
+	return min(max(half+rand.N(d-half+1), hint), c.cfg.BusyBackoffMax)
 }

@@ -69,8 +69,18 @@ func TestBusyWait(t *testing.T) {
 		}
 		step *= time.Millisecond
 		for range 50 {
-			if d := c.busyWait(attempt); d < step/2 || d > step {
+			if d := c.busyWait(attempt, 0); d < step/2 || d > step {
 				t.Fatalf("wait after attempt %d: %v, want %v..%v", attempt, d, step/2, step)
+			}
+		}
+	}
+	// A retry-after hint lengthens the wait to itself, never past
+	// BusyBackoffMax; a shorter one changes nothing.
+	for _, hint := range []time.Duration{time.Millisecond, 30 * time.Millisecond, 80 * time.Millisecond, time.Minute} {
+		for range 50 {
+			d := c.busyWait(1, hint)
+			if want := min(hint, 80*time.Millisecond); d < want || d > max(want, 10*time.Millisecond) {
+				t.Fatalf("wait after attempt 1 with hint %v: %v, want %v..%v", hint, d, want, max(want, 10*time.Millisecond))
 			}
 		}
 	}

@@ -136,6 +136,55 @@ func TestBusyStartGetsThrough(t *testing.T) {
 	}
 }
 
+// The offloader's retry-after hint (docs/PROTOCOL.md §8.3) is honoured: a
+// device whose bucket holds a token every 200ms, with a backoff of 1ms
+// doubling to at most 10s and 5 attempts, gets its second Start through
+// on its first retry, refused exactly once. Were the hint ignored, its
+// retries after 1, 2, 4 and 8ms would all come before the token and be
+// refused, and the Start would fail busy. The count is the server's: no
+// duration is asserted.
+func TestBusyHonoursRetryAfter(t *testing.T) {
+	addr, srv := busyOffloader(t, server.DeviceLimits{Rate: 5, Burst: 1}, nil)
+	c, r := busyClient(t, addr, client.Config{BusyAttempts: 5, BusyBackoff: time.Millisecond, BusyBackoffMax: 10 * time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i := range 2 {
+		if _, err := c.Start(ctx, busyName, busyOffer); err != nil {
+			t.Fatalf("start %d: %v", i, err)
+		}
+	}
+	if got := rateRefusals(srv); got != 1 {
+		t.Errorf("the server refused %d flights, want 1: the retry came before the hint", got)
+	}
+	if got := r.count(); got != 1 {
+		t.Errorf("%d retries, want 1", got)
+	}
+	if ran, ok := okResults(srv, "start"); ran != 2 || ok != 2 {
+		t.Errorf("start ran %d times, %d ok; want 2, 2", ran, ok)
+	}
+}
+
+// A hint the caller's deadline cannot wait for ends the call at once,
+// without another attempt: the device is told to come back in a minute
+// (the bucket holds a token every 1000s), its context has 5s left.
+func TestBusyHintPastDeadline(t *testing.T) {
+	addr, srv := busyOffloader(t, server.DeviceLimits{Rate: 0.001, Burst: 1}, nil)
+	c, _ := busyClient(t, addr, client.Config{BusyAttempts: 100, BusyBackoff: time.Millisecond, BusyBackoffMax: time.Minute})
+	if _, err := c.Start(context.Background(), busyName, busyOffer); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := c.Start(ctx, busyName, busyOffer)
+	be := checkBusy(t, err, 1)
+	if be.Err.RetryAfter != wire.MaxRetryAfter {
+		t.Errorf("the refusal's hint %v, want %v", be.Err.RetryAfter, wire.MaxRetryAfter)
+	}
+	if got := rateRefusals(srv); got != 1 {
+		t.Errorf("the server refused %d flights, want 1", got)
+	}
+}
+
 // Past BusyAttempts the client gives up with the typed error, having sent
 // the flight exactly BusyAttempts times.
 func TestBusyGivesUpAfterAttempts(t *testing.T) {

@@ -55,7 +55,9 @@ type Config struct {
 	// A flight of Start or KeyExchange that the offloader answers rate
 	// limited (busy, or the device over its rate) is sent again after a
 	// wait: BusyBackoff (0: 50ms) doubled per attempt up to BusyBackoffMax
-	// (0: 1s), jittered, at most BusyAttempts times in all (0: 5; 1: never
+	// (0: 1s), jittered, or the offloader's retry-after hint when that is
+	// longer (still at most BusyBackoffMax), at most BusyAttempts times in
+	// all (0: 5; 1: never
 	// resent), and never past the caller's deadline; then it fails with a
 	// *BusyError (errors.Is(err, ErrBusy)). busy.go says why resending is
 	// safe.
