@@ -84,10 +84,10 @@ func TestStartPolicy(t *testing.T) {
 	}
 	all := handshake.SuiteIDs(handshake.Suites)
 	start := func(dev string, suites []uint16) *wire.FlightResponse {
-		return fx.srv.Do(context.Background(), dev, &wire.Flight{ID: 1, Requests: []wire.Request{{Op: wire.OpStart, Start: &wire.StartRequest{
+		return fx.srv.Do(context.Background(), dev, &wire.Flight{ID: 1, Requests: []wire.Request{&wire.StartRequest{
 			ServerName: testHost, Versions: allVersions, CipherSuites: suites,
 			Groups: handshake.DefaultGroups, SignatureAlgorithms: handshake.DefaultSignatureAlgorithms,
-		}}}})
+		}}})
 	}
 	kxOf := func(ids []uint16) []handshake.KeyExchange {
 		var out []handshake.KeyExchange
@@ -102,12 +102,12 @@ func TestStartPolicy(t *testing.T) {
 
 	r := start("max11", all)
 	checkOK(t, r)
-	if got := r.Results[0].Start.Versions; !slices.Equal(got, []uint16{handshake.VersionTLS11, handshake.VersionTLS10}) {
+	if got := r.Results[0].Body.(*wire.StartResponse).Versions; !slices.Equal(got, []uint16{handshake.VersionTLS11, handshake.VersionTLS10}) {
 		t.Errorf("max11: versions %x, want TLS 1.1 and 1.0", got)
 	}
 	r = start("suites", all)
 	checkOK(t, r)
-	if got := r.Results[0].Start.CipherSuites; !slices.Equal(got, []uint16{handshake.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, handshake.TLS_RSA_WITH_AES_128_GCM_SHA256}) {
+	if got := r.Results[0].Body.(*wire.StartResponse).CipherSuites; !slices.Equal(got, []uint16{handshake.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, handshake.TLS_RSA_WITH_AES_128_GCM_SHA256}) {
 		t.Errorf("suites: %x", got)
 	}
 	for _, c := range []struct {
@@ -121,7 +121,7 @@ func TestStartPolicy(t *testing.T) {
 	} {
 		r := start(c.dev, all)
 		checkOK(t, r)
-		if got := kxOf(r.Results[0].Start.CipherSuites); !slices.Equal(got, c.want) {
+		if got := kxOf(r.Results[0].Body.(*wire.StartResponse).CipherSuites); !slices.Equal(got, c.want) {
 			t.Errorf("%s: key exchanges of the answered suites %v, want %v", c.dev, got, c.want)
 		}
 	}
@@ -145,12 +145,12 @@ func TestStartPolicy(t *testing.T) {
 	// A device capped below TLS 1.2 is answered no TLS 1.2-only suite.
 	r = start("max11", all)
 	checkOK(t, r)
-	for _, id := range r.Results[0].Start.CipherSuites {
+	for _, id := range r.Results[0].Body.(*wire.StartResponse).CipherSuites {
 		if s := handshake.SuiteByID(id); !s.AllowedIn(handshake.VersionTLS11) {
 			t.Errorf("max11: answered %s, which needs TLS 1.2", s.Name)
 		}
 	}
-	if len(r.Results[0].Start.CipherSuites) == 0 {
+	if len(r.Results[0].Body.(*wire.StartResponse).CipherSuites) == 0 {
 		t.Error("max11: no suite answered")
 	}
 }
@@ -194,7 +194,7 @@ func TestAuthPolicy(t *testing.T) {
 			resp := fx.srv.Do(context.Background(), testDevice, pipelined(p.transcript))
 			if c.denied == "" {
 				checkOK(t, resp)
-				p.finish(t, resp.Results[1].KeyGen.ClientKeyExchange, resp.Results[2].Key)
+				p.finish(t, resp.Results[1].Body.(*wire.KeyGenResponse).ClientKeyExchange, resp.Results[2].Body.(*wire.KeyResponse))
 				return
 			}
 			e := checkStatus(t, resp, 0, wire.StatusPolicyDenied)

@@ -18,7 +18,7 @@ import (
 	"strconv"
 	"time"
 
-	"golang.org/x/crypto/cryptobyte"
+	"github.com/tlsoffload/tlsoffload/internal/cryptobyte"
 )
 
 // Version is the protocol version carried in the channel hello.

@@ -159,7 +159,7 @@ func TestRekey(t *testing.T) {
 	if n := rp.reg.Stats().Notifications; n != notes+1 {
 		t.Errorf("the replica got %d notifications for the rekey and a revoke, want 1", n-notes)
 	}
-	f := &wire.Flight{ID: 1, Requests: []wire.Request{{Op: wire.OpStart, Start: &wire.StartRequest{ServerName: "a.example", Versions: []uint16{0x0303}, CipherSuites: []uint16{0xc02f}}}}}
+	f := &wire.Flight{ID: 1, Requests: []wire.Request{&wire.StartRequest{ServerName: "a.example", Versions: []uint16{0x0303}, CipherSuites: []uint16{0xc02f}}}}
 	b, _ := f.Marshal()
 	if err := ch.WriteFrame(b); err != nil {
 		t.Fatal(err)
