@@ -62,7 +62,7 @@ const (
 // offloader answers it rate limited as a whole.
 func (c *Client) flight(ctx context.Context, f *wire.Flight) (*wire.FlightResponse, error) {
 	for attempt := 1; ; attempt++ {
-		fr, err := c.Do(ctx, f)
+		fr, cn, err := c.doHooked(ctx, f)
 		if err != nil {
 			return nil, err
 		}
@@ -70,6 +70,7 @@ func (c *Client) flight(ctx context.Context, f *wire.Flight) (*wire.FlightRespon
 		if we == nil {
 			return fr, nil
 		}
+		c.busy(cn) // the next attempt goes to another replica (failover.go)
 		if attempt >= c.cfg.BusyAttempts {
 			return nil, &BusyError{Ops: opsOf(f), Attempts: attempt, Err: we}
 		}

@@ -3,9 +3,9 @@
 // per-Client cache or by one Start flight, the key exchange as one
 // pipelined flight or the patent's sequence (Config.Sequential) with the
 // offloader's state token between flights. Under it, one long-lived PSK
-// channel per offloader address, flights multiplexed on it by id,
-// reconnection on failure and fail-over across addresses, every call bound
-// to the caller's context. It imports no server code.
+// channel at a time, flights multiplexed on it by id, reconnection on
+// failure and fail-over across the offloader's addresses (failover.go),
+// every call bound to the caller's context. It imports no server code.
 package client
 
 import (
@@ -13,6 +13,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"strconv"
@@ -25,8 +26,10 @@ import (
 
 // Config configures a Client.
 type Config struct {
-	// Addrs are offloader addresses tried in order ("host:port" or
-	// "unix:/path"); at least one.
+	// Addrs are the offloader's addresses ("host:port" or "unix:/path"),
+	// at least one: replicas sharing token_key, or a load balancer.
+	// The Client starts at a random one and moves round-robin; see
+	// failover.go for when it moves and what it resends.
 	Addrs    []string
 	DeviceID string
 	PSK      []byte
@@ -63,14 +66,31 @@ type Config struct {
 	// safe.
 	BusyAttempts                int
 	BusyBackoff, BusyBackoffMax time.Duration
+
+	// Fail-over across Addrs (failover.go). An address that could not be
+	// reached, whose channel broke under a flight, or that answered a
+	// flight busy is passed over for DownFor (0: 2s), jittered to between
+	// half and all of it, while another address is up. A channel takes
+	// new flights for MaxChannelAge (0: 10 minutes; negative: no limit),
+	// jittered likewise; then the next flight opens a channel to the next
+	// address, so that load spreads back onto a replica that returned.
+	DownFor       time.Duration
+	MaxChannelAge time.Duration
 }
 
-const defaultDialTimeout = 5 * time.Second
+const (
+	defaultDialTimeout   = 5 * time.Second
+	defaultDownFor       = 2 * time.Second
+	defaultMaxChannelAge = 10 * time.Minute
+)
 
 // Client is safe for concurrent use.
 //
-// Locking. A Client holds at most one live channel (type conn). c.mu guards
-// c.cur and c.closed only, and is never held across I/O. Opening a channel
+// Locking. A Client sends new flights on at most one live channel (type
+// conn), c.cur; channels retired from that role (past MaxChannelAge, or
+// their replica answered busy) finish their calls and close (failover.go).
+// c.mu guards c.cur, c.closed, the rotation (c.next, c.down) and
+// c.retired only, and is never held across I/O. Opening a channel
 // is serialized by c.dialSem (a one-slot semaphore a caller can give up on
 // when its ctx ends), so concurrent first calls share one dial instead of
 // racing to open several channels. Each conn has its own mu guarding the
@@ -100,9 +120,12 @@ type Client struct {
 	dialSem chan struct{}
 	cache   *startCache // Start answers (offload.go)
 
-	mu     sync.Mutex
-	cur    *conn // nil before the first Do and after Close
-	closed bool
+	mu      sync.Mutex
+	cur     *conn // nil before the first Do and after Close
+	closed  bool
+	next    int                // index into cfg.Addrs where the next opening starts
+	down    []time.Time        // per address: passed over until then
+	retired map[*conn]struct{} // channels taking no new flight, still answering some
 }
 
 // New checks cfg and returns a Client; no connection is made until the
@@ -145,6 +168,15 @@ func New(cfg Config) (*Client, error) {
 	if cfg.BusyBackoffMax < cfg.BusyBackoff {
 		return nil, errors.New("client: busy backoff above its maximum")
 	}
+	if cfg.DownFor < 0 {
+		return nil, errors.New("client: negative down time")
+	}
+	if cfg.DownFor == 0 {
+		cfg.DownFor = defaultDownFor
+	}
+	if cfg.MaxChannelAge == 0 {
+		cfg.MaxChannelAge = defaultMaxChannelAge
+	}
 	cfg.Addrs = append([]string(nil), cfg.Addrs...)
 	cfg.PSK = append([]byte(nil), cfg.PSK...)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -154,6 +186,9 @@ func New(cfg Config) (*Client, error) {
 		cancel:   cancel,
 		dialSem:  make(chan struct{}, 1),
 		cache:    newStartCache(cfg.StartCacheSize),
+		next:     mrand.N(len(cfg.Addrs)),
+		down:     make([]time.Time, len(cfg.Addrs)),
+		retired:  make(map[*conn]struct{}),
 	}, nil
 }
 
@@ -170,36 +205,32 @@ var errClosed = wrapf("client", net.ErrClosed)
 // Do sends one flight and waits for its answer or ctx: the protocol-level
 // call under Start and KeyExchange, for tools and tests that speak the
 // protocol themselves. A transport failure fails the calls in flight on
-// that channel, and the next call reconnects (trying the addresses in
-// order). The answer holds one result per request, in order, each failed
-// or with its op's body. Errors: *wire.Error with StatusAuthFailed for a
-// refused PSK, StatusMalformed for an answer of the wrong shape; a wrapped
-// net error for an offloader that is down; ctx.Err() when the context ends
-// first.
+// that channel; each is sent once more on a fresh channel, to another
+// address when there is one (failover.go). The answer holds one result
+// per request, in order, each failed or with its op's body. Errors:
+// *wire.Error with StatusAuthFailed for a refused PSK, StatusMalformed for
+// an answer of the wrong shape; a wrapped net error for an offloader that
+// is down; ctx.Err() when the context ends first.
 //
 // Do overwrites f.ID with an id unique on the channel it is sent on.
-func (c *Client) Do(ctx context.Context, f *wire.Flight) (resp *wire.FlightResponse, err error) {
+func (c *Client) Do(ctx context.Context, f *wire.Flight) (*wire.FlightResponse, error) {
+	resp, _, err := c.doHooked(ctx, f)
+	return resp, err
+}
+
+// doHooked is Do, also returning the channel that answered.
+func (c *Client) doHooked(ctx context.Context, f *wire.Flight) (resp *wire.FlightResponse, cn *conn, err error) {
 	if f == nil {
-		return nil, errors.New("client: nil flight")
+		return nil, nil, errors.New("client: nil flight")
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if hook := roundTripHook(ctx); hook != nil {
 		t0 := time.Now()
 		defer func() { hook(opsOf(f), time.Since(t0), err) }()
 	}
-	// A flight sent on a channel that had been idle may meet the
-	// offloader's idle close: the channel dies with the flight unanswered.
-	// The offloader keeps no state between flights, so sending it once
-	// more on a fresh channel is safe, as net/http resends an idempotent
-	// request that met a reused connection's close. A flight that fails
-	// on a fresh channel is not resent.
-	resp, reused, err := c.doOnce(ctx, f)
-	if err != nil && reused && resendable(ctx, err) {
-		resp, _, err = c.doOnce(ctx, f)
-	}
-	return resp, err
+	return c.do(ctx, f)
 }
 
 // opsOf names a flight's operations for WithRoundTripHook.
@@ -211,28 +242,21 @@ func opsOf(f *wire.Flight) string {
 	return strings.Join(ops, "+")
 }
 
-// resendable reports whether err is a channel that died under the flight,
-// not an answer of the offloader, the caller's context, or Close.
-func resendable(ctx context.Context, err error) bool {
-	var we *wire.Error
-	return ctx.Err() == nil && !errors.As(err, &we) && !errors.Is(err, errClosed)
-}
-
 // doOnce sends f on the current channel (opening one if none is alive) and
-// waits for its answer. reused says the channel was opened before this call.
-func (c *Client) doOnce(ctx context.Context, f *wire.Flight) (resp *wire.FlightResponse, reused bool, err error) {
+// waits for its answer. cn is the channel it was sent on (nil if none
+// could be had); reused says that channel was opened before this call.
+func (c *Client) doOnce(ctx context.Context, f *wire.Flight) (resp *wire.FlightResponse, cn *conn, reused bool, err error) {
 	// A conn can die between being handed out and the call registering on
 	// it (nothing was sent yet): then try once more on a fresh channel.
 	var (
-		cn   *conn
 		id   uint32
 		wait chan result
 	)
 	for attempt := 0; ; attempt++ {
-		prev, _ := c.live()
+		prev := c.current()
 		cn, err = c.conn(ctx)
 		if err != nil {
-			return nil, false, err
+			return nil, nil, false, err
 		}
 		reused = cn == prev
 		id, wait, err = cn.register()
@@ -240,7 +264,7 @@ func (c *Client) doOnce(ctx context.Context, f *wire.Flight) (resp *wire.FlightR
 			break
 		}
 		if attempt == 1 {
-			return nil, reused, err
+			return nil, cn, reused, err
 		}
 	}
 	f.ID = id
@@ -260,16 +284,16 @@ func (c *Client) doOnce(ctx context.Context, f *wire.Flight) (resp *wire.FlightR
 	payloadPool.Put(box)
 	if err != nil {
 		cn.forget(id)
-		return nil, reused, err
+		return nil, cn, reused, err
 	}
 	r := cn.await(ctx, id, wait)
 	if r.err != nil {
-		return nil, reused, r.err
+		return nil, cn, reused, r.err
 	}
 	if err := checkResponse(f, r.resp); err != nil {
-		return nil, reused, err
+		return nil, cn, reused, err
 	}
-	return r.resp, reused, nil
+	return r.resp, cn, reused, nil
 }
 
 // payloadPool holds buffers flights are encoded into; one larger than
@@ -301,13 +325,19 @@ func (c *Client) Close() error {
 		return nil
 	}
 	c.closed = true
-	cn := c.cur
+	conns := []*conn{c.cur}
 	c.cur = nil
+	for cn := range c.retired {
+		conns = append(conns, cn)
+	}
+	clear(c.retired)
 	c.mu.Unlock()
 	c.cancel()
-	if cn != nil {
-		cn.fail(errClosed)
-		<-cn.readerDone
+	for _, cn := range conns {
+		if cn != nil {
+			cn.fail(errClosed)
+			<-cn.readerDone
+		}
 	}
 	return nil
 }
@@ -316,6 +346,9 @@ func (c *Client) Close() error {
 func (c *Client) conn(ctx context.Context) (*conn, error) {
 	if cn, err := c.live(); cn != nil || err != nil {
 		return cn, err
+	}
+	if old := c.current(); old != nil && old.alive() {
+		c.retire(old) // past its age: the next address takes over
 	}
 	select {
 	case c.dialSem <- struct{}{}:
@@ -345,28 +378,44 @@ func (c *Client) conn(ctx context.Context) (*conn, error) {
 	return cn, nil
 }
 
-// live returns the current channel if it has not failed, or errClosed.
+// live returns the current channel if it has not failed and is not past
+// its age, or errClosed.
 func (c *Client) live() (*conn, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		return nil, errClosed
 	}
-	if c.cur != nil && c.cur.alive() {
+	if c.cur != nil && c.cur.alive() && (c.cur.retireAt.IsZero() || time.Now().Before(c.cur.retireAt)) {
 		return c.cur, nil
 	}
 	return nil, nil
 }
 
-// open tries the addresses in order and returns a channel to the first that
-// opens one. A channel refused by the offloader (wrong PSK, plaintext
-// refused, version) is final: it is returned as is, without trying the
-// other addresses, since replicas share one registry.
+// current returns the channel new flights go to, alive or not.
+func (c *Client) current() *conn {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cur
+}
+
+// open tries the addresses in the rotation's order, those up before those
+// down (dialOrder), and returns a channel to the first that opens one. An
+// address that cannot be reached is marked down. A channel refused by the
+// offloader (wrong PSK, plaintext refused, version) is final: it is
+// returned as is, without trying the other addresses, since replicas
+// share one registry.
 func (c *Client) open(ctx context.Context) (*conn, error) {
 	var errs []error
-	for _, addr := range c.cfg.Addrs {
+	for _, i := range c.dialOrder(time.Now()) {
+		addr := c.cfg.Addrs[i]
 		cn, err := c.openOne(ctx, addr)
 		if err == nil {
+			cn.idx = i
+			if c.cfg.MaxChannelAge > 0 {
+				cn.retireAt = time.Now().Add(jitter(c.cfg.MaxChannelAge))
+			}
+			c.opened(i)
 			return cn, nil
 		}
 		if ctxErr := ctx.Err(); ctxErr != nil {
@@ -379,6 +428,7 @@ func (c *Client) open(ctx context.Context) (*conn, error) {
 		if errors.As(err, &we) {
 			return nil, we
 		}
+		c.markDown(i, err)
 		errs = append(errs, err)
 	}
 	return nil, &unreachableError{errs: errs}
@@ -470,9 +520,11 @@ type result struct {
 
 // conn is one opened channel and the calls waiting on it.
 type conn struct {
-	ch   *wire.Channel
-	nc   net.Conn // the transport under ch, for write deadlines
-	addr string
+	ch       *wire.Channel
+	nc       net.Conn // the transport under ch, for write deadlines
+	addr     string
+	idx      int       // addr's index in Config.Addrs
+	retireAt time.Time // takes no new flight from then (zero: no limit)
 
 	writeSem   chan struct{} // one frame writer at a time
 	dead       chan struct{} // closed when the channel dies
@@ -484,6 +536,7 @@ type conn struct {
 	err        error // sticky: set once when the channel dies
 	reading    bool  // a call or the reader goroutine reads frames
 	doneClosed bool  // readerDone is closed
+	retired    bool  // takes no new call; closes once none is pending
 }
 
 func newConn(ch *wire.Channel, nc net.Conn, addr string) *conn {
@@ -511,6 +564,9 @@ func (cn *conn) register() (uint32, chan result, error) {
 	if cn.err != nil {
 		return 0, nil, cn.err
 	}
+	if cn.retired {
+		return 0, nil, errRetired
+	}
 	for {
 		cn.nextID++
 		if _, busy := cn.pending[cn.nextID]; !busy {
@@ -526,7 +582,11 @@ func (cn *conn) register() (uint32, chan result, error) {
 func (cn *conn) forget(id uint32) {
 	cn.mu.Lock()
 	delete(cn.pending, id)
+	idle := cn.retired && len(cn.pending) == 0
 	cn.mu.Unlock()
+	if idle {
+		cn.fail(errRetired)
+	}
 }
 
 // write sends one frame. A write cut short by ctx leaves a partial frame on
@@ -713,9 +773,13 @@ func (cn *conn) readOne() error {
 	cn.mu.Lock()
 	wait, ok := cn.pending[resp.ID]
 	delete(cn.pending, resp.ID)
+	idle := cn.retired && len(cn.pending) == 0
 	cn.mu.Unlock()
 	if ok {
 		wait <- result{resp: resp}
+	}
+	if idle {
+		cn.fail(errRetired) // after the hand-over: the answer stands
 	}
 	return nil
 }

@@ -192,6 +192,7 @@ func newTestClient(t *testing.T, addrs ...string) *Client {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
+	c.next = 0 // the rotation starts at the first address, for tests that count
 	return c
 }
 
@@ -205,13 +206,6 @@ func deadAddr(t *testing.T) string {
 	a := l.Addr().String()
 	l.Close()
 	return a
-}
-
-// current returns the client's live channel, for tests that wait on it.
-func (c *Client) current() *conn {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.cur
 }
 
 func TestDo(t *testing.T) {
@@ -499,6 +493,7 @@ func TestWrongPSK(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	c.next = 0
 	for range 2 {
 		_, err = c.Do(context.Background(), startFlight("x"))
 		var we *wire.Error
