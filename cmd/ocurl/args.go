@@ -645,7 +645,7 @@ func flagTable() []flagSpec {
 			sw(func(o *options, on bool) { o.httpVersion = http2Prior }), nil},
 
 		{help: "Offloader"},
-		{0, "offloader", "ADDR", "use a running offloader (host:port, several comma-separated, or unix:/path)", nil,
+		{0, "offloader", "ADDR", "use a running offloader (host:port or unix:/path); several comma-separated are replicas: ocurl starts at a random one and fails over to the others", nil,
 			func(p *parser, v string) error { p.o.offloader = v; return nil }},
 		{0, "device-id", "ID", "this device's id on that offloader", nil,
 			func(p *parser, v string) error { p.o.deviceID = v; return nil }},

@@ -84,7 +84,11 @@ func (r *run) newTLSSetup() (*tlsSetup, error) {
 		if err != nil || len(psk) < wire.MinPSKLen || len(psk) > wire.MaxPSKLen {
 			return nil, usagef("--psk-file %s: want %d..%d bytes as hex (offloader psk makes one)", o.pskFile, wire.MinPSKLen, wire.MaxPSKLen)
 		}
-		cl, err := client.New(client.Config{Addrs: strings.Split(o.offloader, ","), DeviceID: o.deviceID, PSK: psk,
+		addrs := strings.Split(o.offloader, ",")
+		for i := range addrs {
+			addrs[i] = strings.TrimSpace(addrs[i])
+		}
+		cl, err := client.New(client.Config{Addrs: addrs, DeviceID: o.deviceID, PSK: psk,
 			Sequential: o.sequential, Trace: r.traceTLS})
 		if err != nil {
 			return nil, usagef("--offloader: %v", err)
