@@ -458,17 +458,8 @@ func scanPolicy(row pgx.Row) (PolicyInfo, error) {
 	}
 	i.MinVersion = uint16(minVersion)
 	i.Limits.MaxChannels, i.Limits.MaxInFlight, i.Limits.Burst = int(maxChannels), int(maxInFlight), int(burst)
-	for _, p := range leafPins {
-		if len(p) != sha256.Size {
-			return i, fmt.Errorf("pgregistry: policy %q: a leaf pin is not %d bytes", i.Name, sha256.Size)
-		}
-		i.LeafPins = append(i.LeafPins, [sha256.Size]byte(p))
-	}
-	for _, p := range pins {
-		if len(p) != sha256.Size {
-			return i, fmt.Errorf("pgregistry: policy %q: a pin is not %d bytes", i.Name, sha256.Size)
-		}
-		i.Pins = append(i.Pins, certs.Pin(p))
+	if i.LeafPins, i.Pins, err = decodePins(i.Name, leafPins, pins); err != nil {
+		return i, err
 	}
 	if i.Profile, err = certs.ParseProfile(profile); err != nil {
 		return i, fmt.Errorf("pgregistry: policy %q: %w", i.Name, err)

@@ -397,17 +397,8 @@ func (r *Registry) fetch(id string) (*entry, error) {
 		return nil, err
 	}
 	defer clear(d.PSK)
-	for _, p := range leafPins {
-		if len(p) != sha256.Size {
-			return nil, fmt.Errorf("pgregistry: policy %q: a leaf pin is not %d bytes", e.policy, sha256.Size)
-		}
-		d.LeafPins = append(d.LeafPins, [sha256.Size]byte(p))
-	}
-	for _, p := range pins {
-		if len(p) != sha256.Size {
-			return nil, fmt.Errorf("pgregistry: policy %q: a pin is not %d bytes", e.policy, sha256.Size)
-		}
-		d.Pins = append(d.Pins, certs.Pin(p))
+	if d.LeafPins, d.Pins, err = decodePins(e.policy, leafPins, pins); err != nil {
+		return nil, err
 	}
 	if d.Profile, err = certs.ParseProfile(profile); err != nil {
 		return nil, fmt.Errorf("pgregistry: policy %q: %w", e.policy, err)
@@ -655,4 +646,24 @@ func (r *Registry) resync(ctx context.Context) error {
 		r.changed(id)
 	}
 	return nil
+}
+
+// decodePins checks and converts a policy's stored leaf pins and pins
+// (bytea arrays of SHA-256 digests), for a device lookup and for show.
+func decodePins(policy string, leafPins, pins [][]byte) ([][sha256.Size]byte, []certs.Pin, error) {
+	var lp [][sha256.Size]byte
+	for _, p := range leafPins {
+		if len(p) != sha256.Size {
+			return nil, nil, fmt.Errorf("pgregistry: policy %q: a leaf pin is not %d bytes", policy, sha256.Size)
+		}
+		lp = append(lp, [sha256.Size]byte(p))
+	}
+	var ps []certs.Pin
+	for _, p := range pins {
+		if len(p) != sha256.Size {
+			return nil, nil, fmt.Errorf("pgregistry: policy %q: a pin is not %d bytes", policy, sha256.Size)
+		}
+		ps = append(ps, certs.Pin(p))
+	}
+	return lp, ps, nil
 }
