@@ -85,6 +85,8 @@ func TestExitCodes(t *testing.T) {
 		{"missing value", []string{base, "-o"}, exitUsage, "requires parameter", false, false},
 		{"bad timeout", []string{"-m", "soon", base}, exitUsage, "option -m: expected a proper numerical parameter", false, false},
 		{"offloader needs psk", []string{"--offloader", "127.0.0.1:1", base}, exitUsage, "--device-id and --psk-file", false, false},
+		{"bad psk", []string{"--offloader", "127.0.0.1:1", "--device-id", "d1", "--psk-file", writeFile(t, t.TempDir(), "psk", strings.Repeat("zz", 32)), base}, exitUsage, "bytes as hex", false, false},
+		{"short psk", []string{"--offloader", "127.0.0.1:1", "--device-id", "d1", "--psk-file", writeFile(t, t.TempDir(), "psk", "abcd\n"), base}, exitUsage, "bytes as hex", false, false},
 		{"bad scheme", []string{"ftp://localhost/"}, exitProtocol, "not supported", false, false},
 		{"resolve", []string{"--connect-timeout", "5", "https://nonexistent-host.invalid/"}, exitResolve, "Could not resolve host", false, false},
 		{"connect", []string{"https://" + s.RefusedAddr + "/"}, exitConnect, "Failed to connect", false, false},

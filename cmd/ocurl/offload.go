@@ -11,7 +11,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -80,8 +79,8 @@ func (r *run) newTLSSetup() (*tlsSetup, error) {
 		if err != nil {
 			return nil, usagef("--psk-file: %v", err)
 		}
-		psk, err := hex.DecodeString(strings.TrimSpace(string(pskHex)))
-		if err != nil || len(psk) < wire.MinPSKLen || len(psk) > wire.MaxPSKLen {
+		psk, err := client.ParsePSK(pskHex)
+		if err != nil {
 			return nil, usagef("--psk-file %s: want %d..%d bytes as hex (offloader psk makes one)", o.pskFile, wire.MinPSKLen, wire.MaxPSKLen)
 		}
 		addrs := strings.Split(o.offloader, ",")
