@@ -91,6 +91,8 @@ Rules:
   embedded offloader; with --offloader the device's policy on that
   offloader decides them and ocurl refuses them (4): the protocol cannot
   ask it for others yet.
+  --retry also retries an offloader that stayed busy (as a 429), waiting
+  for the wait the offloader asks for unless --retry-delay.
 
 Not supported (curl has them): other protocols (ftp, file, ...), HTTP/3,
   HTTP/1.0 (-0), TLS 1.3, .curlrc (only -K), URL globbing ({a,b}, [1-9]:

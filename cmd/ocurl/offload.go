@@ -254,10 +254,13 @@ func (t *tlsSetup) handshakeFailure(err error, info *tlsInfo) error {
 			hint = "the offloader's policy for this device refuses this server name or these TLS parameters (the message says which)"
 		case errors.Is(err, wire.StatusRateLimited):
 			hint = "the offloader is busy or this device is over its rate: retry later"
+			if d := hintedWait(err); d > 0 {
+				hint += ", after " + d.String() + " as it asks (--retry N waits for it)"
+			}
 		case t.desc == "(embedded)":
 			hint = ""
 		}
-		return &failure{code: exitTLS, err: fmt.Errorf("offloader %s: %v", t.desc, err), hint: hint}
+		return &failure{code: exitTLS, err: fmt.Errorf("offloader %s: %w", t.desc, err), hint: hint}
 	}
 	return &failure{code: exitTLS, err: fmt.Errorf("TLS connect error: %v", err)}
 }

@@ -7,13 +7,18 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/tlsoffload/tlsoffload/offloader/wire"
 )
 
 // --retry N retries a transfer that failed for a reason curl calls
 // transient: a timeout (28), a name that did not resolve (6, 5), an HTTP
 // 408, 429, 500, 502, 503 or 504 answer; a refused connection too with
-// --retry-connrefused, and anything with --retry-all-errors. The wait is
-// --retry-delay, or a Retry-After the server sent, or curl's backoff (1 s,
+// --retry-connrefused, and anything with --retry-all-errors. ocurl also
+// retries an offloader that stayed busy (the device over its rate, or no
+// flight slot), as curl retries a 429. The wait is --retry-delay, or a
+// Retry-After the server sent, or the offloader's retry-after hint, or
+// curl's backoff (1 s,
 // doubling, at most 10 min); no retry is decided once --retry-max-time
 // has passed since the first attempt. As in curl, each failed attempt's
 // error is printed before the warning, the body of a retried answer is
@@ -91,15 +96,28 @@ func (x *transfer) retryAnswer(h *head) *retryHTTP {
 	return e
 }
 
-// retryWait is how long to wait before the next attempt.
-func (x *transfer) retryWait(e *retryHTTP) time.Duration {
-	switch {
-	case x.r.o.retryDelay > 0:
+// retryWait is how long to wait before the next attempt after err.
+func (x *transfer) retryWait(err error) time.Duration {
+	if x.r.o.retryDelay > 0 {
 		return x.r.o.retryDelay
-	case e != nil && e.retryAfter > 0:
-		return e.retryAfter
+	}
+	if d := hintedWait(err); d > 0 {
+		return d
 	}
 	return x.retry.delay
+}
+
+// hintedWait is the wait the other side asked for with err: an HTTP
+// Retry-After, or the offloader's retry-after hint; 0 for none.
+func hintedWait(err error) time.Duration {
+	var rh *retryHTTP
+	if errors.As(err, &rh) {
+		return rh.retryAfter
+	}
+	if we := (*wire.Error)(nil); errors.As(err, &we) && we.Status == wire.StatusRateLimited {
+		return we.RetryAfter
+	}
+	return 0
 }
 
 // retryReason says why err is worth another attempt, "" if it is not.
@@ -116,6 +134,8 @@ func (x *transfer) retryReason(err error) string {
 	switch {
 	case code == exitTimeout:
 		return " : timeout"
+	case errors.Is(err, wire.StatusRateLimited):
+		return " : offloader busy"
 	case code == exitResolve || code == exitProxyResolve:
 		return " : timeout" // curl counts a name that did not resolve as one
 	case code == exitConnect && x.r.o.retryConnRef && errors.Is(err, syscall.ECONNREFUSED):

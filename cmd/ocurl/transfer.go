@@ -314,7 +314,7 @@ func (r *run) transfer(idx int, spec *urlSpec) (err error) {
 		reason := x.retryReason(err)
 		var rh *retryHTTP
 		errors.As(err, &rh)
-		wait := x.retryWait(rh)
+		wait := x.retryWait(err)
 		if reason == "" || (rh == nil && !r.canRetry(x.retry)) {
 			break
 		}
@@ -327,7 +327,7 @@ func (r *run) transfer(idx int, spec *urlSpec) (err error) {
 		}
 		x.retry.left--
 		time.Sleep(wait)
-		if r.o.retryDelay == 0 && (rh == nil || rh.retryAfter == 0) {
+		if r.o.retryDelay == 0 && hintedWait(err) == 0 {
 			x.retry.delay = min(2*x.retry.delay, 10*time.Minute)
 		}
 		if err := x.restart(); err != nil {
