@@ -14,29 +14,37 @@ import (
 	"github.com/tlsoffload/tlsoffload/offloader/server"
 )
 
-// An offloader that answers "rate limited" (a device over its rate, or
-// no flight slot in time) is a TLS failure (35) whose hint says so, not
-// "is the offloader running?".
-func TestRateLimitedOffloader(t *testing.T) {
-	s := testserver.Start(t)
+// rateLimitedOffloader serves device d1 (the PSK in pskFile) with s's
+// roots, allowed rate flights per second with a burst of one, and returns
+// its address.
+func rateLimitedOffloader(t *testing.T, s *testserver.Server, rate float64) (addr, pskFile string) {
+	t.Helper()
 	psk := bytes.Repeat([]byte{0xab, 0xcd}, 16)
 	reg := server.NewRegistry()
 	if err := reg.Add(server.Device{ID: "d1", PSK: psk, Roots: s.Roots, AllowedNames: []string{"localhost"},
-		Limits: server.DeviceLimits{Rate: 0.001, Burst: 1}}); err != nil { // one flight, then none for 1000 s
+		Limits: server.DeviceLimits{Rate: rate, Burst: 1}}); err != nil {
 		t.Fatal(err)
 	}
 	srv, err := server.New(server.Config{Registry: reg, Logger: slog.New(slog.DiscardHandler), FlightWait: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
+	t.Cleanup(func() { srv.Close() })
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	go srv.Serve(l, false)
-	pskFile := writeFile(t, t.TempDir(), "psk", strings.Repeat("abcd", 16))
-	code, _, errOut := ocurl("--offloader", l.Addr().String(), "--device-id", "d1", "--psk-file", pskFile, s.URL+"/")
+	return l.Addr().String(), writeFile(t, t.TempDir(), "psk", strings.Repeat("abcd", 16))
+}
+
+// An offloader that answers "rate limited" (a device over its rate, or
+// no flight slot in time) is a TLS failure (35) whose hint says so, not
+// "is the offloader running?".
+func TestRateLimitedOffloader(t *testing.T) {
+	s := testserver.Start(t)
+	addr, pskFile := rateLimitedOffloader(t, s, 0.001) // one flight, then none for 1000 s
+	code, _, errOut := ocurl("--offloader", addr, "--device-id", "d1", "--psk-file", pskFile, s.URL+"/")
 	// The bucket refills in 1000 s; the hint is capped at wire.MaxRetryAfter.
 	if code != exitTLS || !strings.Contains(errOut, "rate limited") ||
 		!strings.Contains(errOut, "ocurl: hint: the offloader is busy or this device is over its rate: retry later, after 1m0s as it asks (--retry N waits for it)") {
@@ -53,24 +61,8 @@ func TestRateLimitedOffloader(t *testing.T) {
 // key exchange takes the token that came in meanwhile.
 func TestRetryRateLimitedOffloader(t *testing.T) {
 	s := testserver.Start(t)
-	psk := bytes.Repeat([]byte{0xab, 0xcd}, 16)
-	reg := server.NewRegistry()
-	if err := reg.Add(server.Device{ID: "d1", PSK: psk, Roots: s.Roots, AllowedNames: []string{"localhost"},
-		Limits: server.DeviceLimits{Rate: 0.2, Burst: 1}}); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(server.Config{Registry: reg, Logger: slog.New(slog.DiscardHandler), FlightWait: 10 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(l, false)
-	pskFile := writeFile(t, t.TempDir(), "psk", strings.Repeat("abcd", 16))
-	code, out, errOut := ocurl("-m", "3", "--retry", "1", "--offloader", l.Addr().String(), "--device-id", "d1", "--psk-file", pskFile, s.URL+"/")
+	addr, pskFile := rateLimitedOffloader(t, s, 0.2)
+	code, out, errOut := ocurl("-m", "3", "--retry", "1", "--offloader", addr, "--device-id", "d1", "--psk-file", pskFile, s.URL+"/")
 	m := regexp.MustCompile(`Warning: Problem : offloader busy\. Will retry in ([0-9.]+) seconds\. 1 retries left\.`).FindStringSubmatch(errOut)
 	if code != 0 || out == "" || m == nil || strings.Count(errOut, "rate limited") != 1 {
 		t.Fatalf("exit %d, stderr %s", code, errOut)
