@@ -141,6 +141,33 @@ func (d *Device) Check() error {
 	return err
 }
 
+// CheckNegotiation is the part of Check that validates the device's
+// negotiation policy (policy.go): MinVersion, MaxVersion, CipherSuites and
+// KeyExchanges, against one another and against whether the device has a
+// client certificate (len(ClientCertificate) > 0; the certificate itself is
+// not looked at). A registry that stores a policy apart from its devices
+// (pgregistry) checks it with this before any device uses it. The error is
+// a *DeviceError naming the field.
+func (d *Device) CheckNegotiation() error {
+	fail := func(field string, err error) error { return &DeviceError{ID: d.ID, Field: field, Err: err} }
+	if err := checkMinVersion(d.MinVersion); err != nil {
+		return fail("MinVersion", err)
+	}
+	if err := d.checkMaxVersion(); err != nil {
+		return fail("MaxVersion", err)
+	}
+	if i, err := checkCipherSuites(d.CipherSuites); err != nil {
+		return &DeviceError{ID: d.ID, Field: "CipherSuites", Index: i, Err: err}
+	}
+	if i, err := checkKeyExchanges(d.KeyExchanges); err != nil {
+		return &DeviceError{ID: d.ID, Field: "KeyExchanges", Index: i, Err: err}
+	}
+	if i, err := d.checkSuitesUsable(); err != nil {
+		return &DeviceError{ID: d.ID, Field: "CipherSuites", Index: i, Err: err}
+	}
+	return nil
+}
+
 // check is Check, returning the prepared client certificate (nil without one).
 func (d *Device) check() (*clientCert, error) {
 	fail := func(field string, err error) error { return &DeviceError{ID: d.ID, Field: field, Err: err} }
@@ -150,20 +177,8 @@ func (d *Device) check() (*clientCert, error) {
 	if len(d.PSK) < wire.MinPSKLen || len(d.PSK) > wire.MaxPSKLen {
 		return nil, fail("PSK", fmt.Errorf("must be %d to %d bytes, got %d", wire.MinPSKLen, wire.MaxPSKLen, len(d.PSK)))
 	}
-	if err := checkMinVersion(d.MinVersion); err != nil {
-		return nil, fail("MinVersion", err)
-	}
-	if err := d.checkMaxVersion(); err != nil {
-		return nil, fail("MaxVersion", err)
-	}
-	if i, err := checkCipherSuites(d.CipherSuites); err != nil {
-		return nil, &DeviceError{ID: d.ID, Field: "CipherSuites", Index: i, Err: err}
-	}
-	if i, err := checkKeyExchanges(d.KeyExchanges); err != nil {
-		return nil, &DeviceError{ID: d.ID, Field: "KeyExchanges", Index: i, Err: err}
-	}
-	if i, err := d.checkSuitesUsable(); err != nil {
-		return nil, &DeviceError{ID: d.ID, Field: "CipherSuites", Index: i, Err: err}
+	if err := d.CheckNegotiation(); err != nil {
+		return nil, err
 	}
 	if err := checkLimits(d.Limits); err != nil {
 		return nil, fail("Limits", err)
