@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -29,7 +30,9 @@ import (
 
 const adminUsage = `PostgreSQL registry (the config's registry.postgres names the database and KEK):
   migrate -c FILE                       create or update the schema (idempotent)
-  policy set -c FILE NAME [--allow PATTERN]... [--min-version V] [--roots-file PEM]
+  policy set -c FILE NAME [--allow PATTERN]... [--min-version V] [--max-version V]
+             [--cipher-suite IANA_NAME]... [--key-exchange ecdhe_rsa|ecdhe_ecdsa|rsa]...
+             [--roots-file PEM]
              [--profile webpki|rfc5280] [--pin sha256/B64]... [--crls-file F]
              [--max-channels N] [--max-in-flight N] [--rate R] [--burst N] [--frame-bytes N]
                                         create or replace a policy (every field)
@@ -190,6 +193,15 @@ func adminCommand(cmd string, args []string, stdout, stderr io.Writer) int {
 	}
 	defer pool.Close()
 	a := &adminRun{ctx: ctx, pool: pool, admin: pgregistry.NewAdmin(pool, cfg.postgres.kek), stdout: stdout, stderr: stderr}
+	// The config's KEK must be the database's before anything is sealed
+	// with it (rekey checks both of its keys itself; migrate checks after
+	// making the schema, and stores the check value of a new database).
+	if name != "migrate" && name != "registry rekey" {
+		if err := a.admin.CheckKEK(ctx); err != nil {
+			fmt.Fprintln(stderr, "offloader: error:", err)
+			return exitError
+		}
+	}
 	switch name {
 	case "migrate":
 		err = a.migrate()
@@ -251,23 +263,28 @@ func (a *adminRun) migrate() error {
 	}
 	if len(applied) == 0 {
 		fmt.Fprintf(a.stdout, "schema up to date (version %d)\n", pgregistry.SchemaVersion())
-		return nil
 	}
 	for _, m := range applied {
 		fmt.Fprintf(a.stdout, "applied %s\n", m)
 	}
-	return nil
+	// The KEK check value: stored for a new database (or derived from the
+	// devices' PSKs for one made before it), checked otherwise.
+	return a.admin.CheckKEK(a.ctx)
 }
 
 // policyFlags are policy set's flags of the fields a YAML device has as
-// profile, pins, crls_file and limits.
+// max_version, cipher_suites, key_exchanges, profile, pins, crls_file and
+// limits.
 type policyFlags struct {
-	profile, crlsFile string
-	pins              multiFlag
-	limits            fileLimits
+	maxVersion, profile, crlsFile string
+	suites, keyExchanges, pins    multiFlag
+	limits                        fileLimits
 }
 
 func (f *policyFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.maxVersion, "max-version", "", "")
+	fs.Var(&f.suites, "cipher-suite", "")
+	fs.Var(&f.keyExchanges, "key-exchange", "")
 	fs.StringVar(&f.profile, "profile", "", "")
 	fs.Var(&f.pins, "pin", "")
 	fs.StringVar(&f.crlsFile, "crls-file", "", "")
@@ -283,6 +300,24 @@ func (a *adminRun) policySet(name string, allow []string, minVersion, rootsFile 
 	var err error
 	if p.MinVersion, err = parseMinVersion(minVersion); err != nil {
 		return fmt.Errorf("--min-version: %w", err)
+	}
+	// The negotiation fields, read as a YAML device's are (config.go).
+	if p.MaxVersion, err = parseMaxVersion(f.maxVersion); err != nil {
+		return fmt.Errorf("--max-version: %w", err)
+	}
+	for _, name := range f.suites {
+		id, err := parseCipherSuite(name)
+		if err != nil {
+			return fmt.Errorf("--cipher-suite: %w", err)
+		}
+		p.CipherSuites = append(p.CipherSuites, id)
+	}
+	for _, name := range f.keyExchanges {
+		kx, ok := server.ParseKeyExchange(strings.ToLower(name))
+		if !ok {
+			return fmt.Errorf("--key-exchange: %q is not a key exchange: use ecdhe_rsa, ecdhe_ecdsa or rsa", name)
+		}
+		p.KeyExchanges = append(p.KeyExchanges, kx)
 	}
 	if rootsFile != "" {
 		if p.RootsPEM, err = readSmall(rootsFile); err != nil {
@@ -309,10 +344,42 @@ func (a *adminRun) policySet(name string, allow []string, minVersion, rootsFile 
 		return fmt.Errorf("--%s: %w", strings.ReplaceAll(strings.TrimPrefix(field, "."), "_", "-"), err)
 	}
 	if err := a.admin.SetPolicy(a.ctx, p); err != nil {
-		return err
+		return policyFlagErr(err, f)
 	}
 	fmt.Fprintf(a.stdout, "policy %s set\n", name)
 	return nil
+}
+
+// policyFlagErr prefixes a refused policy's error with the flag that gave
+// the field at fault (and, for a list, the value), so the operator sees
+// both the flag and the stored field's name.
+func policyFlagErr(err error, f *policyFlags) error {
+	var pe *pgregistry.PolicyError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	field, idx := pe.Field, -1
+	if name, rest, ok := strings.Cut(pe.Field, "["); ok {
+		field = name
+		fmt.Sscanf(rest, "%d]", &idx)
+	}
+	flagFor := map[string]string{"min_version": "--min-version", "max_version": "--max-version", "cipher_suites": "--cipher-suite",
+		"key_exchanges": "--key-exchange", "allowed_names": "--allow", "profile": "--profile", "pins": "--pin", "limits": "--max-channels/--max-in-flight/--rate/--burst/--frame-bytes"}
+	flg, ok := flagFor[field]
+	if !ok {
+		return err
+	}
+	var list []string
+	switch field {
+	case "cipher_suites":
+		list = f.suites
+	case "key_exchanges":
+		list = f.keyExchanges
+	}
+	if idx >= 0 && idx < len(list) {
+		flg += " " + list[idx]
+	}
+	return fmt.Errorf("%s: %w", flg, err)
 }
 
 // rekey re-seals every device's secrets under the config's KEK.
@@ -357,6 +424,46 @@ func versionName(v uint16) string {
 	return fmt.Sprintf("0x%04x", v)
 }
 
+// maxVersionText tells a policy's max_version; 0 is the default, TLS 1.2.
+func maxVersionText(v uint16) string {
+	if v == 0 {
+		return "1.2 (default)"
+	}
+	return versionName(v)
+}
+
+// suitesText tells a policy's cipher_suites by their IANA names.
+func suitesText(ids []uint16) string {
+	if len(ids) == 0 {
+		return "(default: every suite the offloader implements)"
+	}
+	names := make([]string, len(ids))
+	for i, id := range ids {
+		if s := handshake.SuiteByID(id); s != nil {
+			names[i] = s.Name
+		} else {
+			names[i] = fmt.Sprintf("0x%04x", id)
+		}
+	}
+	return strings.Join(names, " ")
+}
+
+func keyExchangeNames(kxs []handshake.KeyExchange, sep string) string {
+	names := make([]string, len(kxs))
+	for i, kx := range kxs {
+		names[i] = server.KeyExchangeName(kx)
+	}
+	return strings.Join(names, sep)
+}
+
+// keyExchangesText tells a policy's key_exchanges.
+func keyExchangesText(kxs []handshake.KeyExchange) string {
+	if len(kxs) == 0 {
+		return "(default: ecdhe_rsa ecdhe_ecdsa rsa; no rsa for a device with a client certificate)"
+	}
+	return keyExchangeNames(kxs, " ")
+}
+
 // digestName names a stored roots bundle or CRL set by its SHA-256, or
 // says what its absence means.
 func digestName(sum []byte, none string) string {
@@ -394,6 +501,9 @@ func (a *adminRun) policyShow(name string) error {
 		{"devices", fmt.Sprint(i.Devices)},
 		{"allowed_names", names},
 		{"min_version", versionName(i.MinVersion)},
+		{"max_version", maxVersionText(i.MaxVersion)},
+		{"cipher_suites", suitesText(i.CipherSuites)},
+		{"key_exchanges", keyExchangesText(i.KeyExchanges)},
 		{"roots", digestName(i.RootsSHA256, "system")},
 		{"leaf_pins", fmt.Sprint(len(i.LeafPins))},
 		{"profile", i.Profile.String()},
@@ -409,9 +519,17 @@ func (a *adminRun) policyShow(name string) error {
 
 func (a *adminRun) policyList() error {
 	tw := tabwriter.NewWriter(a.stdout, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tDEVICES\tPROFILE\tMIN_VERSION\tALLOWED_NAMES")
+	fmt.Fprintln(tw, "NAME\tDEVICES\tPROFILE\tMIN_VERSION\tMAX_VERSION\tCIPHER_SUITES\tKEY_EXCHANGES\tALLOWED_NAMES")
 	err := a.admin.ListPolicies(a.ctx, func(i pgregistry.PolicyInfo) error {
-		_, err := fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", i.Name, i.Devices, i.Profile, versionName(i.MinVersion), strings.Join(i.AllowedNames, ","))
+		suites, kxs := "default", "default"
+		if len(i.CipherSuites) > 0 {
+			suites = fmt.Sprint(len(i.CipherSuites))
+		}
+		if len(i.KeyExchanges) > 0 {
+			kxs = keyExchangeNames(i.KeyExchanges, ",")
+		}
+		_, err := fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", i.Name, i.Devices, i.Profile, versionName(i.MinVersion),
+			versionName(cmp.Or(i.MaxVersion, handshake.VersionTLS12)), suites, kxs, strings.Join(i.AllowedNames, ","))
 		return err
 	})
 	if err != nil {
@@ -574,11 +692,6 @@ func (a *adminRun) importYAML(path string) error {
 	}
 	devs := make([]pgregistry.ImportDevice, len(src.devices))
 	for i, d := range src.devices {
-		// The registry's policies do not hold these yet: importing the
-		// device without them would widen what it may negotiate.
-		if d.MaxVersion != 0 || len(d.CipherSuites) > 0 || len(d.KeyExchanges) > 0 {
-			return fmt.Errorf("%s: devices[%d] (%s): max_version, cipher_suites and key_exchanges cannot be stored in the PostgreSQL registry yet: nothing imported", path, i, d.ID)
-		}
 		devs[i].Device = d
 		if f := files[i].roots; f != "" {
 			if devs[i].RootsPEM, err = readSmall(f); err != nil {

@@ -125,8 +125,8 @@ func TestAdminPolicyFields(t *testing.T) {
 	out = mustRun(t, "policy", "list", "-c", cfg)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 3 || !strings.HasPrefix(lines[0], "NAME") ||
-		!slices.Equal(strings.Fields(lines[1]), []string{"plain", "1", "webpki", "1.2", "*"}) ||
-		!slices.Equal(strings.Fields(lines[2]), []string{"strict", "2", "rfc5280", "1.1", "*.example.com,api.example.net"}) {
+		!slices.Equal(strings.Fields(lines[1]), []string{"plain", "1", "webpki", "1.2", "1.2", "default", "default", "*"}) ||
+		!slices.Equal(strings.Fields(lines[2]), []string{"strict", "2", "rfc5280", "1.1", "1.2", "default", "default", "*.example.com,api.example.net"}) {
 		t.Errorf("policy list: %q", out)
 	}
 
@@ -285,7 +285,7 @@ func TestAdminRekey(t *testing.T) {
 		t.Errorf("rekey without the old KEK: exit %d %q", code, errOut)
 	}
 	code, _, errOut := run("registry", "rekey", "-c", newCfg, "--old-kek-file", filepath.Join(dir, "wrong.hex"))
-	if code != 1 || !strings.Contains(errOut, `device "r-1"`) || strings.Contains(errOut, newKEKHex) || strings.Contains(errOut, tokenHex) {
+	if code != 1 || !strings.Contains(errOut, "the KEK does not match the database") || strings.Contains(errOut, newKEKHex) || strings.Contains(errOut, tokenHex) {
 		t.Errorf("rekey with a wrong old KEK: exit %d %q", code, errOut)
 	}
 	if code, _, _ := run("registry", "frob", "-c", newCfg); code != 2 {
@@ -303,8 +303,20 @@ func TestAdminRekey(t *testing.T) {
 	if d, err := replicaView(t, newCfg).LookupDevice("r-1"); err != nil || !bytes.Equal(d.PSK, givenPSK) {
 		t.Errorf("after the rekey, the new KEK: %v", err)
 	}
-	if _, err := replicaView(t, oldCfg).LookupDevice("r-1"); !errors.Is(err, pgregistry.ErrSealed) {
-		t.Errorf("after the rekey, the old KEK alone: %v, want ErrSealed", err)
+	// The old KEK alone: refused at start, by name (the check value was
+	// re-sealed with the secrets), and by every admin command.
+	old, err := loadConfig(oldCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reg, err := openRegistry(context.Background(), old, slog.New(slog.NewTextHandler(io.Discard, nil)), nil); !errors.Is(err, pgregistry.ErrKEKMismatch) {
+		if err == nil {
+			reg.Close()
+		}
+		t.Errorf("after the rekey, a replica with the old KEK alone: %v, want ErrKEKMismatch", err)
+	}
+	if code, _, errOut := run("device", "show", "-c", oldCfg, "r-1"); code != 1 || !strings.Contains(errOut, "the KEK does not match the database") {
+		t.Errorf("after the rekey, device show with the old KEK: exit %d %q", code, errOut)
 	}
 	// Run again, the old KEK from previous_kek_file: nothing left to do.
 	if out := mustRun(t, "registry", "rekey", "-c", bothCfg); !strings.Contains(out, "re-sealed 0 secrets of 0 devices") || !strings.Contains(out, "1 devices were under it already") {

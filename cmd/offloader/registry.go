@@ -107,7 +107,7 @@ func newRegistryCollector(reg *pgregistry.Registry) *registryCollector {
 	return &registryCollector{
 		reg:           reg,
 		cached:        prometheus.NewDesc("offloader_registry_cached_entries", "Device entries in this replica's registry cache.", nil, nil),
-		lookups:       prometheus.NewDesc("offloader_registry_lookups_total", "Device lookups by result: hit (cache), miss (database), unavailable (not cached and the database down: refused).", []string{"result"}, nil),
+		lookups:       prometheus.NewDesc("offloader_registry_lookups_total", "Device lookups by result: hit (cache), miss (database), unavailable (not cached and the database down: refused), unusable (the entry read cannot be served: its secrets do not open under the KEK, or it does not validate: refused).", []string{"result"}, nil),
 		notifications: prometheus.NewDesc("offloader_registry_notifications_total", "Changes received from the database over LISTEN.", nil, nil),
 		resyncs:       prometheus.NewDesc("offloader_registry_resyncs_total", "Checks of the cache against the database after the listener (re)connected.", nil, nil),
 		listening:     prometheus.NewDesc("offloader_registry_listening", "1 while the registry's LISTEN connection is up.", nil, nil),
@@ -124,8 +124,9 @@ func (c *registryCollector) Collect(ch chan<- prometheus.Metric) {
 	s := c.reg.Stats()
 	ch <- prometheus.MustNewConstMetric(c.cached, prometheus.GaugeValue, float64(s.Cached))
 	ch <- prometheus.MustNewConstMetric(c.lookups, prometheus.CounterValue, float64(s.Hits), "hit")
-	ch <- prometheus.MustNewConstMetric(c.lookups, prometheus.CounterValue, float64(s.Misses-s.Unavailable), "miss")
+	ch <- prometheus.MustNewConstMetric(c.lookups, prometheus.CounterValue, float64(s.Misses-s.Unavailable-s.Unusable), "miss")
 	ch <- prometheus.MustNewConstMetric(c.lookups, prometheus.CounterValue, float64(s.Unavailable), "unavailable")
+	ch <- prometheus.MustNewConstMetric(c.lookups, prometheus.CounterValue, float64(s.Unusable), "unusable")
 	ch <- prometheus.MustNewConstMetric(c.notifications, prometheus.CounterValue, float64(s.Notifications))
 	ch <- prometheus.MustNewConstMetric(c.resyncs, prometheus.CounterValue, float64(s.Resyncs))
 	listening := 0.0

@@ -396,7 +396,7 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 		}
 		switch {
 		case lookupErr != nil:
-			s.log.Warn("offloader: channel refused: registry unavailable", "device", claimed, "remote", addrString(conn.RemoteAddr()), "err", lookupErr)
+			s.log.Warn("offloader: channel refused: the registry could not answer", "device", claimed, "remote", addrString(conn.RemoteAddr()), "err", lookupErr)
 		case result == channelTimeout:
 			s.refuse(refusedOpenTimeout, claimed, conn.RemoteAddr())
 		case result == channelAuthFailed && dev == nil:

@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/tlsoffload/tlsoffload/certs"
+	"github.com/tlsoffload/tlsoffload/handshake"
 	"github.com/tlsoffload/tlsoffload/offloader/server"
 )
 
@@ -40,14 +41,22 @@ var (
 )
 
 // Policy is what devices share: the server names they may reach, their
-// lowest protocol version, their trust roots (PEM, stored once per
-// distinct bundle; nil for the system roots), leaf pins, verification
-// profile, path pins, CRLs and resource limits (server.Device's fields of
-// the same names).
+// negotiation policy (lowest and highest protocol version, cipher suites,
+// key exchanges), their trust roots (PEM, stored once per distinct bundle;
+// nil for the system roots), leaf pins, verification profile, path pins,
+// CRLs and resource limits (server.Device's fields of the same names).
 type Policy struct {
 	Name         string
 	AllowedNames []string
 	MinVersion   uint16
+	// MaxVersion, CipherSuites and KeyExchanges: zero or empty for the
+	// default (stored as NULL), as in a YAML device. Whether KeyExchanges
+	// may be left to its default with RSA suites listed depends on the
+	// device (the client-certificate rule): Admin checks each device
+	// against its policy when either changes.
+	MaxVersion   uint16
+	CipherSuites []uint16
+	KeyExchanges []handshake.KeyExchange
 	RootsPEM     []byte
 	LeafPins     [][sha256.Size]byte
 	Profile      certs.Profile
@@ -58,20 +67,67 @@ type Policy struct {
 	Limits server.DeviceLimits
 }
 
+// PolicyError is why a policy is refused: the field at fault, named as
+// its column (and a YAML device's field): "max_version",
+// "cipher_suites[1]", "key_exchanges[0]", "allowed_names[2]", "limits"...
+// Device, when set, is the device with a client certificate the policy
+// was checked for (the RSA key exchange rule depends on it).
+type PolicyError struct {
+	Policy string
+	Device string
+	Field  string
+	Err    error
+}
+
+func (e *PolicyError) Error() string {
+	if e.Device != "" {
+		return fmt.Sprintf("pgregistry: policy %q for device %q, which has a client certificate: %s: %v", e.Policy, e.Device, e.Field, e.Err)
+	}
+	return fmt.Sprintf("pgregistry: policy %q: %s: %v", e.Policy, e.Field, e.Err)
+}
+
+func (e *PolicyError) Unwrap() error { return e.Err }
+
+// policyField names a server.DeviceError's field as the policy's column.
+func policyField(de *server.DeviceError) string {
+	switch de.Field {
+	case "MinVersion":
+		return "min_version"
+	case "MaxVersion":
+		return "max_version"
+	case "CipherSuites":
+		return fmt.Sprintf("cipher_suites[%d]", de.Index)
+	case "KeyExchanges":
+		return fmt.Sprintf("key_exchanges[%d]", de.Index)
+	case "AllowedNames":
+		return fmt.Sprintf("allowed_names[%d]", de.Index)
+	}
+	return strings.ToLower(de.Field) // Limits, Profile, Pins
+}
+
+// policyErr words err (a server.DeviceError from a stand-in device) as p's.
+func (p *Policy) policyErr(device string, err error) error {
+	var de *server.DeviceError
+	if errors.As(err, &de) {
+		return &PolicyError{Policy: p.Name, Device: device, Field: policyField(de), Err: de.Err}
+	}
+	return err
+}
+
 // check validates p through server.Device.Check, the one place entries are
-// validated, with a stand-in id and PSK.
+// validated, with a stand-in id and PSK and no client certificate.
 func (p *Policy) check() error {
 	if p.Name == "" || len(p.Name) > 128 || strings.ContainsAny(p.Name, " \t\r\n") {
 		return fmt.Errorf("pgregistry: policy name %q: 1 to 128 characters without spaces", p.Name)
 	}
 	d := server.Device{ID: "policy", PSK: make([]byte, 32), AllowedNames: p.AllowedNames, MinVersion: p.MinVersion,
+		MaxVersion: p.MaxVersion, CipherSuites: p.CipherSuites, KeyExchanges: p.KeyExchanges,
 		Profile: p.Profile, Pins: p.Pins, Limits: p.Limits}
 	if err := d.Check(); err != nil {
-		var de *server.DeviceError
-		if errors.As(err, &de) {
-			return fmt.Errorf("pgregistry: policy %q: %s: %w", p.Name, de.Field, de.Err)
-		}
-		return err
+		return p.policyErr("", err)
+	}
+	if len(p.CipherSuites) > maxPolicySuites {
+		return &PolicyError{Policy: p.Name, Field: "cipher_suites", Err: fmt.Errorf("more than %d", maxPolicySuites)}
 	}
 	if l := p.Limits; l.MaxChannels > math.MaxInt32 || l.MaxInFlight > math.MaxInt32 || l.Burst > math.MaxInt32 ||
 		math.IsNaN(l.Rate) || math.IsInf(l.Rate, 0) {
@@ -86,6 +142,61 @@ func (p *Policy) check() error {
 		}
 	}
 	return nil
+}
+
+// maxPolicySuites is the most cipher suites a policy lists (the column's
+// CHECK): more than the offloader implements.
+const maxPolicySuites = 64
+
+// checkForClientCert checks p's negotiation policy for a device with a
+// client certificate (server.Device.CheckNegotiation): p.check has passed
+// it for a device without one, but the default key exchanges leave out
+// RSA for a device with one, so a suite p lists may be unusable for it.
+func (p *Policy) checkForClientCert(device string) error {
+	d := server.Device{ID: "policy", MinVersion: p.MinVersion, MaxVersion: p.MaxVersion,
+		CipherSuites: p.CipherSuites, KeyExchanges: p.KeyExchanges,
+		// CheckNegotiation looks only at whether there is a certificate.
+		ClientCertificate: [][]byte{nil}}
+	if err := d.CheckNegotiation(); err != nil {
+		return p.policyErr(device, err)
+	}
+	return nil
+}
+
+// policyForDevice reads a policy's negotiation policy, locking its row
+// FOR SHARE until the transaction ends: a SetPolicy of it waits, and
+// then sees the device this transaction adds (SetPolicy checks the
+// policy's devices after its write).
+func policyForDevice(ctx context.Context, q querier, name string) (*Policy, error) {
+	p := &Policy{Name: name}
+	var minVersion int32
+	var neg storedNegotiation
+	err := q.QueryRow(ctx, "SELECT min_version, max_version, cipher_suites, key_exchanges FROM policies WHERE name = $1 FOR SHARE", name).
+		Scan(&minVersion, &neg.maxVersion, &neg.cipherSuites, &neg.keyExchanges)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("%w: %q", ErrNoPolicy, name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pgregistry: reading policy %q: %w", name, err)
+	}
+	p.MinVersion = uint16(minVersion)
+	if p.MaxVersion, p.CipherSuites, p.KeyExchanges, err = neg.decode(name); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// checkDevicePolicy checks, inside a transaction, that the device id (with
+// a client certificate or not) may use the policy named.
+func checkDevicePolicy(ctx context.Context, q querier, id, policy string, clientCert bool) error {
+	p, err := policyForDevice(ctx, q, policy)
+	if err != nil {
+		return err
+	}
+	if !clientCert {
+		return nil // p.check passed it for a device without one when stored
+	}
+	return p.checkForClientCert(id)
 }
 
 // crlDER checks CRLs as certs.ParseCRLs does and returns them as DER, one
@@ -116,12 +227,34 @@ type querier interface {
 }
 
 // SetPolicy creates or replaces policy p. Devices using it are notified
-// (their replicas' cached entries dropped, their channels closed).
+// (their replicas' cached entries dropped, their channels closed). A
+// policy some device with a client certificate could not use (an RSA suite
+// listed, RSA key exchange not) is refused with a *PolicyError naming the
+// device.
 func (a *Admin) SetPolicy(ctx context.Context, p Policy) error {
 	if err := p.check(); err != nil {
 		return err
 	}
-	return pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error { return setPolicy(ctx, tx, p) })
+	return pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error {
+		if err := setPolicy(ctx, tx, p); err != nil {
+			return err
+		}
+		// After the write, which holds the policy's row until commit: a
+		// device added meanwhile under FOR SHARE (policyForDevice) is
+		// either seen here or sees this policy.
+		if p.checkForClientCert("") == nil {
+			return nil
+		}
+		var id string
+		err := tx.QueryRow(ctx, "SELECT id FROM devices WHERE policy = $1 AND client_cert IS NOT NULL ORDER BY id LIMIT 1", p.Name).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("pgregistry: storing policy %q: %w", p.Name, err)
+		}
+		return p.checkForClientCert(id)
+	})
 }
 
 func setPolicy(ctx context.Context, q querier, p Policy) error {
@@ -158,13 +291,17 @@ func setPolicy(ctx context.Context, q querier, p Policy) error {
 		names = []string{}
 	}
 	l := p.Limits
+	neg := negotiationColumns(p.MaxVersion, p.CipherSuites, p.KeyExchanges)
 	_, err := q.Exec(ctx, `INSERT INTO policies (name, allowed_names, min_version, roots, leaf_pins,
-			profile, pins, crls, max_channels, max_in_flight, rate, burst, frame_bytes)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+			profile, pins, crls, max_channels, max_in_flight, rate, burst, frame_bytes,
+			max_version, cipher_suites, key_exchanges)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 		ON CONFLICT (name) DO UPDATE SET allowed_names = $2, min_version = $3, roots = $4, leaf_pins = $5,
-			profile = $6, pins = $7, crls = $8, max_channels = $9, max_in_flight = $10, rate = $11, burst = $12, frame_bytes = $13`,
+			profile = $6, pins = $7, crls = $8, max_channels = $9, max_in_flight = $10, rate = $11, burst = $12, frame_bytes = $13,
+			max_version = $14, cipher_suites = $15, key_exchanges = $16`,
 		p.Name, names, int32(p.MinVersion), roots, leafPins,
-		p.Profile.String(), pins, crls, int32(l.MaxChannels), int32(l.MaxInFlight), l.Rate, int32(l.Burst), l.FrameBytes)
+		p.Profile.String(), pins, crls, int32(l.MaxChannels), int32(l.MaxInFlight), l.Rate, int32(l.Burst), l.FrameBytes,
+		neg.maxVersion, neg.cipherSuites, neg.keyExchanges)
 	if err != nil {
 		return fmt.Errorf("pgregistry: storing policy %q: %w", p.Name, err)
 	}
@@ -211,15 +348,22 @@ func (a *Admin) sealed(s *DeviceSpec) (psk []byte, chain [][]byte, key []byte, e
 }
 
 // AddDevice adds a new device; ErrExists if the id is taken (revoked or
-// not), ErrNoPolicy if its policy does not exist.
+// not), ErrNoPolicy if its policy does not exist, a *PolicyError if a
+// device with a client certificate cannot use its policy.
 func (a *Admin) AddDevice(ctx context.Context, s DeviceSpec) error {
 	if err := s.check(); err != nil {
 		return err
 	}
-	return a.addDevice(ctx, a.pool, s)
+	return pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error { return a.addDevice(ctx, tx, s) })
 }
 
+// addDevice adds s inside a transaction.
 func (a *Admin) addDevice(ctx context.Context, q querier, s DeviceSpec) error {
+	if s.ClientKey != nil {
+		if err := checkDevicePolicy(ctx, q, s.ID, s.Policy, true); err != nil {
+			return err
+		}
+	}
 	psk, chain, key, err := a.sealed(&s)
 	if err != nil {
 		return err
@@ -295,16 +439,24 @@ func (a *Admin) ListDevices(ctx context.Context, policy string, f func(DeviceInf
 	return rows.Err()
 }
 
-// SetDevicePolicy moves a device to another policy.
+// SetDevicePolicy moves a device to another policy; a *PolicyError if the
+// device has a client certificate the policy's negotiation cannot go with.
 func (a *Admin) SetDevicePolicy(ctx context.Context, id, policy string) error {
-	tag, err := a.pool.Exec(ctx, "UPDATE devices SET policy = $2 WHERE id = $1", id, policy)
-	if err = deviceErr(id, policy, err); err != nil {
-		return err
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("%w: %q", ErrNotFound, id)
-	}
-	return nil
+	return pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error {
+		var hasCert bool
+		err := tx.QueryRow(ctx, "SELECT client_cert IS NOT NULL FROM devices WHERE id = $1 FOR UPDATE", id).Scan(&hasCert)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("%w: %q", ErrNotFound, id)
+		}
+		if err != nil {
+			return deviceErr(id, policy, err)
+		}
+		if err := checkDevicePolicy(ctx, tx, id, policy, hasCert); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, "UPDATE devices SET policy = $2 WHERE id = $1", id, policy)
+		return deviceErr(id, policy, err)
+	})
 }
 
 // SetClientCert gives a device a client certificate and key, or (both
@@ -318,14 +470,21 @@ func (a *Admin) SetClientCert(ctx context.Context, id string, chain [][]byte, ke
 	if err != nil {
 		return err
 	}
-	tag, err := a.pool.Exec(ctx, "UPDATE devices SET client_cert = $2, client_key_sealed = $3 WHERE id = $1", id, c, k)
-	if err != nil {
+	return pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error {
+		var policy string
+		err := tx.QueryRow(ctx, "SELECT policy FROM devices WHERE id = $1 FOR UPDATE", id).Scan(&policy)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("%w: %q", ErrNotFound, id)
+		}
+		if err != nil {
+			return deviceErr(id, "", err)
+		}
+		if err := checkDevicePolicy(ctx, tx, id, policy, key != nil); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, "UPDATE devices SET client_cert = $2, client_key_sealed = $3 WHERE id = $1", id, c, k)
 		return deviceErr(id, "", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("%w: %q", ErrNotFound, id)
-	}
-	return nil
+	})
 }
 
 // Revoke revokes a device: every replica drops its entry and closes its
@@ -370,8 +529,8 @@ type ImportDevice struct {
 }
 
 // Import adds devices in one transaction. Devices with the same policy
-// (allowed names, min version, roots, leaf pins, profile, pins, CRLs and
-// limits) share one policy, named
+// (allowed names, versions, cipher suites, key exchanges, roots, leaf
+// pins, profile, pins, CRLs and limits) share one policy, named
 // "import-" and a digest of it, and one stored roots bundle. It refuses the
 // whole import if any id exists already. It returns the policies made.
 func (a *Admin) Import(ctx context.Context, devs []ImportDevice) (policies int, err error) {
@@ -382,7 +541,8 @@ func (a *Admin) Import(ctx context.Context, devs []ImportDevice) (policies int, 
 				return fmt.Errorf("pgregistry: import: device %q: its CRLs' file content is missing", d.Device.ID)
 			}
 			p := Policy{AllowedNames: d.Device.AllowedNames, MinVersion: d.Device.MinVersion, RootsPEM: d.RootsPEM, LeafPins: d.Device.LeafPins,
-				Profile: d.Device.Profile, Pins: d.Device.Pins, CRLs: d.CRLs, Limits: d.Device.Limits}
+				Profile: d.Device.Profile, Pins: d.Device.Pins, CRLs: d.CRLs, Limits: d.Device.Limits,
+				MaxVersion: d.Device.MaxVersion, CipherSuites: d.Device.CipherSuites, KeyExchanges: d.Device.KeyExchanges}
 			p.Name = policyDigest(&p)
 			if !made[p.Name] {
 				if err := p.check(); err != nil {
@@ -424,6 +584,11 @@ func policyDigest(p *Policy) string {
 	}
 	fmt.Fprintf(h, "|%d|", len(p.CRLs))
 	h.Write(p.CRLs)
+	// Fields of schema version 3, only when set: a policy without them
+	// keeps the name an import made before them.
+	if p.MaxVersion != 0 || len(p.CipherSuites) > 0 || len(p.KeyExchanges) > 0 {
+		fmt.Fprintf(h, "|%d|%v|%v|", p.MaxVersion, p.CipherSuites, p.KeyExchanges)
+	}
 	return "import-" + hex.EncodeToString(h.Sum(nil)[:6])
 }
 
@@ -441,6 +606,7 @@ type PolicyInfo struct {
 
 const policyColumns = `p.name, p.allowed_names, p.min_version, p.roots, p.leaf_pins, p.profile, p.pins, p.crls,
 	p.max_channels, p.max_in_flight, p.rate, p.burst, p.frame_bytes, p.version, p.updated_at,
+	p.max_version, p.cipher_suites, p.key_exchanges,
 	(SELECT count(*) FROM devices d WHERE d.policy = p.name)`
 
 func scanPolicy(row pgx.Row) (PolicyInfo, error) {
@@ -450,9 +616,11 @@ func scanPolicy(row pgx.Row) (PolicyInfo, error) {
 		leafPins, pins                  [][]byte
 		profile                         string
 		maxChannels, maxInFlight, burst int32
+		neg                             storedNegotiation
 	)
 	err := row.Scan(&i.Name, &i.AllowedNames, &minVersion, &i.RootsSHA256, &leafPins, &profile, &pins, &i.CRLsSHA256,
-		&maxChannels, &maxInFlight, &i.Limits.Rate, &burst, &i.Limits.FrameBytes, &i.Version, &i.UpdatedAt, &i.Devices)
+		&maxChannels, &maxInFlight, &i.Limits.Rate, &burst, &i.Limits.FrameBytes, &i.Version, &i.UpdatedAt,
+		&neg.maxVersion, &neg.cipherSuites, &neg.keyExchanges, &i.Devices)
 	if err != nil {
 		return i, err
 	}
@@ -463,6 +631,9 @@ func scanPolicy(row pgx.Row) (PolicyInfo, error) {
 	}
 	if i.Profile, err = certs.ParseProfile(profile); err != nil {
 		return i, fmt.Errorf("pgregistry: policy %q: %w", i.Name, err)
+	}
+	if i.MaxVersion, i.CipherSuites, i.KeyExchanges, err = neg.decode(i.Name); err != nil {
+		return i, err
 	}
 	return i, nil
 }

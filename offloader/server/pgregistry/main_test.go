@@ -37,6 +37,12 @@ type testDB struct {
 
 func newDB(t testing.TB) *testDB {
 	t.Helper()
+	return newDBAt(t, 0)
+}
+
+// newDBAt is newDB with its schema at version upTo (0: the newest).
+func newDBAt(t testing.TB, upTo int) *testDB {
+	t.Helper()
 	if pg == nil {
 		t.Skip("no PostgreSQL installed")
 	}
@@ -55,7 +61,7 @@ func newDB(t testing.TB) *testDB {
 		t.Fatal(err)
 	}
 	t.Cleanup(db.pool.Close)
-	if _, err := Migrate(ctx, db.pool); err != nil {
+	if _, err := migrateTo(ctx, db.pool, upTo); err != nil {
 		t.Fatal(err)
 	}
 	key := make([]byte, KEKLen)

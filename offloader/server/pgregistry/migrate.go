@@ -63,9 +63,18 @@ func SchemaVersion() int {
 // Migrate applies, in one transaction, every migration the database has
 // not recorded, and returns the names applied (none when it is current).
 func Migrate(ctx context.Context, pool *pgxpool.Pool) ([]string, error) {
+	return migrateTo(ctx, pool, 0)
+}
+
+// migrateTo is Migrate, stopping after version upTo (0: every version):
+// tests make an older schema with it, to migrate a database holding rows.
+func migrateTo(ctx context.Context, pool *pgxpool.Pool, upTo int) ([]string, error) {
 	ms, err := migrations()
 	if err != nil {
 		return nil, err
+	}
+	if upTo > 0 {
+		ms = slices.DeleteFunc(ms, func(m migration) bool { return m.version > upTo })
 	}
 	var applied []string
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
@@ -120,7 +129,7 @@ func appliedVersions(ctx context.Context, q interface {
 
 // checkSchema refuses a database this binary's migrations are not all
 // applied to, saying how to fix it.
-func checkSchema(ctx context.Context, pool *pgxpool.Pool) error {
+func checkSchema(ctx context.Context, pool rowQuerier) error {
 	have, err := appliedVersions(ctx, pool)
 	if err != nil {
 		return fmt.Errorf("pgregistry: reading schema_migrations (run 'offloader migrate'): %w", err)

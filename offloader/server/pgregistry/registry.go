@@ -34,6 +34,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/tlsoffload/tlsoffload/certs"
+	"github.com/tlsoffload/tlsoffload/handshake"
 	"github.com/tlsoffload/tlsoffload/offloader/server"
 )
 
@@ -66,6 +67,7 @@ type Stats struct {
 	Cached        int    // entries in the cache (devices and known-unknown ids)
 	Hits, Misses  uint64 // lookups answered from the cache, or not
 	Unavailable   uint64 // lookups refused because the database could not answer
+	Unusable      uint64 // lookups refused because the entry read could not be used (ErrUnusable)
 	Notifications uint64 // changes received over LISTEN
 	Resyncs       uint64 // full checks after (re)connecting the listener
 	Listening     bool   // the LISTEN connection is up
@@ -94,8 +96,8 @@ type Registry struct {
 	// most CacheSize/8: ids a client makes up cannot evict the fleet.
 	negatives int
 
-	hits, misses, unavailable, notifications, resyncs atomic.Uint64
-	listening                                         atomic.Bool
+	hits, misses, unavailable, unusable, notifications, resyncs atomic.Uint64
+	listening                                                   atomic.Bool
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -150,6 +152,16 @@ func Open(ctx context.Context, cfg Config) (*Registry, error) {
 	if err := checkSchema(ctx, pool); err != nil {
 		pool.Close()
 		return nil, err
+	}
+	// A wrong KEK is refused here, once and by name, rather than on every
+	// device (where it would look like a broken entry).
+	_, verdict, err := checkKEK(ctx, pool, cfg.KEK, cfg.PreviousKEK)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if verdict == kekUnprovable {
+		cfg.Logger.Warn("pgregistry: the database has no KEK check value and no device: the KEK is not checked; 'offloader migrate' stores one")
 	}
 	lctx, cancel := context.WithCancel(context.Background())
 	r := &Registry{
@@ -216,13 +228,26 @@ func (r *Registry) Stats() Stats {
 	n := len(r.entries)
 	r.mu.Unlock()
 	return Stats{
-		Cached: n, Hits: r.hits.Load(), Misses: r.misses.Load(), Unavailable: r.unavailable.Load(),
+		Cached: n, Hits: r.hits.Load(), Misses: r.misses.Load(), Unavailable: r.unavailable.Load(), Unusable: r.unusable.Load(),
 		Notifications: r.notifications.Load(), Resyncs: r.resyncs.Load(), Listening: r.listening.Load(),
 	}
 }
 
 // ErrUnavailable wraps the database's failure for a device not cached.
 var ErrUnavailable = errors.New("pgregistry: device not cached and the database is unavailable")
+
+// ErrUnusable wraps why an entry the database returned cannot be served:
+// its secrets do not open under the KEK (ErrSealed: a wrong KEK, or a
+// tampered row) or it does not validate (server.ErrInvalidDevice). It is
+// not the database being unavailable, and is not logged or counted as such.
+var ErrUnusable = errors.New("pgregistry: device entry cannot be used")
+
+// dbError marks a failure of the database itself (no answer, a timeout),
+// as opposed to what fetch found wrong in an answer.
+type dbError struct{ err error }
+
+func (e *dbError) Error() string { return e.err.Error() }
+func (e *dbError) Unwrap() error { return e.err }
 
 // LookupDevice implements server.DeviceSource.
 func (r *Registry) LookupDevice(id string) (*server.Device, error) {
@@ -244,12 +269,18 @@ func (r *Registry) LookupDevice(id string) (*server.Device, error) {
 	r.mu.Unlock()
 	r.misses.Add(1)
 	dev, err := r.fetchCoalesced(id)
-	if err != nil && !errors.Is(err, server.ErrUnknownDevice) {
+	var dbe *dbError
+	switch {
+	case err == nil, errors.Is(err, server.ErrUnknownDevice):
+		return dev, err
+	case errors.As(err, &dbe):
 		r.unavailable.Add(1)
 		r.log.Warn("pgregistry: device refused: not cached and the database is unavailable", "device", id, "err", err)
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	return dev, err
+	r.unusable.Add(1)
+	r.log.Warn("pgregistry: device refused: its registry entry cannot be used", "device", id, "err", err)
+	return nil, fmt.Errorf("%w: %w", ErrUnusable, err)
 }
 
 // fetchCoalesced reads id from the database once for all callers waiting
@@ -359,7 +390,8 @@ func (r *Registry) changed(id string) {
 
 const fetchQuery = `SELECT d.policy, d.psk_sealed, d.client_cert, d.client_key_sealed, d.revoked_at IS NOT NULL, d.version,
 	p.allowed_names, p.min_version, p.roots, p.leaf_pins, p.version,
-	p.profile, p.pins, p.crls, p.max_channels, p.max_in_flight, p.rate, p.burst, p.frame_bytes
+	p.profile, p.pins, p.crls, p.max_channels, p.max_in_flight, p.rate, p.burst, p.frame_bytes,
+	p.max_version, p.cipher_suites, p.key_exchanges
 	FROM devices d JOIN policies p ON p.name = d.policy WHERE d.id = $1`
 
 // fetch reads id from the database: an entry with dev nil for an unknown
@@ -378,15 +410,17 @@ func (r *Registry) fetch(id string) (*entry, error) {
 		maxChannels, maxInFlight, burst   int32
 		rate                              float64
 		frameBytes                        int64
+		neg                               storedNegotiation
 	)
 	err := r.pool.QueryRow(ctx, fetchQuery, id).Scan(&e.policy, &pskSealed, &chain, &keySealed, &revoked, &e.version,
 		&names, &minVersion, &roots, &leafPins, &e.policyVersion,
-		&profile, &pins, &crls, &maxChannels, &maxInFlight, &rate, &burst, &frameBytes)
+		&profile, &pins, &crls, &maxChannels, &maxInFlight, &rate, &burst, &frameBytes,
+		&neg.maxVersion, &neg.cipherSuites, &neg.keyExchanges)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return e, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, &dbError{err}
 	}
 	if revoked {
 		return e, nil
@@ -398,6 +432,9 @@ func (r *Registry) fetch(id string) (*entry, error) {
 	}
 	defer clear(d.PSK)
 	if d.LeafPins, d.Pins, err = decodePins(e.policy, leafPins, pins); err != nil {
+		return nil, err
+	}
+	if d.MaxVersion, d.CipherSuites, d.KeyExchanges, err = neg.decode(e.policy); err != nil {
 		return nil, err
 	}
 	if d.Profile, err = certs.ParseProfile(profile); err != nil {
@@ -462,7 +499,7 @@ func (r *Registry) rootPool(ctx context.Context, sum []byte) (*x509.CertPool, er
 	}
 	var pem string
 	if err := r.pool.QueryRow(ctx, "SELECT pem FROM trust_bundles WHERE sha256 = $1", sum).Scan(&pem); err != nil {
-		return nil, err
+		return nil, &dbError{err}
 	}
 	p = x509.NewCertPool()
 	if !p.AppendCertsFromPEM([]byte(pem)) {
@@ -492,7 +529,7 @@ func (r *Registry) crlSet(ctx context.Context, sum []byte) (*certs.CRLSet, error
 	}
 	var der []byte
 	if err := r.pool.QueryRow(ctx, "SELECT der FROM crl_sets WHERE sha256 = $1", sum).Scan(&der); err != nil {
-		return nil, err
+		return nil, &dbError{err}
 	}
 	s, err := certs.ParseCRLs(der)
 	if err != nil {
@@ -666,4 +703,54 @@ func decodePins(policy string, leafPins, pins [][]byte) ([][sha256.Size]byte, []
 		ps = append(ps, certs.Pin(p))
 	}
 	return lp, ps, nil
+}
+
+// storedNegotiation is a policy's negotiation columns as stored (schema
+// version 3): NULL for the default.
+type storedNegotiation struct {
+	maxVersion   *int32
+	cipherSuites []int32
+	keyExchanges []string
+}
+
+// negotiationColumns is p's negotiation policy as the columns store it.
+func negotiationColumns(maxVersion uint16, suites []uint16, kxs []handshake.KeyExchange) storedNegotiation {
+	var n storedNegotiation
+	if maxVersion != 0 {
+		v := int32(maxVersion)
+		n.maxVersion = &v
+	}
+	for _, id := range suites {
+		n.cipherSuites = append(n.cipherSuites, int32(id))
+	}
+	for _, kx := range kxs {
+		n.keyExchanges = append(n.keyExchanges, server.KeyExchangeName(kx))
+	}
+	return n
+}
+
+// decode converts the stored columns, for a device lookup and for show;
+// what they hold is validated by server.Device.Check (PrepareDevice) for
+// a lookup, here only converted.
+func (n storedNegotiation) decode(policy string) (maxVersion uint16, suites []uint16, kxs []handshake.KeyExchange, err error) {
+	if n.maxVersion != nil {
+		if *n.maxVersion < 0 || *n.maxVersion > 0xffff {
+			return 0, nil, nil, fmt.Errorf("pgregistry: policy %q: max_version %d out of range", policy, *n.maxVersion)
+		}
+		maxVersion = uint16(*n.maxVersion)
+	}
+	for i, id := range n.cipherSuites {
+		if id < 0 || id > 0xffff {
+			return 0, nil, nil, fmt.Errorf("pgregistry: policy %q: cipher_suites[%d]: %d out of range", policy, i, id)
+		}
+		suites = append(suites, uint16(id))
+	}
+	for i, name := range n.keyExchanges {
+		kx, ok := server.ParseKeyExchange(name)
+		if !ok {
+			return 0, nil, nil, fmt.Errorf("pgregistry: policy %q: key_exchanges[%d]: %q is not a key exchange", policy, i, name)
+		}
+		kxs = append(kxs, kx)
+	}
+	return maxVersion, suites, kxs, nil
 }

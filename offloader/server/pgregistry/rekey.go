@@ -20,7 +20,9 @@ const rekeyBatch = 1000
 
 // Rekey re-seals every device's secrets (its PSK and client key) under the
 // Admin's KEK, opening them with old, in one transaction: all are
-// re-sealed or none. A device whose secrets open under the new KEK already
+// re-sealed or none, and the KEK check value (kekcheck.go) with them: a
+// database whose check value neither key opens is refused with
+// ErrKEKMismatch before anything is read. A device whose secrets open under the new KEK already
 // (a rekey run again) is left as it is; one whose secrets open under
 // neither key fails the whole rekey, naming the device.
 //
@@ -42,6 +44,15 @@ func (a *Admin) Rekey(ctx context.Context, old *KEK) (RekeyResult, error) {
 		res = RekeyResult{}
 		if _, err := tx.Exec(ctx, "ALTER TABLE devices DISABLE TRIGGER devices_bump, DISABLE TRIGGER devices_notify"); err != nil {
 			return fmt.Errorf("pgregistry: rekey: %w", err)
+		}
+		// The check value says whether either key is the database's before
+		// a row is read: a wrong old key is refused as such, not as the
+		// first device it cannot open. (A rekey run again finds it under
+		// the new key already.)
+		if check, err := readKEKCheck(ctx, tx); err != nil {
+			return err
+		} else if check != nil && !old.opensKEKCheck(check) && !a.kek.opensKEKCheck(check) {
+			return fmt.Errorf("%w: neither the old nor the new key-encryption key opens its check value: nothing re-sealed", ErrKEKMismatch)
 		}
 		type row struct {
 			id       string
@@ -112,7 +123,8 @@ func (a *Admin) Rekey(ctx context.Context, old *KEK) (RekeyResult, error) {
 		if _, err := tx.Exec(ctx, "ALTER TABLE devices ENABLE TRIGGER devices_bump, ENABLE TRIGGER devices_notify"); err != nil {
 			return fmt.Errorf("pgregistry: rekey: %w", err)
 		}
-		return nil
+		// Every secret now opens under the new KEK: so does the check value.
+		return writeKEKCheck(ctx, tx, a.kek)
 	})
 	if err != nil {
 		return RekeyResult{}, err

@@ -139,10 +139,19 @@ func TestRekey(t *testing.T) {
 		!leaf.Key.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(d.ClientKey.Public()) {
 		t.Errorf("cam under the new KEK: %v", err)
 	}
-	// The old KEK alone opens none.
-	stale := db.open(t, nil)
-	if _, err := stale.LookupDevice("d-2"); !errors.Is(err, ErrSealed) {
-		t.Errorf("a replica with only the old KEK after the rekey: %v, want ErrSealed", err)
+	// The old KEK alone opens none: a replica started with it now is
+	// refused at start (the check value was re-sealed with the secrets);
+	// the one running through the rekey refuses a device it had not cached
+	// as an unusable entry, not as the database being unavailable.
+	if _, err := Open(ctx, Config{DSN: db.dsn, KEK: oldKEK, Logger: quietLog()}); !errors.Is(err, ErrKEKMismatch) {
+		t.Errorf("a replica started with only the old KEK after the rekey: %v, want ErrKEKMismatch", err)
+	}
+	unavailable := rp.reg.Stats().Unavailable
+	if _, err := rp.reg.LookupDevice("d-2"); !errors.Is(err, ErrSealed) || !errors.Is(err, ErrUnusable) || errors.Is(err, ErrUnavailable) {
+		t.Errorf("a replica with only the old KEK after the rekey: %v, want ErrUnusable and ErrSealed", err)
+	}
+	if st := rp.reg.Stats(); st.Unavailable != unavailable || st.Unusable != 1 {
+		t.Errorf("counted as unavailable %d, unusable %d; want 0 and 1", st.Unavailable-unavailable, st.Unusable)
 	}
 	// Nor does a copy of the database taken before, opened with the new.
 	if _, err := newKEK.open(purposePSK, "d-2", []byte(before["d-2"][0])); !errors.Is(err, ErrSealed) {
