@@ -1,7 +1,12 @@
 // Package pgregistry is the offloader's fleet registry on PostgreSQL
 // (issue 13): devices, their policies and trust-root bundles in one
 // database shared by every replica, with the secrets sealed under a
-// key-encryption key only the replicas hold (seal.go).
+// key-encryption key only the replicas hold (seal.go). A policy holds
+// what devices share, their negotiation policy included (schema version
+// 3); a replica hands the server a server.Device filled from the device's
+// row and its policy's, validated by server.PrepareDevice, so the YAML and
+// PostgreSQL registries are enforced by the same code. Open refuses a KEK
+// that is not the database's (kekcheck.go).
 //
 // A Registry is one replica's view, a server.DeviceSource. Lookups are
 // served from a bounded cache with a TTL; a cached device never waits on
@@ -121,7 +126,8 @@ type flight struct {
 	err  error
 }
 
-// Open connects to the database, checks its schema and starts listening
+// Open connects to the database, checks its schema and the KEK (ErrKEKMismatch
+// when neither KEK nor PreviousKEK is the database's) and starts listening
 // for changes. Close stops it.
 func Open(ctx context.Context, cfg Config) (*Registry, error) {
 	if cfg.KEK == nil {
