@@ -313,9 +313,9 @@ func (a *adminRun) policySet(name string, allow []string, minVersion, rootsFile 
 		p.CipherSuites = append(p.CipherSuites, id)
 	}
 	for _, name := range f.keyExchanges {
-		kx, ok := server.ParseKeyExchange(strings.ToLower(name))
-		if !ok {
-			return fmt.Errorf("--key-exchange: %q is not a key exchange: use ecdhe_rsa, ecdhe_ecdsa or rsa", name)
+		kx, err := parseKeyExchange(name)
+		if err != nil {
+			return fmt.Errorf("--key-exchange: %w", err)
 		}
 		p.KeyExchanges = append(p.KeyExchanges, kx)
 	}

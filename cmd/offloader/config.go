@@ -424,9 +424,9 @@ func loadConfigWith(path string, opts loadOptions) (*config, error) {
 			d.CipherSuites = append(d.CipherSuites, id)
 		}
 		for j, name := range fd.KeyExchanges {
-			kx, ok := server.ParseKeyExchange(strings.ToLower(name))
-			if !ok {
-				return nil, fail(field(fmt.Sprintf("key_exchanges[%d]", j)), fmt.Errorf("%q is not a key exchange: use ecdhe_rsa, ecdhe_ecdsa or rsa", name))
+			kx, err := parseKeyExchange(name)
+			if err != nil {
+				return nil, fail(field(fmt.Sprintf("key_exchanges[%d]", j)), err)
 			}
 			d.KeyExchanges = append(d.KeyExchanges, kx)
 		}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/tlsoffload/tlsoffload/handshake"
+	"github.com/tlsoffload/tlsoffload/offloader/server"
 )
 
 // parseMinVersion reads a device's min_version: "1.0", "1.1" or "1.2";
@@ -43,4 +44,14 @@ func parseCipherSuite(name string) (uint16, error) {
 		}
 	}
 	return 0, fmt.Errorf("%q is not a cipher suite the offloader implements (docs/OFFLOADER.md lists them)", name)
+}
+
+// parseKeyExchange reads one of a device's key_exchanges (a policy's
+// --key-exchange): ecdhe_rsa, ecdhe_ecdsa or rsa, case aside.
+func parseKeyExchange(name string) (handshake.KeyExchange, error) {
+	kx, ok := server.ParseKeyExchange(strings.ToLower(name))
+	if !ok {
+		return 0, fmt.Errorf("%q is not a key exchange: use ecdhe_rsa, ecdhe_ecdsa or rsa", name)
+	}
+	return kx, nil
 }
