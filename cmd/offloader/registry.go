@@ -124,7 +124,9 @@ func (c *registryCollector) Collect(ch chan<- prometheus.Metric) {
 	s := c.reg.Stats()
 	ch <- prometheus.MustNewConstMetric(c.cached, prometheus.GaugeValue, float64(s.Cached))
 	ch <- prometheus.MustNewConstMetric(c.lookups, prometheus.CounterValue, float64(s.Hits), "hit")
-	ch <- prometheus.MustNewConstMetric(c.lookups, prometheus.CounterValue, float64(s.Misses-s.Unavailable-s.Unusable), "miss")
+	// The counters are read one after another while lookups run: a
+	// refusal counted after its miss was read must not wrap the difference.
+	ch <- prometheus.MustNewConstMetric(c.lookups, prometheus.CounterValue, float64(s.Misses-min(s.Misses, s.Unavailable+s.Unusable)), "miss")
 	ch <- prometheus.MustNewConstMetric(c.lookups, prometheus.CounterValue, float64(s.Unavailable), "unavailable")
 	ch <- prometheus.MustNewConstMetric(c.lookups, prometheus.CounterValue, float64(s.Unusable), "unusable")
 	ch <- prometheus.MustNewConstMetric(c.notifications, prometheus.CounterValue, float64(s.Notifications))
