@@ -63,3 +63,33 @@ func FuzzOpenSealed(f *testing.F) {
 		}
 	})
 }
+
+// FuzzKEKCheck: opening a stored KEK check value, whatever the database
+// holds, fails cleanly unless it is the label sealed under that KEK for
+// that purpose: not a PSK sealed under the same KEK, nor the check value
+// of another KEK.
+func FuzzKEKCheck(f *testing.F) {
+	k, _ := NewKEK(bytes.Repeat([]byte{7}, KEKLen))
+	other, _ := NewKEK(bytes.Repeat([]byte{8}, KEKLen))
+	good, _ := k.sealKEKCheck()
+	psk, _ := k.seal(purposePSK, "", []byte(kekCheckLabel))
+	othercheck, _ := other.sealKEKCheck()
+	f.Add(good)
+	f.Add(psk)
+	f.Add(othercheck)
+	f.Add([]byte{sealVersion})
+	f.Fuzz(func(t *testing.T, stored []byte) {
+		mine, theirs := k.opensKEKCheck(stored), other.opensKEKCheck(stored)
+		if mine && theirs {
+			t.Fatalf("one value is the check value of two KEKs: %x", stored)
+		}
+		if mine {
+			if pt, err := k.open(purposeKEKCheck, "", stored); err != nil || string(pt) != kekCheckLabel {
+				t.Fatalf("passed without being the label: %q %v", pt, err)
+			}
+		}
+		if _, err := k.open(purposePSK, "", stored); err == nil && mine {
+			t.Fatal("a check value opened as a PSK")
+		}
+	})
+}
