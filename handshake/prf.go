@@ -1,9 +1,12 @@
 package handshake
 
 import (
+	"crypto"
 	"crypto/hmac"
 	"crypto/md5"
 	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
 	"errors"
 	"hash"
 	"slices"
@@ -39,7 +42,7 @@ type prfFunc func(out, secret []byte, label string, seed []byte)
 // suite's hash, or TLS 1.0/1.1's MD5 ⊕ SHA-1.
 func prfForVersion(version uint16, s *Suite) prfFunc {
 	if version >= VersionTLS12 {
-		return prf12(s.Hash.New)
+		return prf12(s.Hash)
 	}
 	return prf10
 }
@@ -47,10 +50,93 @@ func prfForVersion(version uint16, s *Suite) prfFunc {
 // prf12 returns the PRF of TLS 1.2 over hash h (RFC 5246 §5):
 //
 //	PRF(secret, label, seed) = P_<hash>(secret, label + seed)
-func prf12(h func() hash.Hash) prfFunc {
+//
+// For SHA-256 and SHA-384 (every TLS 1.2 suite) it runs without a heap
+// allocation (pHashStack); other hashes, or a secret longer than the hash's
+// block, take crypto/hmac.
+func prf12(h crypto.Hash) prfFunc {
 	return func(out, secret []byte, label string, seed []byte) {
-		pHash(h, out, secret, slices.Concat([]byte(label), seed))
+		if pHashStack(h, out, secret, label, seed) {
+			return
+		}
+		pHash(h.New, out, secret, slices.Concat([]byte(label), seed))
 	}
+}
+
+// maxStackPRFInput bounds pHashStack's HMAC input after the key's block:
+// A(i) (at most 48 bytes) + label + seed. The longest of the key schedule
+// is the master secret's: 48 + len("extended master secret") + a 48-byte
+// session hash, or 48 + len("master secret") + 64 bytes of randoms.
+const maxStackPRFInput = 48 + 22 + 64
+
+// pHashStack is pHash for SHA-256 and SHA-384 with the HMACs computed on
+// stack buffers (RFC 2104: H(K ^ opad || H(K ^ ipad || text)), the key
+// zero-padded to the block), so that the Finished, key block and master
+// secret derivations of a handshake allocate nothing. It reports false,
+// having written nothing, when it does not apply: another hash, a secret
+// longer than the block (HMAC would hash it first) or an input beyond
+// maxStackPRFInput.
+func pHashStack(h crypto.Hash, out, secret []byte, label string, seed []byte) bool {
+	var block int
+	switch h {
+	case crypto.SHA256:
+		block = sha256.BlockSize
+	case crypto.SHA384:
+		block = sha512.BlockSize
+	default:
+		return false
+	}
+	size := h.Size()
+	if len(secret) > block || size+len(label)+len(seed) > maxStackPRFInput {
+		return false
+	}
+	var a, p [sha512.Size384]byte
+	hmacStack(h, block, a[:size], secret, nil, label, seed) // A(1)
+	for n := 0; n < len(out); {
+		hmacStack(h, block, p[:size], secret, a[:size], label, seed)
+		n += copy(out[n:], p[:size])
+		hmacStack(h, block, a[:size], secret, a[:size], "", nil) // A(i+1)
+	}
+	clear(a[:])
+	clear(p[:])
+	return true
+}
+
+// hmacStack writes HMAC-h(key, x || label || seed) to dst (h's size); the
+// caller has checked that key fits the block and the input
+// maxStackPRFInput. dst may alias x.
+func hmacStack(h crypto.Hash, block int, dst, key, x []byte, label string, seed []byte) {
+	var buf [sha512.BlockSize + maxStackPRFInput]byte
+	pad := buf[:block]
+	copy(pad, key)
+	for i := range pad {
+		pad[i] ^= 0x36
+	}
+	n := block + copy(buf[block:], x)
+	n += copy(buf[n:], label)
+	n += copy(buf[n:], seed)
+	var inner [sha512.Size384]byte
+	stackSum(h, inner[:], buf[:n])
+	for i := range pad {
+		pad[i] ^= 0x36 ^ 0x5c
+	}
+	n = block + copy(buf[block:], inner[:h.Size()])
+	stackSum(h, dst, buf[:n])
+	clear(buf[:])
+	clear(inner[:])
+}
+
+// stackSum writes h(msg) to dst for SHA-256 or SHA-384.
+func stackSum(h crypto.Hash, dst, msg []byte) {
+	if h == crypto.SHA256 {
+		s := sha256.Sum256(msg)
+		copy(dst, s[:])
+		clear(s[:])
+		return
+	}
+	s := sha512.Sum384(msg)
+	copy(dst, s[:])
+	clear(s[:])
 }
 
 // prf10 is the PRF of TLS 1.0 and 1.1 (RFC 2246 §5, RFC 4346 §5):
@@ -181,14 +267,9 @@ func (t *Transcript) Sum() []byte {
 	if t.h == nil {
 		return nil
 	}
-	// hash.Hash promises that Sum leaves the running state alone; a clone
-	// (every standard hash is a hash.Cloner) makes that independent of the
-	// implementation.
-	if c, ok := t.h.(hash.Cloner); ok {
-		if d, err := c.Clone(); err == nil {
-			return d.Sum(nil)
-		}
-	}
+	// hash.Hash promises that Sum leaves the running state alone, and every
+	// hash TranscriptHash returns keeps it (the standard library's SHA-256
+	// and SHA-384, md5sha1 over MD5 and SHA-1): no clone to allocate.
 	return t.h.Sum(nil)
 }
 

@@ -52,7 +52,7 @@ var prfVectors = []struct {
 
 func TestPRF12Vectors(t *testing.T) {
 	for _, v := range prfVectors {
-		prf := prf12(v.hash.New)
+		prf := prf12(v.hash)
 		want := unhex(t, v.out)
 		got := make([]byte, len(want))
 		prf(got, unhex(t, v.secret), v.label, unhex(t, v.seed))
@@ -156,5 +156,44 @@ func TestTranscriptSHA256Known(t *testing.T) {
 	want := sha256.Sum256([]byte("abc"))
 	if !bytes.Equal(tr.Sum(), want[:]) {
 		t.Error("transcript of \"abc\" is not SHA-256(\"abc\")")
+	}
+}
+
+// The stack PRF (pHashStack) agrees with HMAC's P_hash (refPRF) for
+// SHA-256 and SHA-384 at every secret length around the block (the longest
+// take crypto/hmac's path) and input lengths up to its limit and beyond.
+func TestPRF12StackAgreesWithHMAC(t *testing.T) {
+	for _, h := range []crypto.Hash{crypto.SHA256, crypto.SHA384} {
+		block := h.New().BlockSize()
+		for _, sl := range []int{0, 1, 32, 48, block - 1, block, block + 1, 2*block + 3} {
+			for _, seedLen := range []int{0, 12, 32, 64, maxStackPRFInput - h.Size() - 22, maxStackPRFInput} {
+				secret, seed := seq(sl, byte(sl)), seq(seedLen, 9)
+				for _, n := range []int{0, 12, 48, 104, 200} {
+					got := make([]byte, n)
+					prf12(h)(got, secret, "extended master secret", seed)
+					if want := refPRF(h.New, secret, "extended master secret", seed, n); !bytes.Equal(got, want) {
+						t.Fatalf("%v secret %d seed %d out %d:\n%x\nwant\n%x", h, sl, seedLen, n, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// Finished's verify_data costs one allocation (its 12 bytes), the
+// transcript hash one (its sum): the PRF itself allocates nothing for a
+// TLS 1.2 suite.
+func TestFinishedAllocations(t *testing.T) {
+	for _, s := range Suites {
+		var tr Transcript
+		tr.Write(seq(300, 1))
+		tr.SetSuite(s, VersionTLS12)
+		master := seq(48, 2)
+		if n := testing.AllocsPerRun(50, func() { s.FinishedVerifyData(VersionTLS12, master, true, nil) }); n > 1 {
+			t.Errorf("%s: FinishedVerifyData: %v allocations, want 1", s.Name, n)
+		}
+		if n := testing.AllocsPerRun(50, func() { tr.Sum() }); n > 1 {
+			t.Errorf("%s: Transcript.Sum: %v allocations, want 1", s.Name, n)
+		}
 	}
 }
