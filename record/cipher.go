@@ -34,7 +34,8 @@ type aesGCM struct {
 
 // NewAESGCM returns the AES-GCM cipher of RFC 5288: key is 16 or 32 bytes,
 // fixedIV is the 4-byte salt from the key block, and the 8-byte explicit
-// nonce sent in each record is the sequence number.
+// nonce sent in each record is the sequence number. It keeps no reference
+// to key or fixedIV.
 func NewAESGCM(key, fixedIV []byte) (Cipher, error) {
 	if len(key) != 16 && len(key) != 32 {
 		return nil, errors.New("record: AES-GCM key must be 16 or 32 bytes")
@@ -92,7 +93,8 @@ type chacha struct {
 
 // NewChaCha20Poly1305 returns the ChaCha20-Poly1305 cipher of RFC 7905: key
 // is 32 bytes, iv is the 12-byte IV from the key block XORed with the
-// sequence number; there is no explicit nonce.
+// sequence number; there is no explicit nonce. It keeps no reference to key
+// or iv.
 func NewChaCha20Poly1305(key, iv []byte) (Cipher, error) {
 	if len(key) != chachaKeyLen {
 		return nil, errors.New("record: ChaCha20-Poly1305 key must be 32 bytes")

@@ -51,7 +51,9 @@ func (hs *clientHandshakeState) takeClientAuth(cf *ClientFlight) error {
 		return bad("CertificateVerify signed with " + hex16(cv.SignatureAlgorithm) + ", which the server did not ask for")
 	}
 	hs.clientCertMsg, hs.certVerifyMsg = cf.Certificate, cf.CertificateVerify
-	hs.config.trace("tls: the offloader answers the CertificateRequest with %d certificates", len(cert.Certificates))
+	if hs.config.Trace != nil {
+		hs.config.trace("tls: the offloader answers the CertificateRequest with %d certificates", len(cert.Certificates))
+	}
 	return nil
 }
 

@@ -107,6 +107,9 @@ func (c *Config) now() time.Time {
 	return time.Now()
 }
 
+// trace reports to Trace. Its callers with arguments test Trace first:
+// the arguments are boxed into the variadic slice even when Trace is nil,
+// a few allocations per handshake for nothing.
 func (c *Config) trace(format string, args ...any) {
 	if c.Trace != nil {
 		c.Trace(format, args...)
@@ -228,7 +231,7 @@ func narrow(offer, allowed Offer) (Offer, error) {
 }
 
 func intersect(want, allowed []uint16) []uint16 {
-	var out []uint16
+	out := make([]uint16, 0, min(len(want), len(allowed)))
 	for _, v := range want {
 		if slices.Contains(allowed, v) && !slices.Contains(out, v) {
 			out = append(out, v)

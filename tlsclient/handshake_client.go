@@ -37,7 +37,7 @@ type clientHandshakeState struct {
 	// Set by start and sendClientHello.
 	params  Offer // the Config's lists as far as Start allows them
 	hello   *handshake.ClientHello
-	offered map[uint16]bool // extension types actually sent
+	offered []uint16 // extension types actually sent
 
 	// Set by readServerHello.
 	serverHello *handshake.ServerHello
@@ -103,7 +103,9 @@ func (hs *clientHandshakeState) handshake() error {
 		return err
 	}
 	hs.saveSession()
-	hs.config.trace("tls: handshake complete: %s", hs.suite.Name)
+	if hs.config.Trace != nil {
+		hs.config.trace("tls: handshake complete: %s", hs.suite.Name)
+	}
 	return nil
 }
 
@@ -175,10 +177,7 @@ func (hs *clientHandshakeState) sendClientHello() error {
 		return wrapf("tlsclient: building ClientHello", err)
 	}
 	hs.hello = hello
-	hs.offered = make(map[uint16]bool)
-	for _, t := range hello.ExtensionTypes() { // from the fields: nothing encoded again
-		hs.offered[t] = true
-	}
+	hs.offered = hello.ExtensionTypes() // from the fields: nothing encoded again; a few, so a slice, not a map
 	hs.writeTranscript(msg)
 	if err := hs.c.rc.WriteRecords(record.TypeHandshake, msg); err != nil {
 		return wrapf("tlsclient: writing ClientHello", err)
@@ -186,7 +185,9 @@ func (hs *clientHandshakeState) sendClientHello() error {
 	if err := hs.c.rc.Flush(); err != nil {
 		return wrapf("tlsclient: writing ClientHello", err)
 	}
-	hs.config.trace("tls: ClientHello sent (%d suites, SNI %q)", len(hello.CipherSuites), hello.ServerName)
+	if hs.config.Trace != nil {
+		hs.config.trace("tls: ClientHello sent (%d suites, SNI %q)", len(hello.CipherSuites), hello.ServerName)
+	}
 	return nil
 }
 
@@ -226,7 +227,7 @@ func (hs *clientHandshakeState) processServerHello() error {
 	}
 	seen := make(map[uint16]bool, len(sh.Extensions))
 	for _, t := range sh.Extensions {
-		if !hs.offered[t] {
+		if !slices.Contains(hs.offered, t) {
 			return hs.fail(record.AlertUnsupportedExtension, "server sent extension "+strconv.Itoa(int(t))+", which was not offered", nil)
 		}
 		if seen[t] {
@@ -248,7 +249,9 @@ func (hs *clientHandshakeState) processServerHello() error {
 	}
 	hs.c.rc.SetVersion(sh.Version)
 	hs.transcript.SetSuite(hs.suite, sh.Version)
-	hs.config.trace("tls: ServerHello: %s, %s, extended master secret %v", versionName(sh.Version), hs.suite.Name, sh.ExtendedMasterSecret)
+	if hs.config.Trace != nil {
+		hs.config.trace("tls: ServerHello: %s, %s, extended master secret %v", versionName(sh.Version), hs.suite.Name, sh.ExtendedMasterSecret)
+	}
 	return nil
 }
 
@@ -339,7 +342,9 @@ func (hs *clientHandshakeState) readServerFlight() error {
 		return hs.decodeFailure("ServerHelloDone", err)
 	}
 	hs.writeTranscript(msg)
-	hs.config.trace("tls: server flight: %d certificates, OCSP stapled %v, certificate requested %v", len(hs.chain), hs.stapled, hs.certRequested)
+	if hs.config.Trace != nil {
+		hs.config.trace("tls: server flight: %d certificates, OCSP stapled %v, certificate requested %v", len(hs.chain), hs.stapled, hs.certRequested)
+	}
 	return nil
 }
 
@@ -440,12 +445,16 @@ func (hs *clientHandshakeState) offloadFailure(err error) error {
 	if errors.As(err, &r) {
 		switch r.Fault {
 		case FaultIllegalParameter:
-			hs.config.trace("tls: the offloader refused the server's handshake: %v", err)
+			if hs.config.Trace != nil {
+				hs.config.trace("tls: the offloader refused the server's handshake: %v", err)
+			}
 			return hs.fail(record.AlertIllegalParameter, "server handshake refused by the offloader", err)
 		case FaultCertificate:
 			alert := certAlert(r.Reason)
 			hs.c.rc.SendAlert(alert)
-			hs.config.trace("tls: the offloader refused the server: %v", err)
+			if hs.config.Trace != nil {
+				hs.config.trace("tls: the offloader refused the server: %v", err)
+			}
 			return &CertificateError{ServerName: verifyName(hs.serverName), Chain: hs.chain, Reason: r.Reason, Alert: alert, Err: err}
 		case FaultPolicy:
 			hs.c.rc.SendAlert(record.AlertHandshakeFailure)
@@ -514,6 +523,11 @@ func (hs *clientHandshakeState) ciphers() (write, read record.Cipher, err error)
 		}
 		return append([]byte(nil), b...)
 	}
+	if hs.suite.MACLen == 0 {
+		// AEAD: record.NewAESGCM and NewChaCha20Poly1305 keep no reference
+		// to their key or IV, so the key block's own slices will do.
+		cp = func(b []byte) []byte { return b }
+	}
 	write, err = hs.suite.NewCipher(hs.serverHello.Version, cp(cmac), cp(ckey), cp(civ))
 	if err == nil {
 		read, err = hs.suite.NewCipher(hs.serverHello.Version, cp(smac), cp(skey), cp(siv))
@@ -542,7 +556,9 @@ func (hs *clientHandshakeState) readSessionTicket() error {
 	}
 	hs.writeTranscript(msg)
 	hs.res.ticket = t
-	hs.config.trace("tls: session ticket received (%d bytes, lifetime hint %ds)", len(t.Ticket), t.LifetimeHint)
+	if hs.config.Trace != nil {
+		hs.config.trace("tls: session ticket received (%d bytes, lifetime hint %ds)", len(t.Ticket), t.LifetimeHint)
+	}
 	return nil
 }
 

@@ -83,7 +83,9 @@ func (hs *clientHandshakeState) checkMaxFragment() error {
 		return nil
 	}
 	if hs.serverHello.MaxFragmentLength == hs.hello.MaxFragmentLength {
-		hs.config.trace("tls: max_fragment_length %d negotiated", 256<<hs.hello.MaxFragmentLength)
+		if hs.config.Trace != nil {
+			hs.config.trace("tls: max_fragment_length %d negotiated", 256<<hs.hello.MaxFragmentLength)
+		}
 		return nil
 	}
 	if hs.config.RequireMaxFragmentLength {

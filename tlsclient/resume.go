@@ -179,7 +179,9 @@ func (hs *clientHandshakeState) doResume() error {
 	}
 	hs.saveSession()
 	hs.config.trace("tls: resumed: no offloader call")
-	hs.config.trace("tls: handshake complete: %s (resumed)", hs.suite.Name)
+	if hs.config.Trace != nil {
+		hs.config.trace("tls: handshake complete: %s (resumed)", hs.suite.Name)
+	}
 	return nil
 }
 
