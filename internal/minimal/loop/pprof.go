@@ -4,13 +4,17 @@ package loop
 
 import (
 	"os"
+	"runtime"
 	"runtime/pprof"
+	"strconv"
 )
 
 // With the pprof build tag (never in the measured or size-counted
 // binaries), LOOP_CPUPROFILE=FILE writes a CPU profile of the measured
-// handshakes and LOOP_MEMPROFILE=FILE an allocation profile after them:
-// how issue 12 item 4 profiled the device under qemu-arm.
+// handshakes (LOOP_CPUPROFILE_HZ samples per second, default 100; the
+// runtime warns that the rate was already set, harmlessly) and
+// LOOP_MEMPROFILE=FILE an allocation profile after them: how issue 12
+// item 4 profiled the device under qemu-arm.
 func init() {
 	startProfile = func() func() {
 		var stop []func()
@@ -18,6 +22,9 @@ func init() {
 			f, err := os.Create(path)
 			if err != nil {
 				Fail(err)
+			}
+			if hz, err := strconv.Atoi(os.Getenv("LOOP_CPUPROFILE_HZ")); err == nil && hz > 0 {
+				runtime.SetCPUProfileRate(hz)
 			}
 			if err := pprof.StartCPUProfile(f); err != nil {
 				Fail(err)
