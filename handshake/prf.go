@@ -94,7 +94,9 @@ func pHashStack(h crypto.Hash, out, secret []byte, label string, seed []byte) bo
 	hmacStack(h, block, a[:size], secret, nil, label, seed) // A(1)
 	for n := 0; n < len(out); {
 		hmacStack(h, block, p[:size], secret, a[:size], label, seed)
-		n += copy(out[n:], p[:size])
+		if n += copy(out[n:], p[:size]); n == len(out) {
+			break // A(i+1) would go unused: Finished needs one block
+		}
 		hmacStack(h, block, a[:size], secret, a[:size], "", nil) // A(i+1)
 	}
 	clear(a[:])
