@@ -13,6 +13,9 @@ func TestReplayAllocations(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the replay benchmark")
 	}
+	if raceEnabled {
+		t.Skip("allocation counts under the race detector are not the program's")
+	}
 	k := benchKexes[0]
 	for _, c := range []struct {
 		name   string

@@ -1,0 +1,5 @@
+//go:build !race
+
+package tlsclient_test
+
+const raceEnabled = false
