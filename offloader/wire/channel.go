@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"errors"
-	"fmt"
 	"io"
 	"math"
 	"net"
@@ -124,7 +123,7 @@ func (h *halfConn) wipe() {
 	clear(h.iv[:])
 }
 
-var errClosed = fmt.Errorf("wire: %w", net.ErrClosed)
+var errClosed = wrapf("wire", net.ErrClosed)
 
 // ClientOpen runs the device's side of the opening on conn. It returns
 // StatusAuthFailed (as *Error) when the offloader does not know the device
@@ -151,7 +150,7 @@ func clientOpen(conn net.Conn, cfg ChannelConfig) (*Channel, error) {
 	}
 	var clientNonce [NonceLen]byte
 	if _, err := io.ReadFull(randOrDefault(cfg.Rand), clientNonce[:]); err != nil {
-		return nil, fmt.Errorf("wire: reading random nonce: %w", err)
+		return nil, wrapf("wire: reading random nonce", err)
 	}
 
 	b := cryptobyte.NewBuilder(make([]byte, 0, headerLen+3+len(cfg.DeviceID)+NonceLen))
@@ -164,10 +163,10 @@ func clientOpen(conn net.Conn, cfg ChannelConfig) (*Channel, error) {
 	})
 	hello, err := b.Bytes()
 	if err != nil {
-		return nil, fmt.Errorf("wire: encoding hello: %w", err)
+		return nil, wrapf("wire: encoding hello", err)
 	}
 	if _, err := conn.Write(hello); err != nil {
-		return nil, fmt.Errorf("wire: writing hello: %w", err)
+		return nil, wrapf("wire: writing hello", err)
 	}
 
 	r := bufio.NewReader(conn)
@@ -218,7 +217,7 @@ func clientOpen(conn net.Conn, cfg ChannelConfig) (*Channel, error) {
 	confirm := appendHeader(make([]byte, 0, headerLen+confirmLen), frameConfirm, confirmLen)
 	confirm = append(confirm, sch.clientConfirm[:]...)
 	if _, err := conn.Write(confirm); err != nil {
-		return nil, fmt.Errorf("wire: writing confirm: %w", err)
+		return nil, wrapf("wire: writing confirm", err)
 	}
 	c.out.key, c.out.iv = sch.c2sKey, sch.c2sIV
 	c.in.key, c.in.iv = sch.s2cKey, sch.s2cIV
@@ -307,7 +306,7 @@ func serverOpen(conn net.Conn, lookup func(string) ([]byte, bool), allowPlaintex
 		}
 		serverHello = append(serverHello, make([]byte, confirmLen)...)
 		if _, err := conn.Write(serverHello); err != nil {
-			return nil, "", fmt.Errorf("wire: writing server hello: %w", err)
+			return nil, "", wrapf("wire: writing server hello", err)
 		}
 		return &Channel{conn: conn, r: r, plaintext: true}, deviceID, nil
 	}
@@ -329,7 +328,7 @@ func serverOpen(conn net.Conn, lookup func(string) ([]byte, bool), allowPlaintex
 	defer sch.wipe()
 	serverHello = append(serverHello, sch.serverConfirm[:]...)
 	if _, err := conn.Write(serverHello); err != nil {
-		return nil, "", fmt.Errorf("wire: writing server hello: %w", err)
+		return nil, "", wrapf("wire: writing server hello", err)
 	}
 
 	typ, payload, _, err := readFrame(r, func(t uint8) int {
@@ -398,7 +397,7 @@ func (c *Channel) WriteFrame(payload []byte) error {
 		}
 		aead, err := chacha20poly1305.New(c.out.key[:])
 		if err != nil {
-			return fmt.Errorf("wire: %w", err)
+			return wrapf("wire", err)
 		}
 		frame = appendHeader(slices.Grow(c.outBuf[:0], headerLen+len(payload)+tagLen), frameSealed, len(payload)+tagLen)
 		var hdr [headerLen]byte
@@ -411,7 +410,7 @@ func (c *Channel) WriteFrame(payload []byte) error {
 		c.outBuf = frame[:0]
 	}
 	if _, err := c.conn.Write(frame); err != nil {
-		c.out.err = fmt.Errorf("wire: writing frame: %w", err)
+		c.out.err = wrapf("wire: writing frame", err)
 		return c.out.err
 	}
 	return nil
@@ -524,7 +523,7 @@ func (c *Channel) readFrameLocked(buf []byte) ([]byte, error) {
 	}
 	aead, err := chacha20poly1305.New(c.in.key[:])
 	if err != nil {
-		return nil, fmt.Errorf("wire: %w", err)
+		return nil, wrapf("wire", err)
 	}
 	hdr := appendHeader(make([]byte, 0, headerLen), frameSealed, len(payload))
 	nonce := c.in.nonce()
@@ -642,9 +641,22 @@ func alertError(payload []byte) *Error {
 	return &Error{Status: st}
 }
 
-func wrapIO(what string, err error) error {
-	return fmt.Errorf("wire: %s: %w", what, err)
+func wrapIO(what string, err error) error { return wrapf("wire: "+what, err) }
+
+// wrapError is msg + ": " + the error it wraps, as fmt.Errorf("%s: %w")
+// would make it: the package formats without fmt, which a device program
+// would otherwise link for these messages alone (about 160 KB on
+// linux/arm; tlsclient and offloader/client do the same).
+type wrapError struct {
+	msg string
+	err error
 }
+
+func (e *wrapError) Error() string { return e.msg + ": " + e.err.Error() }
+func (e *wrapError) Unwrap() error { return e.err }
+
+// wrapf wraps err, which must not be nil, under msg.
+func wrapf(msg string, err error) error { return &wrapError{msg: msg, err: err} }
 
 func randOrDefault(r io.Reader) io.Reader {
 	if r == nil {
