@@ -2,7 +2,6 @@ package handshake
 
 import (
 	"crypto"
-	"crypto/hmac"
 	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -12,6 +11,7 @@ import (
 	"slices"
 
 	"github.com/tlsoffload/tlsoffload/internal/cryptobyte"
+	"github.com/tlsoffload/tlsoffload/internal/hmac"
 )
 
 // Lengths fixed by the RFCs.
@@ -53,7 +53,7 @@ func prfForVersion(version uint16, s *Suite) prfFunc {
 //
 // For SHA-256 and SHA-384 (every TLS 1.2 suite) it runs without a heap
 // allocation (pHashStack); other hashes, or a secret longer than the hash's
-// block, take crypto/hmac.
+// block, take pHash (internal/hmac).
 func prf12(h crypto.Hash) prfFunc {
 	return func(out, secret []byte, label string, seed []byte) {
 		if pHashStack(h, out, secret, label, seed) {

@@ -4,7 +4,6 @@ import (
 	"crypto"
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hmac"
 	cryptorand "crypto/rand"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -14,6 +13,8 @@ import (
 	"errors"
 	"hash"
 	"io"
+
+	"github.com/tlsoffload/tlsoffload/internal/hmac"
 )
 
 // AES-CBC with HMAC: the GenericBlockCipher of RFC 5246 §6.2.3.2 (TLS 1.2),

@@ -2,7 +2,6 @@ package wire
 
 import (
 	"bufio"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/subtle"
 	"errors"
@@ -15,6 +14,7 @@ import (
 	"sync/atomic"
 
 	"github.com/tlsoffload/tlsoffload/internal/cryptobyte"
+	"github.com/tlsoffload/tlsoffload/internal/hmac"
 	"golang.org/x/crypto/chacha20poly1305"
 )
 

@@ -1,11 +1,9 @@
 package wire
 
 import (
-	"crypto/hmac"
 	"crypto/sha256"
-	"io"
 
-	"golang.org/x/crypto/hkdf"
+	"github.com/tlsoffload/tlsoffload/internal/hmac"
 )
 
 // The channel's key schedule (docs/PROTOCOL.md, "Key schedule"):
@@ -58,11 +56,9 @@ func deriveSchedule(psk, clientNonce, serverNonce []byte, th [sha256.Size]byte) 
 	s := &schedule{th: th}
 	salt := make([]byte, 0, len(clientNonce)+len(serverNonce))
 	salt = append(append(salt, clientNonce...), serverNonce...)
-	s.prk = hkdf.Extract(sha256.New, psk, salt)
+	s.prk = hmac.Extract(sha256.New, psk, salt)
 	expand := func(label string, out []byte) {
-		info := append([]byte(label), th[:]...)
-		// HKDF-Expand of at most 32 bytes from SHA-256 cannot fail.
-		io.ReadFull(hkdf.Expand(sha256.New, s.prk, info), out)
+		hmac.Expand(sha256.New, s.prk, append([]byte(label), th[:]...), out)
 	}
 	expand(labelC2SKey, s.c2sKey[:])
 	expand(labelS2CKey, s.s2cKey[:])
