@@ -166,6 +166,6 @@ func (c *Conn) NetConn() net.Conn { return c.conn }
 
 // isTimeout reports whether err is a transport timeout (a deadline passed).
 func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+	ne, ok := errors.AsType[net.Error](err)
+	return ok && ne.Timeout()
 }

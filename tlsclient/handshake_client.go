@@ -441,8 +441,7 @@ func (hs *clientHandshakeState) checkOffload(cf *ClientFlight) error {
 // handshake_failure, anything else an offloader that could not be used
 // (*OffloaderError both).
 func (hs *clientHandshakeState) offloadFailure(err error) error {
-	var r *Refusal
-	if errors.As(err, &r) {
+	if r, ok := errors.AsType[*Refusal](err); ok {
 		switch r.Fault {
 		case FaultIllegalParameter:
 			if hs.config.Trace != nil {
@@ -639,8 +638,7 @@ func (hs *clientHandshakeState) fail(alert record.Alert, detail string, err erro
 // decodeFailure answers a message that did not parse: decode_error, or
 // illegal_parameter where the parser says so.
 func (hs *clientHandshakeState) decodeFailure(name string, err error) error {
-	var ipe *handshake.IllegalParameterError
-	if errors.As(err, &ipe) {
+	if _, ok := errors.AsType[*handshake.IllegalParameterError](err); ok {
 		return hs.fail(record.AlertIllegalParameter, "bad "+name, err)
 	}
 	return hs.fail(record.AlertDecodeError, "bad "+name, err)

@@ -424,8 +424,7 @@ func (c *Client) open(ctx context.Context) (*conn, error) {
 		if c.closeCtx.Err() != nil {
 			return nil, errClosed
 		}
-		var we *wire.Error
-		if errors.As(err, &we) {
+		if we, ok := errors.AsType[*wire.Error](err); ok {
 			return nil, we
 		}
 		c.markDown(i, err)
@@ -461,8 +460,7 @@ func (c *Client) openOne(ctx context.Context, addr string) (*conn, error) {
 	aborted := !stopAbort()
 	if err != nil {
 		nc.Close()
-		var we *wire.Error
-		if errors.As(err, &we) {
+		if _, ok := errors.AsType[*wire.Error](err); ok {
 			return nil, err
 		}
 		if (aborted || errors.Is(err, os.ErrDeadlineExceeded)) && ctx.Err() == nil && c.closeCtx.Err() == nil {

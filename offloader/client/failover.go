@@ -87,8 +87,8 @@ func (c *Client) do(ctx context.Context, f *wire.Flight) (*wire.FlightResponse, 
 // resendable reports whether err is a channel that died under the flight,
 // not an answer of the offloader, the caller's context, or Close.
 func resendable(ctx context.Context, err error) bool {
-	var we *wire.Error
-	return ctx.Err() == nil && !errors.As(err, &we) && !errors.Is(err, errClosed)
+	_, answered := errors.AsType[*wire.Error](err)
+	return ctx.Err() == nil && !answered && !errors.Is(err, errClosed)
 }
 
 // busy notes that the replica behind cn answered a flight busy: with

@@ -234,8 +234,7 @@ func clientOpen(conn net.Conn, cfg ChannelConfig) (*Channel, error) {
 func ServerOpen(conn net.Conn, lookup func(deviceID string) (psk []byte, ok bool), allowPlaintext bool, rand io.Reader) (*Channel, string, error) {
 	c, id, err := serverOpen(conn, lookup, allowPlaintext, randOrDefault(rand))
 	if err != nil {
-		var ref *refusal
-		if errors.As(err, &ref) {
+		if ref, ok := errors.AsType[*refusal](err); ok {
 			writeAlert(conn, ref.e.Status)
 			err = ref.e
 		}
@@ -263,8 +262,7 @@ func serverOpen(conn net.Conn, lookup func(string) ([]byte, bool), allowPlaintex
 		return -1
 	})
 	if err != nil {
-		var e *Error
-		if errors.As(err, &e) {
+		if e, ok := errors.AsType[*Error](err); ok {
 			return nil, "", refuse(e.Status, "hello: "+e.Detail)
 		}
 		return nil, "", wrapIO("reading hello", err)
@@ -341,8 +339,7 @@ func serverOpen(conn net.Conn, lookup func(string) ([]byte, bool), allowPlaintex
 		return -1
 	})
 	if err != nil {
-		var e *Error
-		if errors.As(err, &e) {
+		if e, ok := errors.AsType[*Error](err); ok {
 			return nil, "", refuse(e.Status, "confirm: "+e.Detail)
 		}
 		return nil, "", wrapIO("reading confirm", err)
@@ -502,8 +499,7 @@ func (c *Channel) readFrameLocked(buf []byte) ([]byte, error) {
 		return -1
 	})
 	if err != nil {
-		var e *Error
-		if errors.As(err, &e) {
+		if e, ok := errors.AsType[*Error](err); ok {
 			return nil, c.failRead(e)
 		}
 		err = wrapIO("reading frame", err)
