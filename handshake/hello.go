@@ -615,18 +615,28 @@ func appendExtra(exts []helloExtension, extra []Extension) []helloExtension {
 
 // hasDuplicateType reports whether two extensions have the same type (RFC
 // 5246 §7.4.1.4: "There MUST NOT be more than one extension of the same
-// type").
+// type"). A hello lists up to maxStackExtensions, compared pairwise; only a
+// crafted one with more pays for a set of all 65536 types. (slices.Sort
+// would link the whole pdqsort, about 4 KB, into a device program for
+// this alone.)
 func hasDuplicateType(exts []helloExtension) bool {
-	var stack [maxStackExtensions]uint16
-	types := stack[:0]
-	for _, e := range exts {
-		types = append(types, e.typ)
+	if len(exts) <= maxStackExtensions {
+		for i := range exts {
+			for j := range i {
+				if exts[i].typ == exts[j].typ {
+					return true
+				}
+			}
+		}
+		return false
 	}
-	slices.Sort(types)
-	for i := 1; i < len(types); i++ {
-		if types[i] == types[i-1] {
+	seen := make([]uint64, 1<<16/64)
+	for _, e := range exts {
+		w, bit := e.typ/64, uint64(1)<<(e.typ%64)
+		if seen[w]&bit != 0 {
 			return true
 		}
+		seen[w] |= bit
 	}
 	return false
 }

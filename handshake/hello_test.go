@@ -160,6 +160,13 @@ func TestClientHelloLimits(t *testing.T) {
 			h.Extra = []Extension{{Type: 7}, {Type: 7}}
 			h.ExtensionOrder = []uint16{7, 7}
 		}, duplicate},
+		// Over maxStackExtensions the duplicate check takes its other path.
+		{"100 extensions", func(h *ClientHello) { h.Extra = manyExtensions(100, -1) }, ""},
+		{"100 extensions, first and last the same", func(h *ClientHello) { h.Extra = manyExtensions(100, 0) }, duplicate},
+		{"100 extensions, one a field's", func(h *ClientHello) {
+			h.Extra = manyExtensions(100, -1)
+			h.Extra[50].Type = ExtALPN
+		}, duplicate},
 		{"suites too long, alpn empty", func(h *ClientHello) { h.CipherSuites = many(32768); h.ALPNProtocols = []string{""} }, emptyALPN},
 		{"suites too long, duplicate", func(h *ClientHello) { h.CipherSuites = many(32768); h.Extra = []Extension{{Type: 7}, {Type: 7}} }, duplicate},
 	}
@@ -334,4 +341,17 @@ func TestClientHelloStatusRequest(t *testing.T) {
 	if _, err := h.MarshalChecked(); err == nil {
 		t.Error("OCSPStapling and a status_request in Extra: no duplicate error")
 	}
+}
+
+// manyExtensions is n empty extensions of distinct private-use types, the
+// last of the same type as the dup-th when dup ≥ 0.
+func manyExtensions(n, dup int) []Extension {
+	e := make([]Extension, n)
+	for i := range e {
+		e[i].Type = 0xf000 + uint16(i)*7
+	}
+	if dup >= 0 {
+		e[n-1].Type = e[dup].Type
+	}
+	return e
 }
