@@ -5,9 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/tlsoffload/tlsoffload/internal/ascii"
 )
 
 // ClientSession is a TLS 1.2 session a later connection may resume
@@ -188,5 +189,5 @@ func (hs *clientHandshakeState) sessionKey() string {
 		h.Write([]byte(p))
 	}
 	h.Write([]byte{0, byte(hs.config.MaxFragmentLength >> 8), byte(hs.config.MaxFragmentLength)})
-	return strings.ToLower(verifyName(hs.serverName)) + " " + hex.EncodeToString(h.Sum(nil))
+	return ascii.ToLower(verifyName(hs.serverName)) + " " + hex.EncodeToString(h.Sum(nil))
 }

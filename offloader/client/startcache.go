@@ -3,10 +3,10 @@ package client
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/tlsoffload/tlsoffload/internal/ascii"
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
 	"github.com/tlsoffload/tlsoffload/tlsclient"
 )
@@ -65,7 +65,7 @@ func cacheKey(req *wire.StartRequest) startKey {
 			h.Write(b[:])
 		}
 	}
-	k := startKey{name: strings.ToLower(req.ServerName)}
+	k := startKey{name: ascii.ToLower(req.ServerName)}
 	h.Sum(k.offers[:0])
 	return k
 }
