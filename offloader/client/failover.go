@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
-	"slices"
 	"time"
 
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
@@ -117,7 +116,14 @@ func (c *Client) dialOrder(now time.Time) []int {
 			up = append(up, i)
 		}
 	}
-	slices.SortStableFunc(down, func(a, b int) int { return c.down[a].Compare(c.down[b]) })
+	// The soonest back first, ties in rotation order: an insertion sort
+	// over a handful of addresses (slices.SortStableFunc would link a
+	// stable sort of its own, some 3 KB, into every device program).
+	for k := 1; k < len(down); k++ {
+		for j := k; j > 0 && c.down[down[j]].Before(c.down[down[j-1]]); j-- {
+			down[j-1], down[j] = down[j], down[j-1]
+		}
+	}
 	return append(up, down...)
 }
 
