@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -41,11 +42,26 @@ var publicKeyPackages = []string{
 	"golang.org/x/crypto/ocsp",
 }
 
+// unneededPackages are packages a device binary links no symbol of
+// although they are ordinary: the device packages do without them on
+// purpose, for size (issue 12). fmt, with the reflection-based printing it
+// brings (about 160 KB of a linux/arm program), stays out while no device
+// package formats with it; crypto/hmac and crypto/hkdf (and x/crypto's
+// hkdf over them) pass every hash through crypto/internal/fips140hash,
+// which links crypto/sha3, so the device packages use internal/hmac.
+var unneededPackages = []string{
+	"fmt",
+	"crypto/sha3",
+	"crypto/hmac",
+	"crypto/hkdf",
+	"golang.org/x/crypto/hkdf",
+}
+
 // TestDeviceBinaryLinksNoPublicKeyCode builds the minimal device program
 // (internal/minimal/device: tlsclient.Dialer with a remote offloader, GET,
 // print) for linux/arm GOARM=7, as a device would ship it but with its
-// symbol table, and fails for every symbol of publicKeyPackages it links,
-// the way Go's TestLinkerGC guards crypto/tls's footprint. A package list
+// symbol table, and fails for every symbol of publicKeyPackages (or of
+// unneededPackages) it links, the way Go's TestLinkerGC guards crypto/tls's footprint. A package list
 // (deps_test.go) cannot say this: crypto/rand imports math/big, yet a
 // binary that never calls rand.Int or rand.Prime links none of it; an init
 // function or a reachable method value can keep a whole package alive
@@ -56,14 +72,17 @@ func TestDeviceBinaryLinksNoPublicKeyCode(t *testing.T) {
 	if len(syms) < 1000 {
 		t.Fatalf("go tool nm listed %d symbols: is the binary stripped?", len(syms))
 	}
-	bad := publicKeySymbols(syms)
+	bad := symbolsOf(syms, publicKeyPackages)
 	for pkg, list := range bad {
 		t.Errorf("the device binary links %d symbols of %s, e.g. %s", len(list), pkg, strings.Join(list[:min(3, len(list))], ", "))
 	}
+	for pkg, list := range symbolsOf(syms, unneededPackages) {
+		t.Errorf("the device binary links %d symbols of %s, which it does without (unneededPackages), e.g. %s", len(list), pkg, strings.Join(list[:min(3, len(list))], ", "))
+	}
 
 	// And the check can fail: the same program on crypto/tls links them.
-	ref := publicKeySymbols(armSymbols(t, dir, "cryptotls"))
-	for _, pkg := range []string{"crypto/tls", "crypto/x509", "crypto/ecdsa", "crypto/rsa", "math/big", "crypto/internal/fips140/nistec", "crypto/internal/fips140/bigmod"} {
+	ref := symbolsOf(armSymbols(t, dir, "cryptotls"), slices.Concat(publicKeyPackages, unneededPackages))
+	for _, pkg := range []string{"crypto/tls", "crypto/x509", "crypto/ecdsa", "crypto/rsa", "math/big", "crypto/internal/fips140/nistec", "crypto/internal/fips140/bigmod", "fmt", "crypto/sha3", "crypto/hmac"} {
 		if len(ref[pkg]) == 0 {
 			t.Errorf("the crypto/tls program links no symbol of %s: is the check still looking?", pkg)
 		}
@@ -96,12 +115,12 @@ func armSymbols(t *testing.T, dir, prog string) []string {
 	return syms
 }
 
-// publicKeySymbols maps each package of publicKeyPackages to the symbols of
-// syms that belong to it.
-func publicKeySymbols(syms []string) map[string][]string {
+// symbolsOf maps each package of pkgs to the symbols of syms that belong
+// to it.
+func symbolsOf(syms, pkgs []string) map[string][]string {
 	bad := map[string][]string{}
 	for _, s := range syms {
-		for _, pkg := range publicKeyPackages {
+		for _, pkg := range pkgs {
 			if symbolOf(s, pkg) {
 				bad[pkg] = append(bad[pkg], s)
 			}
