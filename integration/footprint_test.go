@@ -57,6 +57,14 @@ var unneededPackages = []string{
 	"golang.org/x/crypto/hkdf",
 }
 
+// unneededSymbols are functions a device binary must not link, with what
+// to use instead: errors.As finds its target through internal/reflectlite,
+// which cost a linux/arm device program some 20 KB (errors.Is needs only a
+// little of it); errors.AsType does the same with type assertions.
+var unneededSymbols = map[string]string{
+	"errors.As": "errors.AsType",
+}
+
 // TestDeviceBinaryLinksNoPublicKeyCode builds the minimal device program
 // (internal/minimal/device: tlsclient.Dialer with a remote offloader, GET,
 // print) for linux/arm GOARM=7, as a device would ship it but with its
@@ -79,6 +87,11 @@ func TestDeviceBinaryLinksNoPublicKeyCode(t *testing.T) {
 	for pkg, list := range symbolsOf(syms, unneededPackages) {
 		t.Errorf("the device binary links %d symbols of %s, which it does without (unneededPackages), e.g. %s", len(list), pkg, strings.Join(list[:min(3, len(list))], ", "))
 	}
+	for _, s := range syms {
+		if instead, ok := unneededSymbols[s]; ok {
+			t.Errorf("the device binary links %s; the device packages use %s", s, instead)
+		}
+	}
 
 	// And the check can fail: the same program on crypto/tls links them.
 	ref := symbolsOf(armSymbols(t, dir, "cryptotls"), slices.Concat(publicKeyPackages, unneededPackages))
@@ -86,6 +99,9 @@ func TestDeviceBinaryLinksNoPublicKeyCode(t *testing.T) {
 		if len(ref[pkg]) == 0 {
 			t.Errorf("the crypto/tls program links no symbol of %s: is the check still looking?", pkg)
 		}
+	}
+	if !slices.Contains(syms, "errors.Is") {
+		t.Error("the device binary links no errors.Is: are function symbols still named so that unneededSymbols can match?")
 	}
 }
 
