@@ -186,10 +186,16 @@ func verifyName(serverName string) string {
 }
 
 // sniName is the name sent in server_name: empty for an IP literal (RFC
-// 6066 §3 allows DNS host names only), without a trailing dot otherwise.
+// 6066 §3 allows DNS host names only), bare or in the brackets of an IPv6
+// literal in a URL, as crypto/tls takes them; without a trailing dot
+// otherwise.
 func sniName(serverName string) string {
 	name := verifyName(serverName)
-	if net.ParseIP(strings.Trim(name, "[]")) != nil {
+	ip := name
+	if len(ip) > 1 && ip[0] == '[' && ip[len(ip)-1] == ']' {
+		ip = ip[1 : len(ip)-1]
+	}
+	if net.ParseIP(ip) != nil {
 		return ""
 	}
 	return name
