@@ -2,6 +2,7 @@ package tlsclient
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 
 	"github.com/tlsoffload/tlsoffload/handshake"
@@ -21,8 +22,10 @@ import (
 // A server that does not echo it keeps 2^14 both ways, unless
 // Config.RequireMaxFragmentLength refuses it.
 
-// maxFragmentCodes maps the accepted lengths to their codes: 2^(8+code).
-var maxFragmentCodes = map[int]uint8{512: 1, 1024: 2, 2048: 3, 4096: 4}
+// maxFragmentLengths are the accepted lengths, that of code c at c-1:
+// 2^(8+code). An array, not a map: no init code, no map in a device
+// program for four numbers.
+var maxFragmentLengths = [...]int{512, 1024, 2048, 4096}
 
 // maxFragmentCode checks Config.MaxFragmentLength and returns its code
 // (0 when it is off).
@@ -33,11 +36,11 @@ func (c *Config) maxFragmentCode() (uint8, error) {
 		}
 		return 0, nil
 	}
-	code, ok := maxFragmentCodes[c.MaxFragmentLength]
-	if !ok {
+	i := slices.Index(maxFragmentLengths[:], c.MaxFragmentLength)
+	if i < 0 {
 		return 0, errors.New("tlsclient: Config.MaxFragmentLength " + strconv.Itoa(int(c.MaxFragmentLength)) + " not supported: use 512, 1024, 2048 or 4096 (RFC 6066 §4)")
 	}
-	return code, nil
+	return uint8(i + 1), nil
 }
 
 // MaxFragmentLengthError is a server that did not accept the
