@@ -1,6 +1,9 @@
 package hmac
 
-import "hash"
+import (
+	"errors"
+	"hash"
+)
 
 // Extract is HKDF-Extract (RFC 5869 §2.2): the pseudorandom key
 // HMAC-Hash(salt, secret). An empty salt stands for HashLen zero bytes,
@@ -15,12 +18,12 @@ func Extract(h func() hash.Hash, secret, salt []byte) []byte {
 //
 //	T(1) || T(2) || ..., T(i) = HMAC-Hash(prk, T(i-1) || info || i), T(0) empty
 //
-// out must be at most 255 hash lengths long (Expand panics otherwise, as
-// the RFC allows no more); every caller asks for a fixed, short length.
-func Expand(h func() hash.Hash, prk, info, out []byte) {
+// The RFC allows at most 255 hash lengths; for a longer out it writes
+// nothing and returns an error.
+func Expand(h func() hash.Hash, prk, info, out []byte) error {
 	m := New(h, prk)
 	if len(out) > 255*m.Size() {
-		panic("hmac: HKDF-Expand output longer than 255 hash lengths")
+		return errExpandTooLong
 	}
 	var t []byte
 	for i, n := 1, 0; n < len(out); i++ {
@@ -34,4 +37,7 @@ func Expand(h func() hash.Hash, prk, info, out []byte) {
 		n += copy(out[n:], t)
 	}
 	clear(t)
+	return nil
 }
+
+var errExpandTooLong = errors.New("hmac: HKDF-Expand output longer than 255 hash lengths")

@@ -135,7 +135,9 @@ func TestHKDF(t *testing.T) {
 			t.Errorf("%s: PRK %s, want %s", c.name, got, c.wantPRK)
 		}
 		okm := make([]byte, c.length)
-		Expand(sha256.New, prk, unhex(t, c.info), okm)
+		if err := Expand(sha256.New, prk, unhex(t, c.info), okm); err != nil {
+			t.Fatal(err)
+		}
 		if got := hex.EncodeToString(okm); got != c.wantOKM {
 			t.Errorf("%s: OKM %s, want %s", c.name, got, c.wantOKM)
 		}
@@ -148,11 +150,24 @@ func TestHKDF(t *testing.T) {
 			t.Fatalf("Extract %x, crypto/hkdf %x (%v)", prk, wantPRK, err)
 		}
 		got := make([]byte, n)
-		Expand(sha256.New, prk, info, got)
+		if err := Expand(sha256.New, prk, info, got); err != nil {
+			t.Fatal(err)
+		}
 		want, err := stdhkdf.Expand(sha256.New, prk, string(info), n)
 		if err != nil || !bytes.Equal(got, want) {
 			t.Errorf("Expand %d bytes differs from crypto/hkdf's (%v)", n, err)
 		}
+	}
+}
+
+// More than 255 hash lengths is refused, nothing written.
+func TestHKDFTooLong(t *testing.T) {
+	out := make([]byte, 255*32+1)
+	if err := Expand(sha256.New, make([]byte, 32), nil, out); err == nil {
+		t.Fatal("Expand of 255 SHA-256 lengths + 1 byte succeeded")
+	}
+	if !bytes.Equal(out, make([]byte, len(out))) {
+		t.Error("Expand wrote into out before refusing")
 	}
 }
 

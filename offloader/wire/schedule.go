@@ -58,6 +58,7 @@ func deriveSchedule(psk, clientNonce, serverNonce []byte, th [sha256.Size]byte) 
 	salt = append(append(salt, clientNonce...), serverNonce...)
 	s.prk = hmac.Extract(sha256.New, psk, salt)
 	expand := func(label string, out []byte) {
+		// At most 32 bytes from SHA-256: cannot fail.
 		hmac.Expand(sha256.New, s.prk, append([]byte(label), th[:]...), out)
 	}
 	expand(labelC2SKey, s.c2sKey[:])
