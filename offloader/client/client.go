@@ -233,13 +233,18 @@ func (c *Client) doHooked(ctx context.Context, f *wire.Flight) (resp *wire.Fligh
 	return c.do(ctx, f)
 }
 
-// opsOf names a flight's operations for WithRoundTripHook.
+// opsOf names a flight's operations for WithRoundTripHook: "auth+keygen+key"
+// (by hand, as tlsclient's versionNames: no strings.Join in a device
+// program).
 func opsOf(f *wire.Flight) string {
-	ops := make([]string, len(f.Requests))
+	var b []byte
 	for i, r := range f.Requests {
-		ops[i] = r.Op().String()
+		if i > 0 {
+			b = append(b, '+')
+		}
+		b = append(b, r.Op().String()...)
 	}
-	return strings.Join(ops, "+")
+	return string(b)
 }
 
 // doOnce sends f on the current channel (opening one if none is alive) and

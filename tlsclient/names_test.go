@@ -24,3 +24,19 @@ func TestSNIName(t *testing.T) {
 		}
 	}
 }
+
+func TestVersionNames(t *testing.T) {
+	for _, c := range []struct {
+		vs   []uint16
+		want string
+	}{
+		{nil, ""},
+		{[]uint16{0x0303}, "TLS 1.2"},
+		{[]uint16{0x0303, 0x0302, 0x0301}, "TLS 1.2, TLS 1.1, TLS 1.0"},
+		{[]uint16{0x0304, 0x7f1c}, "TLS 1.3, 0x7f1c"},
+	} {
+		if got := versionNames(c.vs); got != c.want {
+			t.Errorf("versionNames(%#04x) = %q, want %q", c.vs, got, c.want)
+		}
+	}
+}
