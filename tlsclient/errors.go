@@ -3,6 +3,7 @@ package tlsclient
 import (
 	"strconv"
 
+	"github.com/tlsoffload/tlsoffload/internal/wrap"
 	"github.com/tlsoffload/tlsoffload/record"
 )
 
@@ -96,20 +97,10 @@ func certAlert(r CertificateReason) record.Alert {
 	return record.AlertBadCertificate
 }
 
-// wrapError is msg + ": " + the error it wraps, as fmt.Errorf("%s: %w")
-// would make it; the package formats its messages without fmt, whose
-// reflection-based machinery (some 130 KB of a linux/arm program) a
-// device need not link.
-type wrapError struct {
-	msg string
-	err error
-}
-
-func (e *wrapError) Error() string { return e.msg + ": " + e.err.Error() }
-func (e *wrapError) Unwrap() error { return e.err }
-
-// wrapf wraps err, which must not be nil, under msg.
-func wrapf(msg string, err error) error { return &wrapError{msg: msg, err: err} }
+// wrapf wraps err, which must not be nil, under msg: msg + ": " + err,
+// as fmt.Errorf("%s: %w") would make it (internal/wrap: the device
+// packages format without fmt).
+func wrapf(msg string, err error) error { return wrap.New(msg, err) }
 
 // hex16 formats v as fmt's %#04x does: 0x and four lowercase hex digits.
 func hex16(v uint16) string {

@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tlsoffload/tlsoffload/internal/wrap"
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
 )
 
@@ -821,16 +822,7 @@ func (cn *conn) readErr(err error) error {
 	return wrapf("client: channel to "+cn.addr, err)
 }
 
-// wrapError is msg + ": " + the error it wraps, as fmt.Errorf("%s: %w")
-// would make it: the package formats without fmt, which a device program
-// need not link (tlsclient does the same).
-type wrapError struct {
-	msg string
-	err error
-}
-
-func (e *wrapError) Error() string { return e.msg + ": " + e.err.Error() }
-func (e *wrapError) Unwrap() error { return e.err }
-
-// wrapf wraps err, which must not be nil, under msg.
-func wrapf(msg string, err error) error { return &wrapError{msg: msg, err: err} }
+// wrapf wraps err, which must not be nil, under msg: msg + ": " + err,
+// as fmt.Errorf("%s: %w") would make it (internal/wrap: the device
+// packages format without fmt).
+func wrapf(msg string, err error) error { return wrap.New(msg, err) }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/tlsoffload/tlsoffload/internal/cryptobyte"
 	"github.com/tlsoffload/tlsoffload/internal/hmac"
+	"github.com/tlsoffload/tlsoffload/internal/wrap"
 	"golang.org/x/crypto/chacha20poly1305"
 )
 
@@ -639,20 +640,10 @@ func alertError(payload []byte) *Error {
 
 func wrapIO(what string, err error) error { return wrapf("wire: "+what, err) }
 
-// wrapError is msg + ": " + the error it wraps, as fmt.Errorf("%s: %w")
-// would make it: the package formats without fmt, which a device program
-// would otherwise link for these messages alone (about 160 KB on
-// linux/arm; tlsclient and offloader/client do the same).
-type wrapError struct {
-	msg string
-	err error
-}
-
-func (e *wrapError) Error() string { return e.msg + ": " + e.err.Error() }
-func (e *wrapError) Unwrap() error { return e.err }
-
-// wrapf wraps err, which must not be nil, under msg.
-func wrapf(msg string, err error) error { return &wrapError{msg: msg, err: err} }
+// wrapf wraps err, which must not be nil, under msg: msg + ": " + err,
+// as fmt.Errorf("%s: %w") would make it (internal/wrap: the device
+// packages format without fmt).
+func wrapf(msg string, err error) error { return wrap.New(msg, err) }
 
 func randOrDefault(r io.Reader) io.Reader {
 	if r == nil {
