@@ -25,7 +25,7 @@ func TestReplayAllocations(t *testing.T) {
 		failed := false
 		res := testing.Benchmark(func(b *testing.B) {
 			defer func() { failed = failed || b.Failed() }()
-			replayDevice(b, k, recordDevice(b, k, c.resume))
+			replayDevice(b, k, recordDevice(b, k, c.resume), false)
 		})
 		if failed || res.N == 0 {
 			t.Fatalf("%s: the replay failed", c.name)

@@ -185,14 +185,15 @@ func (c *Conn) runHandshake(ctx context.Context) (err error) {
 		return err
 	}
 	c.state = connState{
-		complete:      true,
-		version:       hs.serverHello.Version,
-		suite:         hs.suite.ID,
-		curve:         hs.curve,
-		alpn:          hs.serverHello.ALPNProtocol,
-		ems:           hs.serverHello.ExtendedMasterSecret,
-		chain:         hs.chain,
-		verifiedChain: hs.verifiedChain,
+		complete: true,
+		version:  hs.serverHello.Version,
+		suite:    hs.suite.ID,
+		curve:    hs.curve,
+		alpn:     hs.serverHello.ALPNProtocol,
+		ems:      hs.serverHello.ExtendedMasterSecret,
+	}
+	if !c.config.DiscardPeerCertificates {
+		c.state.chain, c.state.verifiedChain = hs.chain, hs.verifiedChain
 	}
 	if c.state.ems {
 		// RFC 5929 §3.1, safe only with the extended master secret: the

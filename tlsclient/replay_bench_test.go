@@ -226,10 +226,11 @@ func recordDevice(b *testing.B, k benchKex, resume bool) *deviceRecording {
 }
 
 // replayDevice runs the recorded handshake (see replayLoop).
-func replayDevice(b *testing.B, k benchKex, r *deviceRecording) {
+func replayDevice(b *testing.B, k benchKex, r *deviceRecording, discard bool) {
 	e := getRealEnv(b)
 	off := &replayOffloader{start: r.off.start, kx: r.off.kx}
 	cfg := e.deviceBenchConfig(k, off)
+	cfg.DiscardPeerCertificates = discard
 	if r.sess != nil {
 		cfg.SessionCache = &oneSessionCache{sess: r.sess}
 	}
@@ -388,7 +389,10 @@ func BenchmarkFullHandshake(b *testing.B) {
 				replayGoTLS(b, k, server, nil)
 			})
 			b.Run("client=offloaded", func(b *testing.B) {
-				replayDevice(b, k, recordDevice(b, k, false))
+				replayDevice(b, k, recordDevice(b, k, false), false)
+			})
+			b.Run("client=offloaded-discard", func(b *testing.B) {
+				replayDevice(b, k, recordDevice(b, k, false), true)
 			})
 		})
 	}
@@ -406,7 +410,7 @@ func BenchmarkResumedHandshake(b *testing.B) {
 			replayGoTLS(b, k, server, sessions)
 		})
 		b.Run("client=offloaded", func(b *testing.B) {
-			replayDevice(b, k, recordDevice(b, k, true))
+			replayDevice(b, k, recordDevice(b, k, true), false)
 		})
 	})
 }

@@ -247,6 +247,9 @@ func (hs *clientHandshakeState) saveSession() {
 			return
 		}
 	}
+	if hs.config.DiscardPeerCertificates {
+		s.chain, s.verifiedChain = nil, nil
+	}
 	s.expires = s.created.Add(hs.config.sessionTTL())
 	if t := hs.res.ticket; t != nil && len(s.ticket) > 0 && t.LifetimeHint > 0 {
 		// RFC 5077 §3.3: the hint counts from the ticket's receipt.
