@@ -63,6 +63,7 @@ type Channel struct {
 	outBuf []byte
 
 	dead      atomic.Pointer[Error]
+	closedBy  atomic.Pointer[CloseError] // the peer's close frame (close.go); ends both directions too
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -83,6 +84,7 @@ const (
 	frameSealed      uint8 = 4
 	framePlain       uint8 = 5
 	frameAlert       uint8 = 6
+	frameClose       uint8 = 7 // after the opening; sealed on a PSK channel (close.go)
 )
 
 // Modes asked for in the ClientHello.
@@ -380,8 +382,8 @@ func (c *Channel) WriteFrame(payload []byte) error {
 	if c.out.err != nil {
 		return c.out.err
 	}
-	if e := c.dead.Load(); e != nil {
-		return e
+	if err := c.deadErr(); err != nil {
+		return err
 	}
 	var frame []byte
 	if c.plaintext {
@@ -481,8 +483,8 @@ func (c *Channel) readFrameLocked(buf []byte) ([]byte, error) {
 	if c.in.err != nil {
 		return nil, c.in.err
 	}
-	if e := c.dead.Load(); e != nil {
-		return nil, e
+	if err := c.deadErr(); err != nil {
+		return nil, err
 	}
 	typ, payload, consumed, err := readFrameInto(c.r, buf, func(t uint8) int {
 		switch t {
@@ -496,6 +498,11 @@ func (c *Channel) readFrameLocked(buf []byte) ([]byte, error) {
 			}
 		case frameAlert:
 			return 1
+		case frameClose:
+			if c.plaintext {
+				return closeBodyMax
+			}
+			return closeBodyMax + tagLen
 		}
 		return -1
 	})
@@ -512,6 +519,8 @@ func (c *Channel) readFrameLocked(buf []byte) ([]byte, error) {
 	switch typ {
 	case frameAlert:
 		return nil, c.failRead(alertError(payload))
+	case frameClose:
+		return nil, c.readClose(payload)
 	case framePlain:
 		return payload, nil
 	}

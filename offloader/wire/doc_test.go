@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -112,12 +113,24 @@ func computeVector(t *testing.T) []kv {
 	if got, err := client.ReadFrame(); err != nil || !bytes.Equal(got, response) {
 		t.Fatalf("response through the channel: %v", err)
 	}
+	// The offloader then closes the channel: shutting down (s2c, sequence 1).
+	closeBody, err := marshalClose(CloseShuttingDown, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sentBefore := fromServer.Len()
+	go server.CloseWithReason(CloseShuttingDown, "")
+	if _, err := client.ReadFrame(); !errors.Is(err, CloseShuttingDown) {
+		t.Fatalf("close through the channel: %v", err)
+	}
+	sealedClose := bytes.Clone(fromServer.Bytes()[sentBefore:])
+
 	sent := fromClient.Bytes()
 	clientHello := sent[:helloLen]
 	// The client's writes after its hello: confirm (4+32), then the sealed flight.
 	confirm := sent[helloLen : helloLen+headerLen+confirmLen]
 	sealedFlight := sent[helloLen+headerLen+confirmLen:]
-	sealedResponse := fromServer.Bytes()[len(serverHello):]
+	sealedResponse := fromServer.Bytes()[len(serverHello):sentBefore]
 
 	th := transcriptHash(clientHello, serverHello[:len(serverHello)-confirmLen])
 	sch := deriveSchedule(vecPSK, seqFrom(vecClientRand, NonceLen), seqFrom(vecServerRand, NonceLen), th)
@@ -143,6 +156,8 @@ func computeVector(t *testing.T) []kv {
 		{"sealed_flight_frame", sealedFlight},
 		{"flight_response", response},
 		{"sealed_response_frame", sealedResponse},
+		{"close", closeBody},
+		{"sealed_close_frame", sealedClose},
 	}
 }
 

@@ -203,6 +203,9 @@ func FuzzReadFrame(f *testing.F) {
 			}
 		}
 		dev.WriteFrame(nil)
+		if err := dev.writeClose(CloseShuttingDown, "bye"); err != nil {
+			f.Fatal(err)
+		}
 		mode := byte(0)
 		if plaintext {
 			mode = 1
@@ -210,6 +213,7 @@ func FuzzReadFrame(f *testing.F) {
 		f.Add(append([]byte{mode}, conn.w.Bytes()...))
 	}
 	f.Add([]byte{0, frameAlert, 0, 0, 1, byte(StatusAuthFailed)})
+	f.Add([]byte{1, frameClose, 0, 0, 4, 200, 2, 'o', 'k'})
 	f.Fuzz(func(t *testing.T, in []byte) {
 		if len(in) == 0 {
 			return

@@ -1,0 +1,227 @@
+package wire
+
+import (
+	"errors"
+	"math"
+	"strconv"
+
+	"github.com/tlsoffload/tlsoffload/internal/cryptobyte"
+	"golang.org/x/crypto/chacha20poly1305"
+)
+
+// Closing a channel with a reason (docs/PROTOCOL.md §6.1). A side that
+// ends a channel on purpose (the offloader shutting down, an idle channel,
+// a device whose registry entry changed) first sends a close frame saying
+// why, so the peer can tell a deliberate end from a crash: a device then
+// goes to another replica without counting a failure. The frame is sealed
+// like any frame after the opening (its own sequence number, the header as
+// associated data), so on a PSK channel only the peer can send it; on a
+// plaintext channel it is plain. Whoever reads it gets a *CloseError and
+// the channel is dead, as after an alert.
+
+// CloseReason says why a peer closed a channel. It implements error, so
+// errors.Is(err, CloseShuttingDown) matches a *CloseError with that reason.
+type CloseReason uint8
+
+const (
+	// CloseShuttingDown: the offloader is stopping (SIGTERM). Flights it
+	// had read were answered; nothing else of the channel ran. The device
+	// should open its next channel to another replica, and count no
+	// failure.
+	CloseShuttingDown CloseReason = 1
+	// CloseIdle: the channel was silent for the offloader's idle timeout.
+	CloseIdle CloseReason = 2
+	// CloseDeviceChanged: the device's registry entry was removed or
+	// revoked, or its PSK changed; a new channel sees the new entry (or is
+	// refused).
+	CloseDeviceChanged CloseReason = 3
+	// CloseChannelAge: the channel lived as long as its sender keeps one.
+	CloseChannelAge CloseReason = 4
+)
+
+var closeWords = [...]string{
+	CloseShuttingDown:  "shutting down",
+	CloseIdle:          "idle",
+	CloseDeviceChanged: "device changed",
+	CloseChannelAge:    "channel age",
+}
+
+// String returns the reason in words; a reason this version does not know
+// is "reason(N)".
+func (r CloseReason) String() string {
+	if r != 0 && int(r) < len(closeWords) {
+		return closeWords[r]
+	}
+	return "reason(" + strconv.Itoa(int(r)) + ")"
+}
+
+// Error returns "offloader: channel closed: " and the reason in words.
+func (r CloseReason) Error() string { return "offloader: channel closed: " + r.String() }
+
+// MaxCloseDetail bounds the detail of a close frame: printable ASCII
+// (0x20..0x7e), never a secret.
+const MaxCloseDetail = 64
+
+// CloseError is a close frame the peer sent: the channel is dead. Any
+// flight sent on it that was not answered did not run (an offloader sends
+// close only once the flights it read are answered) and may be sent again
+// on another channel. errors.Is(err, reason) matches its Reason.
+type CloseError struct {
+	Reason CloseReason
+	Detail string
+}
+
+func (e *CloseError) Error() string {
+	msg := e.Reason.Error()
+	if e.Detail != "" {
+		msg += ": " + e.Detail
+	}
+	return msg
+}
+
+// Unwrap returns the reason.
+func (e *CloseError) Unwrap() error { return e.Reason }
+
+// closeBodyMax is the largest close frame payload in clear:
+// reason u8 | detail <u8>.
+const closeBodyMax = 2 + MaxCloseDetail
+
+// marshalClose is the close body: reason u8 | detail <u8>.
+func marshalClose(reason CloseReason, detail string) ([]byte, error) {
+	if reason == 0 {
+		return nil, errors.New("wire: close reason 0")
+	}
+	if !closeDetailOK(detail) {
+		return nil, errors.New("wire: close detail must be at most " + strconv.Itoa(MaxCloseDetail) + " bytes of printable ASCII")
+	}
+	b := make([]byte, 0, 2+len(detail))
+	b = append(b, byte(reason), byte(len(detail)))
+	return append(b, detail...), nil
+}
+
+// parseClose parses a close body. A reason this version does not know is
+// kept (a later version may add reasons; the channel ends all the same).
+func parseClose(body []byte) (*CloseError, *Error) {
+	s := cryptobyte.String(body)
+	var reason uint8
+	var detail cryptobyte.String
+	if !s.ReadUint8(&reason) || !s.ReadUint8LengthPrefixed(&detail) || !s.Empty() {
+		return nil, malformed(0, "bad close frame")
+	}
+	if reason == 0 {
+		return nil, malformed(0, "close frame with reason 0")
+	}
+	if !closeDetailOK(string(detail)) {
+		return nil, malformed(0, "bad close frame detail")
+	}
+	return &CloseError{Reason: CloseReason(reason), Detail: string(detail)}, nil
+}
+
+func closeDetailOK(d string) bool {
+	if len(d) > MaxCloseDetail {
+		return false
+	}
+	for i := 0; i < len(d); i++ {
+		if d[i] < 0x20 || d[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// CloseWithReason sends a close frame carrying reason and detail (at most
+// MaxCloseDetail bytes of printable ASCII; "" for none), sealed on a PSK
+// channel, then closes the channel as Close does. The peer's next read
+// fails with a *CloseError. The close frame is not sent when the channel
+// already failed (the peer could not read it); the caller bounds the write
+// with the transport's write deadline. It returns the write's error, or
+// Close's.
+func (c *Channel) CloseWithReason(reason CloseReason, detail string) error {
+	err := c.writeClose(reason, detail)
+	if cerr := c.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (c *Channel) writeClose(reason CloseReason, detail string) error {
+	body, err := marshalClose(reason, detail)
+	if err != nil {
+		return err
+	}
+	c.out.mu.Lock()
+	defer c.out.mu.Unlock()
+	if c.out.err != nil {
+		return c.out.err
+	}
+	if err := c.deadErr(); err != nil {
+		return err
+	}
+	var frame []byte
+	if c.plaintext {
+		frame = appendHeader(make([]byte, 0, headerLen+len(body)), frameClose, len(body))
+		frame = append(frame, body...)
+	} else {
+		if c.out.seq == math.MaxUint64 {
+			c.out.err = errors.New("wire: sequence number exhausted")
+			return c.out.err
+		}
+		aead, err := chacha20poly1305.New(c.out.key[:])
+		if err != nil {
+			return wrapIO("sealing close", err)
+		}
+		frame = appendHeader(make([]byte, 0, headerLen+len(body)+tagLen), frameClose, len(body)+tagLen)
+		var hdr [headerLen]byte
+		copy(hdr[:], frame)
+		nonce := c.out.nonce()
+		frame = aead.Seal(frame, nonce[:], body, hdr[:])
+		c.out.seq++
+	}
+	// Whatever happens, this side writes nothing more.
+	c.out.err = errClosed
+	if _, err := c.conn.Write(frame); err != nil {
+		return wrapIO("writing close", err)
+	}
+	return nil
+}
+
+// readClose opens (on a PSK channel) and parses a close frame's payload,
+// read under c.in.mu, and ends the channel with what it says.
+func (c *Channel) readClose(payload []byte) error {
+	body := payload
+	if !c.plaintext {
+		if c.in.seq == math.MaxUint64 {
+			return c.failRead(&Error{Status: StatusAuthFailed, Detail: "sequence number exhausted"})
+		}
+		aead, err := chacha20poly1305.New(c.in.key[:])
+		if err != nil {
+			return wrapIO("opening close", err)
+		}
+		hdr := appendHeader(make([]byte, 0, headerLen), frameClose, len(payload))
+		nonce := c.in.nonce()
+		body, err = aead.Open(payload[:0], nonce[:], payload, hdr)
+		if err != nil {
+			return c.failRead(&Error{Status: StatusAuthFailed, Detail: "frame did not authenticate"})
+		}
+		c.in.seq++
+	}
+	ce, bad := parseClose(body)
+	if bad != nil {
+		return c.failRead(bad)
+	}
+	c.closedBy.CompareAndSwap(nil, ce)
+	c.in.err = ce
+	return ce
+}
+
+// deadErr is the error that ended both directions: a protocol failure
+// (*Error) or the peer's close (*CloseError); nil while the channel lives.
+func (c *Channel) deadErr() error {
+	if e := c.dead.Load(); e != nil {
+		return e
+	}
+	if ce := c.closedBy.Load(); ce != nil {
+		return ce
+	}
+	return nil
+}
