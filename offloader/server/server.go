@@ -124,6 +124,8 @@ type Server struct {
 	staples   *certs.StapleCache  // nil: none
 	ctx       context.Context     // canceled by Close
 	cancel    context.CancelFunc
+	drain     chan struct{}       // closed by Shutdown: channels end once their flights are answered
+	drainOnce sync.Once
 
 	counters    counters     // atomics, from New to the end
 	limits                   // resource control: its own lock (limits.go)
@@ -257,6 +259,7 @@ func New(cfg Config) (*Server, error) {
 		limits:      limits{devices: make(map[string]*deviceState), opening: make(map[string]int)},
 		ctx:         ctx,
 		cancel:      cancel,
+		drain:       make(chan struct{}),
 		auditSample: sampler{burst: auditBurst, perSecond: auditPerSecond},
 		listeners:   make(map[net.Listener]struct{}),
 		conns:       make(map[net.Conn]struct{}),
@@ -411,10 +414,14 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 	if dev == nil || dev.ID != deviceID { // not expected: lookup found it
 		return
 	}
+	// Why the channel ends, when it ends on purpose: sent to the device in
+	// a close frame (wire.CloseReason; 0: none, the channel broke).
+	var why atomic.Uint32
+	because := func(r wire.CloseReason) { why.CompareAndSwap(0, uint32(r)) }
 	// Registered, then looked up again: a device revoked while its channel
 	// was opening either finds its channel here (CloseDevice) or is seen
 	// revoked now (a source drops its entry before calling CloseDevice).
-	defer s.live.add(deviceID, cancel)()
+	defer s.live.add(deviceID, func() { because(wire.CloseDeviceChanged); cancel() })()
 	if _, err := s.cfg.Devices.LookupDevice(deviceID); errors.Is(err, ErrUnknownDevice) {
 		s.log.Info("offloader: channel closed: device revoked while opening", "device", deviceID)
 		return
@@ -436,8 +443,32 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 	bc.ds = ds
 	defer bc.frameDone()
 	var revoked atomic.Bool
-	stopGone := afterClose(dev.gone, func() { revoked.Store(true); cancel() })
+	stopGone := afterClose(dev.gone, func() { revoked.Store(true); because(wire.CloseDeviceChanged); cancel() })
 	defer stopGone()
+
+	// Ending the channel on purpose (shutdown.go). stop makes the loop
+	// below read no further frame: a past read deadline interrupts a read
+	// in progress, and the loop checks stopped after each deadline it sets.
+	// Shutdown stops every channel with reason shutting_down, and the
+	// flights already read finish; ctx ending (Close, the device changed
+	// or revoked) stops it too, and cuts them. Writes are then bounded by
+	// closeWriteTimeout, so a device that does not read cannot hold Close.
+	if !stopConn() { // ctx ended during the opening: conn is closed
+		return
+	}
+	var stopped atomic.Bool
+	stop := func(r wire.CloseReason) {
+		because(r)
+		stopped.Store(true)
+		_ = conn.SetReadDeadline(time.Unix(1, 0))
+	}
+	stopDrain := afterClose(s.drain, func() { stop(wire.CloseShuttingDown) })
+	defer stopDrain()
+	stopCut := context.AfterFunc(ctx, func() {
+		stop(wire.CloseShuttingDown)
+		_ = conn.SetWriteDeadline(time.Now().Add(s.closeWriteTimeout()))
+	})
+	defer stopCut()
 	s.counters.channels[channelOK].Add(1)
 	s.counters.channelsOpen.Add(1)
 	defer s.counters.channelsOpen.Add(-1)
@@ -467,6 +498,12 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 		wmu.Lock()
 		defer wmu.Unlock()
 		_ = conn.SetWriteDeadline(time.Now().Add(s.cfg.FrameTimeout))
+		if ctx.Err() != nil {
+			// Cut (checked after setting the deadline, which the cut
+			// bounds): the flight's answer is not sent.
+			clear(b)
+			return
+		}
 		err = ch.WriteFrame(b)
 		clear(b) // a Key result holds the master secret and key block
 		if err != nil {
@@ -497,14 +534,26 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 	}
 
 	end := "closed"
-	for ctx.Err() == nil {
+	for ctx.Err() == nil && !stopped.Load() {
 		// IdleTimeout for a frame to begin, FrameTimeout for the rest of it.
 		_ = conn.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+		if stopped.Load() { // stop's deadline may have come before this one
+			break
+		}
 		if err := ch.WaitFrame(); err != nil {
 			end = readEnd(ctx, err)
+			if end == "timeout" && !stopped.Load() {
+				end = "idle"
+				because(wire.CloseIdle)
+			}
 			break
 		}
 		_ = conn.SetReadDeadline(time.Now().Add(s.cfg.FrameTimeout))
+		if stopped.Load() {
+			// A frame began: it is not read, and the device, told why
+			// the channel ends, sends it again elsewhere.
+			break
+		}
 		// Flight.Unmarshal copies what it keeps, so the frame can be read
 		// into the channel's reused buffer.
 		f := new(wire.Flight)
@@ -555,9 +604,24 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 			serve(f, arrived)
 		}()
 	}
+	closeReason := wire.CloseReason(why.Load())
+	if closeReason == 0 || ctx.Err() != nil {
+		// Broken, or cut: the flights running answer nobody.
+		cancel()
+	}
+	flights.Wait() // stopped on purpose: the flights read are answered first
 	cancel()
-	flights.Wait()
-	ch.Close()
+	if closeReason != 0 {
+		switch closeReason {
+		case wire.CloseShuttingDown:
+			end = "shutdown"
+		case wire.CloseDeviceChanged:
+			end = "device_changed"
+		}
+		s.closeWithReason(conn, ch, closeReason)
+	} else {
+		ch.Close()
+	}
 	if revoked.Load() {
 		end = "revoked"
 		s.refused[refusedRevoked].Add(1)
@@ -590,6 +654,8 @@ func readEnd(ctx context.Context, err error) string {
 		return "closed"
 	case errors.Is(err, wire.StatusAuthFailed):
 		return "auth_failed"
+	case errors.As(err, new(*wire.CloseError)):
+		return "closed" // the device said why; nothing went wrong
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
@@ -637,19 +703,15 @@ func (s *Server) Close() error {
 	for l := range s.listeners {
 		ls = append(ls, l)
 	}
-	var cs []net.Conn
-	for c := range s.conns {
-		cs = append(cs, c)
-	}
 	s.mu.Unlock()
 
 	s.cancel()
 	for _, l := range ls {
 		l.Close()
 	}
-	for _, c := range cs {
-		c.Close()
-	}
+	// Canceling s.ctx ends every connection: one still opening is closed,
+	// an open channel is sent a close frame (shutting_down) and closed,
+	// its writes bounded by closeWriteTimeout (ServeConn).
 	s.wg.Wait()
 	return nil
 }

@@ -10,45 +10,82 @@ import (
 	"github.com/tlsoffload/tlsoffload/offloader/wire"
 )
 
-// TestShutdown: Shutdown stops the accept loop, answers new flights rate
-// limited, waits for the flight in flight, then closes the channels.
+// TestShutdown: Shutdown stops the accept loop; an idle channel is sent
+// close(shutting_down) at once, while a flight elsewhere still runs; a
+// channel with a flight waiting for a slot gets its answer, then the close;
+// Shutdown returns once both are done. A flight that comes to acquire a
+// slot once draining began is refused rate limited.
 func TestShutdown(t *testing.T) {
-	fx := newFixture(t, func(c *Config) { c.FlightWait = 10 * time.Millisecond })
+	fx := newFixture(t, func(c *Config) { c.MaxInFlight = 1; c.FlightWait = time.Minute })
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	served := make(chan error, 1)
 	go func() { served <- fx.srv.Serve(l, false) }()
-	conn := dialFrom(t, "127.0.0.1", l.Addr().String())
-	ch, err := wire.ClientOpen(conn, wire.ChannelConfig{DeviceID: testDevice, PSK: testPSK})
+	open := func() *wire.Channel {
+		ch, err := wire.ClientOpen(dialFrom(t, "127.0.0.1", l.Addr().String()), wire.ChannelConfig{DeviceID: testDevice, PSK: testPSK})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ch
+	}
+	idle, busy := open(), open()
+	checkOK(t, roundTrip(t, idle, startFlight(1)))
+
+	inFlight := holdSlot(t, fx.srv, "other") // the only slot, taken
+	b, err := startFlight(2).Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkOK(t, roundTrip(t, ch, startFlight(1)))
+	if err := busy.WriteFrame(b); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a flight waiting for a slot", func() bool {
+		fx.srv.lmu.Lock()
+		defer fx.srv.lmu.Unlock()
+		return len(fx.srv.ring) == 1
+	})
 
-	inFlight := holdSlot(t, fx.srv, "other") // a flight being processed
 	shut := make(chan error, 1)
 	go func() { shut <- fx.srv.Shutdown(context.Background()) }()
 	if err := <-served; err != nil {
 		t.Fatalf("Serve after Shutdown: %v", err)
 	}
-	waitFor(t, "draining", func() bool { fx.srv.lmu.Lock(); defer fx.srv.lmu.Unlock(); return fx.srv.draining })
-	checkStatus(t, roundTrip(t, ch, startFlight(2)), 0, wire.StatusRateLimited)
-	if got := refused(fx.srv, "shutting_down"); got != 1 {
-		t.Errorf("refused{shutting_down} = %d, want 1", got)
+	if _, err := idle.ReadFrame(); !errors.Is(err, wire.CloseShuttingDown) {
+		t.Fatalf("idle channel at shutdown: %v, want close(shutting_down)", err)
 	}
 	select {
 	case err := <-shut:
 		t.Fatalf("Shutdown returned (%v) with a flight in flight", err)
 	default:
 	}
-	fx.srv.releaseFlight(inFlight)
+	// A flight coming for a slot now is refused, counted.
+	if err := fx.srv.acquireFlight(context.Background(), inFlight); err == nil {
+		t.Fatal("a flight got a slot while draining")
+	}
+	if got := refused(fx.srv, "shutting_down"); got != 1 {
+		t.Errorf("refused{shutting_down} = %d, want 1", got)
+	}
+
+	fx.srv.releaseFlight(inFlight) // the waiting flight now runs
+	resp, err := busy.ReadFrame()
+	if err != nil {
+		t.Fatalf("the flight read before shutdown was not answered: %v", err)
+	}
+	var fr wire.FlightResponse
+	if err := fr.Unmarshal(resp); err != nil || fr.ID != 2 {
+		t.Fatalf("answer: %v, id %d", err, fr.ID)
+	}
+	checkOK(t, &fr)
+	if _, err := busy.ReadFrame(); !errors.Is(err, wire.CloseShuttingDown) {
+		t.Fatalf("after its answer: %v, want close(shutting_down)", err)
+	}
 	if err := <-shut; err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
-	if _, err := ch.ReadFrame(); err == nil {
-		t.Fatal("a channel outlived Shutdown")
+	if got := fx.srv.Stats().Channels.Closed["shutting_down"]; got != 2 {
+		t.Errorf("Channels.Closed[shutting_down] = %d, want 2", got)
 	}
 }
 

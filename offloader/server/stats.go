@@ -164,6 +164,18 @@ type counters struct {
 	flightsRunning atomic.Int64
 	channels       [numChannelResults]atomic.Uint64
 	channelsOpen   atomic.Int64
+	closesSent     [len(closeLabels)]atomic.Uint64 // close frames sent, by reason (closeIndex)
+}
+
+// closeLabels name the reasons of close frames (docs/PROTOCOL.md §6.1),
+// indexed by wire.CloseReason; 0 is any other.
+var closeLabels = [...]string{"other", "shutting_down", "idle", "device_changed", "channel_age"}
+
+func closeIndex(r wire.CloseReason) int {
+	if int(r) < len(closeLabels) {
+		return int(r)
+	}
+	return 0
 }
 
 // observe counts one operation: its result (e nil: ok) and how long it ran.
@@ -225,6 +237,10 @@ type ChannelStats struct {
 	// "malformed", "timeout", "error"). Results never seen are absent.
 	Results map[string]uint64
 	Open    int64 // channels open now
+	// Closed counts the channels closed with a close frame telling the
+	// device why, by reason: "shutting_down", "idle", "device_changed".
+	// Reasons never seen are absent.
+	Closed map[string]uint64
 }
 
 // Histogram is a snapshot of durations counted in fixed buckets.
@@ -258,7 +274,7 @@ func (s *Server) Stats() Stats {
 			Pipelined:  c.pipelined.Load(),
 			InFlight:   c.flightsRunning.Load(),
 		},
-		Channels: ChannelStats{Results: map[string]uint64{}, Open: c.channelsOpen.Load()},
+		Channels: ChannelStats{Results: map[string]uint64{}, Open: c.channelsOpen.Load(), Closed: map[string]uint64{}},
 		Refused:  s.refusalStats(),
 	}
 	for i, op := range opLabels {
@@ -273,6 +289,11 @@ func (s *Server) Stats() Stats {
 	for r := range c.channels {
 		if n := c.channels[r].Load(); n > 0 {
 			st.Channels.Results[channelResult(r).String()] = n
+		}
+	}
+	for r := range c.closesSent {
+		if n := c.closesSent[r].Load(); n > 0 {
+			st.Channels.Closed[closeLabels[r]] = n
 		}
 	}
 	s.activityStats(&st)

@@ -225,3 +225,12 @@ func (c *Channel) deadErr() error {
 	}
 	return nil
 }
+
+// SendClose is CloseWithReason without closing the transport: it sends
+// the close frame, after which the channel writes nothing more, and leaves
+// closing to the caller (who may first shut the transport's sending side
+// and read what the peer still sends, so that the close is not lost to a
+// reset). Call Close afterwards.
+func (c *Channel) SendClose(reason CloseReason, detail string) error {
+	return c.writeClose(reason, detail)
+}
