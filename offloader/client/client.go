@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tlsoffload/tlsoffload/internal/wrap"
@@ -120,6 +121,7 @@ type Client struct {
 
 	dialSem chan struct{}
 	cache   *startCache // Start answers (offload.go)
+	stats   counters    // atomics (stats.go)
 
 	mu      sync.Mutex
 	cur     *conn // nil before the first Do and after Close
@@ -541,6 +543,8 @@ type conn struct {
 	reading    bool  // a call or the reader goroutine reads frames
 	doneClosed bool  // readerDone is closed
 	retired    bool  // takes no new call; closes once none is pending
+
+	drained atomic.Bool // its close(shutting_down) was counted (failover.go)
 }
 
 func newConn(ch *wire.Channel, nc net.Conn, addr string) *conn {

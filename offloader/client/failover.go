@@ -32,6 +32,14 @@ import (
 // no flight slot free, or the device is over its rate there), whose
 // channel is then retired as MaxChannelAge would.
 //
+// What marks it draining instead: the offloader closing the channel with
+// reason shutting_down (docs/PROTOCOL.md §6.1). That is no failure: the
+// address is passed over for DownFor as if down, but counted apart
+// (Stats.Drained, not Down) and traced as draining, and the next channel
+// goes to another address at once. A close with another reason (idle,
+// device changed) marks nothing: the next channel may go to the same
+// address.
+//
 // What is resent, and where. Only flights nothing answered, and only
 // failures that are not the offloader's word:
 //   - a dial or channel-opening failure: the next address is tried at
@@ -45,7 +53,13 @@ import (
 //     a flight that kills the process serving it takes down two replicas
 //     at most, not the fleet;
 //   - a flight answered busy as a whole: nothing of it ran (busy.go); it
-//     is resent after the busy backoff, on the channel to the next address.
+//     is resent after the busy backoff, on the channel to the next address;
+//   - a flight unanswered when the offloader closed the channel with a
+//     reason (a *wire.CloseError): the offloader answers every flight it
+//     read before it sends the close, so this one was not read, or was
+//     cut unanswered by a device change; it is sent once more on a fresh
+//     channel, at once, even with a single address (the close was
+//     deliberate, so the next opening may well succeed).
 //
 // Never resent: any answer the offloader gave (a verdict, a refusal, a
 // malformed-request status), a channel-opening refusal (wrong PSK, plaintext
@@ -72,15 +86,38 @@ func (c *Client) do(ctx context.Context, f *wire.Flight) (*wire.FlightResponse, 
 		return resp, cn, err
 	}
 	// The channel died with the flight unanswered.
-	if !errors.Is(err, errRetired) {
+	var ce *wire.CloseError
+	switch {
+	case errors.As(err, &ce):
+		if ce.Reason == wire.CloseShuttingDown {
+			c.drained(cn)
+		}
+	case errors.Is(err, errRetired):
+	default:
 		c.markDown(cn.idx, err)
+		if !reused && len(c.cfg.Addrs) == 1 {
+			return nil, cn, err
+		}
 	}
-	if !reused && len(c.cfg.Addrs) == 1 {
-		return nil, cn, err
-	}
+	c.stats.resends.Add(1)
 	c.trace("offloader: channel to %s ended under %s, sending it again", cn.addr, opsOf(f))
 	resp, cn, _, err = c.doOnce(ctx, f)
 	return resp, cn, err
+}
+
+// drained notes that the replica behind cn closed it because it is
+// shutting down: its address is passed over for DownFor like one down,
+// but it is no failure, and is counted once per channel as Drained.
+func (c *Client) drained(cn *conn) {
+	if !cn.drained.CompareAndSwap(false, true) {
+		return
+	}
+	c.stats.drained.Add(1)
+	d := jitter(c.cfg.DownFor)
+	c.mu.Lock()
+	c.down[cn.idx] = time.Now().Add(d)
+	c.mu.Unlock()
+	c.trace("offloader: %s draining (shutting down), passed over for %s", cn.addr, roundDuration(d))
 }
 
 // resendable reports whether err is a channel that died under the flight,
@@ -144,8 +181,10 @@ func (c *Client) markDown(i int, why error) {
 	c.down[i] = time.Now().Add(d)
 	c.mu.Unlock()
 	if why != nil {
+		c.stats.down.Add(1)
 		c.trace("offloader: %s down for %s: %v", c.cfg.Addrs[i], roundDuration(d), why)
 	} else {
+		c.stats.busy.Add(1)
 		c.trace("offloader: %s busy, passed over for %s", c.cfg.Addrs[i], roundDuration(d))
 	}
 }

@@ -124,7 +124,7 @@ type Server struct {
 	staples   *certs.StapleCache  // nil: none
 	ctx       context.Context     // canceled by Close
 	cancel    context.CancelFunc
-	drain     chan struct{}       // closed by Shutdown: channels end once their flights are answered
+	drain     chan struct{} // closed by Shutdown: channels end once their flights are answered
 	drainOnce sync.Once
 
 	counters    counters     // atomics, from New to the end
@@ -456,18 +456,26 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 	if !stopConn() { // ctx ended during the opening: conn is closed
 		return
 	}
-	var stopped atomic.Bool
-	stop := func(r wire.CloseReason) {
+	var (
+		stopped atomic.Bool
+		dmu     sync.Mutex // orders stop's deadlines before closing's own
+		closing bool       // under dmu: stop no longer touches deadlines
+	)
+	stop := func(r wire.CloseReason, cut bool) {
 		because(r)
 		stopped.Store(true)
-		_ = conn.SetReadDeadline(time.Unix(1, 0))
+		dmu.Lock()
+		defer dmu.Unlock()
+		if !closing {
+			_ = conn.SetReadDeadline(time.Unix(1, 0))
+			if cut {
+				_ = conn.SetWriteDeadline(time.Now().Add(s.closeWriteTimeout()))
+			}
+		}
 	}
-	stopDrain := afterClose(s.drain, func() { stop(wire.CloseShuttingDown) })
+	stopDrain := afterClose(s.drain, func() { stop(wire.CloseShuttingDown, false) })
 	defer stopDrain()
-	stopCut := context.AfterFunc(ctx, func() {
-		stop(wire.CloseShuttingDown)
-		_ = conn.SetWriteDeadline(time.Now().Add(s.closeWriteTimeout()))
-	})
+	stopCut := context.AfterFunc(ctx, func() { stop(wire.CloseShuttingDown, true) })
 	defer stopCut()
 	s.counters.channels[channelOK].Add(1)
 	s.counters.channelsOpen.Add(1)
@@ -610,6 +618,9 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 		cancel()
 	}
 	flights.Wait() // stopped on purpose: the flights read are answered first
+	dmu.Lock()
+	closing = true
+	dmu.Unlock()
 	cancel()
 	if closeReason != 0 {
 		switch closeReason {
