@@ -11,8 +11,9 @@ import (
 )
 
 // Backing off a busy offloader (issue 10). The offloader answers a flight
-// it will not run now (the device is over its rate, no flight slot came
-// free within its flight_wait, or the replica is shutting down) with
+// it will not run now (the device is over its rate, or no flight slot
+// came free within its flight_wait; older offloaders also when shutting
+// down) with
 // StatusRateLimited on every request, before running any of them: nothing
 // of the flight was done, no sequential-mode token was spent, nothing was
 // signed. So the same flight, token and all, can be sent again unchanged,

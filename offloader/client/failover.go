@@ -28,8 +28,8 @@ import (
 // What marks an address down (for Config.DownFor, jittered): failing to
 // connect or to open a channel; a channel that broke (closed, reset,
 // timed out) under a flight; and a flight answered busy as a whole
-// (StatusRateLimited on every request: the replica is shutting down, has
-// no flight slot free, or the device is over its rate there), whose
+// (StatusRateLimited on every request: the replica has no flight slot
+// free, or the device is over its rate there), whose
 // channel is then retired as MaxChannelAge would.
 //
 // What marks it draining instead: the offloader closing the channel with

@@ -81,7 +81,6 @@ const (
 	refusedPlaintextClientKey                      // a plaintext channel for a device with a client key
 	refusedFrameBudget                             // a channel closed past a frame byte budget
 	refusedSlowFrame                               // a channel closed: a frame arrived slower than MinFrameRate
-	refusedShuttingDown                            // a flight arriving while Shutdown drains
 	numRefusalReasons
 )
 
@@ -98,7 +97,6 @@ var refusalLabels = [numRefusalReasons]string{
 	refusedPlaintextClientKey: "plaintext_client_key",
 	refusedFrameBudget:        "frame_budget",
 	refusedSlowFrame:          "slow_frame",
-	refusedShuttingDown:       "shutting_down",
 }
 
 func (r refusalReason) String() string { return refusalLabels[r] }
@@ -148,7 +146,6 @@ type limits struct {
 	next    int            // the ring's cursor
 	// frameBytes are the bytes of frames being received (framebudget.go).
 	frameBytes int64
-	draining   bool // Shutdown: no new flight (shutdown.go)
 }
 
 // resolveLimits fills d's zero fields from the server's defaults.
@@ -314,8 +311,9 @@ func retryAfterOf(err error) time.Duration {
 // a slot, each within what is left of FlightWait. It returns a
 // *refusedFlight (counted) when it cannot: errRateLimited with the time
 // until the bucket would have had the token, or errBusy with FlightWait
-// (slots stayed taken that long), or errBusy without a hint when the
-// server is shutting down.
+// (slots stayed taken that long). A flight is not refused because the
+// server is shutting down: a channel reads none after Shutdown began, and
+// those it read are flights in flight, answered within the grace.
 func (s *Server) acquireFlight(ctx context.Context, ds *deviceState) error {
 	deadline := time.Now().Add(s.cfg.FlightWait)
 	s.lmu.Lock()
@@ -345,11 +343,6 @@ func (s *Server) acquireFlight(ctx context.Context, ds *deviceState) error {
 	}
 
 	s.lmu.Lock()
-	if s.draining {
-		s.lmu.Unlock()
-		s.refused[refusedShuttingDown].Add(1)
-		return &refusedFlight{err: errBusy}
-	}
 	if s.running < s.cfg.MaxInFlight && ds.running < ds.limits.MaxInFlight && len(ds.waiters) == 0 {
 		s.running++
 		ds.running++

@@ -201,17 +201,6 @@ func TestRateLimitedRetryAfter(t *testing.T) {
 		}
 	}
 
-	fx.srv.lmu.Lock()
-	fx.srv.draining = true
-	ds := fx.srv.deviceLocked("A", DeviceLimits{})
-	fx.srv.lmu.Unlock()
-	err := fx.srv.acquireFlight(context.Background(), ds)
-	if !errors.Is(err, errBusy) || retryAfterOf(err) != 0 {
-		t.Errorf("shutting down: %v, hint %v; want busy without a hint", err, retryAfterOf(err))
-	}
-	fx.srv.lmu.Lock()
-	fx.srv.draining = false
-	fx.srv.lmu.Unlock()
 }
 
 func TestRetryHint(t *testing.T) {

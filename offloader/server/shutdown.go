@@ -14,8 +14,8 @@ import (
 // channels; each channel, once the flights it read are answered (at once
 // for an idle one), is sent a close frame with reason shutting_down
 // (docs/PROTOCOL.md §6.1: the device goes to another replica, and counts
-// no failure) and closed. A flight read in the meantime is refused
-// (StatusRateLimited, refusal "shutting_down"). Shutdown waits for the
+// no failure) and closed. A flight a channel was reading as Shutdown
+// began is a flight in flight: it is run and answered. Shutdown waits for the
 // flights in flight and the channels to end until ctx ends, then closes
 // what is left as Close does. It returns ctx's error if flights were still
 // running when ctx ended.
@@ -30,9 +30,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, l := range ls {
 		l.Close()
 	}
-	s.lmu.Lock()
-	s.draining = true
-	s.lmu.Unlock()
 	s.drainOnce.Do(func() { close(s.drain) })
 
 	err := s.waitUntil(ctx, func() bool {
