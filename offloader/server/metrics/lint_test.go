@@ -24,7 +24,7 @@ func everyFamily(t *testing.T) server.Stats {
 		st.Ops[i].Duration.Counts[2] = 1
 	}
 	st.Flights = server.FlightStats{Sequential: 1, Pipelined: 1, InFlight: 1}
-	st.Channels = server.ChannelStats{Results: map[string]uint64{"ok": 1, "auth_failed": 1}, Open: 1}
+	st.Channels = server.ChannelStats{Results: map[string]uint64{"ok": 1, "auth_failed": 1}, Open: 1, Closed: map[string]uint64{"shutting_down": 1}}
 	st.Handshakes = server.HandshakeStats{OK: 3, Failed: map[string]uint64{}}
 	for _, r := range server.FailureReasons() {
 		st.Handshakes.Failed[r] = 1

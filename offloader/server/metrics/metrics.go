@@ -37,6 +37,8 @@ var (
 		"Device channels opened or refused, by result.", []string{"result"}, nil)
 	channelsOpenDesc = prometheus.NewDesc("tlsoffload_channels_open",
 		"Device channels open now.", nil, nil)
+	channelsClosedDesc = prometheus.NewDesc("tlsoffload_channels_closed_total",
+		"Device channels closed with a close frame telling the device why, by reason (shutting_down, idle, device_changed).", []string{"reason"}, nil)
 	// refusedDesc: resource control and authentication refusals
 	// (server.Stats.Refused), a fixed list of reasons.
 	refusedDesc = prometheus.NewDesc("tlsoffload_refused_total",
@@ -67,7 +69,7 @@ var (
 )
 
 var allDescs = []*prometheus.Desc{
-	requestsDesc, durationDesc, flightsDesc, flightsRunningDesc, channelsDesc, channelsOpenDesc,
+	requestsDesc, durationDesc, flightsDesc, flightsRunningDesc, channelsDesc, channelsOpenDesc, channelsClosedDesc,
 	handshakesDesc, queueDesc, runDesc, maxInFlightDesc, devicesConnectedDesc, devicesRateLimitedDesc,
 	devicesTrackedDesc, cacheEntriesDesc, cacheMaxDesc, cacheLookupsDesc, refusedDesc,
 }
@@ -109,6 +111,9 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(channelsDesc, prometheus.CounterValue, float64(n), result)
 	}
 	ch <- prometheus.MustNewConstMetric(channelsOpenDesc, prometheus.GaugeValue, float64(st.Channels.Open))
+	for reason, n := range st.Channels.Closed {
+		ch <- prometheus.MustNewConstMetric(channelsClosedDesc, prometheus.CounterValue, float64(n), reason)
+	}
 	collectRefused(ch, st)
 
 	if st.Handshakes.OK > 0 {
