@@ -349,7 +349,12 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 		return
 	}
 	defer s.untrack(conn)
-	defer conn.Close()
+	lingering := false // conn handed to closeWithReason's linger, which closes it
+	defer func() {
+		if !lingering {
+			conn.Close()
+		}
+	}()
 
 	src, reason, ok := s.admit(conn.RemoteAddr())
 	if !ok {
@@ -622,20 +627,20 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 	closing = true
 	dmu.Unlock()
 	cancel()
-	if closeReason != 0 {
-		switch closeReason {
-		case wire.CloseShuttingDown:
-			end = "shutdown"
-		case wire.CloseDeviceChanged:
-			end = "device_changed"
-		}
-		s.closeWithReason(conn, ch, closeReason)
-	} else {
-		ch.Close()
+	switch closeReason {
+	case wire.CloseShuttingDown:
+		end = "shutdown"
+	case wire.CloseDeviceChanged:
+		end = "device_changed"
 	}
 	if revoked.Load() {
 		end = "revoked"
-		s.refused[refusedRevoked].Add(1)
+		s.refused[refusedRevoked].Add(1) // counted before the close's linger
+	}
+	if closeReason != 0 {
+		lingering = s.closeWithReason(conn, ch, closeReason)
+	} else {
+		ch.Close()
 	}
 	s.log.Info("offloader: channel close", "device", deviceID, "result", end)
 }

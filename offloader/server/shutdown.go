@@ -80,16 +80,30 @@ const (
 
 func (s *Server) closeWriteTimeout() time.Duration { return min(s.cfg.FrameTimeout, closeWriteTimeout) }
 
-// closeWithReason sends ch's device a close frame saying why, shuts the
-// sending side of conn, lingers briefly, and closes the channel.
-func (s *Server) closeWithReason(conn net.Conn, ch *wire.Channel, reason wire.CloseReason) {
+// closeWithReason sends ch's device a close frame saying why and shuts
+// the sending side of conn. It then lingers, reading and discarding, in a
+// goroutine of its own (counted for Close), so that the channel's device
+// state (its share of channels, the open gauge) is released at once; it
+// reports true when that goroutine now owns conn and will close it.
+// Otherwise ch is closed on return.
+func (s *Server) closeWithReason(conn net.Conn, ch *wire.Channel, reason wire.CloseReason) bool {
 	_ = conn.SetWriteDeadline(time.Now().Add(s.closeWriteTimeout()))
-	if err := ch.SendClose(reason, ""); err == nil {
-		s.counters.closesSent[closeIndex(reason)].Add(1)
-		if cw, ok := conn.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
-			_ = conn.SetReadDeadline(time.Now().Add(closeLinger))
-			_, _ = io.Copy(io.Discard, io.LimitReader(conn, closeLingerBytes))
-		}
+	if err := ch.SendClose(reason, ""); err != nil {
+		ch.Close()
+		return false
 	}
-	ch.Close()
+	s.counters.closesSent[closeIndex(reason)].Add(1)
+	cw, ok := conn.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		ch.Close()
+		return false
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(closeLinger))
+	s.wg.Add(1) // this connection is still counted: Close cannot be past its Wait
+	go func() {
+		defer s.wg.Done()
+		_, _ = io.Copy(io.Discard, io.LimitReader(conn, closeLingerBytes))
+		ch.Close()
+	}()
+	return true
 }
