@@ -629,8 +629,59 @@ func (cn *conn) write(ctx context.Context, payload []byte) error {
 		cn.nc.SetWriteDeadline(time.Time{})
 	}
 	if err != nil {
+		if ce := cn.closeBehind(); ce != nil {
+			err = ce // the offloader closed the channel on purpose, and said why
+		}
 		cn.fail(wrapf("client: channel to "+cn.addr, err))
 		return cn.deadErr()
+	}
+	return nil
+}
+
+// closeBehindWait bounds how long a failed write looks for a close frame
+// the offloader sent before it closed its side (closeBehind).
+const closeBehindWait = 50 * time.Millisecond
+
+// closeBehind is called when a write failed: an offloader that closed
+// the channel with a reason (docs/PROTOCOL.md §6.1) may have sent its
+// close frame before the transport broke under the write (a reset after
+// it closed). If a reader is at work, it is given closeBehindWait to come
+// upon the close; otherwise this call reads what is already there, within
+// closeBehindWait, answering the calls whose answers come first. It
+// returns the close, or nil.
+func (cn *conn) closeBehind() *wire.CloseError {
+	cn.mu.Lock()
+	if cn.err != nil {
+		cn.mu.Unlock()
+		return nil
+	}
+	if cn.reading {
+		cn.mu.Unlock()
+		t := time.NewTimer(closeBehindWait)
+		defer t.Stop()
+		select {
+		case <-cn.dead:
+		case <-t.C:
+		}
+		return nil // the reader failed the channel with what it found
+	}
+	cn.reading = true
+	cn.mu.Unlock()
+	cn.nc.SetReadDeadline(time.Now().Add(closeBehindWait))
+	var err error
+	for err == nil {
+		err = cn.readOne()
+	}
+	cn.nc.SetReadDeadline(time.Time{})
+	cn.mu.Lock()
+	cn.reading = false
+	if cn.err != nil {
+		cn.closeReaderDone()
+	}
+	cn.mu.Unlock()
+	var ce *wire.CloseError
+	if errors.As(err, &ce) {
+		return ce
 	}
 	return nil
 }
@@ -709,50 +760,59 @@ func (cn *conn) await(ctx context.Context, id uint32, wait chan result) result {
 // stays usable (the call is forgotten, a late answer dropped); inside a
 // frame the channel is dead.
 func (cn *conn) readOwn(ctx context.Context, id uint32, wait chan result) result {
+	// lift disarms the ctx interruption and lifts its past deadline. It
+	// runs before reading is handed over: a reader goroutine started
+	// while the deadline is still in the past would time out at once and
+	// kill the channel.
+	lift := func() {}
 	if ctx.Done() != nil {
 		fired := make(chan struct{})
 		stop := context.AfterFunc(ctx, func() {
 			cn.nc.SetReadDeadline(time.Unix(1, 0))
 			close(fired)
 		})
-		defer func() {
+		lifted := false
+		lift = func() {
+			if lifted {
+				return
+			}
+			lifted = true
 			if !stop() {
 				<-fired
 				cn.nc.SetReadDeadline(time.Time{})
 			}
-		}()
+		}
+		defer lift()
+	}
+	handOver := func() {
+		lift()
+		cn.mu.Lock()
+		cn.stopReading()
+		cn.mu.Unlock()
 	}
 	for {
 		// The answer may have come before this call took up reading
 		// (handed over by a reader that then stopped), or with this read.
 		select {
 		case r := <-wait:
-			cn.mu.Lock()
-			cn.stopReading()
-			cn.mu.Unlock()
+			handOver()
 			return r
 		default:
 		}
 		if err := cn.readOne(); err != nil {
 			select {
 			case r := <-wait:
-				cn.mu.Lock()
-				cn.stopReading()
-				cn.mu.Unlock()
+				handOver()
 				return r
 			default:
 			}
 			if ctx.Err() != nil && cn.deadErr() == nil {
 				cn.forget(id)
-				cn.mu.Lock()
-				cn.stopReading()
-				cn.mu.Unlock()
+				handOver()
 				return result{err: ctx.Err()}
 			}
 			cn.fail(err)
-			cn.mu.Lock()
-			cn.stopReading()
-			cn.mu.Unlock()
+			handOver()
 			return <-wait // fail answered every pending call
 		}
 	}

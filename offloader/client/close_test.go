@@ -4,6 +4,9 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -124,5 +127,76 @@ func TestIdleCloseResendsToSameAddress(t *testing.T) {
 	}
 	if st := c.Stats(); st.Resends != 1 || st.Down != 0 || st.Drained != 0 {
 		t.Fatalf("client stats %+v, want one resend and no mark", st)
+	}
+}
+
+// brokenWrites is a transport whose writes fail once broken is set, as
+// they do once the offloader's kernel answered with a reset; what was
+// already received can still be read.
+type brokenWrites struct {
+	net.Conn
+	broken atomic.Bool
+}
+
+func (c *brokenWrites) Write(p []byte) (int, error) {
+	if c.broken.Load() {
+		return 0, &net.OpError{Op: "write", Net: "tcp", Err: syscall.EPIPE}
+	}
+	return c.Conn.Write(p)
+}
+
+// A write that fails on a channel the offloader closed with a reason
+// still finds the close frame waiting: the address is drained, not down.
+func TestWriteFailureAfterCloseIsDrain(t *testing.T) {
+	addrA, srvA := busyOffloader(t, server.DeviceLimits{}, nil)
+	addrB, srvB := busyOffloader(t, server.DeviceLimits{}, nil)
+	var (
+		mu    sync.Mutex
+		conns []*brokenWrites
+	)
+	c, err := client.New(client.Config{
+		Addrs: []string{addrA, addrB}, DeviceID: "dev", PSK: busyPSK, DownFor: time.Minute,
+		Dial: func(ctx context.Context, addr string) (net.Conn, error) {
+			var d net.Dialer
+			nc, err := d.DialContext(ctx, "tcp", addr)
+			if err != nil {
+				return nil, err
+			}
+			bw := &brokenWrites{Conn: nc}
+			mu.Lock()
+			conns = append(conns, bw)
+			mu.Unlock()
+			return bw, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	if _, err := c.Do(ctx, closeFlight()); err != nil {
+		t.Fatal(err)
+	}
+	first, other := srvA, srvB
+	if starts(srvB) == 1 {
+		first, other = srvB, srvA
+	}
+	if err := first.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	for _, bw := range conns {
+		bw.broken.Store(true) // the next write on the old channel fails
+	}
+	mu.Unlock()
+	resp, err := c.Do(ctx, closeFlight())
+	if err == nil && resp.Results[0].Err != nil {
+		err = resp.Results[0].Err
+	}
+	if err != nil {
+		t.Fatalf("after the close: %v", err)
+	}
+	if st := c.Stats(); st.Drained != 1 || st.Down != 0 || starts(other) != 1 {
+		t.Fatalf("client stats %+v, %d starts on the other replica; want 1 drained, 0 down, 1 start", st, starts(other))
 	}
 }
