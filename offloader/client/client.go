@@ -121,7 +121,8 @@ type Client struct {
 
 	dialSem chan struct{}
 	cache   *startCache // Start answers (offload.go)
-	stats   counters    // atomics (stats.go)
+	// Fail-over counts (stats.go).
+	resends, downs, busies, drains atomic.Uint64
 
 	mu      sync.Mutex
 	cur     *conn // nil before the first Do and after Close
@@ -657,11 +658,9 @@ func (cn *conn) closeBehind() *wire.CloseError {
 	}
 	if cn.reading {
 		cn.mu.Unlock()
-		t := time.NewTimer(closeBehindWait)
-		defer t.Stop()
 		select {
 		case <-cn.dead:
-		case <-t.C:
+		case <-time.After(closeBehindWait):
 		}
 		return nil // the reader failed the channel with what it found
 	}
@@ -679,8 +678,7 @@ func (cn *conn) closeBehind() *wire.CloseError {
 		cn.closeReaderDone()
 	}
 	cn.mu.Unlock()
-	var ce *wire.CloseError
-	if errors.As(err, &ce) {
+	if ce, ok := errors.AsType[*wire.CloseError](err); ok {
 		return ce
 	}
 	return nil

@@ -86,11 +86,11 @@ func (c *Client) do(ctx context.Context, f *wire.Flight) (*wire.FlightResponse, 
 		return resp, cn, err
 	}
 	// The channel died with the flight unanswered.
-	var ce *wire.CloseError
+	ce, closed := errors.AsType[*wire.CloseError](err)
 	switch {
-	case errors.As(err, &ce):
-		if ce.Reason == wire.CloseShuttingDown {
-			c.drained(cn)
+	case closed:
+		if ce.Reason == wire.CloseShuttingDown && cn.drained.CompareAndSwap(false, true) {
+			c.markDown(cn.idx, errDraining)
 		}
 	case errors.Is(err, errRetired):
 	default:
@@ -99,25 +99,10 @@ func (c *Client) do(ctx context.Context, f *wire.Flight) (*wire.FlightResponse, 
 			return nil, cn, err
 		}
 	}
-	c.stats.resends.Add(1)
+	c.resends.Add(1)
 	c.trace("offloader: channel to %s ended under %s, sending it again", cn.addr, opsOf(f))
 	resp, cn, _, err = c.doOnce(ctx, f)
 	return resp, cn, err
-}
-
-// drained notes that the replica behind cn closed it because it is
-// shutting down: its address is passed over for DownFor like one down,
-// but it is no failure, and is counted once per channel as Drained.
-func (c *Client) drained(cn *conn) {
-	if !cn.drained.CompareAndSwap(false, true) {
-		return
-	}
-	c.stats.drained.Add(1)
-	d := jitter(c.cfg.DownFor)
-	c.mu.Lock()
-	c.down[cn.idx] = time.Now().Add(d)
-	c.mu.Unlock()
-	c.trace("offloader: %s draining (shutting down), passed over for %s", cn.addr, roundDuration(d))
 }
 
 // resendable reports whether err is a channel that died under the flight,
@@ -173,20 +158,31 @@ func (c *Client) opened(i int) {
 	c.mu.Unlock()
 }
 
+// errDraining is markDown's why for a replica that closed its channel
+// because it is shutting down: passed over like one down, counted apart
+// (Stats.Drained), no failure.
+var errDraining = errors.New("client: offloader shutting down")
+
 // markDown passes address i over for DownFor, jittered. why (nil for a
-// busy answer) is traced.
+// busy answer, errDraining for a drained one) is counted and traced.
 func (c *Client) markDown(i int, why error) {
 	d := jitter(c.cfg.DownFor)
 	c.mu.Lock()
 	c.down[i] = time.Now().Add(d)
 	c.mu.Unlock()
-	if why != nil {
-		c.stats.down.Add(1)
+	format := "offloader: %s busy, passed over for %s"
+	switch why {
+	case nil:
+		c.busies.Add(1)
+	case errDraining:
+		c.drains.Add(1)
+		format = "offloader: %s draining (shutting down), passed over for %s"
+	default:
+		c.downs.Add(1)
 		c.trace("offloader: %s down for %s: %v", c.cfg.Addrs[i], roundDuration(d), why)
-	} else {
-		c.stats.busy.Add(1)
-		c.trace("offloader: %s busy, passed over for %s", c.cfg.Addrs[i], roundDuration(d))
+		return
 	}
+	c.trace(format, c.cfg.Addrs[i], roundDuration(d))
 }
 
 // retire stops cn taking new flights; it closes once the flights on it

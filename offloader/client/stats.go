@@ -1,7 +1,5 @@
 package client
 
-import "sync/atomic"
-
 // Stats counts a Client's fail-over events since New (failover.go), for
 // tests, tools and a device's own telemetry.
 type Stats struct {
@@ -19,16 +17,12 @@ type Stats struct {
 	Drained uint64
 }
 
-type counters struct {
-	resends, down, busy, drained atomic.Uint64
-}
-
 // Stats returns the Client's counts so far.
 func (c *Client) Stats() Stats {
 	return Stats{
-		Resends: c.stats.resends.Load(),
-		Down:    c.stats.down.Load(),
-		Busy:    c.stats.busy.Load(),
-		Drained: c.stats.drained.Load(),
+		Resends: c.resends.Load(),
+		Down:    c.downs.Load(),
+		Busy:    c.busies.Load(),
+		Drained: c.drains.Load(),
 	}
 }

@@ -51,7 +51,7 @@ func TestShutdown(t *testing.T) {
 	if err := <-served; err != nil {
 		t.Fatalf("Serve after Shutdown: %v", err)
 	}
-	if _, err := idle.ReadFrame(); !errors.Is(err, wire.CloseShuttingDown) {
+	if _, err := idle.ReadFrame(); !closedFor(err, wire.CloseShuttingDown) {
 		t.Fatalf("idle channel at shutdown: %v, want close(shutting_down)", err)
 	}
 	select {
@@ -69,7 +69,7 @@ func TestShutdown(t *testing.T) {
 		t.Fatalf("answer: %v, id %d", err, fr.ID)
 	}
 	checkOK(t, &fr)
-	if _, err := busy.ReadFrame(); !errors.Is(err, wire.CloseShuttingDown) {
+	if _, err := busy.ReadFrame(); !closedFor(err, wire.CloseShuttingDown) {
 		t.Fatalf("after its answer: %v, want close(shutting_down)", err)
 	}
 	if err := <-shut; err != nil {
@@ -93,4 +93,10 @@ func TestShutdownDeadline(t *testing.T) {
 	if !fx.srv.isClosed() {
 		t.Fatal("not closed after Shutdown")
 	}
+}
+
+// closedFor reports whether err is the peer's close with reason r.
+func closedFor(err error, r wire.CloseReason) bool {
+	ce, ok := errors.AsType[*wire.CloseError](err)
+	return ok && ce.Reason == r
 }

@@ -516,14 +516,15 @@ func (c *Channel) readFrameLocked(buf []byte) ([]byte, error) {
 		}
 		return nil, err
 	}
-	switch typ {
-	case frameAlert:
+	switch {
+	case typ == frameAlert:
 		return nil, c.failRead(alertError(payload))
-	case frameClose:
+	case c.plaintext && typ == frameClose:
 		return nil, c.readClose(payload)
-	case framePlain:
+	case c.plaintext:
 		return payload, nil
 	}
+	// A sealed frame, or a sealed close (close.go): the type is in the AD.
 	if c.in.seq == math.MaxUint64 {
 		return nil, c.failRead(&Error{Status: StatusAuthFailed, Detail: "sequence number exhausted"})
 	}
@@ -531,13 +532,16 @@ func (c *Channel) readFrameLocked(buf []byte) ([]byte, error) {
 	if err != nil {
 		return nil, wrapf("wire", err)
 	}
-	hdr := appendHeader(make([]byte, 0, headerLen), frameSealed, len(payload))
+	hdr := appendHeader(make([]byte, 0, headerLen), typ, len(payload))
 	nonce := c.in.nonce()
 	plain, err := aead.Open(payload[:0], nonce[:], payload, hdr)
 	if err != nil {
 		return nil, c.failRead(&Error{Status: StatusAuthFailed, Detail: "frame did not authenticate"})
 	}
 	c.in.seq++
+	if typ == frameClose {
+		return nil, c.readClose(plain)
+	}
 	return plain, nil
 }
 

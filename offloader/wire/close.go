@@ -19,8 +19,7 @@ import (
 // plaintext channel it is plain. Whoever reads it gets a *CloseError and
 // the channel is dead, as after an alert.
 
-// CloseReason says why a peer closed a channel. It implements error, so
-// errors.Is(err, CloseShuttingDown) matches a *CloseError with that reason.
+// CloseReason says why a peer closed a channel.
 type CloseReason uint8
 
 const (
@@ -55,9 +54,6 @@ func (r CloseReason) String() string {
 	return "reason(" + strconv.Itoa(int(r)) + ")"
 }
 
-// Error returns "offloader: channel closed: " and the reason in words.
-func (r CloseReason) Error() string { return "offloader: channel closed: " + r.String() }
-
 // MaxCloseDetail bounds the detail of a close frame: printable ASCII
 // (0x20..0x7e), never a secret.
 const MaxCloseDetail = 64
@@ -65,22 +61,21 @@ const MaxCloseDetail = 64
 // CloseError is a close frame the peer sent: the channel is dead. Any
 // flight sent on it that was not answered did not run (an offloader sends
 // close only once the flights it read are answered) and may be sent again
-// on another channel. errors.Is(err, reason) matches its Reason.
+// on another channel. errors.AsType[*CloseError] finds it; check Reason.
 type CloseError struct {
 	Reason CloseReason
 	Detail string
 }
 
+// Error returns "offloader: channel closed: ", the reason in words and
+// the detail if any.
 func (e *CloseError) Error() string {
-	msg := e.Reason.Error()
+	msg := "offloader: channel closed: " + e.Reason.String()
 	if e.Detail != "" {
 		msg += ": " + e.Detail
 	}
 	return msg
 }
-
-// Unwrap returns the reason.
-func (e *CloseError) Unwrap() error { return e.Reason }
 
 // closeBodyMax is the largest close frame payload in clear:
 // reason u8 | detail <u8>.
@@ -185,26 +180,10 @@ func (c *Channel) writeClose(reason CloseReason, detail string) error {
 	return nil
 }
 
-// readClose opens (on a PSK channel) and parses a close frame's payload,
-// read under c.in.mu, and ends the channel with what it says.
-func (c *Channel) readClose(payload []byte) error {
-	body := payload
-	if !c.plaintext {
-		if c.in.seq == math.MaxUint64 {
-			return c.failRead(&Error{Status: StatusAuthFailed, Detail: "sequence number exhausted"})
-		}
-		aead, err := chacha20poly1305.New(c.in.key[:])
-		if err != nil {
-			return wrapIO("opening close", err)
-		}
-		hdr := appendHeader(make([]byte, 0, headerLen), frameClose, len(payload))
-		nonce := c.in.nonce()
-		body, err = aead.Open(payload[:0], nonce[:], payload, hdr)
-		if err != nil {
-			return c.failRead(&Error{Status: StatusAuthFailed, Detail: "frame did not authenticate"})
-		}
-		c.in.seq++
-	}
+// readClose parses a close frame's body (opened, on a PSK channel, by
+// readFrameLocked), read under c.in.mu, and ends the channel with what it
+// says.
+func (c *Channel) readClose(body []byte) error {
 	ce, bad := parseClose(body)
 	if bad != nil {
 		return c.failRead(bad)

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/hex"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -120,7 +119,7 @@ func computeVector(t *testing.T) []kv {
 	}
 	sentBefore := fromServer.Len()
 	go server.CloseWithReason(CloseShuttingDown, "")
-	if _, err := client.ReadFrame(); !errors.Is(err, CloseShuttingDown) {
+	if _, err := client.ReadFrame(); !closedFor(err, CloseShuttingDown) {
 		t.Fatalf("close through the channel: %v", err)
 	}
 	sealedClose := bytes.Clone(fromServer.Bytes()[sentBefore:])
