@@ -35,6 +35,7 @@ const (
 	// refused).
 	CloseDeviceChanged CloseReason = 3
 	// CloseChannelAge: the channel lived as long as its sender keeps one.
+	// Reserved: neither the offloader nor offloader/client sends it yet.
 	CloseChannelAge CloseReason = 4
 )
 
