@@ -364,6 +364,7 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 	}
 	defer s.connDone()
 
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stopServer := context.AfterFunc(s.ctx, cancel)
@@ -480,7 +481,13 @@ func (s *Server) ServeConn(ctx context.Context, conn net.Conn, plaintextOK bool)
 	}
 	stopDrain := afterClose(s.drain, func() { stop(wire.CloseShuttingDown, false) })
 	defer stopDrain()
-	stopCut := context.AfterFunc(ctx, func() { stop(wire.CloseShuttingDown, true) })
+	stopCut := context.AfterFunc(ctx, func() {
+		var r wire.CloseReason // 0: ended for a reason given before, or broken
+		if s.ctx.Err() != nil || parent.Err() != nil {
+			r = wire.CloseShuttingDown // Close, or the caller's ctx
+		}
+		stop(r, true)
+	})
 	defer stopCut()
 	s.counters.channels[channelOK].Add(1)
 	s.counters.channelsOpen.Add(1)
