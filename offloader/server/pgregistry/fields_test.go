@@ -163,6 +163,9 @@ func TestPolicyLimitsEnforcedByAReplica(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ch.Close()
+	// The client side is open before the server has admitted the channel:
+	// a second opening racing it could take the only place.
+	waitFor(t, "the first channel to be admitted", func() bool { return rp.srv.Stats().Channels.Open == 1 })
 	if ch2, err := rp.openChannel("dev", psk(4)); err == nil { // opened, then closed by the server
 		defer ch2.Close()
 		done := make(chan error, 1)
