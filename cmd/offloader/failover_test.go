@@ -1,94 +1,12 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
-	"slices"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/tlsoffload/tlsoffload/certs/testpki"
 )
-
-// buildPackage builds the command pkg (an import path) into a temporary
-// directory.
-func buildPackage(t *testing.T, pkg string) string {
-	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	bin := filepath.Join(t.TempDir(), filepath.Base(pkg))
-	if out, err := exec.Command(goBin, "build", "-o", bin, pkg).CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, out)
-	}
-	return bin
-}
-
-// deviceProc is a running internal/loaddevice process.
-type deviceProc struct {
-	cmd    *exec.Cmd
-	stderr bytes.Buffer
-	done   chan struct{} // closed when its stdout ended
-}
-
-// handshakeLine is one line a device process printed.
-type handshakeLine struct {
-	word string // ok, retried, failed, client
-	us   int64
-	rest string
-}
-
-// startDevices runs n loaddevice processes as dev0..dev(n-1), each making
-// per handshakes, and sends every line they print to lines.
-func startDevices(t *testing.T, bin, dir, server string, addrs []string, n, per int, extra []string, lines chan<- handshakeLine) []*deviceProc {
-	t.Helper()
-	var ps []*deviceProc
-	for i := range n {
-		psk := filepath.Join(dir, fmt.Sprintf("dev%d.psk", i))
-		if err := os.WriteFile(psk, []byte(deviceHex(i)+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		args := append([]string{"-server", server, "-name", "server.test", "-offloaders", strings.Join(addrs, ","),
-			"-device", fmt.Sprint("dev", i), "-psk-file", psk, "-n", strconv.Itoa(per)}, extra...)
-		p := &deviceProc{cmd: exec.Command(bin, args...), done: make(chan struct{})}
-		p.cmd.Stderr = &p.stderr
-		out, err := p.cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := p.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			select {
-			case <-p.done:
-			default:
-				p.cmd.Process.Kill()
-				<-p.done
-			}
-			p.cmd.Wait()
-		})
-		go func() {
-			defer close(p.done)
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				word, rest, _ := strings.Cut(sc.Text(), " ")
-				us, _ := strconv.ParseInt(rest, 10, 64)
-				lines <- handshakeLine{word: word, us: us, rest: rest}
-			}
-		}()
-		ps = append(ps, p)
-	}
-	return ps
-}
 
 // TestFailoverProcesses is issue 10's replica scenario with real processes
 // on every side: three offloader daemons sharing token_key, several device
@@ -107,28 +25,9 @@ func TestFailoverProcesses(t *testing.T) {
 		t.Skip("builds two binaries and runs three daemons and six device processes")
 	}
 	const devices, perDevice, conc = 4, 200, 3
-	pki, err := testpki.New(time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := pki.Issue([]string{"server.test"}, testpki.ECDSAP256, testpki.Good)
-	if err != nil {
-		t.Fatal(err)
-	}
-	server := echoServer(t, leaf)
-	bin := buildOffloader(t)
-	devBin := buildPackage(t, "github.com/tlsoffload/tlsoffload/internal/loaddevice")
-
-	conf := func(listen string) string {
-		var b strings.Builder
-		fmt.Fprintf(&b, "listen: %q\nmetrics_listen: 127.0.0.1:0\ntoken_key: %s\ndevices:\n", listen, tokenHex)
-		for i := range devices {
-			fmt.Fprintf(&b, "  - id: dev%d\n    psk: %s\n    roots_file: %s\n    allowed_names: [server.test]\n",
-				i, deviceHex(i), filepath.Join("..", "root.pem"))
-		}
-		return b.String()
-	}
-	top := writeFiles(t, t.TempDir(), map[string]string{"root.pem": string(pki.RootPEM())})
+	f := newReplicaFixture(t)
+	bin, devBin, server, top := f.bin, f.devBin, f.server, f.top
+	conf := func(listen string) string { return f.conf(listen, devices, []string{"server.test"}, "") }
 	var ds []*daemon
 	for i := range 3 {
 		writeFiles(t, top, map[string]string{fmt.Sprint("r", i, "/o.yaml"): conf("127.0.0.1:0")})
@@ -179,14 +78,7 @@ func TestFailoverProcesses(t *testing.T) {
 			t.Fatalf("wave 1 did not finish within 3 minutes (%d handshakes)", len(lat))
 		}
 	}
-	for i, p := range procs {
-		<-p.done
-		if err := p.cmd.Wait(); err != nil {
-			t.Errorf("device process %d: %v\n%s", i, err, tail(p.stderr.String(), 10))
-		} else if p.stderr.Len() > 0 {
-			t.Logf("device process %d stderr:\n%s", i, tail(p.stderr.String(), 10))
-		}
-	}
+	waitDevices(t, "device", procs)
 	if restarted == nil {
 		t.Fatal("the replica was never restarted")
 	}
@@ -210,20 +102,13 @@ func TestFailoverProcesses(t *testing.T) {
 			t.Fatal("wave 2 did not finish in time")
 		}
 	}
-	for i, p := range procs2 {
-		<-p.done
-		if err := p.cmd.Wait(); err != nil {
-			t.Errorf("wave 2 device process %d: %v\n%s", i, err, tail(p.stderr.String(), 10))
-		}
-	}
+	waitDevices(t, "wave 2 device", procs2)
 	wave2 := []float64{handshakes(restarted) - wave1[0], handshakes(ds[1]) - wave1[1], handshakes(ds[2]) - wave1[2]}
 
-	slices.Sort(lat)
 	n := len(lat)
-	pct := func(p int) time.Duration { return lat[min(n-1, n*p/100)].Round(time.Microsecond) }
 	t.Logf("wave 1: %d handshakes by %d device processes over 3 replica processes; replica 0 killed (SIGKILL) after %d, restarted after %d; "+
-		"%d ok on the first try, %d after the device's retry, %d failed; p50 %v, p99 %v, max %v",
-		n, devices, killedAt, restartedAt, counts["ok"], counts["retried"], counts["failed"], pct(50), pct(99), lat[n-1].Round(time.Microsecond))
+		"%d ok on the first try, %d after the device's retry, %d failed; %s",
+		n, devices, killedAt, restartedAt, counts["ok"], counts["retried"], counts["failed"], percentiles(lat))
 	t.Logf("wave 1 handshakes by replica: before the kill %v, before the restart %v, at the end %v (replica 0: the restarted process)", beforeKill, beforeReboot, wave1)
 	t.Logf("wave 1 clients (flights resent, addresses marked down, busy marks): %q", clientLines)
 	t.Logf("wave 2: %d handshakes, by replica %v", wave2ok, wave2)

@@ -56,15 +56,28 @@ func (d *daemon) stop(t *testing.T) error {
 	t.Helper()
 	d.stopOnce.Do(func() {
 		d.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-d.exited:
-		case <-time.After(30 * time.Second):
-			d.cmd.Process.Kill()
-			<-d.exited
-		}
-		d.exitErr = d.cmd.Wait()
+		d.exitErr = d.waitExit()
 	})
 	return d.exitErr
+}
+
+// waited waits for a process that was told to end (a signal the test
+// sent itself) as stop does, without signalling it: a second SIGTERM
+// could reach it after it stopped catching them.
+func (d *daemon) waited() error {
+	d.stopOnce.Do(func() { d.exitErr = d.waitExit() })
+	return d.exitErr
+}
+
+// waitExit waits at most 30 s for the process to exit, then kills it.
+func (d *daemon) waitExit() error {
+	select {
+	case <-d.exited:
+	case <-time.After(30 * time.Second):
+		d.cmd.Process.Kill()
+		<-d.exited
+	}
+	return d.cmd.Wait()
 }
 
 // startDaemon runs bin serve on the config at path, with its file

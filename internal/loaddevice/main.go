@@ -2,8 +2,9 @@
 // (cmd/offloader's TestFailoverProcesses): it makes -n full handshakes,
 // -c at a time, with a TLS server through one offloader/client listing every
 // offloader address given (-offloaders, comma-separated), each handshake
-// followed by an echo of "ping". A handshake that fails is tried once
-// more. It prints one line per handshake on stdout as it goes, then the
+// followed by an echo of "ping"; with -until-eof it goes on past -n until
+// its stdin is closed, so a test can keep the load up for as long as its
+// scenario lasts. A handshake that fails is tried once more. It prints one line per handshake on stdout as it goes, then the
 // client's fail-over counts:
 //
 //	ok MICROS            succeeded on the first try, in MICROS
@@ -48,6 +49,7 @@ func run(args []string) int {
 		downFor    = fs.Duration("down-for", 0, "client.Config.DownFor (0: its default)")
 		maxAge     = fs.Duration("max-channel-age", 0, "client.Config.MaxChannelAge (0: its default)")
 		timeout    = fs.Duration("timeout", 20*time.Second, "bound on one handshake and echo")
+		untilEOF   = fs.Bool("until-eof", false, "after -n handshakes, go on until stdin is closed")
 	)
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -116,6 +118,16 @@ func run(args []string) int {
 		return nil
 	}
 
+	// more reports whether the k-th handshake (from 1) is to be made.
+	var eof atomic.Bool
+	if *untilEOF {
+		go func() {
+			io.Copy(io.Discard, os.Stdin)
+			eof.Store(true)
+		}()
+	}
+	more := func(k int64) bool { return k <= int64(*n) || *untilEOF && !eof.Load() }
+
 	var (
 		failed atomic.Int64
 		next   atomic.Int64
@@ -126,7 +138,7 @@ func run(args []string) int {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for next.Add(1) <= int64(*n) {
+			for more(next.Add(1)) {
 				begin := time.Now()
 				word := "ok"
 				if err := once(); err != nil {
