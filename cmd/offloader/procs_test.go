@@ -61,46 +61,53 @@ func startDevices(t *testing.T, bin, dir, server string, addrs []string, n, per 
 	t.Helper()
 	var ps []*deviceProc
 	for i := range n {
-		psk := filepath.Join(dir, fmt.Sprintf("dev%d.psk", i))
-		if err := os.WriteFile(psk, []byte(deviceHex(i)+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		args := append([]string{"-server", server, "-name", "server.test", "-offloaders", strings.Join(addrs, ","),
-			"-device", fmt.Sprint("dev", i), "-psk-file", psk, "-n", strconv.Itoa(per)}, extra...)
-		p := &deviceProc{cmd: exec.Command(bin, args...), done: make(chan struct{})}
-		p.cmd.Stderr = &p.stderr
-		out, err := p.cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if p.stdin, err = p.cmd.StdinPipe(); err != nil {
-			t.Fatal(err)
-		}
-		if err := p.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			p.stdin.Close()
-			select {
-			case <-p.done:
-			default:
-				p.cmd.Process.Kill()
-				<-p.done
-			}
-			p.cmd.Wait()
-		})
-		go func() {
-			defer close(p.done)
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				word, rest, _ := strings.Cut(sc.Text(), " ")
-				us, _ := strconv.ParseInt(rest, 10, 64)
-				lines <- handshakeLine{word: word, us: us, rest: rest}
-			}
-		}()
-		ps = append(ps, p)
+		ps = append(ps, startDevice(t, bin, dir, server, addrs, i, per, extra, lines))
 	}
 	return ps
+}
+
+// startDevice runs one loaddevice process as dev<i>, its PSK deviceHex(i)
+// in a file in dir.
+func startDevice(t *testing.T, bin, dir, server string, addrs []string, i, per int, extra []string, lines chan<- handshakeLine) *deviceProc {
+	t.Helper()
+	psk := filepath.Join(dir, fmt.Sprintf("dev%d.psk", i))
+	if err := os.WriteFile(psk, []byte(deviceHex(i)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"-server", server, "-name", "server.test", "-offloaders", strings.Join(addrs, ","),
+		"-device", fmt.Sprint("dev", i), "-psk-file", psk, "-n", strconv.Itoa(per)}, extra...)
+	p := &deviceProc{cmd: exec.Command(bin, args...), done: make(chan struct{})}
+	p.cmd.Stderr = &p.stderr
+	out, err := p.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		p.stdin.Close()
+		select {
+		case <-p.done:
+		default:
+			p.cmd.Process.Kill()
+			<-p.done
+		}
+		p.cmd.Wait()
+	})
+	go func() {
+		defer close(p.done)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			word, rest, _ := strings.Cut(sc.Text(), " ")
+			us, _ := strconv.ParseInt(rest, 10, 64)
+			lines <- handshakeLine{word: word, us: us, rest: rest}
+		}
+	}()
+	return p
 }
 
 // waitDevices waits for every process of ps to exit, failing the test for
@@ -132,7 +139,7 @@ type tally struct {
 }
 
 // clientLine is a device process's last line: its offloader client's
-// counts, by name ("resends", "down", "busy", ...).
+// counts (client.Stats), by name: "resends", "down", "busy", "drained".
 type clientLine map[string]int
 
 func parseClientLine(rest string) clientLine {

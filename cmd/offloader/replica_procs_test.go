@@ -287,8 +287,8 @@ func TestReloadUnderLoadProcesses(t *testing.T) {
 	}
 	t.Logf("reload under load: %s", tl.figures())
 	t.Logf("reload under load: %d device processes over 3 replica processes, each replica reloaded %d times (%d by SIGHUP, %d by the file changing, 1 bad file refused) "+
-		"with the load at %v handshakes, the last confirmed at %d; handshakes by replica %v; client resends %d, down marks %d, busy marks %d",
-		devices, len(steps), 3, 3, stepAt, lastStep, served, tl.sum("resends"), tl.sum("down"), tl.sum("busy"))
+		"with the load at %v handshakes, the last confirmed at %d; handshakes by replica %v; client resends %d, down marks %d, busy marks %d, channels drained %d",
+		devices, len(steps), 3, 3, stepAt, lastStep, served, tl.sum("resends"), tl.sum("down"), tl.sum("busy"), tl.sum("drained"))
 
 	if n := tl.n.Load(); n < devices*minPerDevice {
 		t.Errorf("%d handshakes reported, want at least %d", n, devices*minPerDevice)
@@ -296,7 +296,7 @@ func TestReloadUnderLoadProcesses(t *testing.T) {
 	if n := tl.count("failed") + tl.count("retried"); n != 0 {
 		t.Errorf("%d handshakes failed (%d even on the device's retry), want none", n, tl.count("failed"))
 	}
-	for _, c := range []string{"resends", "down", "busy"} {
+	for _, c := range []string{"resends", "down", "busy", "drained"} {
 		if n := tl.sum(c); n != 0 {
 			t.Errorf("client %s: %d, want 0: a reload must leave channels and flights alone", c, n)
 		}

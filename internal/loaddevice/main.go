@@ -1,16 +1,20 @@
 // Command loaddevice is a device process for the replica tests
-// (cmd/offloader's TestFailoverProcesses): it makes -n full handshakes,
-// -c at a time, with a TLS server through one offloader/client listing every
-// offloader address given (-offloaders, comma-separated), each handshake
-// followed by an echo of "ping"; with -until-eof it goes on past -n until
-// its stdin is closed, so a test can keep the load up for as long as its
-// scenario lasts. A handshake that fails is tried once more. It prints one line per handshake on stdout as it goes, then the
-// client's fail-over counts:
+// (cmd/offloader's TestFailoverProcesses, TestReloadUnderLoadProcesses,
+// TestSIGTERMDrainProcesses): it makes -n full handshakes, -c at a time,
+// with a TLS server through one offloader/client listing every offloader
+// address given (-offloaders, comma-separated), each handshake followed by
+// an echo of "ping"; with -until-eof it goes on past -n until its stdin is
+// closed, so a test can keep the load up for as long as its scenario
+// lasts. A handshake that fails is tried once more. It prints one line per
+// handshake on stdout as it goes, then the client's fail-over counts:
 //
 //	ok MICROS            succeeded on the first try, in MICROS
 //	retried MICROS       failed once (the error on stderr), then succeeded
 //	failed MICROS        failed twice
-//	client resends R down D busy B   flights sent again, addresses marked down, busy marks
+//	client resends R down D busy B drained N
+//	                     the client's fail-over counts (client.Stats): flights
+//	                     sent again, addresses marked down, busy marks,
+//	                     channels closed by a replica shutting down
 //
 // It exits 0 when every handshake succeeded, 1 otherwise, 2 on bad
 // arguments. No session cache: every handshake is a full one.
@@ -68,20 +72,9 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, "loaddevice: psk:", err)
 		return 2
 	}
-	var resends, downs, busy atomic.Int64
 	off, err := client.New(client.Config{
 		Addrs: strings.Split(*offloaders, ","), DeviceID: *device, PSK: psk,
 		DownFor: *downFor, MaxChannelAge: *maxAge,
-		Trace: func(format string, args ...any) {
-			switch {
-			case strings.Contains(format, "sending it again"):
-				resends.Add(1)
-			case strings.Contains(format, " down for "):
-				downs.Add(1)
-			case strings.Contains(format, "busy, passed over"):
-				busy.Add(1)
-			}
-		},
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loaddevice:", err)
@@ -157,7 +150,8 @@ func run(args []string) int {
 		}()
 	}
 	wg.Wait()
-	fmt.Printf("client resends %d down %d busy %d\n", resends.Load(), downs.Load(), busy.Load())
+	st := off.Stats()
+	fmt.Printf("client resends %d down %d busy %d drained %d\n", st.Resends, st.Down, st.Busy, st.Drained)
 	if failed.Load() > 0 {
 		return 1
 	}
