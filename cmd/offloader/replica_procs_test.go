@@ -312,3 +312,177 @@ func TestReloadUnderLoadProcesses(t *testing.T) {
 		}
 	}
 }
+
+// TestSIGTERMDrainProcesses: one replica is sent SIGTERM under load. What
+// the code guarantees (server.Shutdown, the client's fail-over): the
+// replica closes its listener at once, so a channel opening to it fails
+// from then on, and stops reading flights; a flight it had read (running,
+// or queued for a flight slot) is answered, then each channel is sent
+// close(shutting_down) and closed, all within shutdownGrace (5 s), which
+// its log says was met. A flight the replica never read meets the close:
+// the client resends it at once to another replica and counts the channel
+// drained, not down. So no handshake fails or needs the device's own
+// retry, no flight is refused busy (the device limits here are far above
+// the load), and the flights moved are bounded: per device process, those
+// outstanding when the drain began (conc at most) plus those its current
+// channel to the replica took before the close reached it (conc at most).
+// The replica exits 0; the load goes on over the other two.
+//
+// A watcher device process (one handshake at a time, one channel for
+// minutes) is started while only the replica to be stopped runs, so its
+// channel is on it for sure: it must count exactly one channel drained,
+// and the replica's log must show that channel closed for the shutdown.
+// The load devices move their channel on every 50 ms, so theirs may or may
+// not be there when the signal lands; their counts are logged.
+//
+// To give the drain work to do, the replica runs one flight at a time
+// (max_in_flight: 1, so flights queue for the slot) and is paused
+// (SIGSTOP) while the devices send to it; the SIGTERM follows its SIGCONT,
+// as it takes up the flights waiting in its sockets. Left alone, it answers
+// a flight within a millisecond and the signal mostly finds none running.
+func TestSIGTERMDrainProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds two binaries and runs three daemons and five device processes")
+	}
+	const devices, perDevice, conc = 4, 100, 3
+	const watcher = devices // dev4
+	f := newReplicaFixture(t)
+	// Replicas 1 and 2 get their addresses now, and start after the
+	// watcher found replica 0 the only one up.
+	listen := []string{"127.0.0.1:0", freeAddr(t), freeAddr(t)}
+	conf := func(r int) string {
+		top := "device_limits:\n  rate: 100000\n"
+		if r == 0 {
+			top += "max_in_flight: 1\nflight_wait: 10s\n"
+		}
+		return strings.Replace(f.conf(listen[r], devices+1, []string{"server.test"}, ""), "devices:\n", top+"devices:\n", 1)
+	}
+	start := func(r int) *daemon {
+		writeFiles(t, f.top, map[string]string{fmt.Sprint("r", r, "/o.yaml"): conf(r)})
+		return startDaemon(t, f.bin, filepath.Join(f.top, fmt.Sprint("r", r), "o.yaml"), 0)
+	}
+	ds := []*daemon{start(0)}
+	addrs := []string{ds[0].addr, listen[1], listen[2]}
+	wlines := make(chan handshakeLine, 64)
+	watch := startDevice(t, f.devBin, f.top, f.server, addrs, watcher, 1, []string{"-c", "1", "-until-eof"}, wlines)
+	wt := collect(wlines, 1)
+	waitLog(t, ds[0], fmt.Sprintf(`msg="offloader: channel open" device=dev%d`, watcher))
+	ds = append(ds, start(1), start(2))
+	for r := 1; r < 3; r++ {
+		if ds[r].addr != listen[r] {
+			t.Fatalf("replica %d listens on %s, not %s", r, ds[r].addr, listen[r])
+		}
+	}
+
+	lines := make(chan handshakeLine, 64)
+	procs := startDevices(t, f.devBin, f.top, f.server, addrs, devices, perDevice,
+		[]string{"-c", strconv.Itoa(conc), "-until-eof", "-max-channel-age", "50ms", "-down-for", "300ms"}, lines)
+	tl := collect(lines, devices)
+	deadline := time.Now().Add(3 * time.Minute)
+
+	if !tl.reach(devices*perDevice/3, deadline) {
+		t.Fatalf("the load stalled at %d handshakes", tl.n.Load())
+	}
+	before := metricIn(metricsBody(t, ds[0]), `tlsoffload_handshakes_total{result="ok"}`)
+	atTerm := tl.n.Load()
+	for _, sig := range []syscall.Signal{syscall.SIGSTOP, syscall.SIGCONT, syscall.SIGTERM} {
+		if err := ds[0].cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+		if sig == syscall.SIGSTOP {
+			time.Sleep(200 * time.Millisecond) // not a bound on anything: how long flights pile up
+		}
+	}
+	// It accepts no channel from the moment it began shutting down.
+	const shuttingDown, drained, cut = `msg="shutting down"`, `msg="flights in flight answered; channels closed"`, "were cut"
+	for !strings.Contains(ds[0].logged(), shuttingDown) {
+		if time.Now().After(deadline) || !ds[0].alive() {
+			t.Fatalf("no %s in the replica's log (alive %v):\n%s", shuttingDown, ds[0].alive(), tail(ds[0].logged(), 20))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	draining := !strings.Contains(ds[0].logged(), drained) && !strings.Contains(ds[0].logged(), cut)
+	ch, tcpRefused, openErr := tryOpen(ds[0].addr, "dev0", deviceHex(0))
+	if openErr == nil {
+		ch.Close()
+		t.Errorf("a channel opened to the replica after it began shutting down (still draining: %v)", draining)
+	}
+	if err := ds[0].waited(); err != nil {
+		t.Errorf("the replica after SIGTERM: %v\n%s", err, tail(ds[0].logged(), 20))
+	}
+	atExit := tl.n.Load()
+	logged := ds[0].logged()
+	drain := logged[strings.Index(logged, shuttingDown):]
+	if !strings.Contains(drain, drained) || strings.Contains(drain, cut) {
+		t.Errorf("the replica did not report its flights answered before its channels closed:\n%s", tail(drain, 20))
+	}
+	if !strings.Contains(drain, fmt.Sprintf(`msg="offloader: channel close" device=dev%d result=shutdown`, watcher)) {
+		t.Errorf("the replica's log does not show the watcher's channel closed for the shutdown:\n%s", tail(drain, 20))
+	}
+	// Handshakes whose verdict it gave while draining (audit lines are
+	// sampled: a lower bound), channels it closed for the shutdown.
+	verdicts := strings.Count(drain, `msg="offloader: audit"`)
+	closed := strings.Count(drain, "result=shutdown")
+
+	// The load goes on over the other two replicas.
+	if !tl.reach(max(devices*perDevice, atExit+devices*perDevice/3), deadline) {
+		t.Fatalf("the load stalled at %d handshakes after the replica exited", tl.n.Load())
+	}
+	endLoad(t, procs, tl)
+	endLoad(t, []*deviceProc{watch}, wt)
+
+	var after []float64
+	for _, d := range ds[1:] {
+		after = append(after, metricIn(metricsBody(t, d), `tlsoffload_handshakes_total{result="ok"}`))
+	}
+	t.Logf("SIGTERM drain: %s", tl.figures())
+	t.Logf("SIGTERM drain: %d device processes over 3 replica processes; replica 0 (one flight at a time) paused, then sent SIGTERM after %d handshakes (it had served %v), "+
+		"exited 0 after %d; while draining it gave at least %d verdicts (audit lines) and closed %d channels for the shutdown; "+
+		"clients: %d channels drained, %d flights resent (bound %d), %d busy marks, %d down marks; "+
+		"a channel opening after it began shutting down (still draining: %v): %v (TCP refused: %v); replicas 1 and 2 served %v in all",
+		devices, atTerm, before, atExit, verdicts, closed, tl.sum("drained"), tl.sum("resends"), 2*devices*conc, tl.sum("busy"), tl.sum("down"),
+		draining, openErr, tcpRefused, after)
+	t.Logf("SIGTERM drain, watcher: %s; client resends %d, drained %d, down %d, busy %d",
+		wt.figures(), wt.sum("resends"), wt.sum("drained"), wt.sum("down"), wt.sum("busy"))
+
+	if n := tl.n.Load(); n < devices*perDevice {
+		t.Errorf("%d handshakes reported, want at least %d", n, devices*perDevice)
+	}
+	for _, x := range []*tally{tl, wt} {
+		if n := x.count("failed") + x.count("retried"); n != 0 {
+			t.Errorf("%d handshakes failed (%d even on the device's retry), want none", n, x.count("failed"))
+		}
+		if n := x.sum("busy"); n != 0 {
+			t.Errorf("%d flights answered busy, want none: a draining replica answers what it read and closes the rest", n)
+		}
+	}
+	if before == 0 {
+		t.Errorf("replica 0 served no handshake before its SIGTERM: nothing to drain")
+	}
+	if n := tl.sum("resends"); n > 2*devices*conc {
+		t.Errorf("%d flights resent, want at most %d", n, 2*devices*conc)
+	}
+	if n := wt.sum("resends"); n > 2 {
+		t.Errorf("the watcher resent %d flights, want at most 2", n)
+	}
+	if n := wt.sum("drained"); n != 1 {
+		t.Errorf("the watcher counted %d channels drained, want 1: its channel met close(shutting_down)", n)
+	}
+	for r, d := range ds[1:] {
+		if err := d.stop(t); err != nil {
+			t.Errorf("replica %d exit: %v", r+1, err)
+		}
+	}
+}
+
+// freeAddr returns a loopback address no one listens on now, for a
+// daemon to be started on later.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
