@@ -151,20 +151,23 @@ func TestReloadUnderLoadProcesses(t *testing.T) {
 	check := func(r, v, gen, refused int, trigger string, bad bool) {
 		t.Helper()
 		d := ds[r]
+		lastOK := 1
+		if bad {
+			lastOK = 0
+		}
+		// The reload counter moves a moment before the generation and the
+		// last result: wait for all three.
 		var body string
 		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 			body = metricsBody(t, d)
 			if int(metricIn(body, "tlsoffload_config_generation")) >= gen &&
-				int(metricIn(body, `tlsoffload_config_reloads_total{result="refused"}`)) >= refused {
+				int(metricIn(body, `tlsoffload_config_reloads_total{result="refused"}`)) >= refused &&
+				int(metricIn(body, "tlsoffload_config_last_reload_successful")) == lastOK {
 				break
 			}
 			if time.Now().After(deadline) || !d.alive() {
 				t.Fatalf("replica %d: no generation %d with %d refused after 30s (alive %v):\n%s", r, gen, refused, d.alive(), tail(d.logged(), 20))
 			}
-		}
-		lastOK := 1
-		if bad {
-			lastOK = 0
 		}
 		for series, want := range map[string]int{
 			"tlsoffload_config_generation":                      gen,
@@ -180,17 +183,25 @@ func TestReloadUnderLoadProcesses(t *testing.T) {
 		if trigger == "file" {
 			logTrigger = `trigger="file changed"`
 		}
-		var found bool
-		for _, l := range strings.Split(d.logged(), "\n") {
-			if bad {
-				found = found || strings.Contains(l, "config reload refused") && strings.Contains(l, logTrigger) &&
-					strings.Contains(l, fmt.Sprint("generation=", gen)) && strings.Contains(l, badField) && strings.Contains(l, links[r])
-			} else {
-				found = found || strings.Contains(l, "config reloaded") && strings.Contains(l, logTrigger) &&
-					strings.Contains(l, fmt.Sprint("generation=", gen, " "))
+		// The metric moves before the log line is written and read: wait
+		// for the line.
+		found := func() bool {
+			for _, l := range strings.Split(d.logged(), "\n") {
+				if bad && strings.Contains(l, "config reload refused") && strings.Contains(l, logTrigger) &&
+					strings.Contains(l, fmt.Sprint("generation=", gen)) && strings.Contains(l, badField) && strings.Contains(l, links[r]) ||
+					!bad && strings.Contains(l, "config reloaded") && strings.Contains(l, logTrigger) &&
+						strings.Contains(l, fmt.Sprint("generation=", gen, " ")) {
+					return true
+				}
+			}
+			return false
+		}
+		if trigger != "start" {
+			for deadline := time.Now().Add(30 * time.Second); !found() && time.Now().Before(deadline); {
+				time.Sleep(10 * time.Millisecond)
 			}
 		}
-		if !found && trigger != "start" {
+		if trigger != "start" && !found() {
 			t.Errorf("replica %d: no log line for the %s step to generation %d (bad %v):\n%s", r, trigger, gen, bad, tail(d.logged(), 10))
 		}
 
