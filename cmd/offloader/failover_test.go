@@ -110,7 +110,7 @@ func TestFailoverProcesses(t *testing.T) {
 		"%d ok on the first try, %d after the device's retry, %d failed; %s",
 		n, devices, killedAt, restartedAt, counts["ok"], counts["retried"], counts["failed"], percentiles(lat))
 	t.Logf("wave 1 handshakes by replica: before the kill %v, before the restart %v, at the end %v (replica 0: the restarted process)", beforeKill, beforeReboot, wave1)
-	t.Logf("wave 1 clients (flights resent, addresses marked down, busy marks): %q", clientLines)
+	t.Logf("wave 1 clients' counts: %q", clientLines)
 	t.Logf("wave 2: %d handshakes, by replica %v", wave2ok, wave2)
 
 	if n != devices*perDevice {
