@@ -266,14 +266,7 @@ func abuseStarvation(t *testing.T, floodRate string) {
 	if testing.Short() {
 		t.Skip("builds the binary and floods it")
 	}
-	pki, err := testpki.New(time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := pki.Issue([]string{"server.test"}, testpki.ECDSAP256, testpki.Good)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pki, leaf := serverPKI(t, testpki.ECDSAP256)
 	dir := writeFiles(t, t.TempDir(), map[string]string{
 		"o.yaml": fmt.Sprintf(`
 listen: 127.0.0.1:0

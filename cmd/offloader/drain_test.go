@@ -61,14 +61,7 @@ func TestSIGTERMDrain(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs three daemons")
 	}
-	pki, err := testpki.New(time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := pki.Issue([]string{"server.test"}, testpki.ECDSAP256, testpki.Good)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pki, leaf := serverPKI(t, testpki.ECDSAP256)
 	server := echoServer(t, leaf)
 	bin := buildOffloader(t)
 	top := writeFiles(t, t.TempDir(), map[string]string{"root.pem": string(pki.RootPEM())})

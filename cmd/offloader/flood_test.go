@@ -241,14 +241,7 @@ func TestServeFDExhaustion(t *testing.T) {
 		t.Skip("builds the binary and floods it")
 	}
 	const nofile, idle = 512, 700
-	pki, err := testpki.New(time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := pki.Issue([]string{"server.test"}, testpki.ECDSAP256, testpki.Good)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pki, leaf := serverPKI(t, testpki.ECDSAP256)
 	bin := buildOffloader(t)
 	dir := writeFiles(t, t.TempDir(), map[string]string{
 		"offloader.yaml": `

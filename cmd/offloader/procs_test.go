@@ -230,6 +230,21 @@ func percentiles(lat []time.Duration) string {
 	return fmt.Sprintf("p50 %v, p99 %v, max %v", pct(50), pct(99), lat[n-1].Round(time.Microsecond))
 }
 
+// serverPKI is a fresh test PKI and a leaf of key type key for
+// "server.test", valid now.
+func serverPKI(t *testing.T, key testpki.KeyType) (*testpki.PKI, *testpki.Leaf) {
+	t.Helper()
+	pki, err := testpki.New(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := pki.Issue([]string{"server.test"}, key, testpki.Good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pki, leaf
+}
+
 // replicaFixture is what the replica tests share: a test PKI, a crypto/tls
 // echo server for server.test, the built offloader and loaddevice, and a
 // temporary directory holding the root certificate.
@@ -241,14 +256,7 @@ type replicaFixture struct {
 
 func newReplicaFixture(t *testing.T) *replicaFixture {
 	t.Helper()
-	pki, err := testpki.New(time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := pki.Issue([]string{"server.test"}, testpki.ECDSAP256, testpki.Good)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pki, leaf := serverPKI(t, testpki.ECDSAP256)
 	top := writeFiles(t, t.TempDir(), map[string]string{"root.pem": string(pki.RootPEM())})
 	return &replicaFixture{
 		top: top, root: filepath.Join(top, "root.pem"), server: echoServer(t, leaf),

@@ -65,14 +65,7 @@ func TestRegistryNegotiationThroughOffloaderProcess(t *testing.T) {
 		t.Skip("builds the binary")
 	}
 	peers.Require(t, "openssl")
-	pki, err := testpki.New(time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := pki.Issue([]string{"server.test"}, testpki.RSA2048, testpki.Good)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pki, leaf := serverPKI(t, testpki.RSA2048)
 	dir, cfg := fleetConfig(t)
 	writeFiles(t, dir, map[string]string{"root.pem": string(pki.RootPEM()), "dev.psk": pskHex + "\n"})
 	mustRun(t, "migrate", "-c", cfg)
@@ -165,7 +158,7 @@ func TestRegistryNegotiationThroughOffloaderProcess(t *testing.T) {
 		var we *wire.Error
 		return errors.As(err, &we) && we.Status == wire.StatusPolicyDenied && we.Op == wire.OpStart
 	})
-	_, _, err = fetchPage(narrowed, tls12, fromTLS10)
+	_, _, err := fetchPage(narrowed, tls12, fromTLS10)
 	var we *wire.Error
 	if !errors.As(err, &we) || we.Status != wire.StatusPolicyDenied || we.Op != wire.OpAuth || we.Detail != capped {
 		t.Fatalf("the device with a cached Start answer: %v\nwant the offloader's refusal of Auth: %q", err, capped)

@@ -65,14 +65,7 @@ func TestReplicas(t *testing.T) {
 		t.Skip("builds the binary and runs three daemons")
 	}
 	const devices, perDevice = 4, 100
-	pki, err := testpki.New(time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := pki.Issue([]string{"server.test"}, testpki.ECDSAP256, testpki.Good)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pki, leaf := serverPKI(t, testpki.ECDSAP256)
 	server := echoServer(t, leaf)
 	bin := buildOffloader(t)
 	conf := func(listen string, extra int) string {
