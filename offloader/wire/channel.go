@@ -379,32 +379,12 @@ func (c *Channel) WriteFrame(payload []byte) error {
 	}
 	c.out.mu.Lock()
 	defer c.out.mu.Unlock()
-	if c.out.err != nil {
-		return c.out.err
-	}
-	if err := c.deadErr(); err != nil {
+	frame, err := c.frameLocked(c.outBuf[:0], framePlain, frameSealed, payload)
+	if err != nil {
 		return err
 	}
-	var frame []byte
 	if c.plaintext {
-		frame = appendHeader(c.outBuf[:0], framePlain, len(payload))
-		frame = append(frame, payload...)
 		defer clear(frame)
-	} else {
-		if c.out.seq == math.MaxUint64 {
-			c.out.err = errors.New("wire: sequence number exhausted")
-			return c.out.err
-		}
-		aead, err := chacha20poly1305.New(c.out.key[:])
-		if err != nil {
-			return wrapf("wire", err)
-		}
-		frame = appendHeader(slices.Grow(c.outBuf[:0], headerLen+len(payload)+tagLen), frameSealed, len(payload)+tagLen)
-		var hdr [headerLen]byte
-		copy(hdr[:], frame)
-		nonce := c.out.nonce()
-		frame = aead.Seal(frame, nonce[:], payload, hdr[:])
-		c.out.seq++
 	}
 	if cap(frame) <= keepFrameBuf {
 		c.outBuf = frame[:0]
@@ -414,6 +394,37 @@ func (c *Channel) WriteFrame(payload []byte) error {
 		return c.out.err
 	}
 	return nil
+}
+
+// frameLocked appends to dst the next frame carrying body, under c.out.mu:
+// of type plainTyp on a plaintext channel, else of type sealedTyp, sealed
+// under the next sequence number with its header as additional data. It
+// fails with the writer's sticky error, or the one that ended the channel.
+func (c *Channel) frameLocked(dst []byte, plainTyp, sealedTyp uint8, body []byte) ([]byte, error) {
+	if c.out.err != nil {
+		return nil, c.out.err
+	}
+	if err := c.deadErr(); err != nil {
+		return nil, err
+	}
+	if c.plaintext {
+		return append(appendHeader(dst, plainTyp, len(body)), body...), nil
+	}
+	if c.out.seq == math.MaxUint64 {
+		c.out.err = errors.New("wire: sequence number exhausted")
+		return nil, c.out.err
+	}
+	aead, err := chacha20poly1305.New(c.out.key[:])
+	if err != nil {
+		return nil, wrapf("wire", err)
+	}
+	frame := appendHeader(slices.Grow(dst, headerLen+len(body)+tagLen), sealedTyp, len(body)+tagLen)
+	var hdr [headerLen]byte
+	copy(hdr[:], frame)
+	nonce := c.out.nonce()
+	frame = aead.Seal(frame, nonce[:], body, hdr[:])
+	c.out.seq++
+	return frame, nil
 }
 
 // WaitFrame blocks until the first byte of the next frame has arrived (or

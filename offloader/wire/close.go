@@ -2,11 +2,9 @@ package wire
 
 import (
 	"errors"
-	"math"
 	"strconv"
 
 	"github.com/tlsoffload/tlsoffload/internal/cryptobyte"
-	"golang.org/x/crypto/chacha20poly1305"
 )
 
 // Closing a channel with a reason (docs/PROTOCOL.md §6.1). A side that
@@ -147,31 +145,9 @@ func (c *Channel) writeClose(reason CloseReason, detail string) error {
 	}
 	c.out.mu.Lock()
 	defer c.out.mu.Unlock()
-	if c.out.err != nil {
-		return c.out.err
-	}
-	if err := c.deadErr(); err != nil {
+	frame, err := c.frameLocked(nil, frameClose, frameClose, body)
+	if err != nil {
 		return err
-	}
-	var frame []byte
-	if c.plaintext {
-		frame = appendHeader(make([]byte, 0, headerLen+len(body)), frameClose, len(body))
-		frame = append(frame, body...)
-	} else {
-		if c.out.seq == math.MaxUint64 {
-			c.out.err = errors.New("wire: sequence number exhausted")
-			return c.out.err
-		}
-		aead, err := chacha20poly1305.New(c.out.key[:])
-		if err != nil {
-			return wrapIO("sealing close", err)
-		}
-		frame = appendHeader(make([]byte, 0, headerLen+len(body)+tagLen), frameClose, len(body)+tagLen)
-		var hdr [headerLen]byte
-		copy(hdr[:], frame)
-		nonce := c.out.nonce()
-		frame = aead.Seal(frame, nonce[:], body, hdr[:])
-		c.out.seq++
 	}
 	// Whatever happens, this side writes nothing more.
 	c.out.err = errClosed
