@@ -35,15 +35,23 @@ const busyName = "server.test"
 // listener; roots may be nil (Start needs none).
 func busyOffloader(t *testing.T, limits server.DeviceLimits, roots *testpki.PKI) (string, *server.Server) {
 	t.Helper()
-	reg := server.NewRegistry()
 	dev := server.Device{ID: "dev", PSK: busyPSK, AllowedNames: []string{busyName}, Limits: limits}
 	if roots != nil {
 		dev.Roots = roots.Roots
 	}
+	return serveDevice(t, dev, server.Config{FlightWait: time.Millisecond})
+}
+
+// serveDevice runs a server with cfg (its Registry and Logger filled in)
+// for dev alone on a loopback TCP listener until the test ends.
+func serveDevice(t *testing.T, dev server.Device, cfg server.Config) (string, *server.Server) {
+	t.Helper()
+	reg := server.NewRegistry()
 	if err := reg.Add(dev); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(server.Config{Registry: reg, Logger: slog.New(slog.DiscardHandler), FlightWait: time.Millisecond})
+	cfg.Registry, cfg.Logger = reg, slog.New(slog.DiscardHandler)
+	srv, err := server.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

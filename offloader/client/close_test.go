@@ -2,7 +2,6 @@ package client_test
 
 import (
 	"context"
-	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -90,23 +89,9 @@ func TestShutdownDrainsToAnotherReplica(t *testing.T) {
 // nothing: the flight that met it is resent on a new channel to the same,
 // only, address.
 func TestIdleCloseResendsToSameAddress(t *testing.T) {
-	reg := server.NewRegistry()
-	if err := reg.Add(server.Device{ID: "dev", PSK: busyPSK, AllowedNames: []string{busyName}}); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(server.Config{Registry: reg, Logger: slog.New(slog.DiscardHandler), IdleTimeout: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { srv.Serve(l, false); close(done) }()
-	t.Cleanup(func() { srv.Close(); <-done })
-
-	c, err := client.New(client.Config{Addrs: []string{l.Addr().String()}, DeviceID: "dev", PSK: busyPSK})
+	addr, srv := serveDevice(t, server.Device{ID: "dev", PSK: busyPSK, AllowedNames: []string{busyName}},
+		server.Config{IdleTimeout: 50 * time.Millisecond})
+	c, err := client.New(client.Config{Addrs: []string{addr}, DeviceID: "dev", PSK: busyPSK})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,9 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/tlsoffload/tlsoffload/certs/testpki"
 	"github.com/tlsoffload/tlsoffload/handshake"
 	"github.com/tlsoffload/tlsoffload/offloader/server"
 )
@@ -96,14 +94,7 @@ func TestPolicyNegotiationRefused(t *testing.T) {
 	}
 
 	// The client-certificate rule depends on the device.
-	pki, err := testpki.New(time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := pki.Issue([]string{"cam.devices.example"}, testpki.ECDSAP256, testpki.NoServerAuth)
-	if err != nil {
-		t.Fatal(err)
-	}
+	leaf := clientLeaf(t)
 	mustPolicy(t, db, Policy{Name: "rsa-listed", AllowedNames: []string{"*"}, CipherSuites: []uint16{ecdheSuite, rsaSuite}})
 	mustPolicy(t, db, Policy{Name: "ecdhe", AllowedNames: []string{"*"}})
 	mustAdd(t, db, "plain-1", "rsa-listed", psk(1)) // no client certificate: RSA is on by default

@@ -76,14 +76,7 @@ func TestRekey(t *testing.T) {
 	ctx := context.Background()
 	oldKEK, newKEK := db.kek, newTestKEK(t)
 	mustPolicy(t, db, Policy{Name: "p", AllowedNames: []string{"*"}})
-	pki, err := testpki.New(time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := pki.Issue([]string{"cam.devices.example"}, testpki.ECDSAP256, testpki.NoServerAuth)
-	if err != nil {
-		t.Fatal(err)
-	}
+	leaf := clientLeaf(t)
 	if err := db.admin.AddDevice(ctx, DeviceSpec{ID: "cam", Policy: "p", PSK: psk(1), ClientCertificate: leaf.Chain, ClientKey: leaf.Key}); err != nil {
 		t.Fatal(err)
 	}
@@ -204,4 +197,19 @@ func TestRekey(t *testing.T) {
 	if err != nil || enabled != 2 {
 		t.Errorf("%d of the devices triggers enabled after the rekeys (%v), want 2", enabled, err)
 	}
+}
+
+// clientLeaf is a device's client certificate (ECDSA P-256, no server
+// auth) from a fresh test PKI.
+func clientLeaf(t *testing.T) *testpki.Leaf {
+	t.Helper()
+	pki, err := testpki.New(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := pki.Issue([]string{"cam.devices.example"}, testpki.ECDSAP256, testpki.NoServerAuth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return leaf
 }
