@@ -145,6 +145,12 @@ func realHandshake(ctx context.Context, addr string, psk []byte, leaf *testpki.L
 
 // realHandshakeAs is realHandshake for device id.
 func realHandshakeAs(ctx context.Context, addr, id string, psk []byte, leaf *testpki.Leaf) error {
+	return realHandshakeCert(ctx, addr, id, psk, leaf.TLSCertificate())
+}
+
+// realHandshakeCert is realHandshakeAs with the server's certificate and
+// key given as they are.
+func realHandshakeCert(ctx context.Context, addr, id string, psk []byte, cert tls.Certificate) error {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -157,7 +163,7 @@ func realHandshakeAs(ctx context.Context, addr, id string, psk []byte, leaf *tes
 		}
 		defer c.Close()
 		c.SetDeadline(time.Now().Add(30 * time.Second))
-		tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{leaf.TLSCertificate()}, MaxVersion: tls.VersionTLS12})
+		tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{cert}, MaxVersion: tls.VersionTLS12})
 		io.Copy(tc, tc)
 	}()
 	dev, err := client.New(client.Config{Addrs: []string{addr}, DeviceID: id, PSK: psk})

@@ -28,7 +28,12 @@ import (
 // pg is the one PostgreSQL of this package's tests.
 var pg *pgtest.Server
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m.Run, &pg)) }
+func TestMain(m *testing.M) {
+	if os.Getenv(floodProcessEnv) != "" {
+		os.Exit(floodProcess()) // abuse_test.go: this binary as a flooding device
+	}
+	os.Exit(pgtest.Main(m.Run, &pg))
+}
 
 var dbSeq atomic.Int32
 
