@@ -3,6 +3,7 @@ package metrics
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -114,4 +115,62 @@ func (cc configCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(configGenerationDesc, prometheus.GaugeValue, float64(st.Generation))
 	ch <- prometheus.MustNewConstMetric(configReloadOKDesc, prometheus.GaugeValue, ok)
 	ch <- prometheus.MustNewConstMetric(configLoadedDesc, prometheus.GaugeValue, float64(st.LoadedAt.UnixNano())/1e9)
+}
+
+// HTTP login refusal reasons: the values of tlsoffload_http_auth_refused_total's
+// reason label.
+const (
+	HTTPAuthNoCredential  = "no_credential"  // none sent: 401 with the challenge, not a guess
+	HTTPAuthBadCredential = "bad_credential" // a wrong one: 401, and one failure of the source's
+	HTTPAuthThrottled     = "throttled"      // its source failed too often: 429, not checked
+)
+
+var httpAuthReasons = [...]string{HTTPAuthNoCredential, HTTPAuthBadCredential, HTTPAuthThrottled}
+
+var httpAuthRefusedDesc = prometheus.NewDesc("tlsoffload_http_auth_refused_total",
+	"Requests to the HTTP address (dashboard, API, /metrics) refused for their credential, by reason (no_credential, bad_credential, throttled: too many failures from the source, answered 429 unchecked).",
+	[]string{"reason"}, nil)
+
+// HTTPAuthRefusals counts the daemon's refused HTTP logins by reason. It
+// is safe for concurrent use; the zero value counts from zero.
+type HTTPAuthRefusals struct {
+	n [len(httpAuthReasons)]atomic.Uint64
+}
+
+// Add counts one refusal for reason, one of the HTTPAuth* constants; an
+// unknown reason is not counted.
+func (c *HTTPAuthRefusals) Add(reason string) {
+	for i, r := range httpAuthReasons {
+		if r == reason {
+			c.n[i].Add(1)
+			return
+		}
+	}
+}
+
+// Count returns the refusals counted for reason.
+func (c *HTTPAuthRefusals) Count(reason string) uint64 {
+	for i, r := range httpAuthReasons {
+		if r == reason {
+			return c.n[i].Load()
+		}
+	}
+	return 0
+}
+
+// RegisterHTTPAuth exports c as tlsoffload_http_auth_refused_total. Its
+// three series are exported from the start, zero included, so that an
+// alert on increase() sees the first failure.
+func RegisterHTTPAuth(reg *prometheus.Registry, c *HTTPAuthRefusals) error {
+	return reg.Register(httpAuthCollector{c})
+}
+
+type httpAuthCollector struct{ c *HTTPAuthRefusals }
+
+func (httpAuthCollector) Describe(ch chan<- *prometheus.Desc) { ch <- httpAuthRefusedDesc }
+
+func (hc httpAuthCollector) Collect(ch chan<- prometheus.Metric) {
+	for i, r := range httpAuthReasons {
+		ch <- prometheus.MustNewConstMetric(httpAuthRefusedDesc, prometheus.CounterValue, float64(hc.c.n[i].Load()), r)
+	}
 }

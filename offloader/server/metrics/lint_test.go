@@ -80,6 +80,11 @@ func TestMetricNamesLint(t *testing.T) {
 	if err := RegisterConfig(reg, tr); err != nil {
 		t.Fatal(err)
 	}
+	var logins HTTPAuthRefusals
+	logins.Add(HTTPAuthThrottled)
+	if err := RegisterHTTPAuth(reg, &logins); err != nil {
+		t.Fatal(err)
+	}
 	problems, err := testutil.GatherAndLint(reg)
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +118,8 @@ func TestMetricNamesLint(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"process_open_fds", "process_max_fds", "process_resident_memory_bytes", "go_goroutines",
-		"tlsoffload_build_info", "tlsoffload_config_generation", "tlsoffload_config_last_reload_successful"} {
+		"tlsoffload_build_info", "tlsoffload_config_generation", "tlsoffload_config_last_reload_successful",
+		"tlsoffload_http_auth_refused_total"} {
 		if !seen[name] {
 			t.Errorf("%s not registered", name)
 		}
@@ -182,4 +188,34 @@ func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	t.Fatalf("no %s", name)
 	return 0
+}
+
+// TestHTTPAuthRefusals: each reason counts apart, all three series are
+// exported from zero, and an unknown reason counts nowhere.
+func TestHTTPAuthRefusals(t *testing.T) {
+	var c HTTPAuthRefusals
+	reg := prometheus.NewRegistry()
+	if err := RegisterHTTPAuth(reg, &c); err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.CollectAndCount(reg, "tlsoffload_http_auth_refused_total"); n != 3 {
+		t.Fatalf("%d series at zero, want 3", n)
+	}
+	c.Add(HTTPAuthBadCredential)
+	c.Add(HTTPAuthBadCredential)
+	c.Add(HTTPAuthThrottled)
+	c.Add("password123")
+	want := `
+# HELP tlsoffload_http_auth_refused_total Requests to the HTTP address (dashboard, API, /metrics) refused for their credential, by reason (no_credential, bad_credential, throttled: too many failures from the source, answered 429 unchecked).
+# TYPE tlsoffload_http_auth_refused_total counter
+tlsoffload_http_auth_refused_total{reason="bad_credential"} 2
+tlsoffload_http_auth_refused_total{reason="no_credential"} 0
+tlsoffload_http_auth_refused_total{reason="throttled"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
+		t.Error(err)
+	}
+	if c.Count("password123") != 0 || c.Count(HTTPAuthBadCredential) != 2 {
+		t.Error("Count misreads")
+	}
 }
