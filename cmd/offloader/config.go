@@ -56,6 +56,8 @@ type fileServiceLimits struct {
 	OpenTimeout         Duration   `yaml:"open_timeout"`
 	FlightWait          Duration   `yaml:"flight_wait"`
 	MetricsMaxConns     int        `yaml:"metrics_max_conns"`
+	HTTPAuthFailures    int        `yaml:"http_auth_failures"`
+	HTTPAuthRefill      Duration   `yaml:"http_auth_refill"`
 	FrameBudget         int64      `yaml:"frame_budget"`
 	MinFrameRate        int        `yaml:"min_frame_rate"`
 	DeviceLimits        fileLimits `yaml:"device_limits"`
@@ -95,8 +97,10 @@ func (l fileLimits) limits(prefix string) (server.DeviceLimits, string, error) {
 // sustained flights per second (a handshake takes one or two), and the
 // metrics server's connections.
 const (
-	defaultDeviceRate      = 200
-	defaultMetricsMaxConns = 64
+	defaultDeviceRate       = 200
+	defaultMetricsMaxConns  = 64
+	defaultHTTPAuthFailures = 5
+	defaultHTTPAuthRefill   = 10 * time.Second
 )
 
 type fileDevice struct {
@@ -156,9 +160,13 @@ type serviceLimits struct {
 	maxConns, maxOpeningPerSource int
 	openTimeout, flightWait       time.Duration
 	metricsMaxConns               int
-	frameBudget                   int64
-	minFrameRate                  int // -1: off
-	deviceLimits                  server.DeviceLimits
+	// Failed HTTP logins one source may make at once, and the time in
+	// which it earns one more (httpauth.go's loginThrottle).
+	httpAuthFailures int
+	httpAuthRefill   time.Duration
+	frameBudget      int64
+	minFrameRate     int // -1: off
+	deviceLimits     server.DeviceLimits
 }
 
 // Duration is a config duration written as a Go duration string: "300ms",
@@ -515,6 +523,7 @@ func loadServiceLimits(fl fileServiceLimits, out *serviceLimits) (string, error)
 		{"max_conns", fl.MaxConns, &out.maxConns},
 		{"max_opening_per_source", fl.MaxOpeningPerSource, &out.maxOpeningPerSource},
 		{"metrics_max_conns", fl.MetricsMaxConns, &out.metricsMaxConns},
+		{"http_auth_failures", fl.HTTPAuthFailures, &out.httpAuthFailures},
 	} {
 		if n.v < 0 {
 			return n.field, fmt.Errorf("%d is negative", n.v)
@@ -532,6 +541,9 @@ func loadServiceLimits(fl fileServiceLimits, out *serviceLimits) (string, error)
 	if out.metricsMaxConns == 0 {
 		out.metricsMaxConns = defaultMetricsMaxConns
 	}
+	if out.httpAuthFailures == 0 {
+		out.httpAuthFailures = defaultHTTPAuthFailures
+	}
 	for _, d := range []struct {
 		field string
 		in    Duration
@@ -539,11 +551,15 @@ func loadServiceLimits(fl fileServiceLimits, out *serviceLimits) (string, error)
 	}{
 		{"open_timeout", fl.OpenTimeout, &out.openTimeout},
 		{"flight_wait", fl.FlightWait, &out.flightWait},
+		{"http_auth_refill", fl.HTTPAuthRefill, &out.httpAuthRefill},
 	} {
 		if err := d.in.check(); err != nil {
 			return d.field, err
 		}
 		*d.out = d.in.D
+	}
+	if out.httpAuthRefill == 0 {
+		out.httpAuthRefill = defaultHTTPAuthRefill
 	}
 	dl, field, err := fl.DeviceLimits.limits("device_limits")
 	if err != nil {

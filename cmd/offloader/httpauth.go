@@ -5,8 +5,17 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"net/netip"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tlsoffload/tlsoffload/offloader/server/metrics"
+	"golang.org/x/time/rate"
 )
 
 // Access to the HTTP address (metrics_listen): the dashboard shows device
@@ -101,9 +110,9 @@ func (a httpAuth) allowed(r *http.Request) bool {
 	return false
 }
 
-// wrap requires a's credentials on every path but /healthz; with none
-// set it returns h.
-func (a httpAuth) wrap(h http.Handler) http.Handler {
+// wrap requires a's credentials on every path but /healthz, throttling
+// failed logins with g; with none set it returns h.
+func (a httpAuth) wrap(h http.Handler, g *loginGuard) http.Handler {
 	if !a.set() {
 		return h
 	}
@@ -112,13 +121,207 @@ func (a httpAuth) wrap(h http.Handler) http.Handler {
 		challenge = `Basic realm="offloader", charset="UTF-8"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/healthz" || a.allowed(r) {
+		if r.URL.Path == "/healthz" {
 			h.ServeHTTP(w, r)
 			return
+		}
+		key := sourceKey(r.RemoteAddr)
+		b, wait, ok := g.throttle.take(key, time.Now())
+		if !ok {
+			// Not checked: the answer says nothing of the credential,
+			// and a flood of guesses costs no hashing.
+			secs := int64((wait + time.Second - 1) / time.Second)
+			g.refused(metrics.HTTPAuthThrottled, r, key, "retry_after_s", secs)
+			w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
+			http.Error(w, "offloader: too many failed logins from this address; retry later", http.StatusTooManyRequests)
+			return
+		}
+		if a.allowed(r) {
+			g.throttle.refund(b)
+			h.ServeHTTP(w, r)
+			return
+		}
+		if r.Header.Get("Authorization") == "" {
+			// What a browser sends first, to be shown the challenge: no guess.
+			g.throttle.refund(b)
+			g.counts.Add(metrics.HTTPAuthNoCredential)
+		} else {
+			g.refused(metrics.HTTPAuthBadCredential, r, key)
 		}
 		w.Header().Set("WWW-Authenticate", challenge)
 		http.Error(w, "offloader: this address needs a credential (see http_token_file, http_basic_auth_file)", http.StatusUnauthorized)
 	})
+}
+
+// Failed logins to the HTTP address are throttled per source: a source
+// may fail http_auth_failures times at once, then earns one more try per
+// http_auth_refill. Meanwhile its requests are answered 429 with
+// Retry-After, without looking at the credential, the right one included:
+// a guesser learns nothing more, and whoever shares its address waits too.
+// A source is an IPv4 address or an IPv6 /64 (what one host is usually
+// given); all peers of a unix socket are one source. Forwarded-for headers
+// are not trusted: behind a proxy, the proxy is the source.
+//
+// The table of sources is bounded (maxLoginSources, about 100 bytes
+// each): a source whose bucket is full again is forgotten when room is
+// needed, and while the table is full of sources still throttled, the
+// sources not in it share one bucket (global), so a spray from many
+// addresses costs no memory past the bound and no more guesses than one
+// source gets. Only then can a source be throttled by others' failures.
+const (
+	maxLoginSources = 4096
+	// loginSweepEvery bounds how often a full table is swept.
+	loginSweepEvery = time.Second
+)
+
+// loginThrottle holds a token bucket of failed logins per source.
+//
+// Locking: mu guards everything below it.
+type loginThrottle struct {
+	burst float64       // tokens a bucket holds when full
+	every time.Duration // the time to earn one token back
+	max   int           // sources held at most
+
+	mu        sync.Mutex
+	sources   map[netip.Prefix]*loginBucket
+	global    loginBucket // the sources not in a full table
+	lastSweep time.Time
+}
+
+// loginBucket holds tokens as of at.
+type loginBucket struct {
+	tokens float64
+	at     time.Time
+}
+
+func newLoginThrottle(burst int, every time.Duration, max int) *loginThrottle {
+	t := &loginThrottle{burst: float64(burst), every: every, max: max, sources: make(map[netip.Prefix]*loginBucket)}
+	t.global.tokens = t.burst
+	return t
+}
+
+// sourceKey is the source a remote address counts under: its IPv4
+// address, its IPv6 /64, or the zero prefix for what is not an IP
+// address (a unix socket's peer).
+func sourceKey(remote string) netip.Prefix {
+	ap, err := netip.ParseAddrPort(remote)
+	if err != nil {
+		return netip.Prefix{}
+	}
+	a := ap.Addr().Unmap().WithZone("")
+	if a.Is4() {
+		return netip.PrefixFrom(a, 32)
+	}
+	p, _ := a.Prefix(64)
+	return p
+}
+
+// fill brings b's tokens up to now. Locked.
+func (t *loginThrottle) fill(b *loginBucket, now time.Time) {
+	if now.After(b.at) {
+		b.tokens = min(t.burst, b.tokens+float64(now.Sub(b.at))/float64(t.every))
+		b.at = now
+	}
+}
+
+// take takes a token for one try from source at now: ok, with the bucket
+// to refund if the try was no failure; or not, with how long until a
+// token is back.
+func (t *loginThrottle) take(source netip.Prefix, now time.Time) (b *loginBucket, wait time.Duration, ok bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	b = t.sources[source]
+	if b == nil {
+		if len(t.sources) >= t.max {
+			t.sweep(now)
+		}
+		if len(t.sources) < t.max {
+			b = &loginBucket{tokens: t.burst, at: now}
+			t.sources[source] = b
+		} else {
+			b = &t.global
+		}
+	}
+	t.fill(b, now)
+	if b.tokens < 1 {
+		return nil, time.Duration((1 - b.tokens) * float64(t.every)), false
+	}
+	b.tokens--
+	return b, 0, true
+}
+
+// refund gives back the token a try that did not fail took.
+func (t *loginThrottle) refund(b *loginBucket) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	b.tokens = min(t.burst, b.tokens+1)
+}
+
+// sweep forgets the sources whose bucket is full again (forgetting them
+// changes nothing), at most once per loginSweepEvery. Locked.
+func (t *loginThrottle) sweep(now time.Time) {
+	if now.Sub(t.lastSweep) < loginSweepEvery {
+		return
+	}
+	t.lastSweep = now
+	for k, b := range t.sources {
+		if t.fill(b, now); b.tokens >= t.burst {
+			delete(t.sources, k)
+		}
+	}
+}
+
+// size is how many sources the table holds.
+func (t *loginThrottle) size() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.sources)
+}
+
+// loginGuard is the HTTP address's defence against guessing: the
+// throttle, its counters (tlsoffload_http_auth_refused_total) and its log
+// lines, sampled as refused channel openings are (logBurst lines, then
+// one a second, the next one saying how many were left out).
+type loginGuard struct {
+	throttle *loginThrottle
+	counts   *metrics.HTTPAuthRefusals
+	log      *slog.Logger
+
+	sample     *rate.Limiter
+	suppressed atomic.Uint64
+}
+
+const (
+	loginLogBurst = 10
+	loginLogEvery = time.Second
+)
+
+func newLoginGuard(l serviceLimits, counts *metrics.HTTPAuthRefusals, log *slog.Logger) *loginGuard {
+	return &loginGuard{
+		throttle: newLoginThrottle(l.httpAuthFailures, l.httpAuthRefill, maxLoginSources),
+		counts:   counts,
+		log:      log,
+		sample:   rate.NewLimiter(rate.Every(loginLogEvery), loginLogBurst),
+	}
+}
+
+// refused counts a refused login and logs it, sampled, with its source
+// and never its credential (nor the user name, often a mistyped password).
+func (g *loginGuard) refused(reason string, r *http.Request, source netip.Prefix, attrs ...any) {
+	g.counts.Add(reason)
+	if !g.sample.Allow() {
+		g.suppressed.Add(1)
+		return
+	}
+	remote := r.RemoteAddr
+	if ap, err := netip.ParseAddrPort(remote); err == nil {
+		remote = ap.Addr().String()
+	}
+	attrs = append([]any{"reason", reason, "remote", remote, "source", source.String()}, attrs...)
+	if n := g.suppressed.Swap(0); n > 0 {
+		attrs = append(attrs, "suppressed", n)
+	}
+	g.log.Warn("offloader: http login refused", attrs...)
 }
 
 // exposureWarning is what check prints, and serve logs, when the HTTP

@@ -19,6 +19,8 @@ max_opening_per_source: 3
 open_timeout: 2s
 flight_wait: 50ms
 metrics_max_conns: 7
+http_auth_failures: 3
+http_auth_refill: 1m
 frame_budget: 1000000
 min_frame_rate: 300
 device_limits: {max_channels: 5, max_in_flight: 6, rate: 7.5, burst: 8, frame_bytes: 9000}
@@ -39,7 +41,7 @@ devices:
 		t.Fatal(err)
 	}
 	want := serviceLimits{maxConns: 100, maxOpeningPerSource: 3, openTimeout: 2 * time.Second, flightWait: 50 * time.Millisecond,
-		metricsMaxConns: 7, frameBudget: 1000000, minFrameRate: 300, deviceLimits: server.DeviceLimits{MaxChannels: 5, MaxInFlight: 6, Rate: 7.5, Burst: 8, FrameBytes: 9000}}
+		metricsMaxConns: 7, httpAuthFailures: 3, httpAuthRefill: time.Minute, frameBudget: 1000000, minFrameRate: 300, deviceLimits: server.DeviceLimits{MaxChannels: 5, MaxInFlight: 6, Rate: 7.5, Burst: 8, FrameBytes: 9000}}
 	if cfg.serviceLimits != want {
 		t.Errorf("limits %+v, want %+v", cfg.serviceLimits, want)
 	}
@@ -53,7 +55,8 @@ devices:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.deviceLimits.Rate != defaultDeviceRate || cfg.metricsMaxConns != defaultMetricsMaxConns {
+	if cfg.deviceLimits.Rate != defaultDeviceRate || cfg.metricsMaxConns != defaultMetricsMaxConns ||
+		cfg.httpAuthFailures != defaultHTTPAuthFailures || cfg.httpAuthRefill != defaultHTTPAuthRefill {
 		t.Errorf("defaults: %+v", cfg.serviceLimits)
 	}
 }
@@ -63,6 +66,9 @@ func TestBadLimitsConfig(t *testing.T) {
 		{"max_conns: -1", "max_conns: -1 is negative"},
 		{"max_opening_per_source: -2", "max_opening_per_source: -2 is negative"},
 		{"metrics_max_conns: -1", "metrics_max_conns: -1 is negative"},
+		{"http_auth_failures: -1", "http_auth_failures: -1 is negative"},
+		{"http_auth_refill: 10", "http_auth_refill: \"10\" is not a duration"},
+		{"http_auth_refill: -1s", "http_auth_refill: \"-1s\" is negative"},
 		{"open_timeout: 5", "open_timeout: \"5\" is not a duration"},
 		{"flight_wait: -1s", "flight_wait: \"-1s\" is negative"},
 		{"device_limits: {rate: -1}", "device_limits.rate: must not be negative"},

@@ -100,11 +100,13 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
 	// (reload.go records each reload in it).
 	tracker := metrics.NewConfigTracker(time.Now())
 	prom := prometheus.NewRegistry()
+	logins := new(metrics.HTTPAuthRefusals)
 	for _, err := range []error{
 		metrics.Register(prom, srv),
 		metrics.RegisterProcess(prom),
 		metrics.RegisterBuildInfo(prom, version()),
 		metrics.RegisterConfig(prom, tracker),
+		metrics.RegisterHTTPAuth(prom, logins),
 	} {
 		if err != nil {
 			return fmt.Errorf("offloader: metrics: %w", err)
@@ -159,7 +161,7 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
 		mux.Handle("/metrics", mh)
 		mux.Handle("/healthz", mh)
 		mux.Handle("/", dash.Handler()) // the page, its assets, /api/v1/
-		hs = metrics.NewHTTPServer(cfg.httpAuth.wrap(mux), slog.NewLogLogger(log.Handler(), slog.LevelWarn))
+		hs = metrics.NewHTTPServer(cfg.httpAuth.wrap(mux, newLoginGuard(cfg.serviceLimits, logins, log)), slog.NewLogLogger(log.Handler(), slog.LevelWarn))
 		go func() {
 			if err := hs.Serve(ml); !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("offloader: metrics: %w", err)
