@@ -162,8 +162,8 @@ func (a httpAuth) wrap(h http.Handler, g *loginGuard) http.Handler {
 // given); all peers of a unix socket are one source. Forwarded-for headers
 // are not trusted: behind a proxy, the proxy is the source.
 //
-// The table of sources is bounded (maxLoginSources, about 100 bytes
-// each): a source whose bucket is full again is forgotten when room is
+// The table of sources is bounded (maxLoginSources, about 110 bytes
+// each, measured: 450 KB at most): a source whose bucket is full again is forgotten when room is
 // needed, and while the table is full of sources still throttled, the
 // sources not in it share one bucket (global), so a spray from many
 // addresses costs no memory past the bound and no more guesses than one
