@@ -126,26 +126,24 @@ func (a httpAuth) wrap(h http.Handler, g *loginGuard) http.Handler {
 			return
 		}
 		key := sourceKey(r.RemoteAddr)
-		b, wait, ok := g.throttle.take(key, time.Now())
-		if !ok {
+		if wait, ok := g.throttle.admit(key, time.Now()); !ok {
 			// Not checked: the answer says nothing of the credential,
 			// and a flood of guesses costs no hashing.
-			secs := int64((wait + time.Second - 1) / time.Second)
+			secs := max(int64((wait+time.Second-1)/time.Second), 1)
 			g.refused(metrics.HTTPAuthThrottled, r, key, "retry_after_s", secs)
-			w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
+			w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 			http.Error(w, "offloader: too many failed logins from this address; retry later", http.StatusTooManyRequests)
 			return
 		}
 		if a.allowed(r) {
-			g.throttle.refund(b)
 			h.ServeHTTP(w, r)
 			return
 		}
 		if r.Header.Get("Authorization") == "" {
 			// What a browser sends first, to be shown the challenge: no guess.
-			g.throttle.refund(b)
 			g.counts.Add(metrics.HTTPAuthNoCredential)
 		} else {
+			g.throttle.fail(key, time.Now())
 			g.refused(metrics.HTTPAuthBadCredential, r, key)
 		}
 		w.Header().Set("WWW-Authenticate", challenge)
@@ -162,12 +160,18 @@ func (a httpAuth) wrap(h http.Handler, g *loginGuard) http.Handler {
 // given); all peers of a unix socket are one source. Forwarded-for headers
 // are not trusted: behind a proxy, the proxy is the source.
 //
-// The table of sources is bounded (maxLoginSources, about 110 bytes
-// each, measured: 450 KB at most): a source whose bucket is full again is forgotten when room is
-// needed, and while the table is full of sources still throttled, the
-// sources not in it share one bucket (global), so a spray from many
-// addresses costs no memory past the bound and no more guesses than one
-// source gets. Only then can a source be throttled by others' failures.
+// Only a failure puts a source in the table; a request with a right
+// credential or none only reads it. The table is bounded (maxLoginSources,
+// about 110 bytes each, measured: 450 KB at most): a source whose bucket
+// is full again is forgotten when room is needed, and while the table is
+// full of sources still throttled, the sources not in it share one bucket
+// (global), so a spray from many addresses costs no memory past the bound
+// and gets no more guesses than one source. Only then can a source be
+// throttled by others' failures.
+//
+// The buckets are our own, not rate.Limiters: the table's mutex already
+// serializes them, an entry is 32 bytes instead of 80, and a sweep reads
+// them in place.
 const (
 	maxLoginSources = 4096
 	// loginSweepEvery bounds how often a full table is swept.
@@ -224,37 +228,54 @@ func (t *loginThrottle) fill(b *loginBucket, now time.Time) {
 	}
 }
 
-// take takes a token for one try from source at now: ok, with the bucket
-// to refund if the try was no failure; or not, with how long until a
-// token is back.
-func (t *loginThrottle) take(source netip.Prefix, now time.Time) (b *loginBucket, wait time.Duration, ok bool) {
+// admit reports whether source may try a credential at now, or how long
+// until it may. A source not in the table has its whole burst, unless
+// the table is full: then it has the shared bucket's.
+func (t *loginThrottle) admit(source netip.Prefix, now time.Time) (wait time.Duration, ok bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	b = t.sources[source]
+	b := t.bucket(source, now, false)
 	if b == nil {
-		if len(t.sources) >= t.max {
-			t.sweep(now)
-		}
-		if len(t.sources) < t.max {
-			b = &loginBucket{tokens: t.burst, at: now}
-			t.sources[source] = b
-		} else {
-			b = &t.global
-		}
+		return 0, true
 	}
 	t.fill(b, now)
 	if b.tokens < 1 {
-		return nil, time.Duration((1 - b.tokens) * float64(t.every)), false
+		return time.Duration((1 - b.tokens) * float64(t.every)), false
 	}
-	b.tokens--
-	return b, 0, true
+	return 0, true
 }
 
-// refund gives back the token a try that did not fail took.
-func (t *loginThrottle) refund(b *loginBucket) {
+// fail charges source one failed try at now. Tries admitted together and
+// failed together may take the bucket below zero: the debt is paid in
+// waiting, so a source's failures average one per every however it
+// times them (and concurrent tries are bounded by metrics_max_conns).
+func (t *loginThrottle) fail(source netip.Prefix, now time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	b.tokens = min(t.burst, b.tokens+1)
+	b := t.bucket(source, now, true)
+	t.fill(b, now)
+	b.tokens--
+}
+
+// bucket is source's bucket, or the shared one when the table is full
+// even after a sweep; nil when source has none and create is false but
+// there is room for one. Locked.
+func (t *loginThrottle) bucket(source netip.Prefix, now time.Time, create bool) *loginBucket {
+	if b := t.sources[source]; b != nil {
+		return b
+	}
+	if len(t.sources) >= t.max {
+		t.sweep(now)
+	}
+	switch {
+	case len(t.sources) >= t.max:
+		return &t.global
+	case !create:
+		return nil
+	}
+	b := &loginBucket{tokens: t.burst, at: now}
+	t.sources[source] = b
+	return b
 }
 
 // sweep forgets the sources whose bucket is full again (forgetting them

@@ -169,39 +169,59 @@ func TestSourceKey(t *testing.T) {
 }
 
 // TestLoginThrottle: a source may fail burst times, then waits for its
-// bucket; a try refunded (a right or absent credential) costs nothing;
-// other sources are untouched.
+// bucket; being admitted costs nothing; failures admitted together are
+// paid for in waiting; other sources are untouched.
 func TestLoginThrottle(t *testing.T) {
 	const every = 10 * time.Second
 	th := newLoginThrottle(5, every, 100)
-	a, b := sourceKey("127.0.0.1:1"), sourceKey("127.0.0.2:1")
+	a, b, c := sourceKey("127.0.0.1:1"), sourceKey("127.0.0.2:1"), sourceKey("127.0.0.3:1")
 	now := time.Unix(1000, 0)
-	for i := range 3 {
-		bk, _, ok := th.take(a, now)
-		if !ok {
-			t.Fatalf("refunded try %d refused", i)
+	try := func(s netip.Prefix, at time.Time) bool {
+		_, ok := th.admit(s, at)
+		if ok {
+			th.fail(s, at)
 		}
-		th.refund(bk)
+		return ok
+	}
+	for i := range 20 {
+		if _, ok := th.admit(a, now); !ok {
+			t.Fatalf("admission %d with no failure refused", i)
+		}
+	}
+	if th.size() != 0 {
+		t.Fatalf("admissions alone hold %d sources", th.size())
 	}
 	for i := range 5 {
-		if _, _, ok := th.take(a, now); !ok {
+		if !try(a, now) {
 			t.Fatalf("failure %d refused", i+1)
 		}
 	}
-	if _, wait, ok := th.take(a, now); ok || wait != every {
+	if wait, ok := th.admit(a, now); ok || wait != every {
 		t.Fatalf("6th try: ok %v, wait %v; want refused, %v", ok, wait, every)
 	}
-	if _, wait, ok := th.take(a, now.Add(4*time.Second)); ok || wait != 6*time.Second {
+	if wait, ok := th.admit(a, now.Add(4*time.Second)); ok || wait != 6*time.Second {
 		t.Fatalf("4s later: ok %v, wait %v; want refused, 6s", ok, wait)
 	}
-	if _, _, ok := th.take(b, now); !ok {
+	if !try(b, now) {
 		t.Fatal("another source throttled by a's failures")
 	}
-	if _, _, ok := th.take(a, now.Add(every)); !ok {
+	if !try(a, now.Add(every)) {
 		t.Fatal("no try after one refill period")
 	}
-	if _, _, ok := th.take(a, now.Add(every)); ok {
+	if try(a, now.Add(every)) {
 		t.Fatal("two tries after one refill period")
+	}
+	// 20 tries admitted at once, all failing: c waits for all of them.
+	for range 20 {
+		if _, ok := th.admit(c, now); !ok {
+			t.Fatal("c refused")
+		}
+	}
+	for range 20 {
+		th.fail(c, now)
+	}
+	if wait, ok := th.admit(c, now); ok || wait != 16*every {
+		t.Errorf("after 20 concurrent failures: ok %v, wait %v; want refused, %v", ok, wait, 16*every)
 	}
 }
 
@@ -217,7 +237,13 @@ func TestLoginThrottleBound(t *testing.T) {
 	src := func(i int) netip.Prefix {
 		return netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 32)
 	}
-	fail := func(s netip.Prefix, at time.Time) bool { _, _, ok := th.take(s, at); return ok }
+	fail := func(s netip.Prefix, at time.Time) bool {
+		_, ok := th.admit(s, at)
+		if ok {
+			th.fail(s, at)
+		}
+		return ok
+	}
 	for i := range max {
 		for range 5 {
 			fail(src(i), now)
@@ -354,9 +380,9 @@ func TestHTTPLoginThrottleDaemon(t *testing.T) {
 	}
 }
 
-// TestHTTPAuthWrapRefunds: right credentials and requests with none cost a
+// TestHTTPAuthWrapFree: right credentials and requests with none cost a
 // source nothing: after many of them, it still has all its failures.
-func TestHTTPAuthWrapRefunds(t *testing.T) {
+func TestHTTPAuthWrapFree(t *testing.T) {
 	path := authConfig(t, "127.0.0.1:9464", "http_token_file: t\n", map[string]string{"t": httpToken + "\n"})
 	cfg, err := loadConfig(path)
 	if err != nil {
