@@ -301,7 +301,7 @@ func (t *loginThrottle) size() int {
 
 // loginGuard is the HTTP address's defence against guessing: the
 // throttle, its counters (tlsoffload_http_auth_refused_total) and its log
-// lines, sampled as refused channel openings are (logBurst lines, then
+// lines, sampled as refused channel openings are (loginLogBurst lines, then
 // one a second, the next one saying how many were left out).
 type loginGuard struct {
 	throttle *loginThrottle
