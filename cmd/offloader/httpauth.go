@@ -42,6 +42,12 @@ type httpAuth struct {
 
 func (a httpAuth) set() bool { return a.token != nil || a.user != nil }
 
+// equal reports whether a and b accept the same credentials (for the
+// reload's "apply at the next restart" list; not a login check).
+func (a httpAuth) equal(b httpAuth) bool {
+	return bytes.Equal(a.token, b.token) && bytes.Equal(a.user, b.user) && bytes.Equal(a.password, b.password)
+}
+
 const (
 	minTokenLen = 16
 	maxTokenLen = 1024

@@ -117,6 +117,7 @@ func restartFields(a, b *config) []string {
 			a.frameTimeout == b.frameTimeout && a.idleTimeout == b.idleTimeout},
 		{"max_in_flight", a.maxInFlight == b.maxInFlight},
 		{"resource limits", a.serviceLimits == b.serviceLimits},
+		{"http_token_file, http_basic_auth_file", a.httpAuth.equal(b.httpAuth)},
 	} {
 		if !f.same {
 			out = append(out, f.name)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -158,5 +159,33 @@ func TestReload(t *testing.T) {
 	}
 	if err := d.stop(t); err != nil {
 		t.Fatalf("exit: %v\n%s", err, tail(d.logged(), 20))
+	}
+}
+
+// restartFields lists what a reload changed but cannot apply: the HTTP
+// credentials among them (the listener's auth is set at start).
+func TestRestartFields(t *testing.T) {
+	base := &config{listen: "127.0.0.1:1", httpAuth: httpAuth{user: []byte("op"), password: []byte("a")}}
+	same := *base
+	same.httpAuth = httpAuth{user: []byte("op"), password: []byte("a")}
+	password := *base
+	password.httpAuth.password = []byte("b")
+	token := *base
+	token.httpAuth.token = []byte("0123456789abcdef")
+	listen := *base
+	listen.listen = "127.0.0.1:2"
+	for _, c := range []struct {
+		name string
+		next *config
+		want []string
+	}{
+		{"nothing", &same, nil},
+		{"password", &password, []string{"http_token_file, http_basic_auth_file"}},
+		{"token", &token, []string{"http_token_file, http_basic_auth_file"}},
+		{"listen", &listen, []string{"listen"}},
+	} {
+		if got := restartFields(base, c.next); !slices.Equal(got, c.want) {
+			t.Errorf("%s changed: restart fields %q, want %q", c.name, got, c.want)
+		}
 	}
 }
