@@ -42,12 +42,6 @@ type httpAuth struct {
 
 func (a httpAuth) set() bool { return a.token != nil || a.user != nil }
 
-// equal reports whether a and b accept the same credentials (for the
-// reload's "apply at the next restart" list; not a login check).
-func (a httpAuth) equal(b httpAuth) bool {
-	return bytes.Equal(a.token, b.token) && bytes.Equal(a.user, b.user) && bytes.Equal(a.password, b.password)
-}
-
 const (
 	minTokenLen = 16
 	maxTokenLen = 1024
@@ -117,17 +111,31 @@ func (a httpAuth) allowed(r *http.Request) bool {
 }
 
 // wrap requires a's credentials on every path but /healthz, throttling
-// failed logins with g; with none set it returns h.
+// failed logins with g (nil only when a requires none).
 func (a httpAuth) wrap(h http.Handler, g *loginGuard) http.Handler {
-	if !a.set() {
-		return h
-	}
-	challenge := `Bearer realm="offloader"`
-	if a.user != nil {
-		challenge = `Basic realm="offloader", charset="UTF-8"`
-	}
+	return newLiveAuth(a).wrap(h, g)
+}
+
+// liveAuth holds the credentials the HTTP address requires now: a reload
+// stores the new config's, and the next request is checked against them
+// (rotating the dashboard's password needs no restart).
+type liveAuth struct{ cur atomic.Pointer[httpAuth] }
+
+func newLiveAuth(a httpAuth) *liveAuth {
+	l := new(liveAuth)
+	l.store(a)
+	return l
+}
+
+func (l *liveAuth) store(a httpAuth) { l.cur.Store(&a) }
+
+// wrap requires the current credentials on every path but /healthz,
+// throttling failed logins with g; while none are set, requests go
+// straight to h.
+func (l *liveAuth) wrap(h http.Handler, g *loginGuard) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/healthz" {
+		a := l.cur.Load()
+		if !a.set() || r.URL.Path == "/healthz" {
 			h.ServeHTTP(w, r)
 			return
 		}
@@ -151,6 +159,10 @@ func (a httpAuth) wrap(h http.Handler, g *loginGuard) http.Handler {
 		} else {
 			g.throttle.fail(key, time.Now())
 			g.refused(metrics.HTTPAuthBadCredential, r, key)
+		}
+		challenge := `Bearer realm="offloader"`
+		if a.user != nil {
+			challenge = `Basic realm="offloader", charset="UTF-8"`
 		}
 		w.Header().Set("WWW-Authenticate", challenge)
 		http.Error(w, "offloader: this address needs a credential (see http_token_file, http_basic_auth_file)", http.StatusUnauthorized)

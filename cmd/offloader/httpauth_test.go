@@ -8,9 +8,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -420,5 +422,67 @@ func TestHTTPAuthWrapFree(t *testing.T) {
 		counts.Count(metrics.HTTPAuthThrottled) != 1 {
 		t.Errorf("counts: none %d, bad %d, throttled %d", counts.Count(metrics.HTTPAuthNoCredential),
 			counts.Count(metrics.HTTPAuthBadCredential), counts.Count(metrics.HTTPAuthThrottled))
+	}
+}
+
+// TestHTTPCredentialsReload: the built daemon applies a rotated password
+// on SIGHUP: the old one is refused, the new one let in, with no restart.
+// A reload that drops the credentials opens the address (as configured).
+func TestHTTPCredentialsReload(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the daemon")
+	}
+	bin := buildOffloader(t)
+	path := authConfig(t, "127.0.0.1:0", "http_basic_auth_file: b\n",
+		map[string]string{"b": basicUser + ":first pass\n"})
+	basic := filepath.Join(filepath.Dir(path), "b")
+	d := startDaemon(t, bin, path, 0)
+	status := func(pass string) int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, "http://"+d.metricsAddr+"/metrics", nil)
+		if pass != "" {
+			req.SetBasicAuth(basicUser, pass)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	reload := func(gen string) {
+		t.Helper()
+		if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		waitLog(t, d, "generation="+gen)
+	}
+	if got := status("first pass"); got != http.StatusOK {
+		t.Fatalf("the first password: %d", got)
+	}
+	if err := os.WriteFile(basic, []byte(basicUser+":second pass\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reload("2")
+	if got := status("first pass"); got != http.StatusUnauthorized {
+		t.Errorf("the rotated-out password after the reload: %d, want 401", got)
+	}
+	if got := status("second pass"); got != http.StatusOK {
+		t.Errorf("the new password after the reload: %d, want 200", got)
+	}
+	if strings.Contains(d.logged(), "http_basic_auth_file") {
+		t.Errorf("the reload said the credentials wait for a restart:\n%s", tail(d.logged(), 10))
+	}
+	cfg, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(cfg), "http_basic_auth_file: b\n", "", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reload("3")
+	if got := status(""); got != http.StatusOK {
+		t.Errorf("no credential after a reload that dropped them: %d, want 200", got)
 	}
 }

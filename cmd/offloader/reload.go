@@ -43,6 +43,7 @@ type reloader struct {
 
 	tracker *metrics.ConfigTracker // generation and last result: metrics and dashboard
 	reloads *prometheus.CounterVec
+	auth    *liveAuth // the HTTP address's credentials; nil: none served
 
 	mu  sync.Mutex
 	cur *config
@@ -95,6 +96,9 @@ func (r *reloader) reload(why string) {
 			removed = append(removed, d.ID)
 		}
 	}
+	if r.auth != nil {
+		r.auth.store(next.httpAuth)
+	}
 	r.cur = next
 	r.gen++
 	r.reloads.WithLabelValues("ok").Inc()
@@ -117,7 +121,6 @@ func restartFields(a, b *config) []string {
 			a.frameTimeout == b.frameTimeout && a.idleTimeout == b.idleTimeout},
 		{"max_in_flight", a.maxInFlight == b.maxInFlight},
 		{"resource limits", a.serviceLimits == b.serviceLimits},
-		{"http_token_file, http_basic_auth_file", a.httpAuth.equal(b.httpAuth)},
 	} {
 		if !f.same {
 			out = append(out, f.name)

@@ -116,6 +116,8 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("offloader: metrics: %w", err)
 	}
+	auth := newLiveAuth(cfg.httpAuth)
+	rl.auth = auth
 	hup, stopHUP := notifyHUP()
 	defer stopHUP()
 	watchCtx, stopWatch := context.WithCancel(ctx)
@@ -161,7 +163,7 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
 		mux.Handle("/metrics", mh)
 		mux.Handle("/healthz", mh)
 		mux.Handle("/", dash.Handler()) // the page, its assets, /api/v1/
-		hs = metrics.NewHTTPServer(cfg.httpAuth.wrap(mux, newLoginGuard(cfg.serviceLimits, logins, log)), slog.NewLogLogger(log.Handler(), slog.LevelWarn))
+		hs = metrics.NewHTTPServer(auth.wrap(mux, newLoginGuard(cfg.serviceLimits, logins, log)), slog.NewLogLogger(log.Handler(), slog.LevelWarn))
 		go func() {
 			if err := hs.Serve(ml); !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("offloader: metrics: %w", err)
