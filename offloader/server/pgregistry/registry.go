@@ -487,67 +487,67 @@ func (r *Registry) open(purpose, id string, sealed []byte) ([]byte, error) {
 	return pt, err
 }
 
-// maxRootPools bounds the parsed bundles kept; bundles are shared by
-// policies, so a fleet has few.
-const maxRootPools = 1024
+// maxParsed bounds the parsed root bundles, and the parsed CRL sets, kept;
+// both are shared by policies, so a fleet has few.
+const maxParsed = 1024
 
-// rootPool returns the parsed bundle with that digest, read once.
-func (r *Registry) rootPool(ctx context.Context, sum []byte) (*x509.CertPool, error) {
+// byDigest returns m's value for the stored object with digest sum,
+// parsing it with load on a miss (outside r.mu: load reads the database);
+// what names the object in errors. A full m is emptied, not grown.
+func byDigest[T any](r *Registry, m map[[sha256.Size]byte]T, sum []byte, what string, load func() (T, error)) (T, error) {
+	var zero T
 	if len(sum) != sha256.Size {
-		return nil, errors.New("pgregistry: bad roots digest")
+		return zero, errors.New("pgregistry: bad " + what + " digest")
 	}
 	key := [sha256.Size]byte(sum)
 	r.mu.Lock()
-	p, ok := r.roots[key]
+	v, ok := m[key]
 	r.mu.Unlock()
 	if ok {
-		return p, nil
+		return v, nil
 	}
-	var pem string
-	if err := r.pool.QueryRow(ctx, "SELECT pem FROM trust_bundles WHERE sha256 = $1", sum).Scan(&pem); err != nil {
-		return nil, &dbError{err}
-	}
-	p = x509.NewCertPool()
-	if !p.AppendCertsFromPEM([]byte(pem)) {
-		return nil, errors.New("pgregistry: a stored roots bundle holds no certificate")
+	v, err := load()
+	if err != nil {
+		return zero, err
 	}
 	r.mu.Lock()
-	if len(r.roots) >= maxRootPools {
-		clear(r.roots)
+	if len(m) >= maxParsed {
+		clear(m)
 	}
-	r.roots[key] = p
+	m[key] = v
 	r.mu.Unlock()
-	return p, nil
+	return v, nil
+}
+
+// rootPool returns the parsed bundle with that digest, read once.
+func (r *Registry) rootPool(ctx context.Context, sum []byte) (*x509.CertPool, error) {
+	return byDigest(r, r.roots, sum, "roots", func() (*x509.CertPool, error) {
+		var pem string
+		if err := r.pool.QueryRow(ctx, "SELECT pem FROM trust_bundles WHERE sha256 = $1", sum).Scan(&pem); err != nil {
+			return nil, &dbError{err}
+		}
+		p := x509.NewCertPool()
+		if !p.AppendCertsFromPEM([]byte(pem)) {
+			return nil, errors.New("pgregistry: a stored roots bundle holds no certificate")
+		}
+		return p, nil
+	})
 }
 
 // crlSet returns the parsed CRL set with that digest, read once (a
 // CRLSet is immutable and shared by the devices of every policy using it).
 func (r *Registry) crlSet(ctx context.Context, sum []byte) (*certs.CRLSet, error) {
-	if len(sum) != sha256.Size {
-		return nil, errors.New("pgregistry: bad crls digest")
-	}
-	key := [sha256.Size]byte(sum)
-	r.mu.Lock()
-	s, ok := r.crls[key]
-	r.mu.Unlock()
-	if ok {
+	return byDigest(r, r.crls, sum, "crls", func() (*certs.CRLSet, error) {
+		var der []byte
+		if err := r.pool.QueryRow(ctx, "SELECT der FROM crl_sets WHERE sha256 = $1", sum).Scan(&der); err != nil {
+			return nil, &dbError{err}
+		}
+		s, err := certs.ParseCRLs(der)
+		if err != nil {
+			return nil, fmt.Errorf("pgregistry: a stored CRL set: %w", err)
+		}
 		return s, nil
-	}
-	var der []byte
-	if err := r.pool.QueryRow(ctx, "SELECT der FROM crl_sets WHERE sha256 = $1", sum).Scan(&der); err != nil {
-		return nil, &dbError{err}
-	}
-	s, err := certs.ParseCRLs(der)
-	if err != nil {
-		return nil, fmt.Errorf("pgregistry: a stored CRL set: %w", err)
-	}
-	r.mu.Lock()
-	if len(r.crls) >= maxRootPools {
-		clear(r.crls)
-	}
-	r.crls[key] = s
-	r.mu.Unlock()
-	return s, nil
+	})
 }
 
 // Reconnection backoff of the LISTEN connection.
@@ -621,8 +621,8 @@ func (r *Registry) handle(payload string) {
 				ids = append(ids, id)
 			}
 		}
-		r.roots = make(map[[sha256.Size]byte]*x509.CertPool)
-		r.crls = make(map[[sha256.Size]byte]*certs.CRLSet)
+		clear(r.roots) // emptied, not replaced: byDigest holds the maps
+		clear(r.crls)
 	}
 	r.mu.Unlock()
 	for _, id := range ids {
