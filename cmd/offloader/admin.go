@@ -411,19 +411,6 @@ func readCRLFile(path string) ([]byte, error) {
 	return data, nil
 }
 
-// versionName is a stored min_version as policy set's --min-version takes it.
-func versionName(v uint16) string {
-	switch v {
-	case handshake.VersionTLS10:
-		return "1.0"
-	case handshake.VersionTLS11:
-		return "1.1"
-	case handshake.VersionTLS12:
-		return "1.2"
-	}
-	return fmt.Sprintf("0x%04x", v)
-}
-
 // maxVersionText tells a policy's max_version; 0 is the default, TLS 1.2.
 func maxVersionText(v uint16) string {
 	if v == 0 {

@@ -8,19 +8,37 @@ import (
 	"github.com/tlsoffload/tlsoffload/offloader/server"
 )
 
+// configVersions are the versions a device's min_version and max_version
+// (and policy set's --min-version and --max-version) name.
+var configVersions = []struct {
+	name string
+	v    uint16
+}{{"1.0", handshake.VersionTLS10}, {"1.1", handshake.VersionTLS11}, {"1.2", handshake.VersionTLS12}}
+
 // parseMinVersion reads a device's min_version: "1.0", "1.1" or "1.2";
 // empty means TLS 1.2 (TLS 1.0 and 1.1 are off unless a device lowers it,
 // RFC 8996).
 func parseMinVersion(v string) (uint16, error) {
-	switch v {
-	case "", "1.2":
+	if v == "" {
 		return handshake.VersionTLS12, nil
-	case "1.1":
-		return handshake.VersionTLS11, nil
-	case "1.0":
-		return handshake.VersionTLS10, nil
+	}
+	for _, c := range configVersions {
+		if c.name == v {
+			return c.v, nil
+		}
 	}
 	return 0, fmt.Errorf("%q is not a TLS version: use \"1.0\", \"1.1\" or \"1.2\"", v)
+}
+
+// versionName is a stored version as the config and policy set name it,
+// parseMinVersion's inverse; the code point for any other.
+func versionName(v uint16) string {
+	for _, c := range configVersions {
+		if c.v == v {
+			return c.name
+		}
+	}
+	return fmt.Sprintf("0x%04x", v)
 }
 
 // parseMaxVersion reads a device's max_version: "1.0", "1.1" or "1.2";
